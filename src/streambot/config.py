@@ -1,0 +1,115 @@
+"""Settings from the environment (prefix STREAMBOT_). Built once by the CLI and passed down."""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_PRODUCTS = (
+    "BTC-USD",
+    "ETH-USD",
+    "SOL-USD",
+    "XRP-USD",
+    "DOGE-USD",
+    "BONK-USD",
+    "AVNT-USD",
+    "MOODENG-USD",
+)
+
+
+class Mode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class MarketData(StrEnum):
+    SIM = "sim"
+    COINBASE = "coinbase"
+
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STREAMBOT_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path("./data")
+    database_url: str = ""  # empty: SQLite file in the data dir
+    api_token: SecretStr | None = None
+    mode: Mode = Mode.PAPER
+    market_data: MarketData = MarketData.SIM
+    coinbase_ws_url: str = "wss://advanced-trade-ws.coinbase.com"
+    coinbase_rest_url: str = "https://api.coinbase.com"
+    coinbase_api_key: SecretStr | None = None
+    coinbase_api_secret: SecretStr | None = None
+    products: Annotated[tuple[str, ...], NoDecode] = DEFAULT_PRODUCTS
+    demo_bots: bool = True
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.CONSOLE
+    sim_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
+    sim_seed: int | None = None
+    balance_cache_ttl: float = Field(default=60.0, gt=0)
+    order_cooldown_s: float = Field(default=5.0, ge=0)
+
+    @field_validator("products", mode="before")
+    @classmethod
+    def _split_products(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [p for p in (part.strip().upper() for part in value.split(",")) if p]
+        if isinstance(value, list | tuple):
+            if not value:
+                raise ValueError("STREAMBOT_PRODUCTS lists no product")
+            for product in value:
+                base, sep, quote = str(product).partition("-")
+                if not (sep and base and quote):
+                    raise ValueError(f"STREAMBOT_PRODUCTS: {product!r} is not of the form BASE-QUOTE")
+            return tuple(dict.fromkeys(str(p) for p in value))
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"STREAMBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _check_live(self) -> Settings:
+        if self.mode is Mode.LIVE and not (self.coinbase_api_key and self.coinbase_api_secret):
+            raise ValueError(
+                "STREAMBOT_MODE=live needs STREAMBOT_COINBASE_API_KEY and STREAMBOT_COINBASE_API_SECRET; "
+                "without keys streambot will not trade real money (use STREAMBOT_MODE=paper)"
+            )
+        if self.mode is Mode.LIVE and self.market_data is MarketData.SIM:
+            raise ValueError("STREAMBOT_MODE=live trades on Coinbase, so it needs STREAMBOT_MARKET_DATA=coinbase")
+        if not self.is_loopback_bind and self.api_token is None:
+            raise ValueError(
+                f"STREAMBOT_HOST={self.host} is not a loopback address: set STREAMBOT_API_TOKEN "
+                "explicitly before exposing the API"
+            )
+        return self
+
+    @property
+    def is_loopback_bind(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'streambot.db').as_posix()}"

@@ -1,0 +1,276 @@
+"""The platform's own vocabulary. Only feed/, exchange/ and simulator/ know Coinbase's wire format;
+everything else speaks these types.
+
+Market data (Ticker) carries floats: indicators consume floats, and a float decoded from a decimal
+string of at most 15 significant digits round-trips exactly through ``repr``, so ``to_decimal``
+recovers the exchange's own string when money is computed. Money that we own (orders, fills,
+balances, budgets) is ``Decimal`` throughout.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import NewType
+
+BotId = NewType("BotId", int)
+ClientOrderId = NewType("ClientOrderId", str)
+ProductId = str
+
+
+def to_decimal(value: float) -> Decimal:
+    """The decimal a market float was decoded from (shortest round-trip representation)."""
+    return Decimal(repr(value))
+
+
+def round_down(value: Decimal, increment: Decimal) -> Decimal:
+    """Round towards zero onto an exchange increment (never spends more than asked)."""
+    if increment <= 0:
+        return value
+    return (value / increment).to_integral_value(rounding=ROUND_DOWN) * increment
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    """One ticker update for one product, parsed once from the feed."""
+
+    product_id: ProductId
+    price: float
+    best_bid: float
+    best_ask: float
+    volume_24h: float
+    low_24h: float
+    high_24h: float
+    price_change_pct_24h: float
+    time: float  # exchange timestamp, UNIX seconds
+    received_ns: int  # local monotonic clock when the frame arrived (perf_counter_ns)
+    sequence: int  # the connection's sequence_num of the frame that carried it
+
+
+class Side(enum.StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A strategy's decision. Exactly one of quote_size / base_size / budget_pct is set."""
+
+    side: Side
+    reason: str
+    quote_size: Decimal | None = None
+    base_size: Decimal | None = None
+    budget_pct: Decimal | None = None  # percent of the bot's budget (buys) or position (sells)
+    limit_price: Decimal | None = None
+
+
+class OrderStatus(enum.StrEnum):
+    """Our lifecycle of an order (not the exchange's enum)."""
+
+    INTENT = "intent"
+    RISK_CHECKED = "risk_checked"
+    SUBMITTED = "submitted"
+    ACKNOWLEDGED = "acknowledged"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATUSES
+
+
+_FINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.FAILED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """Exchange trading rules for a product."""
+
+    product_id: ProductId
+    base_currency: str
+    quote_currency: str
+    base_increment: Decimal
+    quote_increment: Decimal
+    base_min_size: Decimal
+    base_max_size: Decimal
+    quote_min_size: Decimal
+    quote_max_size: Decimal
+    trading_disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What the executor asks the exchange to do; sizes already rounded to increments."""
+
+    client_order_id: ClientOrderId
+    product_id: ProductId
+    side: Side
+    quote_size: Decimal | None = None  # market buys by quote amount
+    base_size: Decimal | None = None
+    limit_price: Decimal | None = None  # set => limit GTC, else market IOC
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """The exchange's answer to a create-order call."""
+
+    success: bool
+    order_id: str
+    client_order_id: ClientOrderId
+    error: str = ""  # e.g. INSUFFICIENT_FUND
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeOrder:
+    """An order as the exchange reports it (Get Order / List Orders)."""
+
+    order_id: str
+    client_order_id: ClientOrderId
+    product_id: ProductId
+    side: Side
+    status: str  # exchange enum: OPEN, FILLED, CANCELLED, FAILED, EXPIRED, PENDING...
+    filled_size: Decimal
+    average_filled_price: Decimal
+    filled_value: Decimal
+    total_fees: Decimal
+    created_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    trade_id: str
+    order_id: str
+    product_id: ProductId
+    side: Side
+    price: Decimal
+    size: Decimal
+    commission: Decimal
+    trade_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    currency: str
+    available: Decimal
+    hold: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BestBidAsk:
+    product_id: ProductId
+    bid: Decimal
+    ask: Decimal
+    time: datetime
+
+
+class BotState(enum.StrEnum):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    ERROR = "error"
+    HALTED = "halted"
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A completed (or partly completed) order as the user sees it: never a blank side or $0."""
+
+    bot_id: BotId
+    product_id: ProductId
+    side: Side
+    base_size: Decimal
+    price: Decimal  # average fill price
+    quote_amount: Decimal  # base_size * price, before fees
+    fee: Decimal
+    net_total: Decimal  # buys: quote_amount + fee spent; sells: quote_amount - fee received
+    status: OrderStatus
+    client_order_id: ClientOrderId
+    exchange_order_id: str
+    reason: str
+    created_at: datetime
+    filled_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class Position:
+    """A bot's holding of a product's base currency, kept equal to the sum of its fills."""
+
+    base: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)  # quote spent on what is held, fees included
+    realized_pnl: Decimal = Decimal(0)
+
+    @property
+    def average_entry(self) -> Decimal:
+        return self.cost / self.base if self.base else Decimal(0)
+
+    def apply_fill(self, side: Side, base: Decimal, quote: Decimal, fee: Decimal) -> None:
+        if side is Side.BUY:
+            self.base += base
+            self.cost += quote + fee
+            return
+        if self.base <= 0:
+            return
+        sold = min(base, self.base)
+        cost_out = self.cost * sold / self.base
+        self.realized_pnl += quote - fee - cost_out
+        self.base -= sold
+        self.cost -= cost_out
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened, published on the bus under a topic such as ``orders.filled``."""
+
+    topic: str
+    data: dict[str, object] = field(default_factory=dict)
+    ts: float = 0.0  # wall clock, UNIX seconds
+
+
+@dataclass(frozen=True, slots=True)
+class BotRecord:
+    """A bot as stored: what the user configured and the state it is in."""
+
+    id: BotId
+    name: str
+    strategy: str
+    product_id: ProductId
+    params: dict[str, object]
+    budget: Decimal  # in the product's quote currency
+    state: BotState
+    error_reason: str
+    streaming: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """One order through its lifecycle; stored as an intent before anything is sent."""
+
+    client_order_id: ClientOrderId
+    bot_id: BotId
+    product_id: ProductId
+    side: Side
+    status: OrderStatus
+    reason: str
+    created_at: datetime
+    quote_size: Decimal | None = None
+    base_size: Decimal | None = None
+    limit_price: Decimal | None = None
+    exchange_order_id: str = ""
+    error: str = ""
+    filled_size: Decimal = Decimal(0)
+    average_price: Decimal = Decimal(0)
+    filled_value: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    submitted_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    completed_at: datetime | None = None
