@@ -91,7 +91,9 @@ class Settings(BaseSettings):
                 "without keys streambot will not trade real money (use STREAMBOT_MODE=paper)"
             )
         if self.mode is Mode.LIVE and self.market_data is MarketData.SIM:
-            raise ValueError("STREAMBOT_MODE=live trades on Coinbase, so it needs STREAMBOT_MARKET_DATA=coinbase")
+            raise ValueError(
+                "STREAMBOT_MODE=live trades on Coinbase, so it needs STREAMBOT_MARKET_DATA=coinbase"
+            )
         if not self.is_loopback_bind and self.api_token is None:
             raise ValueError(
                 f"STREAMBOT_HOST={self.host} is not a loopback address: set STREAMBOT_API_TOKEN "

@@ -1,0 +1,157 @@
+"""StreamingEvaluator: every tick evaluates every running bot on that tick's product.
+
+The hot path here is synchronous on purpose: no await, no I/O, no INFO logging. A decision is
+handed to ``on_signal`` (the executor), which schedules the slow work elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from streambot.bus import Bus, TickMailbox
+from streambot.domain import BotId, BotState, ProductId, Signal, Ticker
+from streambot.observability.latency import LatencyStats
+from streambot.strategies.base import BotContext, Strategy
+
+log = logging.getLogger(__name__)
+
+_perf_ns = time.perf_counter_ns
+
+
+@dataclass(slots=True)
+class BotRuntime:
+    """A running bot in memory: its strategy instance, context and live figures."""
+
+    bot_id: BotId
+    name: str
+    strategy_name: str
+    strategy: Strategy
+    ctx: BotContext
+    state: BotState = BotState.RUNNING
+    error_reason: str = ""
+    evaluations: int = 0
+    eval_ns_total: int = 0
+    last_eval_ns: int = 0
+    last_signal: Signal | None = None
+    last_signal_at: float = 0.0
+    signals: int = 0
+    latency: LatencyStats = field(default_factory=lambda: LatencyStats(256))
+
+    @property
+    def product_id(self) -> ProductId:
+        return self.ctx.product_id
+
+    @property
+    def mean_eval_us(self) -> float:
+        return self.eval_ns_total / self.evaluations / 1000.0 if self.evaluations else 0.0
+
+
+SignalHandler = Callable[[BotRuntime, Signal, Ticker], None]
+ErrorHandler = Callable[[BotRuntime, BaseException], None]
+
+
+class StreamingEvaluator:
+    def __init__(self, bus: Bus, on_signal: SignalHandler, on_error: ErrorHandler | None = None) -> None:
+        self._bus = bus
+        self._on_signal = on_signal
+        self._on_error = on_error
+        self._by_product: dict[ProductId, list[BotRuntime]] = {}
+        self._bots: dict[BotId, BotRuntime] = {}
+        self._mailbox: TickMailbox | None = None
+        self.tick_to_decision = LatencyStats()
+        self.ticks_evaluated = 0
+        self.evaluations = 0
+        self.errors = 0
+
+    # --- bots -------------------------------------------------------------------------------
+
+    def add(self, bot: BotRuntime) -> None:
+        self.remove(bot.bot_id)
+        self._bots[bot.bot_id] = bot
+        if bot.state is BotState.RUNNING:
+            self._by_product.setdefault(bot.product_id, []).append(bot)
+
+    def remove(self, bot_id: BotId) -> BotRuntime | None:
+        bot = self._bots.pop(bot_id, None)
+        if bot is not None:
+            self._unindex(bot)
+        return bot
+
+    def get(self, bot_id: BotId) -> BotRuntime | None:
+        return self._bots.get(bot_id)
+
+    def bots(self) -> list[BotRuntime]:
+        return list(self._bots.values())
+
+    def running_on(self, product_id: ProductId) -> int:
+        return len(self._by_product.get(product_id, ()))
+
+    def _unindex(self, bot: BotRuntime) -> None:
+        bots = self._by_product.get(bot.product_id)
+        if bots and bot in bots:
+            bots.remove(bot)
+            if not bots:
+                del self._by_product[bot.product_id]
+
+    # --- hot path ---------------------------------------------------------------------------
+
+    def evaluate(self, tick: Ticker) -> int:
+        """Run every running bot on ``tick``'s product; returns how many signals came out."""
+        bots = self._by_product.get(tick.product_id)
+        self.ticks_evaluated += 1
+        if not bots:
+            return 0
+        debug = log.isEnabledFor(logging.DEBUG)
+        decisions = 0
+        for bot in tuple(bots) if len(bots) > 1 else bots:
+            started = _perf_ns()
+            try:
+                signal = bot.strategy.on_tick(tick, bot.ctx)
+            except Exception as exc:
+                self._fail(bot, exc)
+                continue
+            finished = _perf_ns()
+            bot.evaluations += 1
+            bot.eval_ns_total += finished - started
+            bot.last_eval_ns = finished - started
+            bot.latency.record(finished - tick.received_ns)
+            if signal is not None:
+                decisions += 1
+                bot.last_signal = signal
+                bot.last_signal_at = time.time()
+                bot.signals += 1
+                self._on_signal(bot, signal, tick)
+        self.evaluations += len(bots)
+        self.tick_to_decision.record(_perf_ns() - tick.received_ns)
+        if debug:
+            log.debug("🤖 Evaluated %d bots on %s @ %s", len(bots), tick.product_id, tick.price)
+        return decisions
+
+    def _fail(self, bot: BotRuntime, exc: BaseException) -> None:
+        self.errors += 1
+        bot.state = BotState.ERROR
+        bot.error_reason = f"{type(exc).__name__}: {exc}"
+        self._unindex(bot)
+        log.error("❌ Bot %s (%s) stopped: its strategy raised %s", bot.bot_id, bot.name, bot.error_reason)
+        if self._on_error is not None:
+            self._on_error(bot, exc)
+
+    # --- loop -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume the bus's latest-wins mailbox until cancelled."""
+        self._mailbox = mailbox = self._bus.tick_mailbox("evaluator")
+        try:
+            while True:
+                # get() returns without suspending while ticks are pending; at most one per product
+                # can be, so this never starves the feed for longer than one round of products.
+                self.evaluate(await mailbox.get())
+        finally:
+            self._bus.remove_mailbox(mailbox)
+
+    @property
+    def skipped_ticks(self) -> int:
+        return self._mailbox.skipped if self._mailbox is not None else 0

@@ -1,0 +1,79 @@
+"""Account balances from a short-lived cache, so bots asking for balances never flood the REST API.
+
+One refresh is in flight at a time however many callers ask; fills invalidate the cache; a
+missing or nonsensical timestamp counts as expired (the old system's corrupted timestamp caused
+an API flood).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+from streambot.domain import Balance
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[], Awaitable[list[Balance]]]
+
+
+class BalanceCache:
+    def __init__(self, fetch: Fetch, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._fetch = fetch
+        self.ttl = ttl
+        self._clock = clock
+        self._balances: dict[str, Balance] = {}
+        self._fetched_at: float | None = None
+        self._inflight: asyncio.Future[dict[str, Balance]] | None = None
+        self.hits = 0
+        self.misses = 0
+        self.refreshes = 0
+
+    @property
+    def age(self) -> float | None:
+        """Seconds since the last refresh; None when there is no valid one."""
+        fetched = self._fetched_at
+        if fetched is None or not math.isfinite(fetched):
+            return None
+        age = self._clock() - fetched
+        return age if age >= 0 else None
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 1.0
+
+    def invalidate(self) -> None:
+        self._fetched_at = None
+
+    async def balances(self) -> dict[str, Balance]:
+        age = self.age
+        if age is not None and age < self.ttl:
+            self.hits += 1
+            log.debug("💾 Using cached account data (cache age: %.1fs)", age)
+            return self._balances
+        self.misses += 1
+        inflight = self._inflight
+        if inflight is None:
+            inflight = self._inflight = asyncio.ensure_future(self._refresh())
+        # shield: one caller being cancelled must not cancel the refresh the others wait on.
+        return await asyncio.shield(inflight)
+
+    async def available(self, currency: str) -> Decimal:
+        balance = (await self.balances()).get(currency)
+        return balance.available if balance is not None else Decimal(0)
+
+    async def _refresh(self) -> dict[str, Balance]:
+        try:
+            fresh = await self._fetch()
+            self._balances = {b.currency: b for b in fresh}
+            self._fetched_at = self._clock()
+            self.refreshes += 1
+            log.debug("💾 Account data refreshed: %d currencies", len(self._balances))
+            return self._balances
+        finally:
+            self._inflight = None

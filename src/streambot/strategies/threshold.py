@@ -1,0 +1,96 @@
+"""Threshold: buy below a price, sell above one, in absolute prices or relative moves.
+
+Absolute levels suit a trader with a view on a price; relative moves (a dip from the running
+high, a rise over the entry) make the same bot sensible on any product at any price level, which
+is what the demo bots use.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field, model_validator
+
+from streambot.domain import Side, Signal, Ticker
+from streambot.strategies.base import BotContext, StrategyParams, StrategySpec, register
+
+
+class ThresholdParams(StrategyParams):
+    buy_below: float | None = Field(default=None, gt=0, description="Buy when the price is at or below this.")
+    sell_above: float | None = Field(
+        default=None, gt=0, description="Sell the position when the price is at or above this."
+    )
+    buy_dip_pct: float | None = Field(
+        default=0.15, gt=0, le=50, description="Buy when the price is this % below its running high."
+    )
+    sell_rise_pct: float | None = Field(
+        default=0.25, gt=0, le=500, description="Sell when the price is this % above the entry price."
+    )
+    order_pct: Decimal = Field(
+        default=Decimal(25), gt=0, le=100, description="Percent of the budget each buy spends."
+    )
+
+    @model_validator(mode="after")
+    def _needs_both_sides(self) -> ThresholdParams:
+        if self.buy_below is None and self.buy_dip_pct is None:
+            raise ValueError("set buy_below or buy_dip_pct: the bot needs a rule to buy")
+        if self.sell_above is None and self.sell_rise_pct is None:
+            raise ValueError("set sell_above or sell_rise_pct: the bot needs a rule to sell")
+        if self.buy_below is not None and self.sell_above is not None and self.buy_below >= self.sell_above:
+            raise ValueError("buy_below must be lower than sell_above")
+        return self
+
+
+class Threshold:
+    __slots__ = ("_buy_factor", "_high", "_sell_factor", "params")
+
+    def __init__(self, params: ThresholdParams) -> None:
+        self.params = params
+        self._high = 0.0
+        self._buy_factor = 1.0 - params.buy_dip_pct / 100.0 if params.buy_dip_pct is not None else 0.0
+        self._sell_factor = 1.0 + params.sell_rise_pct / 100.0 if params.sell_rise_pct is not None else 0.0
+
+    def on_tick(self, tick: Ticker, ctx: BotContext) -> Signal | None:
+        price = tick.price
+        params = self.params
+        if ctx.holding:
+            entry = ctx.last_fill_price
+            if params.sell_above is not None and price >= params.sell_above:
+                self._high = price
+                return Signal(
+                    Side.SELL, f"price {price:g} ≥ sell_above {params.sell_above:g}", budget_pct=_ALL
+                )
+            if self._sell_factor and entry and price >= entry * self._sell_factor:
+                self._high = price
+                return Signal(
+                    Side.SELL,
+                    f"price {price:g} is {(price / entry - 1) * 100:.2f}% above entry {entry:g}",
+                    budget_pct=_ALL,
+                )
+            return None
+        if price > self._high:
+            self._high = price
+        if params.buy_below is not None and price <= params.buy_below:
+            return Signal(
+                Side.BUY, f"price {price:g} ≤ buy_below {params.buy_below:g}", budget_pct=params.order_pct
+            )
+        if self._buy_factor and price <= self._high * self._buy_factor:
+            return Signal(
+                Side.BUY,
+                f"price {price:g} dipped {(1 - price / self._high) * 100:.2f}% below its high {self._high:g}",
+                budget_pct=params.order_pct,
+            )
+        return None
+
+
+_ALL = Decimal(100)
+
+SPEC = register(
+    StrategySpec(
+        name="threshold",
+        description="Buy below a price (or on a dip from the running high); sell above a price "
+        "(or on a rise over the entry).",
+        params_model=ThresholdParams,
+        factory=Threshold,
+    )
+)

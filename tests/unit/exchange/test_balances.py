@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from streambot.domain import Balance
+from streambot.exchange.balances import BalanceCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingFetch:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.release = asyncio.Event()
+
+    async def __call__(self) -> list[Balance]:
+        self.calls += 1
+        await self.release.wait()
+        return [Balance("USD", Decimal("10000"), Decimal(0))]
+
+
+async def test_many_callers_share_one_refresh_then_hit_the_cache() -> None:
+    fetch, clock = CountingFetch(), Clock()
+    cache = BalanceCache(fetch, ttl=60, clock=clock)
+    callers = [asyncio.create_task(cache.available("USD")) for _ in range(1000)]
+    await asyncio.sleep(0)
+    fetch.release.set()
+    results = await asyncio.gather(*callers)
+    assert set(results) == {Decimal("10000")}
+    assert fetch.calls == 1
+
+    clock.now += 30
+    assert await cache.available("USD") == Decimal("10000")
+    assert cache.age == 30
+    assert fetch.calls == 1
+    clock.now += 31
+    await cache.available("USD")
+    assert fetch.calls == 2
+
+
+async def test_invalidate_and_a_corrupt_timestamp_mean_expired() -> None:
+    fetch, clock = CountingFetch(), Clock()
+    fetch.release.set()
+    cache = BalanceCache(fetch, ttl=60, clock=clock)
+    await cache.balances()
+    cache.invalidate()
+    await cache.balances()
+    assert fetch.calls == 2
+    cache._fetched_at = float("nan")
+    assert cache.age is None
+    await cache.balances()
+    cache._fetched_at = clock.now + 500  # from the future: not trusted
+    assert cache.age is None
+    await cache.balances()
+    assert fetch.calls == 4
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_refresh() -> None:
+    fetch, clock = CountingFetch(), Clock()
+    cache = BalanceCache(fetch, ttl=60, clock=clock)
+    first = asyncio.create_task(cache.balances())
+    second = asyncio.create_task(cache.balances())
+    await asyncio.sleep(0)
+    first.cancel()
+    fetch.release.set()
+    assert "USD" in await second
+    assert fetch.calls == 1

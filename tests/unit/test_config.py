@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from streambot.config import DEFAULT_PRODUCTS, Mode, Settings
+
+
+def test_defaults_are_paper_on_the_simulator_with_eight_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert settings.mode is Mode.PAPER
+    assert settings.products == DEFAULT_PRODUCTS
+    assert len(settings.products) == 8
+    assert settings.host == "127.0.0.1" and settings.port == 8000
+
+
+def test_products_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMBOT_PRODUCTS", " btc-usd, ETH-USD ,,BTC-USD")
+    assert Settings().products == ("BTC-USD", "ETH-USD")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STREAMBOT_MODE": "live"}, "needs STREAMBOT_COINBASE_API_KEY"),
+        ({"STREAMBOT_MODE": "paperish"}, "mode"),
+        ({"STREAMBOT_PRODUCTS": "BTCUSD"}, "not of the form BASE-QUOTE"),
+        ({"STREAMBOT_HOST": "0.0.0.0"}, "not a loopback address"),
+        ({"STREAMBOT_PORT": "99999"}, "port"),
+    ],
+)
+def test_invalid_configuration_is_rejected_with_a_reason(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

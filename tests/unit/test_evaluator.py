@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from streambot.bus import Bus
+from streambot.domain import BotId, BotState, Side, Signal, Ticker
+from streambot.evaluator import BotRuntime, StreamingEvaluator
+from streambot.strategies.base import BotContext
+from tests.factories import tick
+
+
+class Recorder:
+    def __init__(self, signal_every: int = 0) -> None:
+        self.seen: list[float] = []
+        self.signal_every = signal_every
+
+    def on_tick(self, t: Ticker, ctx: BotContext) -> Signal | None:
+        self.seen.append(t.price)
+        if self.signal_every and len(self.seen) % self.signal_every == 0:
+            return Signal(Side.BUY, "test", budget_pct=Decimal(10))
+        return None
+
+
+class Exploding:
+    def on_tick(self, t: Ticker, ctx: BotContext) -> Signal | None:
+        raise ZeroDivisionError("bad math")
+
+
+def runtime(bot_id: int, strategy: object, product: str = "BTC-USD") -> BotRuntime:
+    ctx = BotContext(bot_id=BotId(bot_id), product_id=product, budget=Decimal(100))
+    return BotRuntime(bot_id=BotId(bot_id), name=f"bot{bot_id}", strategy_name="x", strategy=strategy, ctx=ctx)  # type: ignore[arg-type]
+
+
+def test_every_running_bot_on_the_product_is_evaluated_and_no_other() -> None:
+    signals: list[tuple[int, Signal]] = []
+    evaluator = StreamingEvaluator(Bus(), lambda bot, s, t: signals.append((bot.bot_id, s)))
+    btc1, btc2, eth = Recorder(signal_every=2), Recorder(), Recorder()
+    evaluator.add(runtime(1, btc1))
+    evaluator.add(runtime(2, btc2))
+    evaluator.add(runtime(3, eth, "ETH-USD"))
+
+    evaluator.evaluate(tick("BTC-USD", 1.0))
+    evaluator.evaluate(tick("BTC-USD", 2.0))
+
+    assert btc1.seen == [1.0, 2.0]
+    assert btc2.seen == [1.0, 2.0]
+    assert eth.seen == []
+    assert [bot for bot, _ in signals] == [1]
+    assert evaluator.evaluations == 4
+    bot = evaluator.get(BotId(1))
+    assert bot is not None and bot.evaluations == 2 and bot.signals == 1
+    assert evaluator.tick_to_decision.count == 2
+
+
+def test_a_raising_strategy_puts_only_that_bot_in_error() -> None:
+    errors: list[int] = []
+    evaluator = StreamingEvaluator(Bus(), lambda *a: None, lambda bot, exc: errors.append(bot.bot_id))
+    healthy = Recorder()
+    evaluator.add(runtime(1, Exploding()))
+    evaluator.add(runtime(2, healthy))
+
+    evaluator.evaluate(tick("BTC-USD", 1.0))
+    evaluator.evaluate(tick("BTC-USD", 2.0))
+
+    broken = evaluator.get(BotId(1))
+    assert broken is not None
+    assert broken.state is BotState.ERROR
+    assert "ZeroDivisionError: bad math" in broken.error_reason
+    assert errors == [1]
+    assert healthy.seen == [1.0, 2.0]
+    assert evaluator.running_on("BTC-USD") == 1
+
+
+def test_removed_bots_are_no_longer_evaluated() -> None:
+    evaluator = StreamingEvaluator(Bus(), lambda *a: None)
+    recorder = Recorder()
+    evaluator.add(runtime(1, recorder))
+    evaluator.remove(BotId(1))
+    evaluator.evaluate(tick("BTC-USD", 1.0))
+    assert recorder.seen == []
+    assert evaluator.running_on("BTC-USD") == 0
+
+
+async def test_run_consumes_the_bus_and_skips_superseded_ticks() -> None:
+    bus = Bus()
+    evaluator = StreamingEvaluator(bus, lambda *a: None)
+    recorder = Recorder()
+    evaluator.add(runtime(1, recorder))
+    task = asyncio.create_task(evaluator.run())
+    await asyncio.sleep(0)
+    for price in (1.0, 2.0, 3.0):  # published with no await in between: only the newest is worth evaluating
+        bus.publish_tick(tick("BTC-USD", price))
+    for _ in range(100):
+        if recorder.seen:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert recorder.seen == [3.0]
+    assert evaluator.skipped_ticks == 2
