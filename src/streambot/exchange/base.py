@@ -44,9 +44,7 @@ class Exchange(Protocol):
 
     async def get_order(self, order_id: str) -> ExchangeOrder: ...
 
-    async def find_order(
-        self, client_order_id: ClientOrderId, product_id: ProductId
-    ) -> ExchangeOrder | None:
+    async def find_order(self, client_order_id: ClientOrderId, product_id: ProductId) -> ExchangeOrder | None:
         """The order created with this client_order_id, or None when the venue never saw it."""
         ...
 
