@@ -1,0 +1,111 @@
+"""The store's engine: connect, bring the schema up to date, and close.
+
+SQLite (aiosqlite) by default, PostgreSQL (asyncpg) by URL; the same Alembic migrations serve both.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from streambot.store.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# How long a SQLite writer waits for another connection's write to finish before giving up.
+_SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic configured in code (there is no alembic.ini), e.g. for ``command.revision``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # ConfigParser interpolation would read a "%" in a password as a placeholder.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+class Store(Repositories):
+    """The platform's database. ``await open()`` before use, ``await close()`` when done."""
+
+    def __init__(self, url: str) -> None:
+        self._url: URL = make_url(url)
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked, for logs."""
+        return self._url.render_as_string(hide_password=True)
+
+    async def open(self) -> None:
+        """Connect and migrate the schema to the newest version."""
+        if self._engine is not None:
+            return
+        backend = self._url.get_backend_name()
+        if backend == "sqlite":
+            _create_parent_dir(self._url)
+            engine = create_async_engine(self._url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
+            _configure_sqlite(engine)
+        else:
+            # A server restart or idle timeout drops pooled connections; check before handing out.
+            engine = create_async_engine(self._url, pool_pre_ping=True)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(_upgrade_to_head)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        log.info("Store open at %s", self.url)
+
+    async def close(self) -> None:
+        engine, self._engine, self._sessions = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+
+
+def _create_parent_dir(url: URL) -> None:
+    database = url.database or ""
+    if database in {"", ":memory:"} or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin: the module
+        # would skip BEGIN before DDL and so make migrations non-transactional.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets readers (the API) run while the writer commits; synchronous=FULL makes a
+            # commit durable before the executor moves on; foreign keys are off unless asked for.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = alembic_config()
+    # env.py migrates on this connection, inside the caller's transaction.
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -1,0 +1,495 @@
+"""What the platform asks of the store, as async methods that return domain dataclasses.
+
+Every method is one short transaction, and every write is a single statement (``UPDATE ...
+RETURNING``, ``INSERT ... ON CONFLICT``): atomic on both backends without locks held across
+awaits, and on SQLite a transaction that begins with its write waits for the writer lock instead of
+failing with ``SQLITE_BUSY`` as a read-then-write transaction can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from streambot.domain import (
+    BotId,
+    BotRecord,
+    BotState,
+    ClientOrderId,
+    Fill,
+    OrderRecord,
+    OrderStatus,
+    Side,
+    Trade,
+)
+from streambot.store.models import BotRow, FillRow, OrderRow, TradeRow
+
+
+class StoreError(Exception):
+    """A write the store refused; the stored rows are unchanged."""
+
+
+class DuplicateOrder(StoreError):
+    def __init__(self, client_order_id: str) -> None:
+        super().__init__(f"an order with client_order_id {client_order_id!r} is already stored")
+        self.client_order_id = client_order_id
+
+
+class OrderNotFound(StoreError, LookupError):
+    def __init__(self, client_order_id: str) -> None:
+        super().__init__(f"no order with client_order_id {client_order_id!r} is stored")
+        self.client_order_id = client_order_id
+
+
+_BOT_CHANGES = frozenset({"name", "params", "budget", "state", "error_reason", "streaming"})
+# Identity of an order (who, what, which way, when intended) is fixed once stored as an intent.
+_ORDER_CHANGES = frozenset(
+    {
+        "status",
+        "reason",
+        "quote_size",
+        "base_size",
+        "limit_price",
+        "exchange_order_id",
+        "error",
+        "filled_size",
+        "average_price",
+        "filled_value",
+        "fees",
+        "submitted_at",
+        "acknowledged_at",
+        "completed_at",
+    }
+)
+# A re-booked trade updates its amounts and outcome; who traded what, and when it began, stay.
+_TRADE_CHANGES = (
+    "base_size",
+    "price",
+    "quote_amount",
+    "fee",
+    "net_total",
+    "status",
+    "exchange_order_id",
+    "reason",
+    "filled_at",
+)
+_FINAL_STATUSES = tuple(status.value for status in OrderStatus if status.is_final)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_changes(changes: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise TypeError(f"cannot change {what} field(s) {', '.join(sorted(unknown))}")
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+
+
+def _bot(row: BotRow) -> BotRecord:
+    return BotRecord(
+        id=BotId(row.id),
+        name=row.name,
+        strategy=row.strategy,
+        product_id=row.product_id,
+        params=dict(row.params),
+        budget=row.budget,
+        state=BotState(row.state),
+        error_reason=row.error_reason,
+        streaming=row.streaming,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _order(row: OrderRow) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=ClientOrderId(row.client_order_id),
+        bot_id=BotId(row.bot_id),
+        product_id=row.product_id,
+        side=Side(row.side),
+        status=OrderStatus(row.status),
+        reason=row.reason,
+        created_at=row.created_at,
+        quote_size=row.quote_size,
+        base_size=row.base_size,
+        limit_price=row.limit_price,
+        exchange_order_id=row.exchange_order_id,
+        error=row.error,
+        filled_size=row.filled_size,
+        average_price=row.average_price,
+        filled_value=row.filled_value,
+        fees=row.fees,
+        submitted_at=row.submitted_at,
+        acknowledged_at=row.acknowledged_at,
+        completed_at=row.completed_at,
+    )
+
+
+def _fill(row: FillRow) -> Fill:
+    return Fill(
+        trade_id=row.trade_id,
+        order_id=row.order_id,
+        product_id=row.product_id,
+        side=Side(row.side),
+        price=row.price,
+        size=row.size,
+        commission=row.commission,
+        trade_time=row.trade_time,
+    )
+
+
+def _trade(row: TradeRow) -> Trade:
+    return Trade(
+        bot_id=BotId(row.bot_id),
+        product_id=row.product_id,
+        side=Side(row.side),
+        base_size=row.base_size,
+        price=row.price,
+        quote_amount=row.quote_amount,
+        fee=row.fee,
+        net_total=row.net_total,
+        status=OrderStatus(row.status),
+        client_order_id=ClientOrderId(row.client_order_id),
+        exchange_order_id=row.exchange_order_id,
+        reason=row.reason,
+        created_at=row.created_at,
+        filled_at=row.filled_at,
+        id=row.id,
+    )
+
+
+def _trade_filters(
+    bot_id: int | None, product_id: str | None, since: datetime | None, until: datetime | None
+) -> list[ColumnElement[bool]]:
+    """``since`` is inclusive and ``until`` exclusive, on the time the order was created."""
+    filters: list[ColumnElement[bool]] = []
+    if bot_id is not None:
+        filters.append(TradeRow.bot_id == bot_id)
+    if product_id is not None:
+        filters.append(TradeRow.product_id == product_id)
+    if since is not None:
+        filters.append(TradeRow.created_at >= since)
+    if until is not None:
+        filters.append(TradeRow.created_at < until)
+    return filters
+
+
+class Repositories:
+    """The store's queries; ``Store`` supplies the engine (see ``database.py``)."""
+
+    _sessions: async_sessionmaker[AsyncSession] | None = None
+    _dialect: str = ""
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """One short transaction, committed on success, rolled back on any error."""
+        if self._sessions is None:
+            raise RuntimeError("the store is not open: await Store.open() first")
+        async with self._sessions() as session:
+            try:
+                async with session.begin():
+                    yield session
+            except StatementError as exc:
+                # A value our column types refused (a float for money, a naive datetime) is the
+                # caller's mistake: give them that TypeError/ValueError, not a wrapped SQL error.
+                if not isinstance(exc, DBAPIError) and isinstance(exc.orig, TypeError | ValueError):
+                    raise exc.orig from None
+                raise
+
+    def _dialect_insert(self, table: type[Any]) -> postgresql.Insert | sqlite.Insert:
+        """``INSERT`` with ``ON CONFLICT``, which both backends spell the same way."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        if self._dialect == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"the store supports SQLite and PostgreSQL, not {self._dialect}")
+
+    # --- bots ------------------------------------------------------------------------------
+
+    async def create_bot(
+        self,
+        name: str,
+        strategy: str,
+        product_id: str,
+        params: dict[str, Any],
+        budget: Decimal,
+        state: BotState = BotState.STOPPED,
+        streaming: bool = True,
+    ) -> BotRecord:
+        now = _now()
+        statement = (
+            insert(BotRow)
+            .values(
+                name=name,
+                strategy=strategy,
+                product_id=product_id,
+                params=params,
+                budget=budget,
+                state=BotState(state).value,
+                error_reason="",
+                streaming=streaming,
+                order_seq=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(BotRow)
+        )
+        async with self._transaction() as session:
+            return _bot((await session.scalars(statement)).one())
+
+    async def get_bot(self, bot_id: int) -> BotRecord | None:
+        async with self._transaction() as session:
+            row = await session.get(BotRow, bot_id)
+            return None if row is None else _bot(row)
+
+    async def list_bots(self) -> list[BotRecord]:
+        async with self._transaction() as session:
+            rows = await session.scalars(select(BotRow).order_by(BotRow.id))
+            return [_bot(row) for row in rows]
+
+    async def count_bots(self) -> int:
+        async with self._transaction() as session:
+            return (await session.scalar(select(func.count()).select_from(BotRow))) or 0
+
+    async def update_bot(self, bot_id: int, **changes: Any) -> BotRecord | None:
+        """Change any of name, params, budget, state, error_reason, streaming; None if no such bot."""
+        _check_changes(changes, _BOT_CHANGES, "bot")
+        if "state" in changes:
+            changes["state"] = BotState(changes["state"]).value
+        if not changes:
+            return await self.get_bot(bot_id)
+        statement = (
+            update(BotRow)
+            .where(BotRow.id == bot_id)
+            .values(**changes, updated_at=_now())
+            .returning(BotRow)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            row = (await session.scalars(statement)).one_or_none()
+            return None if row is None else _bot(row)
+
+    async def delete_bot(self, bot_id: int) -> bool:
+        """Remove the bot; its orders, fills and trades stay as history."""
+        statement = (
+            delete(BotRow)
+            .where(BotRow.id == bot_id)
+            .returning(BotRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            return (await session.scalars(statement)).one_or_none() is not None
+
+    async def next_order_seq(self, bot_id: int) -> int:
+        """Increment and return the bot's order counter; concurrent callers never share a value."""
+        # One UPDATE ... RETURNING: the row lock (PostgreSQL) or the writer lock (SQLite) makes the
+        # read and the increment a single step.
+        statement = (
+            update(BotRow)
+            .where(BotRow.id == bot_id)
+            .values(order_seq=BotRow.order_seq + 1)
+            .returning(BotRow.order_seq)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            seq = (await session.scalars(statement)).one_or_none()
+        if seq is None:
+            raise LookupError(f"no bot with id {bot_id}")
+        return seq
+
+    # --- orders ----------------------------------------------------------------------------
+
+    async def insert_order(self, order: OrderRecord) -> None:
+        """Store a new order; ``DuplicateOrder`` if its client_order_id is already stored."""
+        statement = (
+            self._dialect_insert(OrderRow)
+            .values(
+                client_order_id=order.client_order_id,
+                bot_id=order.bot_id,
+                product_id=order.product_id,
+                side=Side(order.side).value,
+                status=OrderStatus(order.status).value,
+                reason=order.reason,
+                quote_size=order.quote_size,
+                base_size=order.base_size,
+                limit_price=order.limit_price,
+                exchange_order_id=order.exchange_order_id,
+                error=order.error,
+                filled_size=order.filled_size,
+                average_price=order.average_price,
+                filled_value=order.filled_value,
+                fees=order.fees,
+                created_at=order.created_at,
+                submitted_at=order.submitted_at,
+                acknowledged_at=order.acknowledged_at,
+                completed_at=order.completed_at,
+            )
+            .on_conflict_do_nothing(index_elements=[OrderRow.client_order_id])
+            .returning(OrderRow.client_order_id)
+        )
+        async with self._transaction() as session:
+            stored = (await session.scalars(statement)).one_or_none()
+        if stored is None:
+            raise DuplicateOrder(order.client_order_id)
+
+    async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord:
+        """Change the order's lifecycle fields; ``OrderNotFound`` if it is not stored."""
+        _check_changes(changes, _ORDER_CHANGES, "order")
+        if "status" in changes:
+            changes["status"] = OrderStatus(changes["status"]).value
+        if not changes:
+            found = await self.get_order(client_order_id)
+            if found is None:
+                raise OrderNotFound(client_order_id)
+            return found
+        statement = (
+            update(OrderRow)
+            .where(OrderRow.client_order_id == client_order_id)
+            .values(**changes)
+            .returning(OrderRow)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            row = (await session.scalars(statement)).one_or_none()
+            if row is None:
+                raise OrderNotFound(client_order_id)
+            return _order(row)
+
+    async def get_order(self, client_order_id: str) -> OrderRecord | None:
+        async with self._transaction() as session:
+            row = await session.get(OrderRow, client_order_id)
+            return None if row is None else _order(row)
+
+    async def list_orders(
+        self, bot_id: int | None = None, open_only: bool = False, limit: int = 100
+    ) -> list[OrderRecord]:
+        """Newest first; ``open_only`` keeps orders whose status is not final."""
+        _check_limit(limit)
+        statement = select(OrderRow)
+        if bot_id is not None:
+            statement = statement.where(OrderRow.bot_id == bot_id)
+        if open_only:
+            statement = statement.where(OrderRow.status.not_in(_FINAL_STATUSES))
+        statement = statement.order_by(OrderRow.created_at.desc(), OrderRow.client_order_id.desc())
+        async with self._transaction() as session:
+            rows = await session.scalars(statement.limit(limit))
+            return [_order(row) for row in rows]
+
+    # --- fills -----------------------------------------------------------------------------
+
+    async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool:
+        """Store the fill; False if its trade_id was already stored (fills arrive more than once)."""
+        statement = (
+            self._dialect_insert(FillRow)
+            .values(
+                trade_id=fill.trade_id,
+                order_id=fill.order_id,
+                client_order_id=client_order_id,
+                bot_id=bot_id,
+                product_id=fill.product_id,
+                side=Side(fill.side).value,
+                price=fill.price,
+                size=fill.size,
+                commission=fill.commission,
+                trade_time=fill.trade_time,
+            )
+            .on_conflict_do_nothing(index_elements=[FillRow.trade_id])
+            .returning(FillRow.trade_id)
+        )
+        try:
+            async with self._transaction() as session:
+                return (await session.scalars(statement)).one_or_none() is not None
+        except IntegrityError as exc:
+            # The duplicate trade_id is absorbed above, so what is left is the foreign key.
+            raise OrderNotFound(client_order_id) from exc
+
+    async def fills_for_bot(self, bot_id: int) -> list[Fill]:
+        """Every fill of the bot, oldest first: replaying them rebuilds its position."""
+        statement = (
+            select(FillRow).where(FillRow.bot_id == bot_id).order_by(FillRow.trade_time, FillRow.trade_id)
+        )
+        async with self._transaction() as session:
+            rows = await session.scalars(statement)
+            return [_fill(row) for row in rows]
+
+    # --- trades ----------------------------------------------------------------------------
+
+    async def upsert_trade(self, trade: Trade) -> Trade:
+        """Insert the trade, or update the one with the same client_order_id; returned with its id."""
+        values = {
+            "bot_id": trade.bot_id,
+            "product_id": trade.product_id,
+            "side": Side(trade.side).value,
+            "base_size": trade.base_size,
+            "price": trade.price,
+            "quote_amount": trade.quote_amount,
+            "fee": trade.fee,
+            "net_total": trade.net_total,
+            "status": OrderStatus(trade.status).value,
+            "client_order_id": trade.client_order_id,
+            "exchange_order_id": trade.exchange_order_id,
+            "reason": trade.reason,
+            "created_at": trade.created_at,
+            "filled_at": trade.filled_at,
+        }
+        statement = (
+            self._dialect_insert(TradeRow)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=[TradeRow.client_order_id],
+                set_={name: values[name] for name in _TRADE_CHANGES},
+            )
+            .returning(TradeRow)
+        )
+        try:
+            async with self._transaction() as session:
+                return _trade((await session.scalars(statement)).one())
+        except IntegrityError as exc:
+            raise OrderNotFound(trade.client_order_id) from exc
+
+    async def list_trades(
+        self,
+        *,
+        bot_id: int | None = None,
+        product_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Trade]:
+        """Newest first. For the next page pass the last trade's id as ``before_id``."""
+        _check_limit(limit)
+        filters = _trade_filters(bot_id, product_id, since, until)
+        if before_id is not None:
+            filters.append(TradeRow.id < before_id)
+        statement = select(TradeRow).where(*filters).order_by(TradeRow.id.desc()).limit(limit)
+        async with self._transaction() as session:
+            rows = await session.scalars(statement)
+            return [_trade(row) for row in rows]
+
+    async def count_trades(
+        self,
+        *,
+        bot_id: int | None = None,
+        product_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        statement = select(func.count()).select_from(TradeRow)
+        statement = statement.where(*_trade_filters(bot_id, product_id, since, until))
+        async with self._transaction() as session:
+            return (await session.scalar(statement)) or 0
