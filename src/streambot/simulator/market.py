@@ -1,0 +1,659 @@
+"""The simulator's market: one price per product that moves by itself or follows a real feed.
+
+Each product has its own level, volatility and tick rate and walks geometrically (log price with
+a weak pull back to its starting level, so a long paper session stays near realistic levels).
+Best bid/ask sit a few basis points around the mid on the product's quote increment; each tick is
+one trade at the bid or the ask. Minute candles (backfilled for the first 24 h so bots can warm
+up and the 24 h figures mean something) are kept in a bounded buffer; the rolling 24 h
+open/high/low/volume and the coarser candles are derived from them.
+
+No I/O and no timers here: callers pass ``now`` (UNIX seconds) and the server schedules ticks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from typing import Final
+
+from streambot.domain import Product, to_decimal
+
+log = logging.getLogger(__name__)
+
+SECONDS_PER_DAY: Final = 86_400
+MINUTE: Final = 60
+HISTORY_MINUTES: Final = 3 * 1440  # bound of the candle buffer (3 days of minutes)
+BACKFILL_MINUTES: Final = 1440
+TRADE_HISTORY: Final = 200
+MEAN_REVERSION_HALF_LIFE_S: Final = 3 * SECONDS_PER_DAY
+PERCENT_QUANTUM: Final = Decimal("0.00000001")
+
+Number = Decimal | float | int | str
+
+
+def power_of_ten(exponent: int) -> Decimal:
+    """10**exponent written out (``0.00000001``, not ``1E-8``)."""
+    return Decimal(format(Decimal(10) ** exponent, "f"))
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSpec:
+    """How one product behaves and which trading rules it has."""
+
+    product_id: str
+    base_currency: str
+    quote_currency: str
+    base_name: str
+    quote_name: str
+    price: Decimal  # starting level
+    daily_volatility: float  # standard deviation of the daily log return
+    tick_rate: float  # ticks per second before ``tick_rate_scale``
+    spread_bps: float
+    top_of_book_notional: float  # typical quote value resting at the best bid / ask
+    daily_volume: float  # base units traded per day
+    base_increment: Decimal
+    quote_increment: Decimal
+    base_min_size: Decimal
+    base_max_size: Decimal
+    quote_min_size: Decimal
+    quote_max_size: Decimal
+
+    def product(self) -> Product:
+        return Product(
+            product_id=self.product_id,
+            base_currency=self.base_currency,
+            quote_currency=self.quote_currency,
+            base_increment=self.base_increment,
+            quote_increment=self.quote_increment,
+            base_min_size=self.base_min_size,
+            base_max_size=self.base_max_size,
+            quote_min_size=self.quote_min_size,
+            quote_max_size=self.quote_max_size,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    name: str
+    price: str
+    volatility: float
+    tick_rate: float
+    spread_bps: float
+    top_notional: float
+    daily_volume_usd: float
+    base_increment: str
+    quote_increment: str
+    base_min_size: str
+    base_max_size: str
+    quote_max_size: str
+
+
+# Late-2026 levels against USD with Coinbase-like rules. Columns: name, price, daily volatility,
+# ticks/s, spread bps, top-of-book USD, daily USD volume, base increment, quote increment,
+# base min size, base max size, quote max size (quote min size is 1 USD throughout).
+# fmt: off
+_KNOWN: Final[dict[str, _Known]] = {
+    "BTC": _Known("Bitcoin", "97000", 0.025, 5.0, 0.2, 40_000, 1.2e9,
+                  "0.00000001", "0.01", "0.00000001", "3400", "150000000"),
+    "ETH": _Known("Ethereum", "3600", 0.035, 4.0, 0.5, 30_000, 6.5e8,
+                  "0.00000001", "0.01", "0.00000001", "42000", "100000000"),
+    "SOL": _Known("Solana", "180", 0.045, 3.0, 1.0, 20_000, 4.5e8,
+                  "0.00000001", "0.01", "0.00000001", "125000", "25000000"),
+    "XRP": _Known("XRP", "2.3", 0.045, 3.0, 2.0, 15_000, 3e8,
+                  "0.000001", "0.0001", "0.000001", "5000000", "25000000"),
+    "DOGE": _Known("Dogecoin", "0.2", 0.055, 2.0, 3.0, 10_000, 1.2e8,
+                   "0.1", "0.00001", "0.1", "30000000", "10000000"),
+    "BONK": _Known("Bonk", "0.00002", 0.08, 1.0, 5.0, 5_000, 4e7,
+                   "1", "0.00000001", "1", "500000000000", "5000000"),
+    "AVNT": _Known("Avantis", "0.83", 0.09, 1.0, 6.0, 3_000, 1.5e7,
+                   "0.1", "0.0001", "0.1", "10000000", "2500000"),
+    "MOODENG": _Known("Moo Deng", "0.12", 0.10, 1.0, 6.0, 3_000, 2e7,
+                      "0.1", "0.00001", "0.1", "50000000", "2500000"),
+}
+# fmt: on
+_QUOTE_NAMES: Final = {
+    "USD": "US Dollar",
+    "USDC": "USDC",
+    "USDT": "Tether",
+    "EUR": "Euro",
+    "GBP": "British Pound",
+}
+_USD_LIKE: Final = frozenset({"USD", "USDC", "USDT"})
+_GENERIC_LEVEL: Final = Decimal(1)
+
+
+def _usd_level(currency: str) -> Decimal | None:
+    if currency in _USD_LIKE:
+        return Decimal(1)
+    known = _KNOWN.get(currency)
+    return Decimal(known.price) if known else None
+
+
+def spec_for(product_id: str) -> ProductSpec:
+    """Rules and behaviour of a product: the table for the well-known ones, derived for the rest."""
+    base, sep, quote = product_id.partition("-")
+    if not (sep and base and quote):
+        raise ValueError(f"{product_id!r} is not of the form BASE-QUOTE")
+    known = _KNOWN.get(base)
+    quote_name = _QUOTE_NAMES.get(quote, quote)
+    if known is not None and quote in _USD_LIKE:
+        return ProductSpec(
+            product_id=product_id,
+            base_currency=base,
+            quote_currency=quote,
+            base_name=known.name,
+            quote_name=quote_name,
+            price=Decimal(known.price),
+            daily_volatility=known.volatility,
+            tick_rate=known.tick_rate,
+            spread_bps=known.spread_bps,
+            top_of_book_notional=known.top_notional,
+            daily_volume=known.daily_volume_usd / float(known.price),
+            base_increment=Decimal(known.base_increment),
+            quote_increment=Decimal(known.quote_increment),
+            base_min_size=Decimal(known.base_min_size),
+            base_max_size=Decimal(known.base_max_size),
+            quote_min_size=Decimal(1),
+            quote_max_size=Decimal(known.quote_max_size),
+        )
+    base_usd, quote_usd = _usd_level(base), _usd_level(quote)
+    quote_usd = quote_usd or Decimal(1)
+    level = base_usd / quote_usd if base_usd is not None else _GENERIC_LEVEL
+    level_f = float(level)
+    quote_increment = power_of_ten(max(-8, math.floor(math.log10(level_f)) - 4))
+    level = level.quantize(quote_increment, rounding=ROUND_DOWN) or quote_increment
+    # A base increment worth about a cent keeps sizes expressible without absurd precision.
+    base_increment = power_of_ten(min(0, max(-8, math.floor(math.log10(0.01 / float(base_usd or level))))))
+    quote_min = power_of_ten(round(math.log10(1 / float(quote_usd))))
+    return ProductSpec(
+        product_id=product_id,
+        base_currency=base,
+        quote_currency=quote,
+        base_name=known.name if known else base,
+        quote_name=quote_name,
+        price=level,
+        daily_volatility=known.volatility if known else 0.05,
+        tick_rate=1.0,
+        spread_bps=5.0,
+        top_of_book_notional=5_000 / float(quote_usd),
+        daily_volume=5e6 / float(base_usd or level),
+        base_increment=base_increment,
+        quote_increment=quote_increment,
+        base_min_size=base_increment,
+        base_max_size=(Decimal(10_000_000) / (level or Decimal(1))).quantize(Decimal(1)) or Decimal(1),
+        quote_min_size=quote_min,
+        quote_max_size=quote_min * 10_000_000,
+    )
+
+
+@dataclass(slots=True)
+class MinuteCandle:
+    start: int  # UNIX seconds, a multiple of 60
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    start: int
+    low: Decimal
+    high: Decimal
+    open: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarketTrade:
+    trade_id: str
+    product_id: str
+    price: Decimal
+    size: Decimal
+    side: str  # the maker's side, as Coinbase reports it
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class MarketTick:
+    """The market of one product right after a tick."""
+
+    product_id: str
+    price: Decimal
+    best_bid: Decimal
+    best_bid_quantity: Decimal
+    best_ask: Decimal
+    best_ask_quantity: Decimal
+    volume_24h: Decimal
+    open_24h: Decimal
+    high_24h: Decimal
+    low_24h: Decimal
+    high_52w: Decimal
+    low_52w: Decimal
+    time: float  # UNIX seconds
+    trade: MarketTrade | None = None
+
+    @property
+    def price_percent_change_24h(self) -> Decimal:
+        if not self.open_24h:
+            return Decimal(0)
+        return ((self.price - self.open_24h) * 100 / self.open_24h).quantize(PERCENT_QUANTUM)
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.best_bid + self.best_ask) / 2
+
+
+class _ProductState:
+    __slots__ = (
+        "ask",
+        "ask_qty",
+        "bid",
+        "bid_qty",
+        "book_rng",
+        "external",
+        "high_52w",
+        "last",
+        "log_anchor",
+        "log_mid",
+        "low_52w",
+        "minutes",
+        "price",
+        "rng",
+        "sigma",
+        "spec",
+        "theta",
+        "trade_seq",
+        "trades",
+        "window",
+        "window_highs",
+        "window_lows",
+        "window_volume",
+    )
+
+    def __init__(self, spec: ProductSpec, rng: random.Random, book_rng: random.Random) -> None:
+        self.spec = spec
+        self.rng = rng
+        self.book_rng = book_rng
+        self.external = False
+        self.log_mid = math.log(float(spec.price))
+        self.log_anchor = self.log_mid
+        self.sigma = spec.daily_volatility / math.sqrt(SECONDS_PER_DAY * spec.tick_rate)
+        self.theta = math.log(2) / (MEAN_REVERSION_HALF_LIFE_S * spec.tick_rate)
+        self.price = spec.price
+        self.bid = spec.price
+        self.ask = spec.price
+        self.bid_qty = spec.base_increment
+        self.ask_qty = spec.base_increment
+        self.minutes: deque[MinuteCandle] = deque(maxlen=HISTORY_MINUTES)
+        self.trades: deque[MarketTrade] = deque(maxlen=TRADE_HISTORY)
+        self.trade_seq = 0
+        # The 52-week range is wider than a day's; a fixed band around the level stands in for it.
+        self.high_52w = (spec.price * Decimal("1.31")).quantize(spec.quote_increment, rounding=ROUND_CEILING)
+        self.low_52w = (spec.price * Decimal("0.58")).quantize(spec.quote_increment, rounding=ROUND_FLOOR)
+        # Completed minutes of the rolling 24 h, plus monotonic queues of their highs and lows
+        # so the window's extremes cost O(1) per minute instead of a rescan.
+        self.window: deque[MinuteCandle] = deque()
+        self.window_highs: deque[MinuteCandle] = deque()
+        self.window_lows: deque[MinuteCandle] = deque()
+        self.window_volume = Decimal(0)
+        self.last: MarketTick | None = None
+
+
+TickListener = Callable[[MarketTick], None]
+
+
+class SimMarket:
+    """Prices of every simulated product. ``step`` moves one product; listeners hear every tick."""
+
+    def __init__(
+        self,
+        product_ids: Iterable[str],
+        *,
+        seed: int | None = None,
+        now: float | None = None,
+        backfill_minutes: int = BACKFILL_MINUTES,
+    ) -> None:
+        start = time.time() if now is None else now
+        self._seed = seed
+        self._states: dict[str, _ProductState] = {}
+        self._listeners: list[TickListener] = []
+        for product_id in dict.fromkeys(product_ids):
+            spec = spec_for(product_id)
+            state = _ProductState(spec, self._rng(product_id, "walk"), self._rng(product_id, "book"))
+            self._states[product_id] = state
+            self._backfill(state, start, backfill_minutes)
+            self._quote(state)
+            state.price = min(max(spec.price, state.bid), state.ask)
+            self._record(state, start, trade=None)
+
+    def _rng(self, product_id: str, purpose: str) -> random.Random:
+        # String seeds hash with SHA-512, so a seeded market is identical in every process.
+        return (
+            random.Random(f"{self._seed}:{product_id}:{purpose}")
+            if self._seed is not None
+            else random.Random()
+        )
+
+    # --- queries -------------------------------------------------------------------------------
+
+    @property
+    def product_ids(self) -> tuple[str, ...]:
+        return tuple(self._states)
+
+    def __contains__(self, product_id: object) -> bool:
+        return product_id in self._states
+
+    def spec(self, product_id: str) -> ProductSpec:
+        return self._state(product_id).spec
+
+    def product(self, product_id: str) -> Product:
+        return self._state(product_id).spec.product()
+
+    def products(self) -> list[Product]:
+        return [state.spec.product() for state in self._states.values()]
+
+    def quote(self, product_id: str) -> MarketTick:
+        """The latest state of a product's market."""
+        last = self._state(product_id).last
+        assert last is not None  # recorded in __init__
+        return last
+
+    def is_external(self, product_id: str) -> bool:
+        return self._state(product_id).external
+
+    def trades(self, product_id: str, limit: int = TRADE_HISTORY) -> list[MarketTrade]:
+        """Recent trades, newest first."""
+        trades = self._state(product_id).trades
+        return [trades[-1 - i] for i in range(min(limit, len(trades)))]
+
+    def book(
+        self, product_id: str, levels: int
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """A plausible order book (bids best first, asks best first) around the best bid/ask."""
+        state = self._state(product_id)
+        spec = state.spec
+        rng = state.book_rng
+        step = max(
+            spec.quote_increment,
+            (state.price * Decimal(spec.spread_bps) / 20_000).quantize(
+                spec.quote_increment, rounding=ROUND_CEILING
+            ),
+        )
+        bids = [(state.bid, state.bid_qty)]
+        asks = [(state.ask, state.ask_qty)]
+        for level in range(1, max(1, levels)):
+            bid = state.bid - step * level
+            if bid > 0:
+                bids.append((bid, self._size(spec, rng, float(state.price), level + 1)))
+            asks.append((state.ask + step * level, self._size(spec, rng, float(state.price), level + 1)))
+        return bids[:levels], asks[:levels]
+
+    def candles(
+        self, product_id: str, start: int, end: int, granularity: int, limit: int = 350
+    ) -> list[Candle]:
+        """Candles of ``granularity`` seconds (a multiple of 60) starting in [start, end], newest first."""
+        if granularity < MINUTE or granularity % MINUTE:
+            raise ValueError("granularity must be a positive multiple of 60 seconds")
+        buckets: dict[int, Candle] = {}
+        for minute in reversed(self._state(product_id).minutes):
+            bucket = minute.start - minute.start % granularity
+            if bucket > end:
+                continue
+            if bucket < start:
+                break
+            found = buckets.get(bucket)
+            if found is None:
+                if len(buckets) >= limit:
+                    break
+                buckets[bucket] = Candle(
+                    bucket, minute.low, minute.high, minute.open, minute.close, minute.volume
+                )
+            else:  # walking backwards: this minute is earlier than what the bucket holds
+                buckets[bucket] = Candle(
+                    bucket,
+                    min(found.low, minute.low),
+                    max(found.high, minute.high),
+                    minute.open,
+                    found.close,
+                    found.volume + minute.volume,
+                )
+        return list(buckets.values())
+
+    # --- listeners -----------------------------------------------------------------------------
+
+    def add_listener(self, listener: TickListener) -> Callable[[], None]:
+        """Call ``listener`` after every tick of any product; returns the function that removes it."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    def _notify(self, tick: MarketTick) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(tick)
+            except Exception:
+                # One broken consumer must not stop the market for the others.
+                log.exception("Market listener %r failed on %s", listener, tick.product_id)
+
+    # --- moving the market ---------------------------------------------------------------------
+
+    def next_interval(self, product_id: str, scale: float = 1.0) -> float:
+        """Seconds until the product's next synthetic tick (Poisson arrivals, long gaps capped)."""
+        state = self._state(product_id)
+        rate = state.spec.tick_rate * scale
+        return min(state.rng.expovariate(rate), 5.0 / rate)
+
+    def step(self, product_id: str, now: float) -> MarketTick | None:
+        """One synthetic tick. ``None`` once the product follows an external feed."""
+        state = self._state(product_id)
+        if state.external:
+            return None
+        rng = state.rng
+        state.log_mid += -state.theta * (state.log_mid - state.log_anchor) + state.sigma * rng.gauss(0.0, 1.0)
+        self._quote(state)
+        buyer_aggressor = rng.random() < 0.5
+        state.price = state.ask if buyer_aggressor else state.bid
+        tick = self._record(state, now, trade=self._trade(state, now, buyer_aggressor))
+        self._notify(tick)
+        return tick
+
+    def apply_external_tick(
+        self,
+        product_id: str,
+        price: Number,
+        best_bid: Number,
+        best_ask: Number,
+        now: float | None = None,
+    ) -> MarketTick | None:
+        """Follow a real price: the synthetic walk of this product stops for good."""
+        state = self._states.get(product_id)
+        if state is None:
+            log.debug("External tick for %s ignored: not a simulated product", product_id)
+            return None
+        price_d, bid_d, ask_d = _decimal(price), _decimal(best_bid), _decimal(best_ask)
+        if price_d <= 0 or bid_d <= 0 or ask_d <= 0:
+            raise ValueError(f"external tick for {product_id} has a non-positive price")
+        if bid_d > ask_d:
+            bid_d, ask_d = ask_d, bid_d
+        if not state.external:
+            log.info("Market %s now follows the external feed", product_id)
+            state.external = True
+        when = time.time() if now is None else now
+        state.bid, state.ask, state.price = bid_d, ask_d, price_d
+        state.log_mid = math.log(float((bid_d + ask_d) / 2))
+        price_f = float(price_d)
+        state.bid_qty = self._size(state.spec, state.rng, price_f, 1)
+        state.ask_qty = self._size(state.spec, state.rng, price_f, 1)
+        tick = self._record(state, when, trade=self._trade(state, when, price_d >= (bid_d + ask_d) / 2))
+        self._notify(tick)
+        return tick
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _state(self, product_id: str) -> _ProductState:
+        try:
+            return self._states[product_id]
+        except KeyError:
+            raise KeyError(f"unknown product {product_id}") from None
+
+    @staticmethod
+    def _size(spec: ProductSpec, rng: random.Random, price: float, depth: int) -> Decimal:
+        notional = spec.top_of_book_notional * depth * rng.lognormvariate(0.0, 0.8)
+        size = Decimal(repr(notional / price)).quantize(spec.base_increment, rounding=ROUND_DOWN)
+        return max(size, spec.base_increment)
+
+    def _quote(self, state: _ProductState) -> None:
+        """Best bid/ask on the quote increment around the current mid."""
+        spec = state.spec
+        increment = float(spec.quote_increment)
+        mid = math.exp(state.log_mid)
+        half = max(increment / 2, mid * spec.spread_bps / 20_000)
+        bid_units = max(1, math.floor((mid - half) / increment))
+        ask_units = max(bid_units + 1, math.ceil((mid + half) / increment))
+        state.bid = spec.quote_increment * bid_units
+        state.ask = spec.quote_increment * ask_units
+        state.bid_qty = self._size(spec, state.rng, mid, 1)
+        state.ask_qty = self._size(spec, state.rng, mid, 1)
+
+    def _trade(self, state: _ProductState, now: float, buyer_aggressor: bool) -> MarketTrade:
+        spec = state.spec
+        mean = spec.daily_volume / (SECONDS_PER_DAY * spec.tick_rate)
+        size = Decimal(repr(mean * state.rng.expovariate(1.0))).quantize(
+            spec.base_increment, rounding=ROUND_DOWN
+        )
+        state.trade_seq += 1
+        trade = MarketTrade(
+            trade_id=str(state.trade_seq),
+            product_id=spec.product_id,
+            price=state.price,
+            size=max(size, spec.base_increment),
+            side="SELL" if buyer_aggressor else "BUY",
+            time=now,
+        )
+        state.trades.append(trade)
+        return trade
+
+    def _record(self, state: _ProductState, now: float, trade: MarketTrade | None) -> MarketTick:
+        """Fold the new price into candles and the rolling figures; remember the tick."""
+        price = state.price
+        minute_start = int(now // MINUTE) * MINUTE
+        minutes = state.minutes
+        volume = trade.size if trade is not None else Decimal(0)
+        current = minutes[-1] if minutes else None
+        if current is None or minute_start > current.start:
+            if current is not None:
+                self._complete(state, current)
+            current = MinuteCandle(minute_start, price, price, price, price, volume)
+            minutes.append(current)
+            self._evict(state, current.start - SECONDS_PER_DAY)
+        else:
+            # A clock that steps back must not reopen an older minute: fold into the latest one.
+            current.high = max(current.high, price)
+            current.low = min(current.low, price)
+            current.close = price
+            current.volume += volume
+        window = state.window
+        open_24h = window[0].open if window else current.open
+        high_24h = max(state.window_highs[0].high, current.high) if window else current.high
+        low_24h = min(state.window_lows[0].low, current.low) if window else current.low
+        state.high_52w = max(state.high_52w, price)
+        state.low_52w = min(state.low_52w, price)
+        tick = MarketTick(
+            product_id=state.spec.product_id,
+            price=price,
+            best_bid=state.bid,
+            best_bid_quantity=state.bid_qty,
+            best_ask=state.ask,
+            best_ask_quantity=state.ask_qty,
+            volume_24h=state.window_volume + current.volume,
+            open_24h=open_24h,
+            high_24h=high_24h,
+            low_24h=low_24h,
+            high_52w=state.high_52w,
+            low_52w=state.low_52w,
+            time=now,
+            trade=trade,
+        )
+        state.last = tick
+        return tick
+
+    @staticmethod
+    def _complete(state: _ProductState, minute: MinuteCandle) -> None:
+        """A minute is over: it joins the rolling 24 h window."""
+        state.window.append(minute)
+        state.window_volume += minute.volume
+        highs, lows = state.window_highs, state.window_lows
+        while highs and highs[-1].high <= minute.high:
+            highs.pop()
+        highs.append(minute)
+        while lows and lows[-1].low >= minute.low:
+            lows.pop()
+        lows.append(minute)
+
+    @staticmethod
+    def _evict(state: _ProductState, oldest: int) -> None:
+        """Drop minutes that started 24 h or more before the current one."""
+        window = state.window
+        while window and window[0].start <= oldest:
+            minute = window.popleft()
+            state.window_volume -= minute.volume
+            if state.window_highs and state.window_highs[0] is minute:
+                state.window_highs.popleft()
+            if state.window_lows and state.window_lows[0] is minute:
+                state.window_lows.popleft()
+
+    def _backfill(self, state: _ProductState, now: float, minutes: int) -> None:
+        """A past that ends at the starting price, so 24 h figures and candles exist from the start."""
+        spec = state.spec
+        rng = state.rng
+        increment = spec.quote_increment
+        increment_f = float(increment)
+        per_minute = spec.daily_volatility / math.sqrt(1440)
+        mean_volume = spec.daily_volume / 1440
+        current_start = int(now // MINUTE) * MINUTE
+        closes = [math.log(float(spec.price))]
+        for _ in range(minutes):
+            closes.append(closes[-1] + per_minute * rng.gauss(0.0, 1.0))
+        closes.reverse()  # walked backwards from now; oldest first from here on
+
+        def units(log_price: float) -> Decimal:
+            return increment * max(1, round(math.exp(log_price) / increment_f))
+
+        for index in range(minutes):
+            open_, close = units(closes[index]), units(closes[index + 1])
+            wiggle = abs(rng.gauss(0.0, per_minute / 2))
+            high = max(open_, close, units(max(closes[index], closes[index + 1]) + wiggle))
+            low = min(open_, close, units(min(closes[index], closes[index + 1]) - wiggle))
+            volume = Decimal(repr(mean_volume * rng.expovariate(1.0))).quantize(
+                spec.base_increment, rounding=ROUND_DOWN
+            )
+            start = current_start - (minutes - index) * MINUTE
+            candle = MinuteCandle(start, open_, high, low, close, volume)
+            if state.minutes:
+                self._complete(state, state.minutes[-1])
+            state.minutes.append(candle)
+        state.log_mid = closes[-1]
+        for minute in state.minutes:
+            state.high_52w = max(state.high_52w, minute.high)
+            state.low_52w = min(state.low_52w, minute.low)
+
+
+def _decimal(value: Number) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return to_decimal(value)
+    return Decimal(value)
