@@ -1,0 +1,470 @@
+"""The market-data feed: one Coinbase WebSocket connection, ticks onto the bus, reconnect forever.
+
+One connection carries every product: after connecting, one subscribe frame per channel lists all
+products as an array (the system this replaces subscribed per product with a string and got an
+error frame back). The heartbeats channel keeps the socket alive and tells us quickly when the
+stream has gone quiet: no frame for ``stale_after`` seconds → close and reconnect with
+exponential backoff and full jitter.
+
+The receive loop is the hot path. It does no per-frame allocation beyond what ``parse_frame``
+returns, takes one clock reading per frame, never logs per tick at INFO, and leaves staleness and
+the messages/s rate to a watchdog task so the loop needs no per-frame timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import aiohttp
+import msgspec
+
+from streambot.bus import Bus
+from streambot.feed.messages import SubscribeRequest
+from streambot.feed.parse import Frame, FrameKind, MalformedFrame, parse_frame
+
+log = logging.getLogger(__name__)
+
+CONNECTING: Final = "connecting"
+LIVE: Final = "live"
+STALE: Final = "stale"
+RECONNECTING: Final = "reconnecting"
+STOPPED: Final = "stopped"
+
+BACKOFF_BASE_S: Final = 0.5
+BACKOFF_CAP_S: Final = 30.0
+CONNECT_TIMEOUT_S: Final = 10.0
+CLOSE_TIMEOUT_S: Final = 1.0
+STOP_GRACE_S: Final = 2.0
+MAX_FRAME_BYTES: Final = 16 * 1024 * 1024  # subscriptions acks / snapshots can be large
+
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """A snapshot of the feed for the API, metrics and health checks."""
+
+    state: str
+    running: bool  # the run() task is alive
+    connected: bool
+    ws_url: str
+    products: tuple[str, ...]
+    channels: tuple[str, ...]
+    messages_received: int
+    tickers: int
+    heartbeats: int
+    malformed: int
+    unknown: int
+    errors: int
+    sequence_gaps: int
+    out_of_order: int
+    heartbeat_gaps: int
+    reconnects: int
+    messages_per_second: float
+    last_message_at: float | None  # wall clock, UNIX seconds
+    last_message_age_s: float | None
+    connected_since: float | None  # wall clock, UNIX seconds
+    last_error: str
+    subscriptions: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape the old system's ``/ws/websocket/status`` returned, plus what we now know."""
+        return {
+            "is_running": self.running and self.state != STOPPED,
+            "thread_alive": self.running,
+            "client_initialized": True,
+            "state": self.state,
+            "connected": self.connected,
+            "url": self.ws_url,
+            "products": list(self.products),
+            "channels": list(self.channels),
+            "messages_received": self.messages_received,
+            "tickers_received": self.tickers,
+            "heartbeats_received": self.heartbeats,
+            "malformed_frames": self.malformed,
+            "unknown_frames": self.unknown,
+            "error_frames": self.errors,
+            "sequence_gaps": self.sequence_gaps,
+            "out_of_order_frames": self.out_of_order,
+            "heartbeat_gaps": self.heartbeat_gaps,
+            "reconnects": self.reconnects,
+            "messages_per_second": self.messages_per_second,
+            "last_message_at": self.last_message_at,
+            "last_message_age_s": self.last_message_age_s,
+            "connected_since": self.connected_since,
+            "last_error": self.last_error,
+            "subscriptions": {k: list(v) for k, v in self.subscriptions.items()},
+        }
+
+
+class FeedClient:
+    """Consumes Coinbase market data over one WebSocket and publishes every ticker on the bus."""
+
+    def __init__(
+        self,
+        ws_url: str,
+        products: Sequence[str],
+        bus: Bus,
+        *,
+        channels: Sequence[str] = ("ticker", "heartbeats"),
+        jwt_factory: Callable[[], str] | None = None,
+        stale_after: float = 3.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if not products:
+            raise ValueError("FeedClient needs at least one product")
+        if stale_after <= 0:
+            raise ValueError("stale_after must be positive")
+        self.ws_url = ws_url
+        self.products: tuple[str, ...] = tuple(dict.fromkeys(products))
+        self.channels: tuple[str, ...] = tuple(dict.fromkeys(channels))
+        self._bus = bus
+        self._jwt_factory = jwt_factory
+        self._stale_after = stale_after
+        self._session = session
+        self._random = random.Random()
+
+        self._state = STOPPED
+        self._running = False
+        self._stopping = False
+        self._stop_event: asyncio.Event | None = None
+        self._run_task: asyncio.Task[Any] | None = None
+        self._ws: aiohttp.ClientWebSocketResponse[Literal[False]] | None = None
+        self._stale = False
+
+        self.messages_received = 0
+        self.tickers = 0
+        self.heartbeats = 0
+        self.malformed = 0
+        self.unknown = 0
+        self.errors = 0
+        self.sequence_gaps = 0
+        self.out_of_order = 0
+        self.heartbeat_gaps = 0
+        self.reconnects = 0
+        self._last_frame_ns = 0  # perf_counter_ns of the last frame; 0 = none yet
+        self._last_heartbeat: int | None = None
+        self._connected_since: float | None = None
+        self._rate = 0.0
+        self._last_error = ""
+        self._subscriptions: dict[str, list[str]] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    # --- public --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        ws = self._ws
+        return ws is not None and not ws.closed
+
+    def status(self) -> FeedStatus:
+        now_ns = time.perf_counter_ns()
+        age = (now_ns - self._last_frame_ns) / 1e9 if self._last_frame_ns else None
+        return FeedStatus(
+            state=self._state,
+            running=self._running,
+            connected=self.connected,
+            ws_url=self.ws_url,
+            products=self.products,
+            channels=self.channels,
+            messages_received=self.messages_received,
+            tickers=self.tickers,
+            heartbeats=self.heartbeats,
+            malformed=self.malformed,
+            unknown=self.unknown,
+            errors=self.errors,
+            sequence_gaps=self.sequence_gaps,
+            out_of_order=self.out_of_order,
+            heartbeat_gaps=self.heartbeat_gaps,
+            reconnects=self.reconnects,
+            messages_per_second=round(self._rate, 1),
+            last_message_at=None if age is None else time.time() - age,
+            last_message_age_s=None if age is None else round(age, 3),
+            connected_since=self._connected_since,
+            last_error=self._last_error,
+            subscriptions={k: list(v) for k, v in self._subscriptions.items()},
+        )
+
+    async def run(self) -> None:
+        """Connect, subscribe, consume; reconnect on any loss. Returns after ``stop()``."""
+        if self._running:
+            raise RuntimeError("FeedClient.run() is already running")
+        self._running = True
+        self._stopping = False
+        self._stop_event = asyncio.Event()
+        self._run_task = asyncio.current_task()
+        own_session = self._session is None
+        session = self._session or aiohttp.ClientSession()
+        attempt = 0
+        try:
+            self._set_state(CONNECTING, "start")
+            while not self._stopping:
+                went_live = False
+                try:
+                    went_live, reason = await self._connection(session)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    reason = _describe(exc)
+                    if not isinstance(exc, aiohttp.ClientError | OSError | TimeoutError):
+                        log.exception("❌ Feed connection failed unexpectedly")
+                if self._stopping:
+                    break
+                self._last_error = reason
+                attempt = 0 if went_live else attempt + 1
+                delay = self._random.uniform(
+                    0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempt - 1))
+                )
+                self._set_state(RECONNECTING, f"{reason}; retrying in {delay:.1f}s")
+                await self._sleep_unless_stopped(delay)
+                if not self._stopping:
+                    self.reconnects += 1
+        finally:
+            self._running = False
+            self._ws = None
+            self._connected_since = None
+            self._set_state(STOPPED, "stop requested" if self._stopping else "run ended")
+            if own_session:
+                await session.close()
+
+    async def stop(self) -> None:
+        """Close the socket and end ``run()``; returns within a couple of seconds at worst."""
+        self._stopping = True
+        if self._stop_event is not None:
+            self._stop_event.set()
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S)
+        task = self._run_task
+        if task is None or task.done() or task is asyncio.current_task():
+            return
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE_S)
+        if not done:
+            # Stuck in a connect or a close handshake: cancelling is the prompt way out.
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # --- one connection --------------------------------------------------------------------
+
+    async def _connection(self, session: aiohttp.ClientSession) -> tuple[bool, str]:
+        """One connection's life. Returns (whether frames flowed, why it ended)."""
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            ws = await session.ws_connect(
+                self.ws_url,
+                decode_text=False,  # msgspec reads the UTF-8 bytes directly
+                autoping=True,
+                max_msg_size=MAX_FRAME_BYTES,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
+            )
+        self._ws = ws
+        self._stale = False
+        self._last_heartbeat = None
+        self._subscriptions = {}
+        self._connected_since = time.time()
+        watchdog = asyncio.create_task(self._watchdog(ws), name="feed-watchdog")
+        try:
+            if self._stopping:
+                return False, "stop requested"
+            for channel in self.channels:
+                request = SubscribeRequest(
+                    type="subscribe",
+                    product_ids=list(self.products),
+                    channel=channel,
+                    jwt=self._jwt_factory() if self._jwt_factory is not None else None,
+                )
+                await ws.send_str(_encode(request).decode())
+            log.debug(
+                "Subscribed %s to %d products on %s",
+                ", ".join(self.channels),
+                len(self.products),
+                self.ws_url,
+            )
+            return await self._consume(ws)
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            if not ws.closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S)
+            self._ws = None
+            self._connected_since = None
+            self._rate = 0.0
+
+    async def _consume(self, ws: aiohttp.ClientWebSocketResponse[Literal[False]]) -> tuple[bool, str]:
+        """The hot loop: frame → parse → bus, until the socket closes."""
+        receive = ws.receive
+        parse = parse_frame
+        publish_tick = self._bus.publish_tick
+        clock = time.perf_counter_ns
+        debug_enabled = log.isEnabledFor
+        text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
+        tickers_kind, heartbeat_kind = FrameKind.TICKERS, FrameKind.HEARTBEAT
+        last_seq = -1
+        live = False
+        while True:
+            msg = await receive()
+            msg_type = msg.type
+            if msg_type is not text and msg_type is not binary:
+                return live, self._close_reason(ws, msg_type, msg.data)
+            now = clock()
+            self._last_frame_ns = now
+            self.messages_received += 1
+            if not live:
+                live = True
+                self._set_state(LIVE, "receiving")
+            try:
+                frame = parse(msg.data, now)
+            except MalformedFrame as exc:
+                self.malformed += 1
+                self._warn_once("malformed", "", "Malformed feed frame (%s): %.200r", exc, msg.data)
+                continue
+
+            seq = frame.sequence
+            if seq is not None:
+                if seq <= last_seq:
+                    # Per Coinbase a lower number is a duplicate or a late frame: the newer
+                    # ticker already superseded it.
+                    self.out_of_order += 1
+                    continue
+                if seq != last_seq + 1:
+                    self.sequence_gaps += 1
+                    self._warn_once(
+                        "gap",
+                        "",
+                        "Feed sequence gap: expected %d, got %d (%d missed)",
+                        last_seq + 1,
+                        seq,
+                        seq - last_seq - 1,
+                    )
+                last_seq = seq
+
+            kind = frame.kind
+            if kind is tickers_kind:
+                tickers = frame.tickers
+                self.tickers += len(tickers)
+                for tick in tickers:
+                    publish_tick(tick)
+                if debug_enabled(logging.DEBUG):
+                    for tick in tickers:
+                        log.debug("📈 Ticker update: %s @ $%s", tick.product_id, tick.price)
+            elif kind is heartbeat_kind:
+                self._on_heartbeat(frame)
+            else:
+                self._on_rare_frame(frame)
+
+    def _on_heartbeat(self, frame: Frame) -> None:
+        self.heartbeats += 1
+        counter = frame.heartbeat_counter
+        previous = self._last_heartbeat
+        if counter is not None:
+            if previous is not None and counter > previous + 1:
+                self.heartbeat_gaps += 1
+                self._warn_once("heartbeat-gap", "", "Feed missed heartbeats: %d → %d", previous, counter)
+            self._last_heartbeat = counter
+
+    def _on_rare_frame(self, frame: Frame) -> None:
+        kind = frame.kind
+        if kind is FrameKind.SUBSCRIPTIONS:
+            self._subscriptions = frame.subscriptions
+            subscribed = set(frame.subscriptions.get("ticker", ())) | set(
+                frame.subscriptions.get("ticker_batch", ())
+            )
+            missing = [p for p in self.products if p not in subscribed]
+            if "ticker" in self.channels and missing and "ticker" in frame.subscriptions:
+                log.warning("Feed subscription lacks %s", ", ".join(missing))
+            else:
+                log.debug(
+                    "Feed subscriptions: %s",
+                    "; ".join(f"{c} ({len(p)})" for c, p in frame.subscriptions.items()),
+                )
+        elif kind is FrameKind.ERROR:
+            self.errors += 1
+            self._last_error = frame.message
+            log.error("❌ Feed error frame from %s: %s", self.ws_url, frame.message)
+        else:
+            self.unknown += 1
+            self._warn_once("unknown", frame.channel, "Ignoring feed frames on channel %r", frame.channel)
+
+    def _close_reason(
+        self, ws: aiohttp.ClientWebSocketResponse[Literal[False]], msg_type: aiohttp.WSMsgType, data: object
+    ) -> str:
+        if self._stopping:
+            return "stop requested"
+        if self._stale:
+            return f"no frame for {self._stale_after:g}s"
+        if msg_type is aiohttp.WSMsgType.ERROR:
+            return f"socket error: {_describe(data) if isinstance(data, BaseException) else data}"
+        code = ws.close_code
+        return f"server closed the connection (code {code})" if code is not None else "connection lost"
+
+    async def _watchdog(self, ws: aiohttp.ClientWebSocketResponse[Literal[False]]) -> None:
+        """Declares the stream stale after ``stale_after`` s of silence and keeps messages/s current."""
+        tick = min(0.25, self._stale_after / 4)
+        started = time.perf_counter_ns()
+        rate_from_ns, rate_from_count = started, self.messages_received
+        while not ws.closed:
+            await asyncio.sleep(tick)
+            now = time.perf_counter_ns()
+            if now - rate_from_ns >= 1_000_000_000:
+                self._rate = (self.messages_received - rate_from_count) * 1e9 / (now - rate_from_ns)
+                rate_from_ns, rate_from_count = now, self.messages_received
+            last = max(self._last_frame_ns, started)
+            if now - last > self._stale_after * 1e9 and not self._stopping:
+                self._stale = True
+                self._rate = 0.0
+                self._set_state(STALE, f"no frame for {self._stale_after:g}s")
+                await ws.close()
+                return
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _set_state(self, state: str, reason: str) -> None:
+        if state == self._state and state != RECONNECTING:
+            return
+        self._state = state
+        if state == LIVE:
+            log.info("🔗 Feed live: %d products on %s", len(self.products), self.ws_url)
+        elif state == STOPPED:
+            log.info("🛑 Feed stopped (%s)", reason)
+        elif state == STALE:
+            log.warning("⚠️ Feed stale: %s on %s", reason, self.ws_url)
+        elif state == RECONNECTING:
+            log.info("🔄 Feed reconnecting: %s", reason)
+        else:
+            log.info("🔌 Feed %s: %s (%s)", state, self.ws_url, reason)
+        self._bus.publish("feed.state", state=state, reason=reason)
+
+    async def _sleep_unless_stopped(self, delay: float) -> None:
+        event = self._stop_event
+        if event is None:
+            await asyncio.sleep(delay)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), delay)
+
+    def _warn_once(self, category: str, key: str, message: str, *args: object) -> None:
+        """First occurrence per (category, key) at WARNING, the rest at DEBUG: never a log flood."""
+        if (category, key) in self._warned:
+            log.debug(message, *args)
+            return
+        self._warned.add((category, key))
+        log.warning(message + " (further ones are logged at DEBUG)", *args)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

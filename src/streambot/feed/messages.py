@@ -1,0 +1,108 @@
+"""Coinbase Advanced Trade WebSocket frames as msgspec Structs.
+
+Only the fields the bot reads are declared; msgspec skips the rest without building them, which is
+most of what keeps decoding cheap. Decoders built on these types run with ``strict=False`` so the
+price strings Coinbase sends (``"21932.98"``) become floats during the one decode pass.
+
+The server frames form a union tagged by ``channel``. Error frames have no envelope (they carry
+``type`` instead of ``channel``) and channels we do not model have tags the union does not know;
+both are read with the loose ``Envelope`` after the tagged decode has declined them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+# RFC 3339 with up to 9 fraction digits (msgspec keeps microseconds, the resolution a float of
+# UNIX seconds has anyway); a zone is required so a naive value cannot be read as local time.
+Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class TickerItem(msgspec.Struct, gc=False):
+    """One product's ticker inside a ``ticker`` / ``ticker_batch`` event."""
+
+    product_id: str
+    price: float
+    volume_24_h: float
+    low_24_h: float
+    high_24_h: float
+    price_percent_chg_24_h: float
+    # Added on 2024-04-12; older captures and ticker_batch frames may lack them.
+    best_bid: float | None = None
+    best_ask: float | None = None
+
+
+class TickerEvent(msgspec.Struct, gc=False):
+    tickers: list[TickerItem]
+    type: str = ""  # snapshot | update: both carry current tickers
+
+
+class HeartbeatEvent(msgspec.Struct, gc=False):
+    # A JSON number on the wire, a string in the docs: lax decoding takes both.
+    heartbeat_counter: int
+    current_time: str = ""
+
+
+class SubscriptionsEvent(msgspec.Struct, gc=False):
+    subscriptions: dict[str, list[str]]
+
+
+class TickerFrame(msgspec.Struct, tag_field="channel", tag="ticker", gc=False):
+    timestamp: Timestamp
+    events: list[TickerEvent]
+    sequence_num: int | None = None
+    client_id: str = ""  # "" when present; some captures omit it
+
+
+class TickerBatchFrame(TickerFrame, tag="ticker_batch", gc=False):
+    pass
+
+
+class HeartbeatsFrame(msgspec.Struct, tag_field="channel", tag="heartbeats", gc=False):
+    events: list[HeartbeatEvent]
+    timestamp: str = ""
+    sequence_num: int | None = None
+    client_id: str = ""
+
+
+class SubscriptionsFrame(msgspec.Struct, tag_field="channel", tag="subscriptions", gc=False):
+    events: list[SubscriptionsEvent]
+    timestamp: str = ""
+    sequence_num: int | None = None
+    client_id: str = ""
+
+
+ServerFrame = TickerFrame | TickerBatchFrame | HeartbeatsFrame | SubscriptionsFrame
+
+KNOWN_CHANNELS = frozenset({"ticker", "ticker_batch", "heartbeats", "subscriptions"})
+
+
+class Envelope(msgspec.Struct, gc=False):
+    """Any server frame, loosely: enough to tell an error frame or an unmodelled channel apart."""
+
+    channel: str = ""
+    type: str = ""  # "error" on the flat error frames
+    message: str = ""
+    sequence_num: int | None = None
+    timestamp: str = ""
+    client_id: str = ""
+    events: msgspec.Raw = msgspec.Raw(b"[]")
+
+
+class ErrorFrame(msgspec.Struct, gc=False):
+    """``{"type":"error","message":"..."}``: flat, no envelope, no sequence number."""
+
+    message: str
+    type: str = "error"
+
+
+class SubscribeRequest(msgspec.Struct, omit_defaults=True, gc=False):
+    """Client → server. One channel per frame; ``product_ids`` is always an array."""
+
+    type: str
+    product_ids: list[str]
+    channel: str
+    jwt: str | None = None

@@ -1,0 +1,170 @@
+"""Coinbase WebSocket frame → domain values. Pure: no I/O, no clock (the receive time is passed in).
+
+This is the hot path of the whole platform: every market tick crosses ``parse_frame`` once. Hence
+one typed msgspec decode that turns price strings into floats and the RFC 3339 timestamp into a
+datetime on the way (lax mode, C speed), no dicts, and Ticker objects filled through their slot
+descriptors: the frozen dataclass ``__init__`` (one ``object.__setattr__`` per field) costs about
+2.5x as much, and the decoder has already checked every value's type.
+
+Measured on the project VM: ~1.1 µs for the decode, ~0.9 µs to build the Ticker, ~3.2 µs per
+single-ticker frame in all.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+
+import msgspec
+
+from streambot.domain import Ticker
+from streambot.feed.messages import (
+    KNOWN_CHANNELS,
+    Envelope,
+    HeartbeatsFrame,
+    ServerFrame,
+    SubscriptionsFrame,
+    TickerFrame,
+)
+
+__all__ = ["Frame", "FrameKind", "MalformedFrame", "parse_frame"]
+
+
+class MalformedFrame(ValueError):
+    """The frame is not a Coinbase message we can read (bad JSON, wrong shape, bad number...)."""
+
+
+class FrameKind(enum.Enum):
+    TICKERS = "tickers"
+    HEARTBEAT = "heartbeat"
+    SUBSCRIPTIONS = "subscriptions"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+_EMPTY_TICKERS: list[Ticker] = []
+_NO_SUBSCRIPTIONS: dict[str, list[str]] = {}
+
+
+class Frame(msgspec.Struct, frozen=True, gc=False):
+    """What one frame carried. ``sequence`` is the envelope's ``sequence_num`` (None if absent).
+
+    - TICKERS: ``tickers`` (one or more; snapshot and update alike)
+    - HEARTBEAT: ``heartbeat_counter``
+    - SUBSCRIPTIONS: ``subscriptions`` (channel → product ids, the connection's complete set)
+    - ERROR: ``message``
+    - UNKNOWN: ``channel`` (a channel we do not read, e.g. ``l2_data``)
+
+    Treat ``tickers`` and ``subscriptions`` as read-only.
+    """
+
+    kind: FrameKind
+    sequence: int | None = None
+    tickers: list[Ticker] = _EMPTY_TICKERS
+    heartbeat_counter: int | None = None
+    subscriptions: dict[str, list[str]] = _NO_SUBSCRIPTIONS
+    message: str = ""
+    channel: str = ""
+
+
+_decode_server_frame = msgspec.json.Decoder(ServerFrame, strict=False).decode
+_decode_envelope = msgspec.json.Decoder(Envelope, strict=False).decode
+
+_TICKERS = FrameKind.TICKERS
+_INF = math.inf
+
+# Ticker is a frozen slotted dataclass; writing through the slot descriptors skips its
+# frozen-guarded __init__ (one object.__setattr__ call per field).
+_new = object.__new__
+_TICKER_FIELDS = (
+    "product_id",
+    "price",
+    "best_bid",
+    "best_ask",
+    "volume_24h",
+    "low_24h",
+    "high_24h",
+    "price_change_pct_24h",
+    "time",
+    "received_ns",
+    "sequence",
+)
+# A field added to domain.Ticker would be left unset here: fail at import instead.
+if Ticker.__slots__ != _TICKER_FIELDS:  # pragma: no cover
+    raise ImportError("domain.Ticker changed its fields: update streambot.feed.parse")
+(
+    _set_product_id,
+    _set_price,
+    _set_best_bid,
+    _set_best_ask,
+    _set_volume,
+    _set_low,
+    _set_high,
+    _set_change,
+    _set_time,
+    _set_received,
+    _set_sequence,
+) = (getattr(Ticker, name).__set__ for name in _TICKER_FIELDS)
+
+
+def parse_frame(data: bytes | str, received_ns: int) -> Frame:
+    """Decode one server frame. Raises ``MalformedFrame`` for anything that is not a readable frame."""
+    try:
+        msg = _decode_server_frame(data)
+    except msgspec.DecodeError as exc:  # ValidationError included
+        return _parse_other(data, exc)
+
+    if type(msg) is HeartbeatsFrame:
+        events = msg.events
+        if not events:
+            raise MalformedFrame("heartbeats frame without events")
+        return Frame(FrameKind.HEARTBEAT, msg.sequence_num, heartbeat_counter=events[-1].heartbeat_counter)
+    if type(msg) is SubscriptionsFrame:
+        subscriptions: dict[str, list[str]] = {}
+        for ack in msg.events:
+            subscriptions.update(ack.subscriptions)
+        return Frame(FrameKind.SUBSCRIPTIONS, msg.sequence_num, subscriptions=subscriptions)
+
+    assert isinstance(msg, TickerFrame)
+    seq = msg.sequence_num
+    when = msg.timestamp.timestamp()
+    seq_value = -1 if seq is None else seq
+    tickers: list[Ticker] = []
+    append = tickers.append
+    for event in msg.events:
+        for item in event.tickers:
+            price = item.price
+            if not 0.0 < price < _INF:  # also rejects NaN, which lax decoding accepts
+                raise MalformedFrame(f"{item.product_id}: price {price!r} is not a positive number")
+            bid = item.best_bid
+            ask = item.best_ask
+            tick = _new(Ticker)
+            _set_product_id(tick, item.product_id)
+            _set_price(tick, price)
+            _set_best_bid(tick, price if bid is None else bid)
+            _set_best_ask(tick, price if ask is None else ask)
+            _set_volume(tick, item.volume_24_h)
+            _set_low(tick, item.low_24_h)
+            _set_high(tick, item.high_24_h)
+            _set_change(tick, item.price_percent_chg_24_h)
+            _set_time(tick, when)
+            _set_received(tick, received_ns)
+            _set_sequence(tick, seq_value)
+            append(tick)
+    return Frame(_TICKERS, seq, tickers)
+
+
+def _parse_other(data: bytes | str, typed_error: msgspec.DecodeError) -> Frame:
+    """The tagged decode declined the frame: an error frame, another channel, or garbage."""
+    try:
+        envelope = _decode_envelope(data)
+    except msgspec.DecodeError as exc:
+        raise MalformedFrame(f"not a Coinbase frame: {exc}") from None
+    channel = envelope.channel
+    if channel in KNOWN_CHANNELS:
+        raise MalformedFrame(f"bad {channel} frame: {typed_error}") from None
+    if not channel:
+        if envelope.type == "error":
+            return Frame(FrameKind.ERROR, envelope.sequence_num, message=envelope.message)
+        raise MalformedFrame("frame has neither a channel nor type=error") from None
+    return Frame(FrameKind.UNKNOWN, envelope.sequence_num, channel=channel)

@@ -1,0 +1,358 @@
+"""FeedClient against real servers on loopback: the simulator, and a scripted WebSocket server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from streambot.bus import Bus
+from streambot.domain import Event
+from streambot.feed.client import FeedClient
+from streambot.simulator.server import Simulator, SimulatorConfig
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coinbase"
+PRODUCTS = ("BTC-USD", "ETH-USD", "DOGE-USD")
+WAIT = 10.0  # upper bound for awaited conditions, never an asserted duration
+
+
+def sim_config() -> SimulatorConfig:
+    return SimulatorConfig(products=PRODUCTS, seed=3, tick_rate_scale=20.0, heartbeat_interval=0.2)
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = WAIT) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+class Running:
+    def __init__(self, client: FeedClient, bus: Bus) -> None:
+        self.client = client
+        self.bus = bus
+        self.states: list[Event] = []
+        bus.subscribe("feed.state", self.states.append)
+        self.task = asyncio.create_task(client.run())
+
+    @property
+    def state_names(self) -> list[object]:
+        return [e.data["state"] for e in self.states]
+
+    async def stop(self) -> None:
+        started = time.monotonic()
+        await self.client.stop()
+        await asyncio.wait_for(self.task, WAIT)
+        assert time.monotonic() - started < 3.0
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as http:
+        yield http
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    simulator = Simulator(sim_config())
+    await simulator.start("127.0.0.1", 0)
+    try:
+        yield simulator
+    finally:
+        await simulator.stop()
+
+
+# --- against the simulator ---------------------------------------------------------------------
+
+
+async def test_ticks_for_every_product_arrive_on_the_bus(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    bus = Bus()
+    mailbox = bus.tick_mailbox("test")
+    running = Running(FeedClient(sim.ws_url, PRODUCTS, bus, session=session), bus)
+    try:
+        await until(lambda: set(bus.ticks_by_product) == set(PRODUCTS), "ticks for every product")
+        await until(lambda: running.client.status().heartbeats >= 2, "heartbeats")
+        await until(lambda: bool(running.client.status().subscriptions), "the subscriptions ack")
+
+        status = running.client.status()
+        assert status.state == "live"
+        assert status.running
+        assert status.connected
+        assert status.tickers >= len(PRODUCTS)
+        assert status.messages_received >= status.heartbeats + 1
+        assert (status.malformed, status.unknown, status.errors) == (0, 0, 0)
+        assert status.sequence_gaps == 0
+        assert status.reconnects == 0
+        assert status.last_message_age_s is not None
+        assert status.last_message_age_s < WAIT
+        assert sorted(status.subscriptions["ticker"]) == sorted(PRODUCTS)
+        assert "heartbeats" in status.subscriptions
+        assert running.state_names[:2] == ["connecting", "live"]
+
+        tick = await asyncio.wait_for(mailbox.get(), WAIT)
+        assert tick.product_id in PRODUCTS
+        assert tick.price > 0
+        assert tick.best_bid <= tick.best_ask
+        assert tick.sequence >= 0
+        shown = status.as_dict()
+        assert shown["is_running"] is True
+        assert shown["thread_alive"] is True
+        assert shown["client_initialized"] is True
+        assert shown["products"] == list(PRODUCTS)
+    finally:
+        await running.stop()
+    assert running.client.status().state == "stopped"
+    assert not running.client.status().running
+    assert running.state_names[-1] == "stopped"
+
+
+async def test_reconnects_to_a_new_simulator_on_the_same_port(session: aiohttp.ClientSession) -> None:
+    first = Simulator(sim_config())
+    await first.start("127.0.0.1", 0)
+    port = first.port
+    bus = Bus()
+    running = Running(FeedClient(first.ws_url, PRODUCTS, bus, session=session, stale_after=1.0), bus)
+    second: Simulator | None = None
+    try:
+        await until(lambda: bus.ticks_published > 0, "first ticks")
+        await first.stop()
+        await until(lambda: running.client.status().state in ("reconnecting", "stale"), "noticing the loss")
+        assert not running.client.status().connected
+
+        second = Simulator(sim_config())
+        await second.start("127.0.0.1", port)
+        await until(lambda: running.client.status().state == "live", "live again")
+        before = bus.ticks_published
+        await until(lambda: bus.ticks_published > before + len(PRODUCTS), "ticks from the new simulator")
+
+        status = running.client.status()
+        assert status.reconnects >= 1
+        assert status.sequence_gaps == 0  # the new connection's sequence restarts at 0
+        assert running.state_names.count("live") == 2
+        assert "reconnecting" in running.state_names
+    finally:
+        await running.stop()
+        if second is not None:
+            await second.stop()
+
+
+# --- against a scripted server ---------------------------------------------------------------------
+
+
+def fixture(name: str) -> Any:
+    return orjson.loads((FIXTURES / name).read_bytes())
+
+
+def ticker(seq: int, product: str = "BTC-USD", price: str = "100.5") -> bytes:
+    frame = fixture("ws_ticker.json")
+    frame["sequence_num"] = seq
+    frame["events"][0]["tickers"][0].update(product_id=product, price=price)
+    return orjson.dumps(frame)
+
+
+def heartbeat(seq: int, counter: int) -> bytes:
+    frame = fixture("ws_heartbeats.json")
+    frame.update(sequence_num=seq)
+    frame["events"][0]["heartbeat_counter"] = counter
+    return orjson.dumps(frame)
+
+
+Script = Callable[[web.WebSocketResponse, int], Awaitable[None]]
+
+
+@dataclass
+class Scripted:
+    """A WebSocket server that records what clients send and plays a script per connection."""
+
+    script: Script
+    received: list[list[Any]] = field(default_factory=list)
+    url: str = ""
+    runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/", self._handle)
+        self.runner = web.AppRunner(app, shutdown_timeout=0.5)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        self.url = f"ws://127.0.0.1:{port}/"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        frames: list[Any] = []
+        self.received.append(frames)
+        reader = asyncio.create_task(self._read(ws, frames))
+        try:
+            await self.script(ws, len(self.received) - 1)
+            await reader
+        finally:
+            reader.cancel()
+        return ws
+
+    @staticmethod
+    async def _read(ws: web.WebSocketResponse, frames: list[Any]) -> None:
+        async for message in ws:
+            if message.type is aiohttp.WSMsgType.TEXT:
+                frames.append(orjson.loads(message.data))
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[Callable[[Script], Awaitable[Scripted]]]:
+    servers: list[Scripted] = []
+
+    async def make(script: Script) -> Scripted:
+        server = Scripted(script)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        await server.stop()
+
+
+async def test_one_subscribe_per_channel_with_all_products_and_a_fresh_jwt(
+    scripted: Callable[[Script], Awaitable[Scripted]], session: aiohttp.ClientSession
+) -> None:
+    async def script(ws: web.WebSocketResponse, _: int) -> None:
+        await ws.send_bytes(heartbeat(0, 1))
+
+    server = await scripted(script)
+    tokens = iter(f"token-{i}" for i in range(100))
+    bus = Bus()
+    products = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD")
+    running = Running(
+        FeedClient(server.url, products, bus, session=session, jwt_factory=lambda: next(tokens)), bus
+    )
+    try:
+        await until(lambda: bool(server.received) and len(server.received[0]) == 2, "two subscribe frames")
+        assert server.received[0] == [
+            {"type": "subscribe", "product_ids": list(products), "channel": "ticker", "jwt": "token-0"},
+            {"type": "subscribe", "product_ids": list(products), "channel": "heartbeats", "jwt": "token-1"},
+        ]
+    finally:
+        await running.stop()
+
+
+async def test_without_jwt_factory_no_jwt_key_is_sent(
+    scripted: Callable[[Script], Awaitable[Scripted]], session: aiohttp.ClientSession
+) -> None:
+    async def script(ws: web.WebSocketResponse, _: int) -> None:
+        await ws.send_bytes(heartbeat(0, 1))
+
+    server = await scripted(script)
+    bus = Bus()
+    running = Running(FeedClient(server.url, ["BTC-USD"], bus, session=session), bus)
+    try:
+        await until(lambda: bool(server.received) and len(server.received[0]) == 2, "two subscribe frames")
+        assert all("jwt" not in frame for frame in server.received[0])
+        assert all(isinstance(frame["product_ids"], list) for frame in server.received[0])
+    finally:
+        await running.stop()
+
+
+async def test_bad_frames_are_counted_never_fatal(
+    scripted: Callable[[Script], Awaitable[Scripted]],
+    session: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def script(ws: web.WebSocketResponse, _: int) -> None:
+        frames = [
+            ticker(0),
+            b"not json",
+            b"[1,2]",
+            orjson.dumps(fixture("ws_level2_update.json") | {"sequence_num": 1}),
+            orjson.dumps(fixture("ws_market_trades.json") | {"sequence_num": 2}),
+            orjson.dumps(fixture("ws_level2_update.json") | {"sequence_num": 3}),
+            orjson.dumps(fixture("ws_error_authentication_failure.json")),
+            heartbeat(4, 10),
+            ticker(7, "ETH-USD", "4602.7"),  # 5 and 6 never came: one gap
+            ticker(6, "ETH-USD", "1.0"),  # late: superseded, not published
+            heartbeat(8, 13),  # counter jumped: missed heartbeats
+            ticker(9, "BTC-USD", "101"),
+        ]
+        for frame in frames:
+            await ws.send_bytes(frame)
+
+    server = await scripted(script)
+    bus = Bus()
+    caplog.set_level("DEBUG", logger="streambot.feed.client")
+    running = Running(FeedClient(server.url, ["BTC-USD", "ETH-USD"], bus, session=session), bus)
+    try:
+        await until(lambda: running.client.status().messages_received >= 12, "all frames")
+        status = running.client.status()
+        assert status.state == "live"
+        assert (status.tickers, status.heartbeats) == (3, 2)
+        assert (status.malformed, status.unknown, status.errors) == (2, 3, 1)
+        assert status.sequence_gaps == 1
+        assert status.out_of_order == 1
+        assert status.heartbeat_gaps == 1
+        assert status.last_error == "authentication failure"
+        assert bus.latest["ETH-USD"].price == 4602.7
+        assert bus.latest["BTC-USD"].price == 101.0
+    finally:
+        await running.stop()
+
+    records = [(r.levelname, r.getMessage()) for r in caplog.records]
+    unknown = [level for level, text in records if "Ignoring feed frames on channel 'l2_data'" in text]
+    assert unknown == ["WARNING", "DEBUG"]  # rate-limited: a warning once, then debug
+    assert [level for level, text in records if "Malformed feed frame" in text] == ["WARNING", "DEBUG"]
+    assert any(
+        level == "ERROR" and "❌" in text and "authentication failure" in text for level, text in records
+    )
+    assert any(level == "DEBUG" and text == "📈 Ticker update: ETH-USD @ $4602.7" for level, text in records)
+    assert any(
+        level == "INFO" and text.startswith("🔗 Feed live: 2 products on ws://") for level, text in records
+    )
+    assert not any(level == "INFO" and "📈" in text for level, text in records)
+
+
+async def test_silence_is_stale_then_reconnect(
+    scripted: Callable[[Script], Awaitable[Scripted]], session: aiohttp.ClientSession
+) -> None:
+    async def script(ws: web.WebSocketResponse, _: int) -> None:
+        await ws.send_bytes(heartbeat(0, 1))
+        await asyncio.sleep(WAIT)  # then nothing: no heartbeats
+
+    server = await scripted(script)
+    bus = Bus()
+    running = Running(FeedClient(server.url, ["BTC-USD"], bus, session=session, stale_after=0.3), bus)
+    try:
+        await until(lambda: len(server.received) >= 2, "a second connection")
+        assert "stale" in running.state_names
+        stale = next(e for e in running.states if e.data["state"] == "stale")
+        assert "no frame for 0.3s" in str(stale.data["reason"])
+        await until(lambda: running.client.status().reconnects >= 1, "a counted reconnect")
+    finally:
+        await running.stop()
+
+
+async def test_stop_is_prompt_while_the_server_is_unreachable(session: aiohttp.ClientSession) -> None:
+    bus = Bus()
+    with_no_server = "ws://127.0.0.1:9/"  # discard port: connection refused
+    running = Running(FeedClient(with_no_server, ["BTC-USD"], bus, session=session), bus)
+    await until(lambda: running.client.status().state == "reconnecting", "a failed connect")
+    await asyncio.sleep(0.2)
+    await running.stop()
+    assert running.client.status().state == "stopped"
+    assert not running.client.connected

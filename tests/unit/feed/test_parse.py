@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from streambot.domain import Ticker
+from streambot.feed.parse import Frame, FrameKind, MalformedFrame, parse_frame
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coinbase"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def unix(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def ticker_frame(**ticker_overrides: object) -> Any:
+    frame = orjson.loads(fixture("ws_ticker.json"))
+    frame["events"][0]["tickers"][0].update(ticker_overrides)
+    return frame
+
+
+def test_every_server_fixture_parses_or_is_classified() -> None:
+    names = sorted(p.name for p in FIXTURES.glob("ws_*.json") if "subscribe_request" not in p.name)
+    assert len(names) == 11
+    for name in names:
+        assert isinstance(parse_frame(fixture(name), 0), Frame), name
+
+
+def test_ticker_snapshot_gives_exact_floats_and_fields() -> None:
+    frame = parse_frame(fixture("ws_ticker.json"), 123_456_789)
+
+    assert frame.kind is FrameKind.TICKERS
+    assert frame.sequence == 0
+    assert frame.tickers == [
+        Ticker(
+            product_id="BTC-USD",
+            price=21932.98,
+            best_bid=21931.98,
+            best_ask=21933.98,
+            volume_24h=16038.28770938,
+            low_24h=21835.29,
+            high_24h=23011.18,
+            price_change_pct_24h=-4.15775596190603,
+            # 2023-02-09T20:30:37.167359596Z, at the microsecond a float of UNIX seconds can hold
+            time=unix("2023-02-09T20:30:37.167360"),
+            received_ns=123_456_789,
+            sequence=0,
+        )
+    ]
+    tick = frame.tickers[0]
+    assert type(tick) is Ticker
+    assert tick.time == pytest.approx(1675974637.167359596, abs=1e-6)
+    assert repr(tick.price) == "21932.98"  # round-trips to the exchange's string
+
+
+def test_str_input_parses_like_bytes() -> None:
+    raw = fixture("ws_ticker.json")
+    assert parse_frame(raw.decode(), 5) == parse_frame(raw, 5)
+
+
+def test_update_with_several_events_and_tickers_yields_them_all_in_order() -> None:
+    frame = ticker_frame()
+    first = frame["events"][0]["tickers"][0]
+    second = {**first, "product_id": "ETH-USD", "price": "4602.7"}
+    third = {**first, "product_id": "SOL-USD", "price": "187.1"}
+    frame["events"] = [
+        {"type": "update", "tickers": [first, second]},
+        {"type": "update", "tickers": [third]},
+    ]
+    frame["sequence_num"] = 42
+
+    parsed = parse_frame(orjson.dumps(frame), 9)
+
+    assert [(t.product_id, t.price, t.sequence) for t in parsed.tickers] == [
+        ("BTC-USD", 21932.98, 42),
+        ("ETH-USD", 4602.7, 42),
+        ("SOL-USD", 187.1, 42),
+    ]
+    assert parsed.sequence == 42
+
+
+def test_missing_best_bid_ask_fall_back_to_price() -> None:
+    frame = ticker_frame()
+    ticker = frame["events"][0]["tickers"][0]
+    del ticker["best_bid"], ticker["best_ask"], ticker["best_bid_quantity"], ticker["best_ask_quantity"]
+
+    (tick,) = parse_frame(orjson.dumps(frame), 0).tickers
+
+    assert tick.best_bid == tick.best_ask == tick.price == 21932.98
+
+
+def test_ticker_batch_is_read_like_ticker() -> None:
+    frame = ticker_frame()
+    frame["channel"] = "ticker_batch"
+    ticker = frame["events"][0]["tickers"][0]
+    del ticker["best_bid"], ticker["best_ask"]
+
+    parsed = parse_frame(orjson.dumps(frame), 0)
+
+    assert parsed.kind is FrameKind.TICKERS
+    assert parsed.tickers[0].best_bid == 21932.98
+
+
+def test_client_id_and_key_order_do_not_matter() -> None:
+    frame = ticker_frame()
+    del frame["client_id"]
+    reordered = {k: frame[k] for k in ("events", "sequence_num", "timestamp", "channel")}
+    assert parse_frame(orjson.dumps(reordered), 0).tickers[0].price == 21932.98
+
+
+def test_sequence_num_absent_is_none_and_tickers_say_minus_one() -> None:
+    frame = ticker_frame()
+    del frame["sequence_num"]
+    parsed = parse_frame(orjson.dumps(frame), 0)
+    assert parsed.sequence is None
+    assert parsed.tickers[0].sequence == -1
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [
+        ("2023-02-09T20:30:37Z", unix("2023-02-09T20:30:37")),
+        ("2023-02-09T20:30:37.5Z", unix("2023-02-09T20:30:37.500000")),
+        ("2023-06-09T20:19:35.39625135Z", unix("2023-06-09T20:19:35.396251")),
+        ("2023-02-09T21:30:37.25+01:00", unix("2023-02-09T20:30:37.250000")),
+    ],
+)
+def test_timestamps_with_any_number_of_fraction_digits(timestamp: str, expected: float) -> None:
+    frame = ticker_frame()
+    frame["timestamp"] = timestamp
+    assert parse_frame(orjson.dumps(frame), 0).tickers[0].time == pytest.approx(expected, abs=1e-6)
+
+
+def test_heartbeats_give_counter_and_sequence() -> None:
+    frame = parse_frame(fixture("ws_heartbeats.json"), 0)
+    assert frame.kind is FrameKind.HEARTBEAT
+    assert frame.heartbeat_counter == 25539
+    assert frame.sequence == 17
+    assert frame.tickers == []
+
+
+def test_heartbeat_counter_as_a_string_like_the_docs_show() -> None:
+    frame = orjson.loads(fixture("ws_heartbeats.json"))
+    frame["events"][0]["heartbeat_counter"] = "3"
+    assert parse_frame(orjson.dumps(frame), 0).heartbeat_counter == 3
+
+
+def test_subscriptions_ack_without_client_id() -> None:
+    frame = parse_frame(fixture("ws_subscriptions.json"), 0)
+    assert frame.kind is FrameKind.SUBSCRIPTIONS
+    assert frame.sequence == 2
+    assert frame.subscriptions == {
+        "heartbeats": ["heartbeats"],
+        "level2": ["BTC-PERP-INTX", "ETH-PERP-INTX"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("ws_error_authentication_failure.json", "authentication failure"),
+        (
+            "ws_error_product_ids_string.json",
+            "json: cannot unmarshal string into Go struct field RawControlMessage.product_ids"
+            " of type []string",
+        ),
+    ],
+)
+def test_error_frames(name: str, message: str) -> None:
+    frame = parse_frame(fixture(name), 0)
+    assert frame.kind is FrameKind.ERROR
+    assert frame.message == message
+    assert frame.sequence is None
+
+
+@pytest.mark.parametrize(
+    ("name", "channel", "sequence"),
+    [
+        ("ws_level2_snapshot.json", "l2_data", 0),
+        ("ws_level2_update.json", "l2_data", 18),
+        ("ws_market_trades.json", "market_trades", 0),
+        ("ws_candles.json", "candles", 0),
+        ("ws_status.json", "status", 0),
+        ("ws_user_order.json", "user", 0),
+    ],
+)
+def test_channels_we_do_not_read_are_unknown_not_errors(name: str, channel: str, sequence: int) -> None:
+    frame = parse_frame(fixture(name), 0)
+    assert frame.kind is FrameKind.UNKNOWN
+    assert frame.channel == channel
+    assert frame.sequence == sequence
+
+
+def _without(key: str) -> bytes:
+    frame = ticker_frame()
+    del frame["events"][0]["tickers"][0][key]
+    return orjson.dumps(frame)
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"not json", "not a Coinbase frame"),
+        (b"", "not a Coinbase frame"),
+        (b'{"channel": "ticker", ', "not a Coinbase frame"),
+        (b"[1, 2, 3]", "not a Coinbase frame"),
+        (b'"ticker"', "not a Coinbase frame"),
+        (b"{}", "neither a channel nor type=error"),
+        (b'{"type": "subscriptions"}', "neither a channel nor type=error"),
+        (b'{"channel": "ticker", "sequence_num": 1}', "bad ticker frame"),
+        (b'{"channel": "heartbeats", "events": [{}]}', "heartbeat_counter"),
+        (b'{"channel": "heartbeats", "events": []}', "without events"),
+        (b'{"channel": "subscriptions", "events": [{"subscriptions": []}]}', "bad subscriptions frame"),
+        (_without("product_id"), "product_id"),
+        (_without("price"), "price"),
+        (_without("volume_24_h"), "volume_24_h"),
+        (orjson.dumps(ticker_frame(price="abc")), "price"),
+        (orjson.dumps(ticker_frame(price="")), "price"),
+        (orjson.dumps(ticker_frame(price="NaN")), "not a positive number"),
+        (orjson.dumps(ticker_frame(price="-1")), "not a positive number"),
+        (orjson.dumps(ticker_frame(best_bid="1,5")), "best_bid"),
+        (orjson.dumps({**ticker_frame(), "timestamp": "yesterday"}), "timestamp"),
+        (orjson.dumps({**ticker_frame(), "timestamp": "2023-02-09T20:30:37"}), "timestamp"),
+        (orjson.dumps({**ticker_frame(), "sequence_num": "x"}), "sequence_num"),
+        (b"\xff\xfe", "not a Coinbase frame"),
+    ],
+)
+def test_malformed_input_raises_one_clear_exception(data: bytes, says: str) -> None:
+    with pytest.raises(MalformedFrame) as raised:
+        parse_frame(data, 0)
+    assert says in str(raised.value)
