@@ -1,26 +1,90 @@
-"""What a strategy is, what it may see, and how the platform finds one by name."""
+"""What a strategy is, what it may see, and how the platform finds one by name.
+
+A strategy is any object with ``on_tick(tick, ctx) -> Signal | None``. Optional hooks, found by
+name so that a user's strategy needs none of them:
+
+- ``warm_up(history, ctx)``: seed indicators from closed candles before the first tick;
+- ``history_needed() -> WarmUpRequest | None``: which candles, and how many, warm-up wants;
+- ``close()``: release shared indicator handles when the bot stops (garbage collection does
+  it too, later).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_jsonable_python
 
-from streambot.domain import BotId, Position, ProductId, Signal, Ticker
+from streambot.domain import Balance, BotId, Fill, Position, ProductId, Signal, Ticker
+from streambot.strategies.candles import Candle, CandleTimeframe
+from streambot.strategies.indicators.hub import IndicatorHub
+
+RECENT_FILLS = 50
+_ZERO = Decimal(0)  # comparing Decimal to Decimal skips an int conversion on every tick
 
 
 class StrategyParams(BaseModel):
-    """Base of every strategy's parameters: immutable, and unknown names are an error."""
+    """Base of every strategy's parameters: immutable, and unknown names are an error.
+
+    The exits are here, on the base, so that every strategy (a user's too) can carry them and no
+    strategy implements them itself: ``build`` wraps the strategy when any is set.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stop_loss_pct: float | None = Field(
+        default=None,
+        gt=0,
+        lt=100,
+        description="Exit: sell the whole position when the price falls this % below the average "
+        "entry (fees included).",
+    )
+    take_profit_pct: float | None = Field(
+        default=None,
+        gt=0,
+        le=1000,
+        description="Exit: sell the whole position when the price rises this % above the average entry.",
+    )
+    trailing_stop_pct: float | None = Field(
+        default=None,
+        gt=0,
+        lt=100,
+        description="Exit: sell the whole position when the price falls this % below its highest "
+        "since the position opened.",
+    )
+
+    @property
+    def has_exits(self) -> bool:
+        return not (
+            self.stop_loss_pct is None and self.take_profit_pct is None and self.trailing_stop_pct is None
+        )
+
+
+_NO_BALANCES: Mapping[str, Balance] = MappingProxyType({})
+
+
+def _no_balances() -> Mapping[str, Balance]:
+    return _NO_BALANCES  # one shared empty view: nothing to allocate per context
+
+
+def _recent_fills() -> deque[Fill]:
+    return deque(maxlen=RECENT_FILLS)
 
 
 @dataclass(slots=True)
 class BotContext:
-    """A bot's own state as its strategy sees it. The executor updates it, the strategy only reads."""
+    """A bot's own state as its strategy sees it. The platform updates it; the strategy only reads.
+
+    Nothing here is copied per tick: the platform swaps ``balances`` for a new snapshot when its
+    cache refreshes and appends to ``recent_fills`` when a fill lands.
+    """
 
     bot_id: BotId
     product_id: ProductId
@@ -28,10 +92,26 @@ class BotContext:
     position: Position = field(default_factory=Position)
     order_in_flight: bool = False
     last_fill_price: float = 0.0  # price of the last fill, 0.0 before any
+    balances: Mapping[str, Balance] = field(default_factory=_no_balances)  # by currency, from the cache
+    recent_fills: deque[Fill] = field(default_factory=_recent_fills)  # oldest first
+    params: StrategyParams | None = None
+    clock: Callable[[], float] = time.time  # UNIX seconds; simulated in a backtest
+    # Without one given, a context gets a hub of its own: correct, but shares nothing.
+    hub: IndicatorHub = field(default_factory=IndicatorHub)
+    # Below this (the product's minimum order size) what is held is dust that cannot be sold.
+    min_base: Decimal = _ZERO
 
     @property
     def holding(self) -> bool:
-        return self.position.base > 0
+        base = self.position.base
+        return base > _ZERO and base >= self.min_base
+
+    def now(self) -> float:
+        return self.clock()
+
+    def record_fill(self, fill: Fill) -> None:
+        self.recent_fills.append(fill)
+        self.last_fill_price = float(fill.price)
 
 
 class Strategy(Protocol):
@@ -47,6 +127,7 @@ class StrategySpec(Generic[P]):
     description: str
     params_model: type[P]
     factory: Callable[[P], Strategy]
+    origin: str = "builtin"  # or the path of the user's file
 
     def defaults(self) -> dict[str, Any]:
         return {
@@ -67,11 +148,23 @@ class StrategyError(ValueError):
         self.field = field
 
 
+@dataclass(frozen=True, slots=True)
+class WarmUpRequest:
+    """The closed candles a strategy wants before its first tick."""
+
+    timeframe: CandleTimeframe
+    granularity: str  # the candles endpoint's name for it, e.g. ONE_MINUTE
+    candles: int
+
+
 _REGISTRY: dict[str, StrategySpec[Any]] = {}
+# User strategies whose file failed to load, by name: building one says why, not "unknown".
+_LOAD_FAILURES: dict[str, str] = {}
 
 
 def register(spec: StrategySpec[Any]) -> StrategySpec[Any]:
     _REGISTRY[spec.name] = spec
+    _LOAD_FAILURES.pop(spec.name, None)
     return spec
 
 
@@ -84,6 +177,9 @@ def strategies() -> Mapping[str, StrategySpec[Any]]:
 def get_spec(name: str) -> StrategySpec[Any]:
     spec = strategies().get(name)
     if spec is None:
+        failure = _LOAD_FAILURES.get(name)
+        if failure is not None:
+            raise StrategyError(f"user strategy {name!r} failed to load: {failure}", field="strategy")
         known = ", ".join(sorted(strategies()))
         raise StrategyError(f"unknown strategy {name!r}; known strategies: {known}", field="strategy")
     return spec
@@ -96,11 +192,55 @@ def validate_params(name: str, params: Mapping[str, Any] | None) -> StrategyPara
         validated: StrategyParams = spec.params_model.model_validate(dict(params or {}))
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "params"
-        raise StrategyError(f"params.{where}: {first['msg']}", field=f"params.{where}") from exc
+        # An error of the whole model (two fields that disagree) has no location: it is "params".
+        where = ".".join(["params", *(str(part) for part in first["loc"])])
+        raise StrategyError(f"{where}: {first['msg']}", field=where) from exc
     return validated
 
 
 def build(name: str, params: Mapping[str, Any] | None) -> Strategy:
+    """A new strategy instance for one bot, wrapped with its exits when any is set."""
+    from streambot.strategies.exits import WithExits
+
     spec = get_spec(name)
-    return spec.factory(validate_params(name, params))
+    validated = validate_params(name, params)
+    strategy = spec.factory(validated)
+    if getattr(validated, "has_exits", False):
+        return WithExits(strategy, validated)
+    return strategy
+
+
+def describe_strategies() -> list[dict[str, Any]]:
+    """Every strategy for ``GET /api/v1/strategies``: name, description, schema, defaults (JSON-ready)."""
+    return [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "schema": spec.json_schema(),
+            "defaults": to_jsonable_python(spec.defaults()),
+        }
+        for spec in sorted(strategies().values(), key=lambda spec: spec.name)
+    ]
+
+
+def history_needed(strategy: Strategy) -> WarmUpRequest | None:
+    """The candles to fetch for ``warm_up_bot``; None when the strategy needs none."""
+    hook = getattr(strategy, "history_needed", None)
+    if hook is None:
+        return None
+    request: WarmUpRequest | None = hook()
+    return request
+
+
+def warm_up_bot(strategy: Strategy, ctx: BotContext, candles: Sequence[Candle]) -> None:
+    """Seed a bot's indicators from closed candles (oldest first) before its first tick."""
+    hook = getattr(strategy, "warm_up", None)
+    if hook is not None and candles:
+        hook(candles, ctx)
+
+
+def close_strategy(strategy: Strategy) -> None:
+    """Release what the strategy shares (indicator handles); call when its bot stops."""
+    hook = getattr(strategy, "close", None)
+    if hook is not None:
+        hook()

@@ -1,63 +1,110 @@
-"""EMA crossover: buy when the fast EMA crosses above the slow one, sell when it crosses below."""
+"""EMA crossover: buy when the fast EMA crosses above the slow one, sell when it crosses below.
+
+Parameters (besides the exits every strategy has):
+
+- ``fast`` (12), ``slow`` (26): the averages' periods, in bars of ``timeframe``; fast < slow.
+- ``order_pct`` (25): percent of the budget each buy spends; a sell sells the whole position.
+- ``timeframe`` ("tick"): every tick is a bar by default, as bots stored before candles existed
+  expect; "1m", "5m", "15m" or "1h" for candles built from ticks.
+- ``act_on`` ("close"): on candles, decide on each close, or on every tick ("tick", may repaint).
+
+A cross is a change of which average is above, from one closed bar to the next; the bot buys only
+when flat and sells only when holding.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from streambot.domain import Side, Signal, Ticker
-from streambot.strategies.base import BotContext, StrategyParams, StrategySpec, register
-from streambot.strategies.indicators import ema
+from streambot.domain import Side, Signal
+from streambot.strategies.base import BotContext, StrategySpec, register
+from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
+from streambot.strategies.candles import Timeframe
+from streambot.strategies.indicators import StreamIndicator, ema
+from streambot.strategies.indicators.hub import Frame
 
 
-class EmaCrossoverParams(StrategyParams):
-    fast: int = Field(default=12, ge=2, le=500, description="Period of the fast EMA, in ticks.")
-    slow: int = Field(default=26, ge=3, le=2000, description="Period of the slow EMA, in ticks.")
+class CrossoverParams(CandleParams):
+    fast: int = Field(default=12, ge=2, le=500, description="Period of the fast average, in bars.")
+    slow: int = Field(default=26, ge=3, le=2000, description="Period of the slow average, in bars.")
     order_pct: Decimal = Field(
         default=Decimal(25), gt=0, le=100, description="Percent of the budget each buy spends."
     )
 
     @model_validator(mode="after")
-    def _fast_below_slow(self) -> EmaCrossoverParams:
+    def _fast_below_slow(self) -> CrossoverParams:
         if self.fast >= self.slow:
             raise ValueError("fast must be shorter than slow")
         return self
 
 
-class EmaCrossover:
-    __slots__ = ("_fast", "_slow", "_was_above", "params")
+class EmaCrossoverParams(CrossoverParams):
+    timeframe: Timeframe = Field(
+        default="tick",
+        description="What one bar is: 'tick' (every tick, the default) or a candle length built from ticks.",
+    )
 
-    def __init__(self, params: EmaCrossoverParams) -> None:
-        self.params = params
-        self._fast = ema(params.fast)
-        self._slow = ema(params.slow)
+
+class MovingAverageCrossover(CandleStrategy[CrossoverParams]):
+    """Crossover of two moving averages of one kind (EMA here, SMA in ``sma_crossover``)."""
+
+    __slots__ = ("_fast", "_slow", "_was_above")
+
+    kind: ClassVar[str] = "EMA"
+
+    def __init__(self, params: CrossoverParams) -> None:
+        super().__init__(params)
         self._was_above: bool | None = None
 
-    def on_tick(self, tick: Ticker, ctx: BotContext) -> Signal | None:
-        fast = self._fast.update(tick.price)
-        slow = self._slow.update(tick.price)
+    def setup(self, frame: Frame) -> None:
+        fast, slow, average = self.params.fast, self.params.slow, self.average
+        self._fast: StreamIndicator[float] = self.share(frame, (self.kind, fast), lambda: average(fast))
+        self._slow: StreamIndicator[float] = self.share(frame, (self.kind, slow), lambda: average(slow))
+
+    def average(self, period: int) -> StreamIndicator[float]:
+        return ema(period)
+
+    def bars_needed(self) -> int:
+        # EMA seeds on an SMA of its first bars; three periods later that seed weighs under 1%.
+        return 3 * self.params.slow if self.kind == "EMA" else self.params.slow
+
+    def evaluate(self, price: float, final: bool, ctx: BotContext) -> Signal | None:
+        if final:
+            fast, slow = self._fast.value, self._slow.value
+        else:
+            fast, slow = self._fast.peek(price), self._slow.peek(price)
         if fast is None or slow is None:
             return None
         above = fast > slow
         was_above = self._was_above
-        self._was_above = above
+        if final:
+            self._was_above = above
         if was_above is None or above == was_above:
             return None
+        params = self.params
         if above and not ctx.holding:
             return Signal(
                 Side.BUY,
-                f"EMA{self.params.fast} crossed above EMA{self.params.slow}",
-                budget_pct=self.params.order_pct,
+                f"{self.kind}{params.fast} crossed above {self.kind}{params.slow}{self.when(final)}",
+                budget_pct=params.order_pct,
             )
         if not above and ctx.holding:
             return Signal(
                 Side.SELL,
-                f"EMA{self.params.fast} crossed below EMA{self.params.slow}",
-                budget_pct=Decimal(100),
+                f"{self.kind}{params.fast} crossed below {self.kind}{params.slow}{self.when(final)}",
+                budget_pct=_ALL,
             )
         return None
 
+
+class EmaCrossover(MovingAverageCrossover):
+    __slots__ = ()
+
+
+_ALL = Decimal(100)
 
 SPEC = register(
     StrategySpec(

@@ -3,6 +3,16 @@
 Absolute levels suit a trader with a view on a price; relative moves (a dip from the running
 high, a rise over the entry) make the same bot sensible on any product at any price level, which
 is what the demo bots use.
+
+Parameters (besides the exits every strategy has):
+
+- ``buy_below``: buy when the price is at or below this price.
+- ``buy_dip_pct`` (0.15): buy when the price is this % below its running high.
+- ``sell_above``: sell the whole position when the price is at or above this price.
+- ``sell_rise_pct`` (0.25): sell the whole position when the price is this % above the entry.
+- ``order_pct`` (25): percent of the budget each buy spends.
+
+At least one buy rule and one sell rule must be set. Decides on every tick.
 """
 
 from __future__ import annotations
@@ -29,6 +39,18 @@ class ThresholdParams(StrategyParams):
     order_pct: Decimal = Field(
         default=Decimal(25), gt=0, le=100, description="Percent of the budget each buy spends."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absolute_levels_replace_relative_defaults(cls, data: object) -> object:
+        # A user who names a price level means that level, not that level plus the relative default.
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("buy_below") is not None:
+                data.setdefault("buy_dip_pct", None)
+            if data.get("sell_above") is not None:
+                data.setdefault("sell_rise_pct", None)
+        return data
 
     @model_validator(mode="after")
     def _needs_both_sides(self) -> ThresholdParams:

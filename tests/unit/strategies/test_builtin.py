@@ -49,17 +49,23 @@ def test_threshold_buys_on_a_dip_from_the_high_and_sells_on_a_rise_over_entry() 
     assert strategy.on_tick(tick(price=100.0), flat) is None
     assert strategy.on_tick(tick(price=99.5), flat) is None
     buy = strategy.on_tick(tick(price=98.9), flat)
-    assert buy is not None and buy.side is Side.BUY and buy.budget_pct == Decimal(10)
+    assert buy is not None
+    assert buy.side is Side.BUY
+    assert buy.budget_pct == Decimal(10)
     assert "below its high" in buy.reason
 
     holding = ctx(Decimal(1), entry=98.9)
     assert strategy.on_tick(tick(price=100.0), holding) is None
     sell = strategy.on_tick(tick(price=100.9), holding)
-    assert sell is not None and sell.side is Side.SELL and sell.budget_pct == Decimal(100)
+    assert sell is not None
+    assert sell.side is Side.SELL
+    assert sell.budget_pct == Decimal(100)
 
 
 def test_threshold_absolute_levels() -> None:
-    strategy = build("threshold", {"buy_below": 90, "sell_above": 110, "buy_dip_pct": None, "sell_rise_pct": None})
+    strategy = build(
+        "threshold", {"buy_below": 90, "sell_above": 110, "buy_dip_pct": None, "sell_rise_pct": None}
+    )
     assert strategy.on_tick(tick(price=95.0), ctx()) is None
     assert strategy.on_tick(tick(price=90.0), ctx()) is not None
     assert strategy.on_tick(tick(price=105.0), ctx(Decimal(1), 90.0)) is None
