@@ -19,8 +19,10 @@ def test_mailbox_keeps_only_the_newest_tick_per_product_and_counts_skips() -> No
     assert box.skipped_by_product == {"BTC-USD": 4}
     first = box.get_nowait()
     second = box.get_nowait()
-    assert first is not None and first.price == 104.0
-    assert second is not None and second.product_id == "ETH-USD"
+    assert first is not None
+    assert first.price == 104.0
+    assert second is not None
+    assert second.product_id == "ETH-USD"
     assert box.get_nowait() is None
 
 

@@ -11,7 +11,8 @@ def test_defaults_are_paper_on_the_simulator_with_eight_products(monkeypatch: py
     assert settings.mode is Mode.PAPER
     assert settings.products == DEFAULT_PRODUCTS
     assert len(settings.products) == 8
-    assert settings.host == "127.0.0.1" and settings.port == 8000
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8000
 
 
 def test_products_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ import pytest
 from streambot.bus import Bus
 from streambot.domain import BotId, BotState, Side, Signal, Ticker
 from streambot.evaluator import BotRuntime, StreamingEvaluator
-from streambot.strategies.base import BotContext
+from streambot.strategies.base import BotContext, Strategy
 from tests.factories import tick
 
 
@@ -29,9 +29,11 @@ class Exploding:
         raise ZeroDivisionError("bad math")
 
 
-def runtime(bot_id: int, strategy: object, product: str = "BTC-USD") -> BotRuntime:
+def runtime(bot_id: int, strategy: Strategy, product: str = "BTC-USD") -> BotRuntime:
     ctx = BotContext(bot_id=BotId(bot_id), product_id=product, budget=Decimal(100))
-    return BotRuntime(bot_id=BotId(bot_id), name=f"bot{bot_id}", strategy_name="x", strategy=strategy, ctx=ctx)  # type: ignore[arg-type]
+    return BotRuntime(
+        bot_id=BotId(bot_id), name=f"bot{bot_id}", strategy_name="x", strategy=strategy, ctx=ctx
+    )
 
 
 def test_every_running_bot_on_the_product_is_evaluated_and_no_other() -> None:
@@ -51,7 +53,9 @@ def test_every_running_bot_on_the_product_is_evaluated_and_no_other() -> None:
     assert [bot for bot, _ in signals] == [1]
     assert evaluator.evaluations == 4
     bot = evaluator.get(BotId(1))
-    assert bot is not None and bot.evaluations == 2 and bot.signals == 1
+    assert bot is not None
+    assert bot.evaluations == 2
+    assert bot.signals == 1
     assert evaluator.tick_to_decision.count == 2
 
 

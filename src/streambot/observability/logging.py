@@ -13,7 +13,7 @@ import orjson
 
 from streambot.config import LogFormat
 
-_NOISY = ("aiohttp.access", "uvicorn.access", "alembic.runtime.migration", "sqlalchemy.engine")
+_NOISY = ("aiohttp.access", "uvicorn.access", "alembic", "sqlalchemy.engine")
 
 
 class ConsoleFormatter(logging.Formatter):

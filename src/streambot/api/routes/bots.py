@@ -1,0 +1,127 @@
+"""Bots: create, read, update, delete, start, stop, and the live status of each."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, NoReturn
+
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+
+from streambot.api.deps import bot_manager, platform
+from streambot.api.schemas import BotCreate, BotOut, BotStatusOut, BotUpdate, PositionOut, SignalOut
+from streambot.app import Platform
+from streambot.bots import BotError, BotManager
+from streambot.domain import BotId, BotRecord, to_decimal
+
+router = APIRouter(prefix="/bots", tags=["bots"])
+
+Bots = Annotated[BotManager, Depends(bot_manager)]
+
+
+def _unprocessable(exc: BotError) -> NoReturn:
+    # The same shape FastAPI uses for validation errors, so clients handle one format.
+    raise HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [{"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}],
+    ) from exc
+
+
+async def _get(bots: BotManager, bot_id: int) -> BotRecord:
+    try:
+        return await bots.get(BotId(bot_id))
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.get("")
+async def list_bots(bots: Bots) -> list[BotOut]:
+    return [BotOut.of(b) for b in await bots.list()]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_bot(body: BotCreate, bots: Bots) -> BotOut:
+    try:
+        record = await bots.create(
+            name=body.name,
+            strategy=body.strategy,
+            product_id=body.product_id,
+            params=body.params,
+            budget=body.budget,
+        )
+    except BotError as exc:
+        _unprocessable(exc)
+    return BotOut.of(record)
+
+
+@router.get("/status/enhanced")
+async def enhanced_status(bots: Bots, p: Annotated[Platform, Depends(platform)]) -> list[BotStatusOut]:
+    """Every bot with its state, position, P&L, last signal and evaluation figures."""
+    out = []
+    for record in await bots.list():
+        runtime = bots.runtime(record.id)
+        position = bots.position(record.id)
+        tick = p.bus.latest.get(record.product_id)
+        unrealized = (
+            position.base * to_decimal(tick.best_bid or tick.price) - position.cost
+            if tick is not None and position.base
+            else Decimal(0)
+        )
+        signal = runtime.last_signal if runtime else None
+        out.append(
+            BotStatusOut(
+                **BotOut.of(record).model_dump(),
+                position=PositionOut(
+                    base_size=position.base,
+                    average_entry=position.average_entry,
+                    cost=position.cost,
+                    realized_pnl=position.realized_pnl,
+                ),
+                unrealized_pnl=unrealized,
+                evaluations=runtime.evaluations if runtime else 0,
+                signals=runtime.signals if runtime else 0,
+                mean_eval_us=round(runtime.mean_eval_us, 3) if runtime else 0.0,
+                tick_to_decision_p99_us=runtime.latency.percentile_us(99) if runtime else 0.0,
+                last_signal=SignalOut(side=signal.side.value, reason=signal.reason, at=runtime.last_signal_at)
+                if signal and runtime
+                else None,
+                last_price=tick.price if tick else None,
+            )
+        )
+    return out
+
+
+@router.get("/{bot_id}")
+async def get_bot(bot_id: int, bots: Bots) -> BotOut:
+    return BotOut.of(await _get(bots, bot_id))
+
+
+@router.patch("/{bot_id}")
+async def update_bot(bot_id: int, body: BotUpdate, bots: Bots) -> BotOut:
+    await _get(bots, bot_id)
+    try:
+        record = await bots.update(BotId(bot_id), body.model_dump(exclude_unset=True))
+    except BotError as exc:
+        _unprocessable(exc)
+    return BotOut.of(record)
+
+
+@router.delete("/{bot_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_bot(bot_id: int, bots: Bots) -> Response:
+    await _get(bots, bot_id)
+    await bots.delete(BotId(bot_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{bot_id}/start")
+async def start_bot(bot_id: int, bots: Bots) -> BotOut:
+    await _get(bots, bot_id)
+    try:
+        return BotOut.of(await bots.start(BotId(bot_id)))
+    except BotError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+@router.post("/{bot_id}/stop")
+async def stop_bot(bot_id: int, bots: Bots) -> BotOut:
+    await _get(bots, bot_id)
+    return BotOut.of(await bots.stop(BotId(bot_id)))

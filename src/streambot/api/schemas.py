@@ -1,0 +1,143 @@
+"""Request and response models: the API's edge. Input models forbid unknown fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from streambot.domain import BotRecord, Trade
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BotCreate(Input):
+    name: str = Field(min_length=1, max_length=100)
+    strategy: str
+    product_id: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    budget: Decimal = Field(gt=0, description="In the product's quote currency")
+
+
+class BotUpdate(Input):
+    """Strategy and product are fixed for a bot's life (its position belongs to them): create a new bot."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    params: dict[str, Any] | None = None
+    budget: Decimal | None = Field(default=None, gt=0)
+
+
+class PositionOut(BaseModel):
+    base_size: Decimal
+    average_entry: Decimal
+    cost: Decimal
+    realized_pnl: Decimal
+
+
+class BotOut(BaseModel):
+    id: int
+    name: str
+    strategy: str
+    product_id: str
+    params: dict[str, Any]
+    budget: Decimal
+    state: str
+    error_reason: str
+    streaming: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: BotRecord) -> BotOut:
+        return cls(
+            id=record.id,
+            name=record.name,
+            strategy=record.strategy,
+            product_id=record.product_id,
+            params=record.params,
+            budget=record.budget,
+            state=record.state.value,
+            error_reason=record.error_reason,
+            streaming=record.streaming,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+
+class SignalOut(BaseModel):
+    side: str
+    reason: str
+    at: float
+
+
+class BotStatusOut(BotOut):
+    position: PositionOut
+    unrealized_pnl: Decimal
+    evaluations: int
+    signals: int
+    mean_eval_us: float
+    tick_to_decision_p99_us: float
+    last_signal: SignalOut | None
+    last_price: float | None
+
+
+class TradeOut(BaseModel):
+    id: int | None
+    bot_id: int
+    product_id: str
+    side: str
+    action: str = Field(description="buy or sell (the old system's name for side)")
+    base_size: Decimal
+    price: Decimal
+    quote_amount: Decimal
+    fee: Decimal
+    net_total: Decimal
+    status: str
+    client_order_id: str
+    exchange_order_id: str
+    reason: str
+    created_at: datetime
+    filled_at: datetime | None
+
+    @classmethod
+    def of(cls, trade: Trade) -> TradeOut:
+        return cls(
+            id=trade.id,
+            bot_id=trade.bot_id,
+            product_id=trade.product_id,
+            side=trade.side.value,
+            action=trade.side.value.lower(),
+            base_size=trade.base_size,
+            price=trade.price,
+            quote_amount=trade.quote_amount,
+            fee=trade.fee,
+            net_total=trade.net_total,
+            status=trade.status.value,
+            client_order_id=trade.client_order_id,
+            exchange_order_id=trade.exchange_order_id,
+            reason=trade.reason,
+            created_at=trade.created_at,
+            filled_at=trade.filled_at,
+        )
+
+
+class TradePage(BaseModel):
+    trades: list[TradeOut]
+    next_before_id: int | None = Field(description="Pass as before_id for the next (older) page")
+
+
+class TickerOut(BaseModel):
+    product_id: str
+    price: float
+    best_bid: float
+    best_ask: float
+    volume_24h: float
+    low_24h: float
+    high_24h: float
+    price_change_pct_24h: float
+    time: float
+    age_s: float

@@ -1,0 +1,56 @@
+"""Serve the API with uvicorn on the platform's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from streambot.api.app import create_app
+
+if TYPE_CHECKING:
+    from streambot.app import Platform
+
+
+@dataclass
+class RunningApi:
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def start_api(platform: Platform, host: str, port: int) -> RunningApi:
+    """Bind and start serving; returns once the socket accepts connections (port 0: any free port)."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(platform),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws="none",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # uvicorn offers no start-up event to wait on
+        if task.done():
+            # uvicorn logs the cause (e.g. the port is taken) and exits instead of raising.
+            with contextlib.suppress(SystemExit):
+                task.result()
+            raise OSError(f"the API could not start on {host}:{port} (is the port already in use?)")
+        await asyncio.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+    return RunningApi(server=server, task=task, host=host, port=bound)

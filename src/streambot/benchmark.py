@@ -1,0 +1,201 @@
+"""``streambot bench``: Coinbase ticker frames through parse → bus → evaluator → strategies, in-process.
+
+It prints figures and asserts nothing: speed targets are read by people, not by the test suite.
+The frames are generated before timing starts; a pool is cycled so a million ticks need no
+gigabyte of frames, which would swamp the memory figure we want to watch.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import resource
+import time
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from streambot.bus import Bus
+from streambot.domain import BotId
+from streambot.evaluator import BotRuntime, StreamingEvaluator
+from streambot.feed.parse import parse_frame
+from streambot.observability.latency import LatencyStats
+from streambot.strategies.base import BotContext, build
+
+PRODUCT = "BTC-USD"
+POOL = 20_000
+
+
+def ticker_frames(count: int, seed: int = 1) -> list[bytes]:
+    """Coinbase `ticker` update frames for one product, as the exchange sends them."""
+    rng = random.Random(seed)
+    price = 97_000.0
+    frames = []
+    for seq in range(count):
+        price *= 1 + rng.gauss(0, 0.0004)
+        bid, ask = price - 0.01, price + 0.01
+        frames.append(
+            orjson.dumps(
+                {
+                    "channel": "ticker",
+                    "client_id": "",
+                    "timestamp": "2026-11-21T10:15:30.123456789Z",
+                    "sequence_num": seq,
+                    "events": [
+                        {
+                            "type": "update",
+                            "tickers": [
+                                {
+                                    "type": "ticker",
+                                    "product_id": PRODUCT,
+                                    "price": f"{price:.2f}",
+                                    "volume_24_h": "16038.28770938",
+                                    "low_24_h": "95835.29",
+                                    "high_24_h": "98011.18",
+                                    "low_52_w": "55460",
+                                    "high_52_w": "109240",
+                                    "price_percent_chg_24_h": "-1.15775596190603",
+                                    "best_bid": f"{bid:.2f}",
+                                    "best_bid_quantity": "0.21",
+                                    "best_ask": f"{ask:.2f}",
+                                    "best_ask_quantity": "0.077",
+                                }
+                            ],
+                        }
+                    ],
+                }
+            )
+        )
+    return frames
+
+
+def _bots(count: int) -> list[BotRuntime]:
+    """A realistic mix: threshold and EMA-crossover bots with varied parameters."""
+    bots = []
+    for i in range(count):
+        if i % 2 == 0:
+            name, params = "threshold", {"buy_dip_pct": 0.05 + (i % 7) * 0.01, "sell_rise_pct": 0.1}
+        else:
+            name, params = "ema_crossover", {"fast": 5 + i % 10, "slow": 20 + i % 15}
+        ctx = BotContext(bot_id=BotId(i + 1), product_id=PRODUCT, budget=Decimal(1000))
+        bots.append(BotRuntime(BotId(i + 1), f"bench-{i}", name, build(name, params), ctx))
+    return bots
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _current_rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 1024 / 1024
+
+
+@dataclass
+class Result:
+    bots: int
+    ticks: int
+    decode_us: float
+    tick_to_decision_us_mean: float
+    tick_to_decision_us_p99: float
+    ticks_per_s: float
+    decisions: int
+    rss_start_mb: float
+    rss_end_mb: float
+    peak_rss_mb: float
+
+
+def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
+    frames = frames or ticker_frames(min(ticks, POOL))
+    pool = len(frames)
+
+    # Decode alone, on a warm decoder.
+    for frame in frames[:1000]:
+        parse_frame(frame, 0)
+    started = time.perf_counter_ns()
+    for frame in frames:
+        parse_frame(frame, 0)
+    decode_us = (time.perf_counter_ns() - started) / pool / 1000
+
+    decisions = 0
+
+    def count_decision(*_: Any) -> None:
+        nonlocal decisions
+        decisions += 1
+
+    bus = Bus()
+    evaluator = StreamingEvaluator(bus, count_decision)
+    evaluator.tick_to_decision = LatencyStats(size=min(ticks, 1_000_000))
+    for bot in _bots(bots):
+        evaluator.add(bot)
+    mailbox = bus.tick_mailbox("bench")
+    publish, take, evaluate, clock = (
+        bus.publish_tick,
+        mailbox.get_nowait,
+        evaluator.evaluate,
+        time.perf_counter_ns,
+    )
+
+    gc.collect()
+    rss_start = _current_rss_mb()
+    started = clock()
+    for i in range(ticks):
+        for tick in parse_frame(frames[i % pool], clock()).tickers:
+            publish(tick)
+        pending = take()
+        if pending is not None:
+            evaluate(pending)
+    elapsed = (clock() - started) / 1e9
+    gc.collect()
+    latency = evaluator.tick_to_decision
+    return Result(
+        bots=bots,
+        ticks=ticks,
+        decode_us=round(decode_us, 3),
+        tick_to_decision_us_mean=round(latency.mean_us, 3),
+        tick_to_decision_us_p99=round(latency.percentile_us(99), 3),
+        ticks_per_s=round(ticks / elapsed),
+        decisions=decisions,
+        rss_start_mb=round(rss_start, 1),
+        rss_end_mb=round(_current_rss_mb(), 1),
+        peak_rss_mb=round(_rss_mb(), 1),
+    )
+
+
+def run_benchmarks(*, bots: int | None, ticks: int, as_json: bool) -> None:
+    if as_json:
+        print(orjson.dumps(asdict(run_one(bots if bots is not None else 1, ticks))).decode())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    frames = ticker_frames(min(ticks, POOL))
+    table = Table(
+        title=f"streambot: {ticks:,} ticker frames on {PRODUCT}, parse → bus → evaluator → strategies"
+    )
+    for column in (
+        "bots",
+        "decode µs",
+        "tick→decision mean µs",
+        "p99 µs",
+        "ticks/s",
+        "decisions",
+        "RSS start→end MB",
+    ):
+        table.add_column(column, justify="right")
+    console = Console()
+    for count in [bots] if bots is not None else [1, 10, 100, 1000]:
+        result = run_one(count, ticks if count < 1000 else max(1, ticks // 10), frames)
+        table.add_row(
+            str(result.bots),
+            f"{result.decode_us:.2f}",
+            f"{result.tick_to_decision_us_mean:.2f}",
+            f"{result.tick_to_decision_us_p99:.2f}",
+            f"{result.ticks_per_s:,.0f}",
+            f"{result.decisions:,}",
+            f"{result.rss_start_mb:.0f} → {result.rss_end_mb:.0f}",
+        )
+    console.print(table)
+    console.print("Memory over 1,000,000 ticks: streambot bench --bots 10 --ticks 1000000 --json")

@@ -1,0 +1,230 @@
+"""Bots as users manage them: stored records kept in step with the evaluator's running bots."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from streambot.bus import Bus
+from streambot.domain import BotId, BotRecord, BotState, Fill, Position, Product, Side
+from streambot.evaluator import BotRuntime, StreamingEvaluator
+from streambot.strategies.base import BotContext, StrategyError, build, close_strategy, validate_params
+from streambot.strategies.indicators.hub import IndicatorHub
+
+log = logging.getLogger(__name__)
+
+
+class BotStore(Protocol):
+    async def create_bot(
+        self,
+        name: str,
+        strategy: str,
+        product_id: str,
+        params: dict[str, Any],
+        budget: Decimal,
+        state: BotState = ...,
+        streaming: bool = ...,
+    ) -> BotRecord: ...
+    async def get_bot(self, bot_id: int) -> BotRecord | None: ...
+    async def list_bots(self) -> list[BotRecord]: ...
+    async def update_bot(self, bot_id: int, **changes: Any) -> BotRecord | None: ...
+    async def delete_bot(self, bot_id: int) -> bool: ...
+    async def fills_for_bot(self, bot_id: int) -> list[Fill]: ...
+
+
+class BotError(ValueError):
+    """A request about a bot that cannot be honoured; ``field`` names the offending input."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def position_from_fills(fills: Sequence[Fill]) -> tuple[Position, float]:
+    position = Position()
+    for fill in sorted(fills, key=lambda f: f.trade_time):
+        position.apply_fill(fill.side, fill.size, fill.price * fill.size, fill.commission)
+    last_buy = next(
+        (f for f in sorted(fills, key=lambda f: f.trade_time, reverse=True) if f.side is Side.BUY), None
+    )
+    return position, float(last_buy.price) if last_buy else 0.0
+
+
+class BotManager:
+    def __init__(
+        self,
+        store: BotStore,
+        evaluator: StreamingEvaluator,
+        bus: Bus,
+        products: Sequence[str],
+        rules: Mapping[str, Product] | None = None,
+    ) -> None:
+        self._store = store
+        self._evaluator = evaluator
+        self._bus = bus
+        self.products = tuple(products)
+        self._rules = rules or {}
+        # One hub for the live tick stream: bots with the same indicator share one handle.
+        self.hub = IndicatorHub()
+        self._positions: dict[BotId, tuple[Position, float]] = {}
+
+    # --- validation ------------------------------------------------------------------------
+
+    def _check(self, strategy: str, product_id: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        if product_id not in self.products:
+            raise BotError(
+                f"unknown product {product_id!r}; this platform trades {', '.join(self.products)}",
+                field="product_id",
+            )
+        try:
+            validated = validate_params(strategy, params)
+        except StrategyError as exc:
+            raise BotError(str(exc), field=exc.field) from exc
+        return validated.model_dump(mode="json")
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """At start-up: rebuild every bot's position from its fills and resume the running ones."""
+        for record in await self._store.list_bots():
+            self._positions[record.id] = position_from_fills(await self._store.fills_for_bot(record.id))
+            if record.state is BotState.RUNNING:
+                await self._activate(record)
+
+    async def create(
+        self, *, name: str, strategy: str, product_id: str, params: Mapping[str, Any] | None, budget: Decimal
+    ) -> BotRecord:
+        if not name.strip():
+            raise BotError("name must not be empty", field="name")
+        if budget <= 0:
+            raise BotError("budget must be greater than 0", field="budget")
+        full_params = self._check(strategy, product_id, params)
+        record = await self._store.create_bot(name.strip(), strategy, product_id, full_params, budget)
+        self._bus.publish("bots.created", bot_id=record.id)
+        log.info("🤖 Bot %s created: %s on %s", record.id, strategy, product_id)
+        return record
+
+    async def update(self, bot_id: BotId, changes: Mapping[str, Any]) -> BotRecord:
+        record = await self._require(bot_id)
+        if "budget" in changes and changes["budget"] is not None and changes["budget"] <= 0:
+            raise BotError("budget must be greater than 0", field="budget")
+        if changes.get("params") is not None:
+            changes = {
+                **changes,
+                "params": self._check(record.strategy, record.product_id, changes["params"]),
+            }
+        updated = await self._store.update_bot(bot_id, **{k: v for k, v in changes.items() if v is not None})
+        assert updated is not None
+        if updated.state is BotState.RUNNING:
+            await self._activate(updated)  # a new strategy or budget takes effect at once
+        self._bus.publish("bots.updated", bot_id=bot_id)
+        return updated
+
+    async def delete(self, bot_id: BotId) -> None:
+        await self._require(bot_id)
+        runtime = self._evaluator.remove(bot_id)
+        if runtime is not None:
+            close_strategy(runtime.strategy)
+        await self._store.delete_bot(bot_id)
+        self._positions.pop(bot_id, None)
+        self._bus.publish("bots.deleted", bot_id=bot_id)
+
+    async def start(self, bot_id: BotId) -> BotRecord:
+        record = await self._require(bot_id)
+        if record.state is BotState.HALTED:
+            raise BotError("the bot is halted by a risk limit; lift the halt first", field="state")
+        record = await self._set_state(record, BotState.RUNNING, "")
+        await self._activate(record)
+        log.info("🤖 Bot %s (%s) started on %s", record.id, record.name, record.product_id)
+        return record
+
+    async def stop(self, bot_id: BotId) -> BotRecord:
+        record = await self._require(bot_id)
+        runtime = self._evaluator.remove(bot_id)
+        if runtime is not None:
+            self._positions[bot_id] = (runtime.ctx.position, runtime.ctx.last_fill_price)
+            close_strategy(runtime.strategy)
+        record = await self._set_state(record, BotState.STOPPED, "")
+        log.info("🤖 Bot %s (%s) stopped", record.id, record.name)
+        return record
+
+    async def set_streaming(self, bot_id: BotId, streaming: bool) -> BotRecord:
+        await self._require(bot_id)
+        updated = await self._store.update_bot(bot_id, streaming=streaming)
+        assert updated is not None
+        return updated
+
+    async def record_error(self, bot_id: BotId, reason: str) -> None:
+        """A strategy raised: the evaluator already took the bot out; remember why."""
+        record = await self._store.get_bot(bot_id)
+        if record is not None:
+            await self._set_state(record, BotState.ERROR, reason)
+
+    async def get(self, bot_id: BotId) -> BotRecord:
+        return await self._require(bot_id)
+
+    async def list(self) -> list[BotRecord]:
+        return await self._store.list_bots()
+
+    def runtime(self, bot_id: BotId) -> BotRuntime | None:
+        return self._evaluator.get(bot_id)
+
+    def position(self, bot_id: BotId) -> Position:
+        runtime = self._evaluator.get(bot_id)
+        if runtime is not None:
+            return runtime.ctx.position
+        return self._positions.get(bot_id, (Position(), 0.0))[0]
+
+    # --- internals -------------------------------------------------------------------------
+
+    async def _require(self, bot_id: BotId) -> BotRecord:
+        record = await self._store.get_bot(bot_id)
+        if record is None:
+            raise LookupError(f"bot {bot_id} does not exist")
+        return record
+
+    async def _set_state(self, record: BotRecord, state: BotState, reason: str) -> BotRecord:
+        updated = await self._store.update_bot(record.id, state=state, error_reason=reason)
+        assert updated is not None
+        self._bus.publish("bots.state", bot_id=record.id, state=state.value, reason=reason)
+        return updated
+
+    async def _activate(self, record: BotRecord) -> None:
+        previous = self._evaluator.get(record.id)
+        if previous is not None:
+            position, last_fill = previous.ctx.position, previous.ctx.last_fill_price
+            in_flight = previous.ctx.order_in_flight
+        else:
+            position, last_fill = self._positions.get(record.id, (Position(), 0.0))
+            in_flight = False
+        try:
+            strategy = build(record.strategy, record.params)
+        except Exception as exc:
+            # A stored bot whose strategy can no longer be built is an error state, not a crash.
+            await self._set_state(record, BotState.ERROR, f"cannot build strategy: {exc}")
+            log.error("❌ Bot %s cannot start: %s", record.id, exc)
+            return
+        ctx = BotContext(
+            bot_id=record.id,
+            product_id=record.product_id,
+            budget=record.budget,
+            position=position,
+            order_in_flight=in_flight,
+            last_fill_price=last_fill,
+            hub=self.hub,
+            min_base=rule.base_min_size if (rule := self._rules.get(record.product_id)) else Decimal(0),
+        )
+        if previous is not None:
+            close_strategy(previous.strategy)
+        self._evaluator.add(
+            BotRuntime(
+                bot_id=record.id,
+                name=record.name,
+                strategy_name=record.strategy,
+                strategy=strategy,
+                ctx=ctx,
+                state=BotState.RUNNING,
+            )
+        )

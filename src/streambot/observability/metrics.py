@@ -1,0 +1,113 @@
+"""Prometheus metrics, collected when scraped.
+
+The hot path only bumps plain integers and a latency ring; this collector turns them into metric
+families at scrape time, so recording costs nothing beyond an attribute increment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+if TYPE_CHECKING:
+    from streambot.app import Platform
+
+FEED_STATES = ("connecting", "live", "stale", "reconnecting", "polling", "stopped")
+
+
+class PlatformCollector(Collector):
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+
+    def collect(self) -> Iterator[Metric]:
+        p = self._platform
+        bus = p.bus
+
+        ticks = CounterMetricFamily(
+            "streambot_ticks_received", "Tickers received, per product", labels=["product"]
+        )
+        for product, count in bus.ticks_by_product.items():
+            ticks.add_metric([product], count)
+        yield ticks
+
+        evaluator = p.evaluator
+        if evaluator is not None:
+            skipped = CounterMetricFamily(
+                "streambot_ticks_coalesced",
+                "Tickers superseded by a newer one before evaluation (latest price wins)",
+                labels=["product"],
+            )
+            mailbox = evaluator.mailbox
+            for product, count in (mailbox.skipped_by_product if mailbox else {}).items():
+                skipped.add_metric([product], count)
+            yield skipped
+            yield CounterMetricFamily(
+                "streambot_bot_evaluations", "Bot evaluations", value=evaluator.evaluations
+            )
+            yield CounterMetricFamily(
+                "streambot_bot_evaluation_errors", "Strategies that raised", value=evaluator.errors
+            )
+            latency = evaluator.tick_to_decision
+            yield SummaryMetricFamily(
+                "streambot_tick_to_decision_seconds",
+                "Frame received to every bot on its product decided",
+                count_value=latency.count,
+                sum_value=latency.total_ns / 1e9,
+            )
+            quantiles = GaugeMetricFamily(
+                "streambot_tick_to_decision_quantile_seconds",
+                "Tick to decision latency over the most recent ticks",
+                labels=["quantile"],
+            )
+            for q in (50, 90, 99):
+                quantiles.add_metric([str(q / 100)], latency.percentile_us(q) / 1e6)
+            yield quantiles
+
+        executor = p.executor
+        if executor is not None:
+            orders = CounterMetricFamily("streambot_orders", "Orders by outcome", labels=["outcome"])
+            orders.add_metric(["placed"], executor.orders_placed)
+            orders.add_metric(["filled"], executor.orders_filled)
+            orders.add_metric(["rejected"], executor.orders_rejected)
+            orders.add_metric(["signal_ignored"], executor.signals_ignored)
+            yield orders
+
+        balances = p.balances
+        if balances is not None:
+            cache = CounterMetricFamily("streambot_balance_cache", "Balance cache lookups", labels=["result"])
+            cache.add_metric(["hit"], balances.hits)
+            cache.add_metric(["miss"], balances.misses)
+            yield cache
+            yield GaugeMetricFamily(
+                "streambot_balance_cache_hit_ratio", "Balance cache hit ratio", value=balances.hit_rate
+            )
+
+        feed = p.feed
+        if feed is not None:
+            status = feed.status()
+            state = GaugeMetricFamily(
+                "streambot_feed_state", "1 for the feed's current state", labels=["state"]
+            )
+            for name in FEED_STATES:
+                state.add_metric([name], 1.0 if status.state == name else 0.0)
+            yield state
+            yield CounterMetricFamily(
+                "streambot_feed_messages", "WebSocket frames received", value=status.messages_received
+            )
+            yield CounterMetricFamily("streambot_feed_reconnects", "Feed reconnects", value=status.reconnects)
+            yield CounterMetricFamily(
+                "streambot_feed_sequence_gaps", "Sequence gaps on the feed", value=status.sequence_gaps
+            )
+            yield CounterMetricFamily(
+                "streambot_feed_malformed_frames", "Frames that could not be parsed", value=status.malformed
+            )
+
+
+def registry_for(platform: Platform) -> CollectorRegistry:
+    """A registry per platform (not the global one), so tests can run several side by side."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(PlatformCollector(platform))
+    return registry
