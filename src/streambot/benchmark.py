@@ -13,16 +13,16 @@ import resource
 import time
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any
 
 import orjson
 
 from streambot.bus import Bus
-from streambot.domain import BotId
+from streambot.domain import BotId, Position, Side, Signal, Ticker, to_decimal
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.feed.parse import parse_frame
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, build
+from streambot.strategies.indicators.hub import IndicatorHub
 
 PRODUCT = "BTC-USD"
 POOL = 20_000
@@ -74,12 +74,13 @@ def ticker_frames(count: int, seed: int = 1) -> list[bytes]:
 def _bots(count: int) -> list[BotRuntime]:
     """A realistic mix: threshold and EMA-crossover bots with varied parameters."""
     bots = []
+    hub = IndicatorHub()  # one per tick stream, as in the live platform
     for i in range(count):
         if i % 2 == 0:
             name, params = "threshold", {"buy_dip_pct": 0.05 + (i % 7) * 0.01, "sell_rise_pct": 0.1}
         else:
             name, params = "ema_crossover", {"fast": 5 + i % 10, "slow": 20 + i % 15}
-        ctx = BotContext(bot_id=BotId(i + 1), product_id=PRODUCT, budget=Decimal(1000))
+        ctx = BotContext(bot_id=BotId(i + 1), product_id=PRODUCT, budget=Decimal(1000), hub=hub)
         bots.append(BotRuntime(BotId(i + 1), f"bench-{i}", name, build(name, params), ctx))
     return bots
 
@@ -121,12 +122,20 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
 
     decisions = 0
 
-    def count_decision(*_: Any) -> None:
+    def fill_at_once(bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
+        # Stand in for the executor: fill the decision at once, so each bot's position moves as it
+        # would live (a bot never filled would decide on every tick, which nobody runs).
         nonlocal decisions
         decisions += 1
+        ctx = bot.ctx
+        if signal.side is Side.BUY:
+            ctx.position = Position(base=Decimal(1), cost=to_decimal(tick.price))
+        else:
+            ctx.position = Position()
+        ctx.last_fill_price = tick.price
 
     bus = Bus()
-    evaluator = StreamingEvaluator(bus, count_decision)
+    evaluator = StreamingEvaluator(bus, fill_at_once)
     evaluator.tick_to_decision = LatencyStats(size=min(ticks, 1_000_000))
     for bot in _bots(bots):
         evaluator.add(bot)

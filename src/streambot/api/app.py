@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streambot import __version__
 from streambot.api.auth import require_token
-from streambot.api.routes import bots, feed, health, market, trades
+from streambot.api.routes import bots, feed, health, market, strategies, trades
 from streambot.observability.metrics import registry_for
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def create_app(platform: Platform) -> FastAPI:
     api = APIRouter(prefix="/api/v1")
     api.include_router(health.router)
     protected = APIRouter(dependencies=[Depends(require_token)])
-    for module in (bots, market, trades, feed):
+    for module in (bots, strategies, market, trades, feed):
         protected.include_router(module.router)
     api.include_router(protected)
     app.include_router(api)

@@ -78,6 +78,15 @@ async def test_a_bot_created_through_the_api_makes_a_complete_paper_trade(runnin
     assert status["last_signal"]["side"] == "BUY"
 
 
+async def test_strategies_are_listed_with_schema_and_defaults(running: Running) -> None:
+    async with running.http.get(running.url("/api/v1/strategies"), headers=running.auth) as response:
+        assert response.status == 200
+        listed = {s["name"]: s for s in await response.json()}
+    assert {"threshold", "ema_crossover"} <= set(listed)
+    assert listed["ema_crossover"]["defaults"]["fast"] == 12
+    assert "fast" in listed["ema_crossover"]["schema"]["properties"]
+
+
 async def test_feed_status_keeps_the_old_shape(running: Running) -> None:
     body = await poll(running, "/api/v1/ws/websocket/status", lambda b: b["tickers_received"] > 0)
     assert set(body["coinbase_websocket"]) == {"is_running", "thread_alive", "client_initialized"}
@@ -91,7 +100,14 @@ async def test_health_needs_no_token_and_everything_else_does(running: Running) 
     async with running.http.get(running.url("/api/v1/health")) as response:
         assert response.status == 200
         assert (await response.json())["mode"] == "paper"
-    for path in ("/api/v1/bots", "/api/v1/trades", "/api/v1/market/tickers", "/api/v1/ws/websocket/status"):
+    for path in (
+        "/api/v1/bots",
+        "/api/v1/strategies",
+        "/api/v1/trades",
+        "/api/v1/market/tickers",
+        "/api/v1/ws/websocket/status",
+        "/metrics",
+    ):
         async with running.http.get(running.url(path)) as response:
             assert response.status == 401, path
         async with running.http.get(running.url(path), headers={"Authorization": "Bearer wrong"}) as response:

@@ -98,3 +98,20 @@ def test_ema_crossover_buys_on_the_cross_up_and_sells_on_the_cross_down() -> Non
         if signal:
             decisions.append(signal.side)
     assert decisions == [Side.BUY, Side.SELL]
+
+
+def test_absolute_threshold_levels_replace_the_relative_defaults() -> None:
+    params = validate_params("threshold", {"buy_below": 90, "sell_above": 110})
+    assert params.model_dump()["buy_dip_pct"] is None
+    assert params.model_dump()["sell_rise_pct"] is None
+    strategy = build("threshold", {"buy_below": 90, "sell_above": 110})
+    # 5 % over the entry would trigger the default sell_rise_pct; the user asked for 110 only.
+    assert strategy.on_tick(tick(price=105.0), ctx(Decimal(1), 100.0)) is None
+
+
+def test_dust_below_the_minimum_order_size_is_not_a_position() -> None:
+    dusty = ctx(Decimal("0.000000005"))
+    dusty.min_base = Decimal("0.00000001")
+    assert not dusty.holding
+    dusty.min_base = Decimal(0)
+    assert dusty.holding
