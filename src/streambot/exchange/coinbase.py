@@ -271,11 +271,10 @@ def _order_from_wire(o: _Order) -> ExchangeOrder:
     )
 
 
-def _fill_from_wire(f: _Fill, *, size_is_quote: bool | None = None) -> Fill:
-    """``size_is_quote`` None: trust the fill's ``size_in_quote`` flag."""
+def _fill_from_wire(f: _Fill) -> Fill:
     price = _to_decimal(f.price, "fill price")
     size = _to_decimal(f.size, "fill size")
-    if (f.size_in_quote if size_is_quote is None else size_is_quote) and price:
+    if f.size_in_quote and price:
         # Fill.size is in base currency everywhere in the platform.
         size = size / price
     trade_time = _to_datetime(f.trade_time)
@@ -412,11 +411,6 @@ def order_configuration(request: OrderRequest) -> dict[str, dict[str, Any]]:
     return {"market_market_ioc": {"base_size": _text(request.base_size)}}
 
 
-def _distance(a: Decimal, b: Decimal) -> Decimal:
-    """How many times apart two positive amounts are (1 = equal)."""
-    return a / b if a >= b else b / a
-
-
 def _text(value: Decimal) -> str:
     """Plain notation: ``Decimal("1E-8")`` must go out as ``0.00000001``."""
     return format(value, "f")
@@ -533,38 +527,19 @@ class CoinbaseRest:
         return None
 
     async def list_fills(self, order_id: str) -> list[Fill]:
-        raw: list[_Fill] = []
+        fills: list[Fill] = []
         cursor = ""
         for _ in range(MAX_PAGES):
             params = [("order_ids", order_id), ("limit", str(FILLS_PAGE))]
             if cursor:
                 params.append(("cursor", cursor))
-            page = _decode(await self._get("/orders/historical/fills", params), _FillsPage, "list fills")
-            raw.extend(page.fills)
-            if not page.cursor or page.cursor == cursor:
+            page, next_cursor = parse_fills(await self._get("/orders/historical/fills", params))
+            fills.extend(page)
+            if not next_cursor or next_cursor == cursor:
                 break
-            cursor = page.cursor
-        size_is_quote = await self._fill_sizes_are_quote(order_id, raw) if raw else False
-        fills = [_fill_from_wire(f, size_is_quote=size_is_quote) for f in raw]
+            cursor = next_cursor
         fills.sort(key=lambda f: f.trade_time)
         return fills
-
-    async def _fill_sizes_are_quote(self, order_id: str, raw: list[_Fill]) -> bool:
-        """Whether ``size`` of these fills is a quote amount.
-
-        ``size_in_quote`` marks fills of quote-sized orders; whether their ``size`` is then quote
-        (ccxt's reading of Coinbase) or base (what the simulator sends) is not documented. The
-        order settles it: the sizes' total is close to either its ``filled_size`` (base) or its
-        ``filled_value`` (quote), and the two differ by the price, orders of magnitude apart for
-        any real product. One extra read, only for fills flagged ``size_in_quote``.
-        """
-        if not any(f.size_in_quote for f in raw):
-            return False
-        order = await self.get_order(order_id)
-        total = sum((_to_decimal(f.size, "fill size") for f in raw), Decimal(0))
-        if total <= 0 or order.filled_size <= 0 or order.filled_value <= 0:
-            return True
-        return _distance(total, order.filled_value) < _distance(total, order.filled_size)
 
     async def cancel_orders(self, order_ids: list[str]) -> dict[str, bool]:
         if not order_ids:
