@@ -307,6 +307,33 @@ def _parse_decimal(value: Any, name: str) -> Decimal:
     return number
 
 
+def _check_size(
+    size: Decimal, kind: str, minimum: Decimal, maximum: Decimal, increment: Decimal, currency: str
+) -> None:
+    """Coinbase's order-size checks, in its order: too large, too precise, then too small (a tiny size
+    is reported as a precision problem, not as smallness)."""
+    upper = kind.upper()
+    if size > maximum:
+        raise _reject(
+            "UNKNOWN_FAILURE_REASON",
+            f"Order size too large: the maximum is {maximum:f} {currency}",
+            f"PREVIEW_INVALID_{upper}_SIZE_TOO_LARGE",
+        )
+    if size > 0 and not _on_increment(size, increment):
+        raise _reject(
+            "INVALID_SIZE_PRECISION",
+            f"{kind}_size is too precise: the increment is {increment:f}",
+            # Coinbase's documented reason for base sizes is the generic PREVIEW_INVALID_SIZE_PRECISION.
+            "PREVIEW_INVALID_QUOTE_SIZE_PRECISION" if kind == "quote" else None,
+        )
+    if size <= 0 or size < minimum:
+        raise _reject(
+            "UNKNOWN_FAILURE_REASON",
+            f"Order size too small: the minimum is {minimum:f} {currency}",
+            f"PREVIEW_INVALID_{upper}_SIZE_TOO_SMALL",
+        )
+
+
 def _on_increment(value: Decimal, increment: Decimal) -> bool:
     return increment <= 0 or value % increment == 0
 
@@ -589,47 +616,24 @@ class MatchingEngine:
     @staticmethod
     def _check_sizes(parsed: _Parsed) -> None:
         product = parsed.product
-        # Order of checks: out of range, then precision, then minimum (Coinbase names the precision
-        # problem of a tiny size rather than its smallness).
         if parsed.quote_size is not None:
-            quote = parsed.quote_size
-            if quote > product.quote_max_size:
-                raise _reject(
-                    "UNKNOWN_FAILURE_REASON",
-                    f"Order size too large: the maximum is {product.quote_max_size} {product.quote_currency}",
-                    "PREVIEW_INVALID_QUOTE_SIZE_TOO_LARGE",
-                )
-            if quote > 0 and not _on_increment(quote, product.quote_increment):
-                raise _reject(
-                    "INVALID_SIZE_PRECISION",
-                    f"quote_size is too precise: the increment is {product.quote_increment}",
-                    "PREVIEW_INVALID_QUOTE_SIZE_PRECISION",
-                )
-            if quote <= 0 or quote < product.quote_min_size:
-                raise _reject(
-                    "UNKNOWN_FAILURE_REASON",
-                    f"Order size too small: the minimum is {product.quote_min_size} {product.quote_currency}",
-                    "PREVIEW_INVALID_QUOTE_SIZE_TOO_SMALL",
-                )
+            _check_size(
+                parsed.quote_size,
+                "quote",
+                product.quote_min_size,
+                product.quote_max_size,
+                product.quote_increment,
+                product.quote_currency,
+            )
         if parsed.base_size is not None:
-            base = parsed.base_size
-            if base > product.base_max_size:
-                raise _reject(
-                    "UNKNOWN_FAILURE_REASON",
-                    f"Order size too large: the maximum is {product.base_max_size} {product.base_currency}",
-                    "PREVIEW_INVALID_BASE_SIZE_TOO_LARGE",
-                )
-            if base > 0 and not _on_increment(base, product.base_increment):
-                raise _reject(
-                    "INVALID_SIZE_PRECISION",
-                    f"base_size is too precise: the increment is {product.base_increment}",
-                )
-            if base <= 0 or base < product.base_min_size:
-                raise _reject(
-                    "UNKNOWN_FAILURE_REASON",
-                    f"Order size too small: the minimum is {product.base_min_size} {product.base_currency}",
-                    "PREVIEW_INVALID_BASE_SIZE_TOO_SMALL",
-                )
+            _check_size(
+                parsed.base_size,
+                "base",
+                product.base_min_size,
+                product.base_max_size,
+                product.base_increment,
+                product.base_currency,
+            )
         if parsed.limit_price is not None:
             price = parsed.limit_price
             if price <= 0:
