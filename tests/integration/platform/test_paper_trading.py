@@ -99,7 +99,15 @@ async def test_feed_status_keeps_the_old_shape(running: Running) -> None:
 async def test_health_needs_no_token_and_everything_else_does(running: Running) -> None:
     async with running.http.get(running.url("/api/v1/health")) as response:
         assert response.status == 200
-        assert (await response.json())["mode"] == "paper"
+        health = await response.json()
+    assert health["mode"] == "paper"
+    assert health["components"]["store"] == {"ok": True}
+    await running.platform.store.close()
+    async with running.http.get(running.url("/api/v1/health")) as response:
+        health = await response.json()
+    assert health["status"] == "degraded"
+    assert health["components"]["store"]["ok"] is False
+    await running.platform.store.open()
     for path in (
         "/api/v1/bots",
         "/api/v1/strategies",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any
 
@@ -17,14 +18,20 @@ router = APIRouter()
 async def health(p: Annotated[Platform, Depends(platform)]) -> dict[str, Any]:
     feed = p.feed.status() if p.feed is not None else None
     feed_ok = feed is not None and feed.state == "live"
+    store: dict[str, Any] = {"ok": True}
+    try:
+        # A real round trip: a store that cannot answer must not be reported healthy.
+        await asyncio.wait_for(p.store.count_bots(), timeout=2.0)
+    except Exception as exc:
+        store = {"ok": False, "error": type(exc).__name__}
     components: dict[str, Any] = {
         "feed": {"ok": feed_ok, "state": feed.state if feed else "not started"},
         "evaluator": {"ok": p.evaluator is not None, "errors": p.evaluator.errors if p.evaluator else 0},
-        "store": {"ok": p.store is not None},
+        "store": store,
         "simulator": {"ok": p.simulator is not None} if p.settings.mode.value == "paper" else None,
     }
     return {
-        "status": "ok" if feed_ok else "degraded",
+        "status": "ok" if feed_ok and store["ok"] else "degraded",
         "mode": p.settings.mode.value,
         "market_data": p.settings.market_data.value,
         "uptime_s": round(time.time() - p.started_at, 1),
