@@ -43,13 +43,14 @@ class BotError(ValueError):
 
 
 def position_from_fills(fills: Sequence[Fill]) -> tuple[Position, float]:
+    """A bot's position and the price of its last buy, replayed from its fills in trade order."""
     position = Position()
+    last_buy_price = 0.0
     for fill in sorted(fills, key=lambda f: f.trade_time):
         position.apply_fill(fill.side, fill.size, fill.price * fill.size, fill.commission)
-    last_buy = next(
-        (f for f in sorted(fills, key=lambda f: f.trade_time, reverse=True) if f.side is Side.BUY), None
-    )
-    return position, float(last_buy.price) if last_buy else 0.0
+        if fill.side is Side.BUY:
+            last_buy_price = float(fill.price)
+    return position, last_buy_price
 
 
 class BotManager:

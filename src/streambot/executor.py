@@ -246,13 +246,14 @@ class Executor:
         )
         self.orders_filled += 1
         self._bus.publish("trades.executed", trade=trade_to_dict(trade))
+        product = self.products.get(trade.product_id)
         log.info(
             "✅ %s %s %s %s @ %s = %s %s (fee %s) — %s",
             bot.name,
             trade.side.value,
-            trade.base_size.normalize(),
+            _shown(trade.base_size, product.base_increment if product else None),
             trade.product_id.split("-")[0],
-            trade.price.normalize(),
+            _shown(trade.price, product.quote_increment if product else None),
             quote.quantize(Decimal("0.01")),
             trade.product_id.split("-")[-1],
             fee.quantize(Decimal("0.0001")),
@@ -339,6 +340,11 @@ class Executor:
 
     def _publish(self, record: OrderRecord, **extra: Any) -> None:
         self._bus.publish(f"orders.{record.status.value}", order=order_to_dict(record), **extra)
+
+
+def _shown(value: Decimal, increment: Decimal | None) -> Decimal:
+    """For people: on the product's increment. Records keep the exchange's exact figures."""
+    return (value.quantize(increment) if increment else value).normalize()
 
 
 def _our_status(order: ExchangeOrder) -> OrderStatus:
