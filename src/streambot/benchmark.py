@@ -208,3 +208,24 @@ def run_benchmarks(*, bots: int | None, ticks: int, as_json: bool) -> None:
         )
     console.print(table)
     console.print("Memory over 1,000,000 ticks: streambot bench --bots 10 --ticks 1000000 --json")
+
+
+def print_strategy_benchmarks(ticks: int) -> None:
+    """The strategy framework's figures (indicator updates, mixed and identical bots)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from streambot.strategies.bench import run_strategy_benchmarks
+
+    table = Table(title=f"strategies: {ticks:,} synthetic ticks on {PRODUCT}")
+    for column in ("measure", "value", "unit", "target", "note"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for row in run_strategy_benchmarks(ticks):
+        table.add_row(
+            str(row["name"]),
+            str(row["value"]),
+            str(row["unit"]),
+            str(row.get("target", "")),
+            str(row.get("note", "")),
+        )
+    Console().print(table)

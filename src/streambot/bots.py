@@ -10,8 +10,17 @@ from typing import Any, Protocol
 from streambot.bus import Bus
 from streambot.domain import BotId, BotRecord, BotState, Fill, Position, Product, Side
 from streambot.evaluator import BotRuntime, StreamingEvaluator
-from streambot.strategies.base import BotContext, StrategyError, build, close_strategy, validate_params
-from streambot.strategies.indicators.hub import IndicatorHub
+from streambot.strategies.base import (
+    BotContext,
+    Strategy,
+    StrategyError,
+    build,
+    close_strategy,
+    history_needed,
+    validate_params,
+    warm_up_bot,
+)
+from streambot.strategies.warmup import CandleHistory
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +70,17 @@ class BotManager:
         bus: Bus,
         products: Sequence[str],
         rules: Mapping[str, Product] | None = None,
+        history: CandleHistory | None = None,
     ) -> None:
         self._store = store
+        self._history = history
         self._evaluator = evaluator
         self._bus = bus
         self.products = tuple(products)
         self._rules = rules or {}
-        # One hub for the live tick stream: bots with the same indicator share one handle.
-        self.hub = IndicatorHub()
+        # One hub for the live tick stream, advanced by the evaluator: bots with the same
+        # indicator share one handle.
+        self.hub = evaluator.hub
         self._positions: dict[BotId, tuple[Position, float]] = {}
 
     # --- validation ------------------------------------------------------------------------
@@ -152,9 +164,13 @@ class BotManager:
         return record
 
     async def set_streaming(self, bot_id: BotId, streaming: bool) -> BotRecord:
+        """On: the bot decides on every tick. Off: on the latest price every few seconds."""
         await self._require(bot_id)
         updated = await self._store.update_bot(bot_id, streaming=streaming)
         assert updated is not None
+        self._evaluator.set_streaming(bot_id, streaming)
+        self._bus.publish("bots.updated", bot_id=bot_id)
+        log.info("🤖 Bot %s streaming %s", bot_id, "on" if streaming else "off (polling every few seconds)")
         return updated
 
     async def record_error(self, bot_id: BotId, reason: str) -> None:
@@ -217,6 +233,14 @@ class BotManager:
             hub=self.hub,
             min_base=rule.base_min_size if (rule := self._rules.get(record.product_id)) else Decimal(0),
         )
+        try:
+            await self._warm_up(record, strategy, ctx)
+        except Exception as exc:
+            # The user's warm_up raised: the bot cannot trust its indicators, so it does not run.
+            close_strategy(strategy)
+            await self._set_state(record, BotState.ERROR, f"warm-up failed: {type(exc).__name__}: {exc}")
+            log.error("❌ Bot %s cannot start: its warm-up raised %s", record.id, exc)
+            return
         if previous is not None:
             close_strategy(previous.strategy)
         self._evaluator.add(
@@ -227,5 +251,31 @@ class BotManager:
                 strategy=strategy,
                 ctx=ctx,
                 state=BotState.RUNNING,
+                streaming=record.streaming,
             )
+        )
+
+    async def _warm_up(self, record: BotRecord, strategy: Strategy, ctx: BotContext) -> None:
+        """Seed the bot's indicators from the exchange's candles so it can trade on its first tick."""
+        request = history_needed(strategy)
+        if request is None or self._history is None:
+            return
+        try:
+            candles = await self._history.closed_candles(record.product_id, request)
+        except Exception as exc:
+            # No history is a slow start, not a reason to stay stopped: the candles built from
+            # ticks get the indicators ready in time.
+            log.warning(
+                "⚠️ Bot %s starts without warm-up: the exchange's candles are unavailable (%s)",
+                record.id,
+                exc or type(exc).__name__,
+            )
+            return
+        warm_up_bot(strategy, ctx, candles)
+        log.info(
+            "🤖 Bot %s warmed up on %d %s candles of %s",
+            record.id,
+            len(candles),
+            request.timeframe,
+            record.product_id,
         )

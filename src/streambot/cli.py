@@ -79,20 +79,38 @@ def simulate(
         asyncio.run(serve(host, port, SimulatorConfig(products=settings.products, seed=seed)))
 
 
+BENCH_SECTIONS = ("pipeline", "strategies")
+"""What ``streambot bench`` measures, in the order it runs them."""
+
+
 @cli.command()
 def bench(
     bots: Annotated[int | None, typer.Option(help="Bots on one product (default: 1, 10, 100, 1000)")] = None,
     ticks: Annotated[int, typer.Option(help="Ticker frames to drive through")] = 100_000,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help=f"Run only these sections ({', '.join(BENCH_SECTIONS)}); repeatable"),
+    ] = None,
 ) -> None:
-    """Drive pre-generated Coinbase ticker frames through parse → bus → evaluator → strategies."""
+    """Measure every speed target and print the figures (all sections unless --only)."""
     if bots is not None and bots < 0:
         _fail("--bots must be 0 or more")
     if ticks < 1:
         _fail("--ticks must be at least 1")
-    from streambot.benchmark import run_benchmarks
+    chosen = list(only or BENCH_SECTIONS)
+    unknown = [name for name in chosen if name not in BENCH_SECTIONS]
+    if unknown:
+        _fail(f"--only: unknown section {unknown[0]!r}; choose from {', '.join(BENCH_SECTIONS)}")
+    if json and chosen != ["pipeline"]:
+        chosen = ["pipeline"]  # the JSON output is the pipeline's one object
+    from streambot import benchmark
 
-    run_benchmarks(bots=bots, ticks=ticks, as_json=json)
+    for name in chosen:
+        if name == "pipeline":
+            benchmark.run_benchmarks(bots=bots, ticks=ticks, as_json=json)
+        elif name == "strategies":
+            benchmark.print_strategy_benchmarks(min(ticks, 20_000))
 
 
 def main() -> None:

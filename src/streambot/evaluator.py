@@ -2,10 +2,14 @@
 
 The hot path here is synchronous on purpose: no await, no I/O, no INFO logging. A decision is
 handed to ``on_signal`` (the executor), which schedules the slow work elsewhere.
+
+A bot whose streaming is switched off is evaluated by the polling loop instead: every few seconds
+on its product's latest price (the old system's "legacy" mode, kept as the fallback users know).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +19,7 @@ from streambot.bus import Bus, TickMailbox
 from streambot.domain import BotId, BotState, ProductId, Signal, Ticker
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, Strategy
+from streambot.strategies.indicators.hub import IndicatorHub
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,7 @@ class BotRuntime:
     strategy: Strategy
     ctx: BotContext
     state: BotState = BotState.RUNNING
+    streaming: bool = True  # False: evaluated by the polling loop on the latest price
     error_reason: str = ""
     evaluations: int = 0
     timed: int = 0  # evaluations whose duration was measured (a sample)
@@ -56,12 +62,22 @@ ErrorHandler = Callable[[BotRuntime, BaseException], None]
 
 
 class StreamingEvaluator:
-    def __init__(self, bus: Bus, on_signal: SignalHandler, on_error: ErrorHandler | None = None) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        on_signal: SignalHandler,
+        on_error: ErrorHandler | None = None,
+        hub: IndicatorHub | None = None,
+    ) -> None:
         self._bus = bus
+        # The shared indicators of this tick stream. Advancing the tick's product here, once,
+        # keeps indicator work per tick the same for one bot or a thousand sharing a handle.
+        self.hub = hub if hub is not None else IndicatorHub()
         self._on_signal = on_signal
         self._on_error = on_error
         self._by_product: dict[ProductId, list[BotRuntime]] = {}
         self._bots: dict[BotId, BotRuntime] = {}
+        self._polled: dict[BotId, BotRuntime] = {}
         self._mailbox: TickMailbox | None = None
         self.tick_to_decision = LatencyStats()
         self.ticks_evaluated = 0
@@ -74,7 +90,7 @@ class StreamingEvaluator:
         self.remove(bot.bot_id)
         self._bots[bot.bot_id] = bot
         if bot.state is BotState.RUNNING:
-            self._by_product.setdefault(bot.product_id, []).append(bot)
+            self._index(bot)
 
     def remove(self, bot_id: BotId) -> BotRuntime | None:
         bot = self._bots.pop(bot_id, None)
@@ -91,7 +107,28 @@ class StreamingEvaluator:
     def running_on(self, product_id: ProductId) -> int:
         return len(self._by_product.get(product_id, ()))
 
+    def set_streaming(self, bot_id: BotId, streaming: bool) -> BotRuntime | None:
+        """Move a running bot between the tick stream and the polling loop."""
+        bot = self._bots.get(bot_id)
+        if bot is None:
+            return None
+        self._unindex(bot)
+        bot.streaming = streaming
+        if bot.state is BotState.RUNNING:
+            self._index(bot)
+        return bot
+
+    def polled(self) -> list[BotRuntime]:
+        return list(self._polled.values())
+
+    def _index(self, bot: BotRuntime) -> None:
+        if bot.streaming:
+            self._by_product.setdefault(bot.product_id, []).append(bot)
+        else:
+            self._polled[bot.bot_id] = bot
+
     def _unindex(self, bot: BotRuntime) -> None:
+        self._polled.pop(bot.bot_id, None)
         bots = self._by_product.get(bot.product_id)
         if bots and bot in bots:
             bots.remove(bot)
@@ -106,6 +143,7 @@ class StreamingEvaluator:
         self.ticks_evaluated += 1
         if not bots:
             return 0
+        self.hub.on_tick(tick)
         debug = log.isEnabledFor(logging.DEBUG)
         decisions = 0
         # Per-bot timing costs two clock reads and a ring write per bot; on one tick in
@@ -128,15 +166,38 @@ class StreamingEvaluator:
                 bot.latency.record(finished - tick.received_ns)
             if signal is not None:
                 decisions += 1
-                bot.last_signal = signal
-                bot.last_signal_at = time.time()
-                bot.signals += 1
-                self._on_signal(bot, signal, tick)
+                self._decided(bot, signal, tick)
         self.evaluations += len(bots)
         self.tick_to_decision.record(_perf_ns() - tick.received_ns)
         if debug:
             log.debug("🤖 Evaluated %d bots on %s @ %s", len(bots), tick.product_id, tick.price)
         return decisions
+
+    def poll(self) -> int:
+        """Evaluate every polled bot once on its product's latest price; returns the signals."""
+        decisions = 0
+        latest = self._bus.latest
+        for bot in tuple(self._polled.values()):
+            tick = latest.get(bot.product_id)
+            if tick is None:
+                continue  # no price yet for this product: nothing to decide on
+            try:
+                signal = bot.strategy.on_tick(tick, bot.ctx)
+            except Exception as exc:
+                self._fail(bot, exc)
+                continue
+            bot.evaluations += 1
+            self.evaluations += 1
+            if signal is not None:
+                decisions += 1
+                self._decided(bot, signal, tick)
+        return decisions
+
+    def _decided(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
+        bot.last_signal = signal
+        bot.last_signal_at = time.time()
+        bot.signals += 1
+        self._on_signal(bot, signal, tick)
 
     def _fail(self, bot: BotRuntime, exc: BaseException) -> None:
         self.errors += 1
@@ -159,6 +220,12 @@ class StreamingEvaluator:
                 self.evaluate(await mailbox.get())
         finally:
             self._bus.remove_mailbox(mailbox)
+
+    async def run_polling(self, interval: float = 5.0) -> None:
+        """The legacy loop: bots with streaming off decide every ``interval`` seconds."""
+        while True:
+            await asyncio.sleep(interval)
+            self.poll()
 
     @property
     def mailbox(self) -> TickMailbox | None:

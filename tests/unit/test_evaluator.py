@@ -106,3 +106,59 @@ async def test_run_consumes_the_bus_and_skips_superseded_ticks() -> None:
         await task
     assert recorder.seen == [3.0]
     assert evaluator.skipped_ticks == 2
+
+
+def test_a_bot_with_streaming_off_decides_only_in_the_polling_round_on_the_latest_price() -> None:
+    bus = Bus()
+    signals: list[tuple[int, float]] = []
+    evaluator = StreamingEvaluator(bus, lambda bot, s, t: signals.append((bot.bot_id, t.price)))
+    polled = runtime(1, Recorder(signal_every=1))
+    polled.streaming = False
+    streamed = runtime(2, Recorder())
+    evaluator.add(polled)
+    evaluator.add(streamed)
+
+    for price in (100.0, 101.0, 102.0):
+        t = tick("BTC-USD", price)
+        bus.publish_tick(t)
+        evaluator.evaluate(t)
+    assert isinstance(polled.strategy, Recorder)
+    assert polled.strategy.seen == []  # the stream passes it by
+    assert evaluator.poll() == 1
+    assert polled.strategy.seen == [102.0]  # the newest price, once
+    assert signals == [(1, 102.0)]
+    assert [bot.bot_id for bot in evaluator.polled()] == [1]
+
+
+def test_switching_streaming_moves_a_bot_between_the_stream_and_the_polling_round() -> None:
+    bus = Bus()
+    evaluator = StreamingEvaluator(bus, lambda *_: None)
+    bot = runtime(1, Recorder())
+    evaluator.add(bot)
+    evaluator.set_streaming(BotId(1), False)
+    evaluator.evaluate(tick("BTC-USD", 100.0))
+    assert isinstance(bot.strategy, Recorder)
+    assert bot.strategy.seen == []
+    evaluator.set_streaming(BotId(1), True)
+    evaluator.evaluate(tick("BTC-USD", 101.0))
+    assert bot.strategy.seen == [101.0]
+    assert evaluator.polled() == []
+    assert evaluator.set_streaming(BotId(99), False) is None
+
+
+def test_polling_skips_a_product_without_a_price_and_a_raising_bot_goes_to_error() -> None:
+    bus = Bus()
+    errors: list[int] = []
+    evaluator = StreamingEvaluator(bus, lambda *_: None, lambda bot, exc: errors.append(bot.bot_id))
+    quiet = runtime(1, Recorder(), product="ETH-USD")
+    broken = runtime(2, Exploding())
+    for bot in (quiet, broken):
+        bot.streaming = False
+        evaluator.add(bot)
+    bus.publish_tick(tick("BTC-USD", 100.0))
+    evaluator.poll()
+    assert isinstance(quiet.strategy, Recorder)
+    assert quiet.strategy.seen == []
+    assert broken.state is BotState.ERROR
+    assert errors == [2]
+    assert [bot.bot_id for bot in evaluator.polled()] == [1]
