@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -69,17 +70,84 @@ def simulate(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for WebSocket and REST")] = 8765,
     seed: Annotated[int | None, typer.Option(help="Random seed for a repeatable market")] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Start with a fault, e.g. 'silence:seconds=10', 'http_error:status=429,seconds=30' "
+            "or JSON as POST /sim/faults takes it (repeatable)"
+        ),
+    ] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="Keep the paper account (balances, orders, fills) in this file")
+    ] = None,
+    prices: Annotated[
+        Path | None, typer.Option(help="Replay recorded prices (JSON lines: ticks or Coinbase ticker frames)")
+    ] = None,
+    replay_speed: Annotated[float, typer.Option(help="Replay speed-up factor")] = 1.0,
+    key_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="CDP API key JSON (name + privateKey/publicKey): require JWTs signed by it (repeatable)"
+        ),
+    ] = None,
+    rate_limits: Annotated[
+        bool, typer.Option(help="Answer 429 beyond 30 req/s private, 10 req/s public")
+    ] = True,
 ) -> None:
-    """Run only the Coinbase-protocol market simulator (WebSocket at /, REST at /api/v3/brokerage)."""
+    """Run only the Coinbase-protocol market simulator (WebSocket at /, REST at /api/v3/brokerage,
+    fault injection at /sim/faults)."""
+    from streambot.simulator.faults import FaultError, parse_fault_flag
     from streambot.simulator.server import SimulatorConfig, serve
 
     settings = load_settings()
     streambot_logging.configure(settings.log_level, settings.log_format)
+    if replay_speed <= 0:
+        _fail("--replay-speed must be positive")
+    if prices is not None and not prices.is_file():
+        _fail(f"--prices: {prices} is not a file")
+    try:
+        faults = tuple(parse_fault_flag(text) for text in fault or ())
+    except FaultError as exc:
+        _fail(f"--fault: {exc}")
+    api_keys = dict(_read_key_file(path) for path in key_file or ())
+    from streambot.simulator.auth import JwtVerifier
+
+    try:
+        JwtVerifier(api_keys)
+    except (ValueError, TypeError) as exc:
+        _fail(f"--key-file: the key is not an EC P-256 or Ed25519 key ({type(exc).__name__})")
+    config = SimulatorConfig(
+        products=settings.products,
+        seed=seed,
+        faults=faults,
+        state_path=state,
+        price_file=prices,
+        replay_speed=replay_speed,
+        api_keys=api_keys,
+        rate_limits=rate_limits,
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(host, port, SimulatorConfig(products=settings.products, seed=seed)))
+        asyncio.run(serve(host, port, config))
 
 
-BENCH_SECTIONS = ("pipeline", "strategies")
+def _read_key_file(path: Path) -> tuple[str, str]:
+    """(key name, key PEM) from a CDP key file; the key itself is never echoed in errors."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        _fail(f"--key-file {path}: cannot read it as JSON ({type(exc).__name__})")
+    if not isinstance(data, dict):
+        _fail(f"--key-file {path}: expected a JSON object with name and privateKey")
+    name = data.get("name") or data.get("id")
+    key = data.get("publicKey") or data.get("privateKey")
+    if not isinstance(name, str) or not isinstance(key, str):
+        _fail(f"--key-file {path}: needs 'name' and 'privateKey' (or 'publicKey')")
+    return name, key
+
+
+BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api")
 """What ``streambot bench`` measures, in the order it runs them."""
 
 
@@ -111,6 +179,14 @@ def bench(
             benchmark.run_benchmarks(bots=bots, ticks=ticks, as_json=json)
         elif name == "strategies":
             benchmark.print_strategy_benchmarks(min(ticks, 20_000))
+        elif name == "feed":
+            from streambot.feed.bench import print_feed_benchmarks
+
+            print_feed_benchmarks()
+        elif name == "api":
+            from streambot.api.bench import print_api_benchmarks
+
+            print_api_benchmarks()
 
 
 def main() -> None:

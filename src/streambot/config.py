@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     sim_seed: int | None = None
     balance_cache_ttl: float = Field(default=60.0, gt=0)
     order_cooldown_s: float = Field(default=5.0, ge=0)
+    # Python files defining user strategies, loaded by name at start-up (see strategies/user.py).
+    strategy_dir: Path | None = None
+    # How often bots with streaming off decide on the latest price (the old "legacy" mode).
+    legacy_poll_interval: float = Field(default=5.0, gt=0)
 
     @field_validator("products", mode="before")
     @classmethod

@@ -477,8 +477,12 @@ class SimMarket:
         best_bid: Number,
         best_ask: Number,
         now: float | None = None,
+        *,
+        best_bid_quantity: Number | None = None,
+        best_ask_quantity: Number | None = None,
     ) -> MarketTick | None:
-        """Follow a real price: the synthetic walk of this product stops for good."""
+        """Follow a real price: the synthetic walk of this product stops for good. Quantities at
+        the touch are drawn like the synthetic ones unless given (they cap resting-order fills)."""
         state = self._states.get(product_id)
         if state is None:
             log.debug("External tick for %s ignored: not a simulated product", product_id)
@@ -495,8 +499,16 @@ class SimMarket:
         state.bid, state.ask, state.price = bid_d, ask_d, price_d
         state.log_mid = math.log(float((bid_d + ask_d) / 2))
         price_f = float(price_d)
-        state.bid_qty = self._size(state.spec, state.rng, price_f, 1)
-        state.ask_qty = self._size(state.spec, state.rng, price_f, 1)
+        state.bid_qty = (
+            _decimal(best_bid_quantity)
+            if best_bid_quantity is not None
+            else self._size(state.spec, state.rng, price_f, 1)
+        )
+        state.ask_qty = (
+            _decimal(best_ask_quantity)
+            if best_ask_quantity is not None
+            else self._size(state.spec, state.rng, price_f, 1)
+        )
         tick = self._record(state, when, trade=self._trade(state, when, price_d >= (bid_d + ask_d) / 2))
         self._notify(tick)
         return tick

@@ -7,7 +7,11 @@ exchange computes (fees, sizes bought by quote) keep 16 decimal places, as Coinb
   A buy by ``quote_size`` spends exactly that amount, fee included (``size_inclusive_of_fees``),
   like Coinbase; a buy by ``base_size`` pays the fee on top.
 - ``limit_limit_gtc`` that crosses the book fills at once as taker at the touch; otherwise it rests
-  (its funds on hold) and fills completely at its limit price, as maker, when a later quote crosses.
+  (its funds on hold) and fills at its limit price, as maker, when a later quote crosses it: each
+  tick fills at most the size quoted at the touch, so a large order fills in parts over several
+  ticks and stays ``OPEN`` with ``filled_size > 0`` meanwhile (Coinbase has no PARTIALLY_FILLED).
+- ``stop_limit_stop_limit_gtc`` waits (funds on hold) until the last price reaches its stop
+  (``STOP_UP``: at or above, ``STOP_DOWN``: at or below), then behaves as the limit order above.
 - Failures carry Coinbase's ``error`` / ``preview_failure_reason`` codes; a reused
   ``client_order_id`` returns the order it first created.
 """
@@ -34,6 +38,10 @@ _NAMESPACE: Final = uuid.UUID("5f0c6a62-2f6e-4c41-9d8e-7f3b1f1c0a11")
 
 MARKET_IOC: Final = "market_market_ioc"
 LIMIT_GTC: Final = "limit_limit_gtc"
+STOP_LIMIT_GTC: Final = "stop_limit_stop_limit_gtc"
+STOP_UP: Final = "STOP_DIRECTION_STOP_UP"
+STOP_DOWN: Final = "STOP_DIRECTION_STOP_DOWN"
+SIMULATED_CONFIGURATIONS: Final = frozenset({MARKET_IOC, LIMIT_GTC, STOP_LIMIT_GTC})
 KNOWN_CONFIGURATIONS: Final = frozenset(
     {
         MARKET_IOC,
@@ -180,6 +188,9 @@ class SimOrder:
     quote_size: Decimal | None = None
     limit_price: Decimal | None = None
     post_only: bool = False
+    stop_price: Decimal | None = None
+    stop_direction: str | None = None
+    triggered: bool = False  # stop-limit orders: the stop was reached, the order works as a limit
     status: str = OPEN
     filled_size: Decimal = Decimal(0)
     filled_value: Decimal = Decimal(0)
@@ -197,6 +208,19 @@ class SimOrder:
     @property
     def size_in_quote(self) -> bool:
         return self.quote_size is not None
+
+    @property
+    def remaining(self) -> Decimal:
+        """Base size still to fill (0 for quote-sized orders once they are done)."""
+        if self.base_size is None:
+            return Decimal(0)
+        return self.base_size - self.filled_size
+
+    @property
+    def trigger_status(self) -> str:
+        if self.stop_price is None:
+            return "INVALID_ORDER_TYPE"
+        return "STOP_TRIGGERED" if self.triggered else "STOP_PENDING"
 
     @property
     def average_filled_price(self) -> Decimal:
@@ -279,6 +303,22 @@ class _Parsed:
     quote_size: Decimal | None
     limit_price: Decimal | None
     post_only: bool
+    stop_price: Decimal | None = None
+    stop_direction: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What moved since the last ``take_changes``: the rows a persistent account must rewrite."""
+
+    accounts: list[Account]
+    orders: list[SimOrder]
+    fills: list[SimFill]
+    order_sequence: int
+    fill_sequence: int
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.orders or self.fills)
 
 
 class _Reject(Exception):
@@ -361,14 +401,86 @@ class MatchingEngine:
         self._orders: dict[str, SimOrder] = {}
         self._by_client_id: dict[str, SimOrder] = {}
         self._resting: dict[str, dict[str, SimOrder]] = {}  # product -> order_id -> order
+        self._stops: dict[str, dict[str, SimOrder]] = {}  # untriggered stop-limit orders
         self._fills: list[SimFill] = []
         self._quotes: dict[str, tuple[Decimal, Decimal]] = {}
         self._order_seq = 0
         self._fill_seq = 0
+        self._seed = seed
+        # What changed since the last take_changes (a persistent account writes exactly these).
+        self._dirty_accounts: dict[str, Account] = {}
+        self._dirty_orders: dict[str, SimOrder] = {}
+        self._new_fills: list[SimFill] = []
         for product in products:
             self.add_product(product, now)
         for currency, amount in (starting_balances or {}).items():
             self._account(currency, now).available += amount
+
+    # --- persistence ---------------------------------------------------------------------------
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self._dirty_orders or self._dirty_accounts or self._new_fills)
+
+    def take_changes(self) -> Changes:
+        changes = Changes(
+            list(self._dirty_accounts.values()),
+            list(self._dirty_orders.values()),
+            self._new_fills,
+            self._order_seq,
+            self._fill_seq,
+        )
+        self._dirty_accounts, self._dirty_orders, self._new_fills = {}, {}, []
+        return changes
+
+    def all_state(self) -> Changes:
+        """Everything, as one set of changes (the first save of a new account)."""
+        return Changes(
+            list(self._accounts.values()),
+            list(self._orders.values()),
+            list(self._fills),
+            self._order_seq,
+            self._fill_seq,
+        )
+
+    def restore(
+        self,
+        accounts: Iterable[Account],
+        orders: Iterable[SimOrder],
+        fills: Iterable[SimFill],
+        *,
+        order_sequence: int,
+        fill_sequence: int,
+    ) -> None:
+        """Replace the account with a saved one: balances, holds, orders (resting ones back on the
+        book), fills and the id counters; ``client_order_id`` idempotency holds across restarts."""
+        for account in accounts:
+            self._accounts[account.currency] = account
+        self._orders.clear()
+        self._by_client_id.clear()
+        for resting in (*self._resting.values(), *self._stops.values()):
+            resting.clear()
+        for order in sorted(orders, key=lambda o: o.sequence):
+            self._orders[order.order_id] = order
+            self._by_client_id[order.client_order_id] = order
+            if order.status == OPEN and order.order_type != "MARKET":
+                if order.stop_price is not None and not order.triggered:
+                    self._stops.setdefault(order.product_id, {})[order.order_id] = order
+                else:
+                    self._resting.setdefault(order.product_id, {})[order.order_id] = order
+        self._fills = sorted(fills, key=lambda f: f.sequence)
+        for fill in self._fills:
+            owner = self._orders.get(fill.order_id)
+            if owner is not None:
+                owner.fills.append(fill)
+        self._order_seq = max(order_sequence, max((o.sequence for o in self._orders.values()), default=0))
+        self._fill_seq = max(fill_sequence, self._fills[-1].sequence if self._fills else 0)
+        if self._seed is not None:
+            # A seeded engine must not hand out the ids it already gave before the restart.
+            self._rng = random.Random(f"{self._seed}:ids:{self._order_seq}:{self._fill_seq}")
+        self._dirty_accounts.clear()
+        self._dirty_orders.clear()
+        self._new_fills = []
 
     # --- setup and queries ---------------------------------------------------------------------
 
@@ -450,25 +562,64 @@ class MatchingEngine:
     # --- market --------------------------------------------------------------------------------
 
     def update_market(
-        self, product_id: str, best_bid: Decimal, best_ask: Decimal, now: float
+        self,
+        product_id: str,
+        best_bid: Decimal,
+        best_ask: Decimal,
+        now: float,
+        *,
+        bid_size: Decimal | None = None,
+        ask_size: Decimal | None = None,
+        last: Decimal | None = None,
     ) -> list[SimFill]:
-        """Record the new touch and fill every resting order it crosses (at the order's limit)."""
+        """Record the new touch, trigger stops the ``last`` price reached, and fill resting orders
+        the touch crosses (at their limit, as maker). ``bid_size``/``ask_size`` cap what this tick
+        can fill (shared by the orders in time priority); None means no cap."""
         self._quotes[product_id] = (best_bid, best_ask)
+        fills: list[SimFill] = []
+        stops = self._stops.get(product_id)
+        if stops:
+            price = last if last is not None else (best_bid + best_ask) / 2
+            for order in sorted(stops.values(), key=lambda o: o.sequence):
+                assert order.stop_price is not None
+                reached = (
+                    price >= order.stop_price
+                    if order.stop_direction == STOP_UP
+                    else price <= order.stop_price
+                )
+                if reached:
+                    del stops[order.order_id]
+                    order.triggered = True
+                    self._dirty_orders[order.order_id] = order
+                    log.debug("Stop %s triggered at %s", order.order_id, price)
+                    fills.extend(self._work_limit(order, best_bid, best_ask, now))
         resting = self._resting.get(product_id)
         if not resting:
-            return []
+            return fills
         crossed = [
             order
             for order in resting.values()
             if order.limit_price is not None
             and (best_ask <= order.limit_price if order.side == "BUY" else best_bid >= order.limit_price)
         ]
-        fills = []
+        available = {"BUY": ask_size, "SELL": bid_size}
+        increment = self._products[product_id].base_increment
         for order in sorted(crossed, key=lambda o: o.sequence):
             assert order.limit_price is not None
-            assert order.base_size is not None
-            del resting[order.order_id]
-            fills.append(self._fill(order, order.limit_price, order.base_size, None, maker=True, now=now))
+            size = order.remaining
+            cap = available[order.side]
+            if cap is not None:
+                size = (
+                    min(size, cap).quantize(increment, rounding=ROUND_DOWN)
+                    if increment > 0
+                    else min(size, cap)
+                )
+                if size <= 0:
+                    continue
+                available[order.side] = cap - size
+            fills.append(self._fill(order, order.limit_price, size, None, maker=True, now=now))
+            if order.status != OPEN:
+                del resting[order.order_id]
         return fills
 
     # --- orders --------------------------------------------------------------------------------
@@ -486,8 +637,11 @@ class MatchingEngine:
         order = self._new_order(request, parsed, now)
         if parsed.order_type == "MARKET":
             self._execute_market(order, parsed, bid, ask, now)
+        elif parsed.order_type == "STOP_LIMIT":
+            self._place_hold(order, now)
+            self._stops.setdefault(order.product_id, {})[order.order_id] = order
         else:
-            self._execute_limit(order, parsed, bid, ask, now)
+            self._work_limit(order, bid, ask, now)
         return PlaceResult(order, None, order.configuration)
 
     def preview_order(self, request: NewOrder) -> Preview:
@@ -512,6 +666,8 @@ class MatchingEngine:
                 results.append(CancelResult(order_id, False, "ORDER_IS_FULLY_FILLED"))
             elif order.status != OPEN:
                 results.append(CancelResult(order_id, False, "DUPLICATE_CANCEL_REQUEST"))
+            elif order.order_type == "MARKET":
+                results.append(CancelResult(order_id, False, "ORDER_IS_FULLY_FILLED"))
             else:
                 self._cancel(order, now, "User requested cancel")
                 results.append(CancelResult(order_id, True, "UNKNOWN_CANCEL_FAILURE_REASON"))
@@ -524,7 +680,12 @@ class MatchingEngine:
         if account is None:
             account = Account(account_uuid(currency), currency, created_at=now, updated_at=now)
             self._accounts[currency] = account
+            self._dirty_accounts[currency] = account
         return account
+
+    def _touched(self, account: Account, now: float) -> None:
+        account.updated_at = now
+        self._dirty_accounts[account.currency] = account
 
     def new_id(self) -> str:
         """A uuid4-shaped id (reproducible when the engine is seeded)."""
@@ -569,7 +730,7 @@ class MatchingEngine:
                 "PREVIEW_INVALID_ORDER_CONFIG",
             )
         kind, fields = next(iter(raw.items()))
-        if kind not in (MARKET_IOC, LIMIT_GTC) or not isinstance(fields, Mapping):
+        if kind not in SIMULATED_CONFIGURATIONS or not isinstance(fields, Mapping):
             detail = "is not simulated" if kind in KNOWN_CONFIGURATIONS else "is not an order configuration"
             raise _reject(
                 "UNSUPPORTED_ORDER_CONFIGURATION", f"{kind} {detail}", "PREVIEW_INVALID_ORDER_CONFIG"
@@ -601,8 +762,32 @@ class MatchingEngine:
                     "PREVIEW_INVALID_ORDER_CONFIG",
                 )
             limit_price = _parse_decimal(fields["limit_price"], "limit_price")
-            post_only = fields.get("post_only") in (True, "true", "True")
-            parsed = _Parsed(product, side, "LIMIT", configuration, base_size, None, limit_price, post_only)
+            if kind == STOP_LIMIT_GTC:
+                direction = fields.get("stop_direction")
+                if not fields.get("stop_price") or direction not in (STOP_UP, STOP_DOWN):
+                    raise _reject(
+                        "INVALID_REQUEST",
+                        f"stop-limit orders need stop_price and stop_direction ({STOP_UP} or {STOP_DOWN})",
+                        "PREVIEW_INVALID_ORDER_CONFIG",
+                    )
+                stop_price = _parse_decimal(fields["stop_price"], "stop_price")
+                parsed = _Parsed(
+                    product,
+                    side,
+                    "STOP_LIMIT",
+                    configuration,
+                    base_size,
+                    None,
+                    limit_price,
+                    False,
+                    stop_price,
+                    str(direction),
+                )
+            else:
+                post_only = fields.get("post_only") in (True, "true", "True")
+                parsed = _Parsed(
+                    product, side, "LIMIT", configuration, base_size, None, limit_price, post_only
+                )
         with localcontext() as context:
             context.prec = _PRECISION
             try:
@@ -646,6 +831,13 @@ class MatchingEngine:
                 raise _reject(
                     "INVALID_PRICE_PRECISION",
                     f"limit_price is too precise: the increment is {product.quote_increment}",
+                )
+            stop = parsed.stop_price
+            if stop is not None and (stop <= 0 or not _on_increment(stop, product.quote_increment)):
+                raise _reject(
+                    "INVALID_PRICE_PRECISION",
+                    f"stop_price must be positive and on the increment {product.quote_increment}",
+                    "PREVIEW_INVALID_STOP_PRICE",
                 )
             assert parsed.base_size is not None
             if parsed.base_size * price < product.quote_min_size:
@@ -718,8 +910,11 @@ class MatchingEngine:
             quote_size=parsed.quote_size,
             limit_price=parsed.limit_price,
             post_only=parsed.post_only,
+            stop_price=parsed.stop_price,
+            stop_direction=parsed.stop_direction,
         )
         self._orders[order.order_id] = order
+        self._dirty_orders[order.order_id] = order
         self._by_client_id[order.client_order_id] = order
         log.debug("Order %s %s %s %s", order.order_id, order.side, order.order_type, order.product_id)
         return order
@@ -737,43 +932,54 @@ class MatchingEngine:
         assert parsed.base_size is not None
         self._fill(order, ask if order.side == "BUY" else bid, parsed.base_size, None, maker=False, now=now)
 
-    def _execute_limit(
-        self, order: SimOrder, parsed: _Parsed, bid: Decimal, ask: Decimal, now: float
-    ) -> None:
-        assert parsed.limit_price is not None
-        assert parsed.base_size is not None
-        if self._crosses(order.side, parsed.limit_price, bid, ask):
+    def _work_limit(self, order: SimOrder, bid: Decimal, ask: Decimal, now: float) -> list[SimFill]:
+        """A (new or just triggered) limit order: fill at once as taker at the touch if it crosses
+        (a deep book: completely), else rest on the book with its funds on hold."""
+        assert order.limit_price is not None
+        if self._crosses(order.side, order.limit_price, bid, ask):
             touch = ask if order.side == "BUY" else bid
-            self._fill(order, touch, parsed.base_size, None, maker=False, now=now)
-            return
-        product = parsed.product
-        if order.side == "BUY":
-            order.hold = self._buy_hold(parsed.base_size, parsed.limit_price)
-            account = self._accounts[product.quote_currency]
-        else:
-            order.hold = parsed.base_size
-            account = self._accounts[product.base_currency]
+            return [self._fill(order, touch, order.remaining, None, maker=False, now=now)]
+        if not order.hold:
+            self._place_hold(order, now)
+        self._resting.setdefault(order.product_id, {})[order.order_id] = order
+        return []
+
+    def _hold_account(self, order: SimOrder) -> Account:
+        product = self._products.get(order.product_id)
+        if product is not None:
+            base, quote = product.base_currency, product.quote_currency
+        else:  # an order restored for a product this run does not simulate
+            base, _, quote = order.product_id.partition("-")
+        return self._account(quote if order.side == "BUY" else base, order.created_time)
+
+    def _place_hold(self, order: SimOrder, now: float) -> None:
+        """Hold what the rest of the order can still spend (buys at the taker rate: it may fill as taker)."""
+        assert order.limit_price is not None
+        remaining = order.remaining
+        order.hold = self._buy_hold(remaining, order.limit_price) if order.side == "BUY" else remaining
+        account = self._hold_account(order)
         account.available -= order.hold
         account.hold += order.hold
-        account.updated_at = now
-        self._resting[product.product_id][order.order_id] = order
+        self._touched(account, now)
+        self._dirty_orders[order.order_id] = order
 
     def _release_hold(self, order: SimOrder, now: float) -> None:
         if not order.hold:
             return
-        product = self._products[order.product_id]
-        currency = product.quote_currency if order.side == "BUY" else product.base_currency
-        account = self._accounts[currency]
+        account = self._hold_account(order)
         account.hold -= order.hold
         account.available += order.hold
-        account.updated_at = now
+        self._touched(account, now)
         order.hold = Decimal(0)
+        self._dirty_orders[order.order_id] = order
 
     def _cancel(self, order: SimOrder, now: float, message: str) -> None:
         self._resting.get(order.product_id, {}).pop(order.order_id, None)
+        self._stops.get(order.product_id, {}).pop(order.order_id, None)
         self._release_hold(order, now)
         order.status = CANCELLED
         order.cancel_message = message
+        self._dirty_orders[order.order_id] = order
 
     def _fill(
         self,
@@ -786,7 +992,8 @@ class MatchingEngine:
         now: float,
         spend: Decimal | None = None,
     ) -> SimFill:
-        """Fill ``order`` completely: move balances, record the fill, mark the order FILLED."""
+        """Fill ``size`` of ``order``: move balances, record the fill; the order is FILLED when
+        nothing remains, else it stays OPEN with the hold re-placed for the rest."""
         product = self._products[order.product_id]
         rate = self.maker_fee_rate if maker else self.taker_fee_rate
         with localcontext() as context:
@@ -803,7 +1010,8 @@ class MatchingEngine:
         else:
             base_account.available -= size
             quote_account.available += value - fee
-        quote_account.updated_at = base_account.updated_at = now
+        self._touched(quote_account, now)
+        self._touched(base_account, now)
         self._fill_seq += 1
         fill = SimFill(
             sequence=self._fill_seq,
@@ -820,13 +1028,18 @@ class MatchingEngine:
             time=now,
         )
         self._fills.append(fill)
+        self._new_fills.append(fill)
+        self._dirty_orders[order.order_id] = order
         order.fills.append(fill)
         order.filled_size += size
         order.filled_value += value
         order.total_fees += fee
         order.number_of_fills += 1
         order.last_fill_time = now
-        order.status = FILLED
+        if order.limit_price is not None and order.remaining > 0:
+            self._place_hold(order, now)
+        else:
+            order.status = FILLED
         log.debug("Filled %s %s %s @ %s", order.order_id, order.side, size, price)
         return fill
 

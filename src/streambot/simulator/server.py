@@ -15,37 +15,61 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import ipaddress
 import logging
 import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final
 
+import jwt
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from streambot.config import DEFAULT_PRODUCTS
-from streambot.simulator.market import Candle, MarketTick, ProductSpec, SimMarket
+from streambot.simulator.auth import AuthFailure, JwtVerifier
+from streambot.simulator.channels import (
+    EMPTY_POSITIONS,
+    USER_SNAPSHOT_BATCH,
+    book_diff,
+    book_levels,
+    l2_updates,
+    market_trade_json,
+    user_order_json,
+)
+from streambot.simulator.faults import AnyFault, FaultError, Faults
+from streambot.simulator.market import Candle, MarketTick, MarketTrade, ProductSpec, SimMarket
 from streambot.simulator.matching import (
     AMOUNT_QUANTUM,
     FILLED,
     ORDER_STATUSES,
     Account,
+    Changes,
     MatchingEngine,
     NewOrder,
     Rejection,
     SimFill,
     SimOrder,
 )
+from streambot.simulator.persistence import PaperAccountStore
+from streambot.simulator.ratelimit import PRIVATE_PER_SECOND, PUBLIC_PER_SECOND, Decision, RateLimiter
+from streambot.simulator.replay import load_recording, replay_prices
 
 log = logging.getLogger(__name__)
 
 REST_PREFIX: Final = "/api/v3/brokerage"
-SUPPORTED_CHANNELS: Final = frozenset({"ticker", "heartbeats"})
+SUPPORTED_CHANNELS: Final = frozenset(
+    {"ticker", "ticker_batch", "heartbeats", "market_trades", "level2", "user"}
+)
+PRODUCT_CHANNELS: Final = ("ticker", "ticker_batch", "market_trades", "level2")
+FRAME_CHANNELS: Final = {"level2": "l2_data"}  # subscription name -> envelope channel
+ADMIN_PREFIX: Final = "/sim/"
+LEVEL2_DEPTH: Final = 10
 FIAT: Final = frozenset({"USD", "EUR", "GBP"})
 GRANULARITIES: Final = {
     "ONE_MINUTE": 60,
@@ -77,6 +101,19 @@ class SimulatorConfig:
     tick_rate_scale: float = 1.0  # multiplies every product's tick rate (tests and benchmarks speed it up)
     synthetic: bool = True  # False: prices only from apply_external_tick
     max_pending_frames: int = 4096  # a connection whose outbox holds more is too slow and is dropped
+    # The paper account file (balances, holds, orders, fills); None keeps it in memory only.
+    state_path: Path | None = None
+    # API key name -> public (or private) key PEM / base64 Ed25519. Empty: no JWT checks at all.
+    api_keys: Mapping[str, str] = field(default_factory=dict)
+    rate_limits: bool = True  # 30 req/s per key (private), 10 req/s per IP (public), else 429
+    private_rate: float = PRIVATE_PER_SECOND
+    public_rate: float = PUBLIC_PER_SECOND
+    faults: tuple[AnyFault, ...] = ()  # injected at start (``streambot simulate --fault``)
+    price_file: Path | None = None  # recorded ticks to replay (JSON lines), see simulator/replay.py
+    replay_speed: float = 1.0
+    replay_loop: bool = True
+    ticker_batch_interval: float = 5.0
+    market_trades_interval: float = 0.25
 
 
 # --- wire formatting -------------------------------------------------------------------------------
@@ -180,6 +217,7 @@ class _Connection:
 
     __slots__ = (
         "dropped",
+        "faults",
         "max_pending",
         "outbox",
         "sender",
@@ -192,15 +230,21 @@ class _Connection:
     )
 
     def __init__(
-        self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, max_pending: int
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
+        max_pending: int,
+        faults: Faults | None = None,
     ) -> None:
         self.ws = ws
         self.transport = transport
         self.max_pending = max_pending
+        self.faults = faults if faults is not None else Faults()
         self.sequence = 0
-        # (head, tail): an enveloped frame gets its sequence_num spliced between the two;
-        # tail None means a flat frame (errors) that carries no sequence_num.
-        self.outbox: deque[tuple[bytes, bytes | None]] = deque()
+        # (head, tail, due): an enveloped frame gets its sequence_num spliced between head and
+        # tail; tail None means a flat frame (errors) that carries no sequence_num; due is the
+        # monotonic time it may leave (0: at once), set while a latency fault runs.
+        self.outbox: deque[tuple[bytes, bytes | None, float]] = deque()
         self.wake = asyncio.Event()
         self.subscriptions: dict[str, list[str]] = {}
         self.subscribed = False
@@ -210,10 +254,14 @@ class _Connection:
     def send(self, head: bytes, tail: bytes | None) -> None:
         if self.dropped:
             return
+        faults = self.faults
+        if faults.silence_until and faults.silenced():
+            return  # a silent server sends nothing, and numbers nothing it did not send
         if len(self.outbox) >= self.max_pending:
             self.drop("it does not read fast enough")
             return
-        self.outbox.append((head, tail))
+        delay = faults.latency() if faults.latency_until else 0.0
+        self.outbox.append((head, tail, time.monotonic() + delay if delay else 0.0))
         self.wake.set()
 
     def drop(self, reason: str) -> None:
@@ -235,7 +283,13 @@ class _Connection:
                 await self.wake.wait()
                 self.wake.clear()
                 while outbox:
-                    head, tail = outbox.popleft()
+                    head, tail, due = outbox[0]
+                    if due:
+                        wait = due - time.monotonic()
+                        if wait > 0:
+                            await asyncio.sleep(wait)
+                            continue  # the outbox may have been cleared meanwhile
+                    outbox.popleft()
                     if tail is None:
                         data = head
                     else:
@@ -263,8 +317,8 @@ class _ControlError(Exception):
     """A subscribe/unsubscribe frame Coinbase would answer with a flat error frame."""
 
 
-def _parse_control(data: str | bytes) -> tuple[str, str, list[str]]:
-    """(type, channel, product_ids) of a client frame, or the error Coinbase's Go server gives."""
+def _parse_control(data: str | bytes) -> tuple[str, str, list[str], str | None]:
+    """(type, channel, product_ids, jwt) of a client frame, or the error Coinbase's Go server gives."""
     try:
         message = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -296,7 +350,7 @@ def _parse_control(data: str | bytes) -> tuple[str, str, list[str]]:
             f"json: cannot unmarshal {_go_kind(raw_ids)} into Go struct field "
             "RawControlMessage.product_ids of type []string"
         )
-    return message.get("type") or "", message.get("channel") or "", product_ids
+    return message.get("type") or "", message.get("channel") or "", product_ids, message.get("jwt") or None
 
 
 # --- REST helpers ----------------------------------------------------------------------------------
@@ -310,8 +364,71 @@ class _ApiError(Exception):
         self.message = message
 
 
-def _json(body: object, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+def _json(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
+    )
+
+
+RATE_LIMITED_BODY: Final = {"errors": [{"id": "rate_limit_exceeded", "message": "Too many requests"}]}
+_STATUS_TEXT: Final = {
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+_STATUS_CODES: Final = {500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE"}
+# Every kind a client parser can trip on: a cut-off frame, not JSON at all, JSON of the wrong shape.
+MALFORMED_FRAMES: Final = (
+    b'{"channel":"ticker","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":',
+    b"<html><body>502 Bad Gateway</body></html>",
+    b'{"channel":"ticker","events":"not-a-list","sequence_num":"x"}',
+    b"[1, 2, 3]",
+)
+
+
+def _fault_response(status: int, html: bool, limit: int, until: float) -> web.Response:
+    """What an injected HTTP failure answers: Coinbase's 429 with its headers, or a 5xx."""
+    headers: dict[str, str] = {}
+    if status == 429:
+        headers = {
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(int(until) + 1),
+        }
+    if html:
+        text = _STATUS_TEXT[status]
+        page = (
+            f"<html><head><title>{status} {text}</title></head><body><h1>{status} {text}</h1></body></html>\n"
+        )
+        return web.Response(text=page, status=status, content_type="text/html", headers=headers)
+    if status == 429:
+        return _json(RATE_LIMITED_BODY, status, headers)
+    message = _STATUS_TEXT[status].lower()
+    return _json({"error": _STATUS_CODES[status], "error_details": message, "message": message}, status)
+
+
+def _is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _token_subject(request: web.Request) -> str | None:
+    """The key name of an (unverified) bearer token: who to count a request against when the
+    simulator checks no signatures."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        claims = jwt.decode(token.strip(), options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    subject = claims.get("sub")
+    return subject if isinstance(subject, str) else None
 
 
 def _error_response(status: int, error: str, message: str) -> web.Response:
@@ -390,10 +507,26 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._connections: set[_Connection] = set()
-        self._ticker_subscribers: dict[str, set[_Connection]] = {p: set() for p in self.market.product_ids}
+        self._subscribers: dict[str, dict[str, set[_Connection]]] = {
+            channel: {p: set() for p in self.market.product_ids} for channel in PRODUCT_CHANNELS
+        }
+        self._ticker_subscribers = self._subscribers["ticker"]
         self._heartbeat_subscribers: set[_Connection] = set()
+        self._user_subscribers: set[_Connection] = set()
         self._heartbeat_counter = 0
         self._monotonic_start = time.monotonic()
+        # Per product: the book level2 subscribers were last told about, ticker_batch's pending
+        # products, market_trades' pending trades.
+        self._l2_books: dict[str, dict[tuple[str, str], str]] = {}
+        self._batch_pending: set[str] = set()
+        self._trades_pending: dict[str, list[MarketTrade]] = {}
+        self.faults = Faults()
+        self.faults.bind(self)
+        self._private_limiter = RateLimiter(config.private_rate)
+        self._public_limiter = RateLimiter(config.public_rate)
+        self._verifier = JwtVerifier(config.api_keys)
+        self._store = PaperAccountStore(config.state_path) if config.state_path is not None else None
+        self._closing: set[asyncio.Task[None]] = set()
         # Registered for the simulator's whole life: the paper account must follow external ticks
         # even before ``start`` (subscribers only exist while it runs).
         self.market.add_listener(self._on_tick)
@@ -420,6 +553,9 @@ class Simulator:
         """Bind (port 0: any free port) and start ticking."""
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
+        ticks = load_recording(self.config.price_file) if self.config.price_file is not None else None
+        if self._store is not None:
+            await self._open_account(self._store)
         runner = web.AppRunner(
             self._build_app(), access_log=None, handler_cancellation=True, shutdown_timeout=_CLOSE_TIMEOUT
         )
@@ -436,10 +572,43 @@ class Simulator:
         self.host, self.port = host, sock.getsockname()[1]
         self._monotonic_start = time.monotonic()
         loop = asyncio.get_running_loop()
+        if ticks is not None:
+            for product_id in {t.product_id for t in ticks}:
+                first = next(t for t in ticks if t.product_id == product_id)
+                if product_id in self.market:  # stop the walk before it ticks once
+                    self.market.apply_external_tick(product_id, first.price, first.best_bid, first.best_ask)
+            replay = replay_prices(self.market, ticks, self.config.replay_speed, self.config.replay_loop)
+            self._tasks.append(loop.create_task(replay, name="simulator-replay"))
         if self.config.synthetic:
             self._tasks.append(loop.create_task(self._run_market(), name="simulator-market"))
         self._tasks.append(loop.create_task(self._run_heartbeats(), name="simulator-heartbeats"))
+        self._tasks.append(loop.create_task(self._run_batches(), name="simulator-batches"))
+        for fault in self.config.faults:
+            self.faults.apply(fault)
         log.debug("Simulator bound to %s", self.rest_url)
+
+    async def _open_account(self, store: PaperAccountStore) -> None:
+        saved = await store.open()
+        if saved is None:
+            self.book.take_changes()
+            await store.save(self.book.all_state())
+            log.info("💾 New paper account in %s", store.path)
+            return
+        self.book.restore(
+            saved.accounts,
+            saved.orders,
+            saved.fills,
+            order_sequence=saved.order_sequence,
+            fill_sequence=saved.fill_sequence,
+        )
+        open_orders = sum(1 for o in saved.orders if o.status == "OPEN")
+        log.info(
+            "💾 Paper account restored from %s: %d orders (%d open), %d fills",
+            store.path,
+            len(saved.orders),
+            open_orders,
+            len(saved.fills),
+        )
 
     async def stop(self) -> None:
         """Close every socket and cancel every task of the simulator."""
@@ -453,6 +622,10 @@ class Simulator:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        store, self._store = self._store, None
+        if store is not None:
+            self._commit(store)
+            await store.close()
 
     async def _close(self, conn: _Connection) -> None:
         try:
@@ -463,7 +636,10 @@ class Simulator:
             conn.drop("the simulator is stopping")
 
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors_middleware])
+        app = web.Application(middlewares=[self._gate_middleware, self._errors_middleware])
+        app.router.add_get("/sim/faults", self._admin_list_faults, allow_head=False)
+        app.router.add_post("/sim/faults", self._admin_inject_fault)
+        app.router.add_delete("/sim/faults", self._admin_clear_faults)
         p = REST_PREFIX
         get: list[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
             ("/", self._handle_ws),
@@ -490,6 +666,114 @@ class Simulator:
         app.router.add_post(f"{p}/orders/preview", self._preview_order)
         app.router.add_post(f"{p}/orders/batch_cancel", self._cancel_orders)
         return app
+
+    @web.middleware
+    async def _gate_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """What stands between a client and a REST handler: injected faults, the rate limit and
+        JWT checks, in the order a real request meets them. Admin and WebSocket paths pass."""
+        path = request.path
+        if path.startswith(ADMIN_PREFIX):
+            if not _is_loopback(request.remote):
+                return _error_response(403, "PERMISSION_DENIED", "the simulator admin API is loopback only")
+            return await handler(request)
+        if not path.startswith(REST_PREFIX):
+            return await handler(request)
+        public = path.startswith(f"{REST_PREFIX}/market/") or path == f"{REST_PREFIX}/time"
+        delay = self.faults.latency() if self.faults.latency_until else 0.0
+        if delay:
+            await asyncio.sleep(delay)
+        injected = self.faults.http_error() if self.faults.http_error_until else None
+        if injected is not None:
+            fault, until = injected
+            limit = self.config.public_rate if public else self.config.private_rate
+            return _fault_response(fault.status, fault.html, int(limit), until)
+        key_name: str | None = None
+        if not public and self._verifier.enabled:
+            try:
+                key_name = self._verify_rest(request)
+            except AuthFailure as exc:
+                log.info("Simulator refused a REST request to %s: %s", path, exc)
+                return web.Response(status=401, text="Unauthorized\n")
+        decision: Decision | None = None
+        if self.config.rate_limits:
+            if public:
+                decision = self._public_limiter.take(request.remote or "")
+            else:
+                decision = self._private_limiter.take(
+                    key_name or _token_subject(request) or request.remote or ""
+                )
+            if not decision.allowed:
+                return _json(RATE_LIMITED_BODY, 429, decision.headers())
+        response = await handler(request)
+        if decision is not None:
+            response.headers.update(decision.headers())
+        return response
+
+    def _verify_rest(self, request: web.Request) -> str:
+        authorization = request.headers.get("Authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise AuthFailure("no bearer token")
+        hosts = {request.host, "api.coinbase.com"}
+        return self._verifier.verify(token.strip(), uri=(request.method, request.path, hosts))
+
+    # --- admin: fault injection --------------------------------------------------------------
+
+    async def _admin_list_faults(self, request: web.Request) -> web.Response:
+        return _json({"faults": self.faults.active()})
+
+    async def _admin_inject_fault(self, request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return _error_response(400, "INVALID_ARGUMENT", "the body must be a JSON object")
+        if not isinstance(body, dict):
+            return _error_response(400, "INVALID_ARGUMENT", "the body must be a JSON object")
+        try:
+            injected = self.faults.inject(body)
+        except FaultError as exc:
+            return _error_response(400, "INVALID_ARGUMENT", str(exc))
+        return _json({"injected": injected, "faults": self.faults.active()})
+
+    async def _admin_clear_faults(self, request: web.Request) -> web.Response:
+        return _json({"cleared": self.faults.clear(), "faults": []})
+
+    # FaultTarget: what the instant faults do to the open sockets.
+
+    def fault_drop_connections(self, code: int | None) -> int:
+        connections = tuple(self._connections)
+        for conn in connections:
+            if code is None:
+                conn.drop("fault injected: drop_connections")
+            else:
+                conn.dropped = True
+                conn.outbox.clear()
+                task = asyncio.get_running_loop().create_task(
+                    self._close_with(conn, code), name="simulator-fault-close"
+                )
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        return len(connections)
+
+    async def _close_with(self, conn: _Connection, code: int) -> None:
+        try:
+            await asyncio.wait_for(conn.ws.close(code=code, message=b"fault injected"), _CLOSE_TIMEOUT)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            if conn.transport is not None:
+                conn.transport.close()
+
+    def fault_skip_sequence(self, count: int) -> int:
+        for conn in self._connections:
+            conn.sequence += count
+        return len(self._connections)
+
+    def fault_send_malformed(self, count: int) -> int:
+        for conn in self._connections:
+            for index in range(count):
+                conn.send(MALFORMED_FRAMES[index % len(MALFORMED_FRAMES)], None)
+        return len(self._connections)
 
     @web.middleware
     async def _errors_middleware(
@@ -542,9 +826,25 @@ class Simulator:
 
     def _on_tick(self, tick: MarketTick) -> None:
         product_id = tick.product_id
-        fills = self.book.update_market(product_id, tick.best_bid, tick.best_ask, tick.time)
+        fills = self.book.update_market(
+            product_id,
+            tick.best_bid,
+            tick.best_ask,
+            tick.time,
+            bid_size=tick.best_bid_quantity,
+            ask_size=tick.best_ask_quantity,
+            last=tick.price,
+        )
         if fills:
             log.info("Simulator filled %d resting order(s) on %s", len(fills), product_id)
+        if self.book.has_changes:  # fills, or a stop that triggered and now rests
+            self._commit()
+        if self._subscribers["ticker_batch"].get(product_id):
+            self._batch_pending.add(product_id)
+        if tick.trade is not None and self._subscribers["market_trades"].get(product_id):
+            self._trades_pending.setdefault(product_id, []).append(tick.trade)
+        if self._subscribers["level2"].get(product_id):
+            self._send_l2_update(product_id)
         subscribers = self._ticker_subscribers.get(product_id)
         if not subscribers:
             return
@@ -552,6 +852,89 @@ class Simulator:
         head = _envelope_head("ticker", time.time_ns())
         tail = b',"events":[{"type":"update","tickers":[' + item + b"]}]}"
         for conn in subscribers:
+            conn.send(head, tail)
+
+    def _commit(self, store: PaperAccountStore | None = None) -> asyncio.Future[None] | None:
+        """Hand what the paper account changed to the ``user`` channel and to the state file.
+        Returns the save to await (create/cancel answer only once it is on disk)."""
+        changes = self.book.take_changes()
+        if not changes:
+            return None
+        if changes.orders and self._user_subscribers:
+            self._send_user_update(changes)
+        store = store or self._store
+        return store.save(changes) if store is not None else None
+
+    def _send_user_update(self, changes: Changes) -> None:
+        portfolio = self.book.portfolio_id
+        for conn in self._user_subscribers:
+            wanted = conn.subscriptions.get("user") or []
+            orders = [o for o in changes.orders if not wanted or o.product_id in wanted]
+            if not orders:
+                continue
+            items = [user_order_json(o, portfolio, rfc3339_micro(o.created_time)) for o in orders]
+            event = {"type": "update", "orders": items, "positions": EMPTY_POSITIONS}
+            conn.send(_envelope_head("user", time.time_ns()), b',"events":[' + orjson.dumps(event) + b"]}")
+
+    def _l2_book(self, product_id: str) -> dict[tuple[str, str], str]:
+        bids, asks = self.market.book(product_id, LEVEL2_DEPTH)
+        return book_levels(bids, asks, self.market.spec(product_id))
+
+    def _send_l2_update(self, product_id: str) -> None:
+        before = self._l2_books.get(product_id)
+        after = self._l2_book(product_id)
+        self._l2_books[product_id] = after
+        if before is None:
+            return
+        rows = book_diff(before, after)
+        if not rows:
+            return
+        event = {
+            "type": "update",
+            "product_id": product_id,
+            "updates": l2_updates(rows, rfc3339_micro(time.time())),
+        }
+        head = _envelope_head("l2_data", time.time_ns())
+        tail = b',"events":[' + orjson.dumps(event) + b"]}"
+        for conn in self._subscribers["level2"][product_id]:
+            conn.send(head, tail)
+
+    async def _run_batches(self) -> None:
+        """``market_trades`` every ~250 ms and ``ticker_batch`` every 5 s, for what changed."""
+        loop = asyncio.get_running_loop()
+        trades_every = self.config.market_trades_interval
+        batch_every = self.config.ticker_batch_interval
+        next_batch = loop.time() + batch_every
+        while True:
+            await asyncio.sleep(trades_every)
+            if self._trades_pending:
+                pending, self._trades_pending = self._trades_pending, {}
+                for product_id, trades in pending.items():
+                    self._send_trades(product_id, trades, "update")
+            if loop.time() >= next_batch:
+                next_batch = loop.time() + batch_every
+                pending_products, self._batch_pending = self._batch_pending, set()
+                for product_id in pending_products:
+                    self._send_ticker_batch(product_id, "update")
+
+    def _send_trades(
+        self, product_id: str, trades: list[MarketTrade], kind: str, only: _Connection | None = None
+    ) -> None:
+        spec = self.market.spec(product_id)
+        items = [market_trade_json(t, spec, rfc3339_micro(t.time)) for t in trades]
+        event = {"type": kind, "trades": items}
+        head = _envelope_head("market_trades", time.time_ns())
+        tail = b',"events":[' + orjson.dumps(event) + b"]}"
+        for conn in (only,) if only is not None else self._subscribers["market_trades"][product_id]:
+            conn.send(head, tail)
+
+    def _send_ticker_batch(self, product_id: str, kind: str, only: _Connection | None = None) -> None:
+        item = ticker_event_item(self.market.quote(product_id), self.market.spec(product_id))
+        for name in ("best_bid", "best_bid_quantity", "best_ask", "best_ask_quantity"):
+            del item[name]  # ticker_batch carries no best bid/ask (Coinbase's docs)
+        head = _envelope_head("ticker_batch", time.time_ns())
+        tail = b',"events":[{"type":"' + kind.encode() + b'","tickers":[' + orjson.dumps(item) + b"]}]}"
+        for conn in (only,) if only is not None else self._subscribers["ticker_batch"][product_id]:
             conn.send(head, tail)
 
     async def _run_heartbeats(self) -> None:
@@ -584,7 +967,7 @@ class Simulator:
                 text="streambot simulator: WebSocket market data here, REST under /api/v3/brokerage\n",
             )
         await ws.prepare(request)
-        conn = _Connection(ws, request.transport, self.config.max_pending_frames)
+        conn = _Connection(ws, request.transport, self.config.max_pending_frames, self.faults)
         self._connections.add(conn)
         conn.sender = asyncio.create_task(conn.run_sender(), name="simulator-ws-sender")
         loop = asyncio.get_running_loop()
@@ -631,18 +1014,26 @@ class Simulator:
     def _forget(self, conn: _Connection) -> None:
         self._connections.discard(conn)
         self._heartbeat_subscribers.discard(conn)
-        for product_id in conn.subscriptions.get("ticker", ()):
-            self._ticker_subscribers.get(product_id, set()).discard(conn)
+        self._user_subscribers.discard(conn)
+        for channel in PRODUCT_CHANNELS:
+            for product_id in conn.subscriptions.get(channel, ()):
+                self._subscribers[channel].get(product_id, set()).discard(conn)
         conn.subscriptions.clear()
 
     def _on_client_frame(self, conn: _Connection, data: str | bytes) -> None:
         try:
-            kind, channel, product_ids = _parse_control(data)
+            kind, channel, product_ids, token = _parse_control(data)
             if kind not in ("subscribe", "unsubscribe"):
                 raise _ControlError("subscribe or unsubscribe required")
             if channel not in SUPPORTED_CHANNELS:
                 # Coinbase answers an unknown channel like a bad credential.
                 raise _ControlError("authentication failure")
+            if self._verifier.enabled and (token is not None or channel == "user"):
+                try:
+                    self._verifier.verify(token or "")
+                except AuthFailure as exc:
+                    log.info("Simulator refused a %s %s frame: %s", kind, channel, exc)
+                    raise _ControlError("authentication failure") from None
             if kind == "subscribe":
                 self._subscribe(conn, channel, product_ids)
             else:
@@ -658,22 +1049,69 @@ class Simulator:
             self._send_subscriptions(conn)
             return
         wanted = list(dict.fromkeys(product_ids))
+        if channel == "user":
+            self._subscribe_user(conn, wanted)
+            return
         if not wanted or any(p not in self.market for p in wanted):
             raise _ControlError("failure to subscribe")
         subscribed = conn.subscriptions.setdefault(channel, [])
         for product_id in wanted:
             if product_id not in subscribed:
                 subscribed.append(product_id)
-            self._ticker_subscribers[product_id].add(conn)
+            self._subscribers[channel][product_id].add(conn)
         conn.subscribed = True
-        items = b",".join(
-            orjson.dumps(ticker_event_item(self.market.quote(p), self.market.spec(p))) for p in wanted
-        )
         # Snapshot before the ack, the order Coinbase was seen to use.
-        conn.send(
-            _envelope_head("ticker", time.time_ns()),
-            b',"events":[{"type":"snapshot","tickers":[' + items + b"]}]}",
-        )
+        if channel == "ticker":
+            items = b",".join(
+                orjson.dumps(ticker_event_item(self.market.quote(p), self.market.spec(p))) for p in wanted
+            )
+            conn.send(
+                _envelope_head("ticker", time.time_ns()),
+                b',"events":[{"type":"snapshot","tickers":[' + items + b"]}]}",
+            )
+        elif channel == "ticker_batch":
+            for product_id in wanted:
+                self._send_ticker_batch(product_id, "snapshot", only=conn)
+        elif channel == "market_trades":
+            for product_id in wanted:
+                self._send_trades(product_id, self.market.trades(product_id, 50), "snapshot", only=conn)
+        else:  # level2
+            for product_id in wanted:
+                book = self._l2_books.get(product_id)
+                if book is None:
+                    book = self._l2_books[product_id] = self._l2_book(product_id)
+                rows = [(side, price, qty) for (side, price), qty in book.items()]
+                event = {
+                    "type": "snapshot",
+                    "product_id": product_id,
+                    "updates": l2_updates(rows, rfc3339_micro(time.time())),
+                }
+                conn.send(
+                    _envelope_head("l2_data", time.time_ns()), b',"events":[' + orjson.dumps(event) + b"]}"
+                )
+        self._send_subscriptions(conn)
+
+    def _subscribe_user(self, conn: _Connection, product_ids: list[str]) -> None:
+        """All products when none are named; OPEN orders as snapshots of up to 50, the last one
+        shorter (an empty one when the count is a multiple of 50), then the ack."""
+        conn.subscriptions["user"] = product_ids
+        self._user_subscribers.add(conn)
+        conn.subscribed = True
+        portfolio = self.book.portfolio_id
+        orders = [
+            o
+            for o in self.book.list_orders(statuses=["OPEN"])
+            if not product_ids or o.product_id in product_ids
+        ]
+        orders.reverse()  # oldest first
+        for start in range(0, len(orders) + 1, USER_SNAPSHOT_BATCH):
+            batch = orders[start : start + USER_SNAPSHOT_BATCH]
+            event = {
+                "type": "snapshot",
+                "orders": [user_order_json(o, portfolio, rfc3339_micro(o.created_time)) for o in batch],
+                "positions": EMPTY_POSITIONS,
+            }
+            conn.send(_envelope_head("user", time.time_ns()), b',"events":[' + orjson.dumps(event) + b"]}")
         self._send_subscriptions(conn)
 
     def _unsubscribe(self, conn: _Connection, channel: str, product_ids: list[str]) -> None:
@@ -681,12 +1119,12 @@ class Simulator:
         if current is not None:
             removed = (
                 current
-                if (channel == "heartbeats" or not product_ids)
+                if (channel in ("heartbeats", "user") or not product_ids)
                 else [p for p in current if p in product_ids]
             )
-            for product_id in removed:
-                if channel == "ticker":
-                    self._ticker_subscribers.get(product_id, set()).discard(conn)
+            if channel in self._subscribers:
+                for product_id in removed:
+                    self._subscribers[channel].get(product_id, set()).discard(conn)
             remaining = [p for p in current if p not in removed]
             if remaining:
                 conn.subscriptions[channel] = remaining
@@ -694,6 +1132,8 @@ class Simulator:
                 del conn.subscriptions[channel]
                 if channel == "heartbeats":
                     self._heartbeat_subscribers.discard(conn)
+                elif channel == "user":
+                    self._user_subscribers.discard(conn)
         self._send_subscriptions(conn)
 
     def _send_subscriptions(self, conn: _Connection) -> None:
@@ -940,7 +1380,7 @@ class Simulator:
             "total_fees": decimal_text(order.total_fees),
             "size_inclusive_of_fees": order.size_in_quote,
             "total_value_after_fees": decimal_text(order.total_value_after_fees),
-            "trigger_status": "INVALID_ORDER_TYPE",
+            "trigger_status": order.trigger_status,
             "order_type": order.order_type,
             "reject_reason": "REJECT_REASON_UNSPECIFIED",
             "settled": order.status == FILLED,
@@ -996,6 +1436,9 @@ class Simulator:
         if not isinstance(client_order_id, str) or not client_order_id:
             raise _bad_request("client_order_id is required")
         result = self.book.place_order(self._new_order(body, client_order_id), time.time())
+        saved = self._commit()
+        if saved is not None:
+            await saved  # acknowledged orders are on disk: a crash right after cannot lose them
         if result.order is not None:
             order = result.order
             return _json(
@@ -1105,6 +1548,9 @@ class Simulator:
         if not isinstance(order_ids, list) or not all(isinstance(i, str) for i in order_ids):
             raise _bad_request("order_ids must be an array of strings")
         results = self.book.cancel_orders(order_ids, time.time())
+        saved = self._commit()
+        if saved is not None:
+            await saved
         return _json(
             {
                 "results": [

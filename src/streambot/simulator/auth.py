@@ -1,0 +1,117 @@
+"""CDP JWT verification, as Coinbase checks the tokens of Advanced Trade clients.
+
+Only active when the simulator is given keys (key name -> public or private key PEM, or a raw
+base64 Ed25519 key). A token must be ES256 or EdDSA, carry ``kid`` (a configured key name) and a
+``nonce`` in its header, and ``iss`` (``cdp``, or ``coinbase-cloud`` from older SDKs), ``sub`` =
+``kid``, ``nbf`` and ``exp`` in its claims; REST tokens also name the request in ``uri``
+(``GET host/path``). Tokens are never logged, only why they were refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+log = logging.getLogger(__name__)
+
+ISSUERS: Final = frozenset({"cdp", "coinbase-cloud"})
+ALGORITHMS: Final = ("ES256", "EdDSA")
+COINBASE_HOST: Final = "api.coinbase.com"
+LEEWAY_S: Final = 5.0
+MAX_LIFETIME_S: Final = 300  # Coinbase's tokens live 120 s; anything far longer is not a CDP token
+
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+
+class AuthFailure(Exception):
+    """Why a token was refused (for the log; the client only ever sees Coinbase's terse answer)."""
+
+
+def load_public_key(text: str) -> PublicKey:
+    """A verification key from a public PEM, a private PEM or a raw base64 Ed25519 key."""
+    text = text.strip().replace("\\n", "\n")
+    key: Any
+    if "PRIVATE KEY-----" in text:
+        key = serialization.load_pem_private_key(text.encode(), password=None).public_key()
+    elif "-----BEGIN" in text:
+        key = serialization.load_pem_public_key(text.encode())
+    else:
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("a key must be a PEM key or base64 Ed25519 bytes") from None
+        if len(raw) == 64:  # seed + public key, as the CDP portal hands out
+            key = ed25519.Ed25519PublicKey.from_public_bytes(raw[32:])
+        elif len(raw) == 32:
+            key = ed25519.Ed25519PrivateKey.from_private_bytes(raw).public_key()
+        else:
+            raise ValueError(f"a base64 Ed25519 key must be 32 or 64 bytes, not {len(raw)}")
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return key
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return key
+    raise ValueError(f"unsupported key type {type(key).__name__}; use EC P-256 or Ed25519")
+
+
+class JwtVerifier:
+    def __init__(self, keys: Mapping[str, str], clock: Callable[[], float] = time.time) -> None:
+        self._keys: dict[str, tuple[PublicKey, str]] = {}
+        for name, material in keys.items():
+            public = load_public_key(material)
+            algorithm = "ES256" if isinstance(public, ec.EllipticCurvePublicKey) else "EdDSA"
+            self._keys[name] = (public, algorithm)
+        self._clock = clock
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def verify(self, token: str, *, uri: tuple[str, str, set[str]] | None = None) -> str:
+        """The key name the token was signed by, or AuthFailure. ``uri``: (method, path, hosts)
+        for REST requests; WebSocket tokens have no ``uri`` claim."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthFailure(f"unreadable token header ({type(exc).__name__})") from None
+        kid, algorithm = header.get("kid"), header.get("alg")
+        if not isinstance(kid, str) or kid not in self._keys:
+            raise AuthFailure("unknown key name in kid")
+        if not isinstance(header.get("nonce"), str) or not header["nonce"]:
+            raise AuthFailure("no nonce in the token header")
+        public, expected = self._keys[kid]
+        if algorithm != expected:
+            raise AuthFailure(f"alg {algorithm!r} does not match the key ({expected})")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                public,
+                algorithms=[expected],
+                options={"require": ["sub", "iss", "nbf", "exp"], "verify_iss": False},
+                leeway=LEEWAY_S,
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthFailure(f"token refused: {exc}") from None
+        if claims.get("iss") not in ISSUERS:
+            raise AuthFailure("iss must be cdp")
+        if claims.get("sub") != kid:
+            raise AuthFailure("sub must equal kid")
+        if float(claims["exp"]) - float(claims["nbf"]) > MAX_LIFETIME_S:
+            raise AuthFailure("token lifetime too long")
+        if uri is not None:
+            method, path, hosts = uri
+            claim = claims.get("uri")
+            if not isinstance(claim, str):
+                raise AuthFailure("REST tokens need a uri claim")
+            claimed_method, _, rest = claim.partition(" ")
+            host, slash, claimed_path = rest.partition("/")
+            if claimed_method != method or host not in hosts or slash + claimed_path != path:
+                raise AuthFailure(f"uri claim does not match {method} {path}")
+        return kid

@@ -1,0 +1,236 @@
+"""Fault injection: the failures a real exchange connection has, on demand.
+
+Shapes are the contract in docs/contracts.md ("Simulator fault injection"). Instant faults
+(``drop_connections``, ``skip_sequence``, ``malformed``) act on the sockets open right now; timed
+faults (``silence``, ``http_error``, ``latency``) hold for their ``seconds`` and a new injection of
+the same kind replaces the old one. The server asks this object what to do, frame by frame and
+request by request; the object itself never touches a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+log = logging.getLogger(__name__)
+
+_MAX_SECONDS = 86_400.0
+_MAX_COUNT = 1_000_000
+
+
+class _Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DropConnections(_Fault):
+    fault: Literal["drop_connections"]
+    # None: abort the TCP connection (what a network drop looks like: clients see an abnormal
+    # close); a close code (e.g. 1000) does a clean close handshake with that code instead.
+    code: int | None = Field(default=None, ge=1000, le=4999)
+
+
+class Silence(_Fault):
+    fault: Literal["silence"]
+    seconds: float = Field(gt=0, le=_MAX_SECONDS)
+
+
+class SkipSequence(_Fault):
+    fault: Literal["skip_sequence"]
+    count: int = Field(ge=1, le=_MAX_COUNT)
+
+
+class Malformed(_Fault):
+    fault: Literal["malformed"]
+    count: int = Field(ge=1, le=10_000)
+
+
+class HttpError(_Fault):
+    fault: Literal["http_error"]
+    status: Literal[429, 500, 502, 503]
+    seconds: float = Field(gt=0, le=_MAX_SECONDS)
+    html: bool = False
+
+
+class Latency(_Fault):
+    fault: Literal["latency"]
+    ms: float = Field(ge=0, le=60_000)
+    seconds: float = Field(gt=0, le=_MAX_SECONDS)
+
+
+AnyFault = Annotated[
+    DropConnections | Silence | SkipSequence | Malformed | HttpError | Latency,
+    Field(discriminator="fault"),
+]
+_ADAPTER: TypeAdapter[AnyFault] = TypeAdapter(AnyFault)
+FAULT_NAMES = ("drop_connections", "silence", "skip_sequence", "malformed", "http_error", "latency")
+
+
+class FaultError(ValueError):
+    """A fault request that does not match the contract; the message names what is wrong."""
+
+
+def parse_fault(data: Mapping[str, Any]) -> AnyFault:
+    """Validate a fault request (JSON body, keyword arguments or a CLI flag)."""
+    if not isinstance(data, Mapping):
+        raise FaultError("a fault must be a JSON object")
+    name = data.get("fault")
+    if name not in FAULT_NAMES:
+        raise FaultError(f"fault must be one of {', '.join(FAULT_NAMES)}, not {name!r}")
+    try:
+        return _ADAPTER.validate_python(dict(data))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"][1:]) or "fault"
+        raise FaultError(f"{name}: {where}: {error['msg']}") from None
+
+
+def parse_fault_flag(text: str) -> AnyFault:
+    """``--fault`` values: JSON (``{"fault":"silence","seconds":5}``) or ``silence:seconds=5``
+    (``http_error:status=429,seconds=30,html=true``)."""
+    text = text.strip()
+    if text.startswith("{"):
+        import json
+
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FaultError(f"--fault is not valid JSON: {exc.msg}") from None
+        return parse_fault(data)
+    name, _, rest = text.partition(":")
+    fields: dict[str, Any] = {"fault": name.strip()}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise FaultError(f"--fault {text!r}: expected key=value, got {part!r}")
+        fields[key.strip()] = _flag_value(value.strip())
+    return parse_fault(fields)
+
+
+def _flag_value(text: str) -> bool | int | float | str:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+class FaultTarget(Protocol):
+    """What the server does for the instant faults; each returns how many sockets it touched."""
+
+    def fault_drop_connections(self, code: int | None) -> int: ...
+
+    def fault_skip_sequence(self, count: int) -> int: ...
+
+    def fault_send_malformed(self, count: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Timed:
+    fault: Silence | HttpError | Latency
+    until: float  # monotonic
+    until_epoch: float  # for x-ratelimit-reset and the listing
+
+
+class Faults:
+    """The simulator's active faults. ``inject`` accepts the contract's fields as keywords."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._timed: dict[str, _Timed] = {}
+        self._target: FaultTarget | None = None
+        # Plain floats the hot paths compare against, so no dict lookup per frame.
+        self.silence_until = 0.0
+        self.latency_until = 0.0
+        self.latency_s = 0.0
+        self.http_error_until = 0.0
+
+    def bind(self, target: FaultTarget) -> None:
+        self._target = target
+
+    def inject(self, fault: str | Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+        """Start a fault: ``inject("silence", seconds=3)``, ``inject(fault="malformed", count=2)``
+        or ``inject({"fault": "latency", "ms": 200, "seconds": 5})``. Returns what was done."""
+        data = dict(fault) if isinstance(fault, Mapping) else {"fault": fault}
+        data.update(fields)
+        return self.apply(parse_fault(data))
+
+    def apply(self, fault: AnyFault) -> dict[str, Any]:
+        result: dict[str, Any] = fault.model_dump()
+        target = self._target
+        if isinstance(fault, DropConnections):
+            result["connections"] = target.fault_drop_connections(fault.code) if target else 0
+        elif isinstance(fault, SkipSequence):
+            result["connections"] = target.fault_skip_sequence(fault.count) if target else 0
+        elif isinstance(fault, Malformed):
+            result["connections"] = target.fault_send_malformed(fault.count) if target else 0
+        else:
+            now = self._clock()
+            timed = _Timed(fault, now + fault.seconds, time.time() + fault.seconds)
+            self._timed[fault.fault] = timed
+            self._refresh()
+            result["until"] = timed.until_epoch
+        log.warning("💥 Simulator fault injected: %s", result)
+        return result
+
+    def active(self) -> list[dict[str, Any]]:
+        """Timed faults still running, with the seconds they have left."""
+        now = self._clock()
+        listed = []
+        for name, timed in list(self._timed.items()):
+            left = timed.until - now
+            if left <= 0:
+                del self._timed[name]
+                continue
+            entry = timed.fault.model_dump()
+            entry["remaining"] = round(left, 3)
+            entry["until"] = timed.until_epoch
+            listed.append(entry)
+        self._refresh()
+        return listed
+
+    def clear(self) -> int:
+        count = len(self.active())
+        self._timed.clear()
+        self._refresh()
+        if count:
+            log.warning("Simulator faults cleared (%d)", count)
+        return count
+
+    # --- what the server asks ------------------------------------------------------------------
+
+    def silenced(self) -> bool:
+        return self.silence_until > 0 and self._clock() < self.silence_until
+
+    def latency(self) -> float:
+        """Seconds to delay a frame or a response by now (0 when no latency fault runs)."""
+        if self.latency_until > 0 and self._clock() < self.latency_until:
+            return self.latency_s
+        return 0.0
+
+    def http_error(self) -> tuple[HttpError, float] | None:
+        """The error REST must answer with now, and when it ends (UNIX seconds)."""
+        if self.http_error_until <= 0 or self._clock() >= self.http_error_until:
+            return None
+        timed = self._timed.get("http_error")
+        if timed is None or not isinstance(timed.fault, HttpError):
+            return None
+        return timed.fault, timed.until_epoch
+
+    def _refresh(self) -> None:
+        silence = self._timed.get("silence")
+        self.silence_until = silence.until if silence else 0.0
+        latency = self._timed.get("latency")
+        if latency is not None and isinstance(latency.fault, Latency):
+            self.latency_until, self.latency_s = latency.until, latency.fault.ms / 1000
+        else:
+            self.latency_until, self.latency_s = 0.0, 0.0
+        error = self._timed.get("http_error")
+        self.http_error_until = error.until if error else 0.0
