@@ -29,9 +29,11 @@ class BalanceCache:
         self._balances: dict[str, Balance] = {}
         self._fetched_at: float | None = None
         self._inflight: asyncio.Future[dict[str, Balance]] | None = None
-        self.hits = 0
-        self.misses = 0
+        self.hits = 0  # answered from the cache at once
+        self.joined = 0  # waited for a refresh another caller had started: no request of their own
+        self.misses = 0  # started a refresh
         self.refreshes = 0
+        self.refresh_errors = 0
 
     @property
     def age(self) -> float | None:
@@ -44,8 +46,9 @@ class BalanceCache:
 
     @property
     def hit_rate(self) -> float:
-        total = self.hits + self.misses
-        return self.hits / total if total else 1.0
+        """Share of lookups answered without a REST request of their own (hits and joined)."""
+        total = self.hits + self.joined + self.misses
+        return 1.0 - self.misses / total if total else 1.0
 
     def invalidate(self) -> None:
         self._fetched_at = None
@@ -56,10 +59,12 @@ class BalanceCache:
             self.hits += 1
             log.debug("💾 Using cached account data (cache age: %.1fs)", age)
             return self._balances
-        self.misses += 1
         inflight = self._inflight
         if inflight is None:
+            self.misses += 1
             inflight = self._inflight = asyncio.ensure_future(self._refresh())
+        else:
+            self.joined += 1
         # shield: one caller being cancelled must not cancel the refresh the others wait on.
         return await asyncio.shield(inflight)
 
@@ -69,7 +74,11 @@ class BalanceCache:
 
     async def _refresh(self) -> dict[str, Balance]:
         try:
-            fresh = await self._fetch()
+            try:
+                fresh = await self._fetch()
+            except Exception:
+                self.refresh_errors += 1
+                raise
             self._balances = {b.currency: b for b in fresh}
             self._fetched_at = self._clock()
             self.refreshes += 1

@@ -5,10 +5,14 @@ simulator on loopback, no key). Responses are decoded with msgspec into private 
 keep money as strings, then mapped to domain types with ``Decimal``: Coinbase sends ``""`` for
 "no value" in places, which a direct Decimal decode would reject.
 
-Retries: reads (GET) are retried a few times with jittered backoff on 5xx, 429, timeouts and
-dropped connections. Writes are sent once. A create-order call whose outcome cannot be known
-(timeout, dropped connection, 5xx, unreadable 200 body) raises ``OrderOutcomeUnknown`` so the
-caller looks the order up by ``client_order_id`` instead of sending it again.
+Every request goes through a shared rate limiter (``ratelimit``) and a circuit breaker
+(``breaker``). A 429 means the venue did not process the request, so any request, an order too,
+is resent after the server's reset time (for up to ``rate_limit_budget`` seconds). Reads (GET) are
+also retried a few times with jittered backoff on 5xx, timeouts and dropped connections. Writes
+are otherwise sent once: a create-order call whose outcome cannot be known (timeout, dropped
+connection, 5xx, unreadable 200 body) raises ``OrderOutcomeUnknown`` so the caller looks the
+order up by ``client_order_id`` instead of sending it again. While the circuit is open nothing is
+sent and calls raise ``CircuitOpen`` (an ``ExchangeError``), so no new entries are placed.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, TypeVar
@@ -40,6 +45,15 @@ from streambot.domain import (
 )
 from streambot.exchange.auth import CdpSigner
 from streambot.exchange.base import ExchangeError, OrderOutcomeUnknown
+from streambot.exchange.breaker import CircuitBreaker, CircuitOpen
+from streambot.exchange.ratelimit import (
+    DEFAULT_429_PAUSE_S,
+    PRIVATE_PER_S,
+    PUBLIC_PER_S,
+    RateLimiter,
+    reset_seconds,
+)
+from streambot.strategies.candles import Candle
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +61,22 @@ API_PREFIX: Final = "/api/v3/brokerage"
 READ_ATTEMPTS: Final = 4
 RETRY_BASE_S: Final = 0.25
 RETRY_CAP_S: Final = 4.0
-RATE_LIMIT_WAIT_CAP_S: Final = 10.0
+RATE_LIMIT_BUDGET_S: Final = 60.0
 ACCOUNTS_PAGE: Final = 250
 ORDERS_PAGE: Final = 100
 FILLS_PAGE: Final = 100
+CANDLES_PAGE: Final = 300  # documented max is 350, but a 2023 error text said "less than 300"
+GRANULARITY_SECONDS: Final[dict[str, int]] = {
+    "ONE_MINUTE": 60,
+    "FIVE_MINUTE": 300,
+    "FIFTEEN_MINUTE": 900,
+    "THIRTY_MINUTE": 1800,
+    "ONE_HOUR": 3600,
+    "TWO_HOUR": 7200,
+    "SIX_HOUR": 21600,
+    "ONE_DAY": 86400,
+}
+CANCEL_BATCH: Final = 100  # undocumented limit; nautilus_trader chunks by 100
 MAX_PAGES: Final = 100  # a cursor that never ends must not loop forever
 ERROR_SNIPPET: Final = 200
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -183,6 +209,19 @@ class _CancelResult(msgspec.Struct):
 
 class _CancelResults(msgspec.Struct):
     results: list[_CancelResult] = []
+
+
+class _Candle(msgspec.Struct):
+    start: str
+    low: str
+    high: str
+    open: str
+    close: str
+    volume: str = "0"
+
+
+class _Candles(msgspec.Struct):
+    candles: list[_Candle] = []
 
 
 class _ErrorItem(msgspec.Struct):
@@ -343,6 +382,31 @@ def parse_accounts(body: bytes) -> tuple[list[Balance], str]:
     return [_balance_from_wire(a) for a in page.accounts], page.cursor if page.has_next else ""
 
 
+def parse_candles(body: bytes, seconds: int) -> list[Candle]:
+    """``GET /products/{id}/candles`` (newest first on the wire) as Candles, oldest first."""
+    out: list[Candle] = []
+    for c in _decode(body, _Candles, "candles").candles:
+        try:
+            start = int(c.start)
+        except ValueError:
+            raise ExchangeError(
+                f"candle start {c.start!r} is not UNIX seconds", code="BAD_RESPONSE"
+            ) from None
+        out.append(
+            Candle(
+                start=start,
+                seconds=seconds,
+                open=float(_to_decimal(c.open, "candle open")),
+                high=float(_to_decimal(c.high, "candle high")),
+                low=float(_to_decimal(c.low, "candle low")),
+                close=float(_to_decimal(c.close, "candle close")),
+                volume=float(_to_decimal(c.volume, "candle volume")),
+            )
+        )
+    out.sort(key=lambda candle: candle.start)
+    return out
+
+
 def parse_create_order(body: bytes, client_order_id: ClientOrderId) -> PlacedOrder:
     return _placed_from_wire(_decode(body, _CreateOrder, "create order"), client_order_id)
 
@@ -431,6 +495,10 @@ class CoinbaseRest:
         session: aiohttp.ClientSession | None = None,
         timeout: float = 10.0,
         read_attempts: int = READ_ATTEMPTS,
+        private_limiter: RateLimiter | None = None,
+        public_limiter: RateLimiter | None = None,
+        breaker: CircuitBreaker | None = None,
+        rate_limit_budget: float = RATE_LIMIT_BUDGET_S,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -446,9 +514,21 @@ class CoinbaseRest:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._read_attempts = max(1, read_attempts)
         self._random = random.Random()
+        # Shared by every caller of this client (pass the same ones to share across clients).
+        self.private_limiter = private_limiter or RateLimiter("private", PRIVATE_PER_S)
+        self.public_limiter = public_limiter or RateLimiter("public", PUBLIC_PER_S)
+        self.breaker = breaker or CircuitBreaker()
+        self._rate_limit_budget = rate_limit_budget
+        self.requests: dict[tuple[str, int], int] = {}  # (endpoint, HTTP status or 0) → count
+        self.rate_limited = 0  # 429 answers received
 
     def __repr__(self) -> str:
         return f"CoinbaseRest({self.base_url!r}, authenticated={self._signer is not None})"
+
+    @property
+    def ws_jwt_factory(self) -> Callable[[], str] | None:
+        """Mints a fresh token per WebSocket subscribe frame; None without a key."""
+        return self._signer.ws_jwt if self._signer is not None else None
 
     async def close(self) -> None:
         if self._own_session and self._session is not None:
@@ -464,6 +544,38 @@ class CoinbaseRest:
     async def best_bid_ask(self, product_ids: list[ProductId]) -> list[BestBidAsk]:
         return parse_best_bid_ask(await self._get("/best_bid_ask", [("product_ids", p) for p in product_ids]))
 
+    async def candles(self, product_id: ProductId, granularity: str, start: int, end: int) -> list[Candle]:
+        """Candles starting in ``[start, end)`` (UNIX seconds), oldest first.
+
+        ``granularity`` is Coinbase's enum (``ONE_MINUTE``, ``FIVE_MINUTE``, ...). Ranges longer
+        than one request allows are fetched in pages; intervals without trades have no candle.
+        """
+        seconds = GRANULARITY_SECONDS.get(granularity)
+        if seconds is None:
+            raise ExchangeError(
+                f"granularity must be one of {', '.join(GRANULARITY_SECONDS)}, not {granularity!r}",
+                code="INVALID_REQUEST",
+            )
+        if start >= end:
+            return []
+        found: dict[int, Candle] = {}
+        page_start = start
+        while page_start < end:
+            # Inclusive end on the wire: stop one second short so pages do not overlap.
+            page_end = min(end, page_start + CANDLES_PAGE * seconds)
+            params = [
+                ("start", str(page_start)),
+                ("end", str(page_end - 1)),
+                ("granularity", granularity),
+                ("limit", str(CANDLES_PAGE)),
+            ]
+            body = await self._get(f"/products/{product_id}/candles", params)
+            for candle in parse_candles(body, seconds):
+                if start <= candle.start < end:
+                    found[candle.start] = candle
+            page_start = page_end
+        return [found[at] for at in sorted(found)]
+
     async def accounts(self) -> list[Balance]:
         balances: list[Balance] = []
         cursor = ""
@@ -477,31 +589,100 @@ class CoinbaseRest:
         return balances
 
     async def place_order(self, request: OrderRequest) -> PlacedOrder:
-        payload = {
-            "client_order_id": request.client_order_id,
-            "product_id": request.product_id,
-            "side": request.side.value,
-            "order_configuration": order_configuration(request),
+        """Market IOC, or limit GTC when ``limit_price`` is set. Sent once (see module docs)."""
+        return await self._create_order(
+            request.client_order_id, request.product_id, request.side, order_configuration(request)
+        )
+
+    async def place_stop_limit(
+        self,
+        client_order_id: ClientOrderId,
+        product_id: ProductId,
+        side: Side,
+        *,
+        base_size: Decimal,
+        limit_price: Decimal,
+        stop_price: Decimal,
+    ) -> PlacedOrder:
+        """A stop-limit GTC: rests until the price crosses ``stop_price``, then a limit order.
+
+        The stop direction follows the side: a SELL stop triggers on a fall (stop-loss), a BUY
+        stop on a rise (breakout).
+        """
+        for name, value in (
+            ("base_size", base_size),
+            ("limit_price", limit_price),
+            ("stop_price", stop_price),
+        ):
+            if not value.is_finite() or value <= 0:
+                raise ExchangeError(
+                    f"a stop-limit order needs a positive {name}, not {value}", code="INVALID_REQUEST"
+                )
+        direction = "STOP_DIRECTION_STOP_DOWN" if side is Side.SELL else "STOP_DIRECTION_STOP_UP"
+        configuration = {
+            "stop_limit_stop_limit_gtc": {
+                "base_size": _text(base_size),
+                "limit_price": _text(limit_price),
+                "stop_price": _text(stop_price),
+                "stop_direction": direction,
+            }
         }
-        what = f"create order {request.client_order_id}"
+        return await self._create_order(client_order_id, product_id, side, configuration)
+
+    async def _create_order(
+        self,
+        client_order_id: ClientOrderId,
+        product_id: ProductId,
+        side: Side,
+        configuration: dict[str, dict[str, Any]],
+    ) -> PlacedOrder:
+        payload = {
+            "client_order_id": client_order_id,
+            "product_id": product_id,
+            "side": side.value,
+            "order_configuration": configuration,
+        }
+        what = f"create order {client_order_id}"
         try:
-            status, body, _ = await self._send("POST", "/orders", None, msgspec.json.encode(payload))
+            status, body, _ = await self._request("POST", "/orders", None, msgspec.json.encode(payload))
+        except CircuitOpen:
+            raise  # never sent: a clear "no", not an unknown outcome
         except ExchangeError as exc:
             raise OrderOutcomeUnknown(f"{what}: {exc}", status=exc.status, code=exc.code) from exc
         if status >= 500:
             raise OrderOutcomeUnknown(str(error_from_response(status, body, what)), status=status)
         if status >= 400:
+            # Including a 429 that outlasted the rate-limit budget: the venue did not take it.
             raise error_from_response(status, body, what)
         try:
-            placed = parse_create_order(body, request.client_order_id)
+            placed = parse_create_order(body, client_order_id)
         except ExchangeError as exc:
             # A 200 we cannot read may well be an accepted order.
             raise OrderOutcomeUnknown(f"{what}: {exc}", status=status) from None
         if placed.success and not placed.order_id:
             raise OrderOutcomeUnknown(f"{what}: accepted without an order id", status=status)
         if not placed.success:
-            log.info("Order %s refused: %s %s", request.client_order_id, placed.error, placed.message)
+            log.info("Order %s refused: %s %s", client_order_id, placed.error, placed.message)
         return placed
+
+    async def list_orders(
+        self, *, product_ids: Sequence[ProductId] = (), statuses: Sequence[str] = ()
+    ) -> list[ExchangeOrder]:
+        """Every order matching the filters (all pages), e.g. ``statuses=["OPEN"]`` to reconcile."""
+        found: list[ExchangeOrder] = []
+        cursor = ""
+        base = [("product_ids", p) for p in product_ids] + [("order_status", s) for s in statuses]
+        for _ in range(MAX_PAGES):
+            params = [*base, ("limit", str(ORDERS_PAGE))]
+            if cursor:
+                params.append(("cursor", cursor))
+            orders, next_cursor = parse_orders(await self._get("/orders/historical/batch", params))
+            found.extend(orders)
+            if not next_cursor or next_cursor == cursor:
+                return found
+            cursor = next_cursor
+        log.warning("list_orders: stopped after %d pages", MAX_PAGES)
+        return found
 
     async def get_order(self, order_id: str) -> ExchangeOrder:
         if not order_id:
@@ -542,26 +723,34 @@ class CoinbaseRest:
         return fills
 
     async def cancel_orders(self, order_ids: list[str]) -> dict[str, bool]:
+        """order id → cancelled?, in batches the venue accepts. Cancels are safe to resend."""
         if not order_ids:
             return {}
-        status, body, _ = await self._send(
-            "POST", "/orders/batch_cancel", None, msgspec.json.encode({"order_ids": order_ids})
-        )
-        if status >= 400:
-            raise error_from_response(status, body, "cancel orders")
         outcome = dict.fromkeys(order_ids, False)
-        outcome.update(parse_cancel_results(body))
+        for first in range(0, len(order_ids), CANCEL_BATCH):
+            batch = order_ids[first : first + CANCEL_BATCH]
+            status, body, _ = await self._request(
+                "POST", "/orders/batch_cancel", None, msgspec.json.encode({"order_ids": batch})
+            )
+            if status >= 400:
+                raise error_from_response(status, body, "cancel orders")
+            outcome.update(parse_cancel_results(body))
         return outcome
 
     # --- HTTP -----------------------------------------------------------------------------------
 
     async def _get(self, path: str, params: Sequence[tuple[str, str]]) -> bytes:
-        """A read, retried on 5xx / 429 / timeouts / dropped connections with jittered backoff."""
+        """A read, retried on 5xx / timeouts / dropped connections with jittered backoff.
+
+        429s were already waited out (and resent) by ``_request``; an open circuit fails at once.
+        """
         what = f"GET {path}"
         for attempt in range(self._read_attempts):
             last = attempt == self._read_attempts - 1
             try:
-                status, body, headers = await self._send("GET", path, params, None)
+                status, body, _ = await self._request("GET", path, params, None)
+            except CircuitOpen:
+                raise
             except ExchangeError:
                 if last:
                     raise
@@ -569,19 +758,60 @@ class CoinbaseRest:
                 continue
             if status < 400:
                 return body
-            if status == 429:
-                if last:
-                    raise error_from_response(status, body, what)
-                wait = _rate_limit_wait(headers) or self._backoff(attempt)
-                log.warning("Rate limited on %s; waiting %.2fs", what, wait)
-                await asyncio.sleep(wait)
-                continue
             if status >= 500 and not last:
                 log.debug("%s: HTTP %d, retrying", what, status)
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             raise error_from_response(status, body, what)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _request(
+        self, method: str, path: str, params: Sequence[tuple[str, str]] | None, data: bytes | None
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        """One request through the circuit breaker and the rate limiter.
+
+        A 429 means the venue did not process the request, so it is resent (orders too) once the
+        server's reset time has passed, for up to ``rate_limit_budget`` seconds in all: a request
+        is never dropped because of rate limiting, only after that long of it.
+        """
+        what = f"{method} {path}"
+        endpoint = endpoint_label(path)
+        limiter = self.public_limiter if _is_public(path) and self._signer is None else self.private_limiter
+        deadline = time.monotonic() + self._rate_limit_budget
+        breaker = self.breaker
+        while True:
+            breaker.before_call(what)
+            settled = False
+            try:
+                await limiter.acquire()
+                try:
+                    status, body, headers = await self._send(method, path, params, data)
+                except ExchangeError as exc:
+                    self._count(endpoint, 0)
+                    breaker.record_failure(str(exc))
+                    settled = True
+                    raise
+                self._count(endpoint, status)
+                limiter.observe(headers)
+                if status >= 500:
+                    breaker.record_failure(f"{what}: HTTP {status}")
+                else:
+                    breaker.record_success()  # 4xx and 429 are answers from a live venue
+                settled = True
+            finally:
+                if not settled:
+                    breaker.abandon()
+            if status != 429:
+                return status, body, headers
+            self.rate_limited += 1
+            wait = reset_seconds(headers) or DEFAULT_429_PAUSE_S
+            limiter.pause(wait, f"HTTP 429 on {what}")
+            if time.monotonic() + wait > deadline:
+                return status, body, headers
+
+    def _count(self, endpoint: str, status: int) -> None:
+        key = (endpoint, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
 
     async def _send(
         self, method: str, path: str, params: Sequence[tuple[str, str]] | None, data: bytes | None
@@ -617,15 +847,23 @@ class CoinbaseRest:
         return self._random.uniform(0.0, min(RETRY_CAP_S, RETRY_BASE_S * 2**attempt))
 
 
-def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait per ``x-ratelimit-reset`` (seconds from now, or a UNIX time), capped."""
-    raw = headers.get("x-ratelimit-reset")
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    if value > 1e9:  # an absolute UNIX time
-        value -= time.time()
-    return min(max(value, 0.0), RATE_LIMIT_WAIT_CAP_S) or None
+_PUBLIC_PREFIXES: Final = ("/market/", "/time")
+_ENDPOINT_PATTERNS: Final = (
+    (re.compile(r"^/products/[^/]+/candles$"), "/products/{product_id}/candles"),
+    (re.compile(r"^/products/[^/]+/ticker$"), "/products/{product_id}/ticker"),
+    (re.compile(r"^/products/[^/]+$"), "/products/{product_id}"),
+    (re.compile(r"^/orders/historical/(?!batch$|fills$)[^/]+$"), "/orders/historical/{order_id}"),
+    (re.compile(r"^/accounts/[^/]+$"), "/accounts/{account_uuid}"),
+)
+
+
+def _is_public(path: str) -> bool:
+    return path.startswith(_PUBLIC_PREFIXES)
+
+
+def endpoint_label(path: str) -> str:
+    """The path with ids replaced by placeholders: a metric label of bounded cardinality."""
+    for pattern, label in _ENDPOINT_PATTERNS:
+        if pattern.match(path):
+            return label
+    return path

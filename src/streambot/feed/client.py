@@ -6,6 +6,13 @@ error frame back). The heartbeats channel keeps the socket alive and tells us qu
 stream has gone quiet: no frame for ``stale_after`` seconds → close and reconnect with
 exponential backoff and full jitter.
 
+While the socket is down (and while the user has stopped the stream) prices come from REST best
+bid/ask polling (state ``polling``), and every new connection refreshes them from REST at once so
+a product that trades rarely does not wait for its next ticker. Every state change is a
+``feed.state`` event; sequence gaps and heartbeat-counter jumps are ``feed.gap`` events, and with
+the ``user`` channel subscribed a gap (or a reconnect) calls ``on_user_gap`` so the trading engine
+reconciles its orders over REST.
+
 The receive loop is the hot path. It does no per-frame allocation beyond what ``parse_frame``
 returns, takes one clock reading per frame, never logs per tick at INFO, and leaves staleness and
 the messages/s rate to a watchdog task so the loop needs no per-frame timeout.
@@ -18,7 +25,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -28,6 +35,7 @@ import msgspec
 from streambot.bus import Bus
 from streambot.feed.messages import SubscribeRequest
 from streambot.feed.parse import Frame, FrameKind, MalformedFrame, parse_frame
+from streambot.feed.poller import PriceSource, RestPricePoller
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +43,9 @@ CONNECTING: Final = "connecting"
 LIVE: Final = "live"
 STALE: Final = "stale"
 RECONNECTING: Final = "reconnecting"
+POLLING: Final = "polling"
 STOPPED: Final = "stopped"
+STATES: Final = (CONNECTING, LIVE, STALE, RECONNECTING, POLLING, STOPPED)
 
 BACKOFF_BASE_S: Final = 0.5
 BACKOFF_CAP_S: Final = 30.0
@@ -43,6 +53,12 @@ CONNECT_TIMEOUT_S: Final = 10.0
 CLOSE_TIMEOUT_S: Final = 1.0
 STOP_GRACE_S: Final = 2.0
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024  # subscriptions acks / snapshots can be large
+POLL_INTERVAL_S: Final = 5.0
+POLL_GRACE_S: Final = 1.0  # a socket back within this long needs no REST poll
+USER_CHANNEL: Final = "user"
+
+UserGapHandler = Callable[[str], Awaitable[object]]
+"""``on_user_gap(reason)``: reconcile orders over REST; user-channel updates may have been lost."""
 
 _encode = msgspec.json.Encoder().encode
 
@@ -67,6 +83,12 @@ class FeedStatus:
     out_of_order: int
     heartbeat_gaps: int
     reconnects: int
+    user_frames: int
+    polls: int
+    poll_errors: int
+    polled_tickers: int
+    uptime_ratio: float  # share of the time since run() started spent live
+    state_since: float | None  # wall clock, UNIX seconds
     messages_per_second: float
     last_message_at: float | None  # wall clock, UNIX seconds
     last_message_age_s: float | None
@@ -95,6 +117,12 @@ class FeedStatus:
             "out_of_order_frames": self.out_of_order,
             "heartbeat_gaps": self.heartbeat_gaps,
             "reconnects": self.reconnects,
+            "user_frames": self.user_frames,
+            "rest_polls": self.polls,
+            "rest_poll_errors": self.poll_errors,
+            "polled_tickers": self.polled_tickers,
+            "uptime_ratio": self.uptime_ratio,
+            "state_since": self.state_since,
             "messages_per_second": self.messages_per_second,
             "last_message_at": self.last_message_at,
             "last_message_age_s": self.last_message_age_s,
@@ -117,6 +145,10 @@ class FeedClient:
         jwt_factory: Callable[[], str] | None = None,
         stale_after: float = 3.0,
         session: aiohttp.ClientSession | None = None,
+        prices: PriceSource | None = None,
+        poll_interval: float = POLL_INTERVAL_S,
+        poll_grace: float = POLL_GRACE_S,
+        on_user_gap: UserGapHandler | None = None,
     ) -> None:
         if not products:
             raise ValueError("FeedClient needs at least one product")
@@ -130,8 +162,21 @@ class FeedClient:
         self._stale_after = stale_after
         self._session = session
         self._random = random.Random()
+        self._poller = RestPricePoller(prices, self.products, bus, interval=poll_interval) if prices else None
+        self._poll_grace = poll_grace
+        self._poll_task: asyncio.Task[None] | None = None
+        self._refresh_task: asyncio.Task[None] | None = None
+        self.on_user_gap = on_user_gap
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self._reconcile_again = ""
+        self._stream_enabled = True
+        self._wake: asyncio.Event | None = None
 
         self._state = STOPPED
+        self._state_since_wall: float | None = None
+        self._state_since = 0.0  # monotonic
+        self._run_started = 0.0  # monotonic; 0 = never ran
+        self._live_seconds = 0.0
         self._running = False
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
@@ -149,6 +194,10 @@ class FeedClient:
         self.out_of_order = 0
         self.heartbeat_gaps = 0
         self.reconnects = 0
+        self.user_frames = 0
+        self.user_reconciliations = 0
+        self._connections = 0  # subscribed connections since construction
+        self.connected_ns = 0  # perf_counter_ns when the current/last socket opened
         self._last_frame_ns = 0  # perf_counter_ns of the last frame; 0 = none yet
         self._last_heartbeat: int | None = None
         self._connected_since: float | None = None
@@ -168,8 +217,24 @@ class FeedClient:
         ws = self._ws
         return ws is not None and not ws.closed
 
+    @property
+    def stream_enabled(self) -> bool:
+        """False while the user has stopped the stream (prices then come from REST polling)."""
+        return self._stream_enabled
+
+    @property
+    def uptime_ratio(self) -> float:
+        """Share of the time since ``run()`` started that the feed was live (1.0 before it ran)."""
+        if not self._run_started:
+            return 1.0
+        now = time.monotonic()
+        live = self._live_seconds + (now - self._state_since if self._state == LIVE else 0.0)
+        total = now - self._run_started
+        return min(1.0, live / total) if total > 0 else 1.0
+
     def status(self) -> FeedStatus:
         now_ns = time.perf_counter_ns()
+        poller = self._poller
         age = (now_ns - self._last_frame_ns) / 1e9 if self._last_frame_ns else None
         return FeedStatus(
             state=self._state,
@@ -188,6 +253,12 @@ class FeedClient:
             out_of_order=self.out_of_order,
             heartbeat_gaps=self.heartbeat_gaps,
             reconnects=self.reconnects,
+            user_frames=self.user_frames,
+            polls=poller.polls if poller else 0,
+            poll_errors=poller.poll_errors if poller else 0,
+            polled_tickers=poller.tickers_published if poller else 0,
+            uptime_ratio=round(self.uptime_ratio, 4),
+            state_since=self._state_since_wall,
             messages_per_second=round(self._rate, 1),
             last_message_at=None if age is None else time.time() - age,
             last_message_age_s=None if age is None else round(age, 3),
@@ -203,13 +274,20 @@ class FeedClient:
         self._running = True
         self._stopping = False
         self._stop_event = asyncio.Event()
+        self._wake = asyncio.Event()
         self._run_task = asyncio.current_task()
+        self._run_started = time.monotonic()
+        self._live_seconds = 0.0
         own_session = self._session is None
         session = self._session or aiohttp.ClientSession()
         attempt = 0
         try:
             self._set_state(CONNECTING, "start")
             while not self._stopping:
+                if not self._stream_enabled:
+                    await self._poll_while_stream_stopped()
+                    attempt = 0
+                    continue
                 went_live = False
                 try:
                     went_live, reason = await self._connection(session)
@@ -219,21 +297,27 @@ class FeedClient:
                     reason = _describe(exc)
                     if not isinstance(exc, aiohttp.ClientError | OSError | TimeoutError):
                         log.exception("❌ Feed connection failed unexpectedly")
-                if self._stopping:
-                    break
+                if self._stopping or not self._stream_enabled:
+                    continue
                 self._last_error = reason
                 attempt = 0 if went_live else attempt + 1
                 delay = self._random.uniform(
                     0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempt - 1))
                 )
-                self._set_state(RECONNECTING, f"{reason}; retrying in {delay:.1f}s")
-                await self._sleep_unless_stopped(delay)
-                if not self._stopping:
+                if self._state == POLLING:
+                    # Prices flow from REST meanwhile; the state stays "polling", not flapping.
+                    log.info("🔄 Feed still down (%s); retrying in %.1fs", reason, delay)
+                else:
+                    self._set_state(RECONNECTING, f"{reason}; retrying in {delay:.1f}s")
+                self._start_polling(self._poll_grace)
+                await self._sleep_unless_woken(delay)
+                if not self._stopping and self._stream_enabled:
                     self.reconnects += 1
         finally:
             self._running = False
             self._ws = None
             self._connected_since = None
+            await self._cancel_background()
             self._set_state(STOPPED, "stop requested" if self._stopping else "run ended")
             if own_session:
                 await session.close()
@@ -243,10 +327,9 @@ class FeedClient:
         self._stopping = True
         if self._stop_event is not None:
             self._stop_event.set()
-        ws = self._ws
-        if ws is not None and not ws.closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S)
+        if self._wake is not None:
+            self._wake.set()
+        await self._close_socket()
         task = self._run_task
         if task is None or task.done() or task is asyncio.current_task():
             return
@@ -256,6 +339,114 @@ class FeedClient:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    async def stop_stream(self) -> None:
+        """The user stopped the stream: close the socket, keep prices coming from REST polling."""
+        if not self._stream_enabled:
+            return
+        self._stream_enabled = False
+        log.info("⏸️ Feed stream stopped by the user; prices from REST polling")
+        if self._wake is not None:
+            self._wake.set()
+        await self._close_socket()
+
+    def start_stream(self) -> None:
+        """Undo ``stop_stream``: connect again (``run()`` must be running)."""
+        if self._stream_enabled:
+            return
+        self._stream_enabled = True
+        log.info("▶️ Feed stream started by the user")
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _poll_while_stream_stopped(self) -> None:
+        if self._poller is not None:
+            self._set_state(
+                POLLING, f"stream stopped by the user; prices from REST every {self._poller.interval:g}s"
+            )
+            self._start_polling(0.0)
+        else:
+            self._set_state(STOPPED, "stream stopped by the user")
+        while not self._stream_enabled and not self._stopping:
+            await self._sleep_unless_woken(3600.0)
+        if not self._stopping:
+            self._set_state(CONNECTING, "stream started by the user")
+
+    async def _close_socket(self) -> None:
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S)
+
+    # --- REST fallback -----------------------------------------------------------------------
+
+    def _start_polling(self, first_delay: float) -> None:
+        poller = self._poller
+        if poller is None or (self._poll_task is not None and not self._poll_task.done()):
+            return
+        self._poll_task = asyncio.create_task(
+            poller.run(first_delay=first_delay, on_published=self._on_polled), name="feed-rest-poller"
+        )
+
+    def _stop_polling(self) -> None:
+        task = self._poll_task
+        if task is not None and not task.done():
+            task.cancel()
+        self._poll_task = None
+
+    def _on_polled(self) -> None:
+        if self._state in (CONNECTING, STALE, RECONNECTING):
+            assert self._poller is not None
+            self._set_state(POLLING, f"socket down; prices from REST every {self._poller.interval:g}s")
+
+    def _refresh_after_connect(self, connected_ns: int) -> None:
+        """Right after (re)subscribing, fill every product the stream has not ticked yet from REST."""
+        poller = self._poller
+        if poller is None or (self._refresh_task is not None and not self._refresh_task.done()):
+            return
+        self._refresh_task = asyncio.create_task(
+            self._refresh(poller, connected_ns), name="feed-rest-refresh"
+        )
+
+    async def _refresh(self, poller: RestPricePoller, connected_ns: int) -> None:
+        published = await poller.poll_once(only_older_than_ns=connected_ns)
+        log.debug("Feed (re)connected: %d prices refreshed from REST", published)
+
+    def _user_gap(self, reason: str) -> None:
+        """Start a reconciliation, or queue one more if one is under way (never two at once)."""
+        handler = self.on_user_gap
+        if handler is None or USER_CHANNEL not in self.channels:
+            return
+        task = self._reconcile_task
+        if task is not None and not task.done():
+            self._reconcile_again = reason
+            return
+        self._reconcile_task = asyncio.create_task(
+            self._reconcile(handler, reason), name="feed-user-reconcile"
+        )
+
+    async def _reconcile(self, handler: UserGapHandler, reason: str) -> None:
+        while True:
+            self.user_reconciliations += 1
+            log.warning("🔍 User channel may have lost order updates (%s); reconciling over REST", reason)
+            try:
+                await handler(reason)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("❌ Order reconciliation after a user-channel gap failed")
+            reason, self._reconcile_again = self._reconcile_again, ""
+            if not reason:
+                return
+
+    async def _cancel_background(self) -> None:
+        tasks = [t for t in (self._poll_task, self._refresh_task, self._reconcile_task) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._poll_task = self._refresh_task = self._reconcile_task = None
 
     # --- one connection --------------------------------------------------------------------
 
@@ -274,9 +465,10 @@ class FeedClient:
         self._last_heartbeat = None
         self._subscriptions = {}
         self._connected_since = time.time()
+        self.connected_ns = connected_ns = time.perf_counter_ns()
         watchdog = asyncio.create_task(self._watchdog(ws), name="feed-watchdog")
         try:
-            if self._stopping:
+            if self._stopping or not self._stream_enabled:
                 return False, "stop requested"
             for channel in self.channels:
                 request = SubscribeRequest(
@@ -292,6 +484,10 @@ class FeedClient:
                 len(self.products),
                 self.ws_url,
             )
+            self._refresh_after_connect(connected_ns)
+            self._connections += 1
+            if self._connections > 1:
+                self._user_gap("reconnected: updates sent while disconnected were lost")
             return await self._consume(ws)
         finally:
             watchdog.cancel()
@@ -325,6 +521,7 @@ class FeedClient:
             self.messages_received += 1
             if not live:
                 live = True
+                self._stop_polling()
                 self._set_state(LIVE, "receiving")
             try:
                 frame = parse(msg.data, now)
@@ -341,15 +538,7 @@ class FeedClient:
                     self.out_of_order += 1
                     continue
                 if seq != last_seq + 1:
-                    self.sequence_gaps += 1
-                    self._warn_once(
-                        "gap",
-                        "",
-                        "Feed sequence gap: expected %d, got %d (%d missed)",
-                        last_seq + 1,
-                        seq,
-                        seq - last_seq - 1,
-                    )
+                    self._on_sequence_gap(last_seq + 1, seq, frame)
                 last_seq = seq
 
             kind = frame.kind
@@ -366,6 +555,16 @@ class FeedClient:
             else:
                 self._on_rare_frame(frame)
 
+    def _on_sequence_gap(self, expected: int, got: int, frame: Frame) -> None:
+        self.sequence_gaps += 1
+        channel = _channel_of(frame)
+        self._warn_once(
+            "gap", "", "Feed sequence gap: expected %d, got %d (%d missed)", expected, got, got - expected
+        )
+        self._bus.publish("feed.gap", kind="sequence", expected=expected, got=got, channel=channel)
+        # One counter spans every channel: any missed frame may have been an order update.
+        self._user_gap(f"sequence gap {expected} → {got}")
+
     def _on_heartbeat(self, frame: Frame) -> None:
         self.heartbeats += 1
         counter = frame.heartbeat_counter
@@ -374,6 +573,9 @@ class FeedClient:
             if previous is not None and counter > previous + 1:
                 self.heartbeat_gaps += 1
                 self._warn_once("heartbeat-gap", "", "Feed missed heartbeats: %d → %d", previous, counter)
+                self._bus.publish(
+                    "feed.gap", kind="heartbeat", expected=previous + 1, got=counter, channel="heartbeats"
+                )
             self._last_heartbeat = counter
 
     def _on_rare_frame(self, frame: Frame) -> None:
@@ -391,6 +593,10 @@ class FeedClient:
                     "Feed subscriptions: %s",
                     "; ".join(f"{c} ({len(p)})" for c, p in frame.subscriptions.items()),
                 )
+        elif frame.channel == USER_CHANNEL:
+            # Order updates: the executor confirms orders over REST; the channel's value here is
+            # its sequence numbers, which tell us when an update was lost (see _on_sequence_gap).
+            self.user_frames += 1
         elif kind is FrameKind.ERROR:
             self.errors += 1
             self._last_error = frame.message
@@ -413,7 +619,7 @@ class FeedClient:
 
     async def _watchdog(self, ws: aiohttp.ClientWebSocketResponse[Literal[False]]) -> None:
         """Declares the stream stale after ``stale_after`` s of silence and keeps messages/s current."""
-        tick = min(0.25, self._stale_after / 4)
+        tick = min(0.1, self._stale_after / 10)
         started = time.perf_counter_ns()
         rate_from_ns, rate_from_count = started, self.messages_received
         while not ws.closed:
@@ -435,6 +641,11 @@ class FeedClient:
     def _set_state(self, state: str, reason: str) -> None:
         if state == self._state and state != RECONNECTING:
             return
+        now = time.monotonic()
+        if self._state == LIVE:
+            self._live_seconds += now - self._state_since
+        self._state_since = now
+        self._state_since_wall = since = time.time()
         self._state = state
         if state == LIVE:
             log.info("🔗 Feed live: %d products on %s", len(self.products), self.ws_url)
@@ -446,15 +657,17 @@ class FeedClient:
             log.info("🔄 Feed reconnecting: %s", reason)
         else:
             log.info("🔌 Feed %s: %s (%s)", state, self.ws_url, reason)
-        self._bus.publish("feed.state", state=state, reason=reason)
+        self._bus.publish("feed.state", state=state, reason=reason, since=since)
 
-    async def _sleep_unless_stopped(self, delay: float) -> None:
-        event = self._stop_event
+    async def _sleep_unless_woken(self, delay: float) -> None:
+        """Sleep ``delay`` s, or less if stop() or a stream start/stop comes first."""
+        event = self._wake
         if event is None:
             await asyncio.sleep(delay)
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), delay)
+        event.clear()
 
     def _warn_once(self, category: str, key: str, message: str, *args: object) -> None:
         """First occurrence per (category, key) at WARNING, the rest at DEBUG: never a log flood."""
@@ -463,6 +676,17 @@ class FeedClient:
             return
         self._warned.add((category, key))
         log.warning(message + " (further ones are logged at DEBUG)", *args)
+
+
+_KIND_CHANNELS: Final = {
+    FrameKind.TICKERS: "ticker",
+    FrameKind.HEARTBEAT: "heartbeats",
+    FrameKind.SUBSCRIPTIONS: "subscriptions",
+}
+
+
+def _channel_of(frame: Frame) -> str:
+    return frame.channel or _KIND_CHANNELS.get(frame.kind, "")
 
 
 def _describe(exc: BaseException) -> str:

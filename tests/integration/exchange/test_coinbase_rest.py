@@ -230,11 +230,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[dict[tuple[str, str], Handler]], Awaitable[CoinbaseRest]]]:
+async def serve() -> AsyncIterator[Callable[..., Awaitable[CoinbaseRest]]]:
     runners: list[web.AppRunner] = []
     clients: list[CoinbaseRest] = []
 
-    async def make(routes: dict[tuple[str, str], Handler]) -> CoinbaseRest:
+    async def make(routes: dict[tuple[str, str], Handler], **options: Any) -> CoinbaseRest:
         app = web.Application()
         for (method, path), handler in routes.items():
             app.router.add_route(method, "/api/v3/brokerage" + path, handler)
@@ -243,7 +243,8 @@ async def serve() -> AsyncIterator[Callable[[dict[tuple[str, str], Handler]], Aw
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         runners.append(runner)
-        client = CoinbaseRest(f"http://127.0.0.1:{runner.addresses[0][1]}", timeout=0.5)
+        options.setdefault("timeout", 0.5)
+        client = CoinbaseRest(f"http://127.0.0.1:{runner.addresses[0][1]}", **options)
         clients.append(client)
         return client
 
@@ -315,23 +316,53 @@ async def test_reads_give_up_after_a_few_attempts(serve: Any) -> None:
     assert handler.calls == 4
 
 
-async def test_429_on_reads_honours_the_reset_header_then_raises(serve: Any) -> None:
-    limited = answer(
-        {"errors": [{"id": "rate_limit_exceeded", "message": "Too many requests"}]},
-        429,
-        {"x-ratelimit-reset": "0.05"},
+RATE_LIMITED = {"errors": [{"id": "rate_limit_exceeded", "message": "Too many requests"}]}
+
+
+def html(status: int) -> Callable[[], Awaitable[web.Response]]:
+    async def respond() -> web.Response:
+        return web.Response(
+            body=b"<html><body>Too Many Requests</body></html>", status=status, content_type="text/html"
+        )
+
+    return respond
+
+
+async def test_429_is_waited_out_and_resent_never_dropped(serve: Any) -> None:
+    limited = answer(RATE_LIMITED, 429, {"x-ratelimit-reset": "0.05", "x-ratelimit-remaining": "0"})
+    reads = Counter([limited, limited, limited, answer(ACCOUNTS)])
+    created = {"success": True, "success_response": {"order_id": "o-1", "client_order_id": "x-2"}}
+    orders = Counter([limited, html(429), answer(created)])
+    rest = await serve({("GET", "/accounts"): reads.handle, ("POST", "/orders"): orders.handle})
+
+    assert len(await rest.accounts()) == 1
+    assert reads.calls == 4
+    # A 429 means the venue did not take the order, so resending it is safe (same client id).
+    placed = await rest.place_order(buy("x-2", "10"))
+    assert (placed.success, placed.order_id) == (True, "o-1")
+    assert orders.calls == 3
+    assert rest.rate_limited == 5
+    assert rest.private_limiter.pauses >= 1
+
+
+async def test_429_beyond_the_budget_is_a_plain_exchange_error(serve: Any) -> None:
+    limited = answer(RATE_LIMITED, 429, {"x-ratelimit-reset": "0.05"})
+    reads, orders = Counter([limited]), Counter([html(429)])
+    rest = await serve(
+        {("GET", "/accounts"): reads.handle, ("POST", "/orders"): orders.handle}, rate_limit_budget=0.3
     )
-    handler = Counter([limited])
-    rest = await serve({("GET", "/accounts"): handler.handle})
     with pytest.raises(ExchangeError) as raised:
         await rest.accounts()
     assert raised.value.status == 429
     assert raised.value.code == "rate_limit_exceeded"
-    assert handler.calls == 4
+    assert reads.calls >= 2
 
-    recovering = Counter([limited, answer(ACCOUNTS)])
-    rest = await serve({("GET", "/accounts"): recovering.handle})
-    assert len(await rest.accounts()) == 1
+    with pytest.raises(ExchangeError) as raised:
+        await rest.place_order(buy("x-3", "10"))
+    assert not isinstance(raised.value, OrderOutcomeUnknown)
+    assert raised.value.status == 429
+    assert "Too Many Requests" in str(raised.value)
+    assert rest.breaker.state == "closed"  # rate limiting is no failure of the venue
 
 
 async def test_accounts_follow_the_cursor(serve: Any) -> None:
@@ -362,18 +393,6 @@ async def test_create_order_is_never_resent_and_unknown_outcomes_say_so(serve: A
         with pytest.raises(OrderOutcomeUnknown):
             await rest.place_order(buy("x-1", "10"))
         assert handler.calls == 1
-
-
-async def test_create_order_rate_limited_is_a_plain_exchange_error(serve: Any) -> None:
-    handler = Counter(
-        [answer({"errors": [{"id": "rate_limit_exceeded", "message": "Too many requests"}]}, 429)]
-    )
-    rest = await serve({("POST", "/orders"): handler.handle})
-    with pytest.raises(ExchangeError) as raised:
-        await rest.place_order(buy("x-2", "10"))
-    assert not isinstance(raised.value, OrderOutcomeUnknown)
-    assert raised.value.status == 429
-    assert handler.calls == 1
 
 
 async def test_create_order_on_a_dead_server_is_an_unknown_outcome() -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from streambot.domain import Balance
 from streambot.exchange.balances import BalanceCache
 
@@ -72,3 +74,42 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_refresh() -> None:
     fetch.release.set()
     assert "USD" in await second
     assert fetch.calls == 1
+
+
+async def test_lookups_are_counted_and_hits_log_the_old_line_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fetch, clock = CountingFetch(), Clock()
+    cache = BalanceCache(fetch, ttl=60, clock=clock)
+    callers = [asyncio.create_task(cache.balances()) for _ in range(10)]
+    await asyncio.sleep(0)
+    fetch.release.set()
+    await asyncio.gather(*callers)
+    assert (cache.misses, cache.joined, cache.hits) == (1, 9, 0)
+
+    caplog.set_level("DEBUG", logger="streambot.exchange.balances")
+    clock.now += 30.3
+    await cache.balances()
+    assert cache.hits == 1
+    assert cache.hit_rate == 1 - 1 / 11
+    hit_lines = [r for r in caplog.records if "Using cached account data" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in hit_lines] == [
+        ("DEBUG", "💾 Using cached account data (cache age: 30.3s)")
+    ]
+
+
+async def test_a_failed_refresh_is_counted_and_the_next_caller_retries() -> None:
+    calls = 0
+
+    async def flaky() -> list[Balance]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("venue down")
+        return [Balance("USD", Decimal(1), Decimal(0))]
+
+    cache = BalanceCache(flaky, ttl=60)
+    with pytest.raises(RuntimeError):
+        await cache.balances()
+    assert cache.refresh_errors == 1
+    assert await cache.available("USD") == Decimal(1)

@@ -1,0 +1,67 @@
+"""CDP API keys from a key file, as Coinbase's portal downloads them.
+
+The file is JSON: ``{"name": "organizations/.../apiKeys/...", "privateKey": "-----BEGIN EC ..."}``
+(older downloads say ``id`` instead of ``name``). It holds a secret, so it must be readable by its
+owner only (mode 0600 or stricter); a file others can read is refused, not silently used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streambot.exchange.auth import AuthError, load_private_key
+
+
+class KeyFileError(AuthError):
+    """The key file is missing, too widely readable, or not a CDP key (never quotes the secret)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    name: str
+    secret: str = field(repr=False)
+
+
+def load_key_file(path: Path) -> ApiKey:
+    """Read and check a CDP key file; the key is parsed once here so a bad one fails at start-up."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise KeyFileError(f"Coinbase key file {path}: cannot read it ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise KeyFileError(f"Coinbase key file {path}: not a regular file")
+    if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"Coinbase key file {path}: mode {stat.S_IMODE(info.st_mode):04o} lets other users read "
+            f"the secret; run `chmod 600 {path}`"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KeyFileError(f"Coinbase key file {path}: not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise KeyFileError(f"Coinbase key file {path}: expected a JSON object with name and privateKey")
+    name = data.get("name") or data.get("id")
+    secret = data.get("privateKey")
+    if not isinstance(name, str) or not name:
+        raise KeyFileError(f"Coinbase key file {path}: no key name (field 'name')")
+    if not isinstance(secret, str) or not secret:
+        raise KeyFileError(f"Coinbase key file {path}: no private key (field 'privateKey')")
+    try:
+        load_private_key(secret)
+    except AuthError as exc:
+        raise KeyFileError(f"Coinbase key file {path}: {exc}") from None
+    return ApiKey(name=name, secret=secret)
+
+
+def resolve_api_key(key: str | None, secret: str | None, key_file: Path | None) -> ApiKey | None:
+    """The key from the environment (name + secret) or else the key file; None when neither is set."""
+    if key and secret:
+        return ApiKey(name=key, secret=secret)
+    if key_file is not None:
+        return load_key_file(key_file)
+    return None

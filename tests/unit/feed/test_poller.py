@@ -1,0 +1,38 @@
+"""REST best bid/ask as tickers: mid price, empty sides, the 24 h figures of the last streamed tick."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from streambot.domain import BestBidAsk, Ticker
+from streambot.feed.poller import ticker_from_book
+
+WHEN = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def book(bid: str, ask: str) -> BestBidAsk:
+    return BestBidAsk("BTC-USD", Decimal(bid), Decimal(ask), WHEN)
+
+
+def test_mid_price_and_previous_figures() -> None:
+    previous = Ticker("BTC-USD", 100.0, 99.0, 101.0, 5.0, 90.0, 110.0, 1.5, 0.0, 0, 7)
+    tick = ticker_from_book(book("99", "101"), previous, 42)
+    assert tick is not None
+    assert (tick.price, tick.best_bid, tick.best_ask) == (100.0, 99.0, 101.0)
+    assert (tick.volume_24h, tick.low_24h, tick.high_24h, tick.price_change_pct_24h) == (
+        5.0,
+        90.0,
+        110.0,
+        1.5,
+    )
+    assert tick.sequence == -1
+    assert tick.received_ns == 42
+    assert tick.time == WHEN.timestamp()
+
+
+def test_one_sided_and_empty_books() -> None:
+    tick = ticker_from_book(book("0", "50"), None, 1)
+    assert tick is not None
+    assert (tick.price, tick.best_bid, tick.best_ask, tick.low_24h) == (50.0, 50.0, 50.0, 50.0)
+    assert ticker_from_book(book("0", "0"), None, 1) is None
