@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import orjson
 
-from streambot.simulator.matching import Account, Changes, SimFill, SimOrder
+from streambot.simulator.matching import Account, Changes, MatchingEngine, SimFill, SimOrder
 
 log = logging.getLogger(__name__)
 
@@ -269,3 +269,28 @@ class PaperAccountStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+async def open_account(store: PaperAccountStore, book: MatchingEngine) -> None:
+    """Restore ``book`` from the store's file, or start the file from the book as it is now."""
+    saved = await store.open()
+    if saved is None:
+        book.take_changes()
+        await store.save(book.all_state())
+        log.info("💾 New paper account in %s", store.path)
+        return
+    book.restore(
+        saved.accounts,
+        saved.orders,
+        saved.fills,
+        order_sequence=saved.order_sequence,
+        fill_sequence=saved.fill_sequence,
+    )
+    open_orders = sum(1 for o in saved.orders if o.status == "OPEN")
+    log.info(
+        "💾 Paper account restored from %s: %d orders (%d open), %d fills",
+        store.path,
+        len(saved.orders),
+        open_orders,
+        len(saved.fills),
+    )

@@ -15,7 +15,8 @@ import orjson
 import pytest
 from aiohttp import WSMsgType
 
-from streambot.simulator.server import Simulator, SimulatorConfig, _Connection
+from streambot.simulator.connection import Connection
+from streambot.simulator.server import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.integration
 
@@ -393,7 +394,7 @@ class _Transport(asyncio.WriteTransport):
 
 async def test_a_client_that_stops_reading_is_dropped_before_its_outbox_grows_unbounded() -> None:
     socket, transport = _StuckSocket(), _Transport()
-    conn = _Connection(socket, transport, max_pending=50)  # type: ignore[arg-type]
+    conn = Connection(socket, transport, max_pending=50)  # type: ignore[arg-type]
     conn.sender = asyncio.create_task(conn.run_sender())
     try:
         for _ in range(49):

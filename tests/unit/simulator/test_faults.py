@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streambot.simulator.faults import FaultError, Faults, HttpError, Latency, parse_fault, parse_fault_flag
-from streambot.simulator.server import _is_loopback
+from streambot.simulator.middleware import is_loopback
 
 
 class Clock:
@@ -94,4 +94,4 @@ def test_instant_faults_without_a_server_touch_nothing() -> None:
     ],
 )
 def test_only_loopback_peers_may_use_the_admin_api(remote: str | None, loopback: bool) -> None:
-    assert _is_loopback(remote) is loopback
+    assert is_loopback(remote) is loopback
