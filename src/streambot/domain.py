@@ -274,3 +274,5 @@ class OrderRecord:
     submitted_at: datetime | None = None
     acknowledged_at: datetime | None = None
     completed_at: datetime | None = None
+    error_code: str = ""  # machine-readable reason of a rejection or failure (risk or exchange)
+    risk_checked_at: datetime | None = None

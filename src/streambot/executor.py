@@ -1,13 +1,16 @@
 """Signal → order → trade record. Everything slow (database, REST) happens here, off the tick path.
 
-Order of operations, each step published on the bus (``orders.<status>``) so the dashboard can show
-an order progressing:
-  1. guards on the hot path (bot running, no order in flight, cooldown) — cheap, synchronous;
-  2. sizing to the product's rules with Decimal (never above budget or balance, never below the
-     minimum, sells never above the position);
-  3. the intent is stored with a deterministic client_order_id *before* anything is sent;
-  4. the order is placed; an unknown outcome is resolved by looking the order up, never by resending;
+Order of operations, each step published on the bus (``orders.<status>``) with its timestamp, so
+the dashboard can show an order progressing and metrics can time every step:
+  1. guards on the hot path (bot running, no order in flight, cooldown): cheap, synchronous;
+     ``bots.signal`` tells the dashboard a decision reached the executor;
+  2. sizing onto the product's increments with Decimal, then every risk rule (in memory);
+  3. the intent is stored with a deterministic client_order_id *before* anything is sent, in one
+     commit together with the risk verdict (``intent`` → ``risk_checked`` or ``rejected``);
+  4. the order is placed (``submitted``, then ``acknowledged``); an unknown outcome is resolved by
+     looking the order up by client_order_id, never by resending;
   5. fills are read back, deduplicated by trade_id, and the trade is stored with every amount.
+Whatever a crash interrupts, reconciliation finishes from the stored order.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -36,22 +40,36 @@ from streambot.domain import (
     Signal,
     Ticker,
     Trade,
-    round_down,
     to_decimal,
 )
 from streambot.evaluator import BotRuntime
 from streambot.exchange.balances import BalanceCache
 from streambot.exchange.base import Exchange, ExchangeError, OrderOutcomeUnknown
+from streambot.observability.latency import LatencyStats
+from streambot.risk.base import Intent, Rejection, RiskContext, RiskLimits
+from streambot.risk.engine import RiskEngine
+from streambot.trading.book import OrderBook
+from streambot.trading.settlement import (
+    FINAL_EXCHANGE_STATUSES,
+    Settler,
+    order_to_dict,
+    trade_to_dict,
+)
+from streambot.trading.sizing import size_intent
+
+__all__ = ["Executor", "OrderStore", "Rejected", "now_utc", "order_to_dict", "trade_to_dict"]
 
 log = logging.getLogger(__name__)
 
-_FINAL_EXCHANGE_STATUSES = frozenset({"FILLED", "CANCELLED", "EXPIRED", "FAILED"})
-_HUNDRED = Decimal(100)
+UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
+# The same rejection again and again (a bot whose budget is spent signalling every tick) is stored
+# once per this many seconds; the ones in between are only counted.
+_REPEAT_REJECTION_S = 30.0
+_perf_ns = time.perf_counter_ns
 
 
 class OrderStore(Protocol):
-    async def next_order_seq(self, bot_id: int) -> int: ...
-    async def insert_order(self, order: OrderRecord) -> None: ...
+    async def insert_order_with_seq(self, bot_id: int, make: Callable[[int], OrderRecord]) -> OrderRecord: ...
     async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord: ...
     async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool: ...
     async def upsert_trade(self, trade: Trade) -> Trade: ...
@@ -69,6 +87,14 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+class _NoRiskStore:
+    async def load_risk_states(self) -> list[Any]:
+        return []
+
+    async def save_risk_state(self, state: Any) -> None:
+        return None
+
+
 class Executor:
     def __init__(
         self,
@@ -82,6 +108,10 @@ class Executor:
         poll_interval: float = 0.05,
         fill_timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        risk: RiskEngine | None = None,
+        feed_state: Callable[[], str] = lambda: "live",
+        wall_clock: Callable[[], float] = time.time,
+        book: OrderBook | None = None,
     ) -> None:
         self._bus = bus
         self._exchange = exchange
@@ -92,21 +122,60 @@ class Executor:
         self._poll_interval = poll_interval
         self._fill_timeout = fill_timeout
         self._clock = clock
+        self._wall = wall_clock
+        self.risk = risk if risk is not None else RiskEngine(RiskLimits(), _NoRiskStore(), bus)
+        self.feed_state = feed_state
+        self.book = book if book is not None else OrderBook()
         self.products: dict[ProductId, Product] = {}
+        self.settler = Settler(
+            bus=bus, exchange=exchange, store=store, book=self.book, risk=self.risk, products=self.products
+        )
         self._last_order_at: dict[BotId, float] = {}
+        self._last_rejection: dict[BotId, tuple[str, float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.in_flight: set[str] = set()
         self.signals_ignored = 0
         self.orders_placed = 0
         self.orders_rejected = 0
-        self.orders_filled = 0
-        self.kill_switch = False
+        self.rejections_repeated = 0
+        self.by_status: dict[str, int] = {}
+        # Latency of each step, from the decision (signal) to the step.
+        self.step_latency: dict[str, LatencyStats] = {
+            status.value: LatencyStats(1024)
+            for status in (
+                OrderStatus.RISK_CHECKED,
+                OrderStatus.SUBMITTED,
+                OrderStatus.ACKNOWLEDGED,
+                OrderStatus.FILLED,
+            )
+        }
+        bus.subscribe("orders", self._count_status)
+
+    @property
+    def products(self) -> dict[ProductId, Product]:
+        return self._products
+
+    @products.setter
+    def products(self, products: dict[ProductId, Product]) -> None:
+        self._products = products
+        if hasattr(self, "settler"):
+            self.settler.products = products
+
+    @property
+    def orders_filled(self) -> int:
+        return self.settler.trades_booked
+
+    @property
+    def kill_switch(self) -> bool:
+        return self.risk.account.kill_switch
 
     # --- called on the hot path ------------------------------------------------------------
 
     def on_signal(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
         """Accept a decision and schedule the order; never blocks, never awaits."""
+        decided_ns = _perf_ns()
         ctx = bot.ctx
-        if self.kill_switch or bot.state is not BotState.RUNNING or ctx.order_in_flight:
+        if bot.state is not BotState.RUNNING or ctx.order_in_flight:
             self.signals_ignored += 1
             return
         last = self._last_order_at.get(bot.bot_id)
@@ -115,8 +184,16 @@ class Executor:
             return
         ctx.order_in_flight = True
         self._last_order_at[bot.bot_id] = self._clock()
+        self._bus.publish(
+            "bots.signal",
+            bot_id=bot.bot_id,
+            product_id=tick.product_id,
+            side=signal.side.value,
+            reason=signal.reason,
+            price=tick.price,
+        )
         log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
-        task = asyncio.get_running_loop().create_task(self._execute(bot, signal, tick))
+        task = asyncio.get_running_loop().create_task(self._execute(bot, signal, tick, decided_ns))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -127,138 +204,195 @@ class Executor:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _execute(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
+    async def _execute(self, bot: BotRuntime, signal: Signal, tick: Ticker, decided_ns: int) -> None:
         try:
-            await self._place_and_settle(bot, signal, tick)
+            await self._place_and_settle(bot, signal, tick, decided_ns)
         except Exception:
             log.exception("❌ Order for bot %s failed unexpectedly", bot.bot_id)
         finally:
             bot.ctx.order_in_flight = False
 
-    async def _place_and_settle(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
-        product = self.products.get(bot.product_id)
-        created = now_utc()
-        try:
-            if product is None:
-                raise Rejected("UNKNOWN_PRODUCT", f"no trading rules known for {bot.product_id}")
-            request_sizes = await self._size(bot, signal, tick, product)
-        except Rejected as rejection:
-            self._reject_unplaced(bot, signal, rejection)
-            return
-
-        seq = await self._store.next_order_seq(bot.bot_id)
-        client_order_id = ClientOrderId(f"sb-{self._instance_id}-{bot.bot_id}-{seq}")
-        request = OrderRequest(client_order_id, bot.product_id, signal.side, **request_sizes)
-        record = OrderRecord(
-            client_order_id=client_order_id,
-            bot_id=bot.bot_id,
-            product_id=bot.product_id,
-            side=signal.side,
-            status=OrderStatus.INTENT,
-            reason=signal.reason,
-            created_at=created,
-            quote_size=request.quote_size,
-            base_size=request.base_size,
-            limit_price=request.limit_price,
+    def risk_context(self, bot: BotRuntime, tick: Ticker, available: Decimal | None) -> RiskContext:
+        bot_id = bot.bot_id
+        return RiskContext(
+            limits=self.risk.limits,
+            now=self._wall(),
+            product=self.products.get(bot.product_id),
+            budget=bot.ctx.budget,
+            position=bot.ctx.position,
+            open_buy_notional=self.book.open_buy_notional(bot_id),
+            open_sell_base=self.book.open_sell_base(bot_id),
+            available_quote=available,
+            price_time=tick.time,
+            feed_state=self.feed_state(),
+            trades_last_hour=self.book.sent_last_hour(bot_id, self._wall()),
         )
-        await self._store.insert_order(record)
-        self._publish(record, tick_price=tick.price)
-        record = await self._transition(record, OrderStatus.RISK_CHECKED)
-        record = await self._transition(record, OrderStatus.SUBMITTED, submitted_at=now_utc())
 
+    async def decide(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> Intent | Rejection:
+        """Sizing and every risk rule: the order to place, or why not."""
+        product = self.products.get(bot.product_id)
+        if product is None:
+            return Rejection("UNKNOWN_PRODUCT", f"No trading rules are known for {bot.product_id}.")
+        available: Decimal | None = None
+        if signal.side is Side.BUY:
+            available = await self._balances.available(product.quote_currency)
+        price = to_decimal(tick.best_ask or tick.price) if signal.side is Side.BUY else to_decimal(tick.price)
+        sized = size_intent(
+            bot_id=bot.bot_id,
+            signal=signal,
+            product=product,
+            price=price,
+            budget=bot.ctx.budget,
+            position=bot.ctx.position,
+            open_buy_notional=self.book.open_buy_notional(bot.bot_id),
+            open_sell_base=self.book.open_sell_base(bot.bot_id),
+            available_quote=available,
+        )
+        if isinstance(sized, Rejection):
+            # A kill switch or a halt is the reason the user needs to see, not the size.
+            first = self.risk.check(
+                Intent(bot.bot_id, bot.product_id, signal.side, price, quote_size=Decimal(0)),
+                self.risk_context(bot, tick, available),
+            )
+            return first if first is not None and first.code in {"KILL_SWITCH", "HALTED"} else sized
+        rejection = self.risk.check(sized, self.risk_context(bot, tick, available))
+        return rejection if rejection is not None else sized
+
+    async def _place_and_settle(self, bot: BotRuntime, signal: Signal, tick: Ticker, decided_ns: int) -> None:
+        created = now_utc()
+        verdict = await self.decide(bot, signal, tick)
+        checked_at = now_utc()
+        if isinstance(verdict, Rejection) and self._repeated(bot.bot_id, verdict):
+            return
+        prefix = f"sb-{self._instance_id}-{bot.bot_id}-"
+        product_id = bot.product_id
+
+        def make(seq: int) -> OrderRecord:
+            base = OrderRecord(
+                client_order_id=ClientOrderId(f"{prefix}{seq}"),
+                bot_id=bot.bot_id,
+                product_id=product_id,
+                side=signal.side,
+                status=OrderStatus.INTENT,
+                reason=signal.reason,
+                created_at=created,
+                risk_checked_at=checked_at,
+            )
+            if isinstance(verdict, Rejection):
+                return replace(
+                    base,
+                    status=OrderStatus.REJECTED,
+                    error_code=verdict.code,
+                    error=verdict.message,
+                    completed_at=checked_at,
+                )
+            return replace(
+                base,
+                status=OrderStatus.RISK_CHECKED,
+                quote_size=verdict.quote_size,
+                base_size=verdict.base_size,
+                limit_price=verdict.limit_price,
+            )
+
+        # The one durable write before the order leaves: a crash after it is reconciled.
+        record = await self._store.insert_order_with_seq(bot.bot_id, make)
+        self.settler.publish(
+            replace(record, status=OrderStatus.INTENT, risk_checked_at=None), tick_price=tick.price
+        )
+        self.settler.publish(record)
+        if isinstance(verdict, Rejection):
+            self.orders_rejected += 1
+            log.warning("Signal of %s not traded: %s", bot.name, verdict)
+            return
+        self._observe(OrderStatus.RISK_CHECKED, decided_ns)
+        await self._submit(bot, record, verdict, decided_ns)
+
+    def _repeated(self, bot_id: BotId, rejection: Rejection) -> bool:
+        now = self._clock()
+        last = self._last_rejection.get(bot_id)
+        if last is not None and last[0] == rejection.code and now - last[1] < _REPEAT_REJECTION_S:
+            self.rejections_repeated += 1
+            self.signals_ignored += 1
+            return True
+        self._last_rejection[bot_id] = (rejection.code, now)
+        return False
+
+    async def _submit(self, bot: BotRuntime, record: OrderRecord, intent: Intent, decided_ns: int) -> None:
+        client_order_id = record.client_order_id
+        request = OrderRequest(
+            client_order_id,
+            record.product_id,
+            record.side,
+            quote_size=record.quote_size,
+            base_size=record.base_size,
+            limit_price=record.limit_price,
+        )
+        self.in_flight.add(client_order_id)
+        self.book.add(record, intent.price)
+        self.book.record_sent(bot.bot_id, self._wall())
+        try:
+            # ``submitted`` is published, not stored: the stored risk_checked order already makes
+            # a crash from here on harmless, and one commit fewer keeps the order path short.
+            record = replace(record, status=OrderStatus.SUBMITTED, submitted_at=now_utc())
+            self.settler.publish(record)
+            self._observe(OrderStatus.SUBMITTED, decided_ns)
+            placed = await self._place(request)
+            if isinstance(placed, Rejection):
+                self.orders_rejected += 1
+                self.book.remove(client_order_id)
+                status = OrderStatus.FAILED if placed.code == UNKNOWN_OUTCOME else OrderStatus.REJECTED
+                record = await self.settler.transition(
+                    record,
+                    status,
+                    submitted_at=record.submitted_at,
+                    error_code=placed.code,
+                    error=placed.message,
+                    completed_at=now_utc(),
+                )
+                log.error("❌ Order %s for %s rejected: %s", client_order_id, bot.name, placed)
+                return
+            self.orders_placed += 1
+            record = await self.settler.transition(
+                record,
+                OrderStatus.ACKNOWLEDGED,
+                submitted_at=record.submitted_at,
+                exchange_order_id=placed,
+                acknowledged_at=now_utc(),
+            )
+            self._observe(OrderStatus.ACKNOWLEDGED, decided_ns)
+            record = await self._settle(record)
+            if record.status is OrderStatus.FILLED:
+                self._observe(OrderStatus.FILLED, decided_ns)
+        finally:
+            self.in_flight.discard(client_order_id)
+
+    async def _place(self, request: OrderRequest) -> str | Rejection:
+        """The exchange's order id, or why there is none. Never sends the order twice."""
         try:
             placed = await self._exchange.place_order(request)
-            order_id, error, message = placed.order_id, placed.error, placed.message
-            success = placed.success
         except OrderOutcomeUnknown as exc:
-            log.warning("Order %s outcome unknown (%s); looking it up", client_order_id, exc)
-            found = await self._look_up(client_order_id, bot.product_id)
-            success = found is not None
-            order_id = found.order_id if found else ""
-            error, message = ("", "") if found else ("UNKNOWN_OUTCOME", "the exchange never saw the order")
+            log.warning("Order %s outcome unknown (%s); looking it up", request.client_order_id, exc)
+            found = await self._look_up(request.client_order_id, request.product_id)
+            if found is None:
+                return Rejection(UNKNOWN_OUTCOME, "the exchange never saw the order")
+            return found.order_id
         except ExchangeError as exc:
-            success, order_id, error, message = False, "", exc.code or f"HTTP_{exc.status}", str(exc)
+            return Rejection(exc.code or f"HTTP_{exc.status}", str(exc))
+        if not placed.success:
+            return Rejection(placed.error or "REJECTED", placed.message or "the exchange refused the order")
+        return placed.order_id
 
-        if not success:
-            self.orders_rejected += 1
-            status = OrderStatus.FAILED if error == "UNKNOWN_OUTCOME" else OrderStatus.REJECTED
-            record = await self._transition(
-                record, status, error=f"{error}: {message}".strip(": "), completed_at=now_utc()
-            )
-            log.error("❌ Order %s for %s rejected: %s %s", client_order_id, bot.name, error, message)
-            return
-        self.orders_placed += 1
-        record = await self._transition(
-            record, OrderStatus.ACKNOWLEDGED, exchange_order_id=order_id, acknowledged_at=now_utc()
-        )
-        await self._settle(bot, record)
-
-    async def _settle(self, bot: BotRuntime, record: OrderRecord) -> None:
-        """Follow the order to a final state, then book its fills and the trade."""
+    async def _settle(self, record: OrderRecord) -> OrderRecord:
+        """Follow the order to a final state (or the timeout: reconciliation takes over), then book it."""
         deadline = self._clock() + self._fill_timeout
         order = await self._exchange.get_order(record.exchange_order_id)
-        while order.status not in _FINAL_EXCHANGE_STATUSES and self._clock() < deadline:
+        while order.status not in FINAL_EXCHANGE_STATUSES and self._clock() < deadline:
             await asyncio.sleep(self._poll_interval)
             order = await self._exchange.get_order(record.exchange_order_id)
-
-        fills = await self._exchange.list_fills(record.exchange_order_id) if order.filled_size > 0 else []
-        for fill in fills:
-            if await self._store.insert_fill(fill, bot_id=bot.bot_id, client_order_id=record.client_order_id):
-                bot.ctx.position.apply_fill(fill.side, fill.size, fill.price * fill.size, fill.commission)
-                bot.ctx.record_fill(fill)
-        if fills:
-            self._balances.invalidate()
-
-        status = _our_status(order)
-        record = await self._transition(
-            record,
-            status,
-            filled_size=order.filled_size,
-            average_price=order.average_filled_price,
-            filled_value=order.filled_value,
-            fees=order.total_fees,
-            completed_at=now_utc() if status.is_final else None,
-        )
+        record = await self.settler.settle(record, order)
         if order.filled_size > 0:
-            await self._book_trade(bot, record, order)
-
-    async def _book_trade(self, bot: BotRuntime, record: OrderRecord, order: ExchangeOrder) -> None:
-        quote = order.filled_value or order.filled_size * order.average_filled_price
-        fee = order.total_fees
-        net = quote + fee if order.side is Side.BUY else quote - fee
-        trade = await self._store.upsert_trade(
-            Trade(
-                bot_id=bot.bot_id,
-                product_id=record.product_id,
-                side=record.side,
-                base_size=order.filled_size,
-                price=order.average_filled_price,
-                quote_amount=quote,
-                fee=fee,
-                net_total=net,
-                status=record.status,
-                client_order_id=record.client_order_id,
-                exchange_order_id=record.exchange_order_id,
-                reason=record.reason,
-                created_at=record.created_at,
-                filled_at=record.completed_at,
-            )
-        )
-        self.orders_filled += 1
-        self._bus.publish("trades.executed", trade=trade_to_dict(trade))
-        product = self.products.get(trade.product_id)
-        log.info(
-            "✅ %s %s %s %s @ %s = %s %s (fee %s) — %s",
-            bot.name,
-            trade.side.value,
-            _shown(trade.base_size, product.base_increment if product else None),
-            trade.product_id.split("-")[0],
-            _shown(trade.price, product.quote_increment if product else None),
-            quote.quantize(Decimal("0.01")),
-            trade.product_id.split("-")[-1],
-            fee.quantize(Decimal("0.0001")),
-            trade.reason,
-        )
+            self._balances.invalidate()
+        return record
 
     async def _look_up(self, client_order_id: ClientOrderId, product_id: ProductId) -> ExchangeOrder | None:
         for attempt in range(5):
@@ -268,108 +402,39 @@ class Executor:
                 await asyncio.sleep(0.2 * 2**attempt)
         return None
 
-    async def _size(
-        self, bot: BotRuntime, signal: Signal, tick: Ticker, product: Product
-    ) -> dict[str, Decimal]:
-        """Order sizes on the product's increments, within budget, balance and position."""
-        if product.trading_disabled:
-            raise Rejected("TRADING_DISABLED", f"trading is disabled on {product.product_id}")
-        ctx = bot.ctx
-        limit = round_down(signal.limit_price, product.quote_increment) if signal.limit_price else None
-        sizes: dict[str, Decimal] = {"limit_price": limit} if limit is not None else {}
-        if signal.side is Side.BUY:
-            remaining = ctx.budget - ctx.position.cost
-            if signal.quote_size is not None:
-                quote = signal.quote_size
-            elif signal.base_size is not None:
-                quote = signal.base_size * (limit or to_decimal(tick.best_ask or tick.price))
-            else:
-                quote = ctx.budget * (signal.budget_pct or _HUNDRED) / _HUNDRED
-            available = await self._balances.available(product.quote_currency)
-            quote = min(quote, remaining, available)
-            quote = round_down(quote, product.quote_increment)
-            if quote < product.quote_min_size or quote <= 0:
-                why = (
-                    f"budget left {remaining.normalize()} {product.quote_currency}"
-                    if remaining <= available
-                    else f"available balance {available.normalize()} {product.quote_currency}"
-                )
-                raise Rejected(
-                    "BELOW_MINIMUM",
-                    f"buy of {quote.normalize()} {product.quote_currency} is below the minimum "
-                    f"{product.quote_min_size.normalize()} ({why})",
-                )
-            if limit is not None:
-                sizes["base_size"] = round_down(quote / limit, product.base_increment)
-            else:
-                sizes["quote_size"] = quote
-            return sizes
-        held = ctx.position.base
-        if signal.base_size is not None:
-            base = min(signal.base_size, held)
-        else:
-            base = held * (signal.budget_pct or _HUNDRED) / _HUNDRED
-        base = round_down(base, product.base_increment)
-        if base < product.base_min_size or base <= 0:
-            raise Rejected(
-                "BELOW_MINIMUM",
-                f"sell of {base.normalize()} {product.base_currency} is below the minimum "
-                f"{product.base_min_size.normalize()} (position {held.normalize()})",
-            )
-        sizes["base_size"] = base
-        return sizes
+    # --- kill switch -------------------------------------------------------------------------
 
-    def _reject_unplaced(self, bot: BotRuntime, signal: Signal, rejection: Rejected) -> None:
-        self.orders_rejected += 1
-        log.warning("Signal of %s not traded: %s", bot.name, rejection)
-        self._bus.publish(
-            "orders.rejected",
-            bot_id=bot.bot_id,
-            product_id=bot.product_id,
-            side=signal.side.value,
-            reason=signal.reason,
-            code=rejection.code,
-            error=str(rejection),
-        )
+    async def cancel_open(self, bot_id: BotId | None = None) -> int:
+        """Ask the exchange to cancel our open orders (of one bot, or all); reconciliation books it."""
+        open_ids = [o.client_order_id for o in self.book.open_orders(bot_id)]
+        if not open_ids:
+            return 0
+        exchange_ids: list[str] = []
+        for client_order_id in open_ids:
+            record = await self._get_order(client_order_id)
+            if record is not None and record.exchange_order_id:
+                exchange_ids.append(record.exchange_order_id)
+        if not exchange_ids:
+            return 0
+        try:
+            outcome = await self._exchange.cancel_orders(exchange_ids)
+        except ExchangeError as exc:
+            log.error("❌ Cancelling %d open orders failed: %s", len(exchange_ids), exc)
+            return 0
+        return sum(outcome.values())
 
-    async def _transition(self, record: OrderRecord, status: OrderStatus, **changes: Any) -> OrderRecord:
-        changes = {k: v for k, v in changes.items() if v is not None}
-        updated = await self._store.update_order(record.client_order_id, status=status, **changes)
-        self._publish(updated)
-        return updated
+    async def _get_order(self, client_order_id: str) -> OrderRecord | None:
+        getter = getattr(self._store, "get_order", None)
+        if getter is None:
+            return None
+        found: OrderRecord | None = await getter(client_order_id)
+        return found
 
-    def _publish(self, record: OrderRecord, **extra: Any) -> None:
-        self._bus.publish(f"orders.{record.status.value}", order=order_to_dict(record), **extra)
+    # --- metrics -----------------------------------------------------------------------------
 
+    def _observe(self, status: OrderStatus, decided_ns: int) -> None:
+        self.step_latency[status.value].record(_perf_ns() - decided_ns)
 
-def _shown(value: Decimal, increment: Decimal | None) -> Decimal:
-    """For people: on the product's increment. Records keep the exchange's exact figures."""
-    return (value.quantize(increment) if increment else value).normalize()
-
-
-def _our_status(order: ExchangeOrder) -> OrderStatus:
-    if order.status == "FILLED":
-        return OrderStatus.FILLED
-    if order.status in {"CANCELLED", "EXPIRED"}:
-        return OrderStatus.CANCELLED
-    if order.status == "FAILED":
-        return OrderStatus.FAILED
-    return OrderStatus.PARTIALLY_FILLED if order.filled_size > 0 else OrderStatus.ACKNOWLEDGED
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, OrderStatus | Side | BotState):
-        return value.value
-    return value
-
-
-def order_to_dict(record: OrderRecord) -> dict[str, object]:
-    return {name: _plain(getattr(record, name)) for name in OrderRecord.__dataclass_fields__}
-
-
-def trade_to_dict(trade: Trade) -> dict[str, object]:
-    return {name: _plain(getattr(trade, name)) for name in Trade.__dataclass_fields__}
+    def _count_status(self, event: Any) -> None:
+        status = event.topic.partition(".")[2]
+        self.by_status[status] = self.by_status.get(status, 0) + 1

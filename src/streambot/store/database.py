@@ -104,7 +104,20 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+# Any fixed 64-bit number, shared by every streambot process migrating the same database.
+_MIGRATION_LOCK_KEY = 0x5354_5245_414D_424F  # "STREAMBO"
+
+
 def _upgrade_to_head(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Two processes starting together on one database would otherwise both run a migration;
+        # the lock is released when the migration's transaction ends.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
+    elif connection.dialect.name == "sqlite":
+        # Write first, read after: a transaction that reads (Alembic's version check) and then
+        # writes fails at once with "database is locked" when another process migrated in
+        # between; one that starts with a write waits for the writer lock instead.
+        connection.exec_driver_sql("PRAGMA user_version = 1")
     config = alembic_config()
     # env.py migrates on this connection, inside the caller's transaction.
     config.attributes["connection"] = connection

@@ -172,6 +172,8 @@ class OrderRow(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    error_code: Mapped[str] = mapped_column(String(_ID_LENGTH), server_default="")
+    risk_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class FillRow(Base):
@@ -222,3 +224,45 @@ class TradeRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     filled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RiskStateRow(Base):
+    """Kill switches and HALTED, per scope: ``account`` or ``bot:<id>``. Survives restarts.
+
+    The account row also keeps what the equity limits measure from: the UTC day's opening equity
+    and the highest equity seen, so a restart cannot reset a daily loss or a drawdown.
+    """
+
+    __tablename__ = "risk_state"
+
+    scope_key: Mapped[str] = mapped_column(String(_ID_LENGTH), primary_key=True)
+    bot_id: Mapped[int | None] = mapped_column(BigInteger)
+    halted: Mapped[bool] = mapped_column(Boolean)
+    halt_code: Mapped[str] = mapped_column(String(_ID_LENGTH))
+    halt_reason: Mapped[str] = mapped_column(Text)
+    halted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    kill_switch: Mapped[bool] = mapped_column(Boolean)
+    kill_reason: Mapped[str] = mapped_column(Text)
+    kill_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    day: Mapped[str] = mapped_column(String(10))  # UTC date of day_start_equity, YYYY-MM-DD
+    day_start_equity: Mapped[Decimal | None] = mapped_column(Money)
+    equity_peak: Mapped[Decimal | None] = mapped_column(Money)
+    last_loss_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class EquitySnapshotRow(Base):
+    """Equity over time for curves: the account's (``bot_id`` null) and each bot's P&L."""
+
+    __tablename__ = "equity_snapshots"
+    __table_args__ = (
+        Index("ix_equity_snapshots_bot_id_taken_at", "bot_id", "taken_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    bot_id: Mapped[int | None] = mapped_column(BigInteger)
+    equity: Mapped[Decimal] = mapped_column(Money)
+    realized_pnl: Mapped[Decimal] = mapped_column(Money)
+    unrealized_pnl: Mapped[Decimal] = mapped_column(Money)

@@ -8,13 +8,13 @@ failing with ``SQLITE_BUSY`` as a read-then-write transaction can.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,7 +30,15 @@ from streambot.domain import (
     Side,
     Trade,
 )
-from streambot.store.models import BotRow, FillRow, OrderRow, TradeRow
+from streambot.risk.state import EquitySnapshot, ScopeState
+from streambot.store.models import (
+    BotRow,
+    EquitySnapshotRow,
+    FillRow,
+    OrderRow,
+    RiskStateRow,
+    TradeRow,
+)
 
 
 class StoreError(Exception):
@@ -67,6 +75,8 @@ _ORDER_CHANGES = frozenset(
         "submitted_at",
         "acknowledged_at",
         "completed_at",
+        "error_code",
+        "risk_checked_at",
     }
 )
 # A re-booked trade updates its amounts and outcome; who traded what, and when it began, stay.
@@ -136,6 +146,8 @@ def _order(row: OrderRow) -> OrderRecord:
         submitted_at=row.submitted_at,
         acknowledged_at=row.acknowledged_at,
         completed_at=row.completed_at,
+        error_code=row.error_code,
+        risk_checked_at=row.risk_checked_at,
     )
 
 
@@ -315,7 +327,35 @@ class Repositories:
 
     async def insert_order(self, order: OrderRecord) -> None:
         """Store a new order; ``DuplicateOrder`` if its client_order_id is already stored."""
-        statement = (
+        async with self._transaction() as session:
+            stored = (await session.scalars(self._insert_order_statement(order))).one_or_none()
+        if stored is None:
+            raise DuplicateOrder(order.client_order_id)
+
+    async def insert_order_with_seq(self, bot_id: int, make: Callable[[int], OrderRecord]) -> OrderRecord:
+        """Take the bot's next order number and store ``make(seq)``: one transaction, one commit.
+
+        The executor's path from decision to exchange has this single durable write in it.
+        """
+        seq_statement = (
+            update(BotRow)
+            .where(BotRow.id == bot_id)
+            .values(order_seq=BotRow.order_seq + 1)
+            .returning(BotRow.order_seq)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            seq = (await session.scalars(seq_statement)).one_or_none()
+            if seq is None:
+                raise LookupError(f"no bot with id {bot_id}")
+            order = make(seq)
+            stored = (await session.scalars(self._insert_order_statement(order))).one_or_none()
+            if stored is None:
+                raise DuplicateOrder(order.client_order_id)
+        return order
+
+    def _insert_order_statement(self, order: OrderRecord) -> Any:
+        return (
             self._dialect_insert(OrderRow)
             .values(
                 client_order_id=order.client_order_id,
@@ -337,14 +377,12 @@ class Repositories:
                 submitted_at=order.submitted_at,
                 acknowledged_at=order.acknowledged_at,
                 completed_at=order.completed_at,
+                error_code=order.error_code,
+                risk_checked_at=order.risk_checked_at,
             )
             .on_conflict_do_nothing(index_elements=[OrderRow.client_order_id])
             .returning(OrderRow.client_order_id)
         )
-        async with self._transaction() as session:
-            stored = (await session.scalars(statement)).one_or_none()
-        if stored is None:
-            raise DuplicateOrder(order.client_order_id)
 
     async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord:
         """Change the order's lifecycle fields; ``OrderNotFound`` if it is not stored."""
@@ -493,3 +531,184 @@ class Repositories:
         statement = statement.where(*_trade_filters(bot_id, product_id, since, until))
         async with self._transaction() as session:
             return (await session.scalar(statement)) or 0
+
+    # --- orders: queries for the trading engine ---------------------------------------------
+
+    async def unresolved_orders(self) -> list[OrderRecord]:
+        """Every order not in a final state, oldest first: what reconciliation must settle."""
+        statement = (
+            select(OrderRow)
+            .where(OrderRow.status.not_in(_FINAL_STATUSES))
+            .order_by(OrderRow.created_at, OrderRow.client_order_id)
+        )
+        async with self._transaction() as session:
+            return [_order(row) for row in await session.scalars(statement)]
+
+    async def page_orders(
+        self,
+        *,
+        bot_id: int | None = None,
+        product_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[OrderRecord]:
+        """Newest first; for the next page pass the last order's (created_at, client_order_id)."""
+        _check_limit(limit)
+        filters: list[ColumnElement[bool]] = []
+        if bot_id is not None:
+            filters.append(OrderRow.bot_id == bot_id)
+        if product_id is not None:
+            filters.append(OrderRow.product_id == product_id)
+        if status is not None:
+            filters.append(OrderRow.status == OrderStatus(status).value)
+        if since is not None:
+            filters.append(OrderRow.created_at >= since)
+        if until is not None:
+            filters.append(OrderRow.created_at < until)
+        if before is not None:
+            at, client_order_id = before
+            filters.append(
+                or_(
+                    OrderRow.created_at < at,
+                    and_(OrderRow.created_at == at, OrderRow.client_order_id < client_order_id),
+                )
+            )
+        statement = (
+            select(OrderRow)
+            .where(*filters)
+            .order_by(OrderRow.created_at.desc(), OrderRow.client_order_id.desc())
+            .limit(limit)
+        )
+        async with self._transaction() as session:
+            return [_order(row) for row in await session.scalars(statement)]
+
+    async def submitted_since(self, since: datetime) -> list[tuple[int, datetime]]:
+        """(bot_id, submitted_at) of every order sent to the exchange since ``since``."""
+        statement = select(OrderRow.bot_id, OrderRow.submitted_at).where(OrderRow.submitted_at >= since)
+        async with self._transaction() as session:
+            rows = (await session.execute(statement)).all()
+        return [(int(bot), at) for bot, at in rows if at is not None]
+
+    async def fills_for_order(self, client_order_id: str) -> list[Fill]:
+        statement = (
+            select(FillRow)
+            .where(FillRow.client_order_id == client_order_id)
+            .order_by(FillRow.trade_time, FillRow.trade_id)
+        )
+        async with self._transaction() as session:
+            return [_fill(row) for row in await session.scalars(statement)]
+
+    async def all_fills(self) -> list[tuple[int, Fill]]:
+        """(bot_id, fill) of every fill, oldest first: positions are their sum."""
+        statement = select(FillRow).order_by(FillRow.trade_time, FillRow.trade_id)
+        async with self._transaction() as session:
+            return [(row.bot_id, _fill(row)) for row in await session.scalars(statement)]
+
+    # --- risk state ------------------------------------------------------------------------
+
+    async def load_risk_states(self) -> list[ScopeState]:
+        async with self._transaction() as session:
+            rows = await session.scalars(select(RiskStateRow).order_by(RiskStateRow.scope_key))
+            return [_scope_state(row) for row in rows]
+
+    async def save_risk_state(self, state: ScopeState) -> None:
+        """Insert or replace the scope's row."""
+        values: dict[str, Any] = {
+            "bot_id": state.bot_id,
+            "halted": state.halted,
+            "halt_code": state.halt_code,
+            "halt_reason": state.halt_reason,
+            "halted_at": state.halted_at,
+            "kill_switch": state.kill_switch,
+            "kill_reason": state.kill_reason,
+            "kill_at": state.kill_at,
+            "day": state.day,
+            "day_start_equity": state.day_start_equity,
+            "equity_peak": state.equity_peak,
+            "last_loss_at": state.last_loss_at,
+            "updated_at": _now(),
+        }
+        statement = (
+            self._dialect_insert(RiskStateRow)
+            .values(scope_key=state.key, **values)
+            .on_conflict_do_update(index_elements=[RiskStateRow.scope_key], set_=values)
+        )
+        async with self._transaction() as session:
+            await session.execute(statement)
+
+    # --- equity snapshots ------------------------------------------------------------------
+
+    async def insert_equity_snapshots(self, snapshots: Iterable[EquitySnapshot]) -> None:
+        rows = [
+            {
+                "taken_at": s.taken_at,
+                "bot_id": s.bot_id,
+                "equity": s.equity,
+                "realized_pnl": s.realized_pnl,
+                "unrealized_pnl": s.unrealized_pnl,
+            }
+            for s in snapshots
+        ]
+        if not rows:
+            return
+        async with self._transaction() as session:
+            await session.execute(insert(EquitySnapshotRow), rows)
+
+    async def list_equity_snapshots(
+        self,
+        *,
+        bot_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[EquitySnapshot]:
+        """Oldest first within the window; ``bot_id`` None gives the account's curve."""
+        _check_limit(limit)
+        filters: list[ColumnElement[bool]] = [
+            EquitySnapshotRow.bot_id.is_(None) if bot_id is None else EquitySnapshotRow.bot_id == bot_id
+        ]
+        if since is not None:
+            filters.append(EquitySnapshotRow.taken_at >= since)
+        if until is not None:
+            filters.append(EquitySnapshotRow.taken_at < until)
+        # The newest ``limit`` points, returned in time order for drawing.
+        statement = (
+            select(EquitySnapshotRow)
+            .where(*filters)
+            .order_by(EquitySnapshotRow.taken_at.desc(), EquitySnapshotRow.id.desc())
+            .limit(limit)
+        )
+        async with self._transaction() as session:
+            rows = list(await session.scalars(statement))
+        return [_snapshot(row) for row in reversed(rows)]
+
+
+def _scope_state(row: RiskStateRow) -> ScopeState:
+    return ScopeState(
+        bot_id=None if row.bot_id is None else BotId(row.bot_id),
+        halted=row.halted,
+        halt_code=row.halt_code,
+        halt_reason=row.halt_reason,
+        halted_at=row.halted_at,
+        kill_switch=row.kill_switch,
+        kill_reason=row.kill_reason,
+        kill_at=row.kill_at,
+        day=row.day,
+        day_start_equity=row.day_start_equity,
+        equity_peak=row.equity_peak,
+        last_loss_at=row.last_loss_at,
+    )
+
+
+def _snapshot(row: EquitySnapshotRow) -> EquitySnapshot:
+    return EquitySnapshot(
+        taken_at=row.taken_at,
+        bot_id=None if row.bot_id is None else BotId(row.bot_id),
+        equity=row.equity,
+        realized_pnl=row.realized_pnl,
+        unrealized_pnl=row.unrealized_pnl,
+        id=row.id,
+    )

@@ -1,0 +1,86 @@
+"""Realised and unrealised P&L per bot and in total, and the equity curve."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel
+
+from streambot.api.deps import platform
+from streambot.api.routes.orders import MAX_ID
+from streambot.app import Platform
+
+router = APIRouter(prefix="/pnl", tags=["pnl"])
+
+
+class BotPnlOut(BaseModel):
+    bot_id: int
+    name: str
+    product_id: str
+    budget: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    total_pnl: Decimal
+    equity: Decimal
+
+
+class PnlOut(BaseModel):
+    bots: list[BotPnlOut]
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    total_pnl: Decimal
+    account_equity: Decimal | None  # None until balances and prices are known
+
+
+class EquityPoint(BaseModel):
+    taken_at: datetime
+    equity: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+
+
+@router.get("")
+async def pnl(p: Annotated[Platform, Depends(platform)]) -> PnlOut:
+    bots = await p.trading.bots_pnl()
+    realized = sum((b.realized for b in bots), Decimal(0))
+    unrealized = sum((b.unrealized for b in bots), Decimal(0))
+    return PnlOut(
+        bots=[
+            BotPnlOut(
+                bot_id=b.bot_id,
+                name=b.name,
+                product_id=b.product_id,
+                budget=b.budget,
+                realized_pnl=b.realized,
+                unrealized_pnl=b.unrealized,
+                total_pnl=b.total,
+                equity=b.equity,
+            )
+            for b in bots
+        ],
+        realized_pnl=realized,
+        unrealized_pnl=unrealized,
+        total_pnl=realized + unrealized,
+        account_equity=await p.trading.account_equity(),
+    )
+
+
+@router.get("/equity")
+async def equity_curve(
+    p: Annotated[Platform, Depends(platform)],
+    bot_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> list[EquityPoint]:
+    """Snapshots oldest first: the account's without ``bot_id``, else that bot's."""
+    snapshots = await p.store.list_equity_snapshots(bot_id=bot_id, since=since, until=until, limit=limit)
+    return [
+        EquityPoint(
+            taken_at=s.taken_at, equity=s.equity, realized_pnl=s.realized_pnl, unrealized_pnl=s.unrealized_pnl
+        )
+        for s in snapshots
+    ]

@@ -1,0 +1,58 @@
+"""Positions per bot: what is held, its average entry and its value at the latest price."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from streambot.api.deps import platform
+from streambot.api.routes.orders import MAX_ID
+from streambot.app import Platform
+from streambot.trading.pnl import BotPnl
+
+router = APIRouter(prefix="/positions", tags=["positions"])
+
+
+class PositionOut(BaseModel):
+    bot_id: int
+    name: str
+    product_id: str
+    base_size: Decimal
+    cost: Decimal
+    average_entry: Decimal
+    price: Decimal | None
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+
+    @classmethod
+    def of(cls, pnl: BotPnl) -> PositionOut:
+        return cls(
+            bot_id=pnl.bot_id,
+            name=pnl.name,
+            product_id=pnl.product_id,
+            base_size=pnl.base,
+            cost=pnl.cost,
+            average_entry=pnl.average_entry,
+            price=pnl.price,
+            market_value=pnl.market_value,
+            unrealized_pnl=pnl.unrealized,
+            realized_pnl=pnl.realized,
+        )
+
+
+@router.get("")
+async def list_positions(
+    p: Annotated[Platform, Depends(platform)],
+    bot_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    product_id: str | None = None,
+) -> list[PositionOut]:
+    """Every bot's position (the sum of its fills); bots holding nothing are listed with zeros."""
+    return [
+        PositionOut.of(b)
+        for b in await p.trading.bots_pnl()
+        if (bot_id is None or b.bot_id == bot_id) and (product_id is None or b.product_id == product_id)
+    ]

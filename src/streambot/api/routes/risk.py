@@ -1,0 +1,187 @@
+"""Risk limits and state; the kill switches; lifting HALTED (only ever done by a person, here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from streambot.api.deps import platform
+from streambot.api.routes.orders import MAX_ID
+from streambot.app import Platform
+from streambot.domain import BotId
+from streambot.risk.state import ScopeState
+
+router = APIRouter(prefix="/risk", tags=["risk"])
+
+
+class LimitsOut(BaseModel):
+    max_order_notional: Decimal
+    max_position_notional: Decimal
+    daily_loss_pct: Decimal
+    max_drawdown_pct: Decimal
+    loss_cooldown_s: float
+    max_trades_per_hour: int
+    stale_price_s: float
+    halt_allows_exits: bool
+
+
+class ScopeOut(BaseModel):
+    scope: Literal["account", "bot"]
+    bot_id: int | None
+    halted: bool
+    halt_code: str
+    halt_reason: str
+    halted_at: datetime | None
+    kill_switch: bool
+    kill_reason: str
+    kill_at: datetime | None
+
+    @classmethod
+    def of(cls, state: ScopeState) -> ScopeOut:
+        return cls(
+            scope="account" if state.bot_id is None else "bot",
+            bot_id=state.bot_id,
+            halted=state.halted,
+            halt_code=state.halt_code,
+            halt_reason=state.halt_reason,
+            halted_at=state.halted_at,
+            kill_switch=state.kill_switch,
+            kill_reason=state.kill_reason,
+            kill_at=state.kill_at,
+        )
+
+
+class RiskOut(BaseModel):
+    limits: LimitsOut
+    account: ScopeOut
+    bots: list[ScopeOut]
+    equity: Decimal | None
+    day_start_equity: Decimal | None
+    equity_peak: Decimal | None
+    open_orders: int
+    open_buy_notional: Decimal
+    rejections: dict[str, int]
+
+
+def _text(value: str, name: str) -> str:
+    """Stored and logged as UTF-8: lone surrogates or control characters cannot be."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{name} must be valid Unicode text") from None
+    if any(ord(c) < 32 for c in value):
+        raise ValueError(f"{name} must not contain control characters")
+    return value
+
+
+class KillSwitchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on: bool
+    scope: Literal["account", "bot"] = "account"
+    bot_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    reason: str = Field(default="", max_length=500)
+
+    _reason_is_text = field_validator("reason")(lambda value: _text(value, "reason"))
+
+    @model_validator(mode="after")
+    def _bot_for_bot_scope(self) -> KillSwitchIn:
+        if self.scope == "bot" and self.bot_id is None:
+            raise ValueError("bot_id is required when scope is 'bot'")
+        if self.scope == "account" and self.bot_id is not None:
+            raise ValueError("bot_id must be left out when scope is 'account'")
+        return self
+
+
+class ResumeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Literal["account", "bot"] = "account"
+    bot_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    by: str = Field(default="api", min_length=1, max_length=200)
+
+    _by_is_text = field_validator("by")(lambda value: _text(value, "by"))
+
+    @model_validator(mode="after")
+    def _bot_for_bot_scope(self) -> ResumeIn:
+        if self.scope == "bot" and self.bot_id is None:
+            raise ValueError("bot_id is required when scope is 'bot'")
+        if self.scope == "account" and self.bot_id is not None:
+            raise ValueError("bot_id must be left out when scope is 'account'")
+        return self
+
+
+class ChangeOut(BaseModel):
+    changed: bool
+    state: ScopeOut
+    cancelled_orders: int = 0
+
+
+def _risk_out(p: Platform) -> RiskOut:
+    engine = p.trading.risk
+    limits = engine.limits
+    account = engine.account
+    return RiskOut(
+        limits=LimitsOut(
+            max_order_notional=limits.max_order_notional,
+            max_position_notional=limits.max_position_notional,
+            daily_loss_pct=limits.daily_loss_pct,
+            max_drawdown_pct=limits.max_drawdown_pct,
+            loss_cooldown_s=limits.loss_cooldown_s,
+            max_trades_per_hour=limits.max_trades_per_hour,
+            stale_price_s=limits.stale_price_s,
+            halt_allows_exits=limits.halt_allows_exits,
+        ),
+        account=ScopeOut.of(account),
+        bots=[ScopeOut.of(s) for s in engine.scopes() if s.bot_id is not None],
+        equity=engine.last_equity,
+        day_start_equity=account.day_start_equity,
+        equity_peak=account.equity_peak,
+        open_orders=len(p.trading.book),
+        open_buy_notional=p.trading.book.total_open_notional(),
+        rejections=dict(engine.rejections),
+    )
+
+
+async def _require_bot(p: Platform, bot_id: int | None) -> BotId | None:
+    if bot_id is None:
+        return None
+    if await p.store.get_bot(bot_id) is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["body", "bot_id"], "msg": f"bot {bot_id} does not exist", "type": "value_error"}],
+        )
+    return BotId(bot_id)
+
+
+@router.get("")
+async def risk_state(p: Annotated[Platform, Depends(platform)]) -> RiskOut:
+    """The limits in force, the account's and every bot's HALTED and kill-switch state."""
+    return _risk_out(p)
+
+
+@router.post("/kill-switch")
+async def kill_switch(body: KillSwitchIn, p: Annotated[Platform, Depends(platform)]) -> ChangeOut:
+    """On: no order leaves (account or one bot) and open orders are cancelled. Off: trading resumes."""
+    bot_id = await _require_bot(p, body.bot_id)
+    engine = p.trading.risk
+    changed = await engine.set_kill_switch(bot_id, body.on, body.reason)
+    cancelled = 0
+    if body.on and p.executor is not None:
+        cancelled = await p.executor.cancel_open(bot_id)
+    state = engine.account if bot_id is None else engine.bot(bot_id)
+    return ChangeOut(changed=changed, state=ScopeOut.of(state), cancelled_orders=cancelled)
+
+
+@router.post("/resume")
+async def resume(body: ResumeIn, p: Annotated[Platform, Depends(platform)]) -> ChangeOut:
+    """Lift HALTED for the account or a bot; a person decides this, nothing else ever does."""
+    bot_id = await _require_bot(p, body.bot_id)
+    engine = p.trading.risk
+    changed = await engine.resume(bot_id, body.by)
+    state = engine.account if bot_id is None else engine.bot(bot_id)
+    return ChangeOut(changed=changed, state=ScopeOut.of(state))

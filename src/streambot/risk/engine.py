@@ -1,0 +1,217 @@
+"""The risk engine: runs the rules in order, and owns the kill switches and HALTED.
+
+State changes apply in memory at once (the next check sees them) and are then written to the store,
+so HALTED and the kill switches survive a restart; only ``resume`` (the API) lifts a halt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import ModuleType
+from typing import Protocol
+
+from streambot.bus import Bus
+from streambot.domain import BotId
+from streambot.risk import (
+    bot_budget,
+    daily_loss,
+    drawdown,
+    exchange_rules,
+    halted,
+    kill_switch,
+    loss_cooldown,
+    max_order_notional,
+    max_position,
+    stale_price,
+    trade_rate,
+)
+from streambot.risk.base import Intent, Rejection, RiskContext, RiskLimits
+from streambot.risk.state import ACCOUNT, ScopeState, scope_key
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[Intent, RiskContext], Rejection | None]
+
+# Cheapest and most decisive first: a kill switch or a halt says all there is to say.
+RULES: tuple[ModuleType, ...] = (
+    kill_switch,
+    halted,
+    exchange_rules,
+    stale_price,
+    daily_loss,
+    drawdown,
+    loss_cooldown,
+    trade_rate,
+    max_order_notional,
+    bot_budget,
+    max_position,
+)
+
+
+class RiskStore(Protocol):
+    async def load_risk_states(self) -> list[ScopeState]: ...
+    async def save_risk_state(self, state: ScopeState) -> None: ...
+
+
+def utc_day(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+
+class RiskEngine:
+    def __init__(
+        self,
+        limits: RiskLimits,
+        store: RiskStore,
+        bus: Bus | None = None,
+        rules: Sequence[ModuleType] = RULES,
+    ) -> None:
+        self.limits = limits
+        self._store = store
+        self._bus = bus
+        self._rules: tuple[Check, ...] = tuple(rule.check for rule in rules)
+        self._states: dict[str, ScopeState] = {ACCOUNT: ScopeState()}
+        self.last_equity: Decimal | None = None
+        self.rejections: dict[str, int] = {}
+
+    # --- state -------------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        for state in await self._store.load_risk_states():
+            self._states[state.key] = state
+        account = self.account
+        if account.halted:
+            log.warning("⛔ The account is HALTED (%s); resume it through the API", account.halt_reason)
+        if account.kill_switch:
+            log.warning("⛔ The global kill switch is on (%s)", account.kill_reason)
+        for state in self._states.values():
+            if state.bot_id is not None and state.halted:
+                log.warning("⛔ Bot %s is HALTED (%s)", state.bot_id, state.halt_reason)
+
+    @property
+    def account(self) -> ScopeState:
+        return self._states[ACCOUNT]
+
+    def bot(self, bot_id: BotId) -> ScopeState:
+        """The bot's state; a fresh (not halted, switch off) one when nothing was ever recorded."""
+        state = self._states.get(scope_key(bot_id))
+        if state is None:
+            state = self._states[scope_key(bot_id)] = ScopeState(bot_id=bot_id)
+        return state
+
+    def scopes(self) -> list[ScopeState]:
+        return [replace(state) for state in self._states.values()]
+
+    def is_halted(self, bot_id: BotId) -> bool:
+        return self.account.halted or self.bot(bot_id).halted
+
+    # --- checks ------------------------------------------------------------------------------
+
+    def check(self, intent: Intent, ctx: RiskContext) -> Rejection | None:
+        """The first rule that refuses the intent, or None when every rule lets it through."""
+        ctx.account = self.account
+        ctx.bot = self.bot(intent.bot_id)
+        if ctx.equity is None:
+            ctx.equity = self.last_equity
+        for rule in self._rules:
+            rejection = rule(intent, ctx)
+            if rejection is not None:
+                self.rejections[rejection.code] = self.rejections.get(rejection.code, 0) + 1
+                return rejection
+        return None
+
+    # --- equity ------------------------------------------------------------------------------
+
+    async def observe_equity(self, equity: Decimal, now: float) -> Rejection | None:
+        """Track the day's opening equity and the peak; halt the account when a limit is breached."""
+        self.last_equity = equity
+        account = self.account
+        changed = False
+        today = utc_day(now)
+        if account.day != today or account.day_start_equity is None:
+            account.day, account.day_start_equity = today, equity
+            changed = True
+        if account.equity_peak is None or equity > account.equity_peak:
+            account.equity_peak = equity
+            changed = True
+        breach = daily_loss.breached(
+            account.day_start_equity, equity, self.limits.daily_loss_pct
+        ) or drawdown.breached(account.equity_peak, equity, self.limits.max_drawdown_pct)
+        if breach is not None and not account.halted:
+            await self.halt(None, breach.code, breach.message)
+            return breach
+        if changed:
+            await self._save(account)
+        return breach
+
+    async def record_loss(self, bot_id: BotId, at: datetime) -> None:
+        state = self.bot(bot_id)
+        state.last_loss_at = at
+        await self._save(state)
+
+    # --- halts and switches ------------------------------------------------------------------
+
+    async def halt(self, bot_id: BotId | None, code: str, reason: str) -> None:
+        state = self.account if bot_id is None else self.bot(bot_id)
+        if state.halted:
+            return
+        state.halted, state.halt_code, state.halt_reason = True, code, reason
+        state.halted_at = datetime.now(UTC)
+        await self._save(state)
+        log.error("⛔ %s HALTED: %s", _who(bot_id), reason)
+        self._publish("risk.halted", scope=state.scope, bot_id=bot_id, code=code, reason=reason)
+        if bot_id is not None:
+            self._publish("bots.state", bot_id=bot_id, state="halted", reason=reason)
+
+    async def resume(self, bot_id: BotId | None, by: str) -> bool:
+        """Lift a halt; False when the scope was not halted. The equity marks restart from now,
+        so the loss the person just accepted does not halt the account again at once."""
+        state = self.account if bot_id is None else self.bot(bot_id)
+        if not state.halted:
+            return False
+        state.halted, state.halt_code, state.halt_reason, state.halted_at = False, "", "", None
+        if bot_id is None and self.last_equity is not None:
+            state.day_start_equity = state.equity_peak = self.last_equity
+        await self._save(state)
+        log.warning("▶️ %s resumed by %s", _who(bot_id), by)
+        self._publish("risk.resumed", scope=state.scope, bot_id=bot_id, by=by)
+        if bot_id is not None:
+            self._publish("bots.state", bot_id=bot_id, state="running", reason=f"resumed by {by}")
+        return True
+
+    async def set_kill_switch(self, bot_id: BotId | None, on: bool, reason: str) -> bool:
+        """Turn a kill switch on or off; False when it already was."""
+        state = self.account if bot_id is None else self.bot(bot_id)
+        if state.kill_switch == on:
+            return False
+        state.kill_switch, state.kill_reason = on, reason if on else ""
+        state.kill_at = datetime.now(UTC) if on else None
+        await self._save(state)
+        log.warning(
+            "%s %s kill switch %s%s",
+            "⛔" if on else "▶️",
+            _who(bot_id),
+            "ON" if on else "off",
+            f": {reason}" if reason else "",
+        )
+        self._publish("risk.kill_switch", scope=state.scope, bot_id=bot_id, on=on, reason=reason)
+        return True
+
+    def forget_bot(self, bot_id: BotId) -> None:
+        self._states.pop(scope_key(bot_id), None)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    async def _save(self, state: ScopeState) -> None:
+        await self._store.save_risk_state(replace(state))
+
+    def _publish(self, topic: str, **data: object) -> None:
+        if self._bus is not None:
+            self._bus.publish(topic, **data)
+
+
+def _who(bot_id: BotId | None) -> str:
+    return "The account" if bot_id is None else f"Bot {bot_id}"

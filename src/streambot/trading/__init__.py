@@ -1,0 +1,1 @@
+"""The trading engine around the executor: sizing, open orders, settlement, reconciliation, P&L."""

@@ -1,0 +1,302 @@
+"""``streambot bench --only trading``: the trading engine's speed targets, measured on loopback.
+
+- decision → order submitted to the simulator (and acknowledged by it), through the real executor:
+  sizing, every risk rule, the intent's one durable SQLite commit, the REST call;
+- reconciliation of 1,000 open orders against the simulator;
+- a year of trades for 100 bots in SQLite, one page of the trades list per query.
+
+Prints figures and asserts nothing: the targets are read by people, not by the test suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from streambot.bus import Bus
+from streambot.domain import (
+    BotState,
+    ClientOrderId,
+    OrderRecord,
+    OrderRequest,
+    OrderStatus,
+    Side,
+    Signal,
+    Ticker,
+)
+from streambot.evaluator import BotRuntime
+from streambot.exchange.balances import BalanceCache
+from streambot.exchange.coinbase import CoinbaseRest
+from streambot.executor import Executor
+from streambot.observability.latency import LatencyStats
+from streambot.risk.base import RiskLimits
+from streambot.risk.engine import RiskEngine
+from streambot.simulator.server import Simulator, SimulatorConfig
+from streambot.store.database import Store
+from streambot.store.models import OrderRow, TradeRow
+from streambot.strategies.base import BotContext
+from streambot.trading.reconcile import Reconciler
+
+PRODUCT = "BTC-USD"
+
+
+@dataclass
+class Figure:
+    name: str
+    value: str
+    target: str
+
+
+class _Idle:
+    def on_tick(self, tick: Ticker, ctx: BotContext) -> Signal | None:
+        return None
+
+
+async def _tick(exchange: CoinbaseRest) -> Ticker:
+    book = (await exchange.best_bid_ask([PRODUCT]))[0]
+    price = float((book.bid + book.ask) / 2)
+    return Ticker(
+        PRODUCT,
+        price,
+        float(book.bid),
+        float(book.ask),
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        time.time(),
+        time.perf_counter_ns(),
+        0,
+    )
+
+
+def _ms(stats: LatencyStats) -> str:
+    return f"p50 {stats.percentile_us(50) / 1000:.2f} ms · p99 {stats.percentile_us(99) / 1000:.2f} ms"
+
+
+async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
+    """One bot alternates buys and sells; each signal goes through the whole executor."""
+    # The paper account is durable as in ``streambot run``; the simulator's own rate limits are off
+    # so that the figure is the platform's path, not a throttle.
+    simulator = Simulator(
+        SimulatorConfig(products=(PRODUCT,), seed=3, state_path=workdir / "paper.db", rate_limits=False)
+    )
+    await simulator.start("127.0.0.1", 0)
+    store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}")
+    await store.open()
+    exchange = CoinbaseRest(simulator.rest_url)
+    bus = Bus()
+    try:
+        balances = BalanceCache(exchange.accounts, ttl=60.0)
+        limits = RiskLimits(max_trades_per_hour=0, loss_cooldown_s=0, daily_loss_pct=Decimal(0))
+        executor = Executor(
+            bus=bus,
+            exchange=exchange,
+            store=store,
+            balances=balances,
+            instance_id="bench",
+            cooldown_s=0.0,
+            risk=RiskEngine(limits, store, bus),
+        )
+        executor.products = {p.product_id: p for p in await exchange.products([PRODUCT])}
+        record = await store.create_bot(
+            "bench", "threshold", PRODUCT, {}, Decimal(1000), state=BotState.RUNNING
+        )
+        bot = BotRuntime(record.id, "bench", "idle", _Idle(), BotContext(record.id, PRODUCT, Decimal(1000)))
+        executor.settler.position_of = lambda bot_id: bot.ctx.position
+        for i in range(orders):
+            side = Side.BUY if i % 2 == 0 else Side.SELL
+            executor.on_signal(
+                bot,
+                Signal(side, "bench", budget_pct=Decimal(10 if side is Side.BUY else 100)),
+                await _tick(exchange),
+            )
+            await executor.drain()
+        submitted = executor.step_latency[OrderStatus.SUBMITTED.value]
+        acknowledged = executor.step_latency[OrderStatus.ACKNOWLEDGED.value]
+        filled = executor.step_latency[OrderStatus.FILLED.value]
+        return [
+            Figure(
+                "decision → order sent to the simulator",
+                f"{_ms(submitted)} ({submitted.count} orders)",
+                "p99 ≤ 5 ms",
+            ),
+            Figure(
+                "decision → simulator acknowledged (REST answer)",
+                _ms(acknowledged),
+                "",
+            ),
+            Figure(
+                "decision → filled and booked (fills, trade)",
+                _ms(filled),
+                "",
+            ),
+        ]
+    finally:
+        await exchange.close()
+        await store.close()
+        await simulator.stop()
+
+
+async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]:
+    """1,000 resting limit orders, stored as acknowledged: one reconciliation pass over them."""
+    simulator = Simulator(SimulatorConfig(products=(PRODUCT,), seed=4, rate_limits=False))
+    await simulator.start("127.0.0.1", 0)
+    store = Store(f"sqlite+aiosqlite:///{(workdir / 'reconcile.db').as_posix()}")
+    await store.open()
+    exchange = CoinbaseRest(simulator.rest_url)
+    bus = Bus()
+    try:
+        executor = Executor(
+            bus=bus,
+            exchange=exchange,
+            store=store,
+            balances=BalanceCache(exchange.accounts),
+            instance_id="rb",
+        )
+        bot = await store.create_bot("recon", "threshold", PRODUCT, {}, Decimal(10_000))
+        book = (await exchange.best_bid_ask([PRODUCT]))[0]
+        price = (book.bid / 2).quantize(Decimal("0.01"))
+        now = datetime.now(UTC)
+        semaphore = asyncio.Semaphore(16)
+
+        async def place(i: int) -> None:
+            client_order_id = ClientOrderId(f"rb-{i}")
+            async with semaphore:
+                placed = await exchange.place_order(
+                    OrderRequest(
+                        client_order_id, PRODUCT, Side.BUY, base_size=Decimal("0.0001"), limit_price=price
+                    )
+                )
+            await store.insert_order(
+                OrderRecord(
+                    client_order_id=client_order_id,
+                    bot_id=bot.id,
+                    product_id=PRODUCT,
+                    side=Side.BUY,
+                    status=OrderStatus.ACKNOWLEDGED,
+                    reason="bench",
+                    created_at=now,
+                    base_size=Decimal("0.0001"),
+                    limit_price=price,
+                    exchange_order_id=placed.order_id,
+                )
+            )
+
+        await asyncio.gather(*(place(i) for i in range(open_orders)))
+        reconciler = Reconciler(store=store, exchange=exchange, settler=executor.settler)
+        started = time.perf_counter()
+        report = await reconciler.run_once()
+        elapsed = time.perf_counter() - started
+        return [
+            Figure(
+                f"reconciliation of {report.checked:,} open orders",
+                f"{elapsed:.2f} s ({report.still_open:,} still open, {report.errors} errors)",
+                "≤ 2 s",
+            )
+        ]
+    finally:
+        await exchange.close()
+        await store.close()
+        await simulator.stop()
+
+
+async def trade_queries(workdir: Path, bots: int = 100, per_day: int = 10, page: int = 100) -> list[Figure]:
+    """A year of trades for 100 bots, then pages of the trades list as the API asks for them."""
+    store = Store(f"sqlite+aiosqlite:///{(workdir / 'trades.db').as_posix()}")
+    await store.open()
+    try:
+        year_start = datetime(2025, 1, 1, tzinfo=UTC)
+        total = bots * per_day * 365
+        step = timedelta(days=365) / (per_day * 365)
+        started = time.perf_counter()
+        assert store._sessions is not None
+        batch: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for i in range(total):
+            bot = i % bots + 1
+            at = year_start + step * (i // bots)
+            coid = f"sb-bench-{bot}-{i}"
+            side = "BUY" if i % 2 == 0 else "SELL"
+            order = {
+                "client_order_id": coid, "bot_id": bot, "product_id": PRODUCT, "side": side,
+                "status": "filled", "reason": "bench", "quote_size": Decimal("10.00"), "base_size": None,
+                "limit_price": None, "exchange_order_id": f"ex-{i}", "error": "", "error_code": "",
+                "filled_size": Decimal("0.0001"), "average_price": Decimal("97000.12"),
+                "filled_value": Decimal("9.70"), "fees": Decimal("0.058"), "created_at": at,
+                "risk_checked_at": at, "submitted_at": at, "acknowledged_at": at, "completed_at": at,
+            }  # fmt: skip
+            trade = {
+                "bot_id": bot, "product_id": PRODUCT, "side": side, "base_size": Decimal("0.0001"),
+                "price": Decimal("97000.12"), "quote_amount": Decimal("9.70"), "fee": Decimal("0.058"),
+                "net_total": Decimal("9.758"), "status": "filled", "client_order_id": coid,
+                "exchange_order_id": f"ex-{i}", "reason": "bench", "created_at": at, "filled_at": at,
+            }  # fmt: skip
+            batch.append((order, trade))
+            if len(batch) == 20_000 or i == total - 1:
+                async with store._sessions() as session, session.begin():
+                    await session.execute(insert(OrderRow), [o for o, _ in batch])
+                    await session.execute(insert(TradeRow), [t for _, t in batch])
+                batch.clear()
+        loaded = time.perf_counter() - started
+        mid = year_start + timedelta(days=180)
+        deep = await store.list_trades(limit=page)
+        for _ in range(50):  # fifty pages back: a deep keyset cursor
+            deep = await store.list_trades(limit=page, before_id=deep[-1].id)
+        queries: dict[str, dict[str, Any]] = {
+            "newest page, all bots": {},
+            "newest page of one bot": {"bot_id": 42},
+            "one bot, one product, a month": {
+                "bot_id": 42, "product_id": PRODUCT, "since": mid, "until": mid + timedelta(days=30)
+            },
+            "all bots, a day in mid-year": {"since": mid, "until": mid + timedelta(days=1)},
+            "page 51 (keyset cursor)": {"before_id": deep[-1].id},
+        }  # fmt: skip
+        figures = [Figure("trades stored", f"{total:,} for {bots} bots ({loaded:.1f} s to load)", "")]
+        for name, filters in queries.items():
+            times = []
+            for _ in range(20):
+                t0 = time.perf_counter()
+                rows = await store.list_trades(limit=page, **filters)
+                times.append((time.perf_counter() - t0) * 1000)
+            figures.append(
+                Figure(
+                    f"trades page ({page}): {name}",
+                    f"median {statistics.median(times):.1f} ms · max {max(times):.1f} ms ({len(rows)} rows)",
+                    "≤ 50 ms",
+                )
+            )
+        return figures
+    finally:
+        await store.close()
+
+
+async def run_trading_benchmarks() -> list[Figure]:
+    with tempfile.TemporaryDirectory(prefix="streambot-bench-") as tmp:
+        workdir = Path(tmp)
+        figures = await order_latency(workdir)
+        figures += await reconciliation(workdir)
+        figures += await trade_queries(workdir)
+        return figures
+
+
+def print_trading_benchmarks() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    figures = asyncio.run(run_trading_benchmarks())
+    table = Table(title="Trading engine (loopback simulator, SQLite)")
+    table.add_column("measure")
+    table.add_column("figure", justify="right")
+    table.add_column("target")
+    for figure in figures:
+        table.add_row(figure.name, figure.value, figure.target)
+    Console().print(table)

@@ -1,0 +1,207 @@
+"""Booking what the exchange reports about an order: fills, positions, status and the trade record.
+
+Shared by the executor (right after placing) and reconciliation (after a restart or a lost
+answer), so an order is booked the same way whoever sees its outcome first. A fill changes a
+position only when its trade_id is stored for the first time, which makes booking idempotent:
+positions stay the sum of the stored fills however often an order is looked at.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from streambot.bus import Bus
+from streambot.domain import (
+    BotId,
+    BotState,
+    ExchangeOrder,
+    Fill,
+    OrderRecord,
+    OrderStatus,
+    Position,
+    Product,
+    ProductId,
+    Side,
+    Trade,
+)
+from streambot.exchange.base import Exchange
+from streambot.risk.engine import RiskEngine
+from streambot.trading.book import OrderBook
+
+log = logging.getLogger(__name__)
+
+FINAL_EXCHANGE_STATUSES = frozenset({"FILLED", "CANCELLED", "EXPIRED", "FAILED"})
+_ZERO = Decimal(0)
+
+
+class SettlementStore(Protocol):
+    async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord: ...
+    async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool: ...
+    async def upsert_trade(self, trade: Trade) -> Trade: ...
+
+
+class FillListener(Protocol):
+    def __call__(self, bot_id: BotId, fill: Fill) -> None: ...
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def our_status(order: ExchangeOrder) -> OrderStatus:
+    if order.status == "FILLED":
+        return OrderStatus.FILLED
+    if order.status in {"CANCELLED", "EXPIRED"}:
+        return OrderStatus.CANCELLED
+    if order.status == "FAILED":
+        return OrderStatus.FAILED
+    return OrderStatus.PARTIALLY_FILLED if order.filled_size > 0 else OrderStatus.ACKNOWLEDGED
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, OrderStatus | Side | BotState):
+        return value.value
+    return value
+
+
+def order_to_dict(record: OrderRecord) -> dict[str, object]:
+    return {name: _plain(getattr(record, name)) for name in OrderRecord.__dataclass_fields__}
+
+
+def trade_to_dict(trade: Trade) -> dict[str, object]:
+    return {name: _plain(getattr(trade, name)) for name in Trade.__dataclass_fields__}
+
+
+class Settler:
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        exchange: Exchange,
+        store: SettlementStore,
+        book: OrderBook,
+        risk: RiskEngine | None = None,
+        position_of: Callable[[BotId], Position | None] | None = None,
+        on_fill: FillListener | None = None,
+        products: dict[ProductId, Product] | None = None,
+    ) -> None:
+        self._bus = bus
+        self._exchange = exchange
+        self._store = store
+        self.book = book
+        self._risk = risk
+        # None while the bots are not loaded yet: they replay every stored fill when they load.
+        self.position_of = position_of
+        self.on_fill = on_fill
+        self.products = products if products is not None else {}
+        self.name_of: Callable[[BotId], str] = lambda bot_id: f"bot {bot_id}"
+        self.fills_booked = 0
+        self.trades_booked = 0
+
+    async def transition(self, record: OrderRecord, status: OrderStatus, **changes: Any) -> OrderRecord:
+        """Store the new status (and fields), then publish ``orders.<status>``."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        updated = await self._store.update_order(record.client_order_id, status=status, **changes)
+        self.publish(updated)
+        return updated
+
+    def publish(self, record: OrderRecord, **extra: Any) -> None:
+        self._bus.publish(f"orders.{record.status.value}", order=order_to_dict(record), **extra)
+
+    async def settle(self, record: OrderRecord, order: ExchangeOrder) -> OrderRecord:
+        """Book the order's fills and its status as the exchange reports them now."""
+        fills = await self._exchange.list_fills(order.order_id) if order.filled_size > 0 else []
+        new = 0
+        for fill in fills:
+            if await self._store.insert_fill(
+                fill, bot_id=record.bot_id, client_order_id=record.client_order_id
+            ):
+                new += 1
+                await self._apply(record.bot_id, fill)
+        self.fills_booked += new
+        status = our_status(order)
+        unchanged = (
+            status is record.status
+            and order.filled_size == record.filled_size
+            and record.exchange_order_id == order.order_id
+        )
+        if not unchanged:
+            record = await self.transition(
+                record,
+                status,
+                exchange_order_id=order.order_id or None,
+                filled_size=order.filled_size,
+                average_price=order.average_filled_price,
+                filled_value=order.filled_value,
+                fees=order.total_fees,
+                completed_at=now_utc() if status.is_final else None,
+            )
+        if status.is_final:
+            self.book.remove(record.client_order_id)
+        else:
+            self.book.update_filled(record)
+        if order.filled_size > 0 and (new or not unchanged):
+            await self._book_trade(record, order)
+        return record
+
+    async def _apply(self, bot_id: BotId, fill: Fill) -> None:
+        position = self.position_of(bot_id) if self.position_of is not None else None
+        if position is not None:
+            before = position.realized_pnl
+            position.apply_fill(fill.side, fill.size, fill.price * fill.size, fill.commission)
+            if fill.side is Side.SELL and position.realized_pnl < before and self._risk is not None:
+                await self._risk.record_loss(bot_id, fill.trade_time)
+        if self.on_fill is not None:
+            self.on_fill(bot_id, fill)
+
+    async def _book_trade(self, record: OrderRecord, order: ExchangeOrder) -> Trade:
+        quote = order.filled_value or order.filled_size * order.average_filled_price
+        fee = order.total_fees
+        net = quote + fee if record.side is Side.BUY else quote - fee
+        trade = await self._store.upsert_trade(
+            Trade(
+                bot_id=record.bot_id,
+                product_id=record.product_id,
+                side=record.side,
+                base_size=order.filled_size,
+                price=order.average_filled_price,
+                quote_amount=quote,
+                fee=fee,
+                net_total=net,
+                status=record.status,
+                client_order_id=record.client_order_id,
+                exchange_order_id=record.exchange_order_id or order.order_id,
+                reason=record.reason,
+                created_at=record.created_at,
+                filled_at=record.completed_at,
+            )
+        )
+        self.trades_booked += 1
+        self._bus.publish("trades.executed", trade=trade_to_dict(trade))
+        product = self.products.get(trade.product_id)
+        log.info(
+            "✅ %s %s %s %s @ %s = %s %s (fee %s) — %s",
+            self.name_of(trade.bot_id),
+            trade.side.value,
+            _shown(trade.base_size, product.base_increment if product else None),
+            trade.product_id.split("-")[0],
+            _shown(trade.price, product.quote_increment if product else None),
+            quote.quantize(Decimal("0.01")),
+            trade.product_id.split("-")[-1],
+            fee.quantize(Decimal("0.0001")),
+            trade.reason,
+        )
+        return trade
+
+
+def _shown(value: Decimal, increment: Decimal | None) -> Decimal:
+    """For people: on the product's increment. Records keep the exchange's exact figures."""
+    return (value.quantize(increment) if increment else value).normalize()

@@ -1,0 +1,115 @@
+"""The risk engine: rule order, HALTED and kill switches that survive a restart, events on the bus."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from streambot.bus import Bus
+from streambot.domain import Event
+from streambot.risk.base import RiskLimits
+from streambot.risk.engine import RiskEngine
+from tests.unit.risk.support import BOT, NOW, MemoryRiskStore, buy, context, sell
+
+DAY = 86_400.0
+
+
+def _events(bus: Bus) -> list[Event]:
+    seen: list[Event] = []
+    bus.subscribe("risk", seen.append)
+    return seen
+
+
+async def test_a_breached_daily_loss_halts_the_account_until_a_person_resumes_it() -> None:
+    bus, store = Bus(), MemoryRiskStore()
+    seen = _events(bus)
+    engine = RiskEngine(RiskLimits(daily_loss_pct=Decimal(10)), store, bus)
+    await engine.load()
+    assert await engine.observe_equity(Decimal(1000), NOW) is None
+    breach = await engine.observe_equity(Decimal(899), NOW + 60)
+    assert breach is not None
+    assert breach.code == "DAILY_LOSS_LIMIT"
+    assert engine.account.halted
+    assert [e.topic for e in seen] == ["risk.halted"]
+    assert seen[0].data == {
+        "scope": "account",
+        "bot_id": None,
+        "code": "DAILY_LOSS_LIMIT",
+        "reason": breach.message,
+    }
+
+    # Recovering equity does not lift it, and neither does a restart.
+    await engine.observe_equity(Decimal(2000), NOW + 120)
+    restarted = RiskEngine(RiskLimits(daily_loss_pct=Decimal(10)), store, bus)
+    await restarted.load()
+    assert restarted.account.halted
+    rejection = restarted.check(buy(), context())
+    assert rejection is not None
+    assert rejection.code == "HALTED"
+    assert (
+        restarted.check(
+            sell(), context(position=__import__("streambot.domain").domain.Position(base=Decimal(1)))
+        )
+        is None
+    )
+
+    assert await restarted.resume(None, "alice")
+    assert not restarted.account.halted
+    assert seen[-1].topic == "risk.resumed"
+    assert seen[-1].data == {"scope": "account", "bot_id": None, "by": "alice"}
+    assert not await restarted.resume(None, "alice")
+
+
+async def test_the_day_start_rolls_over_at_utc_midnight_and_survives_restart() -> None:
+    store = MemoryRiskStore()
+    engine = RiskEngine(RiskLimits(daily_loss_pct=Decimal(10), max_drawdown_pct=Decimal(0)), store)
+    midnight = (NOW // DAY + 1) * DAY
+    await engine.observe_equity(Decimal(1000), midnight - 10)
+    await engine.observe_equity(Decimal(950), midnight - 5)
+    await engine.observe_equity(Decimal(950), midnight + 5)  # a new day starts at 950
+    again = RiskEngine(engine.limits, store)
+    await again.load()
+    assert again.account.day_start_equity == Decimal(950)
+    assert await again.observe_equity(Decimal(856), midnight + 10) is None
+    assert await again.observe_equity(Decimal(855), midnight + 11) is not None
+
+
+async def test_drawdown_from_the_peak_halts() -> None:
+    engine = RiskEngine(
+        RiskLimits(daily_loss_pct=Decimal(0), max_drawdown_pct=Decimal(20)), MemoryRiskStore()
+    )
+    await engine.observe_equity(Decimal(1000), NOW)
+    await engine.observe_equity(Decimal(1500), NOW + DAY)
+    assert not engine.account.halted
+    breach = await engine.observe_equity(Decimal(1200), NOW + 2 * DAY)
+    assert breach is not None
+    assert breach.code == "MAX_DRAWDOWN"
+    assert engine.account.halted
+
+
+async def test_kill_switches_are_persisted_and_published() -> None:
+    bus, store = Bus(), MemoryRiskStore()
+    seen = _events(bus)
+    engine = RiskEngine(RiskLimits(), store, bus)
+    assert await engine.set_kill_switch(BOT, True, "testing")
+    assert not await engine.set_kill_switch(BOT, True, "testing")
+    assert seen[0].data == {"scope": "bot", "bot_id": BOT, "on": True, "reason": "testing"}
+    again = RiskEngine(RiskLimits(), store)
+    await again.load()
+    rejection = again.check(sell(), context())
+    assert rejection is not None
+    assert rejection.code == "KILL_SWITCH"
+    await again.set_kill_switch(BOT, False, "")
+    assert again.check(buy(), context()) is None
+
+
+async def test_bot_halt_and_resume_publish_bot_state() -> None:
+    bus = Bus()
+    states: list[Event] = []
+    bus.subscribe("bots.state", states.append)
+    engine = RiskEngine(RiskLimits(), MemoryRiskStore(), bus)
+    await engine.halt(BOT, "MANUAL", "checking")
+    assert engine.is_halted(BOT)
+    assert [e.data["state"] for e in states] == ["halted"]
+    await engine.resume(BOT, "bob")
+    assert [e.data["state"] for e in states] == ["halted", "running"]
+    assert engine.rejections == {}
