@@ -8,25 +8,35 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from streambot.alerts.manager import AlertManager, alert_manager_for
+from streambot.api.live.hub import EventHub
+from streambot.api.market_candles import MarketCandles
 from streambot.bots import BotManager
 from streambot.bus import Bus
 from streambot.config import MarketData, Mode, Settings
 from streambot.domain import Product
 from streambot.evaluator import BotRuntime, StreamingEvaluator
+from streambot.exchange.auth import AuthError
 from streambot.exchange.balances import BalanceCache
 from streambot.exchange.base import ExchangeError
 from streambot.exchange.coinbase import CoinbaseRest
+from streambot.exchange.keys import resolve_api_key
 from streambot.executor import Executor
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
+from streambot.strategies.base import LiveBalances
+from streambot.strategies.candles import Candle
+from streambot.strategies.user import load_user_strategies
+from streambot.strategies.warmup import CandleHistory
+from streambot.trading.engine import TradingEngine
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +101,7 @@ class Platform:
         )
         self.instance_id = read_or_create_secret(settings.data_dir / "instance_id", secrets.token_hex(4))
         self.store = Store(settings.resolved_database_url)
+        self.trading = TradingEngine(settings, self.bus, self.store)
         self.simulator: Simulator | None = None
         if settings.mode is Mode.PAPER:
             self.simulator = Simulator(
@@ -98,6 +109,8 @@ class Platform:
                     products=settings.products,
                     seed=settings.sim_seed,
                     synthetic=settings.market_data is MarketData.SIM,
+                    # The paper account outlives the process, as a Coinbase account would.
+                    state_path=settings.data_dir / "paper_account.db",
                 )
             )
         self._session: aiohttp.ClientSession | None = None
@@ -107,6 +120,13 @@ class Platform:
         self.executor: Executor | None = None
         self.evaluator: StreamingEvaluator | None = None
         self.bots: BotManager | None = None
+        self.history: CandleHistory | None = None
+        # Live push and alerts subscribe to the bus here, so no event of the start-up is missed.
+        self.events = EventHub(
+            self.bus, ring_size=settings.ws_ring_size, ping_interval=settings.ws_ping_interval_s
+        )
+        self.candles = MarketCandles(self.bus, settings.products)
+        self.alerts: AlertManager = alert_manager_for(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -127,10 +147,14 @@ class Platform:
         key = settings.coinbase_api_key.get_secret_value() if settings.coinbase_api_key else None
         secret = settings.coinbase_api_secret.get_secret_value() if settings.coinbase_api_secret else None
         live = settings.mode is Mode.LIVE
+        try:
+            api_key = resolve_api_key(key, secret, settings.coinbase_key_file) if live else None
+        except AuthError as exc:
+            raise StartupError(str(exc)) from None
         self.exchange = CoinbaseRest(
             rest_url,
-            api_key=key if live else None,
-            api_secret=secret if live else None,
+            api_key=api_key.name if api_key else None,
+            api_secret=api_key.secret if api_key else None,
             session=self._session,
         )
         self.balances = BalanceCache(self.exchange.accounts, ttl=settings.balance_cache_ttl)
@@ -141,21 +165,54 @@ class Platform:
             balances=self.balances,
             instance_id=self.instance_id,
             cooldown_s=settings.order_cooldown_s,
+            risk=self.trading.risk,
+            book=self.trading.book,
+            feed_state=lambda: self.feed.state if self.feed is not None else "connecting",
         )
         self.executor.products = {p.product_id: p for p in await self._load_products()}
+        # Risk state back, downtime reconciled, before the bots replay their fills.
+        await self.trading.prepare(self.executor, self.exchange)
         self.evaluator = StreamingEvaluator(self.bus, self.executor.on_signal, self._on_bot_error)
+        if settings.strategy_dir is not None:
+            # Before the bots load, so a bot on a user strategy finds it (or its load error).
+            load_user_strategies(settings.strategy_dir)
+        self.history = CandleHistory(self._exchange_candles)
         self.bots = BotManager(
-            self.store, self.evaluator, self.bus, settings.products, self.executor.products
+            self.store,
+            self.evaluator,
+            self.bus,
+            settings.products,
+            self.executor.products,
+            history=self.history,
+            balances=LiveBalances(lambda: self.balances.latest if self.balances else {}),
         )
         await self.bots.load()
+        self.trading.attach(self.bots, self.balances)
         if settings.demo_bots:
             await self._create_demo_bots()
-        self.feed = FeedClient(ws_url, settings.products, self.bus, session=self._session)
+        self.feed = FeedClient(
+            ws_url,
+            settings.products,
+            self.bus,
+            session=self._session,
+            # Live: order updates on the user channel; a lost one makes the engine reconcile.
+            channels=("ticker", "heartbeats", "user") if live else ("ticker", "heartbeats"),
+            jwt_factory=self.exchange.ws_jwt_factory,
+            prices=self.exchange.best_bid_ask,
+            poll_interval=settings.rest_poll_interval,
+            on_user_gap=self._reconcile_after_user_gap,
+        )
         self._spawn(self.evaluator.run(), "evaluator")
+        self._spawn(self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
         self._spawn(self.feed.run(), "feed")
         if self.simulator is not None and settings.market_data is MarketData.COINBASE:
             self._spawn(self._follow_live_prices(self.simulator), "paper-market")
         self._spawn(self._log_summary(), "summary")
+        for coro, name in self.trading.background():
+            self._spawn(coro, name)
+        self._spawn(self.events.run(), "live-push")
+        self._spawn(self.candles.run(), "chart-candles")
+        self._spawn(self.alerts.run(), "alerts")
         log.info(
             "✅ streambot started: mode=%s market=%s products=%d bots=%d store=%s",
             settings.mode.value,
@@ -182,6 +239,31 @@ class Platform:
                 log.warning("Products not available yet (%s); retrying", exc)
                 await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
         raise StartupError("could not read the products' trading rules from the exchange")
+
+    async def start_feed(self) -> None:
+        """Resume the market-data stream after ``stop_feed``."""
+        if self.feed is None:
+            return
+        if self.feed.status().running:
+            self.feed.start_stream()
+        else:
+            self._spawn(self.feed.run(), "feed")
+
+    async def stop_feed(self) -> None:
+        """Close the market-data stream; prices keep coming from REST polling (state ``polling``)."""
+        if self.feed is not None:
+            await self.feed.stop_stream()
+
+    async def _reconcile_after_user_gap(self, reason: str) -> None:
+        reconciler = self.trading.reconciler
+        if reconciler is not None:
+            await reconciler.run_once()
+
+    async def _exchange_candles(
+        self, product_id: str, granularity: str, start: int, end: int
+    ) -> Sequence[Candle]:
+        assert self.exchange is not None
+        return await self.exchange.candles(product_id, granularity, start, end)
 
     async def _create_demo_bots(self) -> None:
         assert self.bots is not None

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from streambot.bus import Bus
-from streambot.domain import BotId, BotRecord, BotState, Fill, Position, Product, Side
+from streambot.domain import Balance, BotId, BotRecord, BotState, Fill, Position, Product, Side
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.strategies.base import (
     BotContext,
@@ -71,9 +72,12 @@ class BotManager:
         products: Sequence[str],
         rules: Mapping[str, Product] | None = None,
         history: CandleHistory | None = None,
+        balances: Mapping[str, Balance] | None = None,
     ) -> None:
         self._store = store
         self._history = history
+        # Every bot's ctx.balances: a read-only view of the account (the balance cache's latest).
+        self._balances: Mapping[str, Balance] = balances if balances is not None else MappingProxyType({})
         self._evaluator = evaluator
         self._bus = bus
         self.products = tuple(products)
@@ -192,7 +196,8 @@ class BotManager:
         runtime = self._evaluator.get(bot_id)
         if runtime is not None:
             return runtime.ctx.position
-        return self._positions.get(bot_id, (Position(), 0.0))[0]
+        # setdefault: a fill booked for a stopped bot lands on the position kept here.
+        return self._positions.setdefault(bot_id, (Position(), 0.0))[0]
 
     # --- internals -------------------------------------------------------------------------
 
@@ -218,6 +223,7 @@ class BotManager:
             in_flight = False
         try:
             strategy = build(record.strategy, record.params)
+            params = validate_params(record.strategy, record.params)
         except Exception as exc:
             # A stored bot whose strategy can no longer be built is an error state, not a crash.
             await self._set_state(record, BotState.ERROR, f"cannot build strategy: {exc}")
@@ -230,6 +236,8 @@ class BotManager:
             position=position,
             order_in_flight=in_flight,
             last_fill_price=last_fill,
+            params=params,
+            balances=self._balances,
             hub=self.hub,
             min_base=rule.base_min_size if (rule := self._rules.get(record.product_id)) else Decimal(0),
         )

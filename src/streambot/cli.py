@@ -147,7 +147,7 @@ def _read_key_file(path: Path) -> tuple[str, str]:
     return name, key
 
 
-BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api")
+BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading")
 """What ``streambot bench`` measures, in the order it runs them."""
 
 
@@ -187,6 +187,10 @@ def bench(
             from streambot.api.bench import print_api_benchmarks
 
             print_api_benchmarks()
+        elif name == "trading":
+            from streambot.trading.bench import print_trading_benchmarks
+
+            print_trading_benchmarks()
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     coinbase_rest_url: str = "https://api.coinbase.com"
     coinbase_api_key: SecretStr | None = None
     coinbase_api_secret: SecretStr | None = None
+    # A CDP key file as Coinbase downloads it (JSON name + privateKey), mode 0600; instead of the two above.
+    coinbase_key_file: Path | None = None
+    rest_poll_interval: float = Field(default=5.0, gt=0)  # REST best bid/ask while the stream is down
     products: Annotated[tuple[str, ...], NoDecode] = DEFAULT_PRODUCTS
     demo_bots: bool = True
     log_level: str = "INFO"
@@ -59,10 +63,56 @@ class Settings(BaseSettings):
     sim_seed: int | None = None
     balance_cache_ttl: float = Field(default=60.0, gt=0)
     order_cooldown_s: float = Field(default=5.0, ge=0)
+    # Risk limits (quote currency or percent; 0 turns a limit off). See streambot.risk.
+    risk_max_order_notional: Decimal = Field(default=Decimal(10_000), ge=0)
+    risk_max_position_notional: Decimal = Field(default=Decimal(50_000), ge=0)
+    risk_daily_loss_pct: Decimal = Field(default=Decimal(10), ge=0, le=100)
+    risk_max_drawdown_pct: Decimal = Field(default=Decimal(25), ge=0, le=100)
+    risk_loss_cooldown_s: float = Field(default=60.0, ge=0)
+    risk_max_trades_per_hour: int = Field(default=120, ge=0)
+    risk_stale_price_s: float = Field(default=30.0, ge=0)
+    risk_halt_allows_exits: bool = True
+    reconcile_interval_s: float = Field(default=30.0, gt=0)
+    equity_check_interval_s: float = Field(default=2.0, gt=0)
+    equity_snapshot_interval_s: float = Field(default=60.0, gt=0)
     # Python files defining user strategies, loaded by name at start-up (see strategies/user.py).
     strategy_dir: Path | None = None
     # How often bots with streaming off decide on the latest price (the old "legacy" mode).
     legacy_poll_interval: float = Field(default=5.0, gt=0)
+    # --- API security, live push and alerts (api/, alerts/) ---
+    # Browser origins allowed to call the API and open its WebSockets; empty: CORS off.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    api_rate_limit: float = Field(default=100.0, gt=0)  # requests per second per client address
+    api_rate_burst: int = Field(default=200, ge=1)
+    auth_max_failures: int = Field(default=10, ge=1)  # wrong tokens from one address before lockout
+    auth_lockout_s: float = Field(default=300.0, gt=0)
+    ws_max_clients: int = Field(default=1000, ge=1)
+    ws_queue_size: int = Field(default=1000, ge=1)  # events queued per client before it is cut off
+    ws_ring_size: int = Field(default=10_000, ge=1)  # recent events kept for resume
+    ws_auth_timeout_s: float = Field(default=5.0, gt=0)
+    ws_ping_interval_s: float = Field(default=15.0, gt=0)
+    alert_webhook_url: SecretStr | None = None  # webhook URLs often carry a key in the path
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    alert_feed_down_s: float = Field(default=30.0, gt=0)  # feed not live this long: alert
+    alert_check_interval_s: float = Field(default=5.0, gt=0)
+    alert_min_cache_lookups: int = Field(default=20, ge=1)  # before judging the cache hit rate
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        if isinstance(value, list | tuple):
+            for origin in value:
+                scheme, sep, rest = str(origin).partition("://")
+                if scheme not in {"http", "https"} or not sep or not rest or "/" in rest:
+                    raise ValueError(
+                        f"STREAMBOT_CORS_ORIGINS: {origin!r} is not an origin like https://host[:port]"
+                    )
+            return tuple(str(o) for o in value)
+        return value
 
     @field_validator("products", mode="before")
     @classmethod
@@ -89,9 +139,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_live(self) -> Settings:
-        if self.mode is Mode.LIVE and not (self.coinbase_api_key and self.coinbase_api_secret):
+        has_keys = bool(self.coinbase_api_key and self.coinbase_api_secret) or self.coinbase_key_file
+        if self.mode is Mode.LIVE and not has_keys:
             raise ValueError(
-                "STREAMBOT_MODE=live needs STREAMBOT_COINBASE_API_KEY and STREAMBOT_COINBASE_API_SECRET; "
+                "STREAMBOT_MODE=live needs STREAMBOT_COINBASE_API_KEY and STREAMBOT_COINBASE_API_SECRET "
+                "(or STREAMBOT_COINBASE_KEY_FILE); "
                 "without keys streambot will not trade real money (use STREAMBOT_MODE=paper)"
             )
         if self.mode is Mode.LIVE and self.market_data is MarketData.SIM:

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.responses import HTMLResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streambot import __version__
 from streambot.api.auth import require_token
-from streambot.api.routes import bots, feed, health, market, strategies, trades
+from streambot.api.dashboard import mount_dashboard
+from streambot.api.errors import validation_error
+from streambot.api.routes import (
+    accounts,
+    bots,
+    feed,
+    health,
+    live,
+    market,
+    metrics_summary,
+    strategies,
+    trades,
+)
+from streambot.api.routes import orders as orders_routes
+from streambot.api.routes import pnl as pnl_routes
+from streambot.api.routes import positions as positions_routes
+from streambot.api.routes import risk as risk_routes
+from streambot.api.security import AuthGuard, GuardMiddleware, RouteTemplates, TokenBuckets
+from streambot.observability.api_metrics import ApiCollector
 from streambot.observability.metrics import registry_for
+from streambot.observability.requests import RequestStats
+from streambot.observability.summary import Summary
 
 if TYPE_CHECKING:
     from streambot.app import Platform
@@ -26,25 +47,52 @@ def create_app(platform: Platform) -> FastAPI:
         "Send `Authorization: Bearer <token>`.",
     )
     app.state.platform = platform
+    app.add_exception_handler(RequestValidationError, validation_error)
+    settings = platform.settings
+    app.state.auth_guard = guard = AuthGuard(settings.auth_max_failures, settings.auth_lockout_s)
+    app.state.requests = requests = RequestStats()
+    app.state.summary = summary = Summary(platform, requests)
+    platform.events.status_source = summary.status_frame
+    # CORS stays off unless origins are configured (the dashboard is served from this origin).
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    # Added last, so it runs first: a rate-limited or locked-out request costs no routing.
+    app.add_middleware(
+        GuardMiddleware,
+        buckets=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),
+        guard=guard,
+        stats=requests,
+        templates=RouteTemplates(lambda: app.routes),
+        open_paths=("/api/v1/health",),
+    )
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(health.router)
     protected = APIRouter(dependencies=[Depends(require_token)])
     for module in (bots, strategies, market, trades, feed):
         protected.include_router(module.router)
+    for module in (accounts, metrics_summary):
+        protected.include_router(module.router)
+    # The trading engine's records and controls.
+    for module in (orders_routes, positions_routes, pnl_routes, risk_routes):
+        protected.include_router(module.router)
     api.include_router(protected)
+    # WebSockets authenticate in the handshake or first message (see routes/live.py).
+    api.include_router(live.router)
     app.include_router(api)
 
-    page = resources.files("streambot.api").joinpath("static/index.html").read_text(encoding="utf-8")
-
     registry = registry_for(platform)
+    registry.register(ApiCollector(platform.events, requests, guard, platform.alerts))
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(require_token)])
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", include_in_schema=False)
-    async def status_page() -> HTMLResponse:
-        return HTMLResponse(page)
+    mount_dashboard(app)
 
     return app

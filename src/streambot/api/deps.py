@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Path, Query, Request, status
 
 if TYPE_CHECKING:
     from streambot.app import Platform
@@ -20,3 +20,10 @@ def bot_manager(request: Request) -> BotManager:
     if bots is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the platform is still starting")
     return bots
+
+
+BotIdPath = Annotated[int, Path(ge=1, le=2**62, description="The bot's id")]
+"""A bot id in a path; bounded so a huge number is a 422, not an overflow in the database."""
+
+PageLimit = Annotated[int, Query(ge=1, le=1000, description="At most this many items")]
+PageOffset = Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many items first")]

@@ -141,3 +141,66 @@ class TickerOut(BaseModel):
     price_change_pct_24h: float
     time: float
     age_s: float
+
+
+class FeedControlOut(BaseModel):
+    success: bool
+    message: str
+    state: str = Field(description="The feed's state right after the call")
+
+
+class StreamingToggleOut(BaseModel):
+    success: bool
+    bot_id: int
+    streaming: bool
+    mode: str = Field(description="streaming (every tick) or polling (every few seconds)")
+    message: str
+
+
+class StreamingBotOut(BaseModel):
+    bot_id: int
+    name: str
+    product_id: str
+    state: str
+    streaming: bool
+    active: bool = Field(description="Running and being evaluated")
+    evaluations: int
+
+
+class StreamingStatusOut(BaseModel):
+    feed_state: str
+    active_streams: int = Field(description="Running bots evaluated on every tick")
+    polling_bots: int = Field(description="Running bots evaluated by the polling loop")
+    total: int
+    bots: list[StreamingBotOut]
+
+
+class AccountOut(BaseModel):
+    currency: str
+    available: Decimal
+    hold: Decimal
+    total: Decimal
+
+
+class AccountsOut(BaseModel):
+    accounts: list[AccountOut]
+    total: int
+    cache_age_s: float | None = Field(description="Seconds since the balances were fetched")
+    cache_ttl_s: float
+    cache_hit_rate: float
+
+
+class CandleOut(BaseModel):
+    start: int = Field(description="UNIX seconds")
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = Field(description="Estimated from the ticker's 24 h volume")
+    closed: bool
+
+
+class CandlesOut(BaseModel):
+    product_id: str
+    timeframe: str
+    candles: list[CandleOut]

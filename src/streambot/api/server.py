@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from streambot.api.app import create_app
+from streambot.observability import logging as streambot_logging
 
 if TYPE_CHECKING:
     from streambot.app import Platform
@@ -33,6 +34,22 @@ class RunningApi:
 
 async def start_api(platform: Platform, host: str, port: int) -> RunningApi:
     """Bind and start serving; returns once the socket accepts connections (port 0: any free port)."""
+    settings = platform.settings
+    streambot_logging.protect(
+        platform.api_token,
+        *(
+            secret.get_secret_value()
+            for secret in (
+                settings.api_token,
+                settings.coinbase_api_key,
+                settings.coinbase_api_secret,
+                settings.telegram_bot_token,
+                settings.alert_webhook_url,
+            )
+            if secret is not None
+        ),
+    )
+    streambot_logging.guard_uvicorn_logs()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(platform),
@@ -41,7 +58,12 @@ async def start_api(platform: Platform, host: str, port: int) -> RunningApi:
             log_config=None,
             access_log=False,
             lifespan="off",
-            ws="none",
+            # The sans-I/O websockets protocol honours transport flow control: a send to a
+            # client that stops reading waits instead of buffering without bound.
+            ws="websockets-sansio",
+            ws_max_size=64 * 1024,  # clients only ever send an auth message
+            # Compression would cost CPU per client per frame; frames are small and encoded once.
+            ws_per_message_deflate=False,
         )
     )
     task = asyncio.create_task(server.serve())

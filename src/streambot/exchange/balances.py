@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 
 from streambot.domain import Balance
@@ -49,6 +49,11 @@ class BalanceCache:
         """Share of lookups answered without a REST request of their own (hits and joined)."""
         total = self.hits + self.joined + self.misses
         return 1.0 - self.misses / total if total else 1.0
+
+    @property
+    def latest(self) -> Mapping[str, Balance]:
+        """The last refreshed balances, without asking for a refresh: what strategies read."""
+        return self._balances
 
     def invalidate(self) -> None:
         self._fetched_at = None

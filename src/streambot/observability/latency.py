@@ -10,7 +10,7 @@ from array import array
 
 
 class LatencyStats:
-    __slots__ = ("_i", "_ring", "_size", "count", "max_ns", "total_ns")
+    __slots__ = ("_buckets", "_i", "_ring", "_size", "count", "max_ns", "total_ns")
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
@@ -19,8 +19,12 @@ class LatencyStats:
         self.count = 0
         self.total_ns = 0
         self.max_ns = 0
+        # Power-of-two histogram over every sample since start: the bucket is the sample's bit
+        # length, one integer op instead of a search, and cumulative counts for Prometheus.
+        self._buckets = array("q", bytes(8 * 65))
 
     def record(self, ns: int) -> None:
+        self._buckets[ns.bit_length() if ns > 0 else 0] += 1
         self._ring[self._i] = ns
         self._i = (self._i + 1) % self._size
         self.count += 1
@@ -39,6 +43,19 @@ class LatencyStats:
             return 0.0
         index = min(len(recent) - 1, int(len(recent) * pct / 100.0))
         return recent[index] / 1000.0
+
+    def histogram(self, low_bits: int = 10, high_bits: int = 31) -> list[tuple[float, int]]:
+        """Cumulative (upper bound in seconds, count) pairs: 2**low_bits ns (~1 µs) to ~2 s.
+
+        The +Inf bucket is ``count``; samples below the first bound are counted in it.
+        """
+        buckets = self._buckets
+        running = sum(buckets[: low_bits + 1])
+        out = [(2**low_bits / 1e9, running)]
+        for bits in range(low_bits + 1, high_bits + 1):
+            running += buckets[bits]
+            out.append((2**bits / 1e9, running))
+        return out
 
     @property
     def mean_us(self) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
@@ -72,6 +72,28 @@ _NO_BALANCES: Mapping[str, Balance] = MappingProxyType({})
 
 def _no_balances() -> Mapping[str, Balance]:
     return _NO_BALANCES  # one shared empty view: nothing to allocate per context
+
+
+class LiveBalances(Mapping[str, Balance]):
+    """A read-only view of the balance cache's latest snapshot, shared by every bot's context.
+
+    Reading goes through to whatever the cache holds now, so a refresh reaches every strategy
+    without copying anything into each context.
+    """
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: Callable[[], Mapping[str, Balance]]) -> None:
+        self._source = source
+
+    def __getitem__(self, currency: str) -> Balance:
+        return self._source()[currency]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._source())
+
+    def __len__(self) -> int:
+        return len(self._source())
 
 
 def _recent_fills() -> deque[Fill]:

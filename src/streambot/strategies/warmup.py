@@ -82,7 +82,5 @@ class CandleHistory:
             fetched = await self._fetch(product_id, request.granularity, start, end)
         candles = {c.start: c for c in fetched if start <= c.start and c.start + seconds <= end}
         ordered = [candles[at] for at in sorted(candles)]
-        log.debug(
-            "📈 Warm-up history for %s: %d %s candles", product_id, len(ordered), request.granularity
-        )
+        log.debug("📈 Warm-up history for %s: %d %s candles", product_id, len(ordered), request.granularity)
         return _Cached(fetched_at=now, count=request.candles, candles=ordered)

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, NoReturn
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from streambot.api.deps import bot_manager, platform
+from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, platform
 from streambot.api.schemas import BotCreate, BotOut, BotStatusOut, BotUpdate, PositionOut, SignalOut
 from streambot.app import Platform
 from streambot.bots import BotError, BotManager
-from streambot.domain import BotId, BotRecord, to_decimal
+from streambot.domain import BotId, BotRecord, BotState, to_decimal
 
 router = APIRouter(prefix="/bots", tags=["bots"])
 
 Bots = Annotated[BotManager, Depends(bot_manager)]
+
+
+def bot_view(request: Request) -> Callable[[BotRecord], BotOut]:
+    """How a bot is shown: a running bot that a risk limit halted (it or the account) says so."""
+    risk = platform(request).trading.risk
+
+    def view(record: BotRecord) -> BotOut:
+        out = BotOut.of(record)
+        if record.state is BotState.RUNNING:
+            scope = risk.account if risk.account.halted else risk.bot(record.id)
+            if scope.halted:
+                who = "the account" if scope.bot_id is None else "this bot"
+                return out.model_copy(
+                    update={"state": BotState.HALTED.value, "error_reason": f"{who}: {scope.halt_reason}"}
+                )
+        return out
+
+    return view
+
+
+View = Annotated[Callable[[BotRecord], BotOut], Depends(bot_view)]
 
 
 def _unprocessable(exc: BotError) -> NoReturn:
@@ -34,8 +56,9 @@ async def _get(bots: BotManager, bot_id: int) -> BotRecord:
 
 
 @router.get("")
-async def list_bots(bots: Bots) -> list[BotOut]:
-    return [BotOut.of(b) for b in await bots.list()]
+async def list_bots(bots: Bots, view: View, limit: PageLimit = 100, offset: PageOffset = 0) -> list[BotOut]:
+    """Bots in id order; page with ``limit`` and ``offset``."""
+    return [view(b) for b in (await bots.list())[offset : offset + limit]]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -54,10 +77,16 @@ async def create_bot(body: BotCreate, bots: Bots) -> BotOut:
 
 
 @router.get("/status/enhanced")
-async def enhanced_status(bots: Bots, p: Annotated[Platform, Depends(platform)]) -> list[BotStatusOut]:
-    """Every bot with its state, position, P&L, last signal and evaluation figures."""
+async def enhanced_status(
+    bots: Bots,
+    view: View,
+    p: Annotated[Platform, Depends(platform)],
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
+) -> list[BotStatusOut]:
+    """Every bot with its state, position, P&L, last signal and evaluation figures (paged)."""
     out = []
-    for record in await bots.list():
+    for record in (await bots.list())[offset : offset + limit]:
         runtime = bots.runtime(record.id)
         position = bots.position(record.id)
         tick = p.bus.latest.get(record.product_id)
@@ -69,7 +98,7 @@ async def enhanced_status(bots: Bots, p: Annotated[Platform, Depends(platform)])
         signal = runtime.last_signal if runtime else None
         out.append(
             BotStatusOut(
-                **BotOut.of(record).model_dump(),
+                **view(record).model_dump(),
                 position=PositionOut(
                     base_size=position.base,
                     average_entry=position.average_entry,
@@ -91,37 +120,37 @@ async def enhanced_status(bots: Bots, p: Annotated[Platform, Depends(platform)])
 
 
 @router.get("/{bot_id}")
-async def get_bot(bot_id: int, bots: Bots) -> BotOut:
-    return BotOut.of(await _get(bots, bot_id))
+async def get_bot(bot_id: BotIdPath, bots: Bots, view: View) -> BotOut:
+    return view(await _get(bots, bot_id))
 
 
 @router.patch("/{bot_id}")
-async def update_bot(bot_id: int, body: BotUpdate, bots: Bots) -> BotOut:
+async def update_bot(bot_id: BotIdPath, body: BotUpdate, bots: Bots, view: View) -> BotOut:
     await _get(bots, bot_id)
     try:
         record = await bots.update(BotId(bot_id), body.model_dump(exclude_unset=True))
     except BotError as exc:
         _unprocessable(exc)
-    return BotOut.of(record)
+    return view(record)
 
 
 @router.delete("/{bot_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_bot(bot_id: int, bots: Bots) -> Response:
+async def delete_bot(bot_id: BotIdPath, bots: Bots) -> Response:
     await _get(bots, bot_id)
     await bots.delete(BotId(bot_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{bot_id}/start")
-async def start_bot(bot_id: int, bots: Bots) -> BotOut:
+async def start_bot(bot_id: BotIdPath, bots: Bots, view: View) -> BotOut:
     await _get(bots, bot_id)
     try:
-        return BotOut.of(await bots.start(BotId(bot_id)))
+        return view(await bots.start(BotId(bot_id)))
     except BotError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
 @router.post("/{bot_id}/stop")
-async def stop_bot(bot_id: int, bots: Bots) -> BotOut:
+async def stop_bot(bot_id: BotIdPath, bots: Bots) -> BotOut:
     await _get(bots, bot_id)
     return BotOut.of(await bots.stop(BotId(bot_id)))

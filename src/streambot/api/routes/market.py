@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from streambot.api.deps import platform
-from streambot.api.schemas import TickerOut
+from streambot.api.market_candles import ChartTimeframe
+from streambot.api.schemas import CandleOut, CandlesOut, TickerOut
 from streambot.app import Platform
 
 router = APIRouter(prefix="/market", tags=["market"])
@@ -38,3 +39,35 @@ async def tickers(p: Annotated[Platform, Depends(platform)]) -> list[TickerOut]:
             )
         )
     return out
+
+
+@router.get("/candles")
+async def candles(
+    p: Annotated[Platform, Depends(platform)],
+    product_id: Annotated[str, Query(min_length=1, max_length=40)],
+    timeframe: Annotated[ChartTimeframe, Query(description="Candle length")] = "1m",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> CandlesOut:
+    """Candles built from the live ticks since start-up, oldest first; the last may be forming."""
+    if product_id not in p.settings.products:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"unknown product {product_id!r}; this platform trades {', '.join(p.settings.products)}",
+        )
+    rows = p.candles.candles(product_id, timeframe, limit)
+    return CandlesOut(
+        product_id=product_id,
+        timeframe=timeframe,
+        candles=[
+            CandleOut(
+                start=c.start,
+                open=c.open,
+                high=c.high,
+                low=c.low,
+                close=c.close,
+                volume=c.volume,
+                closed=not forming,
+            )
+            for c, forming in rows
+        ],
+    )

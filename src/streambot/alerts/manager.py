@@ -1,0 +1,200 @@
+"""AlertManager: judges the rules every few seconds, follows risk halts, raises and clears alerts.
+
+An alert is raised once when its condition starts and cleared once when it ends: logged (❌ / ✅),
+published on the bus as ``alerts.raised`` / ``alerts.cleared`` (the status WebSocket pushes
+those) and sent to every configured notifier in the background, never blocking the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from streambot.alerts.notify import Notifier, TelegramNotifier, WebhookNotifier
+from streambot.alerts.rules import CRITICAL, Condition, Readings, Rules
+from streambot.bus import Bus
+from streambot.domain import Event
+
+if TYPE_CHECKING:
+    from streambot.app import Platform
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAlert:
+    code: str
+    severity: str
+    message: str
+    since: float  # wall clock, UNIX seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "message": self.message, "since": self.since}
+
+
+class AlertManager:
+    def __init__(
+        self,
+        bus: Bus,
+        read: Callable[[], Readings],
+        *,
+        rules: Rules | None = None,
+        notifiers: Sequence[Notifier] = (),
+        interval: float = 5.0,
+    ) -> None:
+        self._bus = bus
+        self._read = read
+        self.rules = rules or Rules()
+        self.notifiers = list(notifiers)
+        self.interval = interval
+        self.active: dict[str, ActiveAlert] = {}
+        self._halts: dict[str, Condition] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self.raised_total = 0
+        self._unsubscribe = [
+            bus.subscribe("risk.halted", self._on_halted),
+            bus.subscribe("risk.resumed", self._on_resumed),
+        ]
+
+    # --- risk halts arrive as events ---------------------------------------------------------
+
+    @staticmethod
+    def _halt_code(data: dict[str, Any]) -> str:
+        bot_id = data.get("bot_id")
+        return "halted" if bot_id is None else f"halted.bot.{bot_id}"
+
+    def _on_halted(self, event: Event) -> None:
+        data = event.data
+        code = self._halt_code(data)
+        who = "trading" if data.get("bot_id") is None else f"bot {data.get('bot_id')}"
+        condition = Condition(
+            code, CRITICAL, f"HALTED: {who} stopped by risk rule {data.get('code')}: {data.get('reason')}"
+        )
+        self._halts[code] = condition
+        self._raise(condition)
+
+    def _on_resumed(self, event: Event) -> None:
+        code = self._halt_code(event.data)
+        if self._halts.pop(code, None) is not None:
+            self._clear(code)
+
+    # --- periodic rules ---------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Judge the rules once; raise what started, clear what ended (halts are event-driven)."""
+        current = {c.code: c for c in self.rules.judge(self._read())}
+        for code, condition in current.items():
+            if code not in self.active:
+                self._raise(condition)
+        for code in [c for c in self.active if c not in current and c not in self._halts]:
+            self._clear(code)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.interval)
+                try:
+                    self.check()
+                except Exception:
+                    log.exception("❌ alert check failed")
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=5)
+            for task in self._sending:
+                task.cancel()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- raising and clearing ---------------------------------------------------------------
+
+    def _raise(self, condition: Condition) -> None:
+        alert = ActiveAlert(condition.code, condition.severity, condition.message, time.time())
+        self.active[condition.code] = alert
+        self.raised_total += 1
+        log.error("❌ ALERT [%s] %s: %s", alert.severity, alert.code, alert.message)
+        self._bus.publish("alerts.raised", **alert.as_dict())
+        self._notify({"event": "raised", **alert.as_dict()})
+
+    def _clear(self, code: str) -> None:
+        alert = self.active.pop(code, None)
+        if alert is None:
+            return
+        log.info("✅ Alert cleared: %s", code)
+        self._bus.publish("alerts.cleared", **alert.as_dict())
+        self._notify({"event": "cleared", **alert.as_dict()})
+
+    def _notify(self, alert: dict[str, Any]) -> None:
+        if not self.notifiers:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for notifier in self.notifiers:
+            task = loop.create_task(self._send(notifier, alert))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, notifier: Notifier, alert: dict[str, Any]) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        with contextlib.suppress(asyncio.CancelledError):
+            await notifier.send(self._session, alert)
+
+
+def readings_of(platform: Platform) -> Callable[[], Readings]:
+    def read() -> Readings:
+        feed = platform.feed
+        balances = platform.balances
+        breaker = getattr(platform.exchange, "breaker", None)
+        state = getattr(breaker, "state", None)
+        return Readings(
+            now=time.monotonic(),
+            feed_state=feed.state if feed is not None else None,
+            evaluation_errors=platform.evaluator.errors if platform.evaluator else 0,
+            cache_hits=balances.hits if balances else 0,
+            cache_misses=balances.misses if balances else 0,
+            breaker_state=str(state) if state is not None else None,
+        )
+
+    return read
+
+
+def alert_manager_for(platform: Platform) -> AlertManager:
+    settings = platform.settings
+    notifiers: list[Notifier] = []
+    if settings.alert_webhook_url is not None:
+        notifiers.append(WebhookNotifier(settings.alert_webhook_url.get_secret_value()))
+    if settings.telegram_bot_token is not None and settings.telegram_chat_id is not None:
+        notifiers.append(
+            TelegramNotifier(
+                settings.telegram_bot_token.get_secret_value(),
+                settings.telegram_chat_id.get_secret_value(),
+                settings.telegram_api_url,
+            )
+        )
+    return AlertManager(
+        platform.bus,
+        readings_of(platform),
+        rules=Rules(
+            feed_down_after_s=settings.alert_feed_down_s,
+            min_cache_lookups=settings.alert_min_cache_lookups,
+        ),
+        notifiers=notifiers,
+        interval=settings.alert_check_interval_s,
+    )

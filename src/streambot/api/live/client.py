@@ -1,0 +1,152 @@
+"""One connected WebSocket client: its bounded event queue, its ticker window, its sender loop.
+
+Nothing here is awaited by the engine. The hub only appends to ``queue`` and sets ``wake``; the
+client's own task does the sending, at the pace its socket allows. A client whose queue reaches
+its bound is marked too slow and its task cancelled (even mid-send on a full socket buffer): the
+endpoint then closes it with 4408 and it resumes from its last event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
+
+from streambot.api.live.frames import CHANNEL_TOPICS, PING_FRAME, Channel, StoredEvent, topic_matches
+from streambot.domain import ProductId, Ticker
+
+if TYPE_CHECKING:
+    from streambot.api.live.hub import EventHub
+
+Send = Callable[[str], Awaitable[None]]
+
+
+class LiveClient:
+    def __init__(
+        self,
+        hub: EventHub,
+        channel: Channel,
+        *,
+        queue_size: int,
+        max_rate: float = 4.0,
+        bot_id: int | None = None,
+        products: frozenset[ProductId] | None = None,
+        peer: str = "",
+    ) -> None:
+        self.hub = hub
+        self.channel = channel
+        self.bot_id = bot_id
+        self.peer = peer
+        self._topics = CHANNEL_TOPICS[channel]
+        # Tickers: market wants every product (None), a bot's channel its own product.
+        self.wants_tickers = channel in {Channel.MARKET, Channel.BOTS}
+        self.products = products
+        self.interval = 1.0 / max_rate
+        self.queue_size = queue_size
+        self.replay: deque[str] = deque()  # hello, reset and replayed events: sent first, unbounded
+        self.queue: deque[str] = deque()
+        self.wake = asyncio.Event()
+        self.too_slow = False
+        self.ticker_dirty = False
+        self._hold_until = 0.0
+        self._last_sent: dict[ProductId, Ticker] = {}
+        self.status_frame: str | None = None  # latest-wins: an old status is worthless
+        self.ping_due = False
+        self.frames_sent = 0
+        self.last_event_id = 0
+        self.task: asyncio.Task[None] | None = None
+
+    # --- called by the hub (synchronous, cheap) ----------------------------------------------
+
+    def accepts(self, event: StoredEvent) -> bool:
+        if not topic_matches(event.topic, self._topics):
+            return False
+        if self.channel is Channel.BOTS:
+            # The bot's own events, plus account-wide ones (an account halt stops this bot too).
+            return event.bot_id is None or event.bot_id == self.bot_id
+        return True
+
+    def offer(self, event: StoredEvent) -> bool:
+        """Queue an event; False (and the client is cut off) when the queue is full."""
+        if self.too_slow:
+            return False
+        if len(self.queue) >= self.queue_size:
+            self.cut_off()
+            return False
+        self.queue.append(event.frame)
+        self.last_event_id = event.id
+        self.wake.set()
+        return True
+
+    def cut_off(self) -> None:
+        self.too_slow = True
+        self.queue.clear()  # the client will replay from the ring; holding these helps nobody
+        self.replay.clear()
+        self.wake.set()
+        if self.task is not None:
+            self.task.cancel()  # it may be stuck in send() on a socket whose buffer is full
+
+    def tickers_changed(self) -> None:
+        self.ticker_dirty = True
+        self.wake.set()
+
+    def push_status(self, frame: str) -> None:
+        self.status_frame = frame
+        self.wake.set()
+
+    def ping(self) -> None:
+        self.ping_due = True
+        self.wake.set()
+
+    # --- the client's own task --------------------------------------------------------------
+
+    async def pump(self, send: Send, latest: Mapping[ProductId, Ticker]) -> None:
+        """Send until cut off or the socket fails. Events first: they are never dropped."""
+        if self.wants_tickers:
+            self.ticker_dirty = True  # send the current prices straight after hello
+        self.wake.set()
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            if self.too_slow:
+                return
+            replay, queue = self.replay, self.queue
+            while replay:
+                await self._send(send, replay.popleft())
+            while queue:
+                await self._send(send, queue.popleft())
+            if self.status_frame is not None:
+                frame, self.status_frame = self.status_frame, None
+                await self._send(send, frame)
+            if self.ping_due:
+                self.ping_due = False
+                await self._send(send, PING_FRAME)
+            if self.ticker_dirty and self.wants_tickers:
+                await self._tickers(send, latest)
+
+    async def _send(self, send: Send, frame: str) -> None:
+        await send(frame)
+        self.frames_sent += 1
+
+    async def _tickers(self, send: Send, latest: Mapping[ProductId, Ticker]) -> None:
+        """Send each product's newest ticker not sent yet, at most once per window per product."""
+        now = time.monotonic()
+        if now < self._hold_until:
+            return  # the window's timer wakes us; what arrives meanwhile is coalesced
+        self.ticker_dirty = False
+        products = self.products if self.products is not None else tuple(latest)
+        sent = False
+        for product in products:
+            tick = latest.get(product)
+            if tick is None or self._last_sent.get(product) is tick:
+                continue
+            self._last_sent[product] = tick
+            await self._send(send, self.hub.ticker_frame(tick))
+            sent = True
+        if sent:
+            self._hold_until = now + self.interval
+            asyncio.get_running_loop().call_later(self.interval, self.tickers_changed)
+        else:
+            self.hub.want_ticks(self)

@@ -1,0 +1,133 @@
+"""The JSON frames of the dashboard WebSockets (docs/contracts.md), encoded once, sent to many."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from streambot.domain import Ticker
+
+SUBPROTOCOL: Final = "streambot.v1"
+TOKEN_PREFIX: Final = "token."
+
+
+class CloseCode(enum.IntEnum):
+    """Application close codes; the reason text says what to do."""
+
+    BAD_REQUEST = 4400  # a query parameter is invalid
+    UNAUTHORIZED = 4401  # missing or wrong token, or no auth message in time
+    FORBIDDEN_ORIGIN = 4403
+    NOT_FOUND = 4404  # the bot of /ws/bots/{bot_id} does not exist
+    TOO_SLOW = 4408  # fell too far behind; reconnect with last_event_id
+    LOCKED_OUT = 4429  # too many wrong tokens from this address
+    TRY_AGAIN_LATER = 1013  # the server has as many clients as it accepts
+
+
+class Channel(enum.StrEnum):
+    TRADE_EXECUTION = "trade-execution"
+    BOTS = "bots"
+    MARKET = "market"
+    STATUS = "status"
+
+
+# Which bus topics each channel carries (a prefix matches itself and "<prefix>.*").
+CHANNEL_TOPICS: Final[dict[Channel, tuple[str, ...]]] = {
+    Channel.TRADE_EXECUTION: ("orders", "trades", "bots.signal", "risk"),
+    Channel.BOTS: ("orders", "trades", "bots", "risk"),
+    Channel.MARKET: (),
+    Channel.STATUS: ("feed", "alerts", "risk"),
+}
+
+
+def topic_matches(topic: str, prefixes: tuple[str, ...]) -> bool:
+    return any(topic == p or topic.startswith(p + ".") for p in prefixes)
+
+
+class AuthMessage(BaseModel):
+    """The first message of a client that did not authenticate with the subprotocol header."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["auth"]
+    token: str = Field(min_length=1, max_length=512)
+    last_event_id: int | None = Field(default=None, ge=0)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One bus event as pushed: its id, what it concerns (for filtering) and its encoded frame."""
+
+    id: int
+    topic: str
+    bot_id: int | None
+    frame: str
+
+
+def _default(value: object) -> object:
+    # Money is Decimal; the contract sends decimals as strings so no precision is lost.
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return str(value)
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    return orjson.dumps(payload, default=_default).decode()
+
+
+def event_bot_id(data: dict[str, Any]) -> int | None:
+    """The bot an event concerns, wherever the publisher put it."""
+    bot_id = data.get("bot_id")
+    if bot_id is None:
+        for key in ("order", "trade"):
+            inner = data.get(key)
+            if isinstance(inner, dict):
+                bot_id = inner.get("bot_id")
+            elif inner is not None:
+                bot_id = getattr(inner, "bot_id", None)
+            if bot_id is not None:
+                break
+    return bot_id if isinstance(bot_id, int) else None
+
+
+def event_frame(event_id: int, topic: str, ts: float, data: dict[str, Any]) -> str:
+    return dumps({"type": "event", "id": event_id, "topic": topic, "ts": ts, "data": data})
+
+
+def ticker_frame(tick: Ticker) -> str:
+    return dumps(
+        {
+            "type": "ticker",
+            "product_id": tick.product_id,
+            "price": tick.price,
+            "best_bid": tick.best_bid,
+            "best_ask": tick.best_ask,
+            "volume_24h": tick.volume_24h,
+            "low_24h": tick.low_24h,
+            "high_24h": tick.high_24h,
+            "price_change_pct_24h": tick.price_change_pct_24h,
+            "time": tick.time,
+        }
+    )
+
+
+def hello_frame(channel: Channel, last_event_id: int) -> str:
+    return dumps(
+        {
+            "type": "hello",
+            "channel": channel.value,
+            "server_time": time.time(),
+            "last_event_id": last_event_id,
+        }
+    )
+
+
+RESET_FRAME: Final = dumps({"type": "reset"})
+PING_FRAME: Final = dumps({"type": "ping"})

@@ -1,0 +1,78 @@
+"""Platform.start_feed / stop_feed and the feed's and REST client's metrics, on a paper platform."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+
+from streambot.app import Platform
+from streambot.config import Settings
+from streambot.observability.metrics import registry_for
+
+pytestmark = pytest.mark.integration
+
+WAIT = 20.0
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        sim_port=0,
+        sim_seed=3,
+        products=("BTC-USD", "ETH-USD"),
+        demo_bots=False,
+        rest_poll_interval=0.2,
+    )
+    running = Platform(settings)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_stopping_the_stream_keeps_prices_coming_then_it_resumes(platform: Platform) -> None:
+    feed = platform.feed
+    assert feed is not None
+    await until(lambda: feed.state == "live", "the feed to go live")
+
+    await platform.stop_feed()
+    await until(lambda: feed.state == "polling", "polling")
+    polled = feed.status().polled_tickers
+    await until(lambda: feed.status().polled_tickers >= polled + 4, "REST prices")
+    assert platform.bus.latest["BTC-USD"].sequence == -1
+
+    await platform.start_feed()
+    await until(lambda: feed.state == "live", "live again")
+    await until(lambda: platform.bus.latest["BTC-USD"].sequence >= 0, "streamed prices again")
+
+
+async def test_metrics_cover_the_feed_and_the_rest_client(platform: Platform) -> None:
+    feed = platform.feed
+    assert feed is not None
+    await until(lambda: feed.state == "live", "the feed to go live")
+    text = generate_latest(registry_for(platform)).decode()
+    for name in (
+        'streambot_exchange_requests_total{endpoint="/products",status="200"}',
+        'streambot_exchange_circuit_state{state="closed"} 1.0',
+        "streambot_exchange_rate_limited_total 0.0",
+        'streambot_exchange_rate_limiter_waits_total{bucket="private"}',
+        "streambot_feed_uptime_ratio",
+        "streambot_feed_heartbeat_gaps_total",
+        'streambot_balance_cache_total{result="joined"}',
+    ):
+        assert name in text, name

@@ -1,0 +1,81 @@
+"""The event hub and its clients, without sockets: ids, replay, reset, cut-off of a stuck client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from streambot.api.live.client import LiveClient
+from streambot.api.live.frames import Channel
+from streambot.api.live.hub import EventHub
+from streambot.bus import Bus
+
+
+def frames(client: LiveClient) -> list[dict[str, object]]:
+    return [json.loads(f) for f in [*client.replay, *client.queue]]
+
+
+def test_replay_gives_missed_events_of_the_channel_only() -> None:
+    bus = Bus()
+    hub = EventHub(bus, ring_size=100)
+    bus.publish("orders.filled", order={"bot_id": 1})
+    bus.publish("feed.state", state="live")
+    bus.publish("trades.executed", trade={"bot_id": 2})
+    client = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=10)
+    hub.attach(client, last_event_id=0)
+    sent = frames(client)
+    assert sent[0]["type"] == "hello"
+    assert sent[0]["last_event_id"] == 3
+    assert [(f["id"], f["topic"]) for f in sent[1:]] == [(1, "orders.filled"), (3, "trades.executed")]
+
+
+def test_an_id_older_than_the_ring_or_from_the_future_gets_a_reset() -> None:
+    bus = Bus()
+    hub = EventHub(bus, ring_size=2)
+    for n in range(5):
+        bus.publish("orders.filled", order={"bot_id": 1, "n": n})
+    old = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=10)
+    hub.attach(old, last_event_id=1)
+    assert [f["type"] for f in frames(old)] == ["hello", "reset"]
+    future = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=10)
+    hub.attach(future, last_event_id=50)
+    assert [f["type"] for f in frames(future)] == ["hello", "reset"]
+    edge = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=10)
+    hub.attach(edge, last_event_id=3)  # ring holds 4 and 5: nothing missed
+    assert [f.get("id") for f in frames(edge)[1:]] == [4, 5]
+
+
+def test_a_bot_channel_sees_its_bot_and_account_wide_events() -> None:
+    bus = Bus()
+    hub = EventHub(bus)
+    client = LiveClient(hub, Channel.BOTS, queue_size=10, bot_id=7)
+    hub.attach(client, None)
+    bus.publish("orders.filled", order={"bot_id": 8})
+    bus.publish("orders.filled", order={"bot_id": 7})
+    bus.publish("risk.halted", scope="account", bot_id=None, code="x", reason="y")
+    bus.publish("bots.state", bot_id=7, state="running", reason="")
+    hub._fan_out()
+    assert [f["topic"] for f in frames(client)[1:]] == ["orders.filled", "risk.halted", "bots.state"]
+
+
+async def test_a_client_stuck_in_send_is_cut_off_and_holds_nothing() -> None:
+    bus = Bus()
+    hub = EventHub(bus)
+    client = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=5)
+    hub.attach(client, None)
+    never = asyncio.get_running_loop().create_future()
+
+    async def stuck_send(frame: str) -> None:
+        await never  # a socket whose buffer is full and whose peer never reads
+
+    client.task = asyncio.create_task(client.pump(stuck_send, {}))
+    await asyncio.sleep(0)
+    for n in range(100):
+        bus.publish("orders.filled", order={"bot_id": 1, "n": n})
+    hub._fan_out()
+    assert client.too_slow
+    assert hub.cut_off_total == 1
+    assert client not in hub.clients
+    assert len(client.queue) == 0  # nothing piles up for a client that is gone
+    await asyncio.wait({client.task})
+    assert client.task.cancelled()
