@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format clean
+.PHONY: run test bench lint format clean web web-test api-client
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +12,39 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# The dashboard (web/): installed from the lock file and rebuilt only when its sources change.
+# Without npm the platform still runs and serves a plain status page at / instead.
+NPM := $(shell command -v npm 2>/dev/null)
+WEB_DEPS := web/node_modules/.package-lock.json
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package.json web/tsconfig.json web/vite.config.ts
+NO_NPM := "make: npm not found, so the dashboard is not built: / shows a plain status page and the browser tests skip. Install Node.js 20+ with npm to get it."
+
+$(WEB_DEPS): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/index.html: $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+web:
+ifeq ($(NPM),)
+	@echo $(NO_NPM)
+else
+	@$(MAKE) -s --no-print-directory web/dist/index.html
+endif
+
+web-test: web
+ifneq ($(NPM),)
+	cd web && npm test --silent
+endif
+
+api-client: $(STAMP) $(WEB_DEPS)
+	cd web && npm run api
+
+run: $(STAMP) web
 	$(BIN)/streambot run
 
-test: $(STAMP)
+test: $(STAMP) web web-test
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
@@ -34,4 +63,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache web/node_modules web/dist

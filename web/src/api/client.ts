@@ -1,0 +1,138 @@
+// Typed REST client over the generated OpenAPI types (npm run api regenerates schema.d.ts).
+// Routes another part of the platform may not serve yet go through `getOptional`, which turns a
+// 404/405 into `null` so the page can say what is missing instead of failing.
+import type { components, paths } from "./schema";
+
+export type Schemas = components["schemas"];
+export type BotStatus = Schemas["BotStatusOut"];
+export type Bot = Schemas["BotOut"];
+export type Trade = Schemas["TradeOut"];
+export type Ticker = Schemas["TickerOut"];
+
+type Method = "get" | "post" | "patch" | "delete";
+type PathsWith<M extends Method> = {
+  [P in keyof paths]: paths[P] extends Record<M, { responses: unknown }> ? P : never;
+}[keyof paths];
+type Op<P extends keyof paths, M extends Method> = paths[P] extends Record<M, infer O> ? O : never;
+type JsonBody<R> = R extends { content: { "application/json": infer T } } ? T : undefined;
+type Success<O> = O extends { responses: infer R }
+  ? 200 extends keyof R
+    ? JsonBody<R[200]>
+    : 201 extends keyof R
+      ? JsonBody<R[201]>
+      : undefined
+  : never;
+type RequestBody<O> = O extends { requestBody: { content: { "application/json": infer B } } } ? B : never;
+type PathParams<O> = O extends { parameters: { path: infer P } } ? P : never;
+type QueryParams<O> = O extends { parameters: { query?: infer Q } } ? Q : never;
+
+export interface CallOptions<O> {
+  path?: PathParams<O>;
+  query?: QueryParams<O>;
+  body?: RequestBody<O>;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly detail: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** FastAPI's error detail as one sentence: a string, or validation errors joined with their field. */
+export function describeDetail(detail: unknown): string {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((d: { loc?: unknown[]; msg?: string }) => {
+        const loc = (d.loc ?? []).filter((p) => p !== "body").join(".");
+        return loc ? `${loc}: ${d.msg ?? ""}` : (d.msg ?? "");
+      })
+      .join("; ");
+  }
+  return detail === undefined ? "" : JSON.stringify(detail);
+}
+
+let token: string | null = null;
+let onUnauthorized: (() => void) | null = null;
+
+export function configureClient(value: string | null, unauthorized: () => void): void {
+  token = value;
+  onUnauthorized = unauthorized;
+}
+
+function fill(template: string, params: Record<string, unknown> | undefined): string {
+  return template.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(String(params?.[key] ?? "")));
+}
+
+export async function request(method: string, url: string, body?: unknown): Promise<unknown> {
+  const headers: Record<string, string> = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method: method.toUpperCase(),
+    headers,
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+  if (response.status === 204) return undefined;
+  const text = await response.text();
+  let json: unknown = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  if (!response.ok) {
+    const detail = (json as { detail?: unknown } | undefined)?.detail ?? json;
+    if (response.status === 401) onUnauthorized?.();
+    throw new ApiError(response.status, `${method.toUpperCase()} ${url}: ${response.status} ${describeDetail(detail)}`, detail);
+  }
+  return json;
+}
+
+function call<M extends Method>(method: M) {
+  return async <P extends PathsWith<M>>(
+    path: P,
+    options: CallOptions<Op<P, M>> = {},
+  ): Promise<Success<Op<P, M>>> => {
+    let url = fill(path, options.path as Record<string, unknown> | undefined);
+    const query = options.query as Record<string, unknown> | undefined;
+    if (query) {
+      const search = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) search.set(k, String(v));
+      const s = search.toString();
+      if (s) url += `?${s}`;
+    }
+    return (await request(method, url, options.body)) as Success<Op<P, M>>;
+  };
+}
+
+export const api = { get: call("get"), post: call("post"), patch: call("patch"), delete: call("delete") };
+
+/** A route that may not exist in this build of the server: null when it answers 404 or 405. */
+export async function getOptional<T>(url: string): Promise<T | null> {
+  try {
+    return (await request("get", url)) as T;
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
+      // A 404 with FastAPI's generic "Not Found" means no such route; any other detail is a real answer.
+      if (error.detail === "Not Found" || error.detail === "Method Not Allowed") return null;
+    }
+    throw error;
+  }
+}
+
+/** POST to a route that may not exist yet; null when the server does not have it. */
+export async function postOptional<T>(url: string, body?: unknown): Promise<T | null> {
+  try {
+    return (await request("post", url, body)) as T;
+  } catch (error) {
+    if (error instanceof ApiError && (error.detail === "Not Found" || error.detail === "Method Not Allowed")) {
+      return null;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,143 @@
+// Candlestick chart of one product, built from live ticks (seeded from the server's candles when
+// it has them), with the bots' buys and sells marked.
+import {
+  CandlestickSeries,
+  createChart,
+  createSeriesMarkers,
+  type IChartApi,
+  type ISeriesApi,
+  type ISeriesMarkersPluginApi,
+  type SeriesMarker,
+  type Time,
+  type UTCTimestamp,
+} from "lightweight-charts";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { getOptional } from "../../api/client";
+import { dashboard } from "../../state/controller";
+import { isoToUnix } from "../../state/format";
+import { useDashboard } from "../../state/store";
+import { addTick, type Bar, barsFrom, bucket, SERVER_TIMEFRAMES, TIMEFRAMES } from "./candles";
+
+const toChart = (b: Bar) => ({ ...b, time: b.time as UTCTimestamp });
+
+export function CandleChart(props: { productId: string | null; botId?: number; height?: number }) {
+  const container = useRef<HTMLDivElement>(null);
+  const chart = useRef<IChartApi | null>(null);
+  const series = useRef<ISeriesApi<"Candlestick"> | null>(null);
+  const markersApi = useRef<ISeriesMarkersPluginApi<Time> | null>(null);
+  const bars = useRef<Bar[]>([]);
+  const [timeframe, setTimeframe] = useState("1m");
+  const [source, setSource] = useState("");
+  const trades = useDashboard((s) => s.trades);
+  const seconds = TIMEFRAMES[timeframe] ?? 60;
+  const { productId, botId } = props;
+
+  useEffect(() => {
+    const el = container.current;
+    if (!el) return;
+    const c = createChart(el, {
+      autoSize: true,
+      layout: { background: { color: "transparent" }, textColor: "#9aa4b2", attributionLogo: false },
+      grid: { vertLines: { color: "#1f2733" }, horzLines: { color: "#1f2733" } },
+      timeScale: { timeVisible: true, secondsVisible: true, borderColor: "#2a3441" },
+      rightPriceScale: { borderColor: "#2a3441" },
+    });
+    const s = c.addSeries(CandlestickSeries, {
+      upColor: "#22c55e",
+      downColor: "#ef4444",
+      borderVisible: false,
+      wickUpColor: "#22c55e",
+      wickDownColor: "#ef4444",
+    });
+    chart.current = c;
+    series.current = s;
+    markersApi.current = createSeriesMarkers(s, []);
+    return () => {
+      c.remove();
+      chart.current = null;
+      series.current = null;
+      markersApi.current = null;
+    };
+  }, []);
+
+  // Load history, then follow the ticks.
+  useEffect(() => {
+    const s = series.current;
+    if (!s || !productId) return;
+    let cancelled = false;
+    bars.current = [];
+    s.setData([]);
+    const unsubscribe = dashboard()?.onTick((t) => {
+      if (t.product_id !== productId || !series.current) return;
+      const time = t.time || Date.now() / 1000;
+      const bar = addTick(bars.current, time, t.price, seconds);
+      series.current.update(toChart(bar));
+    });
+    void (async () => {
+      if (!SERVER_TIMEFRAMES.has(timeframe)) {
+        setSource("built from live ticks");
+        return;
+      }
+      try {
+        const query = new URLSearchParams({ product_id: productId, timeframe, limit: "300" });
+        const body = await getOptional<unknown>(`/api/v1/market/candles?${query}`);
+        if (cancelled) return;
+        if (body === null) {
+          setSource("built from live ticks (the server has no candles route yet)");
+          return;
+        }
+        const history = barsFrom(body);
+        // Keep what the ticks already built for the newest bucket; history fills the past.
+        const live = bars.current.filter((b) => !history.some((h) => h.time === b.time));
+        bars.current = [...history, ...live].sort((a, b) => a.time - b.time);
+        series.current?.setData(bars.current.map(toChart));
+        setSource(`${history.length} candles from the server, then live ticks`);
+      } catch (error) {
+        if (!cancelled) setSource(`built from live ticks (candles: ${String(error)})`);
+      }
+    })();
+    return () => {
+      cancelled = true;
+      unsubscribe?.();
+    };
+  }, [productId, timeframe, seconds]);
+
+  const markers = useMemo((): SeriesMarker<Time>[] => {
+    if (!productId) return [];
+    return trades
+      .filter((t) => t.product_id === productId && (botId === undefined || t.bot_id === botId))
+      .map((t) => {
+        const when = isoToUnix(t.filled_at ?? t.created_at) ?? 0;
+        const buy = t.side === "BUY";
+        return {
+          time: bucket(when, seconds) as UTCTimestamp,
+          position: buy ? "belowBar" : "aboveBar",
+          shape: buy ? "arrowUp" : "arrowDown",
+          color: buy ? "#22c55e" : "#ef4444",
+          text: `${buy ? "B" : "S"} #${t.bot_id}`,
+        } satisfies SeriesMarker<Time>;
+      })
+      .sort((a, b) => (a.time as number) - (b.time as number));
+  }, [trades, productId, botId, seconds]);
+
+  useEffect(() => {
+    markersApi.current?.setMarkers(markers);
+  }, [markers, source]);
+
+  return (
+    <div className="chart-wrap" data-testid="candle-chart">
+      <div className="chart-toolbar">
+        <strong>{productId ?? "—"}</strong>
+        <div className="segmented" role="group" aria-label="Timeframe">
+          {Object.keys(TIMEFRAMES).map((tf) => (
+            <button type="button" key={tf} className={tf === timeframe ? "active" : ""} onClick={() => setTimeframe(tf)}>
+              {tf}
+            </button>
+          ))}
+        </div>
+        <small className="muted">{source}</small>
+      </div>
+      <div ref={container} className="chart" style={{ height: props.height ?? 320 }} />
+    </div>
+  );
+}

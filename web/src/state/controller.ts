@@ -1,0 +1,450 @@
+// Feeds the store: three dashboard sockets (market, trade-execution, status) for live data, REST
+// for the initial state and for whatever a socket cannot deliver right now (polling fallback).
+import { api, ApiError, configureClient, describeDetail, getOptional, type Trade } from "../api/client";
+import type { EventFrame, Frame, OrderData, StatusFrame, TickerFrame } from "../stream/frames";
+import { channelUrl, EventStream, type SocketState } from "../stream/socket";
+import { formatPrice, formatSize, isoToUnix } from "./format";
+import { type Channel, type DashboardState, type FeedItem, type OrderView, type StrategyInfo, store, type Toast } from "./store";
+
+const HISTORY = 120;
+const MAX_EVENTS = 300;
+const MAX_ORDERS = 200;
+const MAX_TRADES = 500;
+
+let toastId = 0;
+
+export function toast(tone: Toast["tone"], title: string, body = "", ms = tone === "bad" ? 10_000 : 6_000): void {
+  const id = ++toastId;
+  store.update((s) => ({ toasts: [...s.toasts.slice(-4), { id, tone, title, body }] }));
+  setTimeout(() => dismissToast(id), ms);
+}
+
+export function dismissToast(id: number): void {
+  store.update((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) }));
+}
+
+function markMissing(route: string, what: string): void {
+  if (store.get().missing[route] === what) return;
+  store.update((s) => ({ missing: { ...s.missing, [route]: what } }));
+}
+
+function markPresent(route: string): void {
+  if (!(route in store.get().missing)) return;
+  store.update((s) => {
+    const missing = { ...s.missing };
+    delete missing[route];
+    return { missing };
+  });
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof ApiError) return describeDetail(error.detail) || error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Orders from `GET /api/v1/orders`, whatever envelope it uses (a list, or {orders: [...]}). */
+function ordersOf(body: unknown): OrderData[] {
+  if (Array.isArray(body)) return body as OrderData[];
+  if (body && typeof body === "object") {
+    for (const key of ["orders", "items", "results"]) {
+      const value = (body as Record<string, unknown>)[key];
+      if (Array.isArray(value)) return value as OrderData[];
+    }
+  }
+  return [];
+}
+
+function applyTicker(t: TickerFrame, s: DashboardState): Partial<DashboardState> {
+  const previous = s.tickers[t.product_id];
+  const history = s.history[t.product_id] ?? [];
+  const next = history.length >= HISTORY ? history.slice(history.length - HISTORY + 1) : history.slice();
+  next.push(t.price);
+  return {
+    tickers: { ...s.tickers, [t.product_id]: { ...t, previous: previous?.price ?? null, receivedAt: Date.now() } },
+    history: { ...s.history, [t.product_id]: next },
+    products: s.products.includes(t.product_id) ? s.products : [...s.products, t.product_id],
+  };
+}
+
+export function applyOrder(order: OrderData, ts: number, s: DashboardState): Partial<DashboardState> {
+  const id = order.client_order_id;
+  const previous: OrderView | undefined = s.orders[id];
+  const view: OrderView = {
+    order: { ...previous?.order, ...order },
+    seen: { ...previous?.seen, [order.status]: ts },
+    updatedAt: ts,
+  };
+  const orders = { ...s.orders, [id]: view };
+  let orderIds = previous ? s.orderIds : [id, ...s.orderIds];
+  if (orderIds.length > MAX_ORDERS) {
+    for (const dropped of orderIds.slice(MAX_ORDERS)) delete orders[dropped];
+    orderIds = orderIds.slice(0, MAX_ORDERS);
+  }
+  return { orders, orderIds };
+}
+
+type Listener = (frame: EventFrame) => void;
+
+export class Dashboard {
+  private readonly streams = new Map<Channel, EventStream>();
+  private readonly intervals: ReturnType<typeof setInterval>[] = [];
+  private botsRefresh: ReturnType<typeof setTimeout> | null = null;
+  private readonly eventListeners = new Set<Listener>();
+  private readonly tickListeners = new Set<(t: TickerFrame) => void>();
+
+  constructor(private readonly token: string) {}
+
+  start(): void {
+    configureClient(this.token, () =>
+      store.update(() => ({ signedIn: false, authError: "The server did not accept the saved token." })),
+    );
+    store.update(() => ({ signedIn: true, authError: "" }));
+    void this.loadAll();
+    for (const channel of ["market", "trade-execution", "status"] as const) {
+      const query: Record<string, number> = channel === "market" ? { max_rate: 10 } : {};
+      const stream = new EventStream({
+        url: channelUrl(channel, query),
+        token: this.token,
+        onFrame: (frame) => this.onFrame(channel, frame),
+        onState: (state, detail) => this.onSocketState(channel, state, detail),
+        onReset: () => void this.loadAll(),
+      });
+      this.streams.set(channel, stream);
+      stream.start();
+    }
+    this.every(2000, () => this.socketLive("market") || this.loadTickers());
+    this.every(2000, () => this.socketLive("status") || this.loadFeed());
+    this.every(3000, () => this.loadBots());
+    this.every(3000, () => this.socketLive("status") || this.loadMetrics());
+    this.every(5000, () => this.loadRisk());
+    this.every(5000, () => this.socketLive("status") || this.loadHealth());
+    // Orders and trades come as events; without the socket they are polled.
+    this.every(3000, () => this.socketLive("trade-execution") || Promise.all([this.loadOrders(), this.loadTrades()]));
+  }
+
+  stop(): void {
+    for (const stream of this.streams.values()) stream.stop();
+    for (const handle of this.intervals) clearInterval(handle);
+  }
+
+  onEvent(listener: Listener): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  onTick(listener: (t: TickerFrame) => void): () => void {
+    this.tickListeners.add(listener);
+    return () => this.tickListeners.delete(listener);
+  }
+
+  private every(ms: number, fn: () => unknown): void {
+    this.intervals.push(
+      setInterval(() => {
+        void Promise.resolve(fn()).catch(() => undefined);
+      }, ms),
+    );
+  }
+
+  private socketLive(channel: Channel): boolean {
+    return store.get().sockets[channel].state === "live";
+  }
+
+  async loadAll(): Promise<void> {
+    await Promise.allSettled([
+      this.loadTickers(),
+      this.loadFeed(),
+      this.loadStrategies(),
+      this.loadBots(),
+      this.loadTrades(),
+      this.loadOrders(),
+      this.loadMetrics(),
+      this.loadRisk(),
+      this.loadHealth(),
+    ]);
+  }
+
+  async loadTickers(): Promise<void> {
+    const tickers = await api.get("/api/v1/market/tickers");
+    for (const t of tickers) this.onTicker({ ...t, type: "ticker" });
+  }
+
+  async loadFeed(): Promise<void> {
+    const status = await api.get("/api/v1/ws/websocket/status");
+    const state = String(status.state ?? "unknown");
+    this.setFeed(state, "", null);
+  }
+
+  async loadStrategies(): Promise<void> {
+    const strategies = (await api.get("/api/v1/strategies")) as unknown as StrategyInfo[];
+    store.update(() => ({ strategies }));
+  }
+
+  async loadBots(): Promise<void> {
+    try {
+      const bots = await api.get("/api/v1/bots/status/enhanced");
+      store.update(() => ({ bots, botsError: "" }));
+    } catch (error) {
+      store.update(() => ({ botsError: errorText(error) }));
+    }
+  }
+
+  async loadTrades(): Promise<void> {
+    const page = await api.get("/api/v1/trades", { query: { limit: 200 } });
+    store.update(() => ({ trades: page.trades }));
+  }
+
+  async loadOrders(): Promise<void> {
+    const body = await getOptional<unknown>("/api/v1/orders?limit=200");
+    if (body === null) {
+      markMissing("/api/v1/orders", "order history from before this page was opened");
+      return;
+    }
+    markPresent("/api/v1/orders");
+    const orders = ordersOf(body);
+    store.update((s) => {
+      let next: Partial<DashboardState> = {};
+      let view: DashboardState = s;
+      // Oldest first so the newest ends up on top.
+      for (const order of [...orders].reverse()) {
+        if (!order.client_order_id) continue;
+        const ts = isoToUnix(order.completed_at ?? order.acknowledged_at ?? order.submitted_at ?? order.created_at) ?? 0;
+        const existing = view.orders[order.client_order_id];
+        if (existing && existing.updatedAt >= ts) continue;
+        next = applyOrder(order, ts, view);
+        view = { ...view, ...next };
+      }
+      // A page opened after the fact still shows what happened recently.
+      const events = s.events.length
+        ? s.events
+        : orders.slice(0, 50).map((order) => this.orderItem(order, `orders.${order.status}`, isoToUnix(order.completed_at ?? order.created_at) ?? 0, null));
+      return { orders: view.orders, orderIds: view.orderIds, events };
+    });
+  }
+
+  private orderItem(order: OrderData, topic: string, ts: number, id: number | null): FeedItem {
+    const size = order.filled_size && Number(order.filled_size) ? `${formatSize(order.filled_size)} ` : "";
+    const price = order.average_price && Number(order.average_price) ? ` @ ${formatPrice(order.average_price)}` : "";
+    const status = topic.slice("orders.".length);
+    const bad = status === "rejected" || status === "failed";
+    return {
+      key: id === null ? `rest-${order.client_order_id}` : `${id}`,
+      id,
+      topic,
+      ts,
+      botId: order.bot_id,
+      productId: order.product_id,
+      text: `${order.side} ${size}${order.product_id}${price} — ${status}${bad ? `: ${order.error || order.reason}` : ""}`,
+      tone: bad ? "bad" : status === "filled" ? (order.side === "BUY" ? "buy" : "sell") : "info",
+    };
+  }
+
+  async loadMetrics(): Promise<void> {
+    const metrics = await getOptional<Record<string, unknown>>("/api/v1/metrics/summary");
+    if (metrics === null) {
+      markMissing("/api/v1/metrics/summary", "the metrics panel");
+      return;
+    }
+    markPresent("/api/v1/metrics/summary");
+    store.update(() => ({ metrics }));
+  }
+
+  async loadRisk(): Promise<void> {
+    const risk = await getOptional<DashboardState["risk"]>("/api/v1/risk");
+    if (risk === null) {
+      markMissing("/api/v1/risk", "the risk panel and the kill switch");
+      return;
+    }
+    markPresent("/api/v1/risk");
+    store.update(() => ({ risk }));
+  }
+
+  async loadHealth(): Promise<void> {
+    const health = (await api.get("/api/v1/health")) as Record<string, unknown>;
+    store.update(() => ({ health }));
+  }
+
+  refreshBotsSoon(): void {
+    if (this.botsRefresh !== null) return;
+    this.botsRefresh = setTimeout(() => {
+      this.botsRefresh = null;
+      void this.loadBots();
+    }, 150);
+  }
+
+  // --- sockets ------------------------------------------------------------------------------
+
+  private onSocketState(channel: Channel, state: SocketState, detail: string): void {
+    const before = store.get().sockets[channel].state;
+    store.update((s) => ({ sockets: { ...s.sockets, [channel]: { state, detail, since: Date.now() } } }));
+    // One toast for the dashboard connection as a whole, not one per channel.
+    if (channel !== "trade-execution") return;
+    if (before === "live" && state === "reconnecting") toast("warn", "Dashboard connection lost", detail);
+    else if (before === "reconnecting" && state === "live") {
+      toast("good", "Dashboard connection back", "resumed from the last event seen");
+      void this.loadAll();
+    } else if (state === "unauthorized") {
+      store.update(() => ({ signedIn: false, authError: "The server did not accept the saved token." }));
+    }
+  }
+
+  private onFrame(channel: Channel, frame: Frame): void {
+    switch (frame.type) {
+      case "ticker":
+        this.onTicker(frame);
+        break;
+      case "status":
+        this.onStatus(frame);
+        break;
+      case "event":
+        // The status channel repeats risk.* events that trade-execution also carries.
+        if (channel === "status" && frame.topic.startsWith("risk.")) {
+          void this.loadRisk();
+          break;
+        }
+        this.onEventFrame(frame);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onTicker(t: TickerFrame): void {
+    store.update((s) => applyTicker(t, s));
+    for (const listener of this.tickListeners) listener(t);
+  }
+
+  private onStatus(frame: StatusFrame): void {
+    const feed = frame.feed ?? {};
+    const metrics = frame.metrics && Object.keys(frame.metrics).length ? frame.metrics : store.get().metrics;
+    store.update(() => ({ metrics, health: frame.health ?? null }));
+    if (typeof feed.state === "string") {
+      this.setFeed(feed.state, String(feed.reason ?? ""), typeof feed.since === "number" ? feed.since : null);
+    }
+  }
+
+  private setFeed(state: string, reason: string, since: number | null): void {
+    const before = store.get().feed;
+    if (before && before.state === state && before.reason === reason) return;
+    store.update((s) => ({
+      feed: { state, reason, since: since ?? before?.since ?? null },
+      feedHistory: before?.state === state ? s.feedHistory : [...s.feedHistory, state].slice(-10),
+    }));
+    if (before && before.state !== state) {
+      const tone = state === "live" ? "good" : state === "stopped" ? "info" : "warn";
+      toast(tone, `Coinbase feed ${state}`, reason);
+    }
+  }
+
+  private pushEvent(item: FeedItem): void {
+    store.update((s) => ({ events: [item, ...s.events].slice(0, MAX_EVENTS) }));
+  }
+
+  private onEventFrame(frame: EventFrame): void {
+    const { topic, data, ts } = frame;
+    for (const listener of this.eventListeners) listener(frame);
+    const base = { key: `${frame.id}`, id: frame.id, topic, ts };
+    if (topic.startsWith("orders.")) {
+      const order = data.order as OrderData | undefined;
+      if (!order) return;
+      store.update((s) => applyOrder(order, ts, s));
+      const size = order.filled_size && Number(order.filled_size) ? `${formatSize(order.filled_size)} ` : "";
+      const price = order.average_price && Number(order.average_price) ? ` @ ${formatPrice(order.average_price)}` : "";
+      const status = topic.slice("orders.".length);
+      const bad = status === "rejected" || status === "failed";
+      this.pushEvent(this.orderItem(order, topic, ts, frame.id));
+      if (status === "filled") {
+        toast("good", `Filled: ${order.side} ${order.product_id}`, `${size}${price}`.trim() + (order.reason ? ` — ${order.reason}` : ""));
+      } else if (bad) {
+        toast("bad", `Order ${status}: ${order.side} ${order.product_id}`, order.error || order.reason || "no reason given");
+      }
+      if (status === "filled" || bad) this.refreshBotsSoon();
+      return;
+    }
+    if (topic === "trades.executed") {
+      const trade = data.trade as Trade | undefined;
+      if (trade) store.update((s) => ({ trades: [trade, ...s.trades].slice(0, MAX_TRADES) }));
+      return;
+    }
+    if (topic === "bots.signal") {
+      const side = String(data.side ?? "");
+      this.pushEvent({
+        ...base,
+        botId: Number(data.bot_id),
+        productId: String(data.product_id ?? ""),
+        text: `signal ${side} ${String(data.product_id ?? "")} @ ${formatPrice(Number(data.price))} — ${String(data.reason ?? "")}`,
+        tone: side === "BUY" ? "buy" : "sell",
+      });
+      return;
+    }
+    if (topic.startsWith("bots.")) {
+      this.refreshBotsSoon();
+      if (topic === "bots.state" && data.state === "error") {
+        toast("bad", `Bot ${String(data.bot_id)} stopped with an error`, String(data.reason ?? ""));
+      }
+      if (topic === "bots.state") {
+        this.pushEvent({
+          ...base,
+          botId: Number(data.bot_id),
+          productId: null,
+          text: `bot ${String(data.bot_id)} ${String(data.state)}${data.reason ? `: ${String(data.reason)}` : ""}`,
+          tone: data.state === "error" || data.state === "halted" ? "bad" : "info",
+        });
+      }
+      return;
+    }
+    if (topic.startsWith("risk.")) {
+      void this.loadRisk();
+      this.refreshBotsSoon();
+      const who = data.bot_id ? `bot ${String(data.bot_id)}` : "account";
+      if (topic === "risk.halted") toast("bad", `Trading halted (${who})`, String(data.reason ?? data.code ?? ""));
+      if (topic === "risk.resumed") toast("good", `Trading resumed (${who})`, data.by ? `by ${String(data.by)}` : "");
+      if (topic === "risk.kill_switch") {
+        toast(data.on ? "bad" : "good", data.on ? `Kill switch ON (${who})` : `Kill switch off (${who})`, String(data.reason ?? ""));
+      }
+      this.pushEvent({
+        ...base,
+        botId: data.bot_id ? Number(data.bot_id) : null,
+        productId: null,
+        text: `${topic.slice(5).replace("_", " ")} (${who})${data.reason ? `: ${String(data.reason)}` : ""}`,
+        tone: topic === "risk.resumed" || (topic === "risk.kill_switch" && !data.on) ? "good" : "bad",
+      });
+      return;
+    }
+    if (topic === "alerts.raised" || topic === "alerts.cleared") {
+      const code = String(data.code ?? "");
+      if (topic === "alerts.raised") {
+        const alert = {
+          code,
+          severity: String(data.severity ?? "warning"),
+          message: String(data.message ?? ""),
+          since: Number(data.since ?? ts),
+        };
+        store.update((s) => ({ alerts: { ...s.alerts, [code]: alert } }));
+        toast(alert.severity === "critical" ? "bad" : "warn", `Alert: ${code}`, alert.message);
+      } else {
+        store.update((s) => {
+          const alerts = { ...s.alerts };
+          delete alerts[code];
+          return { alerts };
+        });
+      }
+      return;
+    }
+    if (topic === "feed.state") {
+      this.setFeed(String(data.state ?? ""), String(data.reason ?? ""), typeof data.since === "number" ? data.since : null);
+    }
+  }
+}
+
+let current: Dashboard | null = null;
+
+export function startDashboard(token: string): Dashboard {
+  current?.stop();
+  current = new Dashboard(token);
+  current.start();
+  return current;
+}
+
+export function dashboard(): Dashboard | null {
+  return current;
+}
