@@ -167,7 +167,8 @@ def readings_of(platform: Platform) -> Callable[[], Readings]:
             now=time.monotonic(),
             feed_state=feed.state if feed is not None else None,
             evaluation_errors=platform.evaluator.errors if platform.evaluator else 0,
-            cache_hits=balances.hits if balances else 0,
+            # Joining a refresh already under way costs the exchange nothing: a hit for this rule.
+            cache_hits=balances.hits + balances.joined if balances else 0,
             cache_misses=balances.misses if balances else 0,
             breaker_state=str(state) if state is not None else None,
         )

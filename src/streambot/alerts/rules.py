@@ -42,12 +42,16 @@ class Rules:
         feed_down_after_s: float = 30.0,
         error_quiet_s: float = 60.0,
         min_cache_lookups: int = 20,
+        min_cache_misses: int = 10,
         cache_window: int = 12,
         min_hit_rate: float = 0.9,
     ) -> None:
         self.feed_down_after_s = feed_down_after_s
         self.error_quiet_s = error_quiet_s
         self.min_cache_lookups = min_cache_lookups
+        # A low hit rate matters when it means many REST calls (the old system's flood), not
+        # when a few bots trade and each fill rightly invalidates the cache.
+        self.min_cache_misses = min_cache_misses
         self.min_hit_rate = min_hit_rate
         self._feed_state: str | None = None
         self._feed_state_since = 0.0
@@ -88,7 +92,11 @@ class Rules:
         self._cache.append((r.cache_hits, r.cache_misses))
         first_hits, first_misses = self._cache[0]
         hits, misses = r.cache_hits - first_hits, r.cache_misses - first_misses
-        if hits + misses >= self.min_cache_lookups and hits / (hits + misses) < self.min_hit_rate:
+        if (
+            hits + misses >= self.min_cache_lookups
+            and misses >= self.min_cache_misses
+            and hits / (hits + misses) < self.min_hit_rate
+        ):
             out.append(
                 Condition(
                     "cache_hit_rate",

@@ -48,6 +48,13 @@ def test_cache_hit_rate_is_judged_on_recent_lookups() -> None:
     assert codes(rules, reading(10, cache_hits=1200, cache_misses=15)) == set()
 
 
+def test_a_low_hit_rate_from_a_few_fills_is_not_a_flood() -> None:
+    # A handful of bots trading: each fill invalidates the cache, so few lookups, many misses.
+    rules = Rules(min_cache_lookups=20, min_cache_misses=10, cache_window=3)
+    assert codes(rules, reading(0, cache_hits=0, cache_misses=0)) == set()
+    assert codes(rules, reading(5, cache_hits=14, cache_misses=7)) == set()
+
+
 def test_breaker_open_is_critical() -> None:
     (condition,) = Rules().judge(reading(0, breaker_state="open"))
     assert condition.code == "breaker_open"
