@@ -23,6 +23,28 @@ def on_increment(value: Decimal, increment: Decimal) -> bool:
     return increment <= ZERO or value % increment == ZERO
 
 
+def _size_rejection(
+    size: Decimal, currency: str, increment: Decimal, minimum: Decimal, maximum: Decimal
+) -> Rejection | None:
+    """One size (quote or base) against its increment and the exchange's minimum and maximum."""
+    if size <= ZERO or not on_increment(size, increment):
+        return Rejection(
+            INCREMENT,
+            f"The order size {amount(size)} {currency} is not a positive multiple of {amount(increment)}.",
+        )
+    if size < minimum:
+        return Rejection(
+            BELOW_MINIMUM,
+            f"{amount(size)} {currency} is below the minimum order of {amount(minimum)} {currency}.",
+        )
+    if maximum > ZERO and size > maximum:
+        return Rejection(
+            ABOVE_MAXIMUM,
+            f"{amount(size)} {currency} is above the maximum order of {amount(maximum)} {currency}.",
+        )
+    return None
+
+
 def check(intent: Intent, ctx: RiskContext) -> Rejection | None:
     product = ctx.product
     if product is None:
@@ -35,46 +57,26 @@ def check(intent: Intent, ctx: RiskContext) -> Rejection | None:
             f"The limit price {amount(intent.limit_price)} is not a multiple of "
             f"{amount(product.quote_increment)}.",
         )
-    if intent.quote_size is not None:
-        quote = intent.quote_size
-        if quote <= ZERO or not on_increment(quote, product.quote_increment):
-            return Rejection(
-                INCREMENT,
-                f"The order size {amount(quote)} {product.quote_currency} is not a positive multiple "
-                f"of {amount(product.quote_increment)}.",
-            )
-        if quote < product.quote_min_size:
-            return Rejection(
-                BELOW_MINIMUM,
-                f"{amount(quote)} {product.quote_currency} is below the minimum order of "
-                f"{amount(product.quote_min_size)} {product.quote_currency}.",
-            )
-        if product.quote_max_size > ZERO and quote > product.quote_max_size:
-            return Rejection(
-                ABOVE_MAXIMUM,
-                f"{amount(quote)} {product.quote_currency} is above the maximum order of "
-                f"{amount(product.quote_max_size)} {product.quote_currency}.",
-            )
-    if intent.base_size is not None:
-        base = intent.base_size
-        if base <= ZERO or not on_increment(base, product.base_increment):
-            return Rejection(
-                INCREMENT,
-                f"The order size {amount(base)} {product.base_currency} is not a positive multiple of "
-                f"{amount(product.base_increment)}.",
-            )
-        if base < product.base_min_size:
-            return Rejection(
-                BELOW_MINIMUM,
-                f"{amount(base)} {product.base_currency} is below the minimum order of "
-                f"{amount(product.base_min_size)} {product.base_currency}.",
-            )
-        if product.base_max_size > ZERO and base > product.base_max_size:
-            return Rejection(
-                ABOVE_MAXIMUM,
-                f"{amount(base)} {product.base_currency} is above the maximum order of "
-                f"{amount(product.base_max_size)} {product.base_currency}.",
-            )
+    for size, currency, increment, minimum, maximum in (
+        (
+            intent.quote_size,
+            product.quote_currency,
+            product.quote_increment,
+            product.quote_min_size,
+            product.quote_max_size,
+        ),
+        (
+            intent.base_size,
+            product.base_currency,
+            product.base_increment,
+            product.base_min_size,
+            product.base_max_size,
+        ),
+    ):
+        if size is not None:
+            rejection = _size_rejection(size, currency, increment, minimum, maximum)
+            if rejection is not None:
+                return rejection
     if intent.quote_size is None and intent.base_size is None:
         return Rejection(BELOW_MINIMUM, "The order has no size.")
     if intent.is_entry:

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from streambot.domain import (
     BotId,
@@ -310,15 +311,8 @@ class Repositories:
         """Increment and return the bot's order counter; concurrent callers never share a value."""
         # One UPDATE ... RETURNING: the row lock (PostgreSQL) or the writer lock (SQLite) makes the
         # read and the increment a single step.
-        statement = (
-            update(BotRow)
-            .where(BotRow.id == bot_id)
-            .values(order_seq=BotRow.order_seq + 1)
-            .returning(BotRow.order_seq)
-            .execution_options(synchronize_session=False)
-        )
         async with self._transaction() as session:
-            seq = (await session.scalars(statement)).one_or_none()
+            seq = (await session.scalars(_next_seq_statement(bot_id))).one_or_none()
         if seq is None:
             raise LookupError(f"no bot with id {bot_id}")
         return seq
@@ -337,15 +331,8 @@ class Repositories:
 
         The executor's path from decision to exchange has this single durable write in it.
         """
-        seq_statement = (
-            update(BotRow)
-            .where(BotRow.id == bot_id)
-            .values(order_seq=BotRow.order_seq + 1)
-            .returning(BotRow.order_seq)
-            .execution_options(synchronize_session=False)
-        )
         async with self._transaction() as session:
-            seq = (await session.scalars(seq_statement)).one_or_none()
+            seq = (await session.scalars(_next_seq_statement(bot_id))).one_or_none()
             if seq is None:
                 raise LookupError(f"no bot with id {bot_id}")
             order = make(seq)
@@ -711,4 +698,15 @@ def _snapshot(row: EquitySnapshotRow) -> EquitySnapshot:
         realized_pnl=row.realized_pnl,
         unrealized_pnl=row.unrealized_pnl,
         id=row.id,
+    )
+
+
+def _next_seq_statement(bot_id: int) -> ReturningUpdate[int]:
+    """Increment the bot's order counter and return it, in one UPDATE ... RETURNING."""
+    return (
+        update(BotRow)
+        .where(BotRow.id == bot_id)
+        .values(order_seq=BotRow.order_seq + 1)
+        .returning(BotRow.order_seq)
+        .execution_options(synchronize_session=False)
     )
