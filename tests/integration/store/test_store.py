@@ -67,7 +67,16 @@ async def _admin(sql: str) -> None:
 
 async def _postgres_url(tmp_name: str) -> str:
     try:
-        await _admin(f'CREATE DATABASE "{tmp_name}"')
+        for attempt in range(10):
+            try:
+                await _admin(f'CREATE DATABASE "{tmp_name}"')
+                break
+            except DBAPIError as exc:
+                # CREATE DATABASE copies template1 and refuses while another session (another
+                # test run on this server) is creating one from it too; that one is done soon.
+                if "being accessed by other users" not in str(exc) or attempt == 9:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
     except (OSError, TimeoutError, DBAPIError) as exc:
         reason = f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}: {exc}"
         # CI sets this when it has started the server, so a failure to connect is a failure.
