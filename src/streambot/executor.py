@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -193,9 +193,7 @@ class Executor:
             price=tick.price,
         )
         log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
-        task = asyncio.get_running_loop().create_task(self._execute(bot, signal, tick, decided_ns))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._execute(bot, signal, tick, decided_ns))
 
     # --- off the hot path --------------------------------------------------------------------
 
@@ -392,7 +390,21 @@ class Executor:
         record = await self.settler.settle(record, order)
         if order.filled_size > 0:
             self._balances.invalidate()
+            self._spawn(self._refresh_balances())
         return record
+
+    async def _refresh_balances(self) -> None:
+        """Read the balances the fill changed now, so the next buy's risk check need not wait
+        for a REST round trip (and a rate-limit token) between its decision and its order."""
+        try:
+            await self._balances.balances()
+        except Exception as exc:  # the next decision asks again
+            log.warning("Balances not refreshed after a fill: %s", exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _look_up(self, client_order_id: ClientOrderId, product_id: ProductId) -> ExchangeOrder | None:
         for attempt in range(5):

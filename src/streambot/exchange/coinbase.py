@@ -77,6 +77,8 @@ GRANULARITY_SECONDS: Final[dict[str, int]] = {
     "ONE_DAY": 86400,
 }
 CANCEL_BATCH: Final = 100  # undocumented limit; nautilus_trader chunks by 100
+# Ids per List Orders / List Fills request: ~47 URL bytes each keeps the query near 2.4 KB.
+ORDER_IDS_PER_REQUEST: Final = 50
 MAX_PAGES: Final = 100  # a cursor that never ends must not loop forever
 ERROR_SNIPPET: Final = 200
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -268,6 +270,12 @@ def _to_datetime(text: str | None) -> datetime | None:
         return msgspec.convert(text, datetime)
     except msgspec.ValidationError:
         raise ExchangeError(f"timestamp {text!r} is not RFC 3339", code="BAD_RESPONSE") from None
+
+
+def _rfc3339(at: datetime) -> str:
+    """A query timestamp in UTC with a ``Z`` (naive datetimes are taken as UTC)."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _to_side(text: str) -> Side:
@@ -666,12 +674,40 @@ class CoinbaseRest:
         return placed
 
     async def list_orders(
-        self, *, product_ids: Sequence[ProductId] = (), statuses: Sequence[str] = ()
+        self,
+        *,
+        product_ids: Sequence[ProductId] = (),
+        statuses: Sequence[str] = (),
+        order_ids: Sequence[str] = (),
+        since: datetime | None = None,
     ) -> list[ExchangeOrder]:
-        """Every order matching the filters (all pages), e.g. ``statuses=["OPEN"]`` to reconcile."""
+        """Every order matching the filters (all pages), e.g. ``statuses=["OPEN"]`` to reconcile.
+
+        ``order_ids`` go out ``ORDER_IDS_PER_REQUEST`` at a time (one request each, usually one
+        page), so the URL stays short; ``since`` is ``start_date`` (orders created at or after it).
+        """
+        if order_ids:
+            found: list[ExchangeOrder] = []
+            ids = list(dict.fromkeys(order_ids))
+            for first in range(0, len(ids), ORDER_IDS_PER_REQUEST):
+                chunk = ids[first : first + ORDER_IDS_PER_REQUEST]
+                found += await self._list_orders_pages(product_ids, statuses, chunk, since)
+            return found
+        return await self._list_orders_pages(product_ids, statuses, (), since)
+
+    async def _list_orders_pages(
+        self,
+        product_ids: Sequence[ProductId],
+        statuses: Sequence[str],
+        order_ids: Sequence[str],
+        since: datetime | None,
+    ) -> list[ExchangeOrder]:
         found: list[ExchangeOrder] = []
         cursor = ""
         base = [("product_ids", p) for p in product_ids] + [("order_status", s) for s in statuses]
+        base += [("order_ids", i) for i in order_ids]
+        if since is not None:
+            base.append(("start_date", _rfc3339(since)))
         for _ in range(MAX_PAGES):
             params = [*base, ("limit", str(ORDERS_PAGE))]
             if cursor:
@@ -707,18 +743,37 @@ class CoinbaseRest:
         )
         return None
 
-    async def list_fills(self, order_id: str) -> list[Fill]:
+    async def list_fills(
+        self,
+        order_id: str = "",
+        *,
+        order_ids: Sequence[str] = (),
+        product_ids: Sequence[ProductId] = (),
+        since: datetime | None = None,
+    ) -> list[Fill]:
+        """The fills of one order, or of many (``order_ids``, sent in chunks like ``list_orders``).
+
+        ``since`` is ``start_sequence_timestamp``. Oldest first; every page is read.
+        """
+        ids = list(dict.fromkeys([order_id, *order_ids] if order_id else order_ids))
+        if not ids and not product_ids and since is None:
+            raise ExchangeError("list_fills needs an order id or a filter", code="INVALID_REQUEST")
         fills: list[Fill] = []
-        cursor = ""
-        for _ in range(MAX_PAGES):
-            params = [("order_ids", order_id), ("limit", str(FILLS_PAGE))]
-            if cursor:
-                params.append(("cursor", cursor))
-            page, next_cursor = parse_fills(await self._get("/orders/historical/fills", params))
-            fills.extend(page)
-            if not next_cursor or next_cursor == cursor:
-                break
-            cursor = next_cursor
+        chunks = [ids[i : i + ORDER_IDS_PER_REQUEST] for i in range(0, len(ids), ORDER_IDS_PER_REQUEST)]
+        for chunk in chunks or [[]]:
+            base = [("order_ids", i) for i in chunk] + [("product_ids", p) for p in product_ids]
+            if since is not None:
+                base.append(("start_sequence_timestamp", _rfc3339(since)))
+            cursor = ""
+            for _ in range(MAX_PAGES):
+                params = [*base, ("limit", str(FILLS_PAGE))]
+                if cursor:
+                    params.append(("cursor", cursor))
+                page, next_cursor = parse_fills(await self._get("/orders/historical/fills", params))
+                fills.extend(page)
+                if not next_cursor or next_cursor == cursor:
+                    break
+                cursor = next_cursor
         fills.sort(key=lambda f: f.trade_time)
         return fills
 

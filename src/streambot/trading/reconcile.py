@@ -2,29 +2,71 @@
 
 At start-up this books what happened while the process was down (fills, cancels, orders that
 never reached the exchange); periodically it settles orders whose outcome was lost or that stay
-open (limit orders). An order is looked up by its exchange id when we have one, else by its
-client_order_id; it is never sent again.
+open (limit orders). An order is never sent again.
+
+The exchange allows 30 private requests a second, so one request per order would take half a
+minute for 1,000 open orders. Orders are read in batches instead (``BatchReads``):
+  1. orders we know the exchange id of: List Orders filtered by ``order_ids``;
+  2. the others (the answer to the create call was lost): List Orders of their products since the
+     oldest of them was created, matched by client_order_id;
+  3. the fills of every matched order that has any: List Fills filtered by ``order_ids``.
+Only orders the batch cannot account for (never seen by the exchange, outside the listed window,
+fills not all listed yet) are looked up one by one, as before: by exchange id when we have one,
+else by client_order_id. An order the exchange never saw is marked failed ``NEVER_SUBMITTED``.
+Fills are booked by trade_id through the ``Settler``, so positions stay the sum of their fills
+however often an order is looked at.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
 
-from streambot.domain import ExchangeOrder, OrderRecord, OrderStatus
+from streambot.domain import ExchangeOrder, Fill, OrderRecord, OrderStatus, ProductId
 from streambot.exchange.base import Exchange, ExchangeError
+from streambot.exchange.breaker import CircuitOpen
 from streambot.trading.settlement import Settler, now_utc
 
 log = logging.getLogger(__name__)
 
 NEVER_SUBMITTED = "NEVER_SUBMITTED"
+# Our clock and the exchange's may disagree; an order's created_time is later than our intent's
+# created_at on one clock, so the listed window starts this much earlier.
+CLOCK_SKEW = timedelta(minutes=5)
+# A fill's size converted from quote currency is a quotient; sums may miss by a rounding digit.
+_SIZE_TOLERANCE = Decimal("1e-12")
 
 
 class ReconcileStore(Protocol):
     async def unresolved_orders(self) -> list[OrderRecord]: ...
+
+
+@runtime_checkable
+class BatchReads(Protocol):
+    """List Orders / List Fills with filters (``CoinbaseRest``); without them, one read per order."""
+
+    async def list_orders(
+        self,
+        *,
+        product_ids: Sequence[ProductId] = (),
+        statuses: Sequence[str] = (),
+        order_ids: Sequence[str] = (),
+        since: datetime | None = None,
+    ) -> list[ExchangeOrder]: ...
+
+    async def list_fills(
+        self,
+        order_id: str = "",
+        *,
+        order_ids: Sequence[str] = (),
+        product_ids: Sequence[ProductId] = (),
+        since: datetime | None = None,
+    ) -> list[Fill]: ...
 
 
 @dataclass(slots=True)
@@ -35,7 +77,15 @@ class ReconcileReport:
     never_submitted: int = 0
     errors: int = 0
     skipped_in_flight: int = 0
+    batched: int = 0  # accounted for by the batch reads
+    looked_up: int = 0  # needed a lookup of their own
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Batch:
+    orders: dict[str, ExchangeOrder] = field(default_factory=dict)  # client_order_id → order
+    fills: dict[str, list[Fill]] = field(default_factory=dict)  # exchange order id → fills
 
 
 class Reconciler:
@@ -61,14 +111,19 @@ class Reconciler:
         async with self._lock:  # a periodic run never overlaps the start-up one
             report = ReconcileReport()
             busy = set(self._in_flight())
+            stored = await self._store.unresolved_orders()
+            # Also after the read: an order committed while we read it may be on its way out now.
+            busy |= set(self._in_flight())
             orders = []
-            for order in await self._store.unresolved_orders():
+            for order in stored:
                 if order.client_order_id in busy:
                     report.skipped_in_flight += 1
                 else:
                     orders.append(order)
             report.checked = len(orders)
-            await asyncio.gather(*(self._one(order, report) for order in orders))
+            batch = await self._read_batch(orders, report) if orders else _Batch()
+            if batch is not None:
+                await asyncio.gather(*(self._reconcile(order, batch, report) for order in orders))
             self.runs += 1
             self.last = report
             if report.settled or report.never_submitted or report.errors:
@@ -83,35 +138,105 @@ class Reconciler:
                 )
             return report
 
-    async def _one(self, order: OrderRecord, report: ReconcileReport) -> None:
+    # --- batch reads -------------------------------------------------------------------------
+
+    async def _read_batch(self, orders: list[OrderRecord], report: ReconcileReport) -> _Batch | None:
+        """What a few List Orders / List Fills requests say about ``orders``.
+
+        An empty batch (every order looked up on its own) when the exchange cannot list or a
+        listing failed; None when the circuit is open, since every lookup would fail too.
+        """
+        exchange = self._exchange
+        if not isinstance(exchange, BatchReads):
+            return _Batch()
+        batch = _Batch()
+        try:
+            known = {o.exchange_order_id: o for o in orders if o.exchange_order_id}
+            if known:
+                for found in await exchange.list_orders(order_ids=list(known)):
+                    record = known.get(found.order_id)
+                    if record is not None:
+                        batch.orders[record.client_order_id] = found
+            unknown = {o.client_order_id: o for o in orders if o.client_order_id not in batch.orders}
+            if unknown:
+                # The answer to the create call was lost (or it was never sent): the order, if
+                # the exchange has it, was created after we stored the intent.
+                since = min(_aware(o.created_at) for o in unknown.values()) - CLOCK_SKEW
+                products = sorted({o.product_id for o in unknown.values()})
+                for found in await exchange.list_orders(product_ids=products, since=since):
+                    if found.client_order_id in unknown:
+                        batch.orders.setdefault(found.client_order_id, found)
+            with_fills = [o.order_id for o in batch.orders.values() if o.filled_size > 0]
+            if with_fills:
+                for fill in await exchange.list_fills(order_ids=with_fills):
+                    batch.fills.setdefault(fill.order_id, []).append(fill)
+        except CircuitOpen as exc:
+            report.errors += len(orders)
+            report.problems.append(f"{len(orders)} orders not reconciled: {exc}")
+            return None
+        except ExchangeError as exc:
+            log.warning("⚠️ Batch reads for reconciliation failed (%s); looking orders up one by one", exc)
+            return _Batch()
+        return batch
+
+    async def _reconcile(self, order: OrderRecord, batch: _Batch, report: ReconcileReport) -> None:
+        found = batch.orders.get(order.client_order_id)
+        if found is not None:
+            fills = batch.fills.get(found.order_id, [])
+            if sum((f.size for f in fills), Decimal(0)) >= found.filled_size * (1 - _SIZE_TOLERANCE):
+                report.batched += 1
+                async with self._limit:
+                    await self._settle(order, found, fills, report)
+                return
+            # The order moved on between the two listings: it is read again with its fills.
+        report.looked_up += 1
+        await self._one(order, report, found.order_id if found is not None else "")
+
+    # --- one order at a time -----------------------------------------------------------------
+
+    async def _one(self, order: OrderRecord, report: ReconcileReport, exchange_order_id: str = "") -> None:
         async with self._limit:
             found: ExchangeOrder | None
+            exchange_order_id = order.exchange_order_id or exchange_order_id
             try:
-                if order.exchange_order_id:
-                    found = await self._exchange.get_order(order.exchange_order_id)
+                if exchange_order_id:
+                    found = await self._exchange.get_order(exchange_order_id)
                 else:
                     found = await self._exchange.find_order(order.client_order_id, order.product_id)
             except ExchangeError as exc:
                 report.errors += 1
                 report.problems.append(f"{order.client_order_id}: {exc}")
                 return
-            # The book counts it as exposure until the exchange says otherwise.
-            if order.client_order_id not in self._settler.book and found is not None:
-                self._settler.book.add(order, order.limit_price or order.average_price)
             if found is None:
+                if order.client_order_id in self._in_flight():
+                    # The executor took it up while we looked: it is being sent now.
+                    report.skipped_in_flight += 1
+                    return
                 await self._never_submitted(order)
                 report.never_submitted += 1
                 return
-            try:
-                settled = await self._settler.settle(order, found)
-            except ExchangeError as exc:
-                report.errors += 1
-                report.problems.append(f"{order.client_order_id}: {exc}")
-                return
-            if settled.status.is_final:
-                report.settled += 1
-            else:
-                report.still_open += 1
+            await self._settle(order, found, None, report)
+
+    async def _settle(
+        self,
+        order: OrderRecord,
+        found: ExchangeOrder,
+        fills: Sequence[Fill] | None,
+        report: ReconcileReport,
+    ) -> None:
+        # The book counts it as exposure until the exchange says otherwise.
+        if order.client_order_id not in self._settler.book:
+            self._settler.book.add(order, order.limit_price or order.average_price)
+        try:
+            settled = await self._settler.settle(order, found, fills)
+        except ExchangeError as exc:
+            report.errors += 1
+            report.problems.append(f"{order.client_order_id}: {exc}")
+            return
+        if settled.status.is_final:
+            report.settled += 1
+        else:
+            report.still_open += 1
 
     async def _never_submitted(self, order: OrderRecord) -> None:
         changes: dict[str, Any] = {
@@ -129,3 +254,8 @@ class Reconciler:
                 await self.run_once()
             except Exception:
                 log.exception("❌ Reconciliation failed; trying again in %.0fs", interval)
+
+
+def _aware(at: datetime) -> datetime:
+    """Stored timestamps are UTC; SQLite may hand them back without a zone."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

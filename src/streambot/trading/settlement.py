@@ -9,7 +9,7 @@ positions stay the sum of the stored fills however often an order is looked at.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -116,9 +116,16 @@ class Settler:
     def publish(self, record: OrderRecord, **extra: Any) -> None:
         self._bus.publish(f"orders.{record.status.value}", order=order_to_dict(record), **extra)
 
-    async def settle(self, record: OrderRecord, order: ExchangeOrder) -> OrderRecord:
-        """Book the order's fills and its status as the exchange reports them now."""
-        fills = await self._exchange.list_fills(order.order_id) if order.filled_size > 0 else []
+    async def settle(
+        self, record: OrderRecord, order: ExchangeOrder, fills: Sequence[Fill] | None = None
+    ) -> OrderRecord:
+        """Book the order's fills and its status as the exchange reports them now.
+
+        ``fills`` are the order's fills when the caller already read them (reconciliation reads
+        many orders' fills in one request); otherwise they are listed here.
+        """
+        if fills is None:
+            fills = await self._exchange.list_fills(order.order_id) if order.filled_size > 0 else []
         new = 0
         for fill in fills:
             if await self._store.insert_fill(

@@ -82,6 +82,15 @@ class Trading:
         await bots.start(record.id)
         return record.id
 
+    async def poll(self, path: str, ready: Callable[[Any], object], within: float = 20.0) -> Any:
+        """GET ``path`` every 50 ms until ``ready(body)``; the body then."""
+
+        async def fetch() -> Any:
+            body = await self.get(path)
+            return body if ready(body) else None
+
+        return await self.until(fetch, within)
+
     async def until(self, ready: Callable[[], Any], within: float = 20.0) -> Any:
         deadline = asyncio.get_running_loop().time() + within
         while asyncio.get_running_loop().time() < deadline:

@@ -17,9 +17,7 @@ STEPS = ["intent", "risk_checked", "submitted", "acknowledged", "filled"]
 async def test_an_order_goes_through_every_step_with_its_timestamp(trading: Trading) -> None:
     await trading.start()
     bot_id = await trading.bot()
-    page = await trading.until(lambda: trading.get(f"/api/v1/orders?bot_id={bot_id}&status=filled"))
-    while not page["orders"]:
-        page = await trading.until(lambda: trading.get(f"/api/v1/orders?bot_id={bot_id}&status=filled"))
+    page = await trading.poll(f"/api/v1/orders?bot_id={bot_id}&status=filled", lambda body: body["orders"])
     order = page["orders"][0]
     for stamp in ("created_at", "risk_checked_at", "submitted_at", "acknowledged_at", "completed_at"):
         assert order[stamp], stamp
@@ -47,13 +45,24 @@ async def test_an_order_goes_through_every_step_with_its_timestamp(trading: Trad
     one = await trading.get(f"/api/v1/orders/{order['client_order_id']}")
     assert one == order
 
+    # The trade carries its order's ids and lifecycle timestamps next to the fields of the old shape.
+    trades = await trading.poll(f"/api/v1/trades?bot_id={bot_id}", lambda body: body["trades"])
+    trade = trades["trades"][-1]
+    old_shape = {"id", "bot_id", "product_id", "side", "action", "base_size", "price", "quote_amount", "fee"}
+    old_shape |= {"net_total", "status", "client_order_id", "exchange_order_id", "reason"}
+    assert old_shape | {"created_at", "filled_at"} <= set(trade)
+    assert trade["client_order_id"] == order["client_order_id"]
+    assert trade["exchange_order_id"] == order["exchange_order_id"]
+    for stamp in ("risk_checked_at", "submitted_at", "acknowledged_at", "completed_at"):
+        assert trade[stamp] == order[stamp], stamp
+    assert trade["created_at"] <= trade["risk_checked_at"] <= trade["submitted_at"]
+    assert trade["submitted_at"] <= trade["acknowledged_at"] <= trade["completed_at"]
+
 
 async def test_a_risk_rejection_is_stored_published_and_explained(trading: Trading) -> None:
     await trading.start(risk_max_order_notional=Decimal(20))
     bot_id = await trading.bot()
-    page = await trading.until(lambda: trading.get(f"/api/v1/orders?bot_id={bot_id}&status=rejected"))
-    while not page["orders"]:
-        page = await trading.until(lambda: trading.get(f"/api/v1/orders?bot_id={bot_id}&status=rejected"))
+    page = await trading.poll(f"/api/v1/orders?bot_id={bot_id}&status=rejected", lambda body: body["orders"])
     order = page["orders"][0]
     assert order["error_code"] == "MAX_ORDER_NOTIONAL"
     assert "above the limit of 20.00 per order" in order["error"]
@@ -78,9 +87,7 @@ async def test_kill_switch_through_the_api_blocks_orders_and_survives_a_restart(
     await trading.restart()
     assert (await trading.get("/api/v1/risk"))["account"]["kill_switch"] is True
     bot_id = await trading.bot()
-    page = await trading.until(lambda: trading.get(f"/api/v1/orders?bot_id={bot_id}&status=rejected"))
-    while not page["orders"]:
-        page = await trading.until(lambda: trading.get(f"/api/v1/orders?bot_id={bot_id}&status=rejected"))
+    page = await trading.poll(f"/api/v1/orders?bot_id={bot_id}&status=rejected", lambda body: body["orders"])
     assert page["orders"][0]["error_code"] == "KILL_SWITCH"
     assert "maintenance" in page["orders"][0]["error"]
 

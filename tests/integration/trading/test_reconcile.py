@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from streambot.domain import BotId, ClientOrderId, OrderRecord, OrderRequest, OrderStatus, Side
+from streambot.bus import Bus
+from streambot.domain import (
+    Balance,
+    BestBidAsk,
+    BotId,
+    ClientOrderId,
+    ExchangeOrder,
+    Fill,
+    OrderRecord,
+    OrderRequest,
+    OrderStatus,
+    PlacedOrder,
+    Position,
+    Product,
+    ProductId,
+    Side,
+)
+from streambot.exchange.balances import BalanceCache
+from streambot.exchange.base import Exchange
+from streambot.exchange.coinbase import CoinbaseRest
+from streambot.exchange.ratelimit import RateLimiter
+from streambot.executor import Executor
+from streambot.simulator.server import Simulator, SimulatorConfig
+from streambot.store.database import Store
+from streambot.trading.reconcile import NEVER_SUBMITTED, Reconciler
 from tests.integration.trading.conftest import Trading
 
 pytestmark = pytest.mark.integration
@@ -103,3 +131,241 @@ async def test_an_order_sent_before_a_crash_is_found_by_client_order_id_and_book
     assert len(await trading.p.store.fills_for_bot(bot_id)) == len(fills)
     assert bots.position(bot_id).base == sum(f.size for f in fills)
     assert (await reconciler.run_once()).checked == 0
+
+
+# --- batch reads: a desk of its own, so hundreds of orders are placed in well under a second ------
+
+
+@dataclass
+class Desk:
+    """The simulator on loopback, a SQLite store and the executor's settler, as the bench wires them.
+
+    ``setup`` places the orders with a generous client-side limit (the simulator's own limits are
+    off); ``exchange`` is the client reconciliation uses, with the production rate limiter.
+    """
+
+    simulator: Simulator
+    store: Store
+    exchange: CoinbaseRest
+    setup: CoinbaseRest
+    executor: Executor
+    bot_id: BotId
+    position: Position
+
+    def reconciler(self, exchange: Exchange | None = None) -> Reconciler:
+        return Reconciler(store=self.store, exchange=exchange or self.exchange, settler=self.executor.settler)
+
+    async def place(
+        self,
+        index: int,
+        *,
+        price: Decimal,
+        store_as: OrderStatus = OrderStatus.ACKNOWLEDGED,
+        send: bool = True,
+        keep_id: bool = True,
+    ) -> OrderRecord:
+        """One limit buy: sent (or not) and stored as the executor would have left it."""
+        client_order_id = ClientOrderId(f"desk-{index}")
+        order_id = ""
+        if send:
+            placed = await self.setup.place_order(
+                OrderRequest(client_order_id, PRODUCT, Side.BUY, base_size=SIZE, limit_price=price)
+            )
+            assert placed.success, placed
+            order_id = placed.order_id if keep_id else ""
+        record = OrderRecord(
+            client_order_id=client_order_id,
+            bot_id=self.bot_id,
+            product_id=PRODUCT,
+            side=Side.BUY,
+            status=store_as,
+            reason="test",
+            created_at=datetime.now(UTC),
+            base_size=SIZE,
+            limit_price=price,
+            exchange_order_id=order_id,
+        )
+        await self.store.insert_order(record)
+        return record
+
+    async def prices(self) -> tuple[Decimal, Decimal]:
+        """A price that rests (half the bid) and one that fills at once (well above the ask)."""
+        book = (await self.setup.best_bid_ask([PRODUCT]))[0]
+        return (book.bid / 2).quantize(Decimal("0.01")), (book.ask * Decimal("1.05")).quantize(
+            Decimal("0.01")
+        )
+
+
+PRODUCT = "BTC-USD"
+SIZE = Decimal("0.0001")
+
+
+def _requests(client: CoinbaseRest, endpoint: str | None = None) -> int:
+    return sum(n for (path, _), n in client.requests.items() if endpoint is None or path == endpoint)
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    simulator = Simulator(SimulatorConfig(products=(PRODUCT,), seed=4, rate_limits=False))
+    await simulator.start("127.0.0.1", 0)
+    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'desk.db').as_posix()}")
+    await store.open()
+    exchange = CoinbaseRest(simulator.rest_url)
+    setup = CoinbaseRest(simulator.rest_url, private_limiter=RateLimiter("setup", 100_000))
+    try:
+        executor = Executor(
+            bus=Bus(),
+            exchange=exchange,
+            store=store,
+            balances=BalanceCache(exchange.accounts),
+            instance_id="desk",
+        )
+        bot = await store.create_bot("desk", "threshold", PRODUCT, {}, Decimal(10_000))
+        position = Position()
+        executor.settler.position_of = lambda bot_id: position
+        yield Desk(simulator, store, exchange, setup, executor, bot.id, position)
+    finally:
+        await setup.close()
+        await exchange.close()
+        await store.close()
+        await simulator.stop()
+
+
+async def _booked_exactly_once(desk: Desk) -> list[Fill]:
+    """Every fill stored once, the position their sum, every trade's size its order's fills."""
+    fills = await desk.store.fills_for_bot(desk.bot_id)
+    assert len({f.trade_id for f in fills}) == len(fills)
+    assert desk.position.base == sum((f.size for f in fills), Decimal(0))
+    return fills
+
+
+async def test_hundreds_of_orders_are_reconciled_with_a_few_batch_requests(desk: Desk) -> None:
+    rests, crosses = await desk.prices()
+    semaphore = asyncio.Semaphore(16)
+
+    async def resting(i: int) -> OrderRecord:
+        async with semaphore:
+            return await desk.place(i, price=rests)
+
+    open_orders = await asyncio.gather(*(resting(i) for i in range(200)))
+    # While the process was down: some filled, some were cancelled, one answer was lost.
+    filled = [await desk.place(1000 + i, price=crosses) for i in range(20)]
+    cancelled = [await desk.place(2000 + i, price=rests) for i in range(10)]
+    outcome = await desk.setup.cancel_orders([o.exchange_order_id for o in cancelled])
+    assert all(outcome.values())
+    lost = [
+        await desk.place(3000 + i, price=crosses, store_as=OrderStatus.RISK_CHECKED, keep_id=False)
+        for i in range(5)
+    ]
+    never_sent = [
+        await desk.place(4000 + i, price=rests, store_as=OrderStatus.RISK_CHECKED, send=False)
+        for i in range(3)
+    ]
+
+    report = await desk.reconciler().run_once()
+
+    assert report.checked == 238
+    assert report.still_open == 200
+    assert report.settled == 20 + 10 + 5
+    assert report.never_submitted == 3
+    assert report.errors == 0, report.problems
+    assert report.batched == 235
+    assert report.looked_up == 3  # only the orders the exchange never saw
+    # No order was read on its own; 238 orders took a handful of list requests (one per order before).
+    assert _requests(desk.exchange, "/orders/historical/{order_id}") == 0
+    assert _requests(desk.exchange, "/orders/historical/fills") == 1
+    assert _requests(desk.exchange) <= 20, desk.exchange.requests
+    assert _requests(desk.exchange, "/orders") == 0  # nothing was sent again
+
+    for order in filled + lost:
+        stored = await desk.store.get_order(order.client_order_id)
+        assert stored is not None
+        assert stored.status is OrderStatus.FILLED
+        assert stored.filled_size == SIZE
+        assert stored.exchange_order_id
+    for order in cancelled:
+        stored = await desk.store.get_order(order.client_order_id)
+        assert stored is not None
+        assert stored.status is OrderStatus.CANCELLED
+    for order in never_sent:
+        stored = await desk.store.get_order(order.client_order_id)
+        assert stored is not None
+        assert stored.status is OrderStatus.FAILED
+        assert stored.error_code == NEVER_SUBMITTED
+    fills = await _booked_exactly_once(desk)
+    assert sum((f.size for f in fills), Decimal(0)) == SIZE * 25
+    trades = await desk.store.list_trades(bot_id=desk.bot_id, limit=100)
+    assert sorted(t.client_order_id for t in trades) == sorted(o.client_order_id for o in filled + lost)
+    assert {o.client_order_id for o in await desk.store.unresolved_orders()} == {
+        o.client_order_id for o in open_orders
+    }
+
+    # The next (periodic) run reads the 200 open orders in four requests and books nothing twice.
+    before = _requests(desk.exchange)
+    again = await desk.reconciler().run_once()
+    assert (again.checked, again.still_open, again.batched, again.settled) == (200, 200, 200, 0)
+    assert _requests(desk.exchange) - before == 4
+    assert await _booked_exactly_once(desk) == fills
+
+
+class _OneByOne:
+    """The ``Exchange`` protocol only (no List Orders): a venue reconciliation cannot batch."""
+
+    def __init__(self, client: CoinbaseRest) -> None:
+        self._client = client
+
+    async def products(self, product_ids: list[ProductId] | None = None) -> list[Product]:
+        return await self._client.products(product_ids)
+
+    async def best_bid_ask(self, product_ids: list[ProductId]) -> list[BestBidAsk]:
+        return await self._client.best_bid_ask(product_ids)
+
+    async def accounts(self) -> list[Balance]:
+        return await self._client.accounts()
+
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
+        return await self._client.place_order(request)
+
+    async def get_order(self, order_id: str) -> ExchangeOrder:
+        return await self._client.get_order(order_id)
+
+    async def find_order(self, client_order_id: ClientOrderId, product_id: ProductId) -> ExchangeOrder | None:
+        return await self._client.find_order(client_order_id, product_id)
+
+    async def list_fills(self, order_id: str) -> list[Fill]:
+        return await self._client.list_fills(order_id)
+
+    async def cancel_orders(self, order_ids: list[str]) -> dict[str, bool]:
+        return await self._client.cancel_orders(order_ids)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_without_batch_reads_every_order_is_looked_up_on_its_own(desk: Desk) -> None:
+    rests, crosses = await desk.prices()
+    resting = [await desk.place(i, price=rests) for i in range(3)]
+    filled = [await desk.place(10 + i, price=crosses) for i in range(2)]
+    lost = await desk.place(20, price=crosses, store_as=OrderStatus.RISK_CHECKED, keep_id=False)
+    never_sent = await desk.place(30, price=rests, store_as=OrderStatus.RISK_CHECKED, send=False)
+
+    report = await desk.reconciler(_OneByOne(desk.exchange)).run_once()
+
+    assert (report.checked, report.still_open, report.settled, report.never_submitted) == (7, 3, 3, 1)
+    assert (report.batched, report.looked_up) == (0, 7)
+    assert _requests(desk.exchange, "/orders/historical/{order_id}") == len(resting) + len(filled)
+    assert _requests(desk.exchange, "/orders/historical/fills") == 3
+    for order in [*filled, lost]:
+        stored = await desk.store.get_order(order.client_order_id)
+        assert stored is not None
+        assert stored.status is OrderStatus.FILLED
+    stored = await desk.store.get_order(never_sent.client_order_id)
+    assert stored is not None
+    assert stored.error_code == NEVER_SUBMITTED
+    fills = await _booked_exactly_once(desk)
+    assert len(fills) >= 3
+
+    # The batch path finds the same state and books nothing more.
+    again = await desk.reconciler().run_once()
+    assert (again.checked, again.still_open, again.batched) == (3, 3, 3)
+    assert await _booked_exactly_once(desk) == fills
