@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
 
 from streambot.domain import (
     Balance,
@@ -15,6 +15,19 @@ from streambot.domain import (
     Product,
     ProductId,
 )
+
+GRANULARITY_SECONDS: Final[dict[str, int]] = {
+    "ONE_MINUTE": 60,
+    "FIVE_MINUTE": 300,
+    "FIFTEEN_MINUTE": 900,
+    "THIRTY_MINUTE": 1800,
+    "ONE_HOUR": 3600,
+    "TWO_HOUR": 7200,
+    "SIX_HOUR": 21600,
+    "ONE_DAY": 86400,
+}
+"""The candles endpoint's ``granularity`` values and their length in seconds, as documented
+(``FOUR_HOUR`` appears only in third-party lists, so neither the client nor the simulator uses it)."""
 
 
 class ExchangeError(Exception):

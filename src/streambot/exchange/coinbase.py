@@ -44,7 +44,7 @@ from streambot.domain import (
     Side,
 )
 from streambot.exchange.auth import CdpSigner
-from streambot.exchange.base import ExchangeError, OrderOutcomeUnknown
+from streambot.exchange.base import GRANULARITY_SECONDS, ExchangeError, OrderOutcomeUnknown
 from streambot.exchange.breaker import CircuitBreaker, CircuitOpen
 from streambot.exchange.ratelimit import (
     DEFAULT_429_PAUSE_S,
@@ -66,16 +66,6 @@ ACCOUNTS_PAGE: Final = 250
 ORDERS_PAGE: Final = 100
 FILLS_PAGE: Final = 100
 CANDLES_PAGE: Final = 300  # documented max is 350, but a 2023 error text said "less than 300"
-GRANULARITY_SECONDS: Final[dict[str, int]] = {
-    "ONE_MINUTE": 60,
-    "FIVE_MINUTE": 300,
-    "FIFTEEN_MINUTE": 900,
-    "THIRTY_MINUTE": 1800,
-    "ONE_HOUR": 3600,
-    "TWO_HOUR": 7200,
-    "SIX_HOUR": 21600,
-    "ONE_DAY": 86400,
-}
 CANCEL_BATCH: Final = 100  # undocumented limit; nautilus_trader chunks by 100
 # Ids per List Orders / List Fills request: ~47 URL bytes each keeps the query near 2.4 KB.
 ORDER_IDS_PER_REQUEST: Final = 50

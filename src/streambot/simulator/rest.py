@@ -14,6 +14,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from streambot.exchange.base import GRANULARITY_SECONDS
 from streambot.simulator.market import ProductSpec, SimMarket
 from streambot.simulator.matching import ORDER_STATUSES, MatchingEngine, NewOrder
 from streambot.simulator.responses import ApiError, bad_request, json_response
@@ -29,17 +30,6 @@ from streambot.simulator.rest_bodies import (
 from streambot.simulator.wire import decimal_text, on_increment, rfc3339_micro, rfc3339_milli
 
 REST_PREFIX: Final = "/api/v3/brokerage"
-GRANULARITIES: Final = {
-    "ONE_MINUTE": 60,
-    "FIVE_MINUTE": 300,
-    "FIFTEEN_MINUTE": 900,
-    "THIRTY_MINUTE": 1800,
-    "ONE_HOUR": 3600,
-    "TWO_HOUR": 7200,
-    "FOUR_HOUR": 14400,
-    "SIX_HOUR": 21600,
-    "ONE_DAY": 86400,
-}
 MAX_CANDLES: Final = 350
 
 
@@ -245,9 +235,9 @@ class CoinbaseRest:
     async def _candles(self, request: web.Request) -> web.Response:
         spec = self._spec(request.match_info["product_id"])
         name = request.query.get("granularity", "")
-        granularity = GRANULARITIES.get(name)
+        granularity = GRANULARITY_SECONDS.get(name)
         if granularity is None:
-            raise bad_request(f"granularity must be one of {', '.join(GRANULARITIES)}")
+            raise bad_request(f"granularity must be one of {', '.join(GRANULARITY_SECONDS)}")
         limit = _int_param(request, "limit", MAX_CANDLES, 1, MAX_CANDLES)
         now = int(time.time())
         try:
