@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
 from streambot.strategies.base import LiveBalances
-from streambot.strategies.candles import Candle
 from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
 from streambot.trading.engine import TradingEngine
@@ -120,7 +119,6 @@ class Platform:
         self.executor: Executor | None = None
         self.evaluator: StreamingEvaluator | None = None
         self.bots: BotManager | None = None
-        self.history: CandleHistory | None = None
         # Live push and alerts subscribe to the bus here, so no event of the start-up is missed.
         self.events = EventHub(
             self.bus, ring_size=settings.ws_ring_size, ping_interval=settings.ws_ping_interval_s
@@ -157,7 +155,7 @@ class Platform:
             api_secret=api_key.secret if api_key else None,
             session=self._session,
         )
-        self.balances = BalanceCache(self.exchange.accounts, ttl=settings.balance_cache_ttl)
+        self.balances = balances = BalanceCache(self.exchange.accounts, ttl=settings.balance_cache_ttl)
         self.executor = Executor(
             bus=self.bus,
             exchange=self.exchange,
@@ -176,15 +174,14 @@ class Platform:
         if settings.strategy_dir is not None:
             # Before the bots load, so a bot on a user strategy finds it (or its load error).
             load_user_strategies(settings.strategy_dir)
-        self.history = CandleHistory(self._exchange_candles)
         self.bots = BotManager(
             self.store,
             self.evaluator,
             self.bus,
             settings.products,
             self.executor.products,
-            history=self.history,
-            balances=LiveBalances(lambda: self.balances.latest if self.balances else {}),
+            history=CandleHistory(self.exchange.candles),
+            balances=LiveBalances(lambda: balances.latest),
         )
         await self.bots.load()
         self.trading.attach(self.bots, self.balances)
@@ -258,12 +255,6 @@ class Platform:
         reconciler = self.trading.reconciler
         if reconciler is not None:
             await reconciler.run_once()
-
-    async def _exchange_candles(
-        self, product_id: str, granularity: str, start: int, end: int
-    ) -> Sequence[Candle]:
-        assert self.exchange is not None
-        return await self.exchange.candles(product_id, granularity, start, end)
 
     async def _create_demo_bots(self) -> None:
         assert self.bots is not None

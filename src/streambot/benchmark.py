@@ -71,10 +71,9 @@ def ticker_frames(count: int, seed: int = 1) -> list[bytes]:
     return frames
 
 
-def _bots(count: int) -> list[BotRuntime]:
+def _bots(count: int, hub: IndicatorHub) -> list[BotRuntime]:
     """A realistic mix: threshold and EMA-crossover bots with varied parameters."""
     bots = []
-    hub = IndicatorHub()  # one per tick stream, as in the live platform
     for i in range(count):
         if i % 2 == 0:
             name, params = "threshold", {"buy_dip_pct": 0.05 + (i % 7) * 0.01, "sell_rise_pct": 0.1}
@@ -137,7 +136,8 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
     bus = Bus()
     evaluator = StreamingEvaluator(bus, fill_at_once)
     evaluator.tick_to_decision = LatencyStats(size=min(ticks, 1_000_000))
-    for bot in _bots(bots):
+    # The evaluator's hub, as BotManager wires it live: the evaluator advances it once per tick.
+    for bot in _bots(bots, evaluator.hub):
         evaluator.add(bot)
     mailbox = bus.tick_mailbox("bench")
     publish, take, evaluate, clock = (

@@ -49,7 +49,6 @@ class CandleHistory:
         self._cache: dict[tuple[ProductId, str], _Cached] = {}
         # The request under way per key, with how many candles it asks for.
         self._in_flight: dict[tuple[ProductId, str], tuple[int, asyncio.Task[_Cached]]] = {}
-        self.requests = 0
 
     async def closed_candles(self, product_id: ProductId, request: WarmUpRequest) -> list[Candle]:
         key = (product_id, request.granularity)
@@ -78,7 +77,6 @@ class CandleHistory:
         end = int(now) // seconds * seconds
         start = end - request.candles * seconds
         async with asyncio.timeout(self._timeout):
-            self.requests += 1
             fetched = await self._fetch(product_id, request.granularity, start, end)
         candles = {c.start: c for c in fetched if start <= c.start and c.start + seconds <= end}
         ordered = [candles[at] for at in sorted(candles)]
