@@ -46,7 +46,15 @@ class BalanceCache:
 
     @property
     def hit_rate(self) -> float:
-        """Share of lookups answered without a REST request of their own (hits and joined)."""
+        """Share of lookups answered from the cache at once (a caller that waited on a refresh
+        under way is not a hit: it waited as long as the request took)."""
+        total = self.hits + self.joined + self.misses
+        return self.hits / total if total else 1.0
+
+    @property
+    def request_free_rate(self) -> float:
+        """Share of lookups that cost no REST request of their own (hits and joined): what keeps
+        many bots from flooding the API."""
         total = self.hits + self.joined + self.misses
         return 1.0 - self.misses / total if total else 1.0
 

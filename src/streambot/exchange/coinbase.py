@@ -22,7 +22,8 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, TypeVar
@@ -575,16 +576,7 @@ class CoinbaseRest:
         return [found[at] for at in sorted(found)]
 
     async def accounts(self) -> list[Balance]:
-        balances: list[Balance] = []
-        cursor = ""
-        for _ in range(MAX_PAGES):
-            params = [("limit", str(ACCOUNTS_PAGE))] + ([("cursor", cursor)] if cursor else [])
-            page, next_cursor = parse_accounts(await self._get("/accounts", params))
-            balances.extend(page)
-            if not next_cursor or next_cursor == cursor:
-                break
-            cursor = next_cursor
-        return balances
+        return [b async for page in self._pages("/accounts", [], ACCOUNTS_PAGE, parse_accounts) for b in page]
 
     async def place_order(self, request: OrderRequest) -> PlacedOrder:
         """Market IOC, or limit GTC when ``limit_price`` is set. Sent once (see module docs)."""
@@ -692,23 +684,12 @@ class CoinbaseRest:
         order_ids: Sequence[str],
         since: datetime | None,
     ) -> list[ExchangeOrder]:
-        found: list[ExchangeOrder] = []
-        cursor = ""
         base = [("product_ids", p) for p in product_ids] + [("order_status", s) for s in statuses]
         base += [("order_ids", i) for i in order_ids]
         if since is not None:
             base.append(("start_date", _rfc3339(since)))
-        for _ in range(MAX_PAGES):
-            params = [*base, ("limit", str(ORDERS_PAGE))]
-            if cursor:
-                params.append(("cursor", cursor))
-            orders, next_cursor = parse_orders(await self._get("/orders/historical/batch", params))
-            found.extend(orders)
-            if not next_cursor or next_cursor == cursor:
-                return found
-            cursor = next_cursor
-        log.warning("list_orders: stopped after %d pages", MAX_PAGES)
-        return found
+        pages = self._pages("/orders/historical/batch", base, ORDERS_PAGE, parse_orders)
+        return [order async for page in pages for order in page]
 
     async def get_order(self, order_id: str) -> ExchangeOrder:
         if not order_id:
@@ -716,21 +697,14 @@ class CoinbaseRest:
         return parse_order(await self._get(f"/orders/historical/{order_id}", []))
 
     async def find_order(self, client_order_id: ClientOrderId, product_id: ProductId) -> ExchangeOrder | None:
-        cursor = ""
-        for _ in range(MAX_PAGES):
-            params = [("product_ids", product_id), ("limit", str(ORDERS_PAGE))]
-            if cursor:
-                params.append(("cursor", cursor))
-            orders, next_cursor = parse_orders(await self._get("/orders/historical/batch", params))
-            for order in orders:
-                if order.client_order_id == client_order_id:
-                    return order
-            if not next_cursor or next_cursor == cursor:
-                return None
-            cursor = next_cursor
-        log.warning(
-            "find_order(%s): gave up after %d pages of %s orders", client_order_id, MAX_PAGES, product_id
+        pages = self._pages(
+            "/orders/historical/batch", [("product_ids", product_id)], ORDERS_PAGE, parse_orders
         )
+        async with aclosing(pages):  # stops paging at the first match
+            async for page in pages:
+                for order in page:
+                    if order.client_order_id == client_order_id:
+                        return order
         return None
 
     async def list_fills(
@@ -754,16 +728,8 @@ class CoinbaseRest:
             base = [("order_ids", i) for i in chunk] + [("product_ids", p) for p in product_ids]
             if since is not None:
                 base.append(("start_sequence_timestamp", _rfc3339(since)))
-            cursor = ""
-            for _ in range(MAX_PAGES):
-                params = [*base, ("limit", str(FILLS_PAGE))]
-                if cursor:
-                    params.append(("cursor", cursor))
-                page, next_cursor = parse_fills(await self._get("/orders/historical/fills", params))
+            async for page in self._pages("/orders/historical/fills", base, FILLS_PAGE, parse_fills):
                 fills.extend(page)
-                if not next_cursor or next_cursor == cursor:
-                    break
-                cursor = next_cursor
         fills.sort(key=lambda f: f.trade_time)
         return fills
 
@@ -783,6 +749,26 @@ class CoinbaseRest:
         return outcome
 
     # --- HTTP -----------------------------------------------------------------------------------
+
+    async def _pages(
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        page_size: int,
+        parse: Callable[[bytes], tuple[list[_T], str]],
+    ) -> AsyncGenerator[list[_T], None]:
+        """Each page of a cursor-paged read; a cursor that repeats or never ends stops it."""
+        cursor = ""
+        for _ in range(MAX_PAGES):
+            query = [*params, ("limit", str(page_size))]
+            if cursor:
+                query.append(("cursor", cursor))
+            items, next_cursor = parse(await self._get(path, query))
+            yield items
+            if not next_cursor or next_cursor == cursor:
+                return
+            cursor = next_cursor
+        log.warning("GET %s: stopped after %d pages", path, MAX_PAGES)
 
     async def _get(self, path: str, params: Sequence[tuple[str, str]]) -> bytes:
         """A read, retried on 5xx / timeouts / dropped connections with jittered backoff.

@@ -386,6 +386,72 @@ async def test_accounts_follow_the_cursor(serve: Any) -> None:
     assert cursors == ["", "p2"]
 
 
+async def test_every_paged_read_stops_on_a_repeated_or_endless_cursor(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import streambot.exchange.coinbase as module
+
+    monkeypatch.setattr(module, "MAX_PAGES", 5)
+    seen: list[tuple[str, str]] = []
+    fill = {
+        "order_id": "o-1",
+        "product_id": "BTC-USD",
+        "side": "BUY",
+        "price": "100",
+        "size": "1",
+        "trade_time": "2024-01-01T00:00:00Z",
+    }
+
+    async def fills(request: web.Request) -> web.Response:
+        cursor = request.query.get("cursor", "")
+        seen.append(("fills", cursor))
+        return json_response({"fills": [fill], "cursor": f"f{len(seen)}"})  # never ends
+
+    async def orders(request: web.Request) -> web.Response:
+        cursor = request.query.get("cursor", "")
+        seen.append(("orders", cursor))
+        order = {"order_id": f"o{len(seen)}", "product_id": "BTC-USD", "side": "BUY", "status": "OPEN"}
+        return json_response({"orders": [order], "has_next": True, "cursor": "same"})  # repeats
+
+    rest = await serve(
+        {("GET", "/orders/historical/fills"): fills, ("GET", "/orders/historical/batch"): orders}
+    )
+    caplog.set_level("WARNING", logger="streambot.exchange.coinbase")
+    assert len(await rest.list_fills("o-1")) == 5
+    assert seen == [("fills", ""), *[("fills", f"f{i}") for i in range(1, 5)]]
+    assert "GET /orders/historical/fills: stopped after 5 pages" in caplog.text
+
+    seen.clear()
+    assert len(await rest.list_orders(statuses=["OPEN"])) == 2
+    assert seen == [("orders", ""), ("orders", "same")]
+
+    seen.clear()
+    assert await rest.find_order(coid("not-there"), "BTC-USD") is None
+    assert seen == [("orders", ""), ("orders", "same")]
+
+
+async def test_find_order_stops_paging_at_the_first_match(serve: Any) -> None:
+    requests = 0
+
+    async def orders(request: web.Request) -> web.Response:
+        nonlocal requests
+        requests += 1
+        order = {
+            "order_id": f"o{requests}",
+            "client_order_id": f"c{requests}",
+            "product_id": "BTC-USD",
+            "side": "BUY",
+            "status": "FILLED",
+        }
+        return json_response({"orders": [order], "has_next": True, "cursor": f"p{requests}"})
+
+    rest = await serve({("GET", "/orders/historical/batch"): orders})
+    found = await rest.find_order(coid("c2"), "BTC-USD")
+    assert found is not None
+    assert found.order_id == "o2"
+    assert requests == 2
+
+
 async def test_create_order_is_never_resent_and_unknown_outcomes_say_so(serve: Any) -> None:
     for response in (answer(ERROR, 502), hang(), answer("<html>oops</html>")):
         handler = Counter([response])
