@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from streambot.api.dashboard import dashboard_dir
 from streambot.api.server import RunningApi, start_api
@@ -36,17 +37,8 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 
-try:
-    from playwright.sync_api import Browser, Page, sync_playwright
-except ImportError:  # pragma: no cover - the dev extras install it
-    sync_playwright = None  # type: ignore[assignment]
-
-pytestmark = pytest.mark.e2e
-
 
 def _skip_reason() -> str | None:
-    if sync_playwright is None:
-        return "the playwright package is missing: pip install -e '.[dev]'"
     if not CHROMIUM.exists():
         return f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does) to run the browser tests"
     if dashboard_dir() is None:
@@ -60,7 +52,6 @@ class Live:
 
     platform: Platform
     api: RunningApi
-    loop: asyncio.AbstractEventLoop
 
     @property
     def url(self) -> str:
@@ -132,7 +123,7 @@ class _PlatformThread:
             self.started.set_exception(exc)
             await platform.stop()
             return
-        self.started.set_result(Live(platform, api, self._loop))
+        self.started.set_result(Live(platform, api))
         try:
             await self._stop.wait()
         finally:
@@ -158,7 +149,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 @pytest.fixture(scope="module")
 def browser(live: Live) -> Iterator[Browser]:
-    assert sync_playwright is not None
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-
-pytest.importorskip("playwright.sync_api", reason="the playwright package is missing: pip install -e .[dev]")
-
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Live, screenshot
 
 pytestmark = pytest.mark.e2e
+
+# A feed line of a filled buy: "BUY 0.0123 ETH-USD @ 2,345.67 — filled".
+FILLED_BUY = re.compile(r"BUY [\d.,]+ ETH-USD @ [\d.,]+ — filled")
 
 PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "DOGE-USD", "BONK-USD", "AVNT-USD", "MOODENG-USD")
 
@@ -70,17 +70,22 @@ def test_bot_created_in_the_form_trades_and_its_order_fills(page: Page, live: Li
         expect(progress.locator(f"[data-step={step}]")).to_have_attribute("data-state", "done")
     expect(progress.locator("[data-step=filled] small")).to_have_text(re.compile(r"\d+(\.\d+)? m?s"))
     expect(page.get_by_test_id("toasts")).to_contain_text("Filled: BUY ETH-USD")
-    expect(page.get_by_test_id("execution-feed")).to_contain_text("filled")
+    expect(page.get_by_test_id("execution-feed")).to_contain_text(FILLED_BUY)
     screenshot(page, "order-filled")
 
-    # The bot's own page: its orders and trades.
+    # The bot's own page: its orders, its trades, and its own channel's events.
     row.get_by_role("link", name="e2e buyer").click()
-    expect(page.get_by_test_id("bot-page")).to_contain_text("e2e buyer")
-    expect(page.locator(f"[data-testid=order-progress][data-bot-id='{bot_id}']").first).to_have_attribute(
-        "data-status", "filled"
-    )
+    bot_page = page.get_by_test_id("bot-page")
+    expect(bot_page).to_contain_text("e2e buyer")
+    expect(bot_page.locator("[data-testid=order-progress]").first).to_have_attribute("data-status", "filled")
+    expect(bot_page.get_by_test_id("bot-trades").locator("tbody tr")).to_have_count(1)
+    expect(bot_page.get_by_test_id("bot-trades").locator("tbody tr")).to_contain_text("BUY")
     screenshot(page, "bot-page")
-    live.call("POST", f"/api/v1/bots/{bot_id}/stop")
+    # bots.state comes only on /api/v1/ws/bots/{bot_id}, so this line proves the page follows it.
+    expect(bot_page).to_have_attribute("data-channel", "live")
+    bot_page.get_by_test_id("stop-bot").click()
+    expect(bot_page.get_by_test_id("bot-state")).to_have_text("stopped")
+    expect(bot_page.get_by_test_id("execution-feed")).to_contain_text(f"bot {bot_id} stopped")
 
 
 def test_kill_switch_halts_trading_and_says_so(page: Page, live: Live) -> None:
@@ -93,8 +98,32 @@ def test_kill_switch_halts_trading_and_says_so(page: Page, live: Live) -> None:
 
     expect(risk.get_by_test_id("risk-state")).to_contain_text("HALTED")
     expect(risk.get_by_test_id("risk-state")).to_contain_text("kill switch on")
+    expect(page.locator(".app.app-halted")).to_be_visible()
     assert live.call("GET", "/api/v1/risk")["account"]["kill_switch"] is True
-    screenshot(page, "kill-switch")
+
+    # Halted means halted: a bot that wants to buy at once has its order turned down by the risk check.
+    bot = live.call(
+        "POST",
+        "/api/v1/bots",
+        {
+            "name": "e2e halted buyer",
+            "strategy": "threshold",
+            "product_id": "BTC-USD",
+            "budget": "500",
+            "params": {"buy_below": 1_000_000_000, "sell_above": 2_000_000_000, "order_pct": 10},
+        },
+    )
+    live.call("POST", f"/api/v1/bots/{bot['id']}/start")
+    try:
+        progress = page.locator(f"[data-testid=order-progress][data-bot-id='{bot['id']}']").first
+        expect(progress).to_have_attribute("data-status", "rejected")
+        expect(progress.locator("[data-step=risk]")).to_have_attribute("data-state", "failed")
+        expect(progress.locator("[data-step=submitted]")).to_have_attribute("data-state", "pending")
+        expect(progress).to_contain_text("kill switch is on")
+        screenshot(page, "kill-switch")
+    finally:
+        live.call("POST", f"/api/v1/bots/{bot['id']}/stop")
+    assert not [t for t in live.call("GET", "/api/v1/trades")["trades"] if t["bot_id"] == bot["id"]]
 
     risk.get_by_test_id("resume").click()
     page.get_by_role("dialog", name="Resume trading?").get_by_role("button", name="Resume").click()
@@ -105,8 +134,11 @@ def test_kill_switch_halts_trading_and_says_so(page: Page, live: Live) -> None:
 def test_dropped_feed_shows_reconnecting_then_live(page: Page, live: Live) -> None:
     badge = page.get_by_test_id("feed-connection")
     expect(badge).to_have_attribute("data-state", "live")
+    before = badge.get_attribute("data-history") or ""
     live.inject_fault({"fault": "drop_connections"})
-    # A reconnect can finish within one animation frame, so check the badge's recent states.
-    expect(badge).to_have_attribute("data-history", re.compile(r"live (reconnecting|polling)\b.* live$"))
+    # A reconnect can finish within one animation frame, so check the badge's recent states, and
+    # only those after the fault: an earlier reconnect must not satisfy this.
+    after_fault = rf"^{re.escape(before)} (\S+ )*(reconnecting|polling) (\S+ )*live$"
+    expect(badge).to_have_attribute("data-history", re.compile(after_fault))
     expect(badge).to_have_attribute("data-state", "live")
     expect(page.get_by_test_id("dashboard-connection")).to_have_attribute("data-state", "live")

@@ -1,12 +1,10 @@
 // Typed REST client over the generated OpenAPI types (npm run api regenerates schema.d.ts).
-// Routes another part of the platform may not serve yet go through `getOptional`, which turns a
-// 404/405 into `null` so the page can say what is missing instead of failing.
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
 export type BotStatus = Schemas["BotStatusOut"];
 export type Bot = Schemas["BotOut"];
-export type Trade = Schemas["TradeOut"];
+export type Trade = Schemas["TradeWithLifecycle"];
 export type Ticker = Schemas["TickerOut"];
 
 type Method = "get" | "post" | "patch" | "delete";
@@ -68,7 +66,7 @@ function fill(template: string, params: Record<string, unknown> | undefined): st
   return template.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(String(params?.[key] ?? "")));
 }
 
-export async function request(method: string, url: string, body?: unknown): Promise<unknown> {
+async function request(method: string, url: string, body?: unknown): Promise<unknown> {
   const headers: Record<string, string> = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -111,28 +109,3 @@ function call<M extends Method>(method: M) {
 }
 
 export const api = { get: call("get"), post: call("post"), patch: call("patch"), delete: call("delete") };
-
-/** A route that may not exist in this build of the server: null when it answers 404 or 405. */
-export async function getOptional<T>(url: string): Promise<T | null> {
-  try {
-    return (await request("get", url)) as T;
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
-      // A 404 with FastAPI's generic "Not Found" means no such route; any other detail is a real answer.
-      if (error.detail === "Not Found" || error.detail === "Method Not Allowed") return null;
-    }
-    throw error;
-  }
-}
-
-/** POST to a route that may not exist yet; null when the server does not have it. */
-export async function postOptional<T>(url: string, body?: unknown): Promise<T | null> {
-  try {
-    return (await request("post", url, body)) as T;
-  } catch (error) {
-    if (error instanceof ApiError && (error.detail === "Not Found" || error.detail === "Method Not Allowed")) {
-      return null;
-    }
-    throw error;
-  }
-}

@@ -1007,8 +1007,26 @@ export interface components {
             /** Volume 24H */
             volume_24h: number;
         };
-        /** TradeOut */
-        TradeOut: {
+        /** TradeLifecyclePage */
+        TradeLifecyclePage: {
+            /**
+             * Next Before Id
+             * @description Pass as before_id for the next (older) page
+             */
+            next_before_id: number | null;
+            /** Trades */
+            trades: components["schemas"]["TradeWithLifecycle"][];
+        };
+        /**
+         * TradeWithLifecycle
+         * @description A trade and the timestamps of its order (None for a step the order never reached).
+         */
+        TradeWithLifecycle: {
+            /**
+             * Acknowledged At
+             * @description the exchange took the order
+             */
+            acknowledged_at?: string | null;
             /**
              * Action
              * @description buy or sell (the old system's name for side)
@@ -1020,6 +1038,11 @@ export interface components {
             bot_id: number;
             /** Client Order Id */
             client_order_id: string;
+            /**
+             * Completed At
+             * @description final state booked
+             */
+            completed_at?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -1043,20 +1066,20 @@ export interface components {
             quote_amount: string;
             /** Reason */
             reason: string;
+            /**
+             * Risk Checked At
+             * @description sized and every risk rule passed
+             */
+            risk_checked_at?: string | null;
             /** Side */
             side: string;
             /** Status */
             status: string;
-        };
-        /** TradePage */
-        TradePage: {
             /**
-             * Next Before Id
-             * @description Pass as before_id for the next (older) page
+             * Submitted At
+             * @description sent to the exchange
              */
-            next_before_id: number | null;
-            /** Trades */
-            trades: components["schemas"]["TradeOut"][];
+            submitted_at?: string | null;
         };
         /** ValidationError */
         ValidationError: {
@@ -1793,7 +1816,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TradePage"];
+                    "application/json": components["schemas"]["TradeLifecyclePage"];
                 };
             };
             /** @description Validation Error */

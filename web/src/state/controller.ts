@@ -1,6 +1,7 @@
-// Feeds the store: three dashboard sockets (market, trade-execution, status) for live data, REST
-// for the initial state and for whatever a socket cannot deliver right now (polling fallback).
-import { api, ApiError, configureClient, describeDetail, getOptional, type Trade } from "../api/client";
+// Feeds the store: three dashboard sockets (market, trade-execution, status) for live data, plus
+// a bot's own socket while its page is open; REST for the initial state and for whatever a socket
+// cannot deliver right now (polling fallback).
+import { api, ApiError, configureClient, describeDetail, type Trade } from "../api/client";
 import type { EventFrame, Frame, OrderData, StatusFrame, TickerFrame } from "../stream/frames";
 import { channelUrl, EventStream, type SocketState } from "../stream/socket";
 import { formatPrice, formatSize, isoToUnix } from "./format";
@@ -10,6 +11,8 @@ const HISTORY = 120;
 const MAX_EVENTS = 300;
 const MAX_ORDERS = 200;
 const MAX_TRADES = 500;
+/** Event ids remembered to drop the copies of one event that several channels carry. */
+const SEEN_EVENTS = 2000;
 
 let toastId = 0;
 
@@ -23,35 +26,16 @@ export function dismissToast(id: number): void {
   store.update((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) }));
 }
 
-function markMissing(route: string, what: string): void {
-  if (store.get().missing[route] === what) return;
-  store.update((s) => ({ missing: { ...s.missing, [route]: what } }));
-}
-
-function markPresent(route: string): void {
-  if (!(route in store.get().missing)) return;
-  store.update((s) => {
-    const missing = { ...s.missing };
-    delete missing[route];
-    return { missing };
-  });
-}
-
 function errorText(error: unknown): string {
   if (error instanceof ApiError) return describeDetail(error.detail) || error.message;
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Orders from `GET /api/v1/orders`, whatever envelope it uses (a list, or {orders: [...]}). */
-function ordersOf(body: unknown): OrderData[] {
-  if (Array.isArray(body)) return body as OrderData[];
-  if (body && typeof body === "object") {
-    for (const key of ["orders", "items", "results"]) {
-      const value = (body as Record<string, unknown>)[key];
-      if (Array.isArray(value)) return value as OrderData[];
-    }
-  }
-  return [];
+/** What an order has filled so far, as "0.5 " and " @ 2,345.67" (empty before any fill). */
+function fillParts(order: OrderData): [size: string, price: string] {
+  const size = order.filled_size && Number(order.filled_size) ? `${formatSize(order.filled_size)} ` : "";
+  const price = order.average_price && Number(order.average_price) ? ` @ ${formatPrice(order.average_price)}` : "";
+  return [size, price];
 }
 
 function applyTicker(t: TickerFrame, s: DashboardState): Partial<DashboardState> {
@@ -83,13 +67,12 @@ export function applyOrder(order: OrderData, ts: number, s: DashboardState): Par
   return { orders, orderIds };
 }
 
-type Listener = (frame: EventFrame) => void;
-
 export class Dashboard {
   private readonly streams = new Map<Channel, EventStream>();
   private readonly intervals: ReturnType<typeof setInterval>[] = [];
   private botsRefresh: ReturnType<typeof setTimeout> | null = null;
-  private readonly eventListeners = new Set<Listener>();
+  // Insertion-ordered, so the oldest id is the first one evicted.
+  private readonly seenEvents = new Set<number>();
   private readonly tickListeners = new Set<(t: TickerFrame) => void>();
 
   constructor(private readonly token: string) {}
@@ -105,7 +88,7 @@ export class Dashboard {
       const stream = new EventStream({
         url: channelUrl(channel, query),
         token: this.token,
-        onFrame: (frame) => this.onFrame(channel, frame),
+        onFrame: (frame) => this.onFrame(frame),
         onState: (state, detail) => this.onSocketState(channel, state, detail),
         onReset: () => void this.loadAll(),
       });
@@ -127,9 +110,20 @@ export class Dashboard {
     for (const handle of this.intervals) clearInterval(handle);
   }
 
-  onEvent(listener: Listener): () => void {
-    this.eventListeners.add(listener);
-    return () => this.eventListeners.delete(listener);
+  /** Follow one bot's channel (its events, `bots.state` among them) until the returned stop is called. */
+  watchBot(botId: number, onState: (state: SocketState) => void): () => void {
+    const stream = new EventStream({
+      // Its product's tickers come on the market channel already: ask for as few as allowed.
+      url: channelUrl(`bots/${botId}`, { max_rate: 0.1 }),
+      token: this.token,
+      onFrame: (frame) => {
+        if (frame.type === "event") this.onEventFrame(frame);
+      },
+      onState,
+      onReset: () => void this.loadAll(),
+    });
+    stream.start();
+    return () => stream.stop();
   }
 
   onTick(listener: (t: TickerFrame) => void): () => void {
@@ -194,19 +188,12 @@ export class Dashboard {
   }
 
   async loadOrders(): Promise<void> {
-    const body = await getOptional<unknown>("/api/v1/orders?limit=200");
-    if (body === null) {
-      markMissing("/api/v1/orders", "order history from before this page was opened");
-      return;
-    }
-    markPresent("/api/v1/orders");
-    const orders = ordersOf(body);
+    const { orders } = await api.get("/api/v1/orders", { query: { limit: 200 } });
     store.update((s) => {
       let next: Partial<DashboardState> = {};
       let view: DashboardState = s;
       // Oldest first so the newest ends up on top.
       for (const order of [...orders].reverse()) {
-        if (!order.client_order_id) continue;
         const ts = isoToUnix(order.completed_at ?? order.acknowledged_at ?? order.submitted_at ?? order.created_at) ?? 0;
         const existing = view.orders[order.client_order_id];
         if (existing && existing.updatedAt >= ts) continue;
@@ -222,8 +209,7 @@ export class Dashboard {
   }
 
   private orderItem(order: OrderData, topic: string, ts: number, id: number | null): FeedItem {
-    const size = order.filled_size && Number(order.filled_size) ? `${formatSize(order.filled_size)} ` : "";
-    const price = order.average_price && Number(order.average_price) ? ` @ ${formatPrice(order.average_price)}` : "";
+    const [size, price] = fillParts(order);
     const status = topic.slice("orders.".length);
     const bad = status === "rejected" || status === "failed";
     return {
@@ -239,22 +225,12 @@ export class Dashboard {
   }
 
   async loadMetrics(): Promise<void> {
-    const metrics = await getOptional<Record<string, unknown>>("/api/v1/metrics/summary");
-    if (metrics === null) {
-      markMissing("/api/v1/metrics/summary", "the metrics panel");
-      return;
-    }
-    markPresent("/api/v1/metrics/summary");
+    const metrics = await api.get("/api/v1/metrics/summary");
     store.update(() => ({ metrics }));
   }
 
   async loadRisk(): Promise<void> {
-    const risk = await getOptional<DashboardState["risk"]>("/api/v1/risk");
-    if (risk === null) {
-      markMissing("/api/v1/risk", "the risk panel and the kill switch");
-      return;
-    }
-    markPresent("/api/v1/risk");
+    const risk = await api.get("/api/v1/risk");
     store.update(() => ({ risk }));
   }
 
@@ -275,7 +251,7 @@ export class Dashboard {
 
   private onSocketState(channel: Channel, state: SocketState, detail: string): void {
     const before = store.get().sockets[channel].state;
-    store.update((s) => ({ sockets: { ...s.sockets, [channel]: { state, detail, since: Date.now() } } }));
+    store.update((s) => ({ sockets: { ...s.sockets, [channel]: { state, detail } } }));
     // One toast for the dashboard connection as a whole, not one per channel.
     if (channel !== "trade-execution") return;
     if (before === "live" && state === "reconnecting") toast("warn", "Dashboard connection lost", detail);
@@ -287,7 +263,7 @@ export class Dashboard {
     }
   }
 
-  private onFrame(channel: Channel, frame: Frame): void {
+  private onFrame(frame: Frame): void {
     switch (frame.type) {
       case "ticker":
         this.onTicker(frame);
@@ -296,11 +272,6 @@ export class Dashboard {
         this.onStatus(frame);
         break;
       case "event":
-        // The status channel repeats risk.* events that trade-execution also carries.
-        if (channel === "status" && frame.topic.startsWith("risk.")) {
-          void this.loadRisk();
-          break;
-        }
         this.onEventFrame(frame);
         break;
       default:
@@ -339,16 +310,24 @@ export class Dashboard {
     store.update((s) => ({ events: [item, ...s.events].slice(0, MAX_EVENTS) }));
   }
 
+  /** Whether this event was handled already: ids are global, so the same id is the same event. */
+  private seenBefore(id: number): boolean {
+    if (this.seenEvents.has(id)) return true;
+    this.seenEvents.add(id);
+    if (this.seenEvents.size > SEEN_EVENTS) this.seenEvents.delete(this.seenEvents.values().next().value as number);
+    return false;
+  }
+
   private onEventFrame(frame: EventFrame): void {
+    // risk.* comes on trade-execution, status and a bot's channel; orders.* on two of them.
+    if (this.seenBefore(frame.id)) return;
     const { topic, data, ts } = frame;
-    for (const listener of this.eventListeners) listener(frame);
     const base = { key: `${frame.id}`, id: frame.id, topic, ts };
     if (topic.startsWith("orders.")) {
       const order = data.order as OrderData | undefined;
       if (!order) return;
       store.update((s) => applyOrder(order, ts, s));
-      const size = order.filled_size && Number(order.filled_size) ? `${formatSize(order.filled_size)} ` : "";
-      const price = order.average_price && Number(order.average_price) ? ` @ ${formatPrice(order.average_price)}` : "";
+      const [size, price] = fillParts(order);
       const status = topic.slice("orders.".length);
       const bad = status === "rejected" || status === "failed";
       this.pushEvent(this.orderItem(order, topic, ts, frame.id));

@@ -34,6 +34,13 @@ export function formatUs(value: number | null | undefined): string {
   return `${Math.round(value)} µs`;
 }
 
+export function formatMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 100) return `${ms.toFixed(1)} ms`;
+  if (ms < 10_000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
 export function formatTime(unixSeconds: number | null | undefined): string {
   if (!unixSeconds) return "—";
   return new Date(unixSeconds * 1000).toLocaleTimeString("en-GB", { hour12: false });
@@ -43,12 +50,4 @@ export function isoToUnix(iso: string | null | undefined): number | null {
   if (!iso) return null;
   const ms = Date.parse(iso);
   return Number.isFinite(ms) ? ms / 1000 : null;
-}
-
-export function ago(unixSeconds: number | null | undefined, now: number = Date.now() / 1000): string {
-  if (!unixSeconds) return "";
-  const s = Math.max(0, now - unixSeconds);
-  if (s < 60) return `${Math.round(s)} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  return `${(s / 3600).toFixed(1)} h ago`;
 }

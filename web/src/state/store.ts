@@ -10,7 +10,6 @@ export type Channel = "market" | "trade-execution" | "status";
 export interface SocketView {
   state: SocketState;
   detail: string;
-  since: number;
 }
 
 export interface FeedView {
@@ -103,11 +102,9 @@ export interface DashboardState {
   risk: Schemas["RiskOut"] | null;
   alerts: Record<string, AlertView>;
   toasts: Toast[];
-  /** Routes this server does not have (yet), with what the page loses without them. */
-  missing: Record<string, string>;
 }
 
-const initialSocket = (): SocketView => ({ state: "connecting", detail: "", since: Date.now() });
+const initialSocket = (): SocketView => ({ state: "connecting", detail: "" });
 
 export function initialState(): DashboardState {
   return {
@@ -131,7 +128,6 @@ export function initialState(): DashboardState {
     risk: null,
     alerts: {},
     toasts: [],
-    missing: {},
   };
 }
 

@@ -36,9 +36,6 @@ class ManualTimers implements Timers {
   clear(handle: unknown): void {
     this.pending.delete(handle as number);
   }
-  now(): number {
-    return this.clock;
-  }
   delays(): number[] {
     return [...this.pending.values()].map((t) => t.at - this.clock);
   }
@@ -155,6 +152,14 @@ describe("EventStream", () => {
     const { current, timers, states, sockets } = setup();
     current().drop(4401, "unauthorized");
     expect(states.at(-1)).toBe("unauthorized");
+    timers.advance(60_000);
+    expect(sockets).toHaveLength(1);
+  });
+
+  it("stops retrying once the server says the bot does not exist", () => {
+    const { current, timers, states, sockets } = setup();
+    current().drop(4404, "no bot 9");
+    expect(states.at(-1)).toBe("not_found");
     timers.advance(60_000);
     expect(sockets).toHaveLength(1);
   });

@@ -2,7 +2,7 @@
 // reconnects with jittered exponential backoff, and resumes from the last event id it saw.
 import { type Frame, parseFrame } from "./frames";
 
-export type SocketState = "connecting" | "live" | "reconnecting" | "unauthorized" | "forbidden" | "closed";
+export type SocketState = "connecting" | "live" | "reconnecting" | "unauthorized" | "forbidden" | "not_found" | "closed";
 
 export interface SocketLike {
   onopen: ((ev: unknown) => void) | null;
@@ -32,13 +32,11 @@ export function backoffDelay(attempt: number, backoff: Backoff = DEFAULT_BACKOFF
 export interface Timers {
   set(fn: () => void, ms: number): unknown;
   clear(handle: unknown): void;
-  now(): number;
 }
 
 const browserTimers: Timers = {
   set: (fn, ms) => setTimeout(fn, ms),
   clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-  now: () => Date.now(),
 };
 
 export interface StreamOptions {
@@ -59,13 +57,13 @@ export interface StreamOptions {
 // Close codes from docs/contracts.md.
 const UNAUTHORIZED = 4401;
 const FORBIDDEN_ORIGIN = 4403;
+const NOT_FOUND = 4404;
 const TOO_SLOW = 4408;
 
 export class EventStream {
   state: SocketState = "connecting";
   lastEventId: number | null = null;
   attempt = 0;
-  reconnects = 0;
   private socket: SocketLike | null = null;
   private retryTimer: unknown = null;
   private silenceTimer: unknown = null;
@@ -136,6 +134,11 @@ export class EventStream {
         this.setState("forbidden", "this page's origin is not allowed (STREAMBOT_CORS_ORIGINS)");
         return;
       }
+      if (ev.code === NOT_FOUND) {
+        // A bot's channel whose bot was deleted: asking again cannot help.
+        this.setState("not_found", ev.reason || "no such bot");
+        return;
+      }
       if (ev.code === TOO_SLOW) {
         // Fell behind: come straight back and resume; the server kept our events.
         this.attempt = 0;
@@ -183,7 +186,6 @@ export class EventStream {
     if (this.stopped) return;
     const delay = backoffDelay(this.attempt, this.options.backoff, this.options.random);
     this.attempt += 1;
-    this.reconnects += 1;
     this.setState("reconnecting", `${detail}; retrying in ${(delay / 1000).toFixed(1)} s`);
     this.timers.clear(this.retryTimer);
     this.retryTimer = this.timers.set(() => this.open(), delay);

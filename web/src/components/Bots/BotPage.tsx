@@ -1,5 +1,8 @@
-// One bot: its chart with its own buys and sells, its orders, trades and live events.
-import { useState } from "react";
+// One bot: its chart with its own buys and sells, its orders, trades and live events (its own
+// channel, /api/v1/ws/bots/{bot_id}, adds what the shared ones do not carry, such as bots.state).
+import { useEffect, useState } from "react";
+import { dashboard } from "../../state/controller";
+import type { SocketState } from "../../stream/socket";
 import { formatMoney, formatPrice, formatSize, formatUs } from "../../state/format";
 import { useDashboard } from "../../state/store";
 import { CandleChart } from "../Market/CandleChart";
@@ -12,9 +15,11 @@ import { BotActions, pnl, StateBadge } from "./BotsTable";
 export function BotPage({ botId }: { botId: number }) {
   const bots = useDashboard((s) => s.bots);
   const trades = useDashboard((s) => s.trades);
-  const ticker = useDashboard((s) => (bots?.find((b) => b.id === botId) ? s.tickers[bots.find((b) => b.id === botId)?.product_id ?? ""] : undefined));
-  const [editing, setEditing] = useState(false);
   const bot = bots?.find((b) => b.id === botId);
+  const ticker = useDashboard((s) => (bot ? s.tickers[bot.product_id] : undefined));
+  const [editing, setEditing] = useState(false);
+  const [channel, setChannel] = useState<SocketState>("connecting");
+  useEffect(() => dashboard()?.watchBot(botId, setChannel), [botId]);
   if (bots === null) return <Empty>Loading…</Empty>;
   if (!bot)
     return (
@@ -24,13 +29,14 @@ export function BotPage({ botId }: { botId: number }) {
     );
   const own = trades.filter((t) => t.bot_id === botId);
   return (
-    <div className="bot-page" data-testid="bot-page">
+    <div className="bot-page" data-testid="bot-page" data-channel={channel}>
       <div className="bot-header">
         <a href="#/">← all bots</a>
         <h1>
           {bot.name} <small className="muted">#{bot.id}</small>
         </h1>
         <StateBadge bot={bot} />
+        <small className="muted">live events: {channel}</small>
         <BotActions bot={bot} onEdit={() => setEditing(true)} />
       </div>
       {editing && <BotForm bot={bot} onDone={() => setEditing(false)} />}
@@ -52,7 +58,7 @@ export function BotPage({ botId }: { botId: number }) {
         <TradeProgressIndicator botId={bot.id} limit={10} />
         <TradeExecutionFeed botId={bot.id} />
       </div>
-      <Panel title="Trades">
+      <Panel title="Trades" testId="bot-trades">
         {own.length === 0 ? (
           <Empty>No trades for this bot yet.</Empty>
         ) : (

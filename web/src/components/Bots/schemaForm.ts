@@ -9,8 +9,6 @@ export interface Field {
   kind: "number" | "integer" | "boolean" | "enum" | "text";
   options: string[];
   optional: boolean;
-  min?: number;
-  max?: number;
   defaultValue: unknown;
 }
 
@@ -41,7 +39,7 @@ export function fieldsOf(root: JsonSchema): Field[] {
           : type === "number"
             ? "number"
             : "text";
-    const field: Field = {
+    return {
       name,
       label: raw.title ?? schema.title ?? name,
       description: raw.description ?? schema.description ?? "",
@@ -50,11 +48,6 @@ export function fieldsOf(root: JsonSchema): Field[] {
       optional,
       defaultValue: raw.default ?? schema.default,
     };
-    const min = schema.minimum ?? schema.exclusiveMinimum;
-    const max = schema.maximum ?? schema.exclusiveMaximum;
-    if (min !== undefined) field.min = min;
-    if (max !== undefined) field.max = max;
-    return field;
   });
 }
 

@@ -16,18 +16,6 @@ import { Toasts } from "../ui/Toasts";
 import { ConnectionBadges } from "./ConnectionBadges";
 import { SignIn } from "./SignIn";
 
-function MissingRoutes() {
-  const missing = useDashboard((s) => s.missing);
-  const entries = Object.entries(missing);
-  if (entries.length === 0) return null;
-  return (
-    <p className="notice" data-testid="missing-routes">
-      This server does not offer {entries.map(([route, what]) => `${route} (${what})`).join(", ")} yet; those panels stay empty
-      until it does.
-    </p>
-  );
-}
-
 function Home() {
   const products = useDashboard((s) => s.products);
   const [selected, setSelected] = useState<string | null>(null);
@@ -97,7 +85,6 @@ export function App() {
           Sign out
         </button>
       </header>
-      <MissingRoutes />
       <main>{route.page === "bot" ? <BotPage botId={route.botId} /> : <Home />}</main>
       <Toasts />
     </div>

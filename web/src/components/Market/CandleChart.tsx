@@ -12,11 +12,11 @@ import {
   type UTCTimestamp,
 } from "lightweight-charts";
 import { useEffect, useMemo, useRef, useState } from "react";
-import { getOptional } from "../../api/client";
+import { api } from "../../api/client";
 import { dashboard } from "../../state/controller";
 import { isoToUnix } from "../../state/format";
 import { useDashboard } from "../../state/store";
-import { addTick, type Bar, barsFrom, bucket, SERVER_TIMEFRAMES, TIMEFRAMES } from "./candles";
+import { addTick, type Bar, barsFrom, bucket, onServer, TIMEFRAMES } from "./candles";
 
 const toChart = (b: Bar) => ({ ...b, time: b.time as UTCTimestamp });
 
@@ -74,19 +74,16 @@ export function CandleChart(props: { productId: string | null; botId?: number; h
       series.current.update(toChart(bar));
     });
     void (async () => {
-      if (!SERVER_TIMEFRAMES.has(timeframe)) {
+      if (!onServer(timeframe)) {
         setSource("built from live ticks");
         return;
       }
       try {
-        const query = new URLSearchParams({ product_id: productId, timeframe, limit: "300" });
-        const body = await getOptional<unknown>(`/api/v1/market/candles?${query}`);
+        const { candles } = await api.get("/api/v1/market/candles", {
+          query: { product_id: productId, timeframe, limit: 300 },
+        });
         if (cancelled) return;
-        if (body === null) {
-          setSource("built from live ticks (the server has no candles route yet)");
-          return;
-        }
-        const history = barsFrom(body);
+        const history = barsFrom(candles);
         // Keep what the ticks already built for the newest bucket; history fills the past.
         const live = bars.current.filter((b) => !history.some((h) => h.time === b.time));
         bars.current = [...history, ...live].sort((a, b) => a.time - b.time);

@@ -1,4 +1,5 @@
-// Candles built from ticks in the browser, optionally seeded from the server's closed candles.
+// Candles built from ticks in the browser, seeded from the server's candles where it keeps them.
+import type { Schemas } from "../../api/client";
 
 export interface Bar {
   time: number; // bucket start, unix s
@@ -9,8 +10,12 @@ export interface Bar {
 }
 
 export const TIMEFRAMES: Record<string, number> = { "10s": 10, "1m": 60, "5m": 300, "15m": 900, "1h": 3600 };
-/** Timeframes the server keeps candles for (the rest are built from ticks in the page). */
-export const SERVER_TIMEFRAMES = new Set(["1m", "5m", "15m", "1h"]);
+export type ServerTimeframe = "1m" | "5m" | "15m" | "1h";
+
+/** Whether the server keeps candles of this length (the rest are built from ticks in the page). */
+export function onServer(timeframe: string): timeframe is ServerTimeframe {
+  return timeframe === "1m" || timeframe === "5m" || timeframe === "15m" || timeframe === "1h";
+}
 
 export function bucket(time: number, seconds: number): number {
   return Math.floor(time / seconds) * seconds;
@@ -36,27 +41,9 @@ export function addTick(bars: Bar[], time: number, price: number, seconds: numbe
   return bar;
 }
 
-/** Candles from `GET /api/v1/market/candles`, in whichever field names it uses. */
-export function barsFrom(body: unknown): Bar[] {
-  const list = Array.isArray(body)
-    ? body
-    : body && typeof body === "object"
-      ? ((body as Record<string, unknown>).candles ?? [])
-      : [];
-  if (!Array.isArray(list)) return [];
-  const bars: Bar[] = [];
-  for (const raw of list as Record<string, unknown>[]) {
-    const start = raw.time ?? raw.start ?? raw.start_time ?? raw.open_time;
-    const time = typeof start === "string" && !/^\d+$/.test(start) ? Date.parse(start) / 1000 : Number(start);
-    const bar = {
-      time: Math.floor(time),
-      open: Number(raw.open),
-      high: Number(raw.high),
-      low: Number(raw.low),
-      close: Number(raw.close),
-    };
-    if ([bar.time, bar.open, bar.high, bar.low, bar.close].every(Number.isFinite)) bars.push(bar);
-  }
-  bars.sort((a, b) => a.time - b.time);
-  return bars.filter((b, i) => i === 0 || b.time !== bars[i - 1]?.time);
+/** Bars (oldest first) from the candles of `GET /api/v1/market/candles`. */
+export function barsFrom(candles: Schemas["CandleOut"][]): Bar[] {
+  return candles
+    .map(({ start, open, high, low, close }) => ({ time: start, open, high, low, close }))
+    .sort((a, b) => a.time - b.time);
 }

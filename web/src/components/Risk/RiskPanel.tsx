@@ -57,7 +57,6 @@ async function act(label: string, action: () => Promise<{ changed: boolean }>): 
 
 export function RiskPanel() {
   const risk = useDashboard((s) => s.risk);
-  const missing = useDashboard((s) => s.missing["/api/v1/risk"]);
   const account = risk?.account;
   const halted = Boolean(account?.halted || account?.kill_switch);
   const reason = account ? account.kill_reason || account.halt_reason : "";
@@ -103,7 +102,7 @@ export function RiskPanel() {
       }
     >
       {risk === null || account === undefined || figures === null ? (
-        <Empty>{missing ? "Risk limits and the kill switch need the server's /api/v1/risk routes, which this build does not have yet." : "Loading risk…"}</Empty>
+        <Empty>Loading risk…</Empty>
       ) : (
         <>
           <p className={`risk-state ${halted ? "bad" : "good"}`} data-testid="risk-state" data-halted={halted}>

@@ -1,6 +1,5 @@
 // Each order's way through the pipeline, with the milliseconds every step took.
-import { formatMs } from "./formatMs";
-import { formatPrice, formatSize } from "../../state/format";
+import { formatMs, formatPrice, formatSize } from "../../state/format";
 import { type OrderView, useDashboard } from "../../state/store";
 import { Empty, Panel } from "../ui/Panel";
 import { stepsOf, totalMs } from "./progress";
@@ -43,7 +42,6 @@ export function OrderProgress({ view }: { view: OrderView }) {
 export function TradeProgressIndicator({ botId, limit = 8 }: { botId?: number; limit?: number }) {
   const orders = useDashboard((s) => s.orders);
   const ids = useDashboard((s) => s.orderIds);
-  const missing = useDashboard((s) => s.missing["/api/v1/orders"]);
   const shown = ids
     .map((id) => orders[id])
     .filter((v): v is OrderView => !!v && (botId === undefined || v.order.bot_id === botId))
@@ -52,8 +50,7 @@ export function TradeProgressIndicator({ botId, limit = 8 }: { botId?: number; l
     <Panel title="Order progress" testId="trade-progress">
       {shown.length === 0 ? (
         <Empty>
-          No orders yet. Orders appear here step by step as a running bot acts
-          {missing ? " (older orders need the server's /api/v1/orders route)." : "."}
+          No orders yet. Orders appear here step by step as a running bot acts.
         </Empty>
       ) : (
         <ul className="orders">
