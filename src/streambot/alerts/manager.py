@@ -21,6 +21,7 @@ from streambot.alerts.notify import Notifier, TelegramNotifier, WebhookNotifier
 from streambot.alerts.rules import CRITICAL, Condition, Readings, Rules
 from streambot.bus import Bus
 from streambot.domain import Event
+from streambot.observability.summary import breaker_state
 
 if TYPE_CHECKING:
     from streambot.app import Platform
@@ -161,8 +162,6 @@ def readings_of(platform: Platform) -> Callable[[], Readings]:
     def read() -> Readings:
         feed = platform.feed
         balances = platform.balances
-        breaker = getattr(platform.exchange, "breaker", None)
-        state = getattr(breaker, "state", None)
         return Readings(
             now=time.monotonic(),
             feed_state=feed.state if feed is not None else None,
@@ -170,7 +169,7 @@ def readings_of(platform: Platform) -> Callable[[], Readings]:
             # Joining a refresh already under way costs the exchange nothing: a hit for this rule.
             cache_hits=balances.hits + balances.joined if balances else 0,
             cache_misses=balances.misses if balances else 0,
-            breaker_state=str(state) if state is not None else None,
+            breaker_state=breaker_state(platform),
         )
 
     return read

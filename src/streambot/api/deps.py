@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 from fastapi import HTTPException, Path, Query, Request, status
 
@@ -20,6 +20,11 @@ def bot_manager(request: Request) -> BotManager:
     if bots is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the platform is still starting")
     return bots
+
+
+def not_found(exc: LookupError) -> NoReturn:
+    """A record the request names does not exist: 404 with the store's message (which one)."""
+    raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
 BotIdPath = Annotated[int, Path(ge=1, le=2**62, description="The bot's id")]

@@ -8,14 +8,14 @@ high or low; the close is always the latest price.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from streambot.bus import Bus
 from streambot.domain import ProductId
 from streambot.strategies.candles import TIMEFRAME_SECONDS, Candle, CandleBuilder
 
 ChartTimeframe = Literal["1m", "5m", "15m", "1h"]
-CHART_TIMEFRAMES: Final[tuple[ChartTimeframe, ...]] = ("1m", "5m", "15m", "1h")
+CHART_TIMEFRAMES: Final[tuple[ChartTimeframe, ...]] = get_args(ChartTimeframe)
 KEEP: Final = 500
 
 

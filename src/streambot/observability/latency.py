@@ -33,16 +33,12 @@ class LatencyStats:
             self.max_ns = ns
 
     def recent(self) -> list[int]:
-        filled = min(self.count, self._size)
-        return sorted(self._ring[:filled]) if filled < self._size else sorted(self._ring)
+        """The samples in the ring, sorted."""
+        return sorted(self._ring[: min(self.count, self._size)])
 
     def percentile_us(self, pct: float) -> float:
         """Percentile over the most recent samples (the ring), in microseconds."""
-        recent = self.recent()
-        if not recent:
-            return 0.0
-        index = min(len(recent) - 1, int(len(recent) * pct / 100.0))
-        return recent[index] / 1000.0
+        return _percentile_us(self.recent(), pct)
 
     def histogram(self, low_bits: int = 10, high_bits: int = 31) -> list[tuple[float, int]]:
         """Cumulative (upper bound in seconds, count) pairs: 2**low_bits ns (~1 µs) to ~2 s.
@@ -65,11 +61,16 @@ class LatencyStats:
         recent = self.recent()
         if not recent:
             return {"count": 0, "mean_us": 0.0, "p50_us": 0.0, "p99_us": 0.0, "max_us": 0.0}
-        n = len(recent)
         return {
             "count": self.count,
             "mean_us": round(self.mean_us, 2),
-            "p50_us": round(recent[n // 2] / 1000.0, 2),
-            "p99_us": round(recent[min(n - 1, int(n * 0.99))] / 1000.0, 2),
+            "p50_us": round(_percentile_us(recent, 50), 2),
+            "p99_us": round(_percentile_us(recent, 99), 2),
             "max_us": round(self.max_ns / 1000.0, 2),
         }
+
+
+def _percentile_us(ordered: list[int], pct: float) -> float:
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100.0))] / 1000.0

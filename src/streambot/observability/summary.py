@@ -1,8 +1,8 @@
 """The dashboard's figures as JSON (GET /api/v1/metrics/summary, the status WebSocket frame) and
 the per-component health report (GET /api/v1/health).
 
-Parts built by other modules are read defensively (``getattr`` with a default): a figure a part
-does not offer yet is reported as null rather than breaking the whole summary.
+Parts that start with the platform (exchange, feed, evaluator, executor, balance cache) are None
+until then; their figures are reported as zero or null meanwhile.
 """
 
 from __future__ import annotations
@@ -37,14 +37,9 @@ class RateMeter:
         return self.rate
 
 
-def _num(value: object) -> float | int | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def breaker_state(platform: Platform) -> str | None:
-    breaker = getattr(platform.exchange, "breaker", None)
-    state = getattr(breaker, "state", None)
-    return str(state) if state is not None else None
+    """The exchange REST circuit breaker's state; None before the exchange client exists."""
+    return platform.exchange.breaker.state if platform.exchange is not None else None
 
 
 def feed_summary(platform: Platform) -> dict[str, Any]:
@@ -60,7 +55,7 @@ def feed_summary(platform: Platform) -> dict[str, Any]:
         "heartbeat_gaps": status.heartbeat_gaps,
         "messages_per_second": round(status.messages_per_second, 2),
         "last_message_age_s": status.last_message_age_s,
-        "uptime_ratio": _num(getattr(status, "uptime_ratio", getattr(feed, "uptime_ratio", None))),
+        "uptime_ratio": status.uptime_ratio,
         "last_error": status.last_error,
     }
 
@@ -91,14 +86,17 @@ class Summary:
         balances = p.balances
         executor = p.executor
         exchange = p.exchange
-        hub = getattr(p, "events", None)
-        alerts = getattr(p, "alerts", None)
+        hub = p.events
         requests = self._requests
         ticks = p.bus.ticks_published
         orders: dict[str, Any] = {}
         if executor is not None:
-            for name in ("orders_placed", "orders_filled", "orders_rejected", "signals_ignored"):
-                orders[name.removeprefix("orders_")] = _num(getattr(executor, name, None))
+            orders = {
+                "placed": executor.orders_placed,
+                "filled": executor.orders_filled,
+                "rejected": executor.orders_rejected,
+                "signals_ignored": executor.signals_ignored,
+            }
         return {
             "uptime_s": round(time.time() - p.started_at, 1),
             "ticks_received": ticks,
@@ -122,12 +120,12 @@ class Summary:
             },
             "feed": feed_summary(p),
             "exchange": {
-                "rate_limited_429": _num(getattr(exchange, "rate_limited", None)),
+                "rate_limited_429": exchange.rate_limited if exchange is not None else None,
                 "breaker_state": breaker_state(p),
             },
-            "websocket_clients": hub.client_count if hub else 0,
-            "websocket_clients_by_channel": hub.clients_by_channel() if hub else {},
-            "alerts_active": len(alerts.active) if alerts else 0,
+            "websocket_clients": hub.client_count,
+            "websocket_clients_by_channel": hub.clients_by_channel(),
+            "alerts_active": len(p.alerts.active),
             "rest": {
                 "requests": requests.total if requests else 0,
                 "errors_5xx": requests.errors_5xx() if requests else 0,
@@ -148,8 +146,7 @@ class Summary:
         except Exception as exc:
             store = {"ok": False, "error": type(exc).__name__}
         breaker = breaker_state(p)
-        hub = getattr(p, "events", None)
-        alerts = getattr(p, "alerts", None)
+        alerts = p.alerts
         components: dict[str, Any] = {
             "feed": {"ok": feed_ok, "state": feed_state},
             "evaluator": {
@@ -162,11 +159,8 @@ class Summary:
                 "ok": p.balances is not None,
                 "hit_rate": round(p.balances.hit_rate, 4) if p.balances else None,
             },
-            "live_push": {"ok": hub is not None, "clients": hub.client_count if hub else 0},
-            "alerts": {
-                "ok": not (alerts and alerts.active),
-                "active": sorted(alerts.active) if alerts else [],
-            },
+            "live_push": {"ok": True, "clients": p.events.client_count},
+            "alerts": {"ok": not alerts.active, "active": sorted(alerts.active)},
         }
         if p.simulator is not None:
             components["simulator"] = {"ok": True}

@@ -193,6 +193,13 @@ async def test_bad_query_parameters_are_refused_with_a_reason(api: Api) -> None:
     assert ws.close_code == 4400
     assert "max_rate" in str(message.extra)
 
+    # An id is a whole number: 1.5 is refused, not rounded down to a resume point.
+    fractional = await api.ws("/api/v1/ws/trade-execution?last_event_id=1.5")
+    message = await fractional.receive()
+    assert message.type is aiohttp.WSMsgType.CLOSE
+    assert fractional.close_code == 4400
+    assert "last_event_id" in str(message.extra)
+
 
 async def test_tickers_are_coalesced_to_max_rate(api: Api) -> None:
     ws = await api.ws("/api/v1/ws/market?max_rate=1")

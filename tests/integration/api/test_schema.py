@@ -10,19 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from streambot.app import Platform
 from tests.integration.api.conftest import StartApi
 
 EXAMPLES_PER_OPERATION = 25
-
-# Feed control calls Platform.start_feed/stop_feed, owned by the feed's part; until they exist
-# the routes answer 501 on purpose. This list empties itself once they land.
-PENDING = {
-    ("POST", "/api/v1/ws/start-portfolio-stream"),
-    ("POST", "/api/v1/ws/websocket/stop"),
-}
-if hasattr(Platform, "start_feed") and hasattr(Platform, "stop_feed"):
-    PENDING = set()
 
 
 def _property(strategy: Any, base_url: str, headers: dict[str, str], checks: list[Any]) -> Any:
@@ -46,8 +36,6 @@ def _fuzz(schema_doc: dict[str, Any], base_url: str, headers: dict[str, str]) ->
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]  # an invalid schema raises here
-        if (operation.method.upper(), operation.path) in PENDING:
-            continue
         run = _property(operation.as_strategy(), base_url, headers, checks)
         try:
             run()

@@ -65,7 +65,7 @@ async def test_webhook_and_telegram_receive_raised_and_cleared(
     assert [h["event"] for h in hooks] == ["raised", "cleared"]
     assert hooks[0]["code"] == "breaker_open"
     assert hooks[0]["severity"] == "critical"
-    assert all(t["chat_id"] == "42" for t in telegram)
+    assert [t["chat_id"] for t in telegram] == ["42", "42"]
     assert telegram[0]["text"].startswith("❌ streambot ALERT [critical] breaker_open")
     assert telegram[1]["text"].startswith("✅")
 

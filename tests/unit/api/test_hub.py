@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from streambot.api.live.client import LiveClient
 from streambot.api.live.frames import Channel
 from streambot.api.live.hub import EventHub
@@ -64,12 +66,15 @@ async def test_a_client_stuck_in_send_is_cut_off_and_holds_nothing() -> None:
     client = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=5)
     hub.attach(client, None)
     never = asyncio.get_running_loop().create_future()
+    in_send = asyncio.Event()
 
     async def stuck_send(frame: str) -> None:
+        in_send.set()
         await never  # a socket whose buffer is full and whose peer never reads
 
     client.task = asyncio.create_task(client.pump(stuck_send, {}))
-    await asyncio.sleep(0)
+    async with asyncio.timeout(10):
+        await in_send.wait()  # the pump is stuck sending hello
     for n in range(100):
         bus.publish("orders.filled", order={"bot_id": 1, "n": n})
     hub._fan_out()
@@ -79,3 +84,21 @@ async def test_a_client_stuck_in_send_is_cut_off_and_holds_nothing() -> None:
     assert len(client.queue) == 0  # nothing piles up for a client that is gone
     await asyncio.wait({client.task})
     assert client.task.cancelled()
+
+
+async def test_a_status_frame_that_cannot_be_built_is_logged_not_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken() -> dict[str, object]:
+        raise RuntimeError("store gone")
+
+    async def working() -> dict[str, object]:
+        return {"feed": {"state": "live"}}
+
+    hub = EventHub(Bus(), status_source=broken)
+    assert await hub.status_frame() is None
+    assert "could not build the status frame" in caplog.text
+    hub.status_source = working
+    frame = await hub.status_frame()
+    assert frame is not None
+    assert json.loads(frame) == {"type": "status", "feed": {"state": "live"}}

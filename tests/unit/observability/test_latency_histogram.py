@@ -15,3 +15,18 @@ def test_histogram_is_cumulative_over_every_sample() -> None:
     assert stats.count == 6
     values = [n for _, n in stats.histogram()]
     assert values == sorted(values)
+
+
+def test_percentiles_cover_the_ring_only_and_agree_with_the_summary() -> None:
+    stats = LatencyStats(size=4)
+    assert stats.summary()["p99_us"] == 0.0
+    assert stats.percentile_us(50) == 0.0
+    for ns in (900_000, 1_000, 2_000, 3_000, 4_000):  # the first falls out of the ring
+        stats.record(ns)
+    assert stats.recent() == [1_000, 2_000, 3_000, 4_000]
+    assert stats.percentile_us(50) == 3.0
+    assert stats.percentile_us(99) == 4.0
+    summary = stats.summary()
+    assert (summary["p50_us"], summary["p99_us"]) == (3.0, 4.0)
+    assert summary["max_us"] == 900.0  # the maximum is over every sample
+    assert summary["count"] == 5

@@ -54,8 +54,6 @@ class LiveClient:
         self._last_sent: dict[ProductId, Ticker] = {}
         self.status_frame: str | None = None  # latest-wins: an old status is worthless
         self.ping_due = False
-        self.frames_sent = 0
-        self.last_event_id = 0
         self.task: asyncio.Task[None] | None = None
 
     # --- called by the hub (synchronous, cheap) ----------------------------------------------
@@ -76,7 +74,6 @@ class LiveClient:
             self.cut_off()
             return False
         self.queue.append(event.frame)
-        self.last_event_id = event.id
         self.wake.set()
         return True
 
@@ -114,21 +111,17 @@ class LiveClient:
                 return
             replay, queue = self.replay, self.queue
             while replay:
-                await self._send(send, replay.popleft())
+                await send(replay.popleft())
             while queue:
-                await self._send(send, queue.popleft())
+                await send(queue.popleft())
             if self.status_frame is not None:
                 frame, self.status_frame = self.status_frame, None
-                await self._send(send, frame)
+                await send(frame)
             if self.ping_due:
                 self.ping_due = False
-                await self._send(send, PING_FRAME)
+                await send(PING_FRAME)
             if self.ticker_dirty and self.wants_tickers:
                 await self._tickers(send, latest)
-
-    async def _send(self, send: Send, frame: str) -> None:
-        await send(frame)
-        self.frames_sent += 1
 
     async def _tickers(self, send: Send, latest: Mapping[ProductId, Ticker]) -> None:
         """Send each product's newest ticker not sent yet, at most once per window per product."""
@@ -143,7 +136,7 @@ class LiveClient:
             if tick is None or self._last_sent.get(product) is tick:
                 continue
             self._last_sent[product] = tick
-            await self._send(send, self.hub.ticker_frame(tick))
+            await send(self.hub.ticker_frame(tick))
             sent = True
         if sent:
             self._hold_until = now + self.interval

@@ -8,7 +8,6 @@ task; sending runs in each client's task. A recent-events ring serves resumes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -59,7 +58,6 @@ class EventHub:
         self.status_source = status_source
         self.connections_total = 0
         self.cut_off_total = 0
-        self.auth_failures = 0
         self._unsubscribe = bus.subscribe("", self._on_event)
 
     # --- the engine's side: as little as possible -------------------------------------------
@@ -98,7 +96,6 @@ class EventHub:
                 for stored in self.ring:
                     if stored.id > last_event_id and client.accepts(stored):
                         client.replay.append(stored.frame)
-        client.last_event_id = self.last_id
         self.clients.add(client)
         self.connections_total += 1
 
@@ -185,12 +182,9 @@ class EventHub:
         while True:
             await asyncio.sleep(min(self.status_interval, self.ping_interval))
             status_clients = [c for c in self.clients if c.channel is Channel.STATUS]
-            if status_clients and self.status_source is not None:
-                try:
-                    frame = dumps({"type": "status", **(await self.status_source())})
-                except Exception:
-                    log.exception("❌ could not build the status frame")
-                else:
+            if status_clients:
+                frame = await self.status_frame()
+                if frame is not None:
                     for client in status_clients:
                         client.push_status(frame)
             if time.monotonic() >= next_ping:
@@ -198,10 +192,12 @@ class EventHub:
                 for client in tuple(self.clients):
                     client.ping()
 
-    async def status_now(self) -> str | None:
-        """A status frame for a client that just joined, so it need not wait 2 s."""
+    async def status_frame(self) -> str | None:
+        """The status frame now: every 2 s, and for a client that just joined (no 2 s wait)."""
         if self.status_source is None:
             return None
-        with contextlib.suppress(Exception):
+        try:
             return dumps({"type": "status", **(await self.status_source())})
-        return None
+        except Exception:
+            log.exception("❌ could not build the status frame")
+            return None

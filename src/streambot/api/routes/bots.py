@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, platform
+from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, not_found, platform
 from streambot.api.schemas import BotCreate, BotOut, BotStatusOut, BotUpdate, PositionOut, SignalOut
 from streambot.app import Platform
 from streambot.bots import BotError, BotManager
@@ -46,13 +46,6 @@ def _unprocessable(exc: BotError) -> NoReturn:
         status.HTTP_422_UNPROCESSABLE_CONTENT,
         [{"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}],
     ) from exc
-
-
-async def _get(bots: BotManager, bot_id: int) -> BotRecord:
-    try:
-        return await bots.get(BotId(bot_id))
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
 @router.get("")
@@ -121,14 +114,19 @@ async def enhanced_status(
 
 @router.get("/{bot_id}")
 async def get_bot(bot_id: BotIdPath, bots: Bots, view: View) -> BotOut:
-    return view(await _get(bots, bot_id))
+    try:
+        return view(await bots.get(BotId(bot_id)))
+    except LookupError as exc:
+        not_found(exc)
 
 
 @router.patch("/{bot_id}")
 async def update_bot(bot_id: BotIdPath, body: BotUpdate, bots: Bots, view: View) -> BotOut:
-    await _get(bots, bot_id)
+    # The manager looks the bot up first (LookupError) and then checks the changes (BotError).
     try:
         record = await bots.update(BotId(bot_id), body.model_dump(exclude_unset=True))
+    except LookupError as exc:
+        not_found(exc)
     except BotError as exc:
         _unprocessable(exc)
     return view(record)
@@ -136,21 +134,26 @@ async def update_bot(bot_id: BotIdPath, body: BotUpdate, bots: Bots, view: View)
 
 @router.delete("/{bot_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_bot(bot_id: BotIdPath, bots: Bots) -> Response:
-    await _get(bots, bot_id)
-    await bots.delete(BotId(bot_id))
+    try:
+        await bots.delete(BotId(bot_id))
+    except LookupError as exc:
+        not_found(exc)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{bot_id}/start")
 async def start_bot(bot_id: BotIdPath, bots: Bots, view: View) -> BotOut:
-    await _get(bots, bot_id)
     try:
         return view(await bots.start(BotId(bot_id)))
+    except LookupError as exc:
+        not_found(exc)
     except BotError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
 @router.post("/{bot_id}/stop")
 async def stop_bot(bot_id: BotIdPath, bots: Bots) -> BotOut:
-    await _get(bots, bot_id)
-    return BotOut.of(await bots.stop(BotId(bot_id)))
+    try:
+        return BotOut.of(await bots.stop(BotId(bot_id)))
+    except LookupError as exc:
+        not_found(exc)

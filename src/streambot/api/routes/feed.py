@@ -9,12 +9,11 @@ tick-by-tick evaluation and the 5-second polling loop (the old "legacy" mode).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends
 
-from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, platform
+from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, not_found, platform
 from streambot.api.schemas import FeedControlOut, StreamingBotOut, StreamingStatusOut, StreamingToggleOut
 from streambot.app import Platform
 from streambot.bots import BotManager
@@ -61,20 +60,10 @@ async def websocket_status(p: PlatformDep) -> dict[str, Any]:
     }
 
 
-def _control(p: Platform, name: str) -> Callable[[], Awaitable[object]]:
-    # start_feed / stop_feed belong to the feed's owner; until they exist, say so plainly.
-    method = getattr(p, name, None)
-    if method is None or not callable(method):
-        raise HTTPException(
-            status.HTTP_501_NOT_IMPLEMENTED, f"this build cannot {name.replace('_', ' ')} at run time"
-        )
-    return method  # type: ignore[no-any-return]
-
-
 @router.post("/start-portfolio-stream")
 async def start_portfolio_stream(p: PlatformDep) -> FeedControlOut:
     """Start (or keep) the live market-data stream; polling stops once it is live."""
-    await _control(p, "start_feed")()
+    await p.start_feed()
     log.info("🔗 Market-data stream started over the API")
     return FeedControlOut(success=True, message="market-data stream started", state=_feed_state(p))
 
@@ -82,16 +71,16 @@ async def start_portfolio_stream(p: PlatformDep) -> FeedControlOut:
 @router.post("/websocket/stop")
 async def stop_websocket(p: PlatformDep) -> FeedControlOut:
     """Stop the live market-data stream; prices then come from REST polling."""
-    await _control(p, "stop_feed")()
+    await p.stop_feed()
     log.info("🔗 Market-data stream stopped over the API; prices come from REST polling")
     return FeedControlOut(success=True, message="market-data stream stopped", state=_feed_state(p))
 
 
-async def _toggle(p: Platform, bots: BotManager, bot_id: int, on: bool) -> StreamingToggleOut:
+async def _toggle(bots: BotManager, bot_id: int, on: bool) -> StreamingToggleOut:
     try:
         record = await bots.set_streaming(BotId(bot_id), on)
     except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        not_found(exc)
     return StreamingToggleOut(
         success=True,
         bot_id=record.id,
@@ -103,15 +92,15 @@ async def _toggle(p: Platform, bots: BotManager, bot_id: int, on: bool) -> Strea
 
 
 @router.post("/start-streaming/{bot_id}")
-async def start_streaming(bot_id: BotIdPath, p: PlatformDep, bots: Bots) -> StreamingToggleOut:
+async def start_streaming(bot_id: BotIdPath, bots: Bots) -> StreamingToggleOut:
     """Evaluate this bot on every tick."""
-    return await _toggle(p, bots, bot_id, True)
+    return await _toggle(bots, bot_id, True)
 
 
 @router.post("/stop-streaming/{bot_id}")
-async def stop_streaming(bot_id: BotIdPath, p: PlatformDep, bots: Bots) -> StreamingToggleOut:
+async def stop_streaming(bot_id: BotIdPath, bots: Bots) -> StreamingToggleOut:
     """Evaluate this bot by the 5-second polling loop instead (the old "legacy" mode)."""
-    return await _toggle(p, bots, bot_id, False)
+    return await _toggle(bots, bot_id, False)
 
 
 @router.get("/streaming-status")

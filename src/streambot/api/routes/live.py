@@ -126,6 +126,8 @@ async def _serve(websocket: WebSocket, channel: Channel, bot_path: str | None = 
             raise Refused(CloseCode.TRY_AGAIN_LATER, "the server has as many WebSocket clients as it takes")
         max_rate = _query_number(websocket, "max_rate", low=0.1, high=MAX_RATE_LIMIT) or 4.0
         query_last = _query_number(websocket, "last_event_id", low=0, high=2**53)
+        if query_last is not None and not query_last.is_integer():
+            raise Refused(CloseCode.BAD_REQUEST, "last_event_id must be a whole number")
         bot_id: int | None = None
         if bot_path is not None:
             if not bot_path.isdigit():
@@ -159,7 +161,7 @@ async def _serve(websocket: WebSocket, channel: Channel, bot_path: str | None = 
     )
     hub.attach(client, int(last_event_id) if last_event_id is not None else None)
     if channel is Channel.STATUS:
-        frame = await hub.status_now()
+        frame = await hub.status_frame()
         if frame is not None:
             client.push_status(frame)
     await _run(websocket, client, platform)
