@@ -12,8 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import jwt
@@ -23,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 log = logging.getLogger(__name__)
 
 ISSUERS: Final = frozenset({"cdp", "coinbase-cloud"})
-ALGORITHMS: Final = ("ES256", "EdDSA")
 COINBASE_HOST: Final = "api.coinbase.com"
 LEEWAY_S: Final = 5.0
 MAX_LIFETIME_S: Final = 300  # Coinbase's tokens live 120 s; anything far longer is not a CDP token
@@ -62,13 +60,12 @@ def load_public_key(text: str) -> PublicKey:
 
 
 class JwtVerifier:
-    def __init__(self, keys: Mapping[str, str], clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, keys: Mapping[str, str]) -> None:
         self._keys: dict[str, tuple[PublicKey, str]] = {}
         for name, material in keys.items():
             public = load_public_key(material)
             algorithm = "ES256" if isinstance(public, ec.EllipticCurvePublicKey) else "EdDSA"
             self._keys[name] = (public, algorithm)
-        self._clock = clock
 
     @property
     def enabled(self) -> bool:

@@ -30,7 +30,7 @@ from streambot.simulator.channels import (
 from streambot.simulator.connection import Connection
 from streambot.simulator.control import ControlError
 from streambot.simulator.market import MarketTick, MarketTrade, SimMarket
-from streambot.simulator.matching import Changes, MatchingEngine, SimOrder
+from streambot.simulator.matching import OPEN, Changes, MatchingEngine, SimOrder
 from streambot.simulator.wire import go_time_string, rfc3339_micro
 
 SUPPORTED_CHANNELS: Final = frozenset(
@@ -122,11 +122,7 @@ class ChannelFanout:
         conn.subscriptions["user"] = product_ids
         self._user_subscribers.add(conn)
         conn.subscribed = True
-        orders = [
-            o
-            for o in self.book.list_orders(statuses=["OPEN"])
-            if not product_ids or o.product_id in product_ids
-        ]
+        orders = self.book.list_orders(statuses=[OPEN], product_ids=product_ids)
         orders.reverse()  # oldest first
         for start in range(0, len(orders) + 1, USER_SNAPSHOT_BATCH):
             self._send_user_orders(conn, "snapshot", orders[start : start + USER_SNAPSHOT_BATCH])
@@ -182,10 +178,7 @@ class ChannelFanout:
         if not subscribers:
             return
         item = orjson.dumps(ticker_event_item(tick, self.market.spec(product_id)))
-        head = envelope_head("ticker", time.time_ns())
-        tail = tickers_tail("update", item)
-        for conn in subscribers:
-            conn.send(head, tail)
+        self._broadcast(subscribers, "ticker", tickers_tail("update", item))
 
     def send_user_update(self, changes: Changes) -> None:
         for conn in self._user_subscribers:

@@ -22,7 +22,7 @@ import logging
 import random
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation, localcontext
 from typing import Any, Final
@@ -199,7 +199,6 @@ class SimOrder:
     hold: Decimal = Decimal(0)  # outstanding hold, in the currency the order spends
     last_fill_time: float | None = None
     cancel_message: str = ""
-    fills: list[SimFill] = field(default_factory=list)
 
     @property
     def time_in_force(self) -> str:
@@ -469,10 +468,6 @@ class MatchingEngine:
                 else:
                     self._resting.setdefault(order.product_id, {})[order.order_id] = order
         self._fills = sorted(fills, key=lambda f: f.sequence)
-        for fill in self._fills:
-            owner = self._orders.get(fill.order_id)
-            if owner is not None:
-                owner.fills.append(fill)
         self._order_seq = max(order_sequence, max((o.sequence for o in self._orders.values()), default=0))
         self._fill_seq = max(fill_sequence, self._fills[-1].sequence if self._fills else 0)
         if self._seed is not None:
@@ -519,12 +514,20 @@ class MatchingEngine:
         statuses: Iterable[str] = (),
         product_ids: Iterable[str] = (),
         order_ids: Iterable[str] = (),
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
         before_sequence: int | None = None,
+        limit: int | None = None,
     ) -> list[SimOrder]:
-        """Newest first; ``before_sequence`` continues a page (orders with a lower-or-equal sequence)."""
+        """Newest first; ``before_sequence`` continues a page (orders with a lower-or-equal sequence).
+
+        ``created_from`` is inclusive and ``created_before`` exclusive, as Coinbase's ``start_date``
+        and ``end_date``. At most ``limit`` orders (None: all)."""
         wanted_status, wanted_products, wanted_ids = set(statuses), set(product_ids), set(order_ids)
-        found = []
+        found: list[SimOrder] = []
         for order in reversed(self._orders.values()):
+            if limit is not None and len(found) >= limit:
+                break
             if before_sequence is not None and order.sequence > before_sequence:
                 continue
             if wanted_status and order.status not in wanted_status:
@@ -532,6 +535,8 @@ class MatchingEngine:
             if wanted_products and order.product_id not in wanted_products:
                 continue
             if wanted_ids and order.order_id not in wanted_ids:
+                continue
+            if not _within(order.created_time, created_from, created_before):
                 continue
             found.append(order)
         return found
@@ -541,17 +546,25 @@ class MatchingEngine:
         *,
         order_ids: Iterable[str] = (),
         product_ids: Iterable[str] = (),
+        traded_from: datetime | None = None,
+        traded_before: datetime | None = None,
         before_sequence: int | None = None,
+        limit: int | None = None,
     ) -> list[SimFill]:
-        """Newest first."""
+        """Newest first. ``traded_from`` is inclusive and ``traded_before`` exclusive, as Coinbase's
+        ``start_sequence_timestamp`` and ``end_sequence_timestamp``. At most ``limit`` fills."""
         wanted_orders, wanted_products = set(order_ids), set(product_ids)
-        found = []
+        found: list[SimFill] = []
         for fill in reversed(self._fills):
+            if limit is not None and len(found) >= limit:
+                break
             if before_sequence is not None and fill.sequence > before_sequence:
                 continue
             if wanted_orders and fill.order_id not in wanted_orders:
                 continue
             if wanted_products and fill.product_id not in wanted_products:
+                continue
+            if not _within(fill.time, traded_from, traded_before):
                 continue
             found.append(fill)
         return found
@@ -600,7 +613,7 @@ class MatchingEngine:
             order
             for order in resting.values()
             if order.limit_price is not None
-            and (best_ask <= order.limit_price if order.side == "BUY" else best_bid >= order.limit_price)
+            and self._crosses(order.side, order.limit_price, best_bid, best_ask)
         ]
         available = {"BUY": ask_size, "SELL": bid_size}
         increment = self._products[product_id].base_increment
@@ -1030,7 +1043,6 @@ class MatchingEngine:
         self._fills.append(fill)
         self._new_fills.append(fill)
         self._dirty_orders[order.order_id] = order
-        order.fills.append(fill)
         order.filled_size += size
         order.filled_value += value
         order.total_fees += fee
@@ -1042,6 +1054,15 @@ class MatchingEngine:
             order.status = FILLED
         log.debug("Filled %s %s %s @ %s", order.order_id, order.side, size, price)
         return fill
+
+
+def _within(at: float, start: datetime | None, end: datetime | None) -> bool:
+    """``start <= at < end`` at the microsecond the API reports ``at`` with, so a time read from an
+    order or fill and sent back as a bound selects that very order or fill."""
+    if start is None and end is None:
+        return True
+    reported = datetime.fromtimestamp(at, UTC)
+    return (start is None or reported >= start) and (end is None or reported < end)
 
 
 def _echo_configuration(raw: Any) -> dict[str, dict[str, Any]]:

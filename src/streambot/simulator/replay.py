@@ -15,13 +15,13 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from streambot.simulator.market import SimMarket
+from streambot.simulator.wire import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,7 @@ def _seconds(value: Any, where: str) -> float:
         except ValueError:
             pass
         try:
-            text = value.replace("Z", "+00:00")
-            if "." in text:  # Python's parser takes at most 6 fraction digits; Coinbase sends 9
-                head, _, rest = text.partition(".")
-                digits = "".join(c for c in rest if c.isdigit())
-                text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
-            return datetime.fromisoformat(text).timestamp()
+            return parse_rfc3339(value).timestamp()
         except ValueError:
             pass
     raise RecordingError(f"{where}: time {value!r} is neither UNIX seconds nor RFC 3339")

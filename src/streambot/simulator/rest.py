@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -15,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from streambot.exchange.base import GRANULARITY_SECONDS
+from streambot.simulator.channels import market_trade_json
 from streambot.simulator.market import ProductSpec, SimMarket
 from streambot.simulator.matching import ORDER_STATUSES, MatchingEngine, NewOrder
 from streambot.simulator.responses import ApiError, bad_request, json_response
@@ -27,7 +29,13 @@ from streambot.simulator.rest_bodies import (
     product_json,
     rejection_json,
 )
-from streambot.simulator.wire import decimal_text, on_increment, rfc3339_micro, rfc3339_milli
+from streambot.simulator.wire import (
+    decimal_text,
+    on_increment,
+    parse_rfc3339,
+    rfc3339_micro,
+    rfc3339_milli,
+)
 
 REST_PREFIX: Final = "/api/v3/brokerage"
 MAX_CANDLES: Final = 350
@@ -66,6 +74,16 @@ def _cursor_param(request: web.Request) -> int | None:
         return int(raw)
     except ValueError:
         raise bad_request("cursor is invalid") from None
+
+
+def _time_param(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_rfc3339(raw)
+    except ValueError:
+        raise bad_request(f"{name} must be an RFC 3339 time, got {raw!r}") from None
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -213,15 +231,7 @@ class CoinbaseRest:
         limit = _int_param(request, "limit", 100, 1, 1000)
         tick = self.market.quote(spec.product_id)
         trades = [
-            {
-                "trade_id": trade.trade_id,
-                "product_id": trade.product_id,
-                "price": on_increment(trade.price, spec.quote_increment),
-                "size": on_increment(trade.size, spec.base_increment),
-                "time": rfc3339_micro(trade.time),
-                "side": trade.side,
-                "exchange": "coinbase",
-            }
+            {**market_trade_json(trade, spec, rfc3339_micro(trade.time)), "exchange": "coinbase"}
             for trade in self.market.trades(spec.product_id, limit)
         ]
         return json_response(
@@ -337,7 +347,10 @@ class CoinbaseRest:
             statuses=statuses,
             product_ids=_list_param(request, "product_ids", "product_id"),
             order_ids=_list_param(request, "order_ids"),
+            created_from=_time_param(request, "start_date"),
+            created_before=_time_param(request, "end_date"),
             before_sequence=_cursor_param(request),
+            limit=limit + 1,  # one more than the page tells whether there is a next one
         )
         page, has_next = orders[:limit], len(orders) > limit
         return json_response(
@@ -354,7 +367,10 @@ class CoinbaseRest:
         fills = self.book.list_fills(
             order_ids=_list_param(request, "order_ids", "order_id"),
             product_ids=_list_param(request, "product_ids", "product_id"),
+            traded_from=_time_param(request, "start_sequence_timestamp"),
+            traded_before=_time_param(request, "end_sequence_timestamp"),
             before_sequence=_cursor_param(request),
+            limit=limit + 1,
         )
         page, has_next = fills[:limit], len(fills) > limit
         market, book = self.market, self.book

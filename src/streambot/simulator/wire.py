@@ -54,6 +54,14 @@ def rfc3339_micro(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 time as Coinbase and its clients write it (``Z`` or an offset, up to 9 fraction
+    digits: the 7th and later are dropped); a time without a zone is taken as UTC. ValueError if
+    it is not one."""
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
 def rfc3339_milli(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 

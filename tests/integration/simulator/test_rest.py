@@ -394,6 +394,41 @@ async def test_orders_list_filters_and_pages(api: Api) -> None:
     assert rest["cursor"] == ""
 
 
+async def test_orders_and_fills_lists_honour_their_time_windows(api: Api) -> None:
+    ids = [
+        (await api.order(f"w{i}", "BUY", market_buy("10")))["success_response"]["order_id"] for i in range(3)
+    ]
+    orders = {o["order_id"]: o for o in (await api.ok("/orders/historical/batch"))["orders"]}
+    created = [orders[i]["created_time"] for i in ids]
+    # start_date is inclusive and end_date exclusive: a time read from an order selects that order.
+    window = await api.ok("/orders/historical/batch", {"start_date": created[1]})
+    assert [o["order_id"] for o in window["orders"]] == [ids[2], ids[1]]
+    window = await api.ok("/orders/historical/batch", {"start_date": created[1], "end_date": created[2]})
+    assert [o["order_id"] for o in window["orders"]] == [ids[1]]
+    paged = await api.ok("/orders/historical/batch", {"start_date": created[1], "limit": 1})
+    assert (paged["has_next"], [o["order_id"] for o in paged["orders"]]) == (True, [ids[2]])
+    rest = await api.ok(
+        "/orders/historical/batch", {"start_date": created[1], "limit": 1, "cursor": paged["cursor"]}
+    )
+    assert (rest["has_next"], [o["order_id"] for o in rest["orders"]]) == (False, [ids[1]])
+
+    fills = {f["order_id"]: f for f in (await api.ok("/orders/historical/fills"))["fills"]}
+    traded = [fills[i]["trade_time"] for i in ids]
+    window = await api.ok("/orders/historical/fills", {"start_sequence_timestamp": traded[1]})
+    assert [f["order_id"] for f in window["fills"]] == [ids[2], ids[1]]
+    window = await api.ok(
+        "/orders/historical/fills",
+        {"start_sequence_timestamp": traded[0], "end_sequence_timestamp": traded[1]},
+    )
+    assert [f["order_id"] for f in window["fills"]] == [ids[0]]
+
+    for path, name in (("batch", "start_date"), ("fills", "end_sequence_timestamp")):
+        status, error = await api.get(f"/orders/historical/{path}", {name: "yesterday"})
+        assert status == 400
+        assert_error_body(error)
+        assert name in error["message"]
+
+
 async def test_a_missing_order_is_a_404(api: Api) -> None:
     status, error = await api.get("/orders/historical/0b8d2b1e-0000-4000-8000-000000000000")
     assert status == 404
@@ -442,6 +477,8 @@ async def test_time_product_book_and_trades(api: Api) -> None:
     trades = await api.ok("/products/BTC-USD/ticker", {"limit": 3})
     assert set(trades) == {"trades", "best_bid", "best_ask"}
     assert trades["trades"][0]["price"] == "100000"
+    assert set(trades["trades"][0]) == {"trade_id", "product_id", "price", "size", "time", "side", "exchange"}
+    assert (trades["trades"][0]["product_id"], trades["trades"][0]["exchange"]) == ("BTC-USD", "coinbase")
 
 
 async def test_an_authorization_header_is_accepted_without_checking(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -156,8 +157,8 @@ def test_a_marketable_limit_order_fills_at_once_at_the_touch_as_taker() -> None:
         book.place_order(NewOrder.limit("l", "BTC-USD", "BUY", base_size="0.001", limit_price="105000"), T0)
     )
     assert order.status == FILLED
-    assert order.fills[0].price == Decimal("100002.00")
-    assert order.fills[0].liquidity_indicator == "TAKER"
+    (fill,) = book.list_fills(order_ids=[order.order_id])
+    assert (fill.price, fill.liquidity_indicator) == (Decimal("100002.00"), "TAKER")
     assert hold(book, "USD") == 0
 
 
@@ -362,11 +363,41 @@ def test_orders_and_fills_list_newest_first_with_filters_and_cursors() -> None:
     assert book.list_fills(before_sequence=1)[0].order_id == a.order_id
 
 
+def test_orders_and_fills_list_within_a_time_window_start_inclusive_end_exclusive() -> None:
+    book = engine()
+    times = [T0 + 10, T0 + 20.000001, T0 + 30]
+    orders = [
+        placed(book.place_order(NewOrder.market(f"m{i}", "BTC-USD", "BUY", quote_size="10"), at))
+        for i, at in enumerate(times)
+    ]
+    first, second, third = orders
+    at = [datetime.fromtimestamp(t, UTC) for t in times]
+    assert book.list_orders(created_from=at[1]) == [third, second]
+    assert book.list_orders(created_before=at[2]) == [second, first]
+    assert book.list_orders(created_from=at[1], created_before=at[2]) == [second]
+    assert book.list_orders(created_from=at[2] + timedelta(microseconds=1)) == []
+    assert [f.order_id for f in book.list_fills(traded_from=at[1])] == [third.order_id, second.order_id]
+    assert [f.order_id for f in book.list_fills(traded_before=at[1])] == [first.order_id]
+    assert [f.order_id for f in book.list_fills(traded_from=at[0], traded_before=at[1])] == [first.order_id]
+
+
+def test_lists_stop_at_the_limit() -> None:
+    book = engine()
+    orders = [
+        placed(book.place_order(NewOrder.market(f"m{i}", "BTC-USD", "BUY", quote_size="10"), T0 + i))
+        for i in range(4)
+    ]
+    assert book.list_orders(limit=2) == [orders[3], orders[2]]
+    assert book.list_orders(before_sequence=orders[1].sequence, limit=5) == [orders[1], orders[0]]
+    assert [f.order_id for f in book.list_fills(limit=3)] == [o.order_id for o in orders[:0:-1]]
+
+
 def test_a_seeded_engine_makes_the_same_ids() -> None:
     def ids(seed: int) -> list[str]:
         book = engine(seed=seed)
         order = placed(book.place_order(NewOrder.market("x", "BTC-USD", "BUY", quote_size="10"), T0))
-        return [order.order_id, order.fills[0].trade_id]
+        (fill,) = book.list_fills(order_ids=[order.order_id])
+        return [order.order_id, fill.trade_id]
 
     assert ids(4) == ids(4)
     assert ids(4) != ids(5)
@@ -381,7 +412,8 @@ def test_orders_and_fills_convert_to_domain_types() -> None:
     assert exchange_order.filled_value == order.filled_value
     assert exchange_order.created_time is not None
     assert exchange_order.created_time.timestamp() == T0
-    fill = order.fills[0].to_domain()
+    (sim_fill,) = book.list_fills(order_ids=[order.order_id])
+    fill = sim_fill.to_domain()
     assert fill.commission == order.total_fees
 
 

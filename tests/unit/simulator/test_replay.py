@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,13 @@ def test_flat_ticks_and_ticker_frames_load_in_time_order(tmp_path: Path) -> None
     assert ticks == sorted(ticks, key=lambda t: t.time)
     assert ticks[-1].product_id == "BTC-USD"
     assert ticks[-1].best_bid == ticks[-1].best_ask == "97000.01"  # a flat tick without a book
-    assert any(t.product_id == "ETH-USD" and t.best_ask == "1.01" for t in ticks)
-    assert len(ticks) >= 3
+    # Both RFC 3339 times (nine fraction digits, read to the microsecond) are in UTC.
+    at = datetime(2023, 2, 9, 20, 30, 37, 167359, UTC).timestamp()
+    assert [(t.product_id, t.time, t.best_ask) for t in ticks[:2]] == [
+        ("BTC-USD", at, "21933.98"),
+        ("ETH-USD", at, "1.01"),
+    ]
+    assert len(ticks) == 3
 
 
 @pytest.mark.parametrize(
