@@ -20,7 +20,6 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -49,21 +48,14 @@ from streambot.observability.latency import LatencyStats
 from streambot.risk.base import Intent, Rejection, RiskContext, RiskLimits
 from streambot.risk.engine import RiskEngine
 from streambot.trading.book import OrderBook
-from streambot.trading.settlement import (
-    FINAL_EXCHANGE_STATUSES,
-    Settler,
-    order_to_dict,
-    trade_to_dict,
-)
+from streambot.trading.settlement import FINAL_EXCHANGE_STATUSES, Settler, now_utc
 from streambot.trading.sizing import size_intent
-
-__all__ = ["Executor", "OrderStore", "Rejected", "now_utc", "order_to_dict", "trade_to_dict"]
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
 # The same rejection again and again (a bot whose budget is spent signalling every tick) is stored
-# once per this many seconds; the ones in between are only counted.
+# once per this many seconds; the ones in between are only counted, as ignored signals.
 _REPEAT_REJECTION_S = 30.0
 _perf_ns = time.perf_counter_ns
 
@@ -73,6 +65,7 @@ class OrderStore(Protocol):
     async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord: ...
     async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool: ...
     async def upsert_trade(self, trade: Trade) -> Trade: ...
+    async def get_order(self, client_order_id: str) -> OrderRecord | None: ...
 
 
 class Rejected(Exception):
@@ -81,10 +74,6 @@ class Rejected(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class _NoRiskStore:
@@ -126,10 +115,7 @@ class Executor:
         self.risk = risk if risk is not None else RiskEngine(RiskLimits(), _NoRiskStore(), bus)
         self.feed_state = feed_state
         self.book = book if book is not None else OrderBook()
-        self.products: dict[ProductId, Product] = {}
-        self.settler = Settler(
-            bus=bus, exchange=exchange, store=store, book=self.book, risk=self.risk, products=self.products
-        )
+        self.settler = Settler(bus=bus, exchange=exchange, store=store, book=self.book, risk=self.risk)
         self._last_order_at: dict[BotId, float] = {}
         self._last_rejection: dict[BotId, tuple[str, float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,7 +123,6 @@ class Executor:
         self.signals_ignored = 0
         self.orders_placed = 0
         self.orders_rejected = 0
-        self.rejections_repeated = 0
         self.by_status: dict[str, int] = {}
         # Latency of each step, from the decision (signal) to the step.
         self.step_latency: dict[str, LatencyStats] = {
@@ -153,13 +138,12 @@ class Executor:
 
     @property
     def products(self) -> dict[ProductId, Product]:
-        return self._products
+        """The products' trading rules; the settler's table, so both always read the same one."""
+        return self.settler.products
 
     @products.setter
     def products(self, products: dict[ProductId, Product]) -> None:
-        self._products = products
-        if hasattr(self, "settler"):
-            self.settler.products = products
+        self.settler.products = products
 
     @property
     def orders_filled(self) -> int:
@@ -235,25 +219,25 @@ class Executor:
         if signal.side is Side.BUY:
             available = await self._balances.available(product.quote_currency)
         price = to_decimal(tick.best_ask or tick.price) if signal.side is Side.BUY else to_decimal(tick.price)
+        ctx = self.risk_context(bot, tick, available)
         sized = size_intent(
             bot_id=bot.bot_id,
             signal=signal,
             product=product,
             price=price,
-            budget=bot.ctx.budget,
-            position=bot.ctx.position,
-            open_buy_notional=self.book.open_buy_notional(bot.bot_id),
-            open_sell_base=self.book.open_sell_base(bot.bot_id),
+            budget=ctx.budget,
+            position=ctx.position,
+            open_buy_notional=ctx.open_buy_notional,
+            open_sell_base=ctx.open_sell_base,
             available_quote=available,
         )
         if isinstance(sized, Rejection):
             # A kill switch or a halt is the reason the user needs to see, not the size.
             first = self.risk.check(
-                Intent(bot.bot_id, bot.product_id, signal.side, price, quote_size=Decimal(0)),
-                self.risk_context(bot, tick, available),
+                Intent(bot.bot_id, bot.product_id, signal.side, price, quote_size=Decimal(0)), ctx
             )
             return first if first is not None and first.code in {"KILL_SWITCH", "HALTED"} else sized
-        rejection = self.risk.check(sized, self.risk_context(bot, tick, available))
+        rejection = self.risk.check(sized, ctx)
         return rejection if rejection is not None else sized
 
     async def _place_and_settle(self, bot: BotRuntime, signal: Signal, tick: Ticker, decided_ns: int) -> None:
@@ -309,7 +293,6 @@ class Executor:
         now = self._clock()
         last = self._last_rejection.get(bot_id)
         if last is not None and last[0] == rejection.code and now - last[1] < _REPEAT_REJECTION_S:
-            self.rejections_repeated += 1
             self.signals_ignored += 1
             return True
         self._last_rejection[bot_id] = (rejection.code, now)
@@ -423,7 +406,7 @@ class Executor:
             return 0
         exchange_ids: list[str] = []
         for client_order_id in open_ids:
-            record = await self._get_order(client_order_id)
+            record = await self._store.get_order(client_order_id)
             if record is not None and record.exchange_order_id:
                 exchange_ids.append(record.exchange_order_id)
         if not exchange_ids:
@@ -434,13 +417,6 @@ class Executor:
             log.error("❌ Cancelling %d open orders failed: %s", len(exchange_ids), exc)
             return 0
         return sum(outcome.values())
-
-    async def _get_order(self, client_order_id: str) -> OrderRecord | None:
-        getter = getattr(self._store, "get_order", None)
-        if getter is None:
-            return None
-        found: OrderRecord | None = await getter(client_order_id)
-        return found
 
     # --- metrics -----------------------------------------------------------------------------
 

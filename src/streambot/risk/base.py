@@ -86,6 +86,28 @@ class RiskContext:
     trades_last_hour: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Fall:
+    """How far a value fell below its reference: in the quote currency and in percent."""
+
+    reference: Decimal
+    amount: Decimal
+    pct: Decimal
+
+
+def fall_beyond(reference: Decimal | None, value: Decimal | None, limit_pct: Decimal) -> Fall | None:
+    """The fall of ``value`` below ``reference`` once it reached ``limit_pct`` percent.
+
+    None while within the limit, with the limit off (zero), or before both figures are known.
+    """
+    if limit_pct <= ZERO or reference is None or value is None or reference <= ZERO:
+        return None
+    fall = reference - value
+    if fall * HUNDRED < reference * limit_pct:
+        return None
+    return Fall(reference, fall, fall * HUNDRED / reference)
+
+
 def money(value: Decimal) -> str:
     """An amount for a sentence: two places, no exponent."""
     return f"{value.quantize(Decimal('0.01')):,}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streambot.risk.base import Intent, Rejection, RiskContext, money
+from streambot.risk.base import ZERO, Intent, Rejection, RiskContext, money
 
 CODE = "BUDGET_EXCEEDED"
 
@@ -12,7 +12,7 @@ def check(intent: Intent, ctx: RiskContext) -> Rejection | None:
         return None
     committed = ctx.position.cost + ctx.open_buy_notional
     if committed + intent.notional > ctx.budget:
-        left = max(ctx.budget - committed, type(committed)(0))
+        left = max(ctx.budget - committed, ZERO)
         return Rejection(
             CODE,
             f"Buying {money(intent.notional)} is more than the {money(left)} left of this bot's "

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from streambot.risk.base import HUNDRED, ZERO, Intent, Rejection, RiskContext, amount, money
+from streambot.risk.base import Intent, Rejection, RiskContext, amount, fall_beyond, money
 
 CODE = "DAILY_LOSS_LIMIT"
 
 
 def breached(day_start: Decimal | None, equity: Decimal | None, limit_pct: Decimal) -> Rejection | None:
     """The rejection (and reason to halt) when today's loss reached the limit; shared with the engine."""
-    if limit_pct <= ZERO or day_start is None or equity is None or day_start <= ZERO:
+    loss = fall_beyond(day_start, equity, limit_pct)
+    if loss is None:
         return None
-    loss = day_start - equity
-    if loss * HUNDRED >= day_start * limit_pct:
-        return Rejection(
-            CODE,
-            f"The account lost {money(loss)} today ({loss * HUNDRED / day_start:.2f}% of "
-            f"{money(day_start)}), reaching the daily loss limit of {amount(limit_pct)}%.",
-        )
-    return None
+    return Rejection(
+        CODE,
+        f"The account lost {money(loss.amount)} today ({loss.pct:.2f}% of {money(loss.reference)}), "
+        f"reaching the daily loss limit of {amount(limit_pct)}%.",
+    )
 
 
 def check(intent: Intent, ctx: RiskContext) -> Rejection | None:

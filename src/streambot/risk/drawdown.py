@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from streambot.risk.base import HUNDRED, ZERO, Intent, Rejection, RiskContext, amount, money
+from streambot.risk.base import Intent, Rejection, RiskContext, amount, fall_beyond, money
 
 CODE = "MAX_DRAWDOWN"
 
 
 def breached(peak: Decimal | None, equity: Decimal | None, limit_pct: Decimal) -> Rejection | None:
-    if limit_pct <= ZERO or peak is None or equity is None or peak <= ZERO:
+    """The rejection (and reason to halt) when equity fell the limit below its peak."""
+    down = fall_beyond(peak, equity, limit_pct)
+    if down is None:
         return None
-    down = peak - equity
-    if down * HUNDRED >= peak * limit_pct:
-        return Rejection(
-            CODE,
-            f"The account is {money(down)} ({down * HUNDRED / peak:.2f}%) below its peak of "
-            f"{money(peak)}, reaching the maximum drawdown of {amount(limit_pct)}%.",
-        )
-    return None
+    return Rejection(
+        CODE,
+        f"The account is {money(down.amount)} ({down.pct:.2f}%) below its peak of "
+        f"{money(down.reference)}, reaching the maximum drawdown of {amount(limit_pct)}%.",
+    )
 
 
 def check(intent: Intent, ctx: RiskContext) -> Rejection | None:

@@ -200,9 +200,6 @@ class RiskEngine:
         self._publish("risk.kill_switch", scope=state.scope, bot_id=bot_id, on=on, reason=reason)
         return True
 
-    def forget_bot(self, bot_id: BotId) -> None:
-        self._states.pop(scope_key(bot_id), None)
-
     # --- internals ---------------------------------------------------------------------------
 
     async def _save(self, state: ScopeState) -> None:

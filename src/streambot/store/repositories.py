@@ -8,7 +8,7 @@ failing with ``SQLITE_BUSY`` as a read-then-write transaction can.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -398,6 +398,14 @@ class Repositories:
         async with self._transaction() as session:
             row = await session.get(OrderRow, client_order_id)
             return None if row is None else _order(row)
+
+    async def get_orders(self, client_order_ids: Collection[str]) -> dict[str, OrderRecord]:
+        """The stored ones of these orders, by client_order_id, in one query."""
+        if not client_order_ids:
+            return {}
+        statement = select(OrderRow).where(OrderRow.client_order_id.in_(client_order_ids))
+        async with self._transaction() as session:
+            return {row.client_order_id: _order(row) for row in await session.scalars(statement)}
 
     async def list_orders(
         self, bot_id: int | None = None, open_only: bool = False, limit: int = 100

@@ -25,6 +25,7 @@ from streambot.trading.reconcile import Reconciler
 
 if TYPE_CHECKING:
     from streambot.config import Settings
+    from streambot.evaluator import BotRuntime
     from streambot.executor import Executor
     from streambot.store.database import Store
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 class BotDirectory(Protocol):
     async def list(self) -> list[BotRecord]: ...
     def position(self, bot_id: BotId) -> Position: ...
+    def runtime(self, bot_id: BotId) -> BotRuntime | None: ...
 
 
 def limits_from(settings: Settings) -> RiskLimits:
@@ -83,11 +85,9 @@ class TradingEngine:
         self._balances = balances
         assert self._executor is not None
         self._executor.settler.position_of = bots.position
-        runtime = getattr(bots, "runtime", None)
-        if runtime is not None:
-            self._executor.settler.name_of = lambda bot_id: (
-                found.name if (found := runtime(bot_id)) is not None else f"bot {bot_id}"
-            )
+        self._executor.settler.name_of = lambda bot_id: (
+            found.name if (found := bots.runtime(bot_id)) is not None else f"bot {bot_id}"
+        )
         self.equity = EquityWatcher(
             risk=self.risk,
             store=self._store,

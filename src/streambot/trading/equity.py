@@ -16,7 +16,7 @@ from typing import Protocol
 
 from streambot.risk.engine import RiskEngine
 from streambot.risk.state import EquitySnapshot
-from streambot.trading.pnl import BotPnl
+from streambot.trading.pnl import BotPnl, pnl_totals
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ class EquityWatcher:
     async def snapshot(self, equity: Decimal, now: float) -> None:
         at = datetime.fromtimestamp(now, UTC)
         bots = await self._bots_pnl()
-        realized = sum((b.realized for b in bots), Decimal(0))
-        unrealized = sum((b.unrealized for b in bots), Decimal(0))
+        realized, unrealized = pnl_totals(bots)
         rows = [EquitySnapshot(at, None, equity, realized, unrealized)]
         rows += [EquitySnapshot(at, b.bot_id, b.equity, b.realized, b.unrealized) for b in bots]
         await self._store.insert_equity_snapshots(rows)

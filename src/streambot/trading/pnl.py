@@ -60,6 +60,15 @@ def bot_pnl(
     )
 
 
+def pnl_totals(bots: Iterable[BotPnl]) -> tuple[Decimal, Decimal]:
+    """Realised and unrealised P&L summed over the bots."""
+    realized = unrealized = _ZERO
+    for bot in bots:
+        realized += bot.realized
+        unrealized += bot.unrealized
+    return realized, unrealized
+
+
 def latest_prices(latest: Mapping[ProductId, Ticker]) -> dict[ProductId, Decimal]:
     return {product: to_decimal(tick.price) for product, tick in latest.items()}
 

@@ -103,7 +103,6 @@ class Reconciler:
         self._settler = settler
         self._in_flight = in_flight
         self._limit = asyncio.Semaphore(concurrency)
-        self.runs = 0
         self.last: ReconcileReport | None = None
         self._lock = asyncio.Lock()
 
@@ -124,7 +123,6 @@ class Reconciler:
             batch = await self._read_batch(orders, report) if orders else _Batch()
             if batch is not None:
                 await asyncio.gather(*(self._reconcile(order, batch, report) for order in orders))
-            self.runs += 1
             self.last = report
             if report.settled or report.never_submitted or report.errors:
                 log.info(

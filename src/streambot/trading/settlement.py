@@ -44,10 +44,6 @@ class SettlementStore(Protocol):
     async def upsert_trade(self, trade: Trade) -> Trade: ...
 
 
-class FillListener(Protocol):
-    def __call__(self, bot_id: BotId, fill: Fill) -> None: ...
-
-
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -88,10 +84,7 @@ class Settler:
         exchange: Exchange,
         store: SettlementStore,
         book: OrderBook,
-        risk: RiskEngine | None = None,
-        position_of: Callable[[BotId], Position | None] | None = None,
-        on_fill: FillListener | None = None,
-        products: dict[ProductId, Product] | None = None,
+        risk: RiskEngine,
     ) -> None:
         self._bus = bus
         self._exchange = exchange
@@ -99,11 +92,9 @@ class Settler:
         self.book = book
         self._risk = risk
         # None while the bots are not loaded yet: they replay every stored fill when they load.
-        self.position_of = position_of
-        self.on_fill = on_fill
-        self.products = products if products is not None else {}
+        self.position_of: Callable[[BotId], Position | None] | None = None
+        self.products: dict[ProductId, Product] = {}
         self.name_of: Callable[[BotId], str] = lambda bot_id: f"bot {bot_id}"
-        self.fills_booked = 0
         self.trades_booked = 0
 
     async def transition(self, record: OrderRecord, status: OrderStatus, **changes: Any) -> OrderRecord:
@@ -133,7 +124,6 @@ class Settler:
             ):
                 new += 1
                 await self._apply(record.bot_id, fill)
-        self.fills_booked += new
         status = our_status(order)
         unchanged = (
             status is record.status
@@ -161,13 +151,12 @@ class Settler:
 
     async def _apply(self, bot_id: BotId, fill: Fill) -> None:
         position = self.position_of(bot_id) if self.position_of is not None else None
-        if position is not None:
-            before = position.realized_pnl
-            position.apply_fill(fill.side, fill.size, fill.price * fill.size, fill.commission)
-            if fill.side is Side.SELL and position.realized_pnl < before and self._risk is not None:
-                await self._risk.record_loss(bot_id, fill.trade_time)
-        if self.on_fill is not None:
-            self.on_fill(bot_id, fill)
+        if position is None:
+            return
+        before = position.realized_pnl
+        position.apply_fill(fill.side, fill.size, fill.price * fill.size, fill.commission)
+        if fill.side is Side.SELL and position.realized_pnl < before:
+            await self._risk.record_loss(bot_id, fill.trade_time)
 
     async def _book_trade(self, record: OrderRecord, order: ExchangeOrder) -> Trade:
         quote = order.filled_value or order.filled_size * order.average_filled_price

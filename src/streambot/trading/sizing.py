@@ -80,7 +80,3 @@ def size_intent(
             f"{amount(product.base_min_size)} (position {amount(position.base)}).",
         )
     return Intent(bot_id, product.product_id, Side.SELL, price, base_size=base, limit_price=limit)
-
-
-def as_decimal(value: Decimal | float) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(repr(value))

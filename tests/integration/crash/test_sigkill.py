@@ -188,14 +188,25 @@ async def _wait(condition: Any, within: float = 30.0) -> Any:
 
 
 async def _check_records(process: Process, killed_at: datetime) -> int:
-    """What must hold as soon as the restarted process answers (reconciliation ran before)."""
+    """What must hold as soon as the restarted process answers (reconciliation ran before).
+
+    The bots trade on while this reads, so the exchange is read before our records and again after:
+    every order is stored before it is sent, so all the first read lists must be recorded, and an
+    order we marked as never sent must not turn up even in the later read.
+    """
+    sent_before = await process.exchange_orders()
     orders = await process.orders()
-    exchange = await process.exchange_orders()
-    counts = Counter(o["client_order_id"] for o in exchange)
+    sent_after = await process.exchange_orders()
+    counts = Counter(o["client_order_id"] for o in sent_after)
     assert not [c for c, n in counts.items() if n > 1], "a client_order_id reached the exchange twice"
     ours = {o["client_order_id"]: o for o in orders}
-    for order in exchange:
-        assert order["client_order_id"] in ours, f"exchange order {order['client_order_id']} is not recorded"
+    assert len(ours) == len(orders), "an order is listed twice"
+    linked = Counter(o["exchange_order_id"] for o in orders if o["exchange_order_id"])
+    assert not [e for e, n in linked.items() if n > 1], "two of our orders point at one exchange order"
+    for order in sent_before:
+        recorded = ours.get(order["client_order_id"])
+        assert recorded is not None, f"exchange order {order['client_order_id']} is not recorded"
+        assert recorded["exchange_order_id"] in {"", order["order_id"]}, (recorded, order)
     for order in orders:
         if datetime.fromisoformat(order["created_at"]) < killed_at:
             assert order["status"] in FINAL, (
@@ -247,9 +258,19 @@ async def test_sigkill_while_trading_leaves_nothing_duplicated_or_unresolved(pro
 
     await _wait(all_final)
     orders = {o["client_order_id"]: o for o in await process.orders()}
+    # Nothing trades now: our records and the exchange must agree order for order.
+    by_exchange_id: dict[str, dict[str, Any]] = {}
+    for sent in await process.exchange_orders():
+        order = orders.get(sent["client_order_id"])
+        assert order is not None, f"exchange order {sent['client_order_id']} is not recorded"
+        assert order["exchange_order_id"] == sent["order_id"], (order, sent)
+        assert Decimal(order["filled_size"]) == Decimal(sent["filled_size"]), (order, sent)
+        assert (order["status"] == "filled") == (sent["status"] == "FILLED"), (order, sent)
+        by_exchange_id[sent["order_id"]] = order
+    # Positions are the exchange's fills, summed.
     held: dict[int, Decimal] = {}
     for fill in await process.exchange_fills():
-        order = next(o for o in orders.values() if o["exchange_order_id"] == fill["order_id"])
+        order = by_exchange_id[fill["order_id"]]
         size = Decimal(fill["size"])
         if fill.get("size_in_quote"):
             size /= Decimal(fill["price"])  # as the platform reads a fill: base currency

@@ -68,6 +68,10 @@ async def test_orders_page_filter_and_unresolved(store: Store) -> None:
     window = await store.page_orders(since=T0 + timedelta(seconds=1), until=T0 + timedelta(seconds=3))
     assert [o.client_order_id for o in window] == ["o-2", "o-1"]
     assert [o.client_order_id for o in await store.unresolved_orders()] == ["o-0", "o-2", "o-4"]
+    by_id = await store.get_orders({"o-1", "o-4", "missing"})
+    assert sorted(by_id) == ["o-1", "o-4"]
+    assert by_id["o-4"] == await store.get_order("o-4")
+    assert await store.get_orders(set()) == {}
     sent = await store.submitted_since(T0 + timedelta(seconds=3))
     assert sorted(at for _, at in sent) == [T0 + timedelta(seconds=3), T0 + timedelta(seconds=4)]
     await store.insert_fill(_fill("t-1", size=Decimal("0.5")), bot_id=bot, client_order_id="o-1")

@@ -175,6 +175,10 @@ async def test_orders_page_backwards_with_a_cursor_and_bad_cursors_are_named(tra
     async with trading.http.get(trading.url("/api/v1/orders?status=lost"), headers=trading.auth) as r:
         assert r.status == 422
         assert "status" in await r.text()
+    for path in ("/api/v1/trades?bot_id=0", f"/api/v1/trades?bot_id={2**63}"):
+        async with trading.http.get(trading.url(path), headers=trading.auth) as r:
+            assert r.status == 422, path
+            assert "bot_id" in await r.text()
 
 
 async def _count_at_least(trading: Trading, n: int) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from streambot.bus import Bus
-from streambot.domain import Event
+from streambot.domain import Event, Position
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
 from tests.unit.risk.support import BOT, NOW, MemoryRiskStore, buy, context, sell
@@ -45,12 +45,7 @@ async def test_a_breached_daily_loss_halts_the_account_until_a_person_resumes_it
     rejection = restarted.check(buy(), context())
     assert rejection is not None
     assert rejection.code == "HALTED"
-    assert (
-        restarted.check(
-            sell(), context(position=__import__("streambot.domain").domain.Position(base=Decimal(1)))
-        )
-        is None
-    )
+    assert restarted.check(sell(), context(position=Position(base=Decimal(1)))) is None
 
     assert await restarted.resume(None, "alice")
     assert not restarted.account.halted

@@ -22,6 +22,7 @@ from streambot.risk import (
     trade_rate,
 )
 from streambot.risk.base import Intent
+from streambot.risk.engine import RULES
 from streambot.risk.state import ScopeState
 from tests.unit.risk.support import BOT, BTC, NOW, buy, context, sell
 
@@ -31,19 +32,7 @@ def held(base: str, cost: str) -> Position:
 
 
 def test_everything_within_limits_passes_every_rule() -> None:
-    for rule in (
-        kill_switch,
-        halted,
-        exchange_rules,
-        stale_price,
-        daily_loss,
-        drawdown,
-        loss_cooldown,
-        trade_rate,
-        max_order_notional,
-        bot_budget,
-        max_position,
-    ):
+    for rule in RULES:
         assert rule.check(buy(), context()) is None, rule.__name__
 
 
@@ -119,11 +108,15 @@ def test_daily_loss_and_drawdown_measure_account_equity() -> None:
     rejection = daily_loss.check(buy(), context(account=day, equity=Decimal(900)))
     assert rejection is not None
     assert rejection.code == "DAILY_LOSS_LIMIT"
-    assert "10%" in rejection.message
+    assert "lost 100.00 today (10.00% of 1,000.00)" in rejection.message
+    assert "daily loss limit of 10%" in rejection.message
     peak = ScopeState(day_start_equity=Decimal(700), equity_peak=Decimal(1000))
+    assert drawdown.check(buy(), context(account=peak, equity=Decimal("750.01"))) is None
     down = drawdown.check(buy(), context(account=peak, equity=Decimal(750)))
     assert down is not None
     assert down.code == "MAX_DRAWDOWN"
+    assert "250.00 (25.00%) below its peak of 1,000.00" in down.message
+    assert "maximum drawdown of 25%" in down.message
     assert drawdown.check(sell(), context(account=peak, equity=Decimal(750))) is None
 
 

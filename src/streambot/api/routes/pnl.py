@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel
 from streambot.api.deps import platform
 from streambot.api.routes.orders import MAX_ID
 from streambot.app import Platform
+from streambot.trading.pnl import pnl_totals
 
 router = APIRouter(prefix="/pnl", tags=["pnl"])
 
@@ -45,8 +46,7 @@ class EquityPoint(BaseModel):
 @router.get("")
 async def pnl(p: Annotated[Platform, Depends(platform)]) -> PnlOut:
     bots = await p.trading.bots_pnl()
-    realized = sum((b.realized for b in bots), Decimal(0))
-    unrealized = sum((b.unrealized for b in bots), Decimal(0))
+    realized, unrealized = pnl_totals(bots)
     return PnlOut(
         bots=[
             BotPnlOut(
