@@ -101,8 +101,8 @@ class Rules:
                 Condition(
                     "cache_hit_rate",
                     WARNING,
-                    f"balance cache hit rate {hits / (hits + misses):.0%} (below {self.min_hit_rate:.0%}): "
-                    "the exchange is asked for balances too often",
+                    f"only {hits / (hits + misses):.0%} of balance lookups spared a REST request "
+                    f"(below {self.min_hit_rate:.0%}): the exchange is asked for balances too often",
                 )
             )
 

@@ -115,7 +115,9 @@ class Summary:
             "balance_cache": {
                 "hits": balances.hits if balances else 0,
                 "misses": balances.misses if balances else 0,
+                "joined": balances.joined if balances else 0,  # waited on a refresh already under way
                 "hit_rate": round(balances.hit_rate, 4) if balances else None,
+                "request_free_rate": round(balances.request_free_rate, 4) if balances else None,
                 "age_s": round(age, 1) if balances and (age := balances.age) is not None else None,
             },
             "feed": feed_summary(p),
