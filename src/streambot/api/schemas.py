@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from streambot.domain import BotRecord, Trade
+
+
+def _plain(value: Decimal) -> str:
+    return format(value, "f")
+
+
+Amount = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="json")]
+"""A decimal in responses: exact, and in plain notation (Coinbase's ``0.0000000000000000`` hold
+would otherwise read ``0E-16``, and a size of ``0.0000001`` would read ``1E-7``)."""
 
 
 class Input(BaseModel):
@@ -32,10 +41,10 @@ class BotUpdate(Input):
 
 
 class PositionOut(BaseModel):
-    base_size: Decimal
-    average_entry: Decimal
-    cost: Decimal
-    realized_pnl: Decimal
+    base_size: Amount
+    average_entry: Amount
+    cost: Amount
+    realized_pnl: Amount
 
 
 class BotOut(BaseModel):
@@ -44,7 +53,7 @@ class BotOut(BaseModel):
     strategy: str
     product_id: str
     params: dict[str, Any]
-    budget: Decimal
+    budget: Amount
     state: str
     error_reason: str
     streaming: bool
@@ -76,7 +85,7 @@ class SignalOut(BaseModel):
 
 class BotStatusOut(BotOut):
     position: PositionOut
-    unrealized_pnl: Decimal
+    unrealized_pnl: Amount
     evaluations: int
     signals: int
     mean_eval_us: float
@@ -91,11 +100,11 @@ class TradeOut(BaseModel):
     product_id: str
     side: str
     action: str = Field(description="buy or sell (the old system's name for side)")
-    base_size: Decimal
-    price: Decimal
-    quote_amount: Decimal
-    fee: Decimal
-    net_total: Decimal
+    base_size: Amount
+    price: Amount
+    quote_amount: Amount
+    fee: Amount
+    net_total: Amount
     status: str
     client_order_id: str
     exchange_order_id: str
@@ -177,9 +186,9 @@ class StreamingStatusOut(BaseModel):
 
 class AccountOut(BaseModel):
     currency: str
-    available: Decimal
-    hold: Decimal
-    total: Decimal
+    available: Amount
+    hold: Amount
+    total: Amount
 
 
 class AccountsOut(BaseModel):

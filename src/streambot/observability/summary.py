@@ -17,22 +17,27 @@ if TYPE_CHECKING:
 
 
 class RateMeter:
-    """Events per second between two reads at least ``min_window`` apart."""
+    """Events per second between two reads at least ``min_window`` apart.
 
-    __slots__ = ("_at", "_count", "min_window", "rate")
+    Until a second read is that far from the first, the rate is the average since ``started_at``
+    (monotonic seconds at which the count was 0), so a single read never shows 0/s for a live stream.
+    """
 
-    def __init__(self, min_window: float = 1.0) -> None:
+    __slots__ = ("_at", "_count", "_read", "min_window", "rate")
+
+    def __init__(self, started_at: float, min_window: float = 1.0) -> None:
         self.min_window = min_window
-        self._count: int | None = None
-        self._at = 0.0
+        self._count = 0
+        self._at = started_at
+        self._read = False
         self.rate = 0.0
 
     def update(self, count: int) -> float:
         now = time.monotonic()
-        if self._count is None:
-            self._count, self._at = count, now
-        elif now - self._at >= self.min_window:
-            self.rate = (count - self._count) / (now - self._at)
+        elapsed = now - self._at
+        if elapsed >= self.min_window or (not self._read and elapsed > 0):
+            self._read = True
+            self.rate = (count - self._count) / elapsed
             self._count, self._at = count, now
         return self.rate
 
@@ -66,7 +71,8 @@ class Summary:
     def __init__(self, platform: Platform, requests: RequestStats | None = None) -> None:
         self._platform = platform
         self._requests = requests
-        self._ticks = RateMeter()
+        # The platform's start as a monotonic time: its tick count was 0 then.
+        self._ticks = RateMeter(time.monotonic() - max(0.0, time.time() - platform.started_at))
         self._cached: tuple[float, dict[str, Any]] | None = None
 
     def metrics(self, max_age: float = 0.5) -> dict[str, Any]:

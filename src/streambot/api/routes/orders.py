@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel
 
 from streambot.api.deps import platform
+from streambot.api.schemas import Amount
 from streambot.app import Platform
 from streambot.domain import OrderRecord, OrderStatus
 
@@ -25,16 +25,16 @@ class OrderOut(BaseModel):
     side: str
     status: str
     reason: str
-    quote_size: Decimal | None
-    base_size: Decimal | None
-    limit_price: Decimal | None
+    quote_size: Amount | None
+    base_size: Amount | None
+    limit_price: Amount | None
     exchange_order_id: str
     error_code: str
     error: str
-    filled_size: Decimal
-    average_price: Decimal
-    filled_value: Decimal
-    fees: Decimal
+    filled_size: Amount
+    average_price: Amount
+    filled_value: Amount
+    fees: Amount
     created_at: datetime
     risk_checked_at: datetime | None
     submitted_at: datetime | None

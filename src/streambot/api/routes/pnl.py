@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -11,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from streambot.api.deps import platform
 from streambot.api.routes.orders import MAX_ID
+from streambot.api.schemas import Amount
 from streambot.app import Platform
 from streambot.trading.pnl import pnl_totals
 
@@ -21,26 +21,26 @@ class BotPnlOut(BaseModel):
     bot_id: int
     name: str
     product_id: str
-    budget: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    total_pnl: Decimal
-    equity: Decimal
+    budget: Amount
+    realized_pnl: Amount
+    unrealized_pnl: Amount
+    total_pnl: Amount
+    equity: Amount
 
 
 class PnlOut(BaseModel):
     bots: list[BotPnlOut]
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    total_pnl: Decimal
-    account_equity: Decimal | None  # None until balances and prices are known
+    realized_pnl: Amount
+    unrealized_pnl: Amount
+    total_pnl: Amount
+    account_equity: Amount | None  # None until balances and prices are known
 
 
 class EquityPoint(BaseModel):
     taken_at: datetime
-    equity: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
+    equity: Amount
+    realized_pnl: Amount
+    unrealized_pnl: Amount
 
 
 @router.get("")

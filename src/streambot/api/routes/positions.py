@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -10,6 +9,7 @@ from pydantic import BaseModel
 
 from streambot.api.deps import platform
 from streambot.api.routes.orders import MAX_ID
+from streambot.api.schemas import Amount
 from streambot.app import Platform
 from streambot.trading.pnl import BotPnl
 
@@ -20,13 +20,13 @@ class PositionOut(BaseModel):
     bot_id: int
     name: str
     product_id: str
-    base_size: Decimal
-    cost: Decimal
-    average_entry: Decimal
-    price: Decimal | None
-    market_value: Decimal
-    unrealized_pnl: Decimal
-    realized_pnl: Decimal
+    base_size: Amount
+    cost: Amount
+    average_entry: Amount
+    price: Amount | None
+    market_value: Amount
+    unrealized_pnl: Amount
+    realized_pnl: Amount
 
     @classmethod
     def of(cls, pnl: BotPnl) -> PositionOut:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from streambot.api.deps import platform
 from streambot.api.routes.orders import MAX_ID
+from streambot.api.schemas import Amount
 from streambot.app import Platform
 from streambot.domain import BotId
 from streambot.risk.state import ScopeState
@@ -19,10 +19,10 @@ router = APIRouter(prefix="/risk", tags=["risk"])
 
 
 class LimitsOut(BaseModel):
-    max_order_notional: Decimal
-    max_position_notional: Decimal
-    daily_loss_pct: Decimal
-    max_drawdown_pct: Decimal
+    max_order_notional: Amount
+    max_position_notional: Amount
+    daily_loss_pct: Amount
+    max_drawdown_pct: Amount
     loss_cooldown_s: float
     max_trades_per_hour: int
     stale_price_s: float
@@ -59,11 +59,11 @@ class RiskOut(BaseModel):
     limits: LimitsOut
     account: ScopeOut
     bots: list[ScopeOut]
-    equity: Decimal | None
-    day_start_equity: Decimal | None
-    equity_peak: Decimal | None
+    equity: Amount | None
+    day_start_equity: Amount | None
+    equity_peak: Amount | None
     open_orders: int
-    open_buy_notional: Decimal
+    open_buy_notional: Amount
     rejections: dict[str, int]
 
 
