@@ -23,10 +23,14 @@ async def test_subprotocol_auth_says_hello_then_streams_tickers(api: Api) -> Non
     assert hello["type"] == "hello"
     assert hello["channel"] == "market"
     assert isinstance(hello["last_event_id"], int)
-    ticker = await next_frame(ws, "ticker")
-    assert ticker["product_id"] in {"BTC-USD", "ETH-USD", "DOGE-USD"}
+    batch = await next_frame(ws, "tickers")
+    assert set(batch) == {"type", "tickers"}
+    # The first batch after hello holds the current price of every product, one item each.
+    products = [ticker["product_id"] for ticker in batch["tickers"]]
+    assert sorted(products) == sorted(set(products))
+    assert set(products) <= {"BTC-USD", "ETH-USD", "DOGE-USD"}
+    ticker = batch["tickers"][0]
     assert set(ticker) == {
-        "type",
         "product_id",
         "price",
         "best_bid",
@@ -139,8 +143,8 @@ async def test_a_bot_channel_carries_only_that_bot(api: Api) -> None:
     event = await next_frame(ws, "event")
     assert event["topic"] == "bots.signal"
     assert event["data"]["bot_id"] == bot.id
-    ticker = await next_frame(ws, "ticker")
-    assert ticker["product_id"] == "ETH-USD"
+    batch = await next_frame(ws, "tickers")
+    assert [ticker["product_id"] for ticker in batch["tickers"]] == ["ETH-USD"]
     await ws.close()
 
     missing = await api.ws("/api/v1/ws/bots/424242")
@@ -209,10 +213,11 @@ async def test_tickers_are_coalesced_to_max_rate(api: Api) -> None:
     deadline = loop.time() + 2.5
     while loop.time() < deadline:
         try:
-            frame = await next_frame(ws, "ticker", within=max(0.01, deadline - loop.time()))
+            frame = await next_frame(ws, "tickers", within=max(0.01, deadline - loop.time()))
         except TimeoutError:
             break
-        seen.setdefault(frame["product_id"], []).append(loop.time())
+        for ticker in frame["tickers"]:
+            seen.setdefault(ticker["product_id"], []).append(loop.time())
     await ws.close()
     assert seen
     # At most 1 per product per second: in 2.5 s, no product more than 3 times.

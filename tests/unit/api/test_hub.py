@@ -11,6 +11,7 @@ from streambot.api.live.client import LiveClient
 from streambot.api.live.frames import Channel
 from streambot.api.live.hub import EventHub
 from streambot.bus import Bus
+from streambot.domain import Ticker
 
 
 def frames(client: LiveClient) -> list[dict[str, object]]:
@@ -102,3 +103,61 @@ async def test_a_status_frame_that_cannot_be_built_is_logged_not_sent(
     frame = await hub.status_frame()
     assert frame is not None
     assert json.loads(frame) == {"type": "status", "feed": {"state": "live"}}
+
+
+def tick(product: str, price: float) -> Ticker:
+    return Ticker(
+        product_id=product,
+        price=price,
+        best_bid=price - 1,
+        best_ask=price + 1,
+        volume_24h=10.0,
+        low_24h=price - 100,
+        high_24h=price + 100,
+        price_change_pct_24h=0.5,
+        time=1_700_000_000.0,
+        received_ns=0,
+        sequence=1,
+    )
+
+
+async def test_a_window_sends_every_changed_product_in_one_frame() -> None:
+    hub = EventHub(Bus())
+    client = LiveClient(hub, Channel.MARKET, queue_size=10)
+    hub.attach(client, None)
+    latest = {"BTC-USD": tick("BTC-USD", 50_000.0), "ETH-USD": tick("ETH-USD", 3_000.0)}
+    sent: list[dict[str, object]] = []
+    both = asyncio.Event()
+
+    async def send(frame: str) -> None:
+        sent.append(json.loads(frame))
+        if len(sent) == 2:
+            both.set()
+
+    client.task = asyncio.create_task(client.pump(send, latest))
+    async with asyncio.timeout(10):
+        await both.wait()
+    client.task.cancel()
+    assert [f["type"] for f in sent] == ["hello", "tickers"]
+    items = sent[1]["tickers"]
+    assert isinstance(items, list)
+    assert [(t["product_id"], t["price"]) for t in items] == [("BTC-USD", 50_000.0), ("ETH-USD", 3_000.0)]
+
+
+async def test_clients_with_tickers_due_are_woken_one_per_turn_of_the_loop() -> None:
+    # Woken together, their sends would run back to back in one turn, and a tick arriving
+    # meanwhile would wait for all of them before the evaluator saw it.
+    hub = EventHub(Bus())
+    clients = [LiveClient(hub, Channel.MARKET, queue_size=10) for _ in range(10)]
+    turns = asyncio.create_task(hub._turns())
+    for client in clients:
+        client.tickers_changed()
+        client.tickers_changed()  # asking twice queues a client once
+    woken: list[int] = []
+    for _ in range(30):
+        await asyncio.sleep(0)
+        woken.append(sum(client.wake.is_set() for client in clients))
+    turns.cancel()
+    assert woken[-1] == len(clients)
+    assert all(later - earlier <= 1 for earlier, later in zip([0, *woken], woken, strict=False))
+    assert all(client.ticker_dirty and not client.turn_queued for client in clients)

@@ -265,8 +265,8 @@ export class Dashboard {
 
   private onFrame(frame: Frame): void {
     switch (frame.type) {
-      case "ticker":
-        this.onTicker(frame);
+      case "tickers":
+        for (const t of frame.tickers) this.onTicker({ ...t, type: "ticker" });
         break;
       case "status":
         this.onStatus(frame);

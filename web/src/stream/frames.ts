@@ -13,6 +13,12 @@ export interface TickerFrame {
   time: number;
 }
 
+/** A client's window of tickers: the newest of every product whose price changed, one socket write. */
+export interface TickersFrame {
+  type: "tickers";
+  tickers: Omit<TickerFrame, "type">[];
+}
+
 export interface EventFrame {
   type: "event";
   id: number;
@@ -36,7 +42,7 @@ export interface HelloFrame {
 }
 
 export type Frame =
-  | TickerFrame
+  | TickersFrame
   | EventFrame
   | StatusFrame
   | HelloFrame

@@ -14,7 +14,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
-from streambot.api.live.frames import CHANNEL_TOPICS, PING_FRAME, Channel, StoredEvent, topic_matches
+from streambot.api.live.frames import (
+    CHANNEL_TOPICS,
+    PING_FRAME,
+    Channel,
+    StoredEvent,
+    tickers_frame,
+    topic_matches,
+)
 from streambot.domain import ProductId, Ticker
 
 if TYPE_CHECKING:
@@ -50,6 +57,7 @@ class LiveClient:
         self.wake = asyncio.Event()
         self.too_slow = False
         self.ticker_dirty = False
+        self.turn_queued = False
         self._hold_until = 0.0
         self._last_sent: dict[ProductId, Ticker] = {}
         self.status_frame: str | None = None  # latest-wins: an old status is worthless
@@ -87,7 +95,7 @@ class LiveClient:
 
     def tickers_changed(self) -> None:
         self.ticker_dirty = True
-        self.wake.set()
+        self.hub.ticker_due(self)  # the hub wakes us in our turn
 
     def push_status(self, frame: str) -> None:
         self.status_frame = frame
@@ -130,15 +138,15 @@ class LiveClient:
             return  # the window's timer wakes us; what arrives meanwhile is coalesced
         self.ticker_dirty = False
         products = self.products if self.products is not None else tuple(latest)
-        sent = False
+        items: list[bytes] = []
         for product in products:
             tick = latest.get(product)
             if tick is None or self._last_sent.get(product) is tick:
                 continue
             self._last_sent[product] = tick
-            await send(self.hub.ticker_frame(tick))
-            sent = True
-        if sent:
+            items.append(self.hub.ticker_item(tick))
+        if items:
+            await send(tickers_frame(items))
             self._hold_until = now + self.interval
             asyncio.get_running_loop().call_later(self.interval, self.tickers_changed)
         else:

@@ -101,10 +101,10 @@ def event_frame(event_id: int, topic: str, ts: float, data: dict[str, Any]) -> s
     return dumps({"type": "event", "id": event_id, "topic": topic, "ts": ts, "data": data})
 
 
-def ticker_frame(tick: Ticker) -> str:
-    return dumps(
+def ticker_json(tick: Ticker) -> bytes:
+    """One ticker as a JSON object: an item of the ``tickers`` frame."""
+    return orjson.dumps(
         {
-            "type": "ticker",
             "product_id": tick.product_id,
             "price": tick.price,
             "best_bid": tick.best_bid,
@@ -116,6 +116,11 @@ def ticker_frame(tick: Ticker) -> str:
             "time": tick.time,
         }
     )
+
+
+def tickers_frame(items: list[bytes]) -> str:
+    """Every product's new ticker of a client's window in one frame: one socket write, not N."""
+    return (b'{"type":"tickers","tickers":[' + b",".join(items) + b"]}").decode()
 
 
 def hello_frame(channel: Channel, last_event_id: int) -> str:
