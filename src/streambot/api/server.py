@@ -58,6 +58,7 @@ async def start_api(platform: Platform, host: str, port: int) -> RunningApi:
             log_config=None,
             access_log=False,
             lifespan="off",
+            http="httptools",
             # The sans-I/O websockets protocol honours transport flow control: a send to a
             # client that stops reading waits instead of buffering without bound.
             ws="websockets-sansio",

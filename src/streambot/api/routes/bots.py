@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, not_found, platform
+from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, not_found, platform, platform_of
 from streambot.api.schemas import BotCreate, BotOut, BotStatusOut, BotUpdate, PositionOut, SignalOut
 from streambot.app import Platform
 from streambot.bots import BotError, BotManager
@@ -19,9 +19,9 @@ router = APIRouter(prefix="/bots", tags=["bots"])
 Bots = Annotated[BotManager, Depends(bot_manager)]
 
 
-def bot_view(request: Request) -> Callable[[BotRecord], BotOut]:
+async def bot_view(request: Request) -> Callable[[BotRecord], BotOut]:
     """How a bot is shown: a running bot that a risk limit halted (it or the account) says so."""
-    risk = platform(request).trading.risk
+    risk = platform_of(request).trading.risk
 
     def view(record: BotRecord) -> BotOut:
         out = BotOut.of(record)
