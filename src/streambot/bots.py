@@ -86,6 +86,11 @@ class BotManager:
         # indicator share one handle.
         self.hub = evaluator.hub
         self._positions: dict[BotId, tuple[Position, float]] = {}
+        # Every stored bot, kept in step with each write made here (this manager is the one
+        # writer of bots). Listing and looking up bots, which the dashboard does every few
+        # seconds, then costs no database round trip: an aiosqlite query hops to its thread
+        # and back, and a busy loop can keep that thread waiting for the GIL for milliseconds.
+        self._records: dict[BotId, BotRecord] | None = None
 
     # --- validation ------------------------------------------------------------------------
 
@@ -105,7 +110,7 @@ class BotManager:
 
     async def load(self) -> None:
         """At start-up: rebuild every bot's position from its fills and resume the running ones."""
-        for record in await self._store.list_bots():
+        for record in tuple((await self._known()).values()):
             self._positions[record.id] = position_from_fills(await self._store.fills_for_bot(record.id))
             if record.state is BotState.RUNNING:
                 await self._activate(record)
@@ -118,7 +123,10 @@ class BotManager:
         if budget <= 0:
             raise BotError("budget must be greater than 0", field="budget")
         full_params = self._check(strategy, product_id, params)
-        record = await self._store.create_bot(name.strip(), strategy, product_id, full_params, budget)
+        await self._known()  # loaded before the write, so the new bot is remembered
+        record = self._remember(
+            await self._store.create_bot(name.strip(), strategy, product_id, full_params, budget)
+        )
         self._bus.publish("bots.created", bot_id=record.id)
         log.info("🤖 Bot %s created: %s on %s", record.id, strategy, product_id)
         return record
@@ -132,8 +140,9 @@ class BotManager:
                 **changes,
                 "params": self._check(record.strategy, record.product_id, changes["params"]),
             }
-        updated = await self._store.update_bot(bot_id, **{k: v for k, v in changes.items() if v is not None})
-        assert updated is not None
+        updated = self._remember(
+            await self._store.update_bot(bot_id, **{k: v for k, v in changes.items() if v is not None})
+        )
         if updated.state is BotState.RUNNING:
             await self._activate(updated)  # a new strategy or budget takes effect at once
         self._bus.publish("bots.updated", bot_id=bot_id)
@@ -145,6 +154,7 @@ class BotManager:
         if runtime is not None:
             close_strategy(runtime.strategy)
         await self._store.delete_bot(bot_id)
+        (await self._known()).pop(bot_id, None)
         self._positions.pop(bot_id, None)
         self._bus.publish("bots.deleted", bot_id=bot_id)
 
@@ -170,8 +180,7 @@ class BotManager:
     async def set_streaming(self, bot_id: BotId, streaming: bool) -> BotRecord:
         """On: the bot decides on every tick. Off: on the latest price every few seconds."""
         await self._require(bot_id)
-        updated = await self._store.update_bot(bot_id, streaming=streaming)
-        assert updated is not None
+        updated = self._remember(await self._store.update_bot(bot_id, streaming=streaming))
         self._evaluator.set_streaming(bot_id, streaming)
         self._bus.publish("bots.updated", bot_id=bot_id)
         log.info("🤖 Bot %s streaming %s", bot_id, "on" if streaming else "off (polling every few seconds)")
@@ -179,7 +188,7 @@ class BotManager:
 
     async def record_error(self, bot_id: BotId, reason: str) -> None:
         """A strategy raised: the evaluator already took the bot out; remember why."""
-        record = await self._store.get_bot(bot_id)
+        record = (await self._known()).get(bot_id)
         if record is not None:
             await self._set_state(record, BotState.ERROR, reason)
 
@@ -187,7 +196,8 @@ class BotManager:
         return await self._require(bot_id)
 
     async def list(self) -> list[BotRecord]:
-        return await self._store.list_bots()
+        """Every bot, oldest first."""
+        return sorted((await self._known()).values(), key=lambda record: record.id)
 
     def runtime(self, bot_id: BotId) -> BotRuntime | None:
         return self._evaluator.get(bot_id)
@@ -201,15 +211,25 @@ class BotManager:
 
     # --- internals -------------------------------------------------------------------------
 
+    async def _known(self) -> dict[BotId, BotRecord]:
+        if self._records is None:
+            self._records = {record.id: record for record in await self._store.list_bots()}
+        return self._records
+
+    def _remember(self, record: BotRecord | None) -> BotRecord:
+        assert record is not None, "a bot this manager knows vanished from the store"
+        if self._records is not None:
+            self._records[record.id] = record
+        return record
+
     async def _require(self, bot_id: BotId) -> BotRecord:
-        record = await self._store.get_bot(bot_id)
+        record = (await self._known()).get(bot_id)
         if record is None:
             raise LookupError(f"bot {bot_id} does not exist")
         return record
 
     async def _set_state(self, record: BotRecord, state: BotState, reason: str) -> BotRecord:
-        updated = await self._store.update_bot(record.id, state=state, error_reason=reason)
-        assert updated is not None
+        updated = self._remember(await self._store.update_bot(record.id, state=state, error_reason=reason))
         self._bus.publish("bots.state", bot_id=record.id, state=state.value, reason=reason)
         return updated
 
