@@ -74,6 +74,7 @@ async def _clients(url: str, token: str, count: int, seconds: float) -> dict[str
 
 async def _rest(url: str, token: str, rate: int, seconds: float) -> dict[str, Any]:
     latencies: list[float] = []
+    by_path: dict[str, list[float]] = {}
     statuses: dict[int, int] = {}
     paths = (
         "/api/v1/market/tickers",
@@ -89,13 +90,16 @@ async def _rest(url: str, token: str, rate: int, seconds: float) -> dict[str, An
         async with session.get(url + path, headers=headers) as response:
             await response.read()
             statuses[response.status] = statuses.get(response.status, 0) + 1
-        latencies.append((time.perf_counter() - started) * 1000)
+        elapsed = (time.perf_counter() - started) * 1000
+        latencies.append(elapsed)
+        by_path.setdefault(path, []).append(elapsed)
 
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=connector) as session:
         for n in range(4):  # warm the connection pool
             await get(session, paths[n])
         latencies.clear()
+        by_path.clear()
         start = loop.time()
         pending: set[asyncio.Task[None]] = set()
         for n in range(int(rate * seconds)):
@@ -109,6 +113,7 @@ async def _rest(url: str, token: str, rate: int, seconds: float) -> dict[str, An
         "p50_ms": round(_pct(latencies, 50), 2),
         "p99_ms": round(_pct(latencies, 99), 2),
         "statuses": statuses,
+        "p99_ms_by_path": {path: round(_pct(values, 99), 2) for path, values in by_path.items()},
     }
 
 
@@ -326,6 +331,8 @@ def print_api_benchmarks() -> None:
         f"p99 {rest['p99_ms']} ms (target ≤ 10 ms), statuses {rest['statuses']}; "
         f"tick→decision p99 meanwhile {rest['tick_to_decision_p99_us']:.0f} µs"
     )
+    by_path = ", ".join(f"{path} {p99}" for path, p99 in rest["p99_ms_by_path"].items())
+    print(f"    p99 ms by path: {by_path}")
     print(
         f"  client that stops reading: cut off {'yes (4408)' if slow['cut_off'] else 'NO'}; "
         f"server RSS {slow['rss_before_kib']} → {slow['rss_after_kib']} KiB "
