@@ -25,10 +25,11 @@ EventHandler = Callable[[Event], None]
 class TickMailbox:
     """Newest unprocessed tick per product, drained in the order products became pending."""
 
-    __slots__ = ("_pending", "_waiter", "delivered", "name", "skipped", "skipped_by_product")
+    __slots__ = ("_pending", "_waiter", "delivered", "name", "skipped", "skipped_by_product", "urgent")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, urgent: bool = False) -> None:
         self.name = name
+        self.urgent = urgent
         self._pending: dict[ProductId, Ticker] = {}
         self._waiter: asyncio.Future[None] | None = None
         self.skipped = 0
@@ -74,19 +75,33 @@ class Bus:
 
     def __init__(self) -> None:
         self._mailboxes: list[TickMailbox] = []
+        self._urgent: list[TickMailbox] = []
         self._subscribers: dict[str, list[EventHandler]] = {}
         self.latest: dict[ProductId, Ticker] = {}
         self.ticks_published = 0
         self.ticks_by_product: dict[ProductId, int] = {}
 
-    def tick_mailbox(self, name: str) -> TickMailbox:
-        box = TickMailbox(name)
+    def tick_mailbox(self, name: str, *, urgent: bool = False) -> TickMailbox:
+        """A consumer's mailbox. ``urgent``: its consumer decides on trades (see ``ticks_urgent``)."""
+        box = TickMailbox(name, urgent=urgent)
         self._mailboxes.append(box)
+        if urgent:
+            self._urgent.append(box)
         return box
+
+    def ticks_urgent(self) -> bool:
+        """Whether a tick waits for a consumer that decides on trades.
+
+        Work that can wait a turn of the loop (a dashboard client's write, say) checks this and
+        yields first: the waiting consumer's wake-up is already queued, so it runs before it.
+        """
+        return any(box._pending for box in self._urgent)
 
     def remove_mailbox(self, box: TickMailbox) -> None:
         if box in self._mailboxes:
             self._mailboxes.remove(box)
+        if box in self._urgent:
+            self._urgent.remove(box)
 
     def publish_tick(self, tick: Ticker) -> None:
         self.latest[tick.product_id] = tick

@@ -212,7 +212,7 @@ class StreamingEvaluator:
 
     async def run(self) -> None:
         """Consume the bus's latest-wins mailbox until cancelled."""
-        self._mailbox = mailbox = self._bus.tick_mailbox("evaluator")
+        self._mailbox = mailbox = self._bus.tick_mailbox("evaluator", urgent=True)
         try:
             while True:
                 # get() returns without suspending while ticks are pending; at most one per product

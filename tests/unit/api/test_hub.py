@@ -161,3 +161,30 @@ async def test_clients_with_tickers_due_are_woken_one_per_turn_of_the_loop() -> 
     assert woken[-1] == len(clients)
     assert all(later - earlier <= 1 for earlier, later in zip([0, *woken], woken, strict=False))
     assert all(client.ticker_dirty and not client.turn_queued for client in clients)
+
+
+async def test_a_client_write_waits_for_a_tick_the_engine_has_not_decided_on() -> None:
+    bus = Bus()
+    hub = EventHub(bus)
+    engine_box = bus.tick_mailbox("engine", urgent=True)
+    order: list[str] = []
+
+    async def engine() -> None:
+        while True:
+            await engine_box.get()
+            order.append("decided")
+
+    async def send(frame: str) -> None:
+        order.append(str(json.loads(frame)["type"]))
+
+    engine_task = asyncio.create_task(engine())
+    await asyncio.sleep(0)  # the engine waits for ticks
+    client = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=10)
+    hub.attach(client, None)
+    client.task = asyncio.create_task(client.pump(send, {}))  # queued first, with hello to write
+    bus.publish_tick(tick("BTC-USD", 50_000.0))  # the engine's wake-up queued behind it
+    for _ in range(5):
+        await asyncio.sleep(0)
+    client.task.cancel()
+    engine_task.cancel()
+    assert order == ["decided", "hello"]

@@ -112,9 +112,14 @@ class LiveClient:
         if self.wants_tickers:
             self.ticker_dirty = True  # send the current prices straight after hello
         self.wake.set()
+        ticks_urgent = self.hub.ticks_urgent
         while True:
             await self.wake.wait()
             self.wake.clear()
+            if ticks_urgent():
+                # A tick waits for the engine, whose wake-up is already queued: let it decide
+                # first, then write. One yield, so a busy market never starves this client.
+                await asyncio.sleep(0)
             if self.too_slow:
                 return
             replay, queue = self.replay, self.queue

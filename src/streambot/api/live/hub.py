@@ -46,6 +46,7 @@ class EventHub:
         status_source: StatusSource | None = None,
     ) -> None:
         self._bus = bus
+        self.ticks_urgent = bus.ticks_urgent
         self.ring: deque[StoredEvent] = deque(maxlen=ring_size)
         self._pending: deque[tuple[int, Event]] = deque()
         self._pending_wake = asyncio.Event()
