@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
@@ -18,6 +18,21 @@ def _plain(value: Decimal) -> str:
 Amount = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="json")]
 """A decimal in responses: exact, and in plain notation (Coinbase's ``0.0000000000000000`` hold
 would otherwise read ``0E-16``, and a size of ``0.0000001`` would read ``1E-7``)."""
+
+_COMPUTED_PLACES = Decimal("1e-12")
+
+
+def _computed(value: Decimal) -> str:
+    with localcontext() as context:
+        context.prec = 60  # room for 12 places on any amount this platform can hold
+        rounded = value.quantize(_COMPUTED_PLACES).normalize()
+    return format(rounded + 0, "f")  # + 0: no "-0" for a loss that rounds away
+
+
+Computed = Annotated[Decimal, PlainSerializer(_computed, return_type=str, when_used="json")]
+"""A decimal computed by division (average entry, a sold share of cost, P&L): 12 places at most,
+trailing zeros dropped. Exact would read ``180.9693400000000000268848052`` for an entry of
+``180.96934``; the stored fills it comes from stay exact."""
 
 
 class Input(BaseModel):
@@ -42,9 +57,9 @@ class BotUpdate(Input):
 
 class PositionOut(BaseModel):
     base_size: Amount
-    average_entry: Amount
-    cost: Amount
-    realized_pnl: Amount
+    average_entry: Computed
+    cost: Computed
+    realized_pnl: Computed
 
 
 class BotOut(BaseModel):

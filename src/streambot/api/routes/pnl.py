@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from streambot.api.deps import platform
 from streambot.api.routes.orders import MAX_ID
-from streambot.api.schemas import Amount
+from streambot.api.schemas import Amount, Computed
 from streambot.app import Platform
 from streambot.trading.pnl import pnl_totals
 
@@ -22,25 +22,25 @@ class BotPnlOut(BaseModel):
     name: str
     product_id: str
     budget: Amount
-    realized_pnl: Amount
-    unrealized_pnl: Amount
-    total_pnl: Amount
-    equity: Amount
+    realized_pnl: Computed
+    unrealized_pnl: Computed
+    total_pnl: Computed
+    equity: Computed
 
 
 class PnlOut(BaseModel):
     bots: list[BotPnlOut]
-    realized_pnl: Amount
-    unrealized_pnl: Amount
-    total_pnl: Amount
-    account_equity: Amount | None  # None until balances and prices are known
+    realized_pnl: Computed
+    unrealized_pnl: Computed
+    total_pnl: Computed
+    account_equity: Computed | None  # None until balances and prices are known
 
 
 class EquityPoint(BaseModel):
     taken_at: datetime
-    equity: Amount
-    realized_pnl: Amount
-    unrealized_pnl: Amount
+    equity: Computed
+    realized_pnl: Computed
+    unrealized_pnl: Computed
 
 
 @router.get("")

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from streambot.api.deps import platform
 from streambot.api.routes.orders import MAX_ID
-from streambot.api.schemas import Amount
+from streambot.api.schemas import Amount, Computed
 from streambot.app import Platform
 from streambot.trading.pnl import BotPnl
 
@@ -21,12 +21,12 @@ class PositionOut(BaseModel):
     name: str
     product_id: str
     base_size: Amount
-    cost: Amount
-    average_entry: Amount
+    cost: Computed
+    average_entry: Computed
     price: Amount | None
-    market_value: Amount
-    unrealized_pnl: Amount
-    realized_pnl: Amount
+    market_value: Computed
+    unrealized_pnl: Computed
+    realized_pnl: Computed
 
     @classmethod
     def of(cls, pnl: BotPnl) -> PositionOut:
