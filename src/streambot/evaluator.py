@@ -104,9 +104,6 @@ class StreamingEvaluator:
     def bots(self) -> list[BotRuntime]:
         return list(self._bots.values())
 
-    def running_on(self, product_id: ProductId) -> int:
-        return len(self._by_product.get(product_id, ()))
-
     def set_streaming(self, bot_id: BotId, streaming: bool) -> BotRuntime | None:
         """Move a running bot between the tick stream and the polling loop."""
         bot = self._bots.get(bot_id)
@@ -117,9 +114,6 @@ class StreamingEvaluator:
         if bot.state is BotState.RUNNING:
             self._index(bot)
         return bot
-
-    def polled(self) -> list[BotRuntime]:
-        return list(self._polled.values())
 
     def _index(self, bot: BotRuntime) -> None:
         if bot.streaming:

@@ -75,7 +75,7 @@ def test_a_raising_strategy_puts_only_that_bot_in_error() -> None:
     assert "ZeroDivisionError: bad math" in broken.error_reason
     assert errors == [1]
     assert healthy.seen == [1.0, 2.0]
-    assert evaluator.running_on("BTC-USD") == 1
+    assert evaluator.evaluations == 2  # the broken bot left the stream on its first tick
 
 
 def test_removed_bots_are_no_longer_evaluated() -> None:
@@ -85,7 +85,8 @@ def test_removed_bots_are_no_longer_evaluated() -> None:
     evaluator.remove(BotId(1))
     evaluator.evaluate(tick("BTC-USD", 1.0))
     assert recorder.seen == []
-    assert evaluator.running_on("BTC-USD") == 0
+    assert evaluator.get(BotId(1)) is None
+    assert evaluator.evaluations == 0
 
 
 async def test_run_consumes_the_bus_and_skips_superseded_ticks() -> None:
@@ -127,7 +128,8 @@ def test_a_bot_with_streaming_off_decides_only_in_the_polling_round_on_the_lates
     assert evaluator.poll() == 1
     assert polled.strategy.seen == [102.0]  # the newest price, once
     assert signals == [(1, 102.0)]
-    assert [bot.bot_id for bot in evaluator.polled()] == [1]
+    assert isinstance(streamed.strategy, Recorder)
+    assert streamed.strategy.seen == [100.0, 101.0, 102.0]  # the polling round passes it by
 
 
 def test_switching_streaming_moves_a_bot_between_the_stream_and_the_polling_round() -> None:
@@ -142,7 +144,9 @@ def test_switching_streaming_moves_a_bot_between_the_stream_and_the_polling_roun
     evaluator.set_streaming(BotId(1), True)
     evaluator.evaluate(tick("BTC-USD", 101.0))
     assert bot.strategy.seen == [101.0]
-    assert evaluator.polled() == []
+    bus.publish_tick(tick("BTC-USD", 102.0))
+    assert evaluator.poll() == 0
+    assert bot.strategy.seen == [101.0]  # back on the stream: the polling round passes it by
     assert evaluator.set_streaming(BotId(99), False) is None
 
 
@@ -161,4 +165,7 @@ def test_polling_skips_a_product_without_a_price_and_a_raising_bot_goes_to_error
     assert quiet.strategy.seen == []
     assert broken.state is BotState.ERROR
     assert errors == [2]
-    assert [bot.bot_id for bot in evaluator.polled()] == [1]
+    bus.publish_tick(tick("ETH-USD", 50.0))
+    evaluator.poll()
+    assert errors == [2]  # the broken bot left the polling round
+    assert quiet.strategy.seen == [50.0]

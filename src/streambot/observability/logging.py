@@ -58,9 +58,9 @@ _REDACT = RedactSecrets()
 class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
-        line = f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}"
-        if record.levelno >= logging.ERROR and not record.getMessage().startswith("❌"):
-            line = f"{when} {record.levelname:<7} {record.name}: ❌ {record.getMessage()}"
+        message = record.getMessage()
+        marker = "❌ " if record.levelno >= logging.ERROR and not message.startswith("❌") else ""
+        line = f"{when} {record.levelname:<7} {record.name}: {marker}{message}"
         if record.exc_info:
             line += "\n" + redact(record.exc_text or self.formatException(record.exc_info))
         return line

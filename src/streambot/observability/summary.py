@@ -11,6 +11,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from streambot.domain import BotState
+
 if TYPE_CHECKING:
     from streambot.app import Platform
     from streambot.observability.requests import RequestStats
@@ -116,7 +118,8 @@ class Summary:
             },
             "evaluations": evaluator.evaluations if evaluator else 0,
             "evaluation_errors": evaluator.errors if evaluator else 0,
-            "bots_running": len(evaluator.bots()) if evaluator else 0,
+            # A bot whose strategy raised stays listed (with its reason) but is not running.
+            "bots_running": sum(b.state is BotState.RUNNING for b in evaluator.bots()) if evaluator else 0,
             "orders": orders,
             "balance_cache": {
                 "hits": balances.hits if balances else 0,

@@ -112,16 +112,30 @@ class RiskEngine:
 
     def check(self, intent: Intent, ctx: RiskContext) -> Rejection | None:
         """The first rule that refuses the intent, or None when every rule lets it through."""
+        self._bind(intent, ctx)
+        for rule in self._rules:
+            rejection = rule(intent, ctx)
+            if rejection is not None:
+                return self._count(rejection)
+        return None
+
+    def check_unsized(self, intent: Intent, ctx: RiskContext, sizing: Rejection) -> Rejection:
+        """Why no order could be sized, unless a kill switch or HALTED, which say more, refuse it.
+
+        The other rules are not run: on an order without a size they would only find that out.
+        """
+        self._bind(intent, ctx)
+        return self._count(kill_switch.check(intent, ctx) or halted.check(intent, ctx) or sizing)
+
+    def _bind(self, intent: Intent, ctx: RiskContext) -> None:
         ctx.account = self.account
         ctx.bot = self.bot(intent.bot_id)
         if ctx.equity is None:
             ctx.equity = self.last_equity
-        for rule in self._rules:
-            rejection = rule(intent, ctx)
-            if rejection is not None:
-                self.rejections[rejection.code] = self.rejections.get(rejection.code, 0) + 1
-                return rejection
-        return None
+
+    def _count(self, rejection: Rejection) -> Rejection:
+        self.rejections[rejection.code] = self.rejections.get(rejection.code, 0) + 1
+        return rejection
 
     # --- equity ------------------------------------------------------------------------------
 

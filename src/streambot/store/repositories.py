@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.dml import ReturningUpdate
 
 from streambot.domain import (
     BotId,
@@ -110,6 +111,17 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit must be at least 1, not {limit}")
 
 
+def _columns(record: Any, **extra: Any) -> dict[str, Any]:
+    """A domain dataclass as column values: each field under its own name, enums as their text.
+
+    Not listed by hand, so a field added to the dataclass is stored, or the insert fails on a
+    column the table lacks; never silently left out. ``id`` is the database's to assign.
+    """
+    values = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "id"}
+    values.update(extra)
+    return {name: value.value if isinstance(value, Enum) else value for name, value in values.items()}
+
+
 def _bot(row: BotRow) -> BotRecord:
     return BotRecord(
         id=BotId(row.id),
@@ -183,22 +195,6 @@ def _trade(row: TradeRow) -> Trade:
         filled_at=row.filled_at,
         id=row.id,
     )
-
-
-def _trade_filters(
-    bot_id: int | None, product_id: str | None, since: datetime | None, until: datetime | None
-) -> list[ColumnElement[bool]]:
-    """``since`` is inclusive and ``until`` exclusive, on the time the order was created."""
-    filters: list[ColumnElement[bool]] = []
-    if bot_id is not None:
-        filters.append(TradeRow.bot_id == bot_id)
-    if product_id is not None:
-        filters.append(TradeRow.product_id == product_id)
-    if since is not None:
-        filters.append(TradeRow.created_at >= since)
-    if until is not None:
-        filters.append(TradeRow.created_at < until)
-    return filters
 
 
 class Repositories:
@@ -307,16 +303,6 @@ class Repositories:
         async with self._transaction() as session:
             return (await session.scalars(statement)).one_or_none() is not None
 
-    async def next_order_seq(self, bot_id: int) -> int:
-        """Increment and return the bot's order counter; concurrent callers never share a value."""
-        # One UPDATE ... RETURNING: the row lock (PostgreSQL) or the writer lock (SQLite) makes the
-        # read and the increment a single step.
-        async with self._transaction() as session:
-            seq = (await session.scalars(_next_seq_statement(bot_id))).one_or_none()
-        if seq is None:
-            raise LookupError(f"no bot with id {bot_id}")
-        return seq
-
     # --- orders ----------------------------------------------------------------------------
 
     async def insert_order(self, order: OrderRecord) -> None:
@@ -332,7 +318,16 @@ class Repositories:
         The executor's path from decision to exchange has this single durable write in it.
         """
         async with self._transaction() as session:
-            seq = (await session.scalars(_next_seq_statement(bot_id))).one_or_none()
+            # One UPDATE ... RETURNING: the row lock (PostgreSQL) or the writer lock (SQLite) makes
+            # reading and incrementing the counter one step, so concurrent intents never share it.
+            counter = (
+                update(BotRow)
+                .where(BotRow.id == bot_id)
+                .values(order_seq=BotRow.order_seq + 1)
+                .returning(BotRow.order_seq)
+                .execution_options(synchronize_session=False)
+            )
+            seq = (await session.scalars(counter)).one_or_none()
             if seq is None:
                 raise LookupError(f"no bot with id {bot_id}")
             order = make(seq)
@@ -344,29 +339,7 @@ class Repositories:
     def _insert_order_statement(self, order: OrderRecord) -> Any:
         return (
             self._dialect_insert(OrderRow)
-            .values(
-                client_order_id=order.client_order_id,
-                bot_id=order.bot_id,
-                product_id=order.product_id,
-                side=Side(order.side).value,
-                status=OrderStatus(order.status).value,
-                reason=order.reason,
-                quote_size=order.quote_size,
-                base_size=order.base_size,
-                limit_price=order.limit_price,
-                exchange_order_id=order.exchange_order_id,
-                error=order.error,
-                filled_size=order.filled_size,
-                average_price=order.average_price,
-                filled_value=order.filled_value,
-                fees=order.fees,
-                created_at=order.created_at,
-                submitted_at=order.submitted_at,
-                acknowledged_at=order.acknowledged_at,
-                completed_at=order.completed_at,
-                error_code=order.error_code,
-                risk_checked_at=order.risk_checked_at,
-            )
+            .values(_columns(order))
             .on_conflict_do_nothing(index_elements=[OrderRow.client_order_id])
             .returning(OrderRow.client_order_id)
         )
@@ -407,39 +380,13 @@ class Repositories:
         async with self._transaction() as session:
             return {row.client_order_id: _order(row) for row in await session.scalars(statement)}
 
-    async def list_orders(
-        self, bot_id: int | None = None, open_only: bool = False, limit: int = 100
-    ) -> list[OrderRecord]:
-        """Newest first; ``open_only`` keeps orders whose status is not final."""
-        _check_limit(limit)
-        statement = select(OrderRow)
-        if bot_id is not None:
-            statement = statement.where(OrderRow.bot_id == bot_id)
-        if open_only:
-            statement = statement.where(OrderRow.status.not_in(_FINAL_STATUSES))
-        statement = statement.order_by(OrderRow.created_at.desc(), OrderRow.client_order_id.desc())
-        async with self._transaction() as session:
-            rows = await session.scalars(statement.limit(limit))
-            return [_order(row) for row in rows]
-
     # --- fills -----------------------------------------------------------------------------
 
     async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool:
         """Store the fill; False if its trade_id was already stored (fills arrive more than once)."""
         statement = (
             self._dialect_insert(FillRow)
-            .values(
-                trade_id=fill.trade_id,
-                order_id=fill.order_id,
-                client_order_id=client_order_id,
-                bot_id=bot_id,
-                product_id=fill.product_id,
-                side=Side(fill.side).value,
-                price=fill.price,
-                size=fill.size,
-                commission=fill.commission,
-                trade_time=fill.trade_time,
-            )
+            .values(_columns(fill, client_order_id=client_order_id, bot_id=bot_id))
             .on_conflict_do_nothing(index_elements=[FillRow.trade_id])
             .returning(FillRow.trade_id)
         )
@@ -463,22 +410,7 @@ class Repositories:
 
     async def upsert_trade(self, trade: Trade) -> Trade:
         """Insert the trade, or update the one with the same client_order_id; returned with its id."""
-        values = {
-            "bot_id": trade.bot_id,
-            "product_id": trade.product_id,
-            "side": Side(trade.side).value,
-            "base_size": trade.base_size,
-            "price": trade.price,
-            "quote_amount": trade.quote_amount,
-            "fee": trade.fee,
-            "net_total": trade.net_total,
-            "status": OrderStatus(trade.status).value,
-            "client_order_id": trade.client_order_id,
-            "exchange_order_id": trade.exchange_order_id,
-            "reason": trade.reason,
-            "created_at": trade.created_at,
-            "filled_at": trade.filled_at,
-        }
+        values = _columns(trade)
         statement = (
             self._dialect_insert(TradeRow)
             .values(**values)
@@ -504,28 +436,26 @@ class Repositories:
         limit: int = 100,
         before_id: int | None = None,
     ) -> list[Trade]:
-        """Newest first. For the next page pass the last trade's id as ``before_id``."""
+        """Newest first. For the next page pass the last trade's id as ``before_id``.
+
+        ``since`` is inclusive and ``until`` exclusive, on the time the order was created.
+        """
         _check_limit(limit)
-        filters = _trade_filters(bot_id, product_id, since, until)
+        filters: list[ColumnElement[bool]] = []
+        if bot_id is not None:
+            filters.append(TradeRow.bot_id == bot_id)
+        if product_id is not None:
+            filters.append(TradeRow.product_id == product_id)
+        if since is not None:
+            filters.append(TradeRow.created_at >= since)
+        if until is not None:
+            filters.append(TradeRow.created_at < until)
         if before_id is not None:
             filters.append(TradeRow.id < before_id)
         statement = select(TradeRow).where(*filters).order_by(TradeRow.id.desc()).limit(limit)
         async with self._transaction() as session:
             rows = await session.scalars(statement)
             return [_trade(row) for row in rows]
-
-    async def count_trades(
-        self,
-        *,
-        bot_id: int | None = None,
-        product_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> int:
-        statement = select(func.count()).select_from(TradeRow)
-        statement = statement.where(*_trade_filters(bot_id, product_id, since, until))
-        async with self._transaction() as session:
-            return (await session.scalar(statement)) or 0
 
     # --- orders: queries for the trading engine ---------------------------------------------
 
@@ -587,21 +517,6 @@ class Repositories:
             rows = (await session.execute(statement)).all()
         return [(int(bot), at) for bot, at in rows if at is not None]
 
-    async def fills_for_order(self, client_order_id: str) -> list[Fill]:
-        statement = (
-            select(FillRow)
-            .where(FillRow.client_order_id == client_order_id)
-            .order_by(FillRow.trade_time, FillRow.trade_id)
-        )
-        async with self._transaction() as session:
-            return [_fill(row) for row in await session.scalars(statement)]
-
-    async def all_fills(self) -> list[tuple[int, Fill]]:
-        """(bot_id, fill) of every fill, oldest first: positions are their sum."""
-        statement = select(FillRow).order_by(FillRow.trade_time, FillRow.trade_id)
-        async with self._transaction() as session:
-            return [(row.bot_id, _fill(row)) for row in await session.scalars(statement)]
-
     # --- risk state ------------------------------------------------------------------------
 
     async def load_risk_states(self) -> list[ScopeState]:
@@ -611,21 +526,7 @@ class Repositories:
 
     async def save_risk_state(self, state: ScopeState) -> None:
         """Insert or replace the scope's row."""
-        values: dict[str, Any] = {
-            "bot_id": state.bot_id,
-            "halted": state.halted,
-            "halt_code": state.halt_code,
-            "halt_reason": state.halt_reason,
-            "halted_at": state.halted_at,
-            "kill_switch": state.kill_switch,
-            "kill_reason": state.kill_reason,
-            "kill_at": state.kill_at,
-            "day": state.day,
-            "day_start_equity": state.day_start_equity,
-            "equity_peak": state.equity_peak,
-            "last_loss_at": state.last_loss_at,
-            "updated_at": _now(),
-        }
+        values = _columns(state, updated_at=_now())
         statement = (
             self._dialect_insert(RiskStateRow)
             .values(scope_key=state.key, **values)
@@ -637,16 +538,7 @@ class Repositories:
     # --- equity snapshots ------------------------------------------------------------------
 
     async def insert_equity_snapshots(self, snapshots: Iterable[EquitySnapshot]) -> None:
-        rows = [
-            {
-                "taken_at": s.taken_at,
-                "bot_id": s.bot_id,
-                "equity": s.equity,
-                "realized_pnl": s.realized_pnl,
-                "unrealized_pnl": s.unrealized_pnl,
-            }
-            for s in snapshots
-        ]
+        rows = [_columns(snapshot) for snapshot in snapshots]
         if not rows:
             return
         async with self._transaction() as session:
@@ -706,15 +598,4 @@ def _snapshot(row: EquitySnapshotRow) -> EquitySnapshot:
         realized_pnl=row.realized_pnl,
         unrealized_pnl=row.unrealized_pnl,
         id=row.id,
-    )
-
-
-def _next_seq_statement(bot_id: int) -> ReturningUpdate[int]:
-    """Increment the bot's order counter and return it, in one UPDATE ... RETURNING."""
-    return (
-        update(BotRow)
-        .where(BotRow.id == bot_id)
-        .values(order_seq=BotRow.order_seq + 1)
-        .returning(BotRow.order_seq)
-        .execution_options(synchronize_session=False)
     )

@@ -29,6 +29,9 @@ from streambot.strategies.indicators.hub import IndicatorHub
 RECENT_FILLS = 50
 _ZERO = Decimal(0)  # comparing Decimal to Decimal skips an int conversion on every tick
 
+WHOLE_POSITION = Decimal(100)
+"""The ``budget_pct`` of a sell of everything the bot holds."""
+
 
 class StrategyParams(BaseModel):
     """Base of every strategy's parameters: immutable, and unknown names are an error.
@@ -104,8 +107,8 @@ def _recent_fills() -> deque[Fill]:
 class BotContext:
     """A bot's own state as its strategy sees it. The platform updates it; the strategy only reads.
 
-    Nothing here is copied per tick: the platform swaps ``balances`` for a new snapshot when its
-    cache refreshes and appends to ``recent_fills`` when a fill lands.
+    Nothing here is copied per tick: ``balances`` reads through to the balance cache, and
+    every fill is booked through ``record_fill``, at start-up and as it lands.
     """
 
     bot_id: BotId
@@ -132,6 +135,8 @@ class BotContext:
         return self.clock()
 
     def record_fill(self, fill: Fill) -> None:
+        """Book a fill of this bot: its position, its last fill price and its recent fills."""
+        self.position.apply_fill(fill.side, fill.size, fill.price * fill.size, fill.commission)
         self.recent_fills.append(fill)
         self.last_fill_price = float(fill.price)
 

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import Field
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import BotContext, StrategySpec, register
+from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec, register
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, bollinger
 from streambot.strategies.indicators.hub import Frame
@@ -85,10 +85,8 @@ class Bollinger(CandleStrategy[BollingerParams]):
         return Signal(Side.BUY, f"Bollinger {reason}{self.when(final)}", budget_pct=self.params.order_pct)
 
     def _sell(self, reason: str, final: bool) -> Signal:
-        return Signal(Side.SELL, f"Bollinger {reason}{self.when(final)}", budget_pct=_ALL)
+        return Signal(Side.SELL, f"Bollinger {reason}{self.when(final)}", budget_pct=WHOLE_POSITION)
 
-
-_ALL = Decimal(100)
 
 SPEC = register(
     StrategySpec(

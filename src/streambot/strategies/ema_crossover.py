@@ -20,7 +20,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import BotContext, StrategySpec, register
+from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec, register
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.candles import Timeframe
 from streambot.strategies.indicators import StreamIndicator, ema
@@ -69,7 +69,7 @@ class MovingAverageCrossover(CandleStrategy[CrossoverParams]):
 
     def bars_needed(self) -> int:
         # EMA seeds on an SMA of its first bars; three periods later that seed weighs under 1%.
-        return 3 * self.params.slow if self.kind == "EMA" else self.params.slow
+        return 3 * self.params.slow
 
     def evaluate(self, price: float, final: bool, ctx: BotContext) -> Signal | None:
         if final:
@@ -95,7 +95,7 @@ class MovingAverageCrossover(CandleStrategy[CrossoverParams]):
             return Signal(
                 Side.SELL,
                 f"{self.kind}{params.fast} crossed below {self.kind}{params.slow}{self.when(final)}",
-                budget_pct=_ALL,
+                budget_pct=WHOLE_POSITION,
             )
         return None
 
@@ -103,8 +103,6 @@ class MovingAverageCrossover(CandleStrategy[CrossoverParams]):
 class EmaCrossover(MovingAverageCrossover):
     __slots__ = ()
 
-
-_ALL = Decimal(100)
 
 SPEC = register(
     StrategySpec(

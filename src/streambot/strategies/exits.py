@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from streambot.domain import Position, Side, Signal, Ticker
 from streambot.strategies.base import (
+    WHOLE_POSITION,
     BotContext,
     Strategy,
     StrategyParams,
@@ -27,7 +28,6 @@ from streambot.strategies.base import (
 )
 from streambot.strategies.candles import Candle
 
-_ALL = Decimal(100)
 _INF = math.inf
 
 
@@ -85,7 +85,7 @@ class WithExits:
             return Signal(
                 Side.SELL,
                 f"stop-loss: price {price:g} is {(1 - price / entry) * 100:.2f}% below entry {entry:g}",
-                budget_pct=_ALL,
+                budget_pct=WHOLE_POSITION,
             )
         if price <= self._trail_price:
             high = self._high
@@ -93,14 +93,14 @@ class WithExits:
                 Side.SELL,
                 f"trailing stop: price {price:g} is {(1 - price / high) * 100:.2f}% below "
                 f"the high {high:g} since entry",
-                budget_pct=_ALL,
+                budget_pct=WHOLE_POSITION,
             )
         if price >= self._take_price:
             entry = self._entry
             return Signal(
                 Side.SELL,
                 f"take-profit: price {price:g} is {(price / entry - 1) * 100:.2f}% above entry {entry:g}",
-                budget_pct=_ALL,
+                budget_pct=WHOLE_POSITION,
             )
         return signal
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import BotContext, StrategySpec, register
+from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec, register
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, macd
 from streambot.strategies.indicators.hub import Frame
@@ -73,12 +73,10 @@ class MacdCross(CandleStrategy[MacdCrossParams]):
             return Signal(
                 Side.SELL,
                 f"MACD {line:.4g} crossed below its signal {signal_line:.4g}{self.when(final)}",
-                budget_pct=_ALL,
+                budget_pct=WHOLE_POSITION,
             )
         return None
 
-
-_ALL = Decimal(100)
 
 SPEC = register(
     StrategySpec(

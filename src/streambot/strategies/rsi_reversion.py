@@ -16,7 +16,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import BotContext, StrategySpec, register
+from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec, register
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, rsi
 from streambot.strategies.indicators.hub import Frame
@@ -65,12 +65,10 @@ class RsiReversion(CandleStrategy[RsiReversionParams]):
             return Signal(
                 Side.SELL,
                 f"RSI{params.period} {value:.1f} ≥ overbought {params.overbought:g}{self.when(final)}",
-                budget_pct=_ALL,
+                budget_pct=WHOLE_POSITION,
             )
         return None
 
-
-_ALL = Decimal(100)
 
 SPEC = register(
     StrategySpec(

@@ -29,6 +29,9 @@ class SmaCrossover(MovingAverageCrossover):
     def average(self, period: int) -> StreamIndicator[float]:
         return sma(period)
 
+    def bars_needed(self) -> int:
+        return self.params.slow  # an SMA forgets everything older than its period
+
 
 SPEC = register(
     StrategySpec(

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal, Ticker
-from streambot.strategies.base import BotContext, StrategyParams, StrategySpec, register
+from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategyParams, StrategySpec, register
 
 
 class ThresholdParams(StrategyParams):
@@ -80,14 +80,16 @@ class Threshold:
             if params.sell_above is not None and price >= params.sell_above:
                 self._high = price
                 return Signal(
-                    Side.SELL, f"price {price:g} ≥ sell_above {params.sell_above:g}", budget_pct=_ALL
+                    Side.SELL,
+                    f"price {price:g} ≥ sell_above {params.sell_above:g}",
+                    budget_pct=WHOLE_POSITION,
                 )
             if self._sell_factor and entry and price >= entry * self._sell_factor:
                 self._high = price
                 return Signal(
                     Side.SELL,
                     f"price {price:g} is {(price / entry - 1) * 100:.2f}% above entry {entry:g}",
-                    budget_pct=_ALL,
+                    budget_pct=WHOLE_POSITION,
                 )
             return None
         if price > self._high:
@@ -104,8 +106,6 @@ class Threshold:
             )
         return None
 
-
-_ALL = Decimal(100)
 
 SPEC = register(
     StrategySpec(

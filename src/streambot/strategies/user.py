@@ -40,9 +40,6 @@ class LoadError:
     path: Path
     reason: str
 
-    def __str__(self) -> str:
-        return self.reason
-
 
 def load_user_strategies(directory: Path) -> dict[str, StrategySpec[Any] | LoadError]:
     """Load (or reload) every ``*.py`` in ``directory``; registers those that load.
@@ -69,11 +66,6 @@ def load_user_strategies(directory: Path) -> dict[str, StrategySpec[Any] | LoadE
             register(outcome)
             log.info("🧩 User strategy %r loaded from %s", outcome.name, path)
     return outcomes
-
-
-def load_failures() -> dict[str, str]:
-    """User strategies that failed to load, by name, with the reason."""
-    return dict(base._LOAD_FAILURES)
 
 
 def _load_file(path: Path, registry: dict[str, StrategySpec[Any]]) -> StrategySpec[Any] | LoadError:

@@ -113,7 +113,7 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
             "bench", "threshold", PRODUCT, {}, Decimal(1000), state=BotState.RUNNING
         )
         bot = BotRuntime(record.id, "bench", "idle", _Idle(), BotContext(record.id, PRODUCT, Decimal(1000)))
-        executor.settler.position_of = lambda bot_id: bot.ctx.position
+        executor.settler.context_of = lambda bot_id: bot.ctx
         for i in range(orders):
             side = Side.BUY if i % 2 == 0 else Side.SELL
             executor.on_signal(

@@ -36,8 +36,13 @@ class OrderBook:
     def __contains__(self, client_order_id: object) -> bool:
         return client_order_id in self._open
 
-    def add(self, order: OrderRecord, price: Decimal) -> None:
-        """An order that may fill: its remaining size counts against the bot's limits."""
+    def add(self, order: OrderRecord, price: Decimal | None = None) -> None:
+        """An order that may fill: its remaining size counts against the bot's limits.
+
+        ``price`` values a base-sized order without a limit; a stored order is valued at its
+        average fill price.
+        """
+        price = order.average_price if price is None else price
         notional = order.quote_size or (order.base_size or _ZERO) * (order.limit_price or price)
         self._open[order.client_order_id] = OpenOrder(
             order.client_order_id, order.bot_id, order.side, notional, order.base_size or _ZERO

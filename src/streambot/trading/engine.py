@@ -28,11 +28,13 @@ if TYPE_CHECKING:
     from streambot.evaluator import BotRuntime
     from streambot.executor import Executor
     from streambot.store.database import Store
+    from streambot.strategies.base import BotContext
 
 
 class BotDirectory(Protocol):
     async def list(self) -> list[BotRecord]: ...
     def position(self, bot_id: BotId) -> Position: ...
+    def context(self, bot_id: BotId) -> BotContext | None: ...
     def runtime(self, bot_id: BotId) -> BotRuntime | None: ...
 
 
@@ -67,7 +69,7 @@ class TradingEngine:
         self._executor = executor
         await self.risk.load()
         for order in await self._store.unresolved_orders():
-            self.book.add(order, order.limit_price or order.average_price)
+            self.book.add(order)
         hour_ago = datetime.now(UTC) - timedelta(hours=1)
         for bot_id, at in sorted(await self._store.submitted_since(hour_ago), key=lambda row: row[1]):
             self.book.record_sent(BotId(bot_id), at.timestamp())
@@ -84,7 +86,7 @@ class TradingEngine:
         self._bots = bots
         self._balances = balances
         assert self._executor is not None
-        self._executor.settler.position_of = bots.position
+        self._executor.settler.context_of = bots.context
         self._executor.settler.name_of = lambda bot_id: (
             found.name if (found := bots.runtime(bot_id)) is not None else f"bot {bot_id}"
         )

@@ -45,7 +45,6 @@ class EquityWatcher:
         self.snapshot_every = snapshot_every
         self._clock = clock
         self._last_snapshot = 0.0
-        self.snapshots = 0
 
     async def step(self) -> Decimal | None:
         equity = await self._equity()
@@ -65,7 +64,6 @@ class EquityWatcher:
         rows = [EquitySnapshot(at, None, equity, realized, unrealized)]
         rows += [EquitySnapshot(at, b.bot_id, b.equity, b.realized, b.unrealized) for b in bots]
         await self._store.insert_equity_snapshots(rows)
-        self.snapshots += 1
 
     async def run(self) -> None:
         while True:

@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -103,7 +103,6 @@ class Reconciler:
         self._settler = settler
         self._in_flight = in_flight
         self._limit = asyncio.Semaphore(concurrency)
-        self.last: ReconcileReport | None = None
         self._lock = asyncio.Lock()
 
     async def run_once(self) -> ReconcileReport:
@@ -123,7 +122,6 @@ class Reconciler:
             batch = await self._read_batch(orders, report) if orders else _Batch()
             if batch is not None:
                 await asyncio.gather(*(self._reconcile(order, batch, report) for order in orders))
-            self.last = report
             if report.settled or report.never_submitted or report.errors:
                 log.info(
                     "🔄 Reconciled %d orders: %d settled, %d still open, %d never reached the exchange, "
@@ -159,7 +157,7 @@ class Reconciler:
             if unknown:
                 # The answer to the create call was lost (or it was never sent): the order, if
                 # the exchange has it, was created after we stored the intent.
-                since = min(_aware(o.created_at) for o in unknown.values()) - CLOCK_SKEW
+                since = min(o.created_at for o in unknown.values()) - CLOCK_SKEW
                 products = sorted({o.product_id for o in unknown.values()})
                 for found in await exchange.list_orders(product_ids=products, since=since):
                     if found.client_order_id in unknown:
@@ -224,7 +222,7 @@ class Reconciler:
     ) -> None:
         # The book counts it as exposure until the exchange says otherwise.
         if order.client_order_id not in self._settler.book:
-            self._settler.book.add(order, order.limit_price or order.average_price)
+            self._settler.book.add(order)
         try:
             settled = await self._settler.settle(order, found, fills)
         except ExchangeError as exc:
@@ -252,8 +250,3 @@ class Reconciler:
                 await self.run_once()
             except Exception:
                 log.exception("❌ Reconciliation failed; trying again in %.0fs", interval)
-
-
-def _aware(at: datetime) -> datetime:
-    """Stored timestamps are UTC; SQLite may hand them back without a zone."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

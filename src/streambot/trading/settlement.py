@@ -12,17 +12,15 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from streambot.bus import Bus
 from streambot.domain import (
     BotId,
-    BotState,
     ExchangeOrder,
     Fill,
     OrderRecord,
     OrderStatus,
-    Position,
     Product,
     ProductId,
     Side,
@@ -31,6 +29,9 @@ from streambot.domain import (
 from streambot.exchange.base import Exchange
 from streambot.risk.engine import RiskEngine
 from streambot.trading.book import OrderBook
+
+if TYPE_CHECKING:
+    from streambot.strategies.base import BotContext
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def _plain(value: object) -> object:
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, OrderStatus | Side | BotState):
+    if isinstance(value, OrderStatus | Side):
         return value.value
     return value
 
@@ -92,7 +93,7 @@ class Settler:
         self.book = book
         self._risk = risk
         # None while the bots are not loaded yet: they replay every stored fill when they load.
-        self.position_of: Callable[[BotId], Position | None] | None = None
+        self.context_of: Callable[[BotId], BotContext | None] | None = None
         self.products: dict[ProductId, Product] = {}
         self.name_of: Callable[[BotId], str] = lambda bot_id: f"bot {bot_id}"
         self.trades_booked = 0
@@ -150,12 +151,13 @@ class Settler:
         return record
 
     async def _apply(self, bot_id: BotId, fill: Fill) -> None:
-        position = self.position_of(bot_id) if self.position_of is not None else None
-        if position is None:
+        # A bot deleted while its order was out has no context: its late fill moves nothing.
+        ctx = self.context_of(bot_id) if self.context_of is not None else None
+        if ctx is None:
             return
-        before = position.realized_pnl
-        position.apply_fill(fill.side, fill.size, fill.price * fill.size, fill.commission)
-        if fill.side is Side.SELL and position.realized_pnl < before:
+        before = ctx.position.realized_pnl
+        ctx.record_fill(fill)  # the strategy sees it too: its entry price, its recent fills
+        if fill.side is Side.SELL and ctx.position.realized_pnl < before:
             await self._risk.record_loss(bot_id, fill.trade_time)
 
     async def _book_trade(self, record: OrderRecord, order: ExchangeOrder) -> Trade:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,10 @@ def settings_for(data_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[Running]:
-    platform = Platform(settings_for(tmp_path / "data"))
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Running]:
+    """The platform and its API on loopback, with a client session; stopped on the way out."""
+    platform = Platform(settings)
     await platform.start()
     api = await start_api(platform, "127.0.0.1", 0)
     try:
@@ -51,3 +53,9 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     finally:
         await api.stop()
         await platform.stop()
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[Running]:
+    async with serving(settings_for(tmp_path / "data")) as served:
+        yield served

@@ -6,6 +6,8 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tests.integration.platform.conftest import Running
 
 
@@ -166,3 +168,33 @@ async def test_bot_lifecycle_update_stop_delete(running: Running) -> None:
         assert response.status == 204
     async with running.http.get(url, headers=running.auth) as response:
         assert response.status == 404
+
+
+async def test_a_threshold_bot_takes_its_profit_after_its_buy_fills(running: Running) -> None:
+    # The rise is measured from the bot's entry: the fill must reach its strategy's context, not
+    # only its position, or the bot holds for ever.
+    body = {
+        "name": "quick profit",
+        "strategy": "threshold",
+        "product_id": "BTC-USD",
+        "params": {"buy_below": 1e9, "sell_rise_pct": 0.001, "order_pct": 10},
+        "budget": "500",
+    }
+    async with running.http.post(running.url("/api/v1/bots"), json=body, headers=running.auth) as response:
+        bot_id = (await response.json())["id"]
+    async with running.http.post(
+        running.url(f"/api/v1/bots/{bot_id}/start"), headers=running.auth
+    ) as response:
+        assert response.status == 200
+    page = await poll(running, f"/api/v1/trades?bot_id={bot_id}", lambda b: b["trades"])
+    buy = page["trades"][-1]
+    assert buy["side"] == "BUY"
+    runtime = running.platform.bots.runtime(bot_id)  # type: ignore[union-attr]
+    assert runtime is not None
+    assert runtime.ctx.last_fill_price == pytest.approx(float(buy["price"]), rel=1e-9)
+    assert [fill.side.value for fill in runtime.ctx.recent_fills] == ["BUY"]
+    page = await poll(
+        running, f"/api/v1/trades?bot_id={bot_id}", lambda b: any(t["side"] == "SELL" for t in b["trades"])
+    )
+    sell = next(t for t in page["trades"] if t["side"] == "SELL")
+    assert float(sell["price"]) >= float(buy["price"]) * 1.00001

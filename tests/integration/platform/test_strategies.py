@@ -6,13 +6,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from streambot.api.server import start_api
-from streambot.app import Platform
+from streambot.strategies.indicators.hub import CandleFrame
 from streambot.strategies.user import load_user_strategies
-from tests.integration.platform.conftest import Running, settings_for
+from tests.integration.platform.conftest import Running, serving, settings_for
 from tests.integration.platform.test_paper_trading import poll
 
 USER_STRATEGY = """
@@ -47,15 +45,10 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     strategy_dir.mkdir()
     (strategy_dir / "fails_later.py").write_text(USER_STRATEGY)
     (strategy_dir / "broken.py").write_text("import a_module_that_does_not_exist\n")
-    platform = Platform(settings_for(tmp_path / "data", strategy_dir=strategy_dir))
-    await platform.start()
-    api = await start_api(platform, "127.0.0.1", 0)
     try:
-        async with aiohttp.ClientSession() as http:
-            yield Running(platform, api, http)
+        async with serving(settings_for(tmp_path / "data", strategy_dir=strategy_dir)) as served:
+            yield served
     finally:
-        await api.stop()
-        await platform.stop()
         load_user_strategies(tmp_path / "no-such-dir")  # forget this test's user strategies
 
 
@@ -97,6 +90,8 @@ async def test_a_user_strategy_that_raises_puts_only_its_bot_in_error_with_the_r
         assert r.status == 200
     failed = await poll(running, f"/api/v1/bots/{bot['id']}", lambda b: b["state"] == "error")
     assert "RuntimeError: boom in user code" in failed["error_reason"]
+    async with running.http.get(running.url("/api/v1/metrics/summary"), headers=running.auth) as r:
+        assert (await r.json())["bots_running"] == 0  # listed with its reason, but not running
     # The platform goes on: prices keep flowing.
     before = running.platform.bus.ticks_published
     await poll(running, "/api/v1/health", lambda _: running.platform.bus.ticks_published > before + 5)
@@ -120,7 +115,8 @@ async def test_a_candle_bot_is_warmed_up_from_the_exchange_candles_when_it_start
     assert evaluator is not None
     # Started means seeded: no need to wait 21 minutes of live candles.
     frame = evaluator.hub.frame("ETH-USD", "1m")
-    assert frame.bar_count >= 21
+    assert isinstance(frame, CandleFrame)
+    assert frame.builder.closed_count >= 21
 
 
 async def test_a_strategy_sees_its_parameters_and_the_cached_balances(running: Running) -> None:

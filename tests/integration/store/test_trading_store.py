@@ -75,8 +75,7 @@ async def test_orders_page_filter_and_unresolved(store: Store) -> None:
     sent = await store.submitted_since(T0 + timedelta(seconds=3))
     assert sorted(at for _, at in sent) == [T0 + timedelta(seconds=3), T0 + timedelta(seconds=4)]
     await store.insert_fill(_fill("t-1", size=Decimal("0.5")), bot_id=bot, client_order_id="o-1")
-    assert [f.trade_id for f in await store.fills_for_order("o-1")] == ["t-1"]
-    assert [(b, f.trade_id) for b, f in await store.all_fills()] == [(bot, "t-1")]
+    assert [f.trade_id for f in await store.fills_for_bot(bot)] == ["t-1"]
 
 
 async def test_risk_state_round_trips_exactly(store: Store) -> None:

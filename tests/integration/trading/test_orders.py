@@ -76,6 +76,17 @@ async def test_a_risk_rejection_is_stored_published_and_explained(trading: Tradi
     assert risk["limits"]["max_order_notional"] == "20"
 
 
+async def test_an_order_too_small_to_size_is_counted_under_the_code_it_was_stored_with(
+    trading: Trading,
+) -> None:
+    await trading.start()
+    bot_id = await trading.bot(budget="5")  # 10% of it is below the simulator's 1 USD minimum
+    page = await trading.poll(f"/api/v1/orders?bot_id={bot_id}&status=rejected", lambda body: body["orders"])
+    assert page["orders"][0]["error_code"] == "BELOW_MINIMUM"
+    rejections = (await trading.get("/api/v1/risk"))["rejections"]
+    assert set(rejections) == {"BELOW_MINIMUM"}, rejections
+
+
 async def test_kill_switch_through_the_api_blocks_orders_and_survives_a_restart(trading: Trading) -> None:
     await trading.start()
     status, body = await trading.post("/api/v1/risk/kill-switch", {"on": True, "reason": "maintenance"})

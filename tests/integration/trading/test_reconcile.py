@@ -35,6 +35,7 @@ from streambot.exchange.ratelimit import RateLimiter
 from streambot.executor import Executor
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
+from streambot.strategies.base import BotContext
 from streambot.trading.reconcile import NEVER_SUBMITTED, Reconciler
 from tests.integration.trading.conftest import Trading
 
@@ -221,9 +222,9 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             instance_id="desk",
         )
         bot = await store.create_bot("desk", "threshold", PRODUCT, {}, Decimal(10_000))
-        position = Position()
-        executor.settler.position_of = lambda bot_id: position
-        yield Desk(simulator, store, exchange, setup, executor, bot.id, position)
+        ctx = BotContext(bot_id=bot.id, product_id=PRODUCT, budget=Decimal(10_000))
+        executor.settler.context_of = lambda bot_id: ctx
+        yield Desk(simulator, store, exchange, setup, executor, bot.id, ctx.position)
     finally:
         await setup.close()
         await exchange.close()
@@ -369,3 +370,45 @@ async def test_without_batch_reads_every_order_is_looked_up_on_its_own(desk: Des
     again = await desk.reconciler().run_once()
     assert (again.checked, again.still_open, again.batched) == (3, 3, 3)
     assert await _booked_exactly_once(desk) == fills
+
+
+async def test_cancelling_open_orders_for_a_kill_switch_and_booking_the_cancels(desk: Desk) -> None:
+    rests, _ = await desk.prices()
+    resting = [await desk.place(i, price=rests) for i in range(3)]
+    first = await desk.reconciler().run_once()  # back in the book as exposure, as at a start-up
+    assert first.still_open == 3
+    assert len(desk.executor.book.open_orders(desk.bot_id)) == 3
+    assert await desk.executor.cancel_open(BotId(desk.bot_id + 1)) == 0  # another bot's: none
+
+    assert await desk.executor.cancel_open(desk.bot_id) == 3
+    assert _requests(desk.exchange, "/orders") == 0  # cancelled, nothing placed
+
+    booked = await desk.reconciler().run_once()
+    assert (booked.checked, booked.settled) == (3, 3)
+    for order in resting:
+        stored = await desk.store.get_order(order.client_order_id)
+        assert stored is not None
+        assert stored.status is OrderStatus.CANCELLED
+    assert len(desk.executor.book) == 0
+    assert await desk.executor.cancel_open() == 0
+
+
+async def test_an_order_that_rests_is_polled_ever_more_slowly_until_reconciliation_takes_over(
+    desk: Desk,
+) -> None:
+    # A resting limit order is followed until the fill timeout. At the first pace (every 50 ms)
+    # that would be ~30 lookups in 1.5 s, taken from the REST budget every other request shares.
+    executor = Executor(
+        bus=Bus(),
+        exchange=desk.exchange,
+        store=desk.store,
+        balances=BalanceCache(desk.exchange.accounts),
+        instance_id="patient",
+        fill_timeout=1.5,
+    )
+    resting, _ = await desk.prices()
+    record = await desk.place(1, price=resting)
+    settled = await executor._settle(record)
+    assert settled.status is OrderStatus.ACKNOWLEDGED  # still open: reconciliation follows it
+    lookups = _requests(desk.exchange, "/orders/historical/{order_id}")
+    assert 2 <= lookups <= 8, lookups

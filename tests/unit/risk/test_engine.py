@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from streambot.bus import Bus
 from streambot.domain import Event, Position
-from streambot.risk.base import RiskLimits
+from streambot.risk.base import Rejection, RiskLimits
 from streambot.risk.engine import RiskEngine
 from tests.unit.risk.support import BOT, NOW, MemoryRiskStore, buy, context, sell
 
@@ -108,3 +108,17 @@ async def test_bot_halt_and_resume_publish_bot_state() -> None:
     await engine.resume(BOT, "bob")
     assert [e.data["state"] for e in states] == ["halted", "running"]
     assert engine.rejections == {}
+
+
+async def test_an_unsized_order_is_refused_for_its_size_unless_a_switch_or_halt_says_more() -> None:
+    engine = RiskEngine(RiskLimits(), MemoryRiskStore())
+    too_small = Rejection("BELOW_MINIMUM", "A buy of 0.5 USD is below the minimum 1.")
+    assert engine.check_unsized(buy("0"), context(), too_small) is too_small
+    await engine.halt(None, "DAILY_LOSS_LIMIT", "lost 10% today")
+    halted = engine.check_unsized(buy("0"), context(), too_small)
+    assert halted.code == "HALTED"
+    assert engine.check_unsized(sell("0"), context(), too_small) is too_small  # exits stay allowed
+    await engine.set_kill_switch(BOT, True, "testing")
+    assert engine.check_unsized(sell("0"), context(), too_small).code == "KILL_SWITCH"
+    # Counted under the code the order is refused with, and nothing else.
+    assert engine.rejections == {"BELOW_MINIMUM": 2, "HALTED": 1, "KILL_SWITCH": 1}

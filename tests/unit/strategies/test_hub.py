@@ -111,7 +111,7 @@ def test_candle_indicators_advance_on_closes_and_tick_frames_refuse_bar_indicato
     for i, price in enumerate(closes):
         hub.on_tick(tick_at(price, T0 + i * 60))  # the evaluator may advance the hub itself
         hub.series("BTC-USD").on_tick(tick_at(price, T0 + i * 60))
-    assert frame.bar_count == 4
+    assert frame.builder.closed_count == 4
     assert frame.just_closed is None
     assert shared.value == pytest.approx(talib.EMA(np.array(closes[:4]), 3)[-1])
     with pytest.raises(ValueError, match="needs candles"):

@@ -63,14 +63,6 @@ class Frame:
         self._entries: dict[Hashable, list[Any]] = {}  # key -> [indicator, users]
         self._feeds: list[Any] = []
 
-    @property
-    def is_tick(self) -> bool:
-        return self.timeframe == "tick"
-
-    @property
-    def bar_count(self) -> int:
-        raise NotImplementedError
-
     def on_tick(self, tick: Ticker) -> None:
         raise NotImplementedError
 
@@ -123,21 +115,15 @@ class Frame:
 class TickFrame(Frame):
     """Every tick is a bar: indicators advance on each price."""
 
-    __slots__ = ("_count", "prices")
+    __slots__ = ("prices",)
 
     def __init__(self, product_id: ProductId) -> None:
         super().__init__(product_id, "tick")
         self.prices: deque[float] = deque(maxlen=TICK_HISTORY)
-        self._count = 0
-
-    @property
-    def bar_count(self) -> int:
-        return self._count
 
     def on_tick(self, tick: Ticker) -> None:
         price = tick.price
         self.prices.append(price)
-        self._count += 1
         for indicator in self._feeds:
             indicator.update(price)
 
@@ -162,11 +148,6 @@ class CandleFrame(Frame):
         super().__init__(product_id, timeframe)
         self.builder = CandleBuilder(TIMEFRAME_SECONDS[timeframe], keep)
         self.just_closed: Candle | None = None  # the candle the latest tick closed, if any
-
-    @property
-    def bar_count(self) -> int:
-        """Closed candles so far; also the index of the forming one."""
-        return self.builder.closed_count
 
     @property
     def forming(self) -> FormingCandle | None:
