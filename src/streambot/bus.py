@@ -25,11 +25,10 @@ EventHandler = Callable[[Event], None]
 class TickMailbox:
     """Newest unprocessed tick per product, drained in the order products became pending."""
 
-    __slots__ = ("_pending", "_waiter", "delivered", "name", "skipped", "skipped_by_product", "urgent")
+    __slots__ = ("_pending", "_waiter", "delivered", "name", "skipped", "skipped_by_product")
 
-    def __init__(self, name: str, *, urgent: bool = False) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.urgent = urgent
         self._pending: dict[ProductId, Ticker] = {}
         self._waiter: asyncio.Future[None] | None = None
         self.skipped = 0
@@ -83,7 +82,7 @@ class Bus:
 
     def tick_mailbox(self, name: str, *, urgent: bool = False) -> TickMailbox:
         """A consumer's mailbox. ``urgent``: its consumer decides on trades (see ``ticks_urgent``)."""
-        box = TickMailbox(name, urgent=urgent)
+        box = TickMailbox(name)
         self._mailboxes.append(box)
         if urgent:
             self._urgent.append(box)
@@ -95,7 +94,7 @@ class Bus:
         Work that can wait a turn of the loop (a dashboard client's write, say) checks this and
         yields first: the waiting consumer's wake-up is already queued, so it runs before it.
         """
-        return any(box._pending for box in self._urgent)
+        return any(len(box) for box in self._urgent)
 
     def remove_mailbox(self, box: TickMailbox) -> None:
         if box in self._mailboxes:

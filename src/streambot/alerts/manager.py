@@ -56,7 +56,7 @@ class AlertManager:
         self.notifiers = list(notifiers)
         self.interval = interval
         self.active: dict[str, ActiveAlert] = {}
-        self._halts: dict[str, Condition] = {}
+        self._halts: set[str] = set()  # codes of active halt alerts: only risk.resumed clears them
         self._session: aiohttp.ClientSession | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self.raised_total = 0
@@ -76,15 +76,17 @@ class AlertManager:
         data = event.data
         code = self._halt_code(data)
         who = "trading" if data.get("bot_id") is None else f"bot {data.get('bot_id')}"
-        condition = Condition(
-            code, CRITICAL, f"HALTED: {who} stopped by risk rule {data.get('code')}: {data.get('reason')}"
+        self._halts.add(code)
+        self._raise(
+            Condition(
+                code, CRITICAL, f"HALTED: {who} stopped by risk rule {data.get('code')}: {data.get('reason')}"
+            )
         )
-        self._halts[code] = condition
-        self._raise(condition)
 
     def _on_resumed(self, event: Event) -> None:
         code = self._halt_code(event.data)
-        if self._halts.pop(code, None) is not None:
+        if code in self._halts:
+            self._halts.remove(code)
             self._clear(code)
 
     # --- periodic rules ---------------------------------------------------------------------

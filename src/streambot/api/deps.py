@@ -36,8 +36,13 @@ def not_found(exc: LookupError) -> NoReturn:
     raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
+MAX_ID = 2**63 - 1  # ids are BIGINT in the store
+
 BotIdPath = Annotated[int, Path(ge=1, le=2**62, description="The bot's id")]
 """A bot id in a path; bounded so a huge number is a 422, not an overflow in the database."""
+
+BotIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+"""An optional bot filter of a listing."""
 
 PageLimit = Annotated[int, Query(ge=1, le=1000, description="At most this many items")]
 PageOffset = Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many items first")]

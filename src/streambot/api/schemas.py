@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -55,7 +55,9 @@ class BotUpdate(Input):
     budget: Decimal | None = Field(default=None, gt=0)
 
 
-class PositionOut(BaseModel):
+class PositionSummaryOut(BaseModel):
+    """A bot's holding as its status shows it; GET /positions gives the full PositionOut."""
+
     base_size: Amount
     average_entry: Computed
     cost: Computed
@@ -99,8 +101,8 @@ class SignalOut(BaseModel):
 
 
 class BotStatusOut(BotOut):
-    position: PositionOut
-    unrealized_pnl: Amount
+    position: PositionSummaryOut
+    unrealized_pnl: Computed  # base × bid − cost, and cost carries a sold share's division noise
     evaluations: int
     signals: int
     mean_eval_us: float
@@ -128,7 +130,7 @@ class TradeOut(BaseModel):
     filled_at: datetime | None
 
     @classmethod
-    def of(cls, trade: Trade) -> TradeOut:
+    def of(cls, trade: Trade) -> Self:
         return cls(
             id=trade.id,
             bot_id=trade.bot_id,
@@ -147,11 +149,6 @@ class TradeOut(BaseModel):
             created_at=trade.created_at,
             filled_at=trade.filled_at,
         )
-
-
-class TradePage(BaseModel):
-    trades: list[TradeOut]
-    next_before_id: int | None = Field(description="Pass as before_id for the next (older) page")
 
 
 class TickerOut(BaseModel):

@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 
 
 class ApiCollector(Collector):
-    def __init__(
-        self, hub: EventHub, requests: RequestStats, guard: AuthGuard, alerts: AlertManager | None
-    ) -> None:
+    def __init__(self, hub: EventHub, requests: RequestStats, guard: AuthGuard, alerts: AlertManager) -> None:
         self._hub = hub
         self._requests = requests
         self._guard = guard
@@ -55,12 +53,11 @@ class ApiCollector(Collector):
         for (method, route, status), count in sorted(self._requests.by_route.items()):
             requests.add_metric([method, route, str(status)], count)
         yield requests
-        latency = self._requests.latency
         yield SummaryMetricFamily(
             "streambot_rest_request_seconds",
             "REST request handling time",
-            count_value=latency.count,
-            sum_value=latency.total_ns / 1e9,
+            count_value=self._requests.total,
+            sum_value=self._requests.total_ns / 1e9,
         )
         yield CounterMetricFamily(
             "streambot_api_auth_failures", "Requests with a wrong API token", value=self._guard.failures_total
@@ -72,11 +69,10 @@ class ApiCollector(Collector):
         )
 
         alerts = self._alerts
-        if alerts is not None:
-            active = GaugeMetricFamily(
-                "streambot_alerts_active", "1 per active alert", labels=["code", "severity"]
-            )
-            for alert in alerts.active.values():
-                active.add_metric([alert.code, alert.severity], 1.0)
-            yield active
-            yield CounterMetricFamily("streambot_alerts_raised", "Alerts raised", value=alerts.raised_total)
+        active = GaugeMetricFamily(
+            "streambot_alerts_active", "1 per active alert", labels=["code", "severity"]
+        )
+        for alert in alerts.active.values():
+            active.add_metric([alert.code, alert.severity], 1.0)
+        yield active
+        yield CounterMetricFamily("streambot_alerts_raised", "Alerts raised", value=alerts.raised_total)

@@ -18,10 +18,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from streambot.exchange.breaker import STATES as BREAKER_STATES
+from streambot.feed.client import STATES as FEED_STATES
+
 if TYPE_CHECKING:
     from streambot.app import Platform
-
-FEED_STATES = ("connecting", "live", "stale", "reconnecting", "polling", "stopped")
 
 
 class PlatformCollector(Collector):
@@ -172,7 +173,7 @@ class PlatformCollector(Collector):
                 "streambot_exchange_circuit_state", "1 for the REST circuit breaker's state", labels=["state"]
             )
             current = breaker.state
-            for name in ("closed", "open", "half_open"):
+            for name in BREAKER_STATES:
                 circuit.add_metric([name], 1.0 if current == name else 0.0)
             yield circuit
             yield CounterMetricFamily(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
+
+from streambot.domain import ProductId, Side
 from tests.integration.api.conftest import Api
 
 
@@ -40,3 +44,28 @@ async def test_the_summary_reports_orders_exchange_and_alerts(api: Api) -> None:
         health = await response.json()
     assert health["components"]["alerts"] == {"ok": True, "active": []}
     assert health["components"]["exchange"] == {"ok": True, "breaker": "closed"}
+
+
+async def test_the_status_shows_unrealized_pnl_without_division_noise(api: Api) -> None:
+    bots = api.platform.bots
+    assert bots is not None
+    bot = await bots.create(
+        name="held", strategy="threshold", product_id="BTC-USD", params={}, budget=Decimal(500)
+    )
+    # A partial sell books a share of the cost by division: what is left carries 28 digits.
+    position = bots.position(bot.id)
+    position.apply_fill(Side.BUY, Decimal("0.69072474"), Decimal("125"), Decimal(0))
+    position.apply_fill(Side.SELL, Decimal("0.23"), Decimal("41"), Decimal(0))
+    async with asyncio.timeout(10):
+        while api.platform.bus.latest.get(ProductId("BTC-USD")) is None:  # noqa: ASYNC110 - no event to wait on
+            await asyncio.sleep(0.02)
+    async with api.http.get(api.url("/api/v1/bots/status/enhanced"), headers=api.auth) as response:
+        (status,) = [s for s in await response.json() if s["id"] == bot.id]
+    for name in ("cost", "average_entry", "realized_pnl"):
+        assert _places(status["position"][name]) <= 12, (name, status["position"][name])
+    assert _places(status["unrealized_pnl"]) <= 12, status["unrealized_pnl"]
+    assert Decimal(status["unrealized_pnl"]) != 0
+
+
+def _places(amount: str) -> int:
+    return len(amount.partition(".")[2])

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from tests.integration.api.conftest import Api, StartApi, close_code, next_frame
 
@@ -203,6 +204,14 @@ async def test_bad_query_parameters_are_refused_with_a_reason(api: Api) -> None:
     assert message.type is aiohttp.WSMsgType.CLOSE
     assert fractional.close_code == 4400
     assert "last_event_id" in str(message.extra)
+
+
+async def test_a_bot_id_that_is_not_a_plain_number_is_refused_with_4400(api: Api) -> None:
+    # "²" passes str.isdigit() but not int(); int() also refuses more than 4300 digits.
+    for raw in ("%C2%B2", "9" * 5000, "-1", "1.0"):
+        url = URL(api.ws_url(f"/api/v1/ws/bots/{raw}"), encoded=True)
+        ws = await api.http.ws_connect(url, protocols=("streambot.v1", f"token.{api.token}"))
+        assert await close_code(ws) == 4400, raw[:10]
 
 
 async def test_tickers_are_coalesced_to_max_rate(api: Api) -> None:

@@ -5,7 +5,6 @@ export type Schemas = components["schemas"];
 export type BotStatus = Schemas["BotStatusOut"];
 export type Bot = Schemas["BotOut"];
 export type Trade = Schemas["TradeWithLifecycle"];
-export type Ticker = Schemas["TickerOut"];
 
 type Method = "get" | "post" | "patch" | "delete";
 type PathsWith<M extends Method> = {

@@ -639,7 +639,7 @@ export interface components {
             params: {
                 [key: string]: unknown;
             };
-            position: components["schemas"]["streambot__api__schemas__PositionOut"];
+            position: components["schemas"]["PositionSummaryOut"];
             /** Product Id */
             product_id: string;
             /** Signals */
@@ -858,6 +858,43 @@ export interface components {
             total_pnl: string;
             /** Unrealized Pnl */
             unrealized_pnl: string;
+        };
+        /** PositionOut */
+        PositionOut: {
+            /** Average Entry */
+            average_entry: string;
+            /** Base Size */
+            base_size: string;
+            /** Bot Id */
+            bot_id: number;
+            /** Cost */
+            cost: string;
+            /** Market Value */
+            market_value: string;
+            /** Name */
+            name: string;
+            /** Price */
+            price: string | null;
+            /** Product Id */
+            product_id: string;
+            /** Realized Pnl */
+            realized_pnl: string;
+            /** Unrealized Pnl */
+            unrealized_pnl: string;
+        };
+        /**
+         * PositionSummaryOut
+         * @description A bot's holding as its status shows it; GET /positions gives the full PositionOut.
+         */
+        PositionSummaryOut: {
+            /** Average Entry */
+            average_entry: string;
+            /** Base Size */
+            base_size: string;
+            /** Cost */
+            cost: string;
+            /** Realized Pnl */
+            realized_pnl: string;
         };
         /** ResumeIn */
         ResumeIn: {
@@ -1093,40 +1130,6 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
-        };
-        /** PositionOut */
-        streambot__api__routes__positions__PositionOut: {
-            /** Average Entry */
-            average_entry: string;
-            /** Base Size */
-            base_size: string;
-            /** Bot Id */
-            bot_id: number;
-            /** Cost */
-            cost: string;
-            /** Market Value */
-            market_value: string;
-            /** Name */
-            name: string;
-            /** Price */
-            price: string | null;
-            /** Product Id */
-            product_id: string;
-            /** Realized Pnl */
-            realized_pnl: string;
-            /** Unrealized Pnl */
-            unrealized_pnl: string;
-        };
-        /** PositionOut */
-        streambot__api__schemas__PositionOut: {
-            /** Average Entry */
-            average_entry: string;
-            /** Base Size */
-            base_size: string;
-            /** Cost */
-            cost: string;
-            /** Realized Pnl */
-            realized_pnl: string;
         };
     };
     responses: never;
@@ -1672,7 +1675,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["streambot__api__routes__positions__PositionOut"][];
+                    "application/json": components["schemas"]["PositionOut"][];
                 };
             };
             /** @description Validation Error */

@@ -26,7 +26,8 @@ export function dismissToast(id: number): void {
   store.update((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) }));
 }
 
-function errorText(error: unknown): string {
+/** What went wrong, in the server's words when it said any. */
+export function errorText(error: unknown): string {
   if (error instanceof ApiError) return describeDetail(error.detail) || error.message;
   return error instanceof Error ? error.message : String(error);
 }
@@ -327,16 +328,16 @@ export class Dashboard {
       const order = data.order as OrderData | undefined;
       if (!order) return;
       store.update((s) => applyOrder(order, ts, s));
-      const [size, price] = fillParts(order);
+      const item = this.orderItem(order, topic, ts, frame.id);
+      this.pushEvent(item);
       const status = topic.slice("orders.".length);
-      const bad = status === "rejected" || status === "failed";
-      this.pushEvent(this.orderItem(order, topic, ts, frame.id));
       if (status === "filled") {
+        const [size, price] = fillParts(order);
         toast("good", `Filled: ${order.side} ${order.product_id}`, `${size}${price}`.trim() + (order.reason ? ` — ${order.reason}` : ""));
-      } else if (bad) {
+      } else if (item.tone === "bad") {
         toast("bad", `Order ${status}: ${order.side} ${order.product_id}`, order.error || order.reason || "no reason given");
       }
-      if (status === "filled" || bad) this.refreshBotsSoon();
+      if (status === "filled" || item.tone === "bad") this.refreshBotsSoon();
       return;
     }
     if (topic === "trades.executed") {

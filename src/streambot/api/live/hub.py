@@ -174,10 +174,8 @@ class EventHub:
             while True:
                 tick = await mailbox.get()
                 for key in (tick.product_id, None):
-                    woken = waiters.pop(key, None)
-                    if woken:
-                        for client in woken:
-                            client.tickers_changed()
+                    for client in waiters.pop(key, ()):
+                        client.tickers_changed()
         finally:
             self._bus.remove_mailbox(mailbox)
 

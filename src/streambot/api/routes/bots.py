@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Annotated, NoReturn
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, not_found, platform, platform_of
-from streambot.api.schemas import BotCreate, BotOut, BotStatusOut, BotUpdate, PositionOut, SignalOut
+from streambot.api.errors import unprocessable
+from streambot.api.schemas import BotCreate, BotOut, BotStatusOut, BotUpdate, PositionSummaryOut, SignalOut
 from streambot.app import Platform
 from streambot.bots import BotError, BotManager
 from streambot.domain import BotId, BotRecord, BotState, to_decimal
+from streambot.trading.pnl import bot_pnl
 
 router = APIRouter(prefix="/bots", tags=["bots"])
 
@@ -41,11 +42,7 @@ View = Annotated[Callable[[BotRecord], BotOut], Depends(bot_view)]
 
 
 def _unprocessable(exc: BotError) -> NoReturn:
-    # The same shape FastAPI uses for validation errors, so clients handle one format.
-    raise HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        [{"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}],
-    ) from exc
+    raise unprocessable(("body", *exc.field.split(".")), str(exc)) from exc
 
 
 @router.get("")
@@ -81,24 +78,28 @@ async def enhanced_status(
     out = []
     for record in (await bots.list())[offset : offset + limit]:
         runtime = bots.runtime(record.id)
-        position = bots.position(record.id)
         tick = p.bus.latest.get(record.product_id)
-        unrealized = (
-            position.base * to_decimal(tick.best_bid or tick.price) - position.cost
-            if tick is not None and position.base
-            else Decimal(0)
+        # At the last price, as /pnl, /positions, the equity curve and the risk limits value it:
+        # the dashboard's bots table shows the same P&L as everything else.
+        pnl = bot_pnl(
+            record.id,
+            record.name,
+            record.product_id,
+            record.budget,
+            bots.position(record.id),
+            to_decimal(tick.price) if tick is not None else None,
         )
         signal = runtime.last_signal if runtime else None
         out.append(
             BotStatusOut(
                 **view(record).model_dump(),
-                position=PositionOut(
-                    base_size=position.base,
-                    average_entry=position.average_entry,
-                    cost=position.cost,
-                    realized_pnl=position.realized_pnl,
+                position=PositionSummaryOut(
+                    base_size=pnl.base,
+                    average_entry=pnl.average_entry,
+                    cost=pnl.cost,
+                    realized_pnl=pnl.realized,
                 ),
-                unrealized_pnl=unrealized,
+                unrealized_pnl=pnl.unrealized,
                 evaluations=runtime.evaluations if runtime else 0,
                 signals=runtime.signals if runtime else 0,
                 mean_eval_us=round(runtime.mean_eval_us, 3) if runtime else 0.0,
@@ -147,8 +148,6 @@ async def start_bot(bot_id: BotIdPath, bots: Bots, view: View) -> BotOut:
         return view(await bots.start(BotId(bot_id)))
     except LookupError as exc:
         not_found(exc)
-    except BotError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
 @router.post("/{bot_id}/stop")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from streambot.api.deps import MAX_ID
 from streambot.api.live.client import LiveClient
 from streambot.api.live.frames import SUBPROTOCOL, TOKEN_PREFIX, AuthMessage, Channel, CloseCode
 from streambot.api.security import AuthGuard, origin_allowed, peer_of
@@ -75,6 +76,15 @@ def _query_number(websocket: WebSocket, name: str, *, low: float, high: float) -
     return value
 
 
+def _bot_id(raw: str) -> int:
+    # ASCII digits only, and few of them: str.isdigit() passes "²" and int() refuses it, and int()
+    # refuses more than 4300 digits; either ValueError would drop the socket with no close code.
+    digits = len(str(MAX_ID))
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > digits:
+        raise Refused(CloseCode.BAD_REQUEST, f"bot_id must be a positive integer of at most {digits} digits")
+    return int(raw)
+
+
 async def _authenticate(websocket: WebSocket, platform: Platform, guard: AuthGuard, peer: str) -> int | None:
     """Checks the token (subprotocol or first message); returns last_event_id from the message."""
     token: str | None = None
@@ -128,11 +138,7 @@ async def _serve(websocket: WebSocket, channel: Channel, bot_path: str | None = 
         query_last = _query_number(websocket, "last_event_id", low=0, high=2**53)
         if query_last is not None and not query_last.is_integer():
             raise Refused(CloseCode.BAD_REQUEST, "last_event_id must be a whole number")
-        bot_id: int | None = None
-        if bot_path is not None:
-            if not bot_path.isdigit():
-                raise Refused(CloseCode.BAD_REQUEST, "bot_id must be a positive integer")
-            bot_id = int(bot_path)
+        bot_id = _bot_id(bot_path) if bot_path is not None else None
         message_last = await _authenticate(websocket, platform, guard, peer)
         products = None
         if bot_id is not None:

@@ -8,14 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel
 
-from streambot.api.deps import platform
+from streambot.api.deps import BotIdQuery, platform
+from streambot.api.errors import unprocessable
 from streambot.api.schemas import Amount
 from streambot.app import Platform
 from streambot.domain import OrderRecord, OrderStatus
 
 router = APIRouter(prefix="/orders", tags=["orders"])
-
-MAX_ID = 2**63 - 1  # ids are BIGINT in the store
 
 
 class OrderOut(BaseModel):
@@ -85,23 +84,14 @@ def _cursor(order: OrderRecord) -> str:
 def _parse_cursor(raw: str) -> tuple[datetime, str]:
     micros, sep, client_order_id = raw.partition("_")
     if not sep or not client_order_id or not micros.isdigit():
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {
-                    "loc": ["query", "before"],
-                    "msg": "before must be a next_before value from a previous page",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise unprocessable(("query", "before"), "before must be a next_before value from a previous page")
     return _EPOCH + int(micros) * _MICROSECOND, client_order_id
 
 
 @router.get("")
 async def list_orders(
     p: Annotated[Platform, Depends(platform)],
-    bot_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    bot_id: BotIdQuery = None,
     product_id: str | None = None,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     since: AwareDatetime | None = None,

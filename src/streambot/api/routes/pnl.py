@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
-from streambot.api.deps import platform
-from streambot.api.routes.orders import MAX_ID
+from streambot.api.deps import BotIdQuery, platform
 from streambot.api.schemas import Amount, Computed
 from streambot.app import Platform
 from streambot.trading.pnl import pnl_totals
@@ -71,7 +70,7 @@ async def pnl(p: Annotated[Platform, Depends(platform)]) -> PnlOut:
 @router.get("/equity")
 async def equity_curve(
     p: Annotated[Platform, Depends(platform)],
-    bot_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    bot_id: BotIdQuery = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,

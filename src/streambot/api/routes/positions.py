@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from streambot.api.deps import platform
-from streambot.api.routes.orders import MAX_ID
+from streambot.api.deps import BotIdQuery, platform
 from streambot.api.schemas import Amount, Computed
 from streambot.app import Platform
 from streambot.trading.pnl import BotPnl
@@ -47,7 +46,7 @@ class PositionOut(BaseModel):
 @router.get("")
 async def list_positions(
     p: Annotated[Platform, Depends(platform)],
-    bot_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    bot_id: BotIdQuery = None,
     product_id: str | None = None,
 ) -> list[PositionOut]:
     """Every bot's position (the sum of its fills); bots holding nothing are listed with zeros."""

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from streambot.api.deps import platform
-from streambot.api.routes.orders import MAX_ID
-from streambot.api.schemas import Amount
+from streambot.api.deps import MAX_ID, platform
+from streambot.api.errors import unprocessable
+from streambot.api.schemas import Amount, Input
 from streambot.app import Platform
 from streambot.domain import BotId
 from streambot.risk.state import ScopeState
@@ -78,41 +78,32 @@ def _text(value: str, name: str) -> str:
     return value
 
 
-class KillSwitchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _ScopeIn(Input):
+    """The account, or one bot (``bot_id`` given exactly when ``scope`` is "bot")."""
 
-    on: bool
     scope: Literal["account", "bot"] = "account"
     bot_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+    @model_validator(mode="after")
+    def _bot_for_bot_scope(self) -> Self:
+        if self.scope == "bot" and self.bot_id is None:
+            raise ValueError("bot_id is required when scope is 'bot'")
+        if self.scope == "account" and self.bot_id is not None:
+            raise ValueError("bot_id must be left out when scope is 'account'")
+        return self
+
+
+class KillSwitchIn(_ScopeIn):
+    on: bool
     reason: str = Field(default="", max_length=500)
 
     _reason_is_text = field_validator("reason")(lambda value: _text(value, "reason"))
 
-    @model_validator(mode="after")
-    def _bot_for_bot_scope(self) -> KillSwitchIn:
-        if self.scope == "bot" and self.bot_id is None:
-            raise ValueError("bot_id is required when scope is 'bot'")
-        if self.scope == "account" and self.bot_id is not None:
-            raise ValueError("bot_id must be left out when scope is 'account'")
-        return self
 
-
-class ResumeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    scope: Literal["account", "bot"] = "account"
-    bot_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+class ResumeIn(_ScopeIn):
     by: str = Field(default="api", min_length=1, max_length=200)
 
     _by_is_text = field_validator("by")(lambda value: _text(value, "by"))
-
-    @model_validator(mode="after")
-    def _bot_for_bot_scope(self) -> ResumeIn:
-        if self.scope == "bot" and self.bot_id is None:
-            raise ValueError("bot_id is required when scope is 'bot'")
-        if self.scope == "account" and self.bot_id is not None:
-            raise ValueError("bot_id must be left out when scope is 'account'")
-        return self
 
 
 class ChangeOut(BaseModel):
@@ -151,10 +142,7 @@ async def _require_bot(p: Platform, bot_id: int | None) -> BotId | None:
     if bot_id is None:
         return None
     if await p.store.get_bot(bot_id) is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": ["body", "bot_id"], "msg": f"bot {bot_id} does not exist", "type": "value_error"}],
-        )
+        raise unprocessable(("body", "bot_id"), f"bot {bot_id} does not exist")
     return BotId(bot_id)
 
 

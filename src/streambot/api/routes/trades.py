@@ -8,13 +8,12 @@ shape are kept as they were: scripts read them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from streambot.api.deps import platform
-from streambot.api.routes.orders import MAX_ID
+from streambot.api.deps import BotIdQuery, platform
 from streambot.api.schemas import TradeOut
 from streambot.app import Platform
 from streambot.domain import OrderRecord, Trade
@@ -31,17 +30,14 @@ class TradeWithLifecycle(TradeOut):
     completed_at: datetime | None = Field(default=None, description="final state booked")
 
     @classmethod
-    def with_order(cls, trade: Trade, order: OrderRecord | None) -> TradeWithLifecycle:
-        base = TradeOut.of(trade).model_dump()
-        if order is None:
-            return cls(**base)
-        return cls(
-            **base,
-            risk_checked_at=order.risk_checked_at,
-            submitted_at=order.submitted_at,
-            acknowledged_at=order.acknowledged_at,
-            completed_at=order.completed_at,
-        )
+    def with_order(cls, trade: Trade, order: OrderRecord | None) -> Self:
+        out = cls.of(trade)
+        if order is not None:
+            out.risk_checked_at = order.risk_checked_at
+            out.submitted_at = order.submitted_at
+            out.acknowledged_at = order.acknowledged_at
+            out.completed_at = order.completed_at
+        return out
 
 
 class TradeLifecyclePage(BaseModel):
@@ -52,7 +48,7 @@ class TradeLifecyclePage(BaseModel):
 @router.get("")
 async def list_trades(
     p: Annotated[Platform, Depends(platform)],
-    bot_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    bot_id: BotIdQuery = None,
     product_id: str | None = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,

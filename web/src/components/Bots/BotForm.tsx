@@ -65,7 +65,7 @@ export function BotForm({ bot, onDone }: Props) {
     try {
       if (bot) {
         await api.patch("/api/v1/bots/{bot_id}", { path: { bot_id: bot.id }, body: { name, params, budget } });
-        toast("good", `Saved ${name}`, "restart the bot for new parameters to apply");
+        toast("good", `Saved ${name}`, bot.state === "running" ? "the running bot restarted with the new settings" : "");
       } else {
         const created = await api.post("/api/v1/bots", {
           body: { name, strategy: strategyName, product_id: productId, params, budget },

@@ -1,11 +1,11 @@
 import { api, type BotStatus } from "../../api/client";
-import { dashboard, toast } from "../../state/controller";
+import { dashboard, errorText, toast } from "../../state/controller";
 
 async function run(label: string, action: () => Promise<unknown>): Promise<void> {
   try {
     await action();
   } catch (error) {
-    toast("bad", `${label} failed`, error instanceof Error ? error.message : String(error));
+    toast("bad", `${label} failed`, errorText(error));
   } finally {
     void dashboard()?.loadBots();
   }

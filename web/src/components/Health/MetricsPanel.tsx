@@ -31,7 +31,7 @@ export function headlines(m: Json): [string, string, string?][] {
     ["tick→decision p99", formatUs(num(at(m, "tick_to_decision_us", "p99")))],
     ["cache hit rate", pct(at(m, "balance_cache", "hit_rate"))],
     ["feed uptime", uptime === null ? "—" : pct(uptime)],
-    ["reconnects", show((num(at(m, "feed", "reconnects")) ?? null) as number | null)],
+    ["reconnects", show(num(at(m, "feed", "reconnects")))],
     ["429s", String(r429), r429 > 0 ? "warn" : ""],
     ["breaker", breaker, breaker === "closed" ? "" : "bad"],
   ];

@@ -1,6 +1,6 @@
 // Daily loss used, drawdown, HALTED states, and the kill switch (with confirmation).
 import { api } from "../../api/client";
-import { dashboard, toast } from "../../state/controller";
+import { dashboard, errorText, toast } from "../../state/controller";
 import { formatMoney } from "../../state/format";
 import { type DashboardState, useDashboard } from "../../state/store";
 import { ConfirmButton } from "../ui/Confirm";
@@ -48,7 +48,7 @@ async function act(label: string, action: () => Promise<{ changed: boolean }>): 
     const result = await action();
     if (!result.changed) toast("info", `${label}: nothing to change`);
   } catch (error) {
-    toast("bad", `${label} failed`, error instanceof Error ? error.message : String(error));
+    toast("bad", `${label} failed`, errorText(error));
   } finally {
     void dashboard()?.loadRisk();
     void dashboard()?.loadBots();

@@ -2,13 +2,13 @@
 import { formatMs, formatPrice, formatSize } from "../../state/format";
 import { type OrderView, useDashboard } from "../../state/store";
 import { Empty, Panel } from "../ui/Panel";
-import { stepsOf, totalMs } from "./progress";
+import { isFailed, stepsOf, totalMs } from "./progress";
 
 export function OrderProgress({ view }: { view: OrderView }) {
   const order = view.order;
   const steps = stepsOf(order);
   const total = totalMs(order);
-  const bad = order.status === "rejected" || order.status === "failed" || order.status === "cancelled";
+  const bad = isFailed(order.status);
   return (
     <li className="order-progress" data-testid="order-progress" data-status={order.status} data-bot-id={order.bot_id}>
       <div className="order-head">

@@ -19,11 +19,16 @@ const STEPS: [string, string, keyof OrderData][] = [
 
 const FAILED = new Set(["rejected", "failed", "cancelled"]);
 
+/** Whether the order ended without filling. */
+export function isFailed(status: string): boolean {
+  return FAILED.has(status);
+}
+
 export function stepsOf(order: OrderData): Step[] {
   const times = STEPS.map(([, , field]) => isoToUnix(order[field] as string | null));
   // completed_at marks the end of a failed order too; it only means "filled" when filled.
   if (order.status !== "filled") times[4] = null;
-  const failed = FAILED.has(order.status);
+  const failed = isFailed(order.status);
   // Turned down before it was sent: the risk check said no, whatever time it recorded for that.
   if (failed && order.status === "rejected" && times[2] === null) times[1] = null;
   let previous: number | null = null;
