@@ -366,11 +366,6 @@ def parse_products(body: bytes) -> list[Product]:
     return [_product_from_wire(p) for p in _decode(body, _Products, "products").products]
 
 
-def parse_product(body: bytes) -> Product:
-    """``GET /products/{id}``: one flat product object."""
-    return _product_from_wire(_decode(body, _Product, "product"))
-
-
 def parse_best_bid_ask(body: bytes) -> list[BestBidAsk]:
     return [_best_bid_ask_from_wire(b) for b in _decode(body, _Pricebooks, "best_bid_ask").pricebooks]
 
@@ -580,57 +575,12 @@ class CoinbaseRest:
 
     async def place_order(self, request: OrderRequest) -> PlacedOrder:
         """Market IOC, or limit GTC when ``limit_price`` is set. Sent once (see module docs)."""
-        return await self._create_order(
-            request.client_order_id, request.product_id, request.side, order_configuration(request)
-        )
-
-    async def place_stop_limit(
-        self,
-        client_order_id: ClientOrderId,
-        product_id: ProductId,
-        side: Side,
-        *,
-        base_size: Decimal,
-        limit_price: Decimal,
-        stop_price: Decimal,
-    ) -> PlacedOrder:
-        """A stop-limit GTC: rests until the price crosses ``stop_price``, then a limit order.
-
-        The stop direction follows the side: a SELL stop triggers on a fall (stop-loss), a BUY
-        stop on a rise (breakout).
-        """
-        for name, value in (
-            ("base_size", base_size),
-            ("limit_price", limit_price),
-            ("stop_price", stop_price),
-        ):
-            if not value.is_finite() or value <= 0:
-                raise ExchangeError(
-                    f"a stop-limit order needs a positive {name}, not {value}", code="INVALID_REQUEST"
-                )
-        direction = "STOP_DIRECTION_STOP_DOWN" if side is Side.SELL else "STOP_DIRECTION_STOP_UP"
-        configuration = {
-            "stop_limit_stop_limit_gtc": {
-                "base_size": _text(base_size),
-                "limit_price": _text(limit_price),
-                "stop_price": _text(stop_price),
-                "stop_direction": direction,
-            }
-        }
-        return await self._create_order(client_order_id, product_id, side, configuration)
-
-    async def _create_order(
-        self,
-        client_order_id: ClientOrderId,
-        product_id: ProductId,
-        side: Side,
-        configuration: dict[str, dict[str, Any]],
-    ) -> PlacedOrder:
+        client_order_id = request.client_order_id
         payload = {
             "client_order_id": client_order_id,
-            "product_id": product_id,
-            "side": side.value,
-            "order_configuration": configuration,
+            "product_id": request.product_id,
+            "side": request.side.value,
+            "order_configuration": order_configuration(request),
         }
         what = f"create order {client_order_id}"
         try:
@@ -670,9 +620,7 @@ class CoinbaseRest:
         """
         if order_ids:
             found: list[ExchangeOrder] = []
-            ids = list(dict.fromkeys(order_ids))
-            for first in range(0, len(ids), ORDER_IDS_PER_REQUEST):
-                chunk = ids[first : first + ORDER_IDS_PER_REQUEST]
+            for chunk in _chunks(list(dict.fromkeys(order_ids)), ORDER_IDS_PER_REQUEST):
                 found += await self._list_orders_pages(product_ids, statuses, chunk, since)
             return found
         return await self._list_orders_pages(product_ids, statuses, (), since)
@@ -723,8 +671,7 @@ class CoinbaseRest:
         if not ids and not product_ids and since is None:
             raise ExchangeError("list_fills needs an order id or a filter", code="INVALID_REQUEST")
         fills: list[Fill] = []
-        chunks = [ids[i : i + ORDER_IDS_PER_REQUEST] for i in range(0, len(ids), ORDER_IDS_PER_REQUEST)]
-        for chunk in chunks or [[]]:
+        for chunk in _chunks(ids, ORDER_IDS_PER_REQUEST) or [[]]:
             base = [("order_ids", i) for i in chunk] + [("product_ids", p) for p in product_ids]
             if since is not None:
                 base.append(("start_sequence_timestamp", _rfc3339(since)))
@@ -738,8 +685,7 @@ class CoinbaseRest:
         if not order_ids:
             return {}
         outcome = dict.fromkeys(order_ids, False)
-        for first in range(0, len(order_ids), CANCEL_BATCH):
-            batch = order_ids[first : first + CANCEL_BATCH]
+        for batch in _chunks(order_ids, CANCEL_BATCH):
             status, body, _ = await self._request(
                 "POST", "/orders/batch_cancel", None, msgspec.json.encode({"order_ids": batch})
             )
@@ -886,6 +832,10 @@ _ENDPOINT_PATTERNS: Final = (
     (re.compile(r"^/orders/historical/(?!batch$|fills$)[^/]+$"), "/orders/historical/{order_id}"),
     (re.compile(r"^/accounts/[^/]+$"), "/accounts/{account_uuid}"),
 )
+
+
+def _chunks(items: list[_T], size: int) -> list[list[_T]]:
+    return [items[first : first + size] for first in range(0, len(items), size)]
 
 
 def _is_public(path: str) -> bool:

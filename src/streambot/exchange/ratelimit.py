@@ -51,7 +51,6 @@ class RateLimiter:
             raise ValueError(f"rate limit {name}: window must be positive")
         self.name = name
         self.limit = limit
-        self.configured_limit = limit
         self._window = window + margin
         self._clock = clock
         self._taken: deque[float] = deque()  # when each token still on loan was taken
@@ -61,11 +60,6 @@ class RateLimiter:
         self.waits = 0  # acquisitions that had to wait
         self.wait_seconds = 0.0
         self.pauses = 0  # 429s / exhausted headers that paused the bucket
-
-    @property
-    def in_use(self) -> int:
-        self._release_returned(self._clock())
-        return len(self._taken)
 
     async def acquire(self) -> float:
         """Take one token, waiting as long as needed; returns the seconds waited."""

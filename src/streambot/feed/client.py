@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import aiohttp
@@ -70,9 +70,6 @@ class FeedStatus:
     state: str
     running: bool  # the run() task is alive
     connected: bool
-    ws_url: str
-    products: tuple[str, ...]
-    channels: tuple[str, ...]
     messages_received: int
     tickers: int
     heartbeats: int
@@ -83,53 +80,13 @@ class FeedStatus:
     out_of_order: int
     heartbeat_gaps: int
     reconnects: int
-    user_frames: int
     polls: int
-    poll_errors: int
     polled_tickers: int
     uptime_ratio: float  # share of the time since run() started spent live
-    state_since: float | None  # wall clock, UNIX seconds
     messages_per_second: float
-    last_message_at: float | None  # wall clock, UNIX seconds
     last_message_age_s: float | None
-    connected_since: float | None  # wall clock, UNIX seconds
     last_error: str
-    subscriptions: dict[str, list[str]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The shape the old system's ``/ws/websocket/status`` returned, plus what we now know."""
-        return {
-            "is_running": self.running and self.state != STOPPED,
-            "thread_alive": self.running,
-            "client_initialized": True,
-            "state": self.state,
-            "connected": self.connected,
-            "url": self.ws_url,
-            "products": list(self.products),
-            "channels": list(self.channels),
-            "messages_received": self.messages_received,
-            "tickers_received": self.tickers,
-            "heartbeats_received": self.heartbeats,
-            "malformed_frames": self.malformed,
-            "unknown_frames": self.unknown,
-            "error_frames": self.errors,
-            "sequence_gaps": self.sequence_gaps,
-            "out_of_order_frames": self.out_of_order,
-            "heartbeat_gaps": self.heartbeat_gaps,
-            "reconnects": self.reconnects,
-            "user_frames": self.user_frames,
-            "rest_polls": self.polls,
-            "rest_poll_errors": self.poll_errors,
-            "polled_tickers": self.polled_tickers,
-            "uptime_ratio": self.uptime_ratio,
-            "state_since": self.state_since,
-            "messages_per_second": self.messages_per_second,
-            "last_message_at": self.last_message_at,
-            "last_message_age_s": self.last_message_age_s,
-            "connected_since": self.connected_since,
-            "last_error": self.last_error,
-            "subscriptions": {k: list(v) for k, v in self.subscriptions.items()},
-        }
+    subscriptions: dict[str, list[str]]
 
 
 class FeedClient:
@@ -173,13 +130,11 @@ class FeedClient:
         self._wake: asyncio.Event | None = None
 
         self._state = STOPPED
-        self._state_since_wall: float | None = None
         self._state_since = 0.0  # monotonic
         self._run_started = 0.0  # monotonic; 0 = never ran
         self._live_seconds = 0.0
         self._running = False
         self._stopping = False
-        self._stop_event: asyncio.Event | None = None
         self._run_task: asyncio.Task[Any] | None = None
         self._ws: aiohttp.ClientWebSocketResponse[Literal[False]] | None = None
         self._stale = False
@@ -195,12 +150,10 @@ class FeedClient:
         self.heartbeat_gaps = 0
         self.reconnects = 0
         self.user_frames = 0
-        self.user_reconciliations = 0
         self._connections = 0  # subscribed connections since construction
         self.connected_ns = 0  # perf_counter_ns when the current/last socket opened
         self._last_frame_ns = 0  # perf_counter_ns of the last frame; 0 = none yet
         self._last_heartbeat: int | None = None
-        self._connected_since: float | None = None
         self._rate = 0.0
         self._last_error = ""
         self._subscriptions: dict[str, list[str]] = {}
@@ -216,11 +169,6 @@ class FeedClient:
     def connected(self) -> bool:
         ws = self._ws
         return ws is not None and not ws.closed
-
-    @property
-    def stream_enabled(self) -> bool:
-        """False while the user has stopped the stream (prices then come from REST polling)."""
-        return self._stream_enabled
 
     @property
     def uptime_ratio(self) -> float:
@@ -240,9 +188,6 @@ class FeedClient:
             state=self._state,
             running=self._running,
             connected=self.connected,
-            ws_url=self.ws_url,
-            products=self.products,
-            channels=self.channels,
             messages_received=self.messages_received,
             tickers=self.tickers,
             heartbeats=self.heartbeats,
@@ -253,16 +198,11 @@ class FeedClient:
             out_of_order=self.out_of_order,
             heartbeat_gaps=self.heartbeat_gaps,
             reconnects=self.reconnects,
-            user_frames=self.user_frames,
             polls=poller.polls if poller else 0,
-            poll_errors=poller.poll_errors if poller else 0,
             polled_tickers=poller.tickers_published if poller else 0,
             uptime_ratio=round(self.uptime_ratio, 4),
-            state_since=self._state_since_wall,
             messages_per_second=round(self._rate, 1),
-            last_message_at=None if age is None else time.time() - age,
             last_message_age_s=None if age is None else round(age, 3),
-            connected_since=self._connected_since,
             last_error=self._last_error,
             subscriptions={k: list(v) for k, v in self._subscriptions.items()},
         )
@@ -273,7 +213,6 @@ class FeedClient:
             raise RuntimeError("FeedClient.run() is already running")
         self._running = True
         self._stopping = False
-        self._stop_event = asyncio.Event()
         self._wake = asyncio.Event()
         self._run_task = asyncio.current_task()
         self._run_started = time.monotonic()
@@ -316,7 +255,6 @@ class FeedClient:
         finally:
             self._running = False
             self._ws = None
-            self._connected_since = None
             await self._cancel_background()
             self._set_state(STOPPED, "stop requested" if self._stopping else "run ended")
             if own_session:
@@ -325,8 +263,6 @@ class FeedClient:
     async def stop(self) -> None:
         """Close the socket and end ``run()``; returns within a couple of seconds at worst."""
         self._stopping = True
-        if self._stop_event is not None:
-            self._stop_event.set()
         if self._wake is not None:
             self._wake.set()
         await self._close_socket()
@@ -427,7 +363,6 @@ class FeedClient:
 
     async def _reconcile(self, handler: UserGapHandler, reason: str) -> None:
         while True:
-            self.user_reconciliations += 1
             log.warning("🔍 User channel may have lost order updates (%s); reconciling over REST", reason)
             try:
                 await handler(reason)
@@ -464,7 +399,6 @@ class FeedClient:
         self._stale = False
         self._last_heartbeat = None
         self._subscriptions = {}
-        self._connected_since = time.time()
         self.connected_ns = connected_ns = time.perf_counter_ns()
         watchdog = asyncio.create_task(self._watchdog(ws), name="feed-watchdog")
         try:
@@ -497,7 +431,6 @@ class FeedClient:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S)
             self._ws = None
-            self._connected_since = None
             self._rate = 0.0
 
     async def _consume(self, ws: aiohttp.ClientWebSocketResponse[Literal[False]]) -> tuple[bool, str]:
@@ -645,7 +578,7 @@ class FeedClient:
         if self._state == LIVE:
             self._live_seconds += now - self._state_since
         self._state_since = now
-        self._state_since_wall = since = time.time()
+        since = time.time()
         self._state = state
         if state == LIVE:
             log.info("🔗 Feed live: %d products on %s", len(self.products), self.ws_url)

@@ -92,13 +92,6 @@ class Envelope(msgspec.Struct, gc=False):
     events: msgspec.Raw = msgspec.Raw(b"[]")
 
 
-class ErrorFrame(msgspec.Struct, gc=False):
-    """``{"type":"error","message":"..."}``: flat, no envelope, no sequence number."""
-
-    message: str
-    type: str = "error"
-
-
 class SubscribeRequest(msgspec.Struct, omit_defaults=True, gc=False):
     """Client → server. One channel per frame; ``product_ids`` is always an array."""
 

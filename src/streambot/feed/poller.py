@@ -69,9 +69,7 @@ class RestPricePoller:
         self._bus = bus
         self.interval = interval
         self.polls = 0
-        self.poll_errors = 0
         self.tickers_published = 0
-        self.last_error = ""
 
     async def poll_once(self, *, only_older_than_ns: int | None = None) -> int:
         """One request; publishes a ticker per product and returns how many.
@@ -83,8 +81,6 @@ class RestPricePoller:
         try:
             books = await self._source(self.products)
         except ExchangeError as exc:
-            self.poll_errors += 1
-            self.last_error = str(exc)
             log.warning("REST price poll failed: %s", exc)
             return 0
         received = time.perf_counter_ns()

@@ -9,8 +9,6 @@ base64 Ed25519 key). A token must be ES256 or EdDSA, carry ``kid`` (a configured
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Mapping
 from typing import Any, Final
@@ -18,6 +16,8 @@ from typing import Any, Final
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from streambot.exchange.auth import load_private_key
 
 log = logging.getLogger(__name__)
 
@@ -34,29 +34,17 @@ class AuthFailure(Exception):
 
 
 def load_public_key(text: str) -> PublicKey:
-    """A verification key from a public PEM, a private PEM or a raw base64 Ed25519 key."""
+    """A verification key from a public PEM, or from any secret the client signs with (private PEM,
+    raw base64 Ed25519), read the way the client reads it."""
     text = text.strip().replace("\\n", "\n")
-    key: Any
-    if "PRIVATE KEY-----" in text:
-        key = serialization.load_pem_private_key(text.encode(), password=None).public_key()
-    elif "-----BEGIN" in text:
+    if "-----BEGIN" in text and "PRIVATE KEY-----" not in text:
         key = serialization.load_pem_public_key(text.encode())
-    else:
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("a key must be a PEM key or base64 Ed25519 bytes") from None
-        if len(raw) == 64:  # seed + public key, as the CDP portal hands out
-            key = ed25519.Ed25519PublicKey.from_public_bytes(raw[32:])
-        elif len(raw) == 32:
-            key = ed25519.Ed25519PrivateKey.from_private_bytes(raw).public_key()
-        else:
-            raise ValueError(f"a base64 Ed25519 key must be 32 or 64 bytes, not {len(raw)}")
-    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
-        return key
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return key
-    raise ValueError(f"unsupported key type {type(key).__name__}; use EC P-256 or Ed25519")
+        if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+            return key
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            return key
+        raise ValueError(f"unsupported key type {type(key).__name__}; use EC P-256 or Ed25519")
+    return load_private_key(text)[0].public_key()
 
 
 class JwtVerifier:

@@ -355,9 +355,6 @@ class SimMarket:
     def spec(self, product_id: str) -> ProductSpec:
         return self._state(product_id).spec
 
-    def product(self, product_id: str) -> Product:
-        return self._state(product_id).spec.product()
-
     def products(self) -> list[Product]:
         return [state.spec.product() for state in self._states.values()]
 
@@ -366,9 +363,6 @@ class SimMarket:
         last = self._state(product_id).last
         assert last is not None  # recorded in __init__
         return last
-
-    def is_external(self, product_id: str) -> bool:
-        return self._state(product_id).external
 
     def trades(self, product_id: str, limit: int = TRADE_HISTORY) -> list[MarketTrade]:
         """Recent trades, newest first."""
@@ -524,7 +518,7 @@ class SimMarket:
     @staticmethod
     def _size(spec: ProductSpec, rng: random.Random, price: float, depth: int) -> Decimal:
         notional = spec.top_of_book_notional * depth * rng.lognormvariate(0.0, 0.8)
-        size = Decimal(repr(notional / price)).quantize(spec.base_increment, rounding=ROUND_DOWN)
+        size = to_decimal(notional / price).quantize(spec.base_increment, rounding=ROUND_DOWN)
         return max(size, spec.base_increment)
 
     def _quote(self, state: _ProductState) -> None:
@@ -543,7 +537,7 @@ class SimMarket:
     def _trade(self, state: _ProductState, now: float, buyer_aggressor: bool) -> MarketTrade:
         spec = state.spec
         mean = spec.daily_volume / (SECONDS_PER_DAY * spec.tick_rate)
-        size = Decimal(repr(mean * state.rng.expovariate(1.0))).quantize(
+        size = to_decimal(mean * state.rng.expovariate(1.0)).quantize(
             spec.base_increment, rounding=ROUND_DOWN
         )
         state.trade_seq += 1
@@ -649,7 +643,7 @@ class SimMarket:
             wiggle = abs(rng.gauss(0.0, per_minute / 2))
             high = max(open_, close, units(max(closes[index], closes[index + 1]) + wiggle))
             low = min(open_, close, units(min(closes[index], closes[index + 1]) - wiggle))
-            volume = Decimal(repr(mean_volume * rng.expovariate(1.0))).quantize(
+            volume = to_decimal(mean_volume * rng.expovariate(1.0)).quantize(
                 spec.base_increment, rounding=ROUND_DOWN
             )
             start = current_start - (minutes - index) * MINUTE

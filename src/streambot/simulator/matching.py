@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation, localcontext
 from typing import Any, Final
 
-from streambot.domain import ClientOrderId, ExchangeOrder, Fill, Product, Side
+from streambot.domain import Product, Side
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ KNOWN_CONFIGURATIONS: Final = frozenset(
         "sor_limit_ioc",
         "limit_limit_gtd",
         "limit_limit_fok",
-        "stop_limit_stop_limit_gtc",
+        STOP_LIMIT_GTC,
         "stop_limit_stop_limit_gtd",
         "trigger_bracket_gtc",
         "trigger_bracket_gtd",
@@ -161,18 +161,6 @@ class SimFill:
     size_in_quote: bool
     time: float
 
-    def to_domain(self) -> Fill:
-        return Fill(
-            trade_id=self.trade_id,
-            order_id=self.order_id,
-            product_id=self.product_id,
-            side=Side(self.side),
-            price=self.price,
-            size=self.size,
-            commission=self.commission,
-            trade_time=datetime.fromtimestamp(self.time, UTC),
-        )
-
 
 @dataclass(slots=True)
 class SimOrder:
@@ -243,20 +231,6 @@ class SimOrder:
         if not target or not self.filled_size:
             return Decimal(0)
         return (self.filled_size * 100 / target).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-
-    def to_domain(self) -> ExchangeOrder:
-        return ExchangeOrder(
-            order_id=self.order_id,
-            client_order_id=ClientOrderId(self.client_order_id),
-            product_id=self.product_id,
-            side=Side(self.side),
-            status=self.status,
-            filled_size=self.filled_size,
-            average_filled_price=self.average_filled_price,
-            filled_value=self.filled_value,
-            total_fees=self.total_fees,
-            created_time=datetime.fromtimestamp(self.created_time, UTC),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,16 +459,9 @@ class MatchingEngine:
         self._account(product.quote_currency, now)
         self._account(product.base_currency, now)
 
-    @property
-    def products(self) -> Mapping[str, Product]:
-        return self._products
-
     def accounts(self) -> list[Account]:
         """Quote currencies first (USD leads), then bases in product order."""
         return list(self._accounts.values())
-
-    def account(self, currency: str) -> Account | None:
-        return self._accounts.get(currency)
 
     def account_by_uuid(self, account_uuid_: str) -> Account | None:
         for account in self._accounts.values():
@@ -504,9 +471,6 @@ class MatchingEngine:
 
     def get_order(self, order_id: str) -> SimOrder | None:
         return self._orders.get(order_id)
-
-    def order_by_client_id(self, client_order_id: str) -> SimOrder | None:
-        return self._by_client_id.get(client_order_id)
 
     def list_orders(
         self,
@@ -568,9 +532,6 @@ class MatchingEngine:
                 continue
             found.append(fill)
         return found
-
-    def best_bid_ask(self, product_id: str) -> tuple[Decimal, Decimal] | None:
-        return self._quotes.get(product_id)
 
     # --- market --------------------------------------------------------------------------------
 

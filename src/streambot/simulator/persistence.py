@@ -21,9 +21,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
+import msgspec
 
-from streambot.simulator.matching import Account, Changes, MatchingEngine, SimFill, SimOrder
+from streambot.simulator.matching import OPEN, Account, Changes, MatchingEngine, SimFill, SimOrder
 
 log = logging.getLogger(__name__)
 
@@ -63,104 +63,19 @@ class SavedAccount:
     fill_sequence: int
 
 
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
-
-
-def _undec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
+# Orders and fills are stored whole as JSON (decimals as strings); rows written before a field
+# existed read back with that field's default.
+_encode = msgspec.json.Encoder().encode
+_decode_order = msgspec.json.Decoder(SimOrder).decode
+_decode_fill = msgspec.json.Decoder(SimFill).decode
 
 
 def order_to_row(order: SimOrder) -> _Row:
-    data = {
-        "sequence": order.sequence,
-        "order_id": order.order_id,
-        "client_order_id": order.client_order_id,
-        "product_id": order.product_id,
-        "side": order.side,
-        "order_type": order.order_type,
-        "configuration": order.configuration,
-        "created_time": order.created_time,
-        "base_size": _dec(order.base_size),
-        "quote_size": _dec(order.quote_size),
-        "limit_price": _dec(order.limit_price),
-        "post_only": order.post_only,
-        "stop_price": _dec(order.stop_price),
-        "stop_direction": order.stop_direction,
-        "triggered": order.triggered,
-        "status": order.status,
-        "filled_size": _dec(order.filled_size),
-        "filled_value": _dec(order.filled_value),
-        "total_fees": _dec(order.total_fees),
-        "number_of_fills": order.number_of_fills,
-        "hold": _dec(order.hold),
-        "last_fill_time": order.last_fill_time,
-        "cancel_message": order.cancel_message,
-    }
-    return (order.order_id, order.sequence, order.client_order_id, order.status, orjson.dumps(data))
-
-
-def order_from_data(data: dict[str, Any]) -> SimOrder:
-    return SimOrder(
-        sequence=int(data["sequence"]),
-        order_id=data["order_id"],
-        client_order_id=data["client_order_id"],
-        product_id=data["product_id"],
-        side=data["side"],
-        order_type=data["order_type"],
-        configuration=data["configuration"],
-        created_time=float(data["created_time"]),
-        base_size=_undec(data["base_size"]),
-        quote_size=_undec(data["quote_size"]),
-        limit_price=_undec(data["limit_price"]),
-        post_only=bool(data["post_only"]),
-        stop_price=_undec(data.get("stop_price")),
-        stop_direction=data.get("stop_direction"),
-        triggered=bool(data.get("triggered", False)),
-        status=data["status"],
-        filled_size=Decimal(data["filled_size"]),
-        filled_value=Decimal(data["filled_value"]),
-        total_fees=Decimal(data["total_fees"]),
-        number_of_fills=int(data["number_of_fills"]),
-        hold=Decimal(data["hold"]),
-        last_fill_time=data["last_fill_time"],
-        cancel_message=data["cancel_message"],
-    )
+    return (order.order_id, order.sequence, order.client_order_id, order.status, _encode(order))
 
 
 def fill_to_row(fill: SimFill) -> _Row:
-    data = {
-        "sequence": fill.sequence,
-        "entry_id": fill.entry_id,
-        "trade_id": fill.trade_id,
-        "order_id": fill.order_id,
-        "product_id": fill.product_id,
-        "side": fill.side,
-        "price": _dec(fill.price),
-        "size": _dec(fill.size),
-        "commission": _dec(fill.commission),
-        "liquidity_indicator": fill.liquidity_indicator,
-        "size_in_quote": fill.size_in_quote,
-        "time": fill.time,
-    }
-    return (fill.sequence, fill.order_id, orjson.dumps(data))
-
-
-def fill_from_data(data: dict[str, Any]) -> SimFill:
-    return SimFill(
-        sequence=int(data["sequence"]),
-        entry_id=data["entry_id"],
-        trade_id=data["trade_id"],
-        order_id=data["order_id"],
-        product_id=data["product_id"],
-        side=data["side"],
-        price=Decimal(data["price"]),
-        size=Decimal(data["size"]),
-        commission=Decimal(data["commission"]),
-        liquidity_indicator=data["liquidity_indicator"],
-        size_in_quote=bool(data["size_in_quote"]),
-        time=float(data["time"]),
-    )
+    return (fill.sequence, fill.order_id, _encode(fill))
 
 
 def _batch(changes: Changes) -> _Batch:
@@ -238,14 +153,8 @@ class PaperAccountStore:
                 "SELECT currency, uuid, available, hold, created_at, updated_at FROM accounts"
             )
         ]
-        orders = [
-            order_from_data(orjson.loads(data))
-            for (data,) in db.execute("SELECT data FROM orders ORDER BY sequence")
-        ]
-        fills = [
-            fill_from_data(orjson.loads(data))
-            for (data,) in db.execute("SELECT data FROM fills ORDER BY sequence")
-        ]
+        orders = [_decode_order(data) for (data,) in db.execute("SELECT data FROM orders ORDER BY sequence")]
+        fills = [_decode_fill(data) for (data,) in db.execute("SELECT data FROM fills ORDER BY sequence")]
         return SavedAccount(
             accounts, orders, fills, int(meta["order_sequence"]), int(meta.get("fill_sequence", 0))
         )
@@ -286,7 +195,7 @@ async def open_account(store: PaperAccountStore, book: MatchingEngine) -> None:
         order_sequence=saved.order_sequence,
         fill_sequence=saved.fill_sequence,
     )
-    open_orders = sum(1 for o in saved.orders if o.status == "OPEN")
+    open_orders = sum(1 for o in saved.orders if o.status == OPEN)
     log.info(
         "💾 Paper account restored from %s: %d orders (%d open), %d fills",
         store.path,

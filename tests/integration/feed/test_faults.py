@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,19 +16,11 @@ from streambot.domain import Event
 from streambot.exchange.coinbase import CoinbaseRest
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
+from tests.integration.feed.conftest import WAIT, until
 
 pytestmark = pytest.mark.integration
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
-WAIT = 15.0  # upper bound for awaited conditions, never an asserted duration
-
-
-async def until(condition: Callable[[], bool], what: str, within: float = WAIT) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -80,12 +71,6 @@ class Harness:
         base = self.sim.rest_url.rstrip("/")
         async with aiohttp.ClientSession() as http, http.post(f"{base}/sim/faults", json=fault) as response:
             assert response.status == 200, await response.text()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,18 +11,9 @@ from prometheus_client import generate_latest
 from streambot.app import Platform
 from streambot.config import Settings
 from streambot.observability.metrics import registry_for
+from tests.integration.feed.conftest import until
 
 pytestmark = pytest.mark.integration
-
-WAIT = 20.0
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ KEY_NAME = "organizations/org-1/apiKeys/key-1"
 NOW = 1_760_000_000.0
 
 
-def ec_pem() -> tuple[str, ec.EllipticCurvePublicKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
+def ec_pem(curve: ec.EllipticCurve | None = None) -> tuple[str, ec.EllipticCurvePublicKey]:
+    key = ec.generate_private_key(curve or ec.SECP256R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
@@ -143,12 +143,7 @@ def test_unusable_secrets_raise_without_quoting_them(secret: str) -> None:
 
 
 def test_other_curves_are_refused() -> None:
-    key = ec.generate_private_key(ec.SECP384R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
+    pem, _ = ec_pem(ec.SECP384R1())
     with pytest.raises(AuthError, match="P-256"):
         load_private_key(pem)
 

@@ -29,7 +29,6 @@ from streambot.exchange.coinbase import (
     parse_fills,
     parse_order,
     parse_orders,
-    parse_product,
     parse_products,
 )
 
@@ -41,18 +40,21 @@ def fixture(name: str) -> bytes:
 
 
 def test_product_maps_trading_rules_to_decimals() -> None:
-    assert parse_product(fixture("rest_product.json")) == Product(
-        product_id="BTC-USD",
-        base_currency="BTC",
-        quote_currency="USD",
-        base_increment=Decimal("0.00000001"),
-        quote_increment=Decimal("0.01"),
-        base_min_size=Decimal("0.000016"),
-        base_max_size=Decimal("2600"),
-        quote_min_size=Decimal("1"),
-        quote_max_size=Decimal("50000000"),
-        trading_disabled=False,
-    )
+    listed = {"products": [orjson.loads(fixture("rest_product.json"))]}
+    assert parse_products(orjson.dumps(listed)) == [
+        Product(
+            product_id="BTC-USD",
+            base_currency="BTC",
+            quote_currency="USD",
+            base_increment=Decimal("0.00000001"),
+            quote_increment=Decimal("0.01"),
+            base_min_size=Decimal("0.000016"),
+            base_max_size=Decimal("2600"),
+            quote_min_size=Decimal("1"),
+            quote_max_size=Decimal("50000000"),
+            trading_disabled=False,
+        )
+    ]
 
 
 def test_product_list_and_disabled_flags() -> None:

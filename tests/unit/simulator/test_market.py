@@ -41,13 +41,13 @@ def test_default_products_start_at_their_late_2026_levels() -> None:
 
 def test_product_rules_are_coinbase_like_domain_products() -> None:
     sim = market("BTC-USD", "BONK-USD", "DOGE-USD")
-    btc = sim.product("BTC-USD")
+    btc = sim.spec("BTC-USD").product()
     assert isinstance(btc, Product)
     assert (btc.base_currency, btc.quote_currency) == ("BTC", "USD")
     assert (btc.base_increment, btc.quote_increment) == (Decimal("0.00000001"), Decimal("0.01"))
     assert btc.quote_min_size == Decimal(1)
     assert btc.base_min_size <= btc.base_max_size
-    bonk = sim.product("BONK-USD")
+    bonk = sim.spec("BONK-USD").product()
     assert (bonk.base_increment, bonk.quote_increment) == (Decimal(1), Decimal("0.00000001"))
     assert [p.product_id for p in sim.products()] == ["BTC-USD", "BONK-USD", "DOGE-USD"]
 
@@ -171,7 +171,6 @@ def test_external_ticks_take_over_and_stop_the_walk() -> None:
         Decimal("96123.44"),
         Decimal("96123.46"),
     )
-    assert sim.is_external("BTC-USD")
     assert sim.step("BTC-USD", T0 + 6) is None
     assert sim.quote("BTC-USD") == tick
     assert sim.step("ETH-USD", T0 + 6) is not None  # other products keep walking
