@@ -23,11 +23,7 @@ from streambot.bus import Bus
 from streambot.config import MarketData, Mode, Settings
 from streambot.domain import Product
 from streambot.evaluator import BotRuntime, StreamingEvaluator
-from streambot.exchange.auth import AuthError
-from streambot.exchange.balances import BalanceCache
-from streambot.exchange.base import ExchangeError
-from streambot.exchange.coinbase import CoinbaseRest
-from streambot.exchange.keys import resolve_api_key
+from streambot.exchange import ExchangeError
 from streambot.executor import Executor
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
@@ -35,7 +31,11 @@ from streambot.store.database import Store
 from streambot.strategies.base import LiveBalances
 from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
+from streambot.trading.balances import BalanceCache
 from streambot.trading.engine import TradingEngine
+from streambot.venues.coinbase.auth import AuthError
+from streambot.venues.coinbase.client import CoinbaseRest
+from streambot.venues.coinbase.keys import resolve_api_key
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, NoReturn
 
 import typer
@@ -172,25 +175,30 @@ def bench(
         _fail(f"--only: unknown section {unknown[0]!r}; choose from {', '.join(BENCH_SECTIONS)}")
     if json and chosen != ["pipeline"]:
         chosen = ["pipeline"]  # the JSON output is the pipeline's one object
-    from streambot import benchmark
-
+    benchmarks = _benchmarks()
     for name in chosen:
         if name == "pipeline":
-            benchmark.run_benchmarks(bots=bots, ticks=ticks, as_json=json)
+            benchmarks("pipeline").run_benchmarks(bots=bots, ticks=ticks, as_json=json)
         elif name == "strategies":
-            benchmark.print_strategy_benchmarks(min(ticks, 20_000))
+            benchmarks("pipeline").print_strategy_benchmarks(min(ticks, 20_000))
         elif name == "feed":
-            from streambot.feed.bench import print_feed_benchmarks
-
-            print_feed_benchmarks()
+            benchmarks("feed").print_feed_benchmarks()
         elif name == "api":
-            from streambot.api.bench import print_api_benchmarks
-
-            print_api_benchmarks()
+            benchmarks("api").print_api_benchmarks()
         elif name == "trading":
-            from streambot.trading.bench import print_trading_benchmarks
+            benchmarks("trading").print_trading_benchmarks()
 
-            print_trading_benchmarks()
+
+def _benchmarks() -> Callable[[str], ModuleType]:
+    """The benchmarks beside the package in a source checkout (``bench/``); they are not shipped."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "__init__.py").is_file():
+        _fail(
+            "the benchmarks ship with the source checkout (bench/): run `make bench` in a clone of streambot"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return lambda name: importlib.import_module(f"bench.{name}")
 
 
 def main() -> None:

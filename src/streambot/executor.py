@@ -42,11 +42,11 @@ from streambot.domain import (
     to_decimal,
 )
 from streambot.evaluator import BotRuntime
-from streambot.exchange.balances import BalanceCache
-from streambot.exchange.base import Exchange, ExchangeError, OrderOutcomeUnknown
+from streambot.exchange import Exchange, ExchangeError, OrderOutcomeUnknown
 from streambot.observability.latency import LatencyStats
 from streambot.risk.base import Intent, Rejection, RiskContext, RiskLimits
 from streambot.risk.engine import RiskEngine
+from streambot.trading.balances import BalanceCache
 from streambot.trading.book import OrderBook
 from streambot.trading.settlement import FINAL_EXCHANGE_STATUSES, Settler, now_utc
 from streambot.trading.sizing import size_intent

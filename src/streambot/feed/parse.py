@@ -6,7 +6,7 @@ datetime on the way (lax mode, C speed), no dicts, and Ticker objects filled thr
 descriptors: the frozen dataclass ``__init__`` (one ``object.__setattr__`` per field) costs about
 twice as much, and the decoder has already checked every value's type.
 
-Measured on the project VM (timeit over ``streambot.benchmark.ticker_frames``): ~1.0 µs for the
+Measured on the project VM (timeit over ``bench.pipeline.ticker_frames``): ~1.0 µs for the
 decode, ~0.8 µs to build the Ticker, ~3.0 µs per single-ticker frame in all.
 """
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from streambot.bus import Bus
 from streambot.domain import BestBidAsk, ProductId, Ticker
-from streambot.exchange.base import ExchangeError
+from streambot.exchange import ExchangeError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from streambot.exchange.base import GRANULARITY_SECONDS
+from streambot.exchange import GRANULARITY_SECONDS
 from streambot.simulator.channels import market_trade_json
 from streambot.simulator.market import ProductSpec, SimMarket
 from streambot.simulator.matching import ORDER_STATUSES, MatchingEngine, NewOrder

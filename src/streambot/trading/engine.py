@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from streambot.bus import Bus
 from streambot.domain import BotId, BotRecord, Position
-from streambot.exchange.balances import BalanceCache
-from streambot.exchange.base import Exchange
+from streambot.exchange import Exchange
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
+from streambot.trading.balances import BalanceCache
 from streambot.trading.book import OrderBook
 from streambot.trading.equity import EquityWatcher
 from streambot.trading.pnl import BotPnl, account_equity, bot_pnl, latest_prices

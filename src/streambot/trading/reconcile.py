@@ -28,9 +28,9 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from streambot.domain import ExchangeOrder, Fill, OrderRecord, OrderStatus, ProductId
-from streambot.exchange.base import Exchange, ExchangeError
-from streambot.exchange.breaker import CircuitOpen
+from streambot.exchange import Exchange, ExchangeError
 from streambot.trading.settlement import Settler, now_utc
+from streambot.venues.coinbase.breaker import CircuitOpen
 
 log = logging.getLogger(__name__)
 

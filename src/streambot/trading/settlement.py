@@ -26,7 +26,7 @@ from streambot.domain import (
     Side,
     Trade,
 )
-from streambot.exchange.base import Exchange
+from streambot.exchange import Exchange
 from streambot.risk.engine import RiskEngine
 from streambot.trading.book import OrderBook
 

@@ -13,9 +13,9 @@ from aiohttp import web
 
 from streambot.bus import Bus
 from streambot.domain import Event
-from streambot.exchange.coinbase import CoinbaseRest
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
+from streambot.venues.coinbase.client import CoinbaseRest
 from tests.integration.feed.conftest import WAIT, until
 
 pytestmark = pytest.mark.integration

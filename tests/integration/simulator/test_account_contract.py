@@ -16,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from streambot.exchange.auth import CdpSigner
 from streambot.simulator.server import REST_PREFIX, Simulator, SimulatorConfig
+from streambot.venues.coinbase.auth import CdpSigner
 
 pytestmark = pytest.mark.integration
 

@@ -28,15 +28,15 @@ from streambot.domain import (
     ProductId,
     Side,
 )
-from streambot.exchange.balances import BalanceCache
-from streambot.exchange.base import Exchange
-from streambot.exchange.coinbase import CoinbaseRest
-from streambot.exchange.ratelimit import RateLimiter
+from streambot.exchange import Exchange
 from streambot.executor import Executor
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
 from streambot.strategies.base import BotContext
+from streambot.trading.balances import BalanceCache
 from streambot.trading.reconcile import NEVER_SUBMITTED, Reconciler
+from streambot.venues.coinbase.client import CoinbaseRest
+from streambot.venues.coinbase.rate_limit import RateLimiter
 from tests.integration.trading.conftest import Trading
 
 pytestmark = pytest.mark.integration

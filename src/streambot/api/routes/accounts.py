@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from streambot.api.deps import PageLimit, PageOffset, platform
 from streambot.api.schemas import AccountOut, AccountsOut
 from streambot.app import Platform
-from streambot.exchange.base import ExchangeError
+from streambot.exchange import ExchangeError
 
 log = logging.getLogger(__name__)
 

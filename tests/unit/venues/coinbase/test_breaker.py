@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streambot.exchange.base import ExchangeError
-from streambot.exchange.breaker import CircuitBreaker, CircuitOpen
+from streambot.exchange import ExchangeError
+from streambot.venues.coinbase.breaker import CircuitBreaker, CircuitOpen
 
 
 class Clock:

@@ -130,7 +130,7 @@ async def _spawn(kind: str, url: str, token: str, count: int, seconds: float) ->
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "streambot.api.bench",
+        "bench.api",
         kind,
         url,
         token,

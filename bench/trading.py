@@ -34,9 +34,6 @@ from streambot.domain import (
     Ticker,
 )
 from streambot.evaluator import BotRuntime
-from streambot.exchange.balances import BalanceCache
-from streambot.exchange.coinbase import CoinbaseRest
-from streambot.exchange.ratelimit import RateLimiter
 from streambot.executor import Executor
 from streambot.observability.latency import LatencyStats
 from streambot.risk.base import RiskLimits
@@ -45,7 +42,10 @@ from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
 from streambot.store.models import OrderRow, TradeRow
 from streambot.strategies.base import BotContext
+from streambot.trading.balances import BalanceCache
 from streambot.trading.reconcile import Reconciler
+from streambot.venues.coinbase.client import CoinbaseRest
+from streambot.venues.coinbase.rate_limit import RateLimiter
 
 PRODUCT = "BTC-USD"
 

@@ -218,7 +218,7 @@ def print_strategy_benchmarks(ticks: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from streambot.strategies.bench import run_strategy_benchmarks
+    from bench.strategies import run_strategy_benchmarks
 
     table = Table(title=f"strategies: {ticks:,} synthetic ticks on {PRODUCT}")
     for column in ("measure", "value", "unit", "target", "note"):

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from streambot.exchange.base import ExchangeError
+from streambot.exchange import ExchangeError
 
 log = logging.getLogger(__name__)
 

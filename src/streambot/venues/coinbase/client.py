@@ -44,17 +44,17 @@ from streambot.domain import (
     ProductId,
     Side,
 )
-from streambot.exchange.auth import CdpSigner
-from streambot.exchange.base import GRANULARITY_SECONDS, ExchangeError, OrderOutcomeUnknown
-from streambot.exchange.breaker import CircuitBreaker, CircuitOpen
-from streambot.exchange.ratelimit import (
+from streambot.exchange import GRANULARITY_SECONDS, ExchangeError, OrderOutcomeUnknown
+from streambot.strategies.candles import Candle
+from streambot.venues.coinbase.auth import CdpSigner
+from streambot.venues.coinbase.breaker import CircuitBreaker, CircuitOpen
+from streambot.venues.coinbase.rate_limit import (
     DEFAULT_429_PAUSE_S,
     PRIVATE_PER_S,
     PUBLIC_PER_S,
     RateLimiter,
     reset_seconds,
 )
-from streambot.strategies.candles import Candle
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from streambot.exchange.ratelimit import RateLimiter, reset_seconds
+from streambot.venues.coinbase.rate_limit import RateLimiter, reset_seconds
 
 
 async def test_no_window_ever_sees_more_than_the_limit() -> None:

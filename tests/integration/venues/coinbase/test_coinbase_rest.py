@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from streambot.domain import ClientOrderId, OrderRequest, Side, round_down
-from streambot.exchange.base import Exchange, ExchangeError, OrderOutcomeUnknown
-from streambot.exchange.coinbase import CoinbaseRest
+from streambot.exchange import Exchange, ExchangeError, OrderOutcomeUnknown
 from streambot.simulator.server import Simulator, SimulatorConfig
+from streambot.venues.coinbase.client import CoinbaseRest
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +176,7 @@ async def test_find_order_by_client_order_id(rest: CoinbaseRest) -> None:
 async def test_find_order_pages_through_the_listing(
     rest: CoinbaseRest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import streambot.exchange.coinbase as module
+    import streambot.venues.coinbase.client as module
 
     monkeypatch.setattr(module, "ORDERS_PAGE", 2)
     placed = [await rest.place_order(buy(f"it-page-{i}", "10")) for i in range(5)]
@@ -389,7 +389,7 @@ async def test_accounts_follow_the_cursor(serve: Any) -> None:
 async def test_every_paged_read_stops_on_a_repeated_or_endless_cursor(
     serve: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import streambot.exchange.coinbase as module
+    import streambot.venues.coinbase.client as module
 
     monkeypatch.setattr(module, "MAX_PAGES", 5)
     seen: list[tuple[str, str]] = []
@@ -416,7 +416,7 @@ async def test_every_paged_read_stops_on_a_repeated_or_endless_cursor(
     rest = await serve(
         {("GET", "/orders/historical/fills"): fills, ("GET", "/orders/historical/batch"): orders}
     )
-    caplog.set_level("WARNING", logger="streambot.exchange.coinbase")
+    caplog.set_level("WARNING", logger="streambot.venues.coinbase.client")
     assert len(await rest.list_fills("o-1")) == 5
     assert seen == [("fills", ""), *[("fills", f"f{i}") for i in range(1, 5)]]
     assert "GET /orders/historical/fills: stopped after 5 pages" in caplog.text

@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from streambot.exchange.auth import AuthError, CdpSigner, load_private_key
+from streambot.venues.coinbase.auth import AuthError, CdpSigner, load_private_key
 
 KEY_NAME = "organizations/org-1/apiKeys/key-1"
 NOW = 1_760_000_000.0

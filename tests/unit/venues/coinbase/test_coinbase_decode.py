@@ -17,8 +17,8 @@ from streambot.domain import (
     Product,
     Side,
 )
-from streambot.exchange.base import ExchangeError
-from streambot.exchange.coinbase import (
+from streambot.exchange import ExchangeError
+from streambot.venues.coinbase.client import (
     CoinbaseRest,
     error_from_response,
     order_configuration,
@@ -32,7 +32,7 @@ from streambot.exchange.coinbase import (
     parse_products,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coinbase"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "coinbase"
 
 
 def fixture(name: str) -> bytes:

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from streambot.exchange.keys import KeyFileError, load_key_file, resolve_api_key
+from streambot.venues.coinbase.keys import KeyFileError, load_key_file, resolve_api_key
 
 
 def pem() -> str:

@@ -18,11 +18,11 @@ import pytest
 from aiohttp import web
 
 from streambot.domain import ClientOrderId, OrderRequest, Side
-from streambot.exchange.balances import BalanceCache
-from streambot.exchange.base import ExchangeError, OrderOutcomeUnknown
-from streambot.exchange.breaker import CircuitBreaker, CircuitOpen
-from streambot.exchange.coinbase import CoinbaseRest, endpoint_label
+from streambot.exchange import ExchangeError, OrderOutcomeUnknown
 from streambot.simulator.server import Simulator, SimulatorConfig
+from streambot.trading.balances import BalanceCache
+from streambot.venues.coinbase.breaker import CircuitBreaker, CircuitOpen
+from streambot.venues.coinbase.client import CoinbaseRest, endpoint_label
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@
 - stale detection: the age of the last frame when the feed declares itself stale after the
   simulator goes silent (heartbeats every second, ``stale_after`` 3 s); target: ≤ 3.5 s.
 
-Run with ``streambot bench --only feed`` or ``python -m streambot.feed.bench``.
+Run with ``streambot bench --only feed`` or ``python -m bench.feed``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import aiohttp
 
 from streambot.bus import Bus
 from streambot.domain import Event
-from streambot.exchange.coinbase import CoinbaseRest
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
+from streambot.venues.coinbase.client import CoinbaseRest
 
 PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD")
 WAIT_S = 30.0

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from streambot.domain import Balance
-from streambot.exchange.balances import BalanceCache
+from streambot.trading.balances import BalanceCache
 
 
 class Clock:
@@ -87,7 +87,7 @@ async def test_lookups_are_counted_and_hits_log_the_old_line_at_debug(
     await asyncio.gather(*callers)
     assert (cache.misses, cache.joined, cache.hits) == (1, 9, 0)
 
-    caplog.set_level("DEBUG", logger="streambot.exchange.balances")
+    caplog.set_level("DEBUG", logger="streambot.trading.balances")
     clock.now += 30.3
     await cache.balances()
     assert cache.hits == 1

@@ -1,0 +1,226 @@
+"""Where every part reads the time: one ``Clock`` passed to each constructor.
+
+Live and paper trading run on ``SystemClock``. Backtests and tests run on ``ManualClock``, whose
+time moves only when told to (``advance``), firing due timers and waking sleepers in time order, so
+a run is a pure function of its inputs. Nothing outside this module reads the wall clock or the
+monotonic clock for behaviour; ``time.perf_counter`` is for measuring code, not for deciding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+Callback = Callable[[], object]
+
+
+class Timer(Protocol):
+    """A scheduled callback; ``cancel`` stops it (and every later run of a repeating one)."""
+
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+    def time(self) -> float:
+        """The current time as UNIX seconds (``now().timestamp()``)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back: for intervals, timeouts and cooldowns."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    def call_later(self, delay: float, callback: Callback) -> Timer:
+        """Run ``callback`` once, ``delay`` seconds from now."""
+        ...
+
+    def call_at(self, when: float, callback: Callback) -> Timer:
+        """Run ``callback`` once at ``when`` on this clock's ``monotonic`` scale."""
+        ...
+
+    def every(self, interval: float, callback: Callback) -> Timer:
+        """Run ``callback`` every ``interval`` seconds, the first time one interval from now."""
+        ...
+
+
+class SystemClock:
+    """The machine's clocks and the running event loop's timers."""
+
+    __slots__ = ()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def time(self) -> float:
+        return _time.time()
+
+    def monotonic(self) -> float:
+        return _time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def call_later(self, delay: float, callback: Callback) -> Timer:
+        return asyncio.get_running_loop().call_later(max(0.0, delay), callback)
+
+    def call_at(self, when: float, callback: Callback) -> Timer:
+        # asyncio's loop clock is time.monotonic, the scale ``monotonic`` returns.
+        return self.call_later(when - _time.monotonic(), callback)
+
+    def every(self, interval: float, callback: Callback) -> Timer:
+        return _Repeating(self, interval, callback)
+
+
+class _Repeating:
+    """A callback re-armed after each run, on any clock."""
+
+    __slots__ = ("_callback", "_cancelled", "_clock", "_handle", "_interval")
+
+    def __init__(self, clock: Clock, interval: float, callback: Callback) -> None:
+        if interval <= 0:
+            raise ValueError(f"a repeating timer needs a positive interval, not {interval}")
+        self._clock = clock
+        self._interval = interval
+        self._callback = callback
+        self._cancelled = False
+        self._handle = clock.call_later(interval, self._run)
+
+    def _run(self) -> None:
+        if self._cancelled:
+            return
+        self._handle = self._clock.call_later(self._interval, self._run)
+        self._callback()
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._handle.cancel()
+
+
+@dataclass(order=True, slots=True)
+class _Scheduled:
+    when: float
+    seq: int
+    callback: Callback = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+class ManualClock:
+    """Time that moves only through ``advance``: deterministic, for backtests and tests.
+
+    ``monotonic`` counts seconds since ``start``. Timers and sleepers due at the same instant run
+    in the order they were scheduled. ``advance`` is synchronous: it runs due callbacks and
+    resolves sleepers' futures, whose coroutines then continue when the event loop next runs;
+    ``run_until`` also gives them those loop turns, step by step, so a coroutine that sleeps again
+    on waking is scheduled from the instant it woke at.
+    """
+
+    def __init__(self, start: datetime = DEFAULT_START) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs a timezone-aware start time")
+        self._start = start.astimezone(UTC)
+        self._elapsed = 0.0
+        self._queue: list[_Scheduled] = []
+        self._seq = itertools.count()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._elapsed)
+
+    def time(self) -> float:
+        return self._start.timestamp() + self._elapsed
+
+    def monotonic(self) -> float:
+        return self._elapsed
+
+    # --- scheduling ------------------------------------------------------------------------
+
+    def call_at(self, when: float, callback: Callback) -> Timer:
+        entry = _Scheduled(max(when, self._elapsed), next(self._seq), callback)
+        heapq.heappush(self._queue, entry)
+        return entry
+
+    def call_later(self, delay: float, callback: Callback) -> Timer:
+        return self.call_at(self._elapsed + max(0.0, delay), callback)
+
+    def every(self, interval: float, callback: Callback) -> Timer:
+        return _Repeating(self, interval, callback)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = self.call_later(seconds, wake)
+        try:
+            await future
+        finally:
+            timer.cancel()
+
+    @property
+    def next_deadline(self) -> float | None:
+        """When the next live timer or sleeper is due, on the ``monotonic`` scale."""
+        while self._queue and self._queue[0].cancelled:
+            heapq.heappop(self._queue)
+        return self._queue[0].when if self._queue else None
+
+    # --- moving time -------------------------------------------------------------------------
+
+    def advance(self, to: datetime | float) -> None:
+        """Move to ``to`` (a datetime, or seconds on the ``monotonic`` scale), running what falls due."""
+        target = self._target(to)
+        while (deadline := self.next_deadline) is not None and deadline <= target:
+            entry = heapq.heappop(self._queue)
+            self._elapsed = max(self._elapsed, entry.when)
+            entry.callback()
+        self._elapsed = max(self._elapsed, target)
+
+    def advance_by(self, seconds: float) -> None:
+        self.advance(self._elapsed + seconds)
+
+    async def run_until(self, to: datetime | float, *, turns: int = 20) -> None:
+        """``advance`` one due deadline at a time, letting woken coroutines run after each."""
+        target = self._target(to)
+        while (deadline := self.next_deadline) is not None and deadline <= target:
+            self.advance(deadline)
+            for _ in range(turns):
+                await asyncio.sleep(0)
+        self.advance(target)
+        for _ in range(turns):
+            await asyncio.sleep(0)
+
+    async def run_for(self, seconds: float, *, turns: int = 20) -> None:
+        await self.run_until(self._elapsed + seconds, turns=turns)
+
+    def _target(self, to: datetime | float) -> float:
+        if isinstance(to, datetime):
+            if to.tzinfo is None:
+                raise ValueError("ManualClock.advance needs a timezone-aware time")
+            target = (to - self._start).total_seconds()
+        else:
+            target = float(to)
+        if target < self._elapsed:
+            raise ValueError(f"ManualClock cannot go back in time ({target} < {self._elapsed})")
+        return target

@@ -1,0 +1,92 @@
+"""The clocks every part reads: the manual one is deterministic, the system one is the machine's."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streambot.clock import Clock, ManualClock, SystemClock
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_manual_clock_reads_only_what_it_was_told() -> None:
+    clock = ManualClock(START)
+    assert clock.now() == START
+    assert clock.monotonic() == 0.0
+    assert clock.time() == START.timestamp()
+    clock.advance_by(90)
+    assert clock.now() == START + timedelta(seconds=90)
+    assert clock.monotonic() == 90.0
+    clock.advance(START + timedelta(hours=1))
+    assert clock.monotonic() == 3600.0
+    assert clock.now().tzinfo is UTC
+
+
+def test_manual_clock_runs_due_timers_in_time_order_at_their_instant() -> None:
+    clock = ManualClock(START)
+    seen: list[tuple[str, float]] = []
+    clock.call_later(5, lambda: seen.append(("b", clock.monotonic())))
+    clock.call_later(2, lambda: seen.append(("a", clock.monotonic())))
+    clock.call_later(5, lambda: seen.append(("c", clock.monotonic())))  # same instant: scheduled order
+    cancelled = clock.call_later(3, lambda: seen.append(("x", clock.monotonic())))
+    cancelled.cancel()
+    clock.advance_by(4)
+    assert seen == [("a", 2.0)]
+    clock.advance_by(10)
+    assert seen == [("a", 2.0), ("b", 5.0), ("c", 5.0)]
+
+
+def test_manual_clock_repeats_until_cancelled() -> None:
+    clock = ManualClock(START)
+    runs: list[float] = []
+    timer = clock.every(10, lambda: runs.append(clock.monotonic()))
+    clock.advance_by(35)
+    assert runs == [10.0, 20.0, 30.0]
+    timer.cancel()
+    clock.advance_by(100)
+    assert runs == [10.0, 20.0, 30.0]
+
+
+def test_manual_clock_refuses_to_go_back_or_to_take_naive_times() -> None:
+    clock = ManualClock(START)
+    clock.advance_by(5)
+    with pytest.raises(ValueError, match="back in time"):
+        clock.advance(1.0)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        clock.advance(datetime(2026, 3, 1, 13, 0))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ManualClock(datetime(2026, 3, 1))
+
+
+async def test_manual_clock_wakes_sleepers_in_order_and_each_sleeps_from_its_wake_time() -> None:
+    clock = ManualClock(START)
+    woke: list[tuple[str, float]] = []
+
+    async def sleeper(name: str, first: float, second: float) -> None:
+        await clock.sleep(first)
+        woke.append((name, clock.monotonic()))
+        await clock.sleep(second)
+        woke.append((name, clock.monotonic()))
+
+    tasks = [asyncio.create_task(sleeper("a", 3, 3)), asyncio.create_task(sleeper("b", 4, 1))]
+    await asyncio.sleep(0)
+    await clock.run_until(10)
+    assert woke == [("a", 3.0), ("b", 4.0), ("b", 5.0), ("a", 6.0)]
+    await asyncio.gather(*tasks)
+
+
+async def test_system_clock_is_the_machines() -> None:
+    clock: Clock = SystemClock()
+    assert abs(clock.now().timestamp() - clock.time()) < 1
+    assert clock.now().tzinfo is UTC
+    fired = asyncio.Event()
+    clock.call_later(0.01, fired.set)
+    await asyncio.wait_for(fired.wait(), 5)
+    runs: list[int] = []
+    timer = clock.every(0.01, lambda: runs.append(1))
+    while len(runs) < 2:
+        await clock.sleep(0.01)
+    timer.cancel()
