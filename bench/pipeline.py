@@ -17,12 +17,14 @@ from decimal import Decimal
 import orjson
 
 from streambot.bus import Bus
+from streambot.clock import SystemClock
 from streambot.domain import BotId, Position, Side, Signal, Ticker, to_decimal
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.feed.parse import parse_frame
 from streambot.observability.latency import LatencyStats
-from streambot.strategies.base import BotContext, build
+from streambot.strategies.base import BotContext
 from streambot.strategies.indicators.hub import IndicatorHub
+from streambot.strategies.registry import build
 
 PRODUCT = "BTC-USD"
 POOL = 20_000
@@ -79,7 +81,9 @@ def _bots(count: int, hub: IndicatorHub) -> list[BotRuntime]:
             name, params = "threshold", {"buy_dip_pct": 0.05 + (i % 7) * 0.01, "sell_rise_pct": 0.1}
         else:
             name, params = "ema_crossover", {"fast": 5 + i % 10, "slow": 20 + i % 15}
-        ctx = BotContext(bot_id=BotId(i + 1), product_id=PRODUCT, budget=Decimal(1000), hub=hub)
+        ctx = BotContext(
+            bot_id=BotId(i + 1), product_id=PRODUCT, budget=Decimal(1000), hub=hub, clock=SystemClock()
+        )
         bots.append(BotRuntime(BotId(i + 1), f"bench-{i}", name, build(name, params), ctx))
     return bots
 
@@ -134,7 +138,7 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
         ctx.last_fill_price = tick.price
 
     bus = Bus()
-    evaluator = StreamingEvaluator(bus, fill_at_once)
+    evaluator = StreamingEvaluator(bus, fill_at_once, clock=SystemClock())
     evaluator.tick_to_decision = LatencyStats(size=min(ticks, 1_000_000))
     # The evaluator's hub, as BotManager wires it live: the evaluator advances it once per tick.
     for bot in _bots(bots, evaluator.hub):

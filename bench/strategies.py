@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from streambot.clock import SystemClock
 from streambot.domain import BotId, Position, Side, Signal, Ticker, to_decimal
-from streambot.strategies.base import BotContext, build, history_needed, warm_up_bot
+from streambot.strategies.base import BotContext, history_needed, warm_up_bot
 from streambot.strategies.candles import Candle
 from streambot.strategies.indicators import (
     BarStreamIndicator,
@@ -34,6 +35,7 @@ from streambot.strategies.indicators import (
     sma,
     stochastic,
 )
+from streambot.strategies.registry import build
 
 PRODUCT = "BTC-USD"
 _ALL = Decimal(100)
@@ -167,6 +169,7 @@ def _contexts(specs: Sequence[tuple[str, dict[str, Any]]], hub: IndicatorHub | N
                 budget=Decimal(1000),
                 position=position,
                 hub=hub if hub is not None else IndicatorHub(),
+                clock=SystemClock(),
             )
         )
     return contexts
@@ -204,7 +207,7 @@ def _through_evaluator(
             ctx.position.apply_fill(Side.SELL, base, base * price, _ZERO)
         ctx.last_fill_price = tick.price
 
-    evaluator = StreamingEvaluator(Bus(), fill_at_once)
+    evaluator = StreamingEvaluator(Bus(), fill_at_once, clock=SystemClock())
     hub = evaluator.hub if shared else None
     history = synthetic_candles(300, end=ticks[0].time)
     for (name, params), ctx in zip(specs, _contexts(specs, hub), strict=True):
@@ -242,7 +245,7 @@ def _idle_through_evaluator(bots: int, ticks: Sequence[Ticker]) -> float:
     from streambot.bus import Bus
     from streambot.evaluator import BotRuntime, StreamingEvaluator
 
-    evaluator = StreamingEvaluator(Bus(), lambda *_: None)
+    evaluator = StreamingEvaluator(Bus(), lambda *_: None, clock=SystemClock())
     for ctx in _contexts([("idle", {})] * bots, None):
         evaluator.add(BotRuntime(ctx.bot_id, "idle", "idle", _Idle(), ctx))
     started = _clock()

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from streambot.bus import Bus
+from streambot.clock import SystemClock
 from streambot.domain import (
     BotState,
     ClientOrderId,
@@ -112,7 +113,13 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
         record = await store.create_bot(
             "bench", "threshold", PRODUCT, {}, Decimal(1000), state=BotState.RUNNING
         )
-        bot = BotRuntime(record.id, "bench", "idle", _Idle(), BotContext(record.id, PRODUCT, Decimal(1000)))
+        bot = BotRuntime(
+            record.id,
+            "bench",
+            "idle",
+            _Idle(),
+            BotContext(record.id, PRODUCT, Decimal(1000), clock=SystemClock()),
+        )
         executor.settler.context_of = lambda bot_id: bot.ctx
         for i in range(orders):
             side = Side.BUY if i % 2 == 0 else Side.SELL

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import secrets
-import time
 from collections.abc import Coroutine
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +19,7 @@ from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.bots import BotManager
 from streambot.bus import Bus
+from streambot.clock import Clock, SystemClock
 from streambot.config import MarketData, Mode, Settings
 from streambot.domain import Product
 from streambot.evaluator import BotRuntime, StreamingEvaluator
@@ -88,10 +88,12 @@ def read_or_create_secret(path: Path, make: str) -> str:
 class Platform:
     """Everything one streambot process runs. ``start`` then ``stop``; the API reads its parts."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
+        # The one clock every part reads; a test or a backtest passes its own.
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.bus = Bus()
-        self.started_at = time.time()
+        self.started_at = self.clock.time()  # UNIX seconds
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.api_token = (
             settings.api_token.get_secret_value()
@@ -170,7 +172,9 @@ class Platform:
         self.executor.products = {p.product_id: p for p in await self._load_products()}
         # Risk state back, downtime reconciled, before the bots replay their fills.
         await self.trading.prepare(self.executor, self.exchange)
-        self.evaluator = StreamingEvaluator(self.bus, self.executor.on_signal, self._on_bot_error)
+        self.evaluator = StreamingEvaluator(
+            self.bus, self.executor.on_signal, self._on_bot_error, clock=self.clock
+        )
         if settings.strategy_dir is not None:
             # Before the bots load, so a bot on a user strategy finds it (or its load error).
             load_user_strategies(settings.strategy_dir)
@@ -180,8 +184,9 @@ class Platform:
             self.bus,
             settings.products,
             self.executor.products,
-            history=CandleHistory(self.exchange.candles),
+            history=CandleHistory(self.exchange.candles, self.clock),
             balances=LiveBalances(lambda: balances.latest),
+            clock=self.clock,
         )
         await self.bots.load()
         self.trading.attach(self.bots, self.balances)
@@ -293,10 +298,11 @@ class Platform:
         assert self.evaluator is not None
         assert self.executor is not None
         assert self.balances is not None
-        last_ticks, last_time = self.bus.ticks_published, time.monotonic()
+        clock = self.clock
+        last_ticks, last_time = self.bus.ticks_published, clock.monotonic()
         while True:
-            await asyncio.sleep(every)
-            now = time.monotonic()
+            await clock.sleep(every)
+            now = clock.monotonic()
             ticks = self.bus.ticks_published
             rate = (ticks - last_ticks) / (now - last_time)
             last_ticks, last_time = ticks, now

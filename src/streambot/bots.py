@@ -9,18 +9,11 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from streambot.bus import Bus
+from streambot.clock import Clock
 from streambot.domain import Balance, BotId, BotRecord, BotState, Fill, Position, Product
 from streambot.evaluator import BotRuntime, StreamingEvaluator
-from streambot.strategies.base import (
-    BotContext,
-    Strategy,
-    StrategyError,
-    build,
-    close_strategy,
-    history_needed,
-    validate_params,
-    warm_up_bot,
-)
+from streambot.strategies.base import BotContext, Strategy, close_strategy, history_needed, warm_up_bot
+from streambot.strategies.registry import StrategyError, build, validate_params
 from streambot.strategies.warmup import CandleHistory
 
 log = logging.getLogger(__name__)
@@ -61,8 +54,11 @@ class BotManager:
         rules: Mapping[str, Product] | None = None,
         history: CandleHistory | None = None,
         balances: Mapping[str, Balance] | None = None,
+        *,
+        clock: Clock,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._history = history
         # Every bot's ctx.balances: a read-only view of the account (the balance cache's latest).
         self._balances: Mapping[str, Balance] = balances if balances is not None else MappingProxyType({})
@@ -221,6 +217,7 @@ class BotManager:
                 budget=record.budget,
                 balances=self._balances,
                 hub=self._evaluator.hub,
+                clock=self._clock,
                 min_base=rule.base_min_size if rule is not None else Decimal(0),
             )
         return ctx

@@ -9,13 +9,13 @@ on its product's latest price (the old system's "legacy" mode, kept as the fallb
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streambot.bus import Bus, TickMailbox
+from streambot.clock import Clock
 from streambot.domain import BotId, BotState, ProductId, Signal, Ticker
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, Strategy
@@ -44,7 +44,7 @@ class BotRuntime:
     eval_ns_total: int = 0
     last_eval_ns: int = 0
     last_signal: Signal | None = None
-    last_signal_at: float = 0.0
+    last_signal_at: float = 0.0  # UNIX seconds on the platform's clock
     signals: int = 0
     latency: LatencyStats = field(default_factory=lambda: LatencyStats(256))
 
@@ -68,8 +68,11 @@ class StreamingEvaluator:
         on_signal: SignalHandler,
         on_error: ErrorHandler | None = None,
         hub: IndicatorHub | None = None,
+        *,
+        clock: Clock,
     ) -> None:
         self._bus = bus
+        self._clock = clock
         # The shared indicators of this tick stream. Advancing the tick's product here, once,
         # keeps indicator work per tick the same for one bot or a thousand sharing a handle.
         self.hub = hub if hub is not None else IndicatorHub()
@@ -189,7 +192,7 @@ class StreamingEvaluator:
 
     def _decided(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
         bot.last_signal = signal
-        bot.last_signal_at = time.time()
+        bot.last_signal_at = self._clock.time()
         bot.signals += 1
         self._on_signal(bot, signal, tick)
 
@@ -218,7 +221,7 @@ class StreamingEvaluator:
     async def run_polling(self, interval: float = 5.0) -> None:
         """The legacy loop: bots with streaming off decide every ``interval`` seconds."""
         while True:
-            await asyncio.sleep(interval)
+            await self._clock.sleep(interval)
             self.poll()
 
     @property

@@ -11,6 +11,7 @@ import pytest
 
 from streambot.bots import BotManager
 from streambot.bus import Bus
+from streambot.clock import ManualClock
 from streambot.domain import BotId, BotState
 from streambot.evaluator import StreamingEvaluator
 from streambot.store.database import Store
@@ -71,12 +72,14 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 @pytest.fixture
 async def manager(store: Store, user_strategies: None) -> BotManager:
+    clock = ManualClock()
     manager = BotManager(
         store,
-        StreamingEvaluator(Bus(), lambda *_: None),
+        StreamingEvaluator(Bus(), lambda *_: None, clock=clock),
         Bus(),
         ["BTC-USD"],
-        history=CandleHistory(one_minute_candles),
+        history=CandleHistory(one_minute_candles, clock),
+        clock=clock,
     )
     await manager.load()
     return manager

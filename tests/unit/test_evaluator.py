@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from streambot.bus import Bus
+from streambot.clock import ManualClock
 from streambot.domain import BotId, BotState, Side, Signal, Ticker
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.strategies.base import BotContext, Strategy
@@ -30,7 +31,7 @@ class Exploding:
 
 
 def runtime(bot_id: int, strategy: Strategy, product: str = "BTC-USD") -> BotRuntime:
-    ctx = BotContext(bot_id=BotId(bot_id), product_id=product, budget=Decimal(100))
+    ctx = BotContext(bot_id=BotId(bot_id), product_id=product, budget=Decimal(100), clock=ManualClock())
     return BotRuntime(
         bot_id=BotId(bot_id), name=f"bot{bot_id}", strategy_name="x", strategy=strategy, ctx=ctx
     )
@@ -38,7 +39,9 @@ def runtime(bot_id: int, strategy: Strategy, product: str = "BTC-USD") -> BotRun
 
 def test_every_running_bot_on_the_product_is_evaluated_and_no_other() -> None:
     signals: list[tuple[int, Signal]] = []
-    evaluator = StreamingEvaluator(Bus(), lambda bot, s, t: signals.append((bot.bot_id, s)))
+    evaluator = StreamingEvaluator(
+        Bus(), lambda bot, s, t: signals.append((bot.bot_id, s)), clock=ManualClock()
+    )
     btc1, btc2, eth = Recorder(signal_every=2), Recorder(), Recorder()
     evaluator.add(runtime(1, btc1))
     evaluator.add(runtime(2, btc2))
@@ -61,7 +64,9 @@ def test_every_running_bot_on_the_product_is_evaluated_and_no_other() -> None:
 
 def test_a_raising_strategy_puts_only_that_bot_in_error() -> None:
     errors: list[int] = []
-    evaluator = StreamingEvaluator(Bus(), lambda *a: None, lambda bot, exc: errors.append(bot.bot_id))
+    evaluator = StreamingEvaluator(
+        Bus(), lambda *a: None, lambda bot, exc: errors.append(bot.bot_id), clock=ManualClock()
+    )
     healthy = Recorder()
     evaluator.add(runtime(1, Exploding()))
     evaluator.add(runtime(2, healthy))
@@ -79,7 +84,7 @@ def test_a_raising_strategy_puts_only_that_bot_in_error() -> None:
 
 
 def test_removed_bots_are_no_longer_evaluated() -> None:
-    evaluator = StreamingEvaluator(Bus(), lambda *a: None)
+    evaluator = StreamingEvaluator(Bus(), lambda *a: None, clock=ManualClock())
     recorder = Recorder()
     evaluator.add(runtime(1, recorder))
     evaluator.remove(BotId(1))
@@ -91,7 +96,7 @@ def test_removed_bots_are_no_longer_evaluated() -> None:
 
 async def test_run_consumes_the_bus_and_skips_superseded_ticks() -> None:
     bus = Bus()
-    evaluator = StreamingEvaluator(bus, lambda *a: None)
+    evaluator = StreamingEvaluator(bus, lambda *a: None, clock=ManualClock())
     recorder = Recorder()
     evaluator.add(runtime(1, recorder))
     task = asyncio.create_task(evaluator.run())
@@ -112,7 +117,9 @@ async def test_run_consumes_the_bus_and_skips_superseded_ticks() -> None:
 def test_a_bot_with_streaming_off_decides_only_in_the_polling_round_on_the_latest_price() -> None:
     bus = Bus()
     signals: list[tuple[int, float]] = []
-    evaluator = StreamingEvaluator(bus, lambda bot, s, t: signals.append((bot.bot_id, t.price)))
+    evaluator = StreamingEvaluator(
+        bus, lambda bot, s, t: signals.append((bot.bot_id, t.price)), clock=ManualClock()
+    )
     polled = runtime(1, Recorder(signal_every=1))
     polled.streaming = False
     streamed = runtime(2, Recorder())
@@ -134,7 +141,7 @@ def test_a_bot_with_streaming_off_decides_only_in_the_polling_round_on_the_lates
 
 def test_switching_streaming_moves_a_bot_between_the_stream_and_the_polling_round() -> None:
     bus = Bus()
-    evaluator = StreamingEvaluator(bus, lambda *_: None)
+    evaluator = StreamingEvaluator(bus, lambda *_: None, clock=ManualClock())
     bot = runtime(1, Recorder())
     evaluator.add(bot)
     evaluator.set_streaming(BotId(1), False)
@@ -153,7 +160,9 @@ def test_switching_streaming_moves_a_bot_between_the_stream_and_the_polling_roun
 def test_polling_skips_a_product_without_a_price_and_a_raising_bot_goes_to_error() -> None:
     bus = Bus()
     errors: list[int] = []
-    evaluator = StreamingEvaluator(bus, lambda *_: None, lambda bot, exc: errors.append(bot.bot_id))
+    evaluator = StreamingEvaluator(
+        bus, lambda *_: None, lambda bot, exc: errors.append(bot.bot_id), clock=ManualClock()
+    )
     quiet = runtime(1, Recorder(), product="ETH-USD")
     broken = runtime(2, Exploding())
     for bot in (quiet, broken):

@@ -1,4 +1,4 @@
-"""What a strategy is, what it may see, and how the platform finds one by name.
+"""What a strategy is and what it may see (``streambot.strategies.registry`` finds one by name).
 
 A strategy is any object with ``on_tick(tick, ctx) -> Signal | None``. Optional hooks, found by
 name so that a user's strategy needs none of them:
@@ -11,7 +11,6 @@ name so that a user's strategy needs none of them:
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +18,9 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import to_jsonable_python
+from pydantic import BaseModel, ConfigDict, Field
 
+from streambot.clock import Clock
 from streambot.domain import Balance, BotId, Fill, Position, ProductId, Signal, Ticker
 from streambot.strategies.candles import Candle, CandleTimeframe
 from streambot.strategies.indicators.hub import IndicatorHub
@@ -120,7 +119,8 @@ class BotContext:
     balances: Mapping[str, Balance] = field(default_factory=_no_balances)  # by currency, from the cache
     recent_fills: deque[Fill] = field(default_factory=_recent_fills)  # oldest first
     params: StrategyParams | None = None
-    clock: Callable[[], float] = time.time  # UNIX seconds; simulated in a backtest
+    # The platform's clock: the system's live, the replayed data's in a backtest.
+    clock: Clock = field(kw_only=True)
     # Without one given, a context gets a hub of its own: correct, but shares nothing.
     hub: IndicatorHub = field(default_factory=IndicatorHub)
     # Below this (the product's minimum order size) what is held is dust that cannot be sold.
@@ -132,7 +132,8 @@ class BotContext:
         return base > _ZERO and base >= self.min_base
 
     def now(self) -> float:
-        return self.clock()
+        """The time as UNIX seconds, from the platform's clock."""
+        return self.clock.time()
 
     def record_fill(self, fill: Fill) -> None:
         """Book a fill of this bot: its position, its last fill price and its recent fills."""
@@ -167,14 +168,6 @@ class StrategySpec(Generic[P]):
         return self.params_model.model_json_schema()
 
 
-class StrategyError(ValueError):
-    """A strategy name or its parameters were not acceptable; ``field`` names what was wrong."""
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 @dataclass(frozen=True, slots=True)
 class WarmUpRequest:
     """The closed candles a strategy wants before its first tick."""
@@ -182,72 +175,6 @@ class WarmUpRequest:
     timeframe: CandleTimeframe
     granularity: str  # the candles endpoint's name for it, e.g. ONE_MINUTE
     candles: int
-
-
-_REGISTRY: dict[str, StrategySpec[Any]] = {}
-# User strategies whose file failed to load, by name: building one says why, not "unknown".
-_LOAD_FAILURES: dict[str, str] = {}
-
-
-def register(spec: StrategySpec[Any]) -> StrategySpec[Any]:
-    _REGISTRY[spec.name] = spec
-    _LOAD_FAILURES.pop(spec.name, None)
-    return spec
-
-
-def strategies() -> Mapping[str, StrategySpec[Any]]:
-    from streambot.strategies import builtin  # noqa: F401  (registers the built-ins)
-
-    return _REGISTRY
-
-
-def get_spec(name: str) -> StrategySpec[Any]:
-    spec = strategies().get(name)
-    if spec is None:
-        failure = _LOAD_FAILURES.get(name)
-        if failure is not None:
-            raise StrategyError(f"user strategy {name!r} failed to load: {failure}", field="strategy")
-        known = ", ".join(sorted(strategies()))
-        raise StrategyError(f"unknown strategy {name!r}; known strategies: {known}", field="strategy")
-    return spec
-
-
-def validate_params(name: str, params: Mapping[str, Any] | None) -> StrategyParams:
-    """The strategy's parameters with defaults filled in, or StrategyError naming the bad field."""
-    spec = get_spec(name)
-    try:
-        validated: StrategyParams = spec.params_model.model_validate(dict(params or {}))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        # An error of the whole model (two fields that disagree) has no location: it is "params".
-        where = ".".join(["params", *(str(part) for part in first["loc"])])
-        raise StrategyError(f"{where}: {first['msg']}", field=where) from exc
-    return validated
-
-
-def build(name: str, params: Mapping[str, Any] | None) -> Strategy:
-    """A new strategy instance for one bot, wrapped with its exits when any is set."""
-    from streambot.strategies.exits import WithExits
-
-    spec = get_spec(name)
-    validated = validate_params(name, params)
-    strategy = spec.factory(validated)
-    if getattr(validated, "has_exits", False):
-        return WithExits(strategy, validated)
-    return strategy
-
-
-def describe_strategies() -> list[dict[str, Any]]:
-    """Every strategy for ``GET /api/v1/strategies``: name, description, schema, defaults (JSON-ready)."""
-    return [
-        {
-            "name": spec.name,
-            "description": spec.description,
-            "schema": spec.json_schema(),
-            "defaults": to_jsonable_python(spec.defaults()),
-        }
-        for spec in sorted(strategies().values(), key=lambda spec: spec.name)
-    ]
 
 
 def history_needed(strategy: Strategy) -> WarmUpRequest | None:

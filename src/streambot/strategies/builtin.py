@@ -1,4 +1,6 @@
-"""Imports every built-in strategy so each registers itself."""
+"""The built-in strategies' specs, in the order the registry registers them."""
+
+from typing import Any
 
 from streambot.strategies import (
     bollinger,
@@ -10,14 +12,15 @@ from streambot.strategies import (
     sma_crossover,
     threshold,
 )
+from streambot.strategies.base import StrategySpec
 
-__all__ = [
-    "bollinger",
-    "dca",
-    "ema_crossover",
-    "grid",
-    "macd_cross",
-    "rsi_reversion",
-    "sma_crossover",
-    "threshold",
-]
+BUILTIN_SPECS: tuple[StrategySpec[Any], ...] = (
+    bollinger.SPEC,
+    dca.SPEC,
+    ema_crossover.SPEC,
+    grid.SPEC,
+    macd_cross.SPEC,
+    rsi_reversion.SPEC,
+    sma_crossover.SPEC,
+    threshold.SPEC,
+)

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import Field
 
 from streambot.domain import Position, Side, Signal, Ticker
-from streambot.strategies.base import BotContext, StrategyParams, StrategySpec, register
+from streambot.strategies.base import BotContext, StrategyParams, StrategySpec
 
 
 class DcaParams(StrategyParams):
@@ -111,12 +111,10 @@ class Dca:
 
 _ZERO = Decimal(0)
 
-SPEC = register(
-    StrategySpec(
-        name="dca",
-        description="Dollar-cost averaging: buy a slice on a timer or on each further drop; "
-        "sell the lot at the take-profit.",
-        params_model=DcaParams,
-        factory=Dca,
-    )
+SPEC = StrategySpec(
+    name="dca",
+    description="Dollar-cost averaging: buy a slice on a timer or on each further drop; "
+    "sell the lot at the take-profit.",
+    params_model=DcaParams,
+    factory=Dca,
 )

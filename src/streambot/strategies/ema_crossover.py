@@ -20,7 +20,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec, register
+from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.candles import Timeframe
 from streambot.strategies.indicators import StreamIndicator, ema
@@ -104,12 +104,9 @@ class EmaCrossover(MovingAverageCrossover):
     __slots__ = ()
 
 
-SPEC = register(
-    StrategySpec(
-        name="ema_crossover",
-        description="Buy when the fast EMA crosses above the slow EMA; "
-        "sell the position when it crosses below.",
-        params_model=EmaCrossoverParams,
-        factory=EmaCrossover,
-    )
+SPEC = StrategySpec(
+    name="ema_crossover",
+    description="Buy when the fast EMA crosses above the slow EMA; sell the position when it crosses below.",
+    params_model=EmaCrossoverParams,
+    factory=EmaCrossover,
 )

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal, Ticker
-from streambot.strategies.base import BotContext, StrategyParams, StrategySpec, register
+from streambot.strategies.base import BotContext, StrategyParams, StrategySpec
 
 
 class GridParams(StrategyParams):
@@ -113,12 +113,10 @@ class Grid:
         )
 
 
-SPEC = register(
-    StrategySpec(
-        name="grid",
-        description="Grid trading: buy a slot each time the price crosses down through a grid line, "
-        "sell one each time it crosses up.",
-        params_model=GridParams,
-        factory=Grid,
-    )
+SPEC = StrategySpec(
+    name="grid",
+    description="Grid trading: buy a slot each time the price crosses down through a grid line, "
+    "sell one each time it crosses up.",
+    params_model=GridParams,
+    factory=Grid,
 )

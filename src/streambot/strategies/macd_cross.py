@@ -15,7 +15,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec, register
+from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, macd
 from streambot.strategies.indicators.hub import Frame
@@ -78,12 +78,10 @@ class MacdCross(CandleStrategy[MacdCrossParams]):
         return None
 
 
-SPEC = register(
-    StrategySpec(
-        name="macd_cross",
-        description="Buy when the MACD line crosses above its signal line; "
-        "sell the position when it crosses below.",
-        params_model=MacdCrossParams,
-        factory=MacdCross,
-    )
+SPEC = StrategySpec(
+    name="macd_cross",
+    description="Buy when the MACD line crosses above its signal line; "
+    "sell the position when it crosses below.",
+    params_model=MacdCrossParams,
+    factory=MacdCross,
 )

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec, register
+from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, rsi
 from streambot.strategies.indicators.hub import Frame
@@ -70,11 +70,9 @@ class RsiReversion(CandleStrategy[RsiReversionParams]):
         return None
 
 
-SPEC = register(
-    StrategySpec(
-        name="rsi_reversion",
-        description="Mean reversion on the RSI: buy when oversold, sell the position when overbought.",
-        params_model=RsiReversionParams,
-        factory=RsiReversion,
-    )
+SPEC = StrategySpec(
+    name="rsi_reversion",
+    description="Mean reversion on the RSI: buy when oversold, sell the position when overbought.",
+    params_model=RsiReversionParams,
+    factory=RsiReversion,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from streambot.strategies.base import StrategySpec, register
+from streambot.strategies.base import StrategySpec
 from streambot.strategies.ema_crossover import CrossoverParams, MovingAverageCrossover
 from streambot.strategies.indicators import StreamIndicator, sma
 
@@ -33,12 +33,9 @@ class SmaCrossover(MovingAverageCrossover):
         return self.params.slow  # an SMA forgets everything older than its period
 
 
-SPEC = register(
-    StrategySpec(
-        name="sma_crossover",
-        description="Buy when the fast SMA crosses above the slow SMA; "
-        "sell the position when it crosses below.",
-        params_model=SmaCrossoverParams,
-        factory=SmaCrossover,
-    )
+SPEC = StrategySpec(
+    name="sma_crossover",
+    description="Buy when the fast SMA crosses above the slow SMA; sell the position when it crosses below.",
+    params_model=SmaCrossoverParams,
+    factory=SmaCrossover,
 )

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal, Ticker
-from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategyParams, StrategySpec, register
+from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategyParams, StrategySpec
 
 
 class ThresholdParams(StrategyParams):
@@ -107,12 +107,10 @@ class Threshold:
         return None
 
 
-SPEC = register(
-    StrategySpec(
-        name="threshold",
-        description="Buy below a price (or on a dip from the running high); sell above a price "
-        "(or on a rise over the entry).",
-        params_model=ThresholdParams,
-        factory=Threshold,
-    )
+SPEC = StrategySpec(
+    name="threshold",
+    description="Buy below a price (or on a dip from the running high); sell above a price "
+    "(or on a rise over the entry).",
+    params_model=ThresholdParams,
+    factory=Threshold,
 )

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streambot.strategies import base
-from streambot.strategies.base import StrategyParams, StrategySpec, register, strategies
+from streambot.strategies import registry as strategy_registry
+from streambot.strategies.base import StrategyParams, StrategySpec
+from streambot.strategies.registry import register
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ def load_user_strategies(directory: Path) -> dict[str, StrategySpec[Any] | LoadE
     Returns each file's outcome by strategy name. User strategies loaded before and no longer
     present are unregistered.
     """
-    strategies()  # the built-ins register first, so a clash with one is detected
-    registry = base._REGISTRY
+    # Importing the registry registered the built-ins first, so a clash with one is detected.
+    registry = strategy_registry._REGISTRY
     _forget_user_strategies(registry)
     if not directory.is_dir():
         log.warning("⚠️ Strategy directory %s does not exist; no user strategies loaded", directory)
@@ -60,7 +61,7 @@ def load_user_strategies(directory: Path) -> dict[str, StrategySpec[Any] | LoadE
         outcome = _load_file(path, registry)
         outcomes[path.stem] = outcome
         if isinstance(outcome, LoadError):
-            base._LOAD_FAILURES[outcome.name] = outcome.reason
+            strategy_registry._LOAD_FAILURES[outcome.name] = outcome.reason
             log.error("❌ User strategy %s failed to load: %s", path, outcome.reason)
         else:
             register(outcome)
@@ -145,4 +146,4 @@ def _forget_user_strategies(registry: dict[str, StrategySpec[Any]]) -> None:
     for name in [name for name, spec in registry.items() if spec.origin != "builtin"]:
         del registry[name]
         sys.modules.pop(_MODULE_PREFIX + name, None)
-    base._LOAD_FAILURES.clear()
+    strategy_registry._LOAD_FAILURES.clear()

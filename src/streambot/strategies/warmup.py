@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from streambot.clock import Clock
 from streambot.domain import ProductId
 from streambot.strategies.base import WarmUpRequest
 from streambot.strategies.candles import TIMEFRAME_SECONDS, Candle
@@ -37,10 +37,10 @@ class CandleHistory:
     def __init__(
         self,
         fetch: CandleFetcher,
+        clock: Clock,
         *,
         max_age: float = 30.0,
         timeout: float = 10.0,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch
         self._max_age = max_age
@@ -52,7 +52,7 @@ class CandleHistory:
 
     async def closed_candles(self, product_id: ProductId, request: WarmUpRequest) -> list[Candle]:
         key = (product_id, request.granularity)
-        now = self._clock()
+        now = self._clock.time()
         cached = self._cache.get(key)
         if cached is None or cached.count < request.candles or now - cached.fetched_at > self._max_age:
             in_flight = self._in_flight.get(key)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from streambot.bus import Bus
+from streambot.clock import SystemClock
 from streambot.domain import (
     Balance,
     BestBidAsk,
@@ -222,7 +223,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
             instance_id="desk",
         )
         bot = await store.create_bot("desk", "threshold", PRODUCT, {}, Decimal(10_000))
-        ctx = BotContext(bot_id=bot.id, product_id=PRODUCT, budget=Decimal(10_000))
+        ctx = BotContext(bot_id=bot.id, product_id=PRODUCT, budget=Decimal(10_000), clock=SystemClock())
         executor.settler.context_of = lambda bot_id: ctx
         yield Desk(simulator, store, exchange, setup, executor, bot.id, ctx.position)
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.strategies import mixed_bot_specs, run_strategy_benchmarks
 
-from streambot.strategies.base import build
+from streambot.strategies.registry import build
 
 
 def test_benchmark_reports_every_target() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 
+from streambot.clock import ManualClock
 from streambot.domain import BotId, Position, Signal, Ticker
 from streambot.strategies.base import BotContext, Strategy
 from streambot.strategies.indicators import IndicatorHub
@@ -32,6 +33,7 @@ def context(
         position=Position(base=holding, cost=holding * Decimal(repr(entry))),
         last_fill_price=entry if holding else 0.0,
         hub=hub if hub is not None else IndicatorHub(),
+        clock=ManualClock(),
     )
 
 

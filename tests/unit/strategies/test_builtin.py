@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import talib
 
+from streambot.clock import ManualClock
 from streambot.domain import BotId, Position, Side
-from streambot.strategies.base import BotContext, StrategyError, build, get_spec, strategies, validate_params
+from streambot.strategies.base import BotContext
 from streambot.strategies.indicators import ema
+from streambot.strategies.registry import StrategyError, build, get_spec, strategies, validate_params
 from tests.factories import tick
 
 
@@ -19,6 +21,7 @@ def ctx(holding: Decimal = Decimal(0), entry: float = 0.0) -> BotContext:
         budget=Decimal(1000),
         position=Position(base=holding, cost=holding * Decimal(100)),
         last_fill_price=entry,
+        clock=ManualClock(),
     )
 
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import BotContext, build, close_strategy, history_needed
+from streambot.strategies.base import BotContext, close_strategy, history_needed
 from streambot.strategies.exits import WithExits
+from streambot.strategies.registry import build
 from tests.unit.strategies.support import T0, context, tick_at
 
 # A threshold bot whose own rules never fire at these prices, so whatever sells is an exit.

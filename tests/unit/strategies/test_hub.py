@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import talib
 
-from streambot.strategies.base import build, close_strategy
+from streambot.strategies.base import close_strategy
 from streambot.strategies.ema_crossover import EmaCrossover
 from streambot.strategies.indicators import IndicatorHub, StreamIndicator, atr, ema
 from streambot.strategies.indicators.hub import CandleFrame
+from streambot.strategies.registry import build
 from tests.unit.strategies.support import T0, context, tick_at
 
 

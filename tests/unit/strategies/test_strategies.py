@@ -9,18 +9,16 @@ from decimal import Decimal
 import pytest
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import (
-    StrategyError,
-    WarmUpRequest,
-    build,
-    describe_strategies,
-    history_needed,
-    strategies,
-    validate_params,
-    warm_up_bot,
-)
+from streambot.strategies.base import WarmUpRequest, history_needed, warm_up_bot
 from streambot.strategies.candle_strategy import CandleParams
 from streambot.strategies.candles import Candle
+from streambot.strategies.registry import (
+    StrategyError,
+    build,
+    describe_strategies,
+    strategies,
+    validate_params,
+)
 from tests.unit.strategies.support import T0, context, feed_closes, feed_ticks, tick_at
 
 BUILT_INS = {

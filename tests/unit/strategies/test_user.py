@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from streambot.domain import Side
-from streambot.strategies.base import StrategyError, build, describe_strategies, get_spec, strategies
+from streambot.strategies.registry import StrategyError, build, describe_strategies, get_spec, strategies
 from streambot.strategies.user import LoadError, load_user_strategies
 from tests.unit.strategies.support import context, feed_closes
 
@@ -144,7 +144,10 @@ def test_a_user_file_cannot_replace_a_builtin(directory: Path) -> None:
         GOOD.replace("SPEC = StrategySpec(", "SPEC = register(StrategySpec(")
         .replace("factory=Eager)", "factory=Eager))")
         .replace('name="eager"', 'name="threshold"')
-        .replace("from streambot.strategies.base import", "from streambot.strategies.base import register,"),
+        .replace(
+            "from streambot.strategies.base import",
+            "from streambot.strategies.registry import register\nfrom streambot.strategies.base import",
+        ),
     )
     outcome = load_user_strategies(directory)
     assert isinstance(outcome["threshold"], LoadError)

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pytest
 
+from streambot.clock import ManualClock
 from streambot.strategies.base import WarmUpRequest
 from streambot.strategies.candles import Candle
 from streambot.strategies.warmup import CandleHistory
 
 NOW = 1_700_000_030.0  # 30 s into a minute: the minute under way is not closed
+CLOCK = ManualClock(datetime.fromtimestamp(NOW, UTC))
 
 
 class Exchange:
@@ -34,7 +37,7 @@ def request(count: int) -> WarmUpRequest:
 
 async def test_history_is_the_closed_candles_only_oldest_first() -> None:
     exchange = Exchange()
-    history = CandleHistory(exchange.candles, clock=lambda: NOW)
+    history = CandleHistory(exchange.candles, CLOCK)
     candles = await history.closed_candles("BTC-USD", request(1000))
     assert len(candles) == 1000
     starts = [c.start for c in candles]
@@ -46,7 +49,7 @@ async def test_history_is_the_closed_candles_only_oldest_first() -> None:
 
 async def test_many_bots_starting_at_once_share_one_request() -> None:
     exchange = Exchange()
-    history = CandleHistory(exchange.candles, clock=lambda: NOW)
+    history = CandleHistory(exchange.candles, CLOCK)
     results = await asyncio.gather(*(history.closed_candles("BTC-USD", request(50)) for _ in range(100)))
     assert len(exchange.calls) == 1
     assert all(len(r) == 50 for r in results)
@@ -61,7 +64,7 @@ async def test_many_bots_starting_at_once_share_one_request() -> None:
 async def test_an_unavailable_exchange_raises_to_the_caller_and_the_next_call_tries_again() -> None:
     exchange = Exchange()
     exchange.fail = True
-    history = CandleHistory(exchange.candles, clock=lambda: NOW)
+    history = CandleHistory(exchange.candles, CLOCK)
     with pytest.raises(RuntimeError, match="exchange down"):
         await history.closed_candles("BTC-USD", request(10))
     exchange.fail = False

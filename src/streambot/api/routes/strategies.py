@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from streambot.strategies.base import describe_strategies
+from streambot.strategies.registry import describe_strategies
 
 router = APIRouter(prefix="/strategies", tags=["strategies"])
 
