@@ -14,7 +14,9 @@ from typing import Any
 
 import aiohttp
 
-from streambot.alerts.manager import AlertManager, alert_manager_for
+from streambot.alerts.manager import AlertManager
+from streambot.alerts.notify import Notifier, TelegramNotifier, WebhookNotifier
+from streambot.alerts.rules import Readings, Rules
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.bots import BotManager
@@ -360,3 +362,49 @@ class Platform:
             await self.simulator.stop()
         await self.store.close()
         log.info("✅ streambot stopped")
+
+
+def alert_notifiers(settings: Settings) -> list[Notifier]:
+    """The webhook and Telegram notifiers the settings configure (none by default)."""
+    notifiers: list[Notifier] = []
+    if settings.alert_webhook_url is not None:
+        notifiers.append(WebhookNotifier(settings.alert_webhook_url.get_secret_value()))
+    if settings.telegram_bot_token is not None and settings.telegram_chat_id is not None:
+        notifiers.append(
+            TelegramNotifier(
+                settings.telegram_bot_token.get_secret_value(),
+                settings.telegram_chat_id.get_secret_value(),
+                settings.telegram_api_url,
+            )
+        )
+    return notifiers
+
+
+def alert_readings(platform: Platform) -> Readings:
+    """The figures the alert rules judge, read from the platform's parts at one instant."""
+    feed = platform.feed
+    balances = platform.balances
+    exchange = platform.exchange
+    return Readings(
+        feed_state=feed.state if feed is not None else None,
+        evaluation_errors=platform.evaluator.errors if platform.evaluator else 0,
+        # Joining a refresh already under way costs the exchange nothing: a hit for this rule.
+        cache_hits=balances.hits + balances.joined if balances else 0,
+        cache_misses=balances.misses if balances else 0,
+        breaker_state=exchange.breaker.state if exchange is not None else None,
+    )
+
+
+def alert_manager_for(platform: Platform) -> AlertManager:
+    settings = platform.settings
+    return AlertManager(
+        platform.bus,
+        lambda: alert_readings(platform),
+        platform.clock,
+        rules=Rules(
+            feed_down_after_s=settings.alert_feed_down_s,
+            min_cache_lookups=settings.alert_min_cache_lookups,
+        ),
+        notifiers=alert_notifiers(settings),
+        interval=settings.alert_check_interval_s,
+    )

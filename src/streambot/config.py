@@ -11,6 +11,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from streambot.observability.logging import LogFormat
+
 DEFAULT_PRODUCTS = (
     "BTC-USD",
     "ETH-USD",
@@ -31,11 +33,6 @@ class Mode(StrEnum):
 class MarketData(StrEnum):
     SIM = "sim"
     COINBASE = "coinbase"
-
-
-class LogFormat(StrEnum):
-    CONSOLE = "console"
-    JSON = "json"
 
 
 class Settings(BaseSettings):

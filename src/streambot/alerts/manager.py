@@ -3,6 +3,9 @@
 An alert is raised once when its condition starts and cleared once when it ends: logged (❌ / ✅),
 published on the bus as ``alerts.raised`` / ``alerts.cleared`` (the status WebSocket pushes
 those) and sent to every configured notifier in the background, never blocking the caller.
+
+The manager knows nothing of the platform: the composition root hands it a ``read`` callable
+that gathers the figures the rules judge, and the notifiers built from the settings.
 """
 
 from __future__ import annotations
@@ -10,21 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
-from streambot.alerts.notify import Notifier, TelegramNotifier, WebhookNotifier
+from streambot.alerts.notify import Notifier
 from streambot.alerts.rules import CRITICAL, Condition, Readings, Rules
 from streambot.bus import Bus
+from streambot.clock import Clock
 from streambot.domain import Event
-from streambot.observability.summary import breaker_state
-
-if TYPE_CHECKING:
-    from streambot.app import Platform
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class ActiveAlert:
     code: str
     severity: str
     message: str
-    since: float  # wall clock, UNIX seconds
+    since: float  # UNIX seconds, on the manager's clock
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity, "message": self.message, "since": self.since}
@@ -45,6 +44,7 @@ class AlertManager:
         self,
         bus: Bus,
         read: Callable[[], Readings],
+        clock: Clock,
         *,
         rules: Rules | None = None,
         notifiers: Sequence[Notifier] = (),
@@ -52,6 +52,7 @@ class AlertManager:
     ) -> None:
         self._bus = bus
         self._read = read
+        self._clock = clock
         self.rules = rules or Rules()
         self.notifiers = list(notifiers)
         self.interval = interval
@@ -93,7 +94,7 @@ class AlertManager:
 
     def check(self) -> None:
         """Judge the rules once; raise what started, clear what ended (halts are event-driven)."""
-        current = {c.code: c for c in self.rules.judge(self._read())}
+        current = {c.code: c for c in self.rules.judge(self._read(), self._clock.monotonic())}
         for code, condition in current.items():
             if code not in self.active:
                 self._raise(condition)
@@ -103,7 +104,7 @@ class AlertManager:
     async def run(self) -> None:
         try:
             while True:
-                await asyncio.sleep(self.interval)
+                await self._clock.sleep(self.interval)
                 try:
                     self.check()
                 except Exception:
@@ -126,7 +127,7 @@ class AlertManager:
     # --- raising and clearing ---------------------------------------------------------------
 
     def _raise(self, condition: Condition) -> None:
-        alert = ActiveAlert(condition.code, condition.severity, condition.message, time.time())
+        alert = ActiveAlert(condition.code, condition.severity, condition.message, self._clock.time())
         self.active[condition.code] = alert
         self.raised_total += 1
         log.error("❌ ALERT [%s] %s: %s", alert.severity, alert.code, alert.message)
@@ -158,45 +159,3 @@ class AlertManager:
             self._session = aiohttp.ClientSession()
         with contextlib.suppress(asyncio.CancelledError):
             await notifier.send(self._session, alert)
-
-
-def readings_of(platform: Platform) -> Callable[[], Readings]:
-    def read() -> Readings:
-        feed = platform.feed
-        balances = platform.balances
-        return Readings(
-            now=time.monotonic(),
-            feed_state=feed.state if feed is not None else None,
-            evaluation_errors=platform.evaluator.errors if platform.evaluator else 0,
-            # Joining a refresh already under way costs the exchange nothing: a hit for this rule.
-            cache_hits=balances.hits + balances.joined if balances else 0,
-            cache_misses=balances.misses if balances else 0,
-            breaker_state=breaker_state(platform),
-        )
-
-    return read
-
-
-def alert_manager_for(platform: Platform) -> AlertManager:
-    settings = platform.settings
-    notifiers: list[Notifier] = []
-    if settings.alert_webhook_url is not None:
-        notifiers.append(WebhookNotifier(settings.alert_webhook_url.get_secret_value()))
-    if settings.telegram_bot_token is not None and settings.telegram_chat_id is not None:
-        notifiers.append(
-            TelegramNotifier(
-                settings.telegram_bot_token.get_secret_value(),
-                settings.telegram_chat_id.get_secret_value(),
-                settings.telegram_api_url,
-            )
-        )
-    return AlertManager(
-        platform.bus,
-        readings_of(platform),
-        rules=Rules(
-            feed_down_after_s=settings.alert_feed_down_s,
-            min_cache_lookups=settings.alert_min_cache_lookups,
-        ),
-        notifiers=notifiers,
-        interval=settings.alert_check_interval_s,
-    )

@@ -18,7 +18,6 @@ stream asked for, and prices still arrive."""
 class Readings:
     """What the rules look at, read from the platform at one instant."""
 
-    now: float  # monotonic seconds
     feed_state: str | None  # None: no feed (not started)
     evaluation_errors: int
     cache_hits: int
@@ -60,11 +59,12 @@ class Rules:
         self._errors_recent = 0
         self._cache: deque[tuple[int, int]] = deque(maxlen=cache_window)
 
-    def judge(self, r: Readings) -> list[Condition]:
+    def judge(self, r: Readings, now: float) -> list[Condition]:
+        """The conditions that hold at ``now`` (monotonic seconds)."""
         out: list[Condition] = []
         if r.feed_state != self._feed_state:
-            self._feed_state, self._feed_state_since = r.feed_state, r.now
-        down_for = r.now - self._feed_state_since
+            self._feed_state, self._feed_state_since = r.feed_state, now
+        down_for = now - self._feed_state_since
         if r.feed_state in FEED_DOWN_STATES and down_for >= self.feed_down_after_s:
             out.append(
                 Condition(
@@ -76,9 +76,9 @@ class Rules:
 
         if self._errors_seen is not None and r.evaluation_errors > self._errors_seen:
             self._errors_recent += r.evaluation_errors - self._errors_seen
-            self._last_error_at = r.now
+            self._last_error_at = now
         self._errors_seen = r.evaluation_errors
-        if self._last_error_at is not None and r.now - self._last_error_at < self.error_quiet_s:
+        if self._last_error_at is not None and now - self._last_error_at < self.error_quiet_s:
             out.append(
                 Condition(
                     "evaluation_errors",

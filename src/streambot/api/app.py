@@ -14,6 +14,7 @@ from streambot import __version__
 from streambot.api.auth import require_token
 from streambot.api.dashboard import mount_dashboard
 from streambot.api.errors import validation_error
+from streambot.api.metrics import ApiCollector, registry_for
 from streambot.api.routes import (
     accounts,
     bots,
@@ -30,10 +31,8 @@ from streambot.api.routes import pnl as pnl_routes
 from streambot.api.routes import positions as positions_routes
 from streambot.api.routes import risk as risk_routes
 from streambot.api.security import AuthGuard, GuardMiddleware, RouteTemplates, TokenBuckets
-from streambot.observability.api_metrics import ApiCollector
-from streambot.observability.metrics import registry_for
+from streambot.api.summary import Summary
 from streambot.observability.requests import RequestStats
-from streambot.observability.summary import Summary
 
 if TYPE_CHECKING:
     from streambot.app import Platform
@@ -49,9 +48,11 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.add_exception_handler(RequestValidationError, validation_error)
     settings = platform.settings
-    app.state.auth_guard = guard = AuthGuard(settings.auth_max_failures, settings.auth_lockout_s)
+    app.state.auth_guard = guard = AuthGuard(
+        settings.auth_max_failures, settings.auth_lockout_s, platform.clock
+    )
     app.state.requests = requests = RequestStats()
-    app.state.summary = summary = Summary(platform, requests)
+    app.state.summary = summary = Summary(platform, platform.clock, requests)
     platform.events.status_source = summary.status_frame
     # CORS stays off unless origins are configured (the dashboard is served from this origin).
     if settings.cors_origins:
@@ -64,7 +65,7 @@ def create_app(platform: Platform) -> FastAPI:
     # Added last, so it runs first: a rate-limited or locked-out request costs no routing.
     app.add_middleware(
         GuardMiddleware,
-        buckets=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),
+        buckets=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst, platform.clock),
         guard=guard,
         stats=requests,
         templates=RouteTemplates(lambda: app.routes),

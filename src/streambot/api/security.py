@@ -19,6 +19,7 @@ import fastapi.routing
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from streambot.clock import Clock
 from streambot.observability.requests import RequestStats
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,7 @@ class AuthGuard:
     one is. ``max_failures`` wrong tokens within ``lockout_s`` lock the address for ``lockout_s``.
     """
 
-    def __init__(
-        self, max_failures: int, lockout_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, max_failures: int, lockout_s: float, clock: Clock) -> None:
         self.max_failures = max_failures
         self.lockout_s = lockout_s
         self._clock = clock
@@ -55,7 +54,7 @@ class AuthGuard:
         entry = self._failures.get(peer)
         if entry is None:
             return 0.0
-        remaining = entry.locked_until - self._clock()
+        remaining = entry.locked_until - self._clock.monotonic()
         return remaining if remaining > 0 else 0.0
 
     def verify(self, peer: str, presented: str, expected: str) -> bool:
@@ -65,7 +64,7 @@ class AuthGuard:
         return False
 
     def _fail(self, peer: str) -> None:
-        now = self._clock()
+        now = self._clock.monotonic()
         self.failures_total += 1
         entry = self._failures.get(peer)
         if entry is None or now - entry.first_at > self.lockout_s:
@@ -86,7 +85,7 @@ class AuthGuard:
 class TokenBuckets:
     """A token bucket per address: ``rate`` requests per second, bursts up to ``burst``."""
 
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float, burst: int, clock: Clock) -> None:
         self.rate = rate
         self.burst = float(burst)
         self._clock = clock
@@ -95,7 +94,7 @@ class TokenBuckets:
 
     def take(self, peer: str) -> float:
         """0 if the request may go ahead, else the seconds until it could."""
-        now = self._clock()
+        now = self._clock.monotonic()
         tokens, at = self._buckets.get(peer, (self.burst, now))
         tokens = min(self.burst, tokens + (now - at) * self.rate)
         if tokens >= 1.0:

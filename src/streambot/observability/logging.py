@@ -8,10 +8,15 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import orjson
 
-from streambot.config import LogFormat
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"  # emoji markers, one readable line per record
+    JSON = "json"  # one JSON object per line, for log collectors
+
 
 _NOISY = ("aiohttp.access", "uvicorn.access", "alembic", "sqlalchemy.engine")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 
+from streambot.api.metrics import registry_for
 from streambot.app import Platform
 from streambot.config import Settings
-from streambot.observability.metrics import registry_for
 from tests.integration.feed.conftest import until
 
 pytestmark = pytest.mark.integration

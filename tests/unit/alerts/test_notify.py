@@ -14,6 +14,7 @@ from streambot.alerts.manager import AlertManager
 from streambot.alerts.notify import TelegramNotifier, WebhookNotifier
 from streambot.alerts.rules import Readings
 from streambot.bus import Bus
+from streambot.clock import ManualClock
 
 
 @pytest.fixture
@@ -44,11 +45,12 @@ async def test_webhook_and_telegram_receive_raised_and_cleared(
     state = {"breaker": "open"}
 
     def read() -> Readings:
-        return Readings(0.0, "live", 0, 0, 0, state["breaker"])
+        return Readings("live", 0, 0, 0, state["breaker"])
 
     manager = AlertManager(
         Bus(),
         read,
+        ManualClock(),
         notifiers=[WebhookNotifier(f"{base}/hook"), TelegramNotifier("123:abc", "42", api_url=base)],
     )
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -18,7 +17,7 @@ router = APIRouter(prefix="/market", tags=["market"])
 @router.get("/tickers")
 async def tickers(p: Annotated[Platform, Depends(platform)]) -> list[TickerOut]:
     """The latest ticker of every product, in the configured order."""
-    now = time.time()
+    now = p.clock.time()
     out = []
     for product_id in p.settings.products:
         t = p.bus.latest.get(product_id)

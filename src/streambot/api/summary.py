@@ -8,40 +8,15 @@ until then; their figures are reported as zero or null meanwhile.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING, Any
 
+from streambot.clock import Clock
 from streambot.domain import BotState
+from streambot.observability.rates import RateMeter
 
 if TYPE_CHECKING:
     from streambot.app import Platform
     from streambot.observability.requests import RequestStats
-
-
-class RateMeter:
-    """Events per second between two reads at least ``min_window`` apart.
-
-    Until a second read is that far from the first, the rate is the average since ``started_at``
-    (monotonic seconds at which the count was 0), so a single read never shows 0/s for a live stream.
-    """
-
-    __slots__ = ("_at", "_count", "_read", "min_window", "rate")
-
-    def __init__(self, started_at: float, min_window: float = 1.0) -> None:
-        self.min_window = min_window
-        self._count = 0
-        self._at = started_at
-        self._read = False
-        self.rate = 0.0
-
-    def update(self, count: int) -> float:
-        now = time.monotonic()
-        elapsed = now - self._at
-        if elapsed >= self.min_window or (not self._read and elapsed > 0):
-            self._read = True
-            self.rate = (count - self._count) / elapsed
-            self._count, self._at = count, now
-        return self.rate
 
 
 def breaker_state(platform: Platform) -> str | None:
@@ -70,17 +45,18 @@ def feed_summary(platform: Platform) -> dict[str, Any]:
 class Summary:
     """Builds the summary; keeps the previous tick count to report a rate."""
 
-    def __init__(self, platform: Platform, requests: RequestStats | None = None) -> None:
+    def __init__(self, platform: Platform, clock: Clock, requests: RequestStats | None = None) -> None:
         self._platform = platform
+        self._clock = clock
         self._requests = requests
         # The platform's start as a monotonic time: its tick count was 0 then.
-        self._ticks = RateMeter(time.monotonic() - max(0.0, time.time() - platform.started_at))
+        self._ticks = RateMeter(clock, clock.monotonic() - max(0.0, clock.time() - platform.started_at))
         self._cached: tuple[float, dict[str, Any]] | None = None
 
     def metrics(self, max_age: float = 0.5) -> dict[str, Any]:
         """The figures, reused for ``max_age`` seconds: percentiles sort the latency ring, and
         several dashboards polling at once should not each pay for that."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if self._cached is not None and now - self._cached[0] < max_age:
             return self._cached[1]
         figures = self._build()
@@ -106,7 +82,7 @@ class Summary:
                 "signals_ignored": executor.signals_ignored,
             }
         return {
-            "uptime_s": round(time.time() - p.started_at, 1),
+            "uptime_s": round(self._clock.time() - p.started_at, 1),
             "ticks_received": ticks,
             "ticks_per_second": round(self._ticks.update(ticks), 1),
             "ticks_coalesced": evaluator.skipped_ticks if evaluator else 0,
@@ -180,7 +156,7 @@ class Summary:
             "status": "ok" if core_ok else "degraded",
             "mode": p.settings.mode.value,
             "market_data": p.settings.market_data.value,
-            "uptime_s": round(time.time() - p.started_at, 1),
+            "uptime_s": round(self._clock.time() - p.started_at, 1),
             "components": components,
         }
 
