@@ -241,7 +241,7 @@ class Platform:
                 return [p for p in products if p.product_id in wanted]
             except ExchangeError as exc:
                 log.warning("Products not available yet (%s); retrying", exc)
-                await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
+                await self.clock.sleep(min(5.0, 0.5 * 2**attempt))
         raise StartupError("could not read the products' trading rules from the exchange")
 
     async def start_feed(self) -> None:

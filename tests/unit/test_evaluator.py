@@ -178,3 +178,26 @@ def test_polling_skips_a_product_without_a_price_and_a_raising_bot_goes_to_error
     evaluator.poll()
     assert errors == [2]  # the broken bot left the polling round
     assert quiet.strategy.seen == [50.0]
+
+
+async def test_the_polling_loop_runs_on_the_clock_and_stamps_signals_with_its_time() -> None:
+    bus = Bus()
+    clock = ManualClock()
+    signals: list[int] = []
+    evaluator = StreamingEvaluator(bus, lambda bot, s, t: signals.append(bot.bot_id), clock=clock)
+    polled = runtime(1, Recorder(signal_every=1))
+    polled.streaming = False
+    evaluator.add(polled)
+    bus.publish_tick(tick("BTC-USD", 100.0))
+    task = asyncio.create_task(evaluator.run_polling(5.0))
+    await asyncio.sleep(0)
+    await clock.run_for(4.9)
+    assert signals == []  # no round before the interval has passed on the clock
+    await clock.run_for(0.1)
+    assert signals == [1]
+    assert polled.last_signal_at == clock.time()
+    await clock.run_for(10.0)
+    assert signals == [1, 1, 1]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
