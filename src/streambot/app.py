@@ -20,6 +20,7 @@ from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.bots import BotManager
 from streambot.bus import Bus
+from streambot.clock import SystemClock
 from streambot.config import MarketData, Mode, Settings
 from streambot.domain import Product
 from streambot.evaluator import BotRuntime, StreamingEvaluator
@@ -36,6 +37,7 @@ from streambot.trading.engine import TradingEngine
 from streambot.venues.coinbase.auth import AuthError
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.keys import resolve_api_key
+from streambot.venues.factory import CoinbaseVenue, open_exchange
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +151,8 @@ class Platform:
             api_key = resolve_api_key(key, secret, settings.coinbase_key_file) if live else None
         except AuthError as exc:
             raise StartupError(str(exc)) from None
-        self.exchange = CoinbaseRest(
-            rest_url,
-            api_key=api_key.name if api_key else None,
-            api_secret=api_key.secret if api_key else None,
-            session=self._session,
+        self.exchange = open_exchange(
+            CoinbaseVenue(rest_url, api_key=api_key), clock=SystemClock(), session=self._session
         )
         self.balances = balances = BalanceCache(self.exchange.accounts, ttl=settings.balance_cache_ttl)
         self.executor = Executor(

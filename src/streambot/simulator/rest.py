@@ -15,7 +15,6 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from streambot.exchange import GRANULARITY_SECONDS
 from streambot.simulator.channels import market_trade_json
 from streambot.simulator.market import ProductSpec, SimMarket
 from streambot.simulator.matching import ORDER_STATUSES, MatchingEngine, NewOrder
@@ -36,6 +35,7 @@ from streambot.simulator.wire import (
     rfc3339_micro,
     rfc3339_milli,
 )
+from streambot.venues.coinbase.rest_messages import GRANULARITY_SECONDS
 
 REST_PREFIX: Final = "/api/v3/brokerage"
 MAX_CANDLES: Final = 350

@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import time
-from collections.abc import Callable
 from typing import Final
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from streambot.clock import Clock
 
 TOKEN_LIFETIME_S: Final = 120
 ISSUER: Final = "cdp"
@@ -59,7 +59,7 @@ def load_private_key(secret: str) -> tuple[PrivateKey, str]:
 class CdpSigner:
     """Mints CDP JWTs for one API key."""
 
-    def __init__(self, key_name: str, secret: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, key_name: str, secret: str, *, clock: Clock) -> None:
         if not key_name:
             raise AuthError("the API key name is empty")
         self.key_name = key_name
@@ -78,7 +78,7 @@ class CdpSigner:
         return self._sign({})
 
     def _sign(self, extra: dict[str, object]) -> str:
-        now = int(self._clock())
+        now = int(self._clock.time())
         claims: dict[str, object] = {
             "sub": self.key_name,
             "iss": ISSUER,
