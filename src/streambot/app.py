@@ -34,8 +34,8 @@ from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
 from streambot.trading.balances import BalanceCache
 from streambot.trading.engine import TradingEngine
-from streambot.venues.coinbase.auth import AuthError
 from streambot.venues.coinbase.client import CoinbaseRest
+from streambot.venues.coinbase.key_material import AuthError
 from streambot.venues.coinbase.keys import resolve_api_key
 from streambot.venues.factory import CoinbaseVenue, open_exchange
 

@@ -11,16 +11,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_PRODUCTS = (
-    "BTC-USD",
-    "ETH-USD",
-    "SOL-USD",
-    "XRP-USD",
-    "DOGE-USD",
-    "BONK-USD",
-    "AVNT-USD",
-    "MOODENG-USD",
-)
+from streambot.domain import DEFAULT_PRODUCTS
 
 
 class Mode(StrEnum):

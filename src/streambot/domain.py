@@ -19,6 +19,18 @@ BotId = NewType("BotId", int)
 ClientOrderId = NewType("ClientOrderId", str)
 ProductId = str
 
+DEFAULT_PRODUCTS: tuple[ProductId, ...] = (
+    "BTC-USD",
+    "ETH-USD",
+    "SOL-USD",
+    "XRP-USD",
+    "DOGE-USD",
+    "BONK-USD",
+    "AVNT-USD",
+    "MOODENG-USD",
+)
+"""What the platform trades (and the simulator quotes) unless told otherwise."""
+
 
 def to_decimal(value: float) -> Decimal:
     """The decimal a market float was decoded from (shortest round-trip representation)."""

@@ -17,7 +17,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from streambot.venues.coinbase.auth import load_private_key
+from streambot.venues.coinbase.key_material import load_private_key
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,10 @@ from streambot.simulator.channels import (
 from streambot.simulator.connection import Connection
 from streambot.simulator.control import ControlError
 from streambot.simulator.market import MarketTick, MarketTrade, SimMarket
-from streambot.simulator.matching import OPEN, Changes, MatchingEngine, SimOrder
 from streambot.simulator.wire import go_time_string, rfc3339_micro
+from streambot.venues.matcher.changes import Changes
+from streambot.venues.matcher.engine import MatchingEngine
+from streambot.venues.matcher.orders import OPEN, SimOrder
 
 SUPPORTED_CHANNELS: Final = frozenset(
     {"ticker", "ticker_batch", "heartbeats", "market_trades", "level2", "user"}

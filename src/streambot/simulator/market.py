@@ -203,7 +203,7 @@ class MinuteCandle:
 
 
 @dataclass(frozen=True, slots=True)
-class Candle:
+class MarketCandle:
     start: int
     low: Decimal
     high: Decimal
@@ -393,11 +393,11 @@ class SimMarket:
 
     def candles(
         self, product_id: str, start: int, end: int, granularity: int, limit: int = 350
-    ) -> list[Candle]:
+    ) -> list[MarketCandle]:
         """Candles of ``granularity`` seconds (a multiple of 60) starting in [start, end], newest first."""
         if granularity < MINUTE or granularity % MINUTE:
             raise ValueError("granularity must be a positive multiple of 60 seconds")
-        buckets: dict[int, Candle] = {}
+        buckets: dict[int, MarketCandle] = {}
         for minute in reversed(self._state(product_id).minutes):
             bucket = minute.start - minute.start % granularity
             if bucket > end:
@@ -408,11 +408,11 @@ class SimMarket:
             if found is None:
                 if len(buckets) >= limit:
                     break
-                buckets[bucket] = Candle(
+                buckets[bucket] = MarketCandle(
                     bucket, minute.low, minute.high, minute.open, minute.close, minute.volume
                 )
             else:  # walking backwards: this minute is earlier than what the bucket holds
-                buckets[bucket] = Candle(
+                buckets[bucket] = MarketCandle(
                     bucket,
                     min(found.low, minute.low),
                     max(found.high, minute.high),

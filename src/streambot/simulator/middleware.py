@@ -18,7 +18,7 @@ from aiohttp import web
 from streambot.simulator.admin import ADMIN_PREFIX
 from streambot.simulator.auth import COINBASE_HOST, AuthFailure, JwtVerifier
 from streambot.simulator.faults import Faults
-from streambot.simulator.ratelimit import Decision, RateLimiter
+from streambot.simulator.ratelimit import Decision, RateLimitBuckets
 from streambot.simulator.responses import RATE_LIMITED_BODY, ApiError, error_response, json_response
 from streambot.simulator.rest import REST_PREFIX
 
@@ -103,8 +103,8 @@ class RequestGate:
         self.rate_limits = rate_limits
         self.private_rate = private_rate
         self.public_rate = public_rate
-        self._private_limiter = RateLimiter(private_rate)
-        self._public_limiter = RateLimiter(public_rate)
+        self._private_limiter = RateLimitBuckets(private_rate)
+        self._public_limiter = RateLimitBuckets(public_rate)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

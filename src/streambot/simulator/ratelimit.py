@@ -39,7 +39,7 @@ class Decision:
         }
 
 
-class RateLimiter:
+class RateLimitBuckets:
     """Token buckets keyed by client (API key name or peer address)."""
 
     def __init__(

@@ -17,7 +17,6 @@ from aiohttp import web
 
 from streambot.simulator.channels import market_trade_json
 from streambot.simulator.market import ProductSpec, SimMarket
-from streambot.simulator.matching import ORDER_STATUSES, MatchingEngine, NewOrder
 from streambot.simulator.responses import ApiError, bad_request, json_response
 from streambot.simulator.rest_bodies import (
     account_json,
@@ -36,6 +35,8 @@ from streambot.simulator.wire import (
     rfc3339_milli,
 )
 from streambot.venues.coinbase.rest_messages import GRANULARITY_SECONDS
+from streambot.venues.matcher.engine import MatchingEngine
+from streambot.venues.matcher.orders import ORDER_STATUSES, NewOrder
 
 REST_PREFIX: Final = "/api/v3/brokerage"
 MAX_CANDLES: Final = 350
@@ -110,7 +111,7 @@ def _new_order(body: Mapping[str, Any], client_order_id: str) -> NewOrder:
 # --- the handlers ----------------------------------------------------------------------------------
 
 
-class CoinbaseRest:
+class SimulatedRestApi:
     def __init__(self, market: SimMarket, book: MatchingEngine, save: Callable[[], Awaitable[None]]) -> None:
         self.market = market
         self.book = book

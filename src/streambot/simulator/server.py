@@ -23,20 +23,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from streambot.config import DEFAULT_PRODUCTS
+from streambot.domain import DEFAULT_PRODUCTS
 from streambot.simulator.admin import FaultAdmin
 from streambot.simulator.auth import JwtVerifier
 from streambot.simulator.connection import CLOSE_TIMEOUT
 from streambot.simulator.fanout import ChannelFanout
 from streambot.simulator.faults import AnyFault, Faults
 from streambot.simulator.market import MarketTick, SimMarket
-from streambot.simulator.matching import MatchingEngine
 from streambot.simulator.middleware import RequestGate, errors_middleware
 from streambot.simulator.persistence import PaperAccountStore, open_account
 from streambot.simulator.ratelimit import PRIVATE_PER_SECOND, PUBLIC_PER_SECOND
 from streambot.simulator.replay import load_recording, replay_prices
-from streambot.simulator.rest import REST_PREFIX, CoinbaseRest
+from streambot.simulator.rest import REST_PREFIX, SimulatedRestApi
 from streambot.simulator.websocket import WebSocketEndpoint
+from streambot.venues.matcher.engine import MatchingEngine
 
 __all__ = ["REST_PREFIX", "Simulator", "SimulatorConfig", "serve"]
 
@@ -115,7 +115,7 @@ class Simulator:
             private_rate=config.private_rate,
             public_rate=config.public_rate,
         )
-        self._rest = CoinbaseRest(self.market, self.book, self._save)
+        self._rest = SimulatedRestApi(self.market, self.book, self._save)
         self._admin = FaultAdmin(self.faults)
         self._store = PaperAccountStore(config.state_path) if config.state_path is not None else None
         # Registered for the simulator's whole life: the paper account must follow external ticks

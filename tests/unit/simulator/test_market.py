@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from streambot.config import DEFAULT_PRODUCTS
-from streambot.domain import Product
+from streambot.domain import DEFAULT_PRODUCTS, Product
 from streambot.simulator.market import HISTORY_MINUTES, MarketTick, SimMarket, spec_for
 
 T0 = 1_800_000_000.0  # a fixed clock: the model never reads the real one when given ``now``

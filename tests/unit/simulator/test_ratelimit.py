@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streambot.simulator.ratelimit import RateLimiter
+from streambot.simulator.ratelimit import RateLimitBuckets
 
 
 class Clock:
@@ -15,7 +15,7 @@ class Clock:
 
 def test_a_burst_beyond_the_depth_is_refused_until_tokens_come_back() -> None:
     clock = Clock()
-    limiter = RateLimiter(30, clock=clock, wall=lambda: 1_000.0)
+    limiter = RateLimitBuckets(30, clock=clock, wall=lambda: 1_000.0)
     decisions = [limiter.take("key") for _ in range(31)]
     assert all(d.allowed for d in decisions[:30])
     assert not decisions[30].allowed
@@ -30,7 +30,7 @@ def test_a_burst_beyond_the_depth_is_refused_until_tokens_come_back() -> None:
 
 
 def test_clients_have_separate_buckets() -> None:
-    limiter = RateLimiter(10, clock=Clock())
+    limiter = RateLimitBuckets(10, clock=Clock())
     for _ in range(10):
         assert limiter.take("a").allowed
     assert not limiter.take("a").allowed
@@ -39,7 +39,7 @@ def test_clients_have_separate_buckets() -> None:
 
 def test_a_client_at_exactly_the_rate_is_never_refused() -> None:
     clock = Clock()
-    limiter = RateLimiter(30, clock=clock)
+    limiter = RateLimitBuckets(30, clock=clock)
     for _ in range(300):
         assert limiter.take("steady").allowed
         clock.now += 1 / 30

@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from streambot.clock import ManualClock, SystemClock
-from streambot.venues.coinbase.auth import AuthError, CdpSigner, load_private_key
+from streambot.venues.coinbase.auth import CdpSigner
+from streambot.venues.coinbase.key_material import AuthError, load_private_key
 
 KEY_NAME = "organizations/org-1/apiKeys/key-1"
 NOW = 1_760_000_000.0
