@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import math
 import random
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Final
 
+from streambot.clock import Clock
 from streambot.domain import Product, to_decimal
 
 log = logging.getLogger(__name__)
@@ -318,11 +318,12 @@ class SimMarket:
         self,
         product_ids: Iterable[str],
         *,
+        clock: Clock,
         seed: int | None = None,
-        now: float | None = None,
         backfill_minutes: int = BACKFILL_MINUTES,
     ) -> None:
-        start = time.time() if now is None else now
+        self._clock = clock
+        start = clock.time()
         self._seed = seed
         self._states: dict[str, _ProductState] = {}
         self._listeners: list[TickListener] = []
@@ -489,7 +490,7 @@ class SimMarket:
         if not state.external:
             log.info("Market %s now follows the external feed", product_id)
             state.external = True
-        when = time.time() if now is None else now
+        when = self._clock.time() if now is None else now
         state.bid, state.ask, state.price = bid_d, ask_d, price_d
         state.log_mid = math.log(float((bid_d + ask_d) / 2))
         price_f = float(price_d)
