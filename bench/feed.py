@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from streambot.bus import Bus
+from streambot.clock import SystemClock
 from streambot.domain import Event
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
@@ -73,7 +74,7 @@ async def measure(drops: int = 15, silences: int = 4) -> FeedFigures:
     reconnect_times: list[float] = []
     try:
         async with aiohttp.ClientSession() as session:
-            rest = CoinbaseRest(sim.rest_url, session=session)
+            rest = CoinbaseRest(sim.rest_url, clock=SystemClock(), session=session)
             client = FeedClient(sim.ws_url, PRODUCTS, bus, session=session, prices=rest.best_bid_ask)
 
             def on_state(event: Event) -> None:

@@ -95,7 +95,7 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
     await simulator.start("127.0.0.1", 0)
     store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}")
     await store.open()
-    exchange = CoinbaseRest(simulator.rest_url)
+    exchange = CoinbaseRest(simulator.rest_url, clock=SystemClock())
     bus = Bus()
     try:
         balances = BalanceCache(exchange.accounts, ttl=60.0)
@@ -161,10 +161,14 @@ async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]
     await simulator.start("127.0.0.1", 0)
     store = Store(f"sqlite+aiosqlite:///{(workdir / 'reconcile.db').as_posix()}")
     await store.open()
-    exchange = CoinbaseRest(simulator.rest_url)
+    exchange = CoinbaseRest(simulator.rest_url, clock=SystemClock())
     # The orders are placed through a client of their own: the reconciling client starts with its
     # rate limiter at rest, as at a start-up, instead of behind the placements' last second.
-    setup = CoinbaseRest(simulator.rest_url, private_limiter=RateLimiter("bench-setup", 100_000))
+    setup = CoinbaseRest(
+        simulator.rest_url,
+        clock=SystemClock(),
+        private_limiter=RateLimiter("bench-setup", 100_000, clock=SystemClock()),
+    )
     bus = Bus()
     try:
         executor = Executor(

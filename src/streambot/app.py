@@ -35,9 +35,10 @@ from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
 from streambot.trading.balances import BalanceCache
 from streambot.trading.engine import TradingEngine
-from streambot.venues.coinbase.auth import AuthError
 from streambot.venues.coinbase.client import CoinbaseRest
+from streambot.venues.coinbase.key_material import AuthError
 from streambot.venues.coinbase.keys import resolve_api_key
+from streambot.venues.factory import CoinbaseVenue, open_exchange
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +154,8 @@ class Platform:
             api_key = resolve_api_key(key, secret, settings.coinbase_key_file) if live else None
         except AuthError as exc:
             raise StartupError(str(exc)) from None
-        self.exchange = CoinbaseRest(
-            rest_url,
-            api_key=api_key.name if api_key else None,
-            api_secret=api_key.secret if api_key else None,
-            session=self._session,
+        self.exchange = open_exchange(
+            CoinbaseVenue(rest_url, api_key=api_key), clock=SystemClock(), session=self._session
         )
         self.balances = balances = BalanceCache(self.exchange.accounts, ttl=settings.balance_cache_ttl)
         self.executor = Executor(

@@ -113,10 +113,11 @@ def simulate(
     except FaultError as exc:
         _fail(f"--fault: {exc}")
     api_keys = dict(_read_key_file(path) for path in key_file or ())
+    from streambot.clock import SystemClock
     from streambot.simulator.auth import JwtVerifier
 
     try:
-        JwtVerifier(api_keys)
+        JwtVerifier(api_keys, clock=SystemClock())
     except (ValueError, TypeError) as exc:
         _fail(f"--key-file: the key is not an EC P-256 or Ed25519 key ({type(exc).__name__})")
     config = SimulatorConfig(

@@ -11,18 +11,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from streambot.domain import DEFAULT_PRODUCTS
 from streambot.observability.logging import LogFormat
-
-DEFAULT_PRODUCTS = (
-    "BTC-USD",
-    "ETH-USD",
-    "SOL-USD",
-    "XRP-USD",
-    "DOGE-USD",
-    "BONK-USD",
-    "AVNT-USD",
-    "MOODENG-USD",
-)
 
 
 class Mode(StrEnum):

@@ -1,4 +1,4 @@
-"""The platform's own vocabulary. Only feed/, exchange/ and simulator/ know Coinbase's wire format;
+"""The platform's own vocabulary. Only feed/, venues/ and simulator/ know Coinbase's wire format;
 everything else speaks these types.
 
 Market data (Ticker) carries floats: indicators consume floats, and a float decoded from a decimal
@@ -18,6 +18,18 @@ from typing import NewType
 BotId = NewType("BotId", int)
 ClientOrderId = NewType("ClientOrderId", str)
 ProductId = str
+
+DEFAULT_PRODUCTS: tuple[ProductId, ...] = (
+    "BTC-USD",
+    "ETH-USD",
+    "SOL-USD",
+    "XRP-USD",
+    "DOGE-USD",
+    "BONK-USD",
+    "AVNT-USD",
+    "MOODENG-USD",
+)
+"""What the platform trades (and the simulator quotes) unless told otherwise."""
 
 
 def to_decimal(value: float) -> Decimal:
@@ -47,6 +59,52 @@ class Ticker:
     time: float  # exchange timestamp, UNIX seconds
     received_ns: int  # local monotonic clock when the frame arrived (perf_counter_ns)
     sequence: int  # the connection's sequence_num of the frame that carried it
+
+
+class Timeframe(enum.StrEnum):
+    """The length of a candle; the values are the names users write in bot parameters ("1m")."""
+
+    ONE_MINUTE = "1m"
+    FIVE_MINUTES = "5m"
+    FIFTEEN_MINUTES = "15m"
+    THIRTY_MINUTES = "30m"
+    ONE_HOUR = "1h"
+    TWO_HOURS = "2h"
+    SIX_HOURS = "6h"
+    ONE_DAY = "1d"
+
+    @property
+    def seconds(self) -> int:
+        return _TIMEFRAME_SECONDS[self]
+
+
+_TIMEFRAME_SECONDS: dict[Timeframe, int] = {
+    Timeframe.ONE_MINUTE: 60,
+    Timeframe.FIVE_MINUTES: 300,
+    Timeframe.FIFTEEN_MINUTES: 900,
+    Timeframe.THIRTY_MINUTES: 1800,
+    Timeframe.ONE_HOUR: 3600,
+    Timeframe.TWO_HOURS: 7200,
+    Timeframe.SIX_HOURS: 21600,
+    Timeframe.ONE_DAY: 86400,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One closed interval of a product's prices (floats, like ``Ticker``: indicators read them)."""
+
+    start: int  # UNIX seconds at the start of the interval
+    seconds: int  # the interval's length (60 for 1m)
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = 0.0  # base volume; estimated when built from ticks (strategies.candles)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.seconds
 
 
 class Side(enum.StrEnum):
@@ -128,6 +186,34 @@ class PlacedOrder:
     message: str = ""
 
 
+class ExchangeOrderStatus(enum.StrEnum):
+    """An order's state as the venue reports it (each venue adapter maps its own names onto these)."""
+
+    PENDING = "pending"  # accepted, not yet working (queued)
+    OPEN = "open"  # working; may be partly filled
+    CANCEL_PENDING = "cancel_pending"  # a cancel was asked for and is under way
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the venue said so, or said something this platform does not know
+
+    @property
+    def is_final(self) -> bool:
+        """The order will not change any more (no more fills)."""
+        return self in _FINAL_EXCHANGE_STATUSES
+
+
+_FINAL_EXCHANGE_STATUSES = frozenset(
+    {
+        ExchangeOrderStatus.FILLED,
+        ExchangeOrderStatus.CANCELLED,
+        ExchangeOrderStatus.EXPIRED,
+        ExchangeOrderStatus.FAILED,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ExchangeOrder:
     """An order as the exchange reports it (Get Order / List Orders)."""
@@ -136,7 +222,7 @@ class ExchangeOrder:
     client_order_id: ClientOrderId
     product_id: ProductId
     side: Side
-    status: str  # exchange enum: OPEN, FILLED, CANCELLED, FAILED, EXPIRED, PENDING...
+    status: ExchangeOrderStatus
     filled_size: Decimal
     average_filled_price: Decimal
     filled_value: Decimal

@@ -1,12 +1,17 @@
-"""The seam to the venue. Implemented over Coinbase REST (live, and paper against the simulator)."""
+"""The seam to the venue, in domain types only.
+
+Implemented over Coinbase REST (``venues.coinbase``: live, and paper against the simulator); the
+in-process matcher (``venues.matcher``) is the backtests' venue. ``venues.factory`` picks one.
+"""
 
 from __future__ import annotations
 
-from typing import Final, Protocol
+from typing import Protocol
 
 from streambot.domain import (
     Balance,
     BestBidAsk,
+    Candle,
     ClientOrderId,
     ExchangeOrder,
     Fill,
@@ -14,20 +19,8 @@ from streambot.domain import (
     PlacedOrder,
     Product,
     ProductId,
+    Timeframe,
 )
-
-GRANULARITY_SECONDS: Final[dict[str, int]] = {
-    "ONE_MINUTE": 60,
-    "FIVE_MINUTE": 300,
-    "FIFTEEN_MINUTE": 900,
-    "THIRTY_MINUTE": 1800,
-    "ONE_HOUR": 3600,
-    "TWO_HOUR": 7200,
-    "SIX_HOUR": 21600,
-    "ONE_DAY": 86400,
-}
-"""The candles endpoint's ``granularity`` values and their length in seconds, as documented
-(``FOUR_HOUR`` appears only in third-party lists, so neither the client nor the simulator uses it)."""
 
 
 class ExchangeError(Exception):
@@ -46,10 +39,20 @@ class OrderOutcomeUnknown(ExchangeError):
     """
 
 
+class CircuitOpen(ExchangeError):
+    """The venue has been failing, so the call was not sent (a clear "no", never an unknown outcome)."""
+
+
 class Exchange(Protocol):
     async def products(self, product_ids: list[ProductId] | None = None) -> list[Product]: ...
 
     async def best_bid_ask(self, product_ids: list[ProductId]) -> list[BestBidAsk]: ...
+
+    async def candles(
+        self, product_id: ProductId, timeframe: Timeframe, start: int, end: int
+    ) -> list[Candle]:
+        """Closed and current candles starting in ``[start, end)`` (UNIX seconds), oldest first."""
+        ...
 
     async def accounts(self) -> list[Balance]: ...
 

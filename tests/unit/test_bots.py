@@ -12,7 +12,7 @@ import pytest
 from streambot.bots import BotManager
 from streambot.bus import Bus
 from streambot.clock import ManualClock
-from streambot.domain import BotId, BotState
+from streambot.domain import BotId, BotState, Timeframe
 from streambot.evaluator import StreamingEvaluator
 from streambot.store.database import Store
 from streambot.strategies.candles import Candle
@@ -35,7 +35,7 @@ class WarmsUp:
         return None
 
     def history_needed(self):
-        return WarmUpRequest("1m", "ONE_MINUTE", 5)
+        return WarmUpRequest("1m", 5)
 
     def warm_up(self, history, ctx):
         if self.params.fail_warm_up:
@@ -46,7 +46,7 @@ SPEC = StrategySpec(name="warms_up", description="Warms up.", params_model=Param
 """
 
 
-async def one_minute_candles(product_id: str, granularity: str, start: int, end: int) -> Sequence[Candle]:
+async def one_minute_candles(product_id: str, timeframe: Timeframe, start: int, end: int) -> Sequence[Candle]:
     return [Candle(at, 60, 1.0, 1.0, 1.0, 1.0) for at in range(start, end, 60)]
 
 

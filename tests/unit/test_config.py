@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from streambot.config import DEFAULT_PRODUCTS, Mode, Settings
+from streambot.config import Mode, Settings
+from streambot.domain import DEFAULT_PRODUCTS
 
 
 def test_defaults_are_paper_on_the_simulator_with_eight_products(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Final, Literal, get_args
 
 from streambot.bus import Bus
-from streambot.domain import ProductId
-from streambot.strategies.candles import TIMEFRAME_SECONDS, Candle, CandleBuilder
+from streambot.domain import Candle, ProductId, Timeframe
+from streambot.strategies.candles import CandleBuilder
 
 ChartTimeframe = Literal["1m", "5m", "15m", "1h"]
 CHART_TIMEFRAMES: Final[tuple[ChartTimeframe, ...]] = get_args(ChartTimeframe)
@@ -23,7 +23,7 @@ class MarketCandles:
     def __init__(self, bus: Bus, products: Sequence[ProductId], keep: int = KEEP) -> None:
         self._bus = bus
         self.builders: dict[tuple[ProductId, str], CandleBuilder] = {
-            (product, tf): CandleBuilder(TIMEFRAME_SECONDS[tf], keep=keep)
+            (product, tf): CandleBuilder(Timeframe(tf).seconds, keep=keep)
             for product in products
             for tf in CHART_TIMEFRAMES
         }

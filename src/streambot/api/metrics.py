@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from streambot.feed.client import STATES as FEED_STATES
 from streambot.observability.requests import RequestStats
-from streambot.venues.coinbase.breaker import STATES as BREAKER_STATES
+from streambot.venues.coinbase.breaker import BreakerState as BREAKER_STATES
 
 if TYPE_CHECKING:
     from streambot.alerts.manager import AlertManager

@@ -17,7 +17,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from streambot.venues.coinbase.auth import load_private_key
+from streambot.clock import Clock
+from streambot.venues.coinbase.key_material import load_private_key
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def load_public_key(text: str) -> PublicKey:
 
 
 class JwtVerifier:
-    def __init__(self, keys: Mapping[str, str]) -> None:
+    def __init__(self, keys: Mapping[str, str], *, clock: Clock) -> None:
+        self._clock = clock
         self._keys: dict[str, tuple[PublicKey, str]] = {}
         for name, material in keys.items():
             public = load_public_key(material)
@@ -79,16 +81,30 @@ class JwtVerifier:
                 token,
                 public,
                 algorithms=[expected],
-                options={"require": ["sub", "iss", "nbf", "exp"], "verify_iss": False},
-                leeway=LEEWAY_S,
+                # nbf and exp are checked below against the simulator's clock, not the machine's.
+                options={
+                    "require": ["sub", "iss", "nbf", "exp"],
+                    "verify_iss": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                },
             )
         except jwt.PyJWTError as exc:
             raise AuthFailure(f"token refused: {exc}") from None
+        try:
+            not_before, expires = float(claims["nbf"]), float(claims["exp"])
+        except (TypeError, ValueError):
+            raise AuthFailure("token refused: nbf and exp must be numbers") from None
+        now = self._clock.time()
+        if expires <= now - LEEWAY_S:
+            raise AuthFailure("token refused: Signature has expired")
+        if not_before > now + LEEWAY_S:
+            raise AuthFailure("token refused: The token is not yet valid (nbf)")
         if claims.get("iss") not in ISSUERS:
             raise AuthFailure("iss must be cdp")
         if claims.get("sub") != kid:
             raise AuthFailure("sub must equal kid")
-        if float(claims["exp"]) - float(claims["nbf"]) > MAX_LIFETIME_S:
+        if expires - not_before > MAX_LIFETIME_S:
             raise AuthFailure("token lifetime too long")
         if uri is not None:
             method, path, hosts = uri

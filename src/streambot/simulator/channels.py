@@ -14,8 +14,8 @@ from typing import Any, Final
 import orjson
 
 from streambot.simulator.market import MarketTick, MarketTrade, ProductSpec
-from streambot.simulator.matching import SimOrder
 from streambot.simulator.wire import decimal_text, on_increment, rfc3339_nano
+from streambot.venues.matcher.orders import SimOrder
 
 USER_SNAPSHOT_BATCH: Final = 50
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"

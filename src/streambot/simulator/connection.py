@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from typing import Final
 
 from aiohttp import WSMsgType, web
 
+from streambot.clock import Clock
 from streambot.simulator.faults import Faults
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ CLOSE_TIMEOUT: Final = 1.0
 
 class Connection:
     __slots__ = (
+        "_clock",
         "dropped",
         "faults",
         "max_pending",
@@ -41,12 +42,14 @@ class Connection:
         ws: web.WebSocketResponse,
         transport: asyncio.BaseTransport | None,
         max_pending: int,
-        faults: Faults | None = None,
+        faults: Faults,
+        clock: Clock,
     ) -> None:
         self.ws = ws
         self.transport = transport
         self.max_pending = max_pending
-        self.faults = faults if faults is not None else Faults()
+        self.faults = faults
+        self._clock = clock
         self.sequence = 0
         # (head, tail, due): an enveloped frame gets its sequence_num spliced between head and
         # tail; tail None means a flat frame (errors) that carries no sequence_num; due is the
@@ -68,7 +71,7 @@ class Connection:
             self.drop("it does not read fast enough")
             return
         delay = faults.latency() if faults.latency_until else 0.0
-        self.outbox.append((head, tail, time.monotonic() + delay if delay else 0.0))
+        self.outbox.append((head, tail, self._clock.monotonic() + delay if delay else 0.0))
         self.wake.set()
 
     def drop(self, reason: str) -> None:
@@ -100,9 +103,9 @@ class Connection:
                 while outbox:
                     head, tail, due = outbox[0]
                     if due:
-                        wait = due - time.monotonic()
+                        wait = due - self._clock.monotonic()
                         if wait > 0:
-                            await asyncio.sleep(wait)
+                            await self._clock.sleep(wait)
                             continue  # the outbox may have been cleared meanwhile
                     outbox.popleft()
                     if tail is None:

@@ -7,13 +7,12 @@ own timers, heartbeats on theirs.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterable
 from typing import Final
 
 import orjson
 
+from streambot.clock import Clock
 from streambot.simulator.channels import (
     EMPTY_POSITIONS,
     USER_SNAPSHOT_BATCH,
@@ -30,8 +29,10 @@ from streambot.simulator.channels import (
 from streambot.simulator.connection import Connection
 from streambot.simulator.control import ControlError
 from streambot.simulator.market import MarketTick, MarketTrade, SimMarket
-from streambot.simulator.matching import OPEN, Changes, MatchingEngine, SimOrder
 from streambot.simulator.wire import go_time_string, rfc3339_micro
+from streambot.venues.matcher.changes import Changes
+from streambot.venues.matcher.engine import MatchingEngine
+from streambot.venues.matcher.orders import OPEN, SimOrder
 
 SUPPORTED_CHANNELS: Final = frozenset(
     {"ticker", "ticker_batch", "heartbeats", "market_trades", "level2", "user"}
@@ -49,7 +50,9 @@ class ChannelFanout:
         heartbeat_interval: float,
         ticker_batch_interval: float,
         market_trades_interval: float,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self.market = market
         self.book = book
         self.heartbeat_interval = heartbeat_interval
@@ -62,7 +65,7 @@ class ChannelFanout:
         self._heartbeat_subscribers: set[Connection] = set()
         self._user_subscribers: set[Connection] = set()
         self._heartbeat_counter = 0
-        self.monotonic_start = time.monotonic()  # heartbeats' m=+ reading counts from here
+        self.monotonic_start = clock.monotonic()  # heartbeats' m=+ reading counts from here
         # Per product: the book level2 subscribers were last told about, ticker_batch's pending
         # products, market_trades' pending trades.
         self._l2_books: dict[str, dict[tuple[str, str], str]] = {}
@@ -95,7 +98,7 @@ class ChannelFanout:
             items = b",".join(
                 orjson.dumps(ticker_event_item(self.market.quote(p), self.market.spec(p))) for p in wanted
             )
-            conn.send(envelope_head("ticker", time.time_ns()), tickers_tail("snapshot", items))
+            conn.send(envelope_head("ticker", self._time_ns()), tickers_tail("snapshot", items))
         elif channel == "ticker_batch":
             for product_id in wanted:
                 self._send_ticker_batch(product_id, "snapshot", only=conn)
@@ -111,9 +114,9 @@ class ChannelFanout:
                 event = {
                     "type": "snapshot",
                     "product_id": product_id,
-                    "updates": l2_updates(rows, rfc3339_micro(time.time())),
+                    "updates": l2_updates(rows, rfc3339_micro(self._clock.time())),
                 }
-                conn.send(envelope_head("l2_data", time.time_ns()), event_tail(event))
+                conn.send(envelope_head("l2_data", self._time_ns()), event_tail(event))
         self._send_subscriptions(conn)
 
     def _subscribe_user(self, conn: Connection, product_ids: list[str]) -> None:
@@ -161,7 +164,7 @@ class ChannelFanout:
 
     def _send_subscriptions(self, conn: Connection) -> None:
         conn.send(
-            envelope_head("subscriptions", time.time_ns()), event_tail({"subscriptions": conn.subscriptions})
+            envelope_head("subscriptions", self._time_ns()), event_tail({"subscriptions": conn.subscriptions})
         )
 
     # --- updates -------------------------------------------------------------------------------
@@ -194,7 +197,7 @@ class ChannelFanout:
             "orders": [user_order_json(o, portfolio, rfc3339_micro(o.created_time)) for o in orders],
             "positions": EMPTY_POSITIONS,
         }
-        conn.send(envelope_head("user", time.time_ns()), event_tail(event))
+        conn.send(envelope_head("user", self._time_ns()), event_tail(event))
 
     def _l2_book(self, product_id: str) -> dict[tuple[str, str], str]:
         bids, asks = self.market.book(product_id, LEVEL2_DEPTH)
@@ -212,24 +215,24 @@ class ChannelFanout:
         event = {
             "type": "update",
             "product_id": product_id,
-            "updates": l2_updates(rows, rfc3339_micro(time.time())),
+            "updates": l2_updates(rows, rfc3339_micro(self._clock.time())),
         }
         self._broadcast(self._subscribers["level2"][product_id], "l2_data", event_tail(event))
 
     async def run_batches(self) -> None:
         """``market_trades`` every ~250 ms and ``ticker_batch`` every 5 s, for what changed."""
-        loop = asyncio.get_running_loop()
+        clock = self._clock
         trades_every = self.market_trades_interval
         batch_every = self.ticker_batch_interval
-        next_batch = loop.time() + batch_every
+        next_batch = clock.monotonic() + batch_every
         while True:
-            await asyncio.sleep(trades_every)
+            await clock.sleep(trades_every)
             if self._trades_pending:
                 pending, self._trades_pending = self._trades_pending, {}
                 for product_id, trades in pending.items():
                     self._send_trades(product_id, trades, "update")
-            if loop.time() >= next_batch:
-                next_batch = loop.time() + batch_every
+            if clock.monotonic() >= next_batch:
+                next_batch = clock.monotonic() + batch_every
                 pending_products, self._batch_pending = self._batch_pending, set()
                 for product_id in pending_products:
                     self._send_ticker_batch(product_id, "update")
@@ -251,18 +254,18 @@ class ChannelFanout:
         self._broadcast(targets, "ticker_batch", tickers_tail(kind, orjson.dumps(item)))
 
     async def run_heartbeats(self) -> None:
-        loop = asyncio.get_running_loop()
+        clock = self._clock
         interval = self.heartbeat_interval
-        next_at = loop.time() + interval
+        next_at = clock.monotonic() + interval
         while True:
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
-            next_at = max(next_at + interval, loop.time())
+            await clock.sleep(max(0.0, next_at - clock.monotonic()))
+            next_at = max(next_at + interval, clock.monotonic())
             self._heartbeat_counter += 1
             if not self._heartbeat_subscribers:
                 continue
-            ns = time.time_ns()
+            ns = self._time_ns()
             event = {
-                "current_time": go_time_string(ns, time.monotonic() - self.monotonic_start),
+                "current_time": go_time_string(ns, clock.monotonic() - self.monotonic_start),
                 "heartbeat_counter": self._heartbeat_counter,
             }
             head = envelope_head("heartbeats", ns)
@@ -270,8 +273,11 @@ class ChannelFanout:
             for conn in self._heartbeat_subscribers:
                 conn.send(head, tail)
 
-    @staticmethod
-    def _broadcast(targets: Iterable[Connection], channel: str, tail: bytes) -> None:
-        head = envelope_head(channel, time.time_ns())
+    def _broadcast(self, targets: Iterable[Connection], channel: str, tail: bytes) -> None:
+        head = envelope_head(channel, self._time_ns())
         for conn in targets:
             conn.send(head, tail)
+
+    def _time_ns(self) -> int:
+        """The envelope's ``timestamp``: the clock's UNIX time in nanoseconds."""
+        return round(self._clock.time() * 1_000_000_000)

@@ -10,12 +10,13 @@ request by request; the object itself never touches a socket.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from streambot.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class _Timed:
 class Faults:
     """The simulator's active faults. ``inject`` accepts the contract's fields as keywords."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._timed: dict[str, _Timed] = {}
         self._target: FaultTarget | None = None
@@ -172,8 +173,8 @@ class Faults:
         elif isinstance(fault, Malformed):
             result["connections"] = target.fault_send_malformed(fault.count) if target else 0
         else:
-            now = self._clock()
-            timed = _Timed(fault, now + fault.seconds, time.time() + fault.seconds)
+            now = self._clock.monotonic()
+            timed = _Timed(fault, now + fault.seconds, self._clock.time() + fault.seconds)
             self._timed[fault.fault] = timed
             self._refresh()
             result["until"] = timed.until_epoch
@@ -182,7 +183,7 @@ class Faults:
 
     def active(self) -> list[dict[str, Any]]:
         """Timed faults still running, with the seconds they have left."""
-        now = self._clock()
+        now = self._clock.monotonic()
         listed = []
         for name, timed in list(self._timed.items()):
             left = timed.until - now
@@ -207,17 +208,17 @@ class Faults:
     # --- what the server asks ------------------------------------------------------------------
 
     def silenced(self) -> bool:
-        return self.silence_until > 0 and self._clock() < self.silence_until
+        return self.silence_until > 0 and self._clock.monotonic() < self.silence_until
 
     def latency(self) -> float:
         """Seconds to delay a frame or a response by now (0 when no latency fault runs)."""
-        if self.latency_until > 0 and self._clock() < self.latency_until:
+        if self.latency_until > 0 and self._clock.monotonic() < self.latency_until:
             return self.latency_s
         return 0.0
 
     def http_error(self) -> tuple[HttpError, float] | None:
         """The error REST must answer with now, and when it ends (UNIX seconds)."""
-        if self.http_error_until <= 0 or self._clock() >= self.http_error_until:
+        if self.http_error_until <= 0 or self._clock.monotonic() >= self.http_error_until:
             return None
         timed = self._timed.get("http_error")
         if timed is None or not isinstance(timed.fault, HttpError):

@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import math
 import random
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Final
 
+from streambot.clock import Clock
 from streambot.domain import Product, to_decimal
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ class MinuteCandle:
 
 
 @dataclass(frozen=True, slots=True)
-class Candle:
+class MarketCandle:
     start: int
     low: Decimal
     high: Decimal
@@ -318,11 +318,12 @@ class SimMarket:
         self,
         product_ids: Iterable[str],
         *,
+        clock: Clock,
         seed: int | None = None,
-        now: float | None = None,
         backfill_minutes: int = BACKFILL_MINUTES,
     ) -> None:
-        start = time.time() if now is None else now
+        self._clock = clock
+        start = clock.time()
         self._seed = seed
         self._states: dict[str, _ProductState] = {}
         self._listeners: list[TickListener] = []
@@ -393,11 +394,11 @@ class SimMarket:
 
     def candles(
         self, product_id: str, start: int, end: int, granularity: int, limit: int = 350
-    ) -> list[Candle]:
+    ) -> list[MarketCandle]:
         """Candles of ``granularity`` seconds (a multiple of 60) starting in [start, end], newest first."""
         if granularity < MINUTE or granularity % MINUTE:
             raise ValueError("granularity must be a positive multiple of 60 seconds")
-        buckets: dict[int, Candle] = {}
+        buckets: dict[int, MarketCandle] = {}
         for minute in reversed(self._state(product_id).minutes):
             bucket = minute.start - minute.start % granularity
             if bucket > end:
@@ -408,11 +409,11 @@ class SimMarket:
             if found is None:
                 if len(buckets) >= limit:
                     break
-                buckets[bucket] = Candle(
+                buckets[bucket] = MarketCandle(
                     bucket, minute.low, minute.high, minute.open, minute.close, minute.volume
                 )
             else:  # walking backwards: this minute is earlier than what the bucket holds
-                buckets[bucket] = Candle(
+                buckets[bucket] = MarketCandle(
                     bucket,
                     min(found.low, minute.low),
                     max(found.high, minute.high),
@@ -489,7 +490,7 @@ class SimMarket:
         if not state.external:
             log.info("Market %s now follows the external feed", product_id)
             state.external = True
-        when = time.time() if now is None else now
+        when = self._clock.time() if now is None else now
         state.bid, state.ask, state.price = bid_d, ask_d, price_d
         state.log_mid = math.log(float((bid_d + ask_d) / 2))
         price_f = float(price_d)

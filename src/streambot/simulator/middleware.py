@@ -15,10 +15,11 @@ from typing import Final
 import jwt
 from aiohttp import web
 
+from streambot.clock import Clock
 from streambot.simulator.admin import ADMIN_PREFIX
 from streambot.simulator.auth import COINBASE_HOST, AuthFailure, JwtVerifier
 from streambot.simulator.faults import Faults
-from streambot.simulator.ratelimit import Decision, RateLimiter
+from streambot.simulator.ratelimit import Decision, RateLimitBuckets
 from streambot.simulator.responses import RATE_LIMITED_BODY, ApiError, error_response, json_response
 from streambot.simulator.rest import REST_PREFIX
 
@@ -94,17 +95,19 @@ class RequestGate:
         faults: Faults,
         verifier: JwtVerifier,
         *,
+        clock: Clock,
         rate_limits: bool,
         private_rate: float,
         public_rate: float,
     ) -> None:
+        self._clock = clock
         self.faults = faults
         self.verifier = verifier
         self.rate_limits = rate_limits
         self.private_rate = private_rate
         self.public_rate = public_rate
-        self._private_limiter = RateLimiter(private_rate)
-        self._public_limiter = RateLimiter(public_rate)
+        self._private_limiter = RateLimitBuckets(private_rate, clock=clock)
+        self._public_limiter = RateLimitBuckets(public_rate, clock=clock)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -118,7 +121,7 @@ class RequestGate:
         public = path.startswith(f"{REST_PREFIX}/market/") or path == f"{REST_PREFIX}/time"
         delay = self.faults.latency() if self.faults.latency_until else 0.0
         if delay:
-            await asyncio.sleep(delay)
+            await self._clock.sleep(delay)
         injected = self.faults.http_error() if self.faults.http_error_until else None
         if injected is not None:
             fault, until = injected

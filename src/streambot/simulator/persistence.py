@@ -23,7 +23,11 @@ from typing import Any, Final
 
 import msgspec
 
-from streambot.simulator.matching import OPEN, Account, Changes, MatchingEngine, SimFill, SimOrder
+from streambot.venues.matcher.accounts import Account
+from streambot.venues.matcher.changes import Changes
+from streambot.venues.matcher.engine import MatchingEngine
+from streambot.venues.matcher.fills import SimFill
+from streambot.venues.matcher.orders import OPEN, SimOrder
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ _Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class _Batch:
+class _RowsToWrite:
     accounts: list[_Row]
     orders: list[_Row]
     fills: list[_Row]
@@ -78,8 +82,8 @@ def fill_to_row(fill: SimFill) -> _Row:
     return (fill.sequence, fill.order_id, _encode(fill))
 
 
-def _batch(changes: Changes) -> _Batch:
-    return _Batch(
+def _batch(changes: Changes) -> _RowsToWrite:
+    return _RowsToWrite(
         accounts=[
             (a.currency, a.uuid, format(a.available, "f"), format(a.hold, "f"), a.created_at, a.updated_at)
             for a in changes.accounts
@@ -159,7 +163,7 @@ class PaperAccountStore:
             accounts, orders, fills, int(meta["order_sequence"]), int(meta.get("fill_sequence", 0))
         )
 
-    def _save_sync(self, batch: _Batch) -> None:
+    def _save_sync(self, batch: _RowsToWrite) -> None:
         db = self._db
         if db is None:
             raise RuntimeError("the paper account store is not open")

@@ -8,10 +8,10 @@ it gets 429. The ``x-ratelimit-*`` headers go on every answer, refused or not.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
+
+from streambot.clock import Clock
 
 PRIVATE_PER_SECOND: Final = 30.0
 PUBLIC_PER_SECOND: Final = 10.0
@@ -39,26 +39,24 @@ class Decision:
         }
 
 
-class RateLimiter:
+class RateLimitBuckets:
     """Token buckets keyed by client (API key name or peer address)."""
 
     def __init__(
         self,
         per_second: float,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
         self.per_second = per_second
         self.capacity = per_second
         self._clock = clock
-        self._wall = wall
         self._buckets: dict[str, _Bucket] = {}
 
     def take(self, client: str) -> Decision:
-        now = self._clock()
+        now = self._clock.monotonic()
         bucket = self._buckets.get(client)
         if bucket is None:
             if len(self._buckets) >= _PRUNE_AT:
@@ -71,7 +69,7 @@ class RateLimiter:
         if allowed:
             bucket.tokens -= 1.0
         missing = self.capacity - bucket.tokens
-        reset = math.ceil(self._wall() + missing / self.per_second)
+        reset = math.ceil(self._clock.time() + missing / self.per_second)
         return Decision(allowed, int(self.capacity), max(0, math.floor(bucket.tokens)), reset)
 
     def _prune(self, now: float) -> None:

@@ -11,7 +11,6 @@ stop their synthetic walk; the others keep walking.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from streambot.clock import Clock
 from streambot.simulator.market import SimMarket
 from streambot.simulator.wire import parse_rfc3339
 
@@ -103,18 +103,19 @@ def load_recording(path: Path) -> list[RecordedTick]:
     return ticks
 
 
-async def replay_prices(market: SimMarket, ticks: list[RecordedTick], speed: float, loop: bool) -> None:
+async def replay_prices(
+    market: SimMarket, ticks: list[RecordedTick], speed: float, loop: bool, *, clock: Clock
+) -> None:
     """Feed ``ticks`` to the market at their recorded pace until cancelled (or the end, unless loop)."""
-    clock = asyncio.get_running_loop()
     unknown = sorted({t.product_id for t in ticks if t.product_id not in market})
     if unknown:
         log.warning("Recorded prices for %s ignored: not simulated products", ", ".join(unknown))
     while True:
-        started, first = clock.time(), ticks[0].time
+        started, first = clock.monotonic(), ticks[0].time
         for tick in ticks:
-            delay = (tick.time - first) / speed - (clock.time() - started)
+            delay = (tick.time - first) / speed - (clock.monotonic() - started)
             if delay > 0:
-                await asyncio.sleep(delay)
+                await clock.sleep(delay)
             if tick.product_id in market:
                 try:
                     market.apply_external_tick(tick.product_id, tick.price, tick.best_bid, tick.best_ask)
@@ -124,4 +125,4 @@ async def replay_prices(market: SimMarket, ticks: list[RecordedTick], speed: flo
             log.info("Recorded prices replayed to the end")
             return
         # A pause between rounds, so a short recording does not spin the loop.
-        await asyncio.sleep(1.0 / speed)
+        await clock.sleep(1.0 / speed)

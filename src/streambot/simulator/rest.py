@@ -6,7 +6,6 @@ rest_bodies.py. Create and cancel answer only once the change is saved (see ``sa
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -15,10 +14,9 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from streambot.exchange import GRANULARITY_SECONDS
+from streambot.clock import Clock
 from streambot.simulator.channels import market_trade_json
 from streambot.simulator.market import ProductSpec, SimMarket
-from streambot.simulator.matching import ORDER_STATUSES, MatchingEngine, NewOrder
 from streambot.simulator.responses import ApiError, bad_request, json_response
 from streambot.simulator.rest_bodies import (
     account_json,
@@ -36,6 +34,9 @@ from streambot.simulator.wire import (
     rfc3339_micro,
     rfc3339_milli,
 )
+from streambot.venues.coinbase.rest_messages import GRANULARITY_SECONDS
+from streambot.venues.matcher.engine import MatchingEngine
+from streambot.venues.matcher.orders import ORDER_STATUSES, NewOrder
 
 REST_PREFIX: Final = "/api/v3/brokerage"
 MAX_CANDLES: Final = 350
@@ -110,8 +111,11 @@ def _new_order(body: Mapping[str, Any], client_order_id: str) -> NewOrder:
 # --- the handlers ----------------------------------------------------------------------------------
 
 
-class CoinbaseRest:
-    def __init__(self, market: SimMarket, book: MatchingEngine, save: Callable[[], Awaitable[None]]) -> None:
+class SimulatedRestApi:
+    def __init__(
+        self, market: SimMarket, book: MatchingEngine, save: Callable[[], Awaitable[None]], *, clock: Clock
+    ) -> None:
+        self._clock = clock
         self.market = market
         self.book = book
         self._save = save  # hands the account's changes on and waits until they are on disk
@@ -249,7 +253,7 @@ class CoinbaseRest:
         if granularity is None:
             raise bad_request(f"granularity must be one of {', '.join(GRANULARITY_SECONDS)}")
         limit = _int_param(request, "limit", MAX_CANDLES, 1, MAX_CANDLES)
-        now = int(time.time())
+        now = int(self._clock.time())
         try:
             end = int(request.query.get("end") or now)
             start = int(request.query.get("start") or end - granularity * limit)
@@ -266,7 +270,7 @@ class CoinbaseRest:
         return json_response({"candles": [candle_json(c, spec) for c in candles]})
 
     async def _time(self, request: web.Request) -> web.Response:
-        now = time.time()
+        now = self._clock.time()
         return json_response(
             {"iso": rfc3339_milli(now), "epochSeconds": str(int(now)), "epochMillis": str(int(now * 1000))}
         )
@@ -278,7 +282,7 @@ class CoinbaseRest:
         client_order_id = body.get("client_order_id")
         if not isinstance(client_order_id, str) or not client_order_id:
             raise bad_request("client_order_id is required")
-        result = self.book.place_order(_new_order(body, client_order_id), time.time())
+        result = self.book.place_order(_new_order(body, client_order_id), self._clock.time())
         await self._save()  # acknowledged orders are on disk: a crash right after cannot lose them
         if result.order is not None:
             order = result.order
@@ -394,7 +398,7 @@ class CoinbaseRest:
         order_ids = body.get("order_ids")
         if not isinstance(order_ids, list) or not all(isinstance(i, str) for i in order_ids):
             raise bad_request("order_ids must be an array of strings")
-        results = self.book.cancel_orders(order_ids, time.time())
+        results = self.book.cancel_orders(order_ids, self._clock.time())
         await self._save()
         return json_response(
             {

@@ -9,9 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
-from streambot.simulator.market import Candle, MarketTick, ProductSpec
-from streambot.simulator.matching import FILLED, Account, Rejection, SimFill, SimOrder
+from streambot.simulator.market import MarketCandle, MarketTick, ProductSpec
 from streambot.simulator.wire import balance_text, decimal_text, on_increment, rfc3339_micro, rfc3339_milli
+from streambot.venues.matcher.accounts import Account
+from streambot.venues.matcher.fills import SimFill
+from streambot.venues.matcher.orders import FILLED, Refusal, SimOrder
 
 FIAT: Final = frozenset({"USD", "EUR", "GBP"})
 
@@ -94,7 +96,7 @@ def pricebook_json(
     }
 
 
-def candle_json(candle: Candle, spec: ProductSpec) -> dict[str, str]:
+def candle_json(candle: MarketCandle, spec: ProductSpec) -> dict[str, str]:
     quote = spec.quote_increment
     return {
         "start": str(candle.start),
@@ -168,7 +170,7 @@ def fill_json(fill: SimFill, spec: ProductSpec | None, user_id: str, portfolio_i
     }
 
 
-def rejection_json(rejection: Rejection) -> dict[str, str]:
+def rejection_json(rejection: Refusal) -> dict[str, str]:
     return {
         "error": rejection.error,
         "message": rejection.message,

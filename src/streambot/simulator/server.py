@@ -15,32 +15,35 @@ import asyncio
 import heapq
 import logging
 import socket
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Final
 
 from aiohttp import web
 
-from streambot.config import DEFAULT_PRODUCTS
+from streambot.clock import Clock, SystemClock
+from streambot.domain import DEFAULT_PRODUCTS
 from streambot.simulator.admin import FaultAdmin
 from streambot.simulator.auth import JwtVerifier
 from streambot.simulator.connection import CLOSE_TIMEOUT
 from streambot.simulator.fanout import ChannelFanout
 from streambot.simulator.faults import AnyFault, Faults
 from streambot.simulator.market import MarketTick, SimMarket
-from streambot.simulator.matching import MatchingEngine
 from streambot.simulator.middleware import RequestGate, errors_middleware
 from streambot.simulator.persistence import PaperAccountStore, open_account
 from streambot.simulator.ratelimit import PRIVATE_PER_SECOND, PUBLIC_PER_SECOND
 from streambot.simulator.replay import load_recording, replay_prices
-from streambot.simulator.rest import REST_PREFIX, CoinbaseRest
+from streambot.simulator.rest import REST_PREFIX, SimulatedRestApi
 from streambot.simulator.websocket import WebSocketEndpoint
+from streambot.venues.matcher.engine import MatchingEngine
 
 __all__ = ["REST_PREFIX", "Simulator", "SimulatorConfig", "serve"]
 
 log = logging.getLogger(__name__)
+
+_SYSTEM_CLOCK: Final = SystemClock()  # a server on loopback runs on real time unless told otherwise
 
 
 @dataclass(frozen=True)
@@ -73,16 +76,17 @@ class SimulatorConfig:
 class Simulator:
     """The market, the paper account and the server that exposes both the way Coinbase does."""
 
-    def __init__(self, config: SimulatorConfig) -> None:
+    def __init__(self, config: SimulatorConfig, clock: Clock = _SYSTEM_CLOCK) -> None:
         self.config = config
-        self.market = SimMarket(config.products, seed=config.seed)
+        self.clock = clock
+        self.market = SimMarket(config.products, clock=clock, seed=config.seed)
         self.book = MatchingEngine(
             self.market.products(),
             starting_balances={"USD": config.starting_quote},
             taker_fee_rate=config.taker_fee_rate,
             maker_fee_rate=config.maker_fee_rate,
             seed=config.seed,
-            now=time.time(),
+            now=clock.time(),
         )
         for product_id in self.market.product_ids:
             tick = self.market.quote(product_id)
@@ -91,19 +95,21 @@ class Simulator:
         self.host = "127.0.0.1"
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.faults = Faults()
-        verifier = JwtVerifier(config.api_keys)
+        self.faults = Faults(clock)
+        verifier = JwtVerifier(config.api_keys, clock=clock)
         self._fanout = ChannelFanout(
             self.market,
             self.book,
             heartbeat_interval=config.heartbeat_interval,
             ticker_batch_interval=config.ticker_batch_interval,
             market_trades_interval=config.market_trades_interval,
+            clock=clock,
         )
         self._ws = WebSocketEndpoint(
             self._fanout,
             verifier,
             self.faults,
+            clock=clock,
             subscribe_timeout=config.subscribe_timeout,
             max_pending_frames=config.max_pending_frames,
         )
@@ -111,11 +117,12 @@ class Simulator:
         self._gate = RequestGate(
             self.faults,
             verifier,
+            clock=clock,
             rate_limits=config.rate_limits,
             private_rate=config.private_rate,
             public_rate=config.public_rate,
         )
-        self._rest = CoinbaseRest(self.market, self.book, self._save)
+        self._rest = SimulatedRestApi(self.market, self.book, self._save, clock=clock)
         self._admin = FaultAdmin(self.faults)
         self._store = PaperAccountStore(config.state_path) if config.state_path is not None else None
         # Registered for the simulator's whole life: the paper account must follow external ticks
@@ -161,14 +168,16 @@ class Simulator:
             raise
         self._runner = runner
         self.host, self.port = host, sock.getsockname()[1]
-        self._fanout.monotonic_start = time.monotonic()
+        self._fanout.monotonic_start = self.clock.monotonic()
         loop = asyncio.get_running_loop()
         if ticks is not None:
             for product_id in {t.product_id for t in ticks}:
                 first = next(t for t in ticks if t.product_id == product_id)
                 if product_id in self.market:  # stop the walk before it ticks once
                     self.market.apply_external_tick(product_id, first.price, first.best_bid, first.best_ask)
-            replay = replay_prices(self.market, ticks, self.config.replay_speed, self.config.replay_loop)
+            replay = replay_prices(
+                self.market, ticks, self.config.replay_speed, self.config.replay_loop, clock=self.clock
+            )
             self._tasks.append(loop.create_task(replay, name="simulator-replay"))
         if self.config.synthetic:
             self._tasks.append(loop.create_task(self._run_market(), name="simulator-market"))
@@ -204,23 +213,23 @@ class Simulator:
 
     async def _run_market(self) -> None:
         """Ticks every product at its own (Poisson) rate until cancelled."""
-        loop = asyncio.get_running_loop()
+        clock = self.clock
         market, scale = self.market, self.config.tick_rate_scale
-        now = loop.time()
+        now = clock.monotonic()
         schedule = [(now + market.next_interval(p, scale), i, p) for i, p in enumerate(market.product_ids)]
         heapq.heapify(schedule)
         burst = 0
         while schedule:
             due, index, product_id = schedule[0]
-            delay = due - loop.time()
+            delay = due - clock.monotonic()
             if delay > 0:
                 burst = 0
-                await asyncio.sleep(delay)
+                await clock.sleep(delay)
                 continue
             heapq.heappop(schedule)
-            if market.step(product_id, time.time()) is None:
+            if market.step(product_id, clock.time()) is None:
                 continue  # follows an external feed from now on
-            now = loop.time()
+            now = clock.monotonic()
             # After a stall, resume from now instead of replaying every missed tick at once.
             heapq.heappush(
                 schedule, (max(due, now - 1.0) + market.next_interval(product_id, scale), index, product_id)
@@ -278,7 +287,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 async def serve(host: str, port: int, config: SimulatorConfig) -> None:
     """Run the simulator until cancelled (``streambot simulate``)."""
-    simulator = Simulator(config)
+    simulator = Simulator(config, SystemClock())
     await simulator.start(host, port)
     log.info(
         "🔗 Simulator running: WebSocket %s, REST %s%s (%d products)",

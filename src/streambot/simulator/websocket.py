@@ -13,6 +13,7 @@ from typing import Final
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from streambot.clock import Clock
 from streambot.simulator.auth import AuthFailure, JwtVerifier
 from streambot.simulator.channels import error_frame
 from streambot.simulator.connection import CLOSE_TIMEOUT, Connection
@@ -38,9 +39,11 @@ class WebSocketEndpoint:
         verifier: JwtVerifier,
         faults: Faults,
         *,
+        clock: Clock,
         subscribe_timeout: float,
         max_pending_frames: int,
     ) -> None:
+        self._clock = clock
         self.fanout = fanout
         self.verifier = verifier
         self.faults = faults
@@ -57,20 +60,20 @@ class WebSocketEndpoint:
                 text="streambot simulator: WebSocket market data here, REST under /api/v3/brokerage\n",
             )
         await ws.prepare(request)
-        conn = Connection(ws, request.transport, self.max_pending_frames, self.faults)
+        conn = Connection(ws, request.transport, self.max_pending_frames, self.faults, self._clock)
         self.connections.add(conn)
         conn.sender = asyncio.create_task(conn.run_sender(), name="simulator-ws-sender")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.subscribe_timeout
+        clock = self._clock
+        deadline = clock.monotonic() + self.subscribe_timeout
         try:
             while not conn.dropped:
                 # A tiny floor still reads a frame already waiting: after a stall of the loop, a
                 # subscribe that arrived in time must not be discarded for being read late.
-                timeout = None if conn.subscribed else max(deadline - loop.time(), 0.001)
+                timeout = None if conn.subscribed else max(deadline - clock.monotonic(), 0.001)
                 try:
                     message = await ws.receive(timeout=timeout)
                 except TimeoutError:
-                    if loop.time() >= deadline:
+                    if clock.monotonic() >= deadline:
                         await self._close_unsubscribed(conn)
                         break
                     continue

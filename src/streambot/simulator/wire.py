@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from streambot.simulator.matching import AMOUNT_QUANTUM
+from streambot.venues.matcher.fees import AMOUNT_QUANTUM
 
 
 def decimal_text(value: Decimal) -> str:

@@ -21,8 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from streambot.clock import Clock
-from streambot.domain import Balance, BotId, Fill, Position, ProductId, Signal, Ticker
-from streambot.strategies.candles import Candle, CandleTimeframe
+from streambot.domain import Balance, BotId, Candle, Fill, Position, ProductId, Signal, Ticker, Timeframe
 from streambot.strategies.indicators.hub import IndicatorHub
 
 RECENT_FILLS = 50
@@ -172,8 +171,7 @@ class StrategySpec(Generic[P]):
 class WarmUpRequest:
     """The closed candles a strategy wants before its first tick."""
 
-    timeframe: CandleTimeframe
-    granularity: str  # the candles endpoint's name for it, e.g. ONE_MINUTE
+    timeframe: Timeframe
     candles: int
 
 

@@ -21,9 +21,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field
 
-from streambot.domain import Side, Signal, Ticker
+from streambot.domain import Candle, Side, Signal, Ticker, Timeframe
 from streambot.strategies.base import BotContext, StrategyParams, WarmUpRequest
-from streambot.strategies.candles import COINBASE_GRANULARITY, Candle, Timeframe
+from streambot.strategies.candles import BarTimeframe
 from streambot.strategies.indicators.hub import CandleFrame, CandleIndicator, Frame, ProductSeries
 
 WARM_UP_LIMIT = 1000
@@ -31,7 +31,7 @@ WARM_UP_LIMIT = 1000
 
 
 class CandleParams(StrategyParams):
-    timeframe: Timeframe = Field(
+    timeframe: BarTimeframe = Field(
         default="1m",
         description="What one bar is: 'tick' (every tick is a bar) or a candle length built from ticks.",
     )
@@ -138,9 +138,7 @@ class CandleStrategy(Generic[ParamsT]):
         timeframe = self.params.timeframe
         if timeframe == "tick":
             return None
-        return WarmUpRequest(
-            timeframe, COINBASE_GRANULARITY[timeframe], min(WARM_UP_LIMIT, max(1, self.bars_needed()))
-        )
+        return WarmUpRequest(Timeframe(timeframe), min(WARM_UP_LIMIT, max(1, self.bars_needed())))
 
     def close(self) -> None:
         releases, self._releases = self._releases, []

@@ -10,43 +10,30 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final, Literal
 
-Timeframe = Literal["tick", "1m", "5m", "15m", "1h"]
-"""What one bar is: a single tick, or a candle of that many minutes/hours."""
+from streambot.domain import Candle, Timeframe
+
+__all__ = [
+    "KEEP_CLOSED",
+    "TIMEFRAME_SECONDS",
+    "BarTimeframe",
+    "Candle",
+    "CandleBuilder",
+    "CandleTimeframe",
+    "FormingCandle",
+]
+
+BarTimeframe = Literal["tick", "1m", "5m", "15m", "1h"]
+"""What one bar is, as a bot's parameters say it: a single tick, or a candle of that length."""
 
 CandleTimeframe = Literal["1m", "5m", "15m", "1h"]
 
-TIMEFRAME_SECONDS: Final[dict[str, int]] = {"tick": 0, "1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+TIMEFRAME_SECONDS: Final[dict[str, int]] = {"tick": 0, **{t.value: t.seconds for t in Timeframe}}
 
-COINBASE_GRANULARITY: Final[dict[str, str]] = {
-    "1m": "ONE_MINUTE",
-    "5m": "FIVE_MINUTE",
-    "15m": "FIFTEEN_MINUTE",
-    "1h": "ONE_HOUR",
-}
-"""The ``granularity`` the exchange's candles endpoint expects for each candle timeframe."""
 
 KEEP_CLOSED: Final = 1000
 """Closed candles kept per timeframe: enough to seed a newly added indicator without a REST call."""
-
-
-@dataclass(frozen=True, slots=True)
-class Candle:
-    """One closed interval of a product's prices."""
-
-    start: int  # UNIX seconds at the start of the interval
-    seconds: int  # the interval's length (60 for 1m)
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float = 0.0  # base volume; estimated when built from ticks (see CandleBuilder)
-
-    @property
-    def end(self) -> int:
-        return self.start + self.seconds
 
 
 class FormingCandle:

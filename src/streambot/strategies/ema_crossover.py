@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 from streambot.domain import Side, Signal
 from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
-from streambot.strategies.candles import Timeframe
+from streambot.strategies.candles import BarTimeframe
 from streambot.strategies.indicators import StreamIndicator, ema
 from streambot.strategies.indicators.hub import Frame
 
@@ -42,7 +42,7 @@ class CrossoverParams(CandleParams):
 
 
 class EmaCrossoverParams(CrossoverParams):
-    timeframe: Timeframe = Field(
+    timeframe: BarTimeframe = Field(
         default="tick",
         description="What one bar is: 'tick' (every tick, the default) or a candle length built from ticks.",
     )

@@ -1,4 +1,4 @@
-"""Exchange candles for warm-up, fetched once per product and granularity however many bots start.
+"""Exchange candles for warm-up, fetched once per product and timeframe however many bots start.
 
 A bot that needs fifty 1-minute candles before its indicators are ready would otherwise trade
 an hour after it starts. At start-up a hundred bots on one product ask at once; they share one
@@ -13,14 +13,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from streambot.clock import Clock
-from streambot.domain import ProductId
+from streambot.domain import Candle, ProductId, Timeframe
 from streambot.strategies.base import WarmUpRequest
-from streambot.strategies.candles import TIMEFRAME_SECONDS, Candle
 
 log = logging.getLogger(__name__)
 
-CandleFetcher = Callable[[ProductId, str, int, int], Awaitable[Sequence[Candle]]]
-"""``fetch(product_id, granularity, start, end)``: the exchange's candles in ``[start, end)``,
+CandleFetcher = Callable[[ProductId, Timeframe, int, int], Awaitable[Sequence[Candle]]]
+"""``fetch(product_id, timeframe, start, end)``: the exchange's candles in ``[start, end)``,
 however many requests that takes (the exchange client pages them)."""
 
 
@@ -46,12 +45,12 @@ class CandleHistory:
         self._max_age = max_age
         self._timeout = timeout
         self._clock = clock
-        self._cache: dict[tuple[ProductId, str], _Cached] = {}
+        self._cache: dict[tuple[ProductId, Timeframe], _Cached] = {}
         # The request under way per key, with how many candles it asks for.
-        self._in_flight: dict[tuple[ProductId, str], tuple[int, asyncio.Task[_Cached]]] = {}
+        self._in_flight: dict[tuple[ProductId, Timeframe], tuple[int, asyncio.Task[_Cached]]] = {}
 
     async def closed_candles(self, product_id: ProductId, request: WarmUpRequest) -> list[Candle]:
-        key = (product_id, request.granularity)
+        key = (product_id, Timeframe(request.timeframe))
         now = self._clock.time()
         cached = self._cache.get(key)
         if cached is None or cached.count < request.candles or now - cached.fetched_at > self._max_age:
@@ -66,19 +65,20 @@ class CandleHistory:
                 self._cache[key] = cached
         return cached.candles[-request.candles :]
 
-    def _forget(self, key: tuple[ProductId, str], done: asyncio.Task[_Cached]) -> None:
+    def _forget(self, key: tuple[ProductId, Timeframe], done: asyncio.Task[_Cached]) -> None:
         in_flight = self._in_flight.get(key)
         if in_flight is not None and in_flight[1] is done:
             del self._in_flight[key]
 
     async def _load(self, product_id: ProductId, request: WarmUpRequest, now: float) -> _Cached:
-        seconds = TIMEFRAME_SECONDS[request.timeframe]
+        timeframe = Timeframe(request.timeframe)  # a user strategy may have given its name
+        seconds = timeframe.seconds
         # The interval under way is not a closed candle: history ends where it began.
         end = int(now) // seconds * seconds
         start = end - request.candles * seconds
         async with asyncio.timeout(self._timeout):
-            fetched = await self._fetch(product_id, request.granularity, start, end)
+            fetched = await self._fetch(product_id, timeframe, start, end)
         candles = {c.start: c for c in fetched if start <= c.start and c.start + seconds <= end}
         ordered = [candles[at] for at in sorted(candles)]
-        log.debug("📈 Warm-up history for %s: %d %s candles", product_id, len(ordered), request.granularity)
+        log.debug("📈 Warm-up history for %s: %d %s candles", product_id, len(ordered), timeframe)
         return _Cached(fetched_at=now, count=request.candles, candles=ordered)

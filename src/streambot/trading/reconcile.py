@@ -27,10 +27,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from streambot.domain import ExchangeOrder, Fill, OrderRecord, OrderStatus, ProductId
-from streambot.exchange import Exchange, ExchangeError
+from streambot.domain import ExchangeOrder, ExchangeOrderStatus, Fill, OrderRecord, OrderStatus, ProductId
+from streambot.exchange import CircuitOpen, Exchange, ExchangeError
 from streambot.trading.settlement import Settler, now_utc
-from streambot.venues.coinbase.breaker import CircuitOpen
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ class BatchReads(Protocol):
         self,
         *,
         product_ids: Sequence[ProductId] = (),
-        statuses: Sequence[str] = (),
+        statuses: Sequence[ExchangeOrderStatus] = (),
         order_ids: Sequence[str] = (),
         since: datetime | None = None,
     ) -> list[ExchangeOrder]: ...

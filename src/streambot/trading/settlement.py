@@ -18,6 +18,7 @@ from streambot.bus import Bus
 from streambot.domain import (
     BotId,
     ExchangeOrder,
+    ExchangeOrderStatus,
     Fill,
     OrderRecord,
     OrderStatus,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FINAL_EXCHANGE_STATUSES = frozenset({"FILLED", "CANCELLED", "EXPIRED", "FAILED"})
+FINAL_EXCHANGE_STATUSES = frozenset(s for s in ExchangeOrderStatus if s.is_final)
 _ZERO = Decimal(0)
 
 
@@ -50,11 +51,11 @@ def now_utc() -> datetime:
 
 
 def our_status(order: ExchangeOrder) -> OrderStatus:
-    if order.status == "FILLED":
+    if order.status is ExchangeOrderStatus.FILLED:
         return OrderStatus.FILLED
-    if order.status in {"CANCELLED", "EXPIRED"}:
+    if order.status in {ExchangeOrderStatus.CANCELLED, ExchangeOrderStatus.EXPIRED}:
         return OrderStatus.CANCELLED
-    if order.status == "FAILED":
+    if order.status is ExchangeOrderStatus.FAILED:
         return OrderStatus.FAILED
     return OrderStatus.PARTIALLY_FILLED if order.filled_size > 0 else OrderStatus.ACKNOWLEDGED
 

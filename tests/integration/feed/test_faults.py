@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from streambot.bus import Bus
+from streambot.clock import SystemClock
 from streambot.domain import Event
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
@@ -41,7 +42,7 @@ class Harness:
     def __init__(self, sim: Simulator, session: aiohttp.ClientSession, **options: Any) -> None:
         self.sim = sim
         self.bus = Bus()
-        self.rest = CoinbaseRest(sim.rest_url, session=session)
+        self.rest = CoinbaseRest(sim.rest_url, clock=SystemClock(), session=session)
         self.events: list[Event] = []
         self.bus.subscribe("feed", self.events.append)
         self.client = FeedClient(

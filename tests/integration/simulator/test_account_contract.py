@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from streambot.clock import ManualClock, SystemClock
 from streambot.simulator.server import REST_PREFIX, Simulator, SimulatorConfig
 from streambot.venues.coinbase.auth import CdpSigner
 
@@ -173,17 +175,19 @@ async def test_signed_requests_pass_and_others_get_401(
     secret = secret_factory()
     sim = await started(api_keys={KEY_NAME: secret})
     try:
-        good = Client(sim, http, CdpSigner(KEY_NAME, secret))
+        good = Client(sim, http, CdpSigner(KEY_NAME, secret, clock=SystemClock()))
         assert (await good.ok("GET", "/accounts"))["accounts"]
-        wrong_key = Client(sim, http, CdpSigner(KEY_NAME, secret_factory()))
-        unknown = Client(sim, http, CdpSigner("organizations/x/apiKeys/y", secret))
+        wrong_key = Client(sim, http, CdpSigner(KEY_NAME, secret_factory(), clock=SystemClock()))
+        unknown = Client(sim, http, CdpSigner("organizations/x/apiKeys/y", secret, clock=SystemClock()))
         for client in (Client(sim, http), wrong_key, unknown):
             response = await client.call("GET", "/accounts")
             assert response.status == 401
             assert await response.text() == "Unauthorized\n"
         # A token minted for another path is refused: the uri claim names the request.
         host = sim.rest_url.removeprefix("http://")
-        token = CdpSigner(KEY_NAME, secret).rest_jwt("GET", host, REST_PREFIX + "/orders/historical/batch")
+        token = CdpSigner(KEY_NAME, secret, clock=SystemClock()).rest_jwt(
+            "GET", host, REST_PREFIX + "/orders/historical/batch"
+        )
         async with http.get(
             f"{sim.rest_url}{REST_PREFIX}/accounts", headers={"Authorization": f"Bearer {token}"}
         ) as response:
@@ -198,7 +202,9 @@ async def test_an_expired_token_is_refused(http: aiohttp.ClientSession) -> None:
     secret = ec_pem()
     sim = await started(api_keys={KEY_NAME: secret})
     try:
-        old = Client(sim, http, CdpSigner(KEY_NAME, secret, clock=lambda: 1_000_000.0))
+        old = Client(
+            sim, http, CdpSigner(KEY_NAME, secret, clock=ManualClock(datetime.fromtimestamp(1_000_000, UTC)))
+        )
         assert (await old.call("GET", "/accounts")).status == 401
     finally:
         await sim.stop()
@@ -214,7 +220,7 @@ async def test_the_user_channel_needs_a_valid_token_when_keys_are_set(http: aioh
                 "type": "error",
                 "message": "authentication failure",
             }
-            token = CdpSigner(KEY_NAME, secret).ws_jwt()
+            token = CdpSigner(KEY_NAME, secret, clock=SystemClock()).ws_jwt()
             await ws.send_json({"type": "subscribe", "channel": "user", "product_ids": [], "jwt": token})
             first = await asyncio.wait_for(ws.receive_json(), 10)
             assert (first["channel"], first["events"][0]["type"]) == ("user", "snapshot")

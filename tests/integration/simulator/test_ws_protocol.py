@@ -15,7 +15,9 @@ import orjson
 import pytest
 from aiohttp import WSMsgType
 
+from streambot.clock import SystemClock
 from streambot.simulator.connection import Connection
+from streambot.simulator.faults import Faults
 from streambot.simulator.server import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.integration
@@ -394,7 +396,7 @@ class _Transport(asyncio.WriteTransport):
 
 async def test_a_client_that_stops_reading_is_dropped_before_its_outbox_grows_unbounded() -> None:
     socket, transport = _StuckSocket(), _Transport()
-    conn = Connection(socket, transport, max_pending=50)  # type: ignore[arg-type]
+    conn = Connection(socket, transport, 50, Faults(SystemClock()), SystemClock())  # type: ignore[arg-type]
     conn.sender = asyncio.create_task(conn.run_sender())
     try:
         for _ in range(49):

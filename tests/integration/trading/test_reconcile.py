@@ -17,6 +17,7 @@ from streambot.domain import (
     Balance,
     BestBidAsk,
     BotId,
+    Candle,
     ClientOrderId,
     ExchangeOrder,
     Fill,
@@ -28,6 +29,7 @@ from streambot.domain import (
     Product,
     ProductId,
     Side,
+    Timeframe,
 )
 from streambot.exchange import Exchange
 from streambot.executor import Executor
@@ -212,8 +214,12 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     await simulator.start("127.0.0.1", 0)
     store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'desk.db').as_posix()}")
     await store.open()
-    exchange = CoinbaseRest(simulator.rest_url)
-    setup = CoinbaseRest(simulator.rest_url, private_limiter=RateLimiter("setup", 100_000))
+    exchange = CoinbaseRest(simulator.rest_url, clock=SystemClock())
+    setup = CoinbaseRest(
+        simulator.rest_url,
+        clock=SystemClock(),
+        private_limiter=RateLimiter("setup", 100_000, clock=SystemClock()),
+    )
     try:
         executor = Executor(
             bus=Bus(),
@@ -321,6 +327,11 @@ class _OneByOne:
 
     async def best_bid_ask(self, product_ids: list[ProductId]) -> list[BestBidAsk]:
         return await self._client.best_bid_ask(product_ids)
+
+    async def candles(
+        self, product_id: ProductId, timeframe: Timeframe, start: int, end: int
+    ) -> list[Candle]:
+        return await self._client.candles(product_id, timeframe, start, end)
 
     async def accounts(self) -> list[Balance]:
         return await self._client.accounts()

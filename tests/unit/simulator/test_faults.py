@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from streambot.clock import ManualClock
 from streambot.simulator.faults import FaultError, Faults, HttpError, Latency, parse_fault, parse_fault_flag
 from streambot.simulator.middleware import is_loopback
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_flags_take_the_short_form_and_json() -> None:
@@ -47,7 +40,7 @@ def test_a_flag_without_key_value_pairs_is_refused() -> None:
 
 
 def test_timed_faults_run_out_and_replace_each_other() -> None:
-    clock = Clock()
+    clock = ManualClock()
     faults = Faults(clock)
     faults.inject("silence", seconds=2)
     faults.inject(fault="latency", ms=100, seconds=10)
@@ -55,16 +48,16 @@ def test_timed_faults_run_out_and_replace_each_other() -> None:
     assert faults.latency() == pytest.approx(0.1)
     faults.inject("latency", ms=300, seconds=1)  # replaces the first latency
     assert [f["fault"] for f in faults.active()] == ["silence", "latency"]
-    clock.now += 1.5
+    clock.advance_by(1.5)
     assert faults.silenced()
     assert faults.latency() == 0.0
-    clock.now += 1.0
+    clock.advance_by(1.0)
     assert not faults.silenced()
     assert faults.active() == []
 
 
 def test_http_error_reports_its_end_and_clear_stops_everything() -> None:
-    clock = Clock()
+    clock = ManualClock()
     faults = Faults(clock)
     faults.inject({"fault": "http_error", "status": 503, "seconds": 5})
     current = faults.http_error()
@@ -75,7 +68,7 @@ def test_http_error_reports_its_end_and_clear_stops_everything() -> None:
 
 
 def test_instant_faults_without_a_server_touch_nothing() -> None:
-    assert Faults().inject("skip_sequence", count=3) == {
+    assert Faults(ManualClock()).inject("skip_sequence", count=3) == {
         "fault": "skip_sequence",
         "count": 3,
         "connections": 0,

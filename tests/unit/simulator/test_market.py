@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from streambot.config import DEFAULT_PRODUCTS
-from streambot.domain import Product
+from streambot.clock import ManualClock
+from streambot.domain import DEFAULT_PRODUCTS, Product
 from streambot.simulator.market import HISTORY_MINUTES, MarketTick, SimMarket, spec_for
 
 T0 = 1_800_000_000.0  # a fixed clock: the model never reads the real one when given ``now``
@@ -25,7 +26,12 @@ LEVELS = {
 
 
 def market(*products: str, seed: int = 1, backfill: int = 120) -> SimMarket:
-    return SimMarket(products or DEFAULT_PRODUCTS, seed=seed, now=T0, backfill_minutes=backfill)
+    return SimMarket(
+        products or DEFAULT_PRODUCTS,
+        clock=ManualClock(datetime.fromtimestamp(T0, UTC)),
+        seed=seed,
+        backfill_minutes=backfill,
+    )
 
 
 def on_increment(value: Decimal, increment: Decimal) -> bool:

@@ -9,8 +9,9 @@ from pathlib import Path
 import orjson
 
 from streambot.simulator.market import spec_for
-from streambot.simulator.matching import MatchingEngine, NewOrder
 from streambot.simulator.persistence import PaperAccountStore, open_account
+from streambot.venues.matcher.engine import MatchingEngine
+from streambot.venues.matcher.orders import NewOrder
 
 T0 = 1_800_000_000.0
 

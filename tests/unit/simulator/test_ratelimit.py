@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from streambot.simulator.ratelimit import RateLimiter
+from datetime import UTC, datetime
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from streambot.clock import ManualClock
+from streambot.simulator.ratelimit import RateLimitBuckets
 
 
 def test_a_burst_beyond_the_depth_is_refused_until_tokens_come_back() -> None:
-    clock = Clock()
-    limiter = RateLimiter(30, clock=clock, wall=lambda: 1_000.0)
+    clock = ManualClock(datetime.fromtimestamp(1_000, UTC))
+    limiter = RateLimitBuckets(30, clock=clock)
     decisions = [limiter.take("key") for _ in range(31)]
     assert all(d.allowed for d in decisions[:30])
     assert not decisions[30].allowed
@@ -25,12 +20,12 @@ def test_a_burst_beyond_the_depth_is_refused_until_tokens_come_back() -> None:
         "x-ratelimit-remaining": "0",
         "x-ratelimit-reset": "1001",
     }
-    clock.now += 0.1  # three tokens refilled
+    clock.advance_by(0.1)  # three tokens refilled
     assert [limiter.take("key").allowed for _ in range(4)] == [True, True, True, False]
 
 
 def test_clients_have_separate_buckets() -> None:
-    limiter = RateLimiter(10, clock=Clock())
+    limiter = RateLimitBuckets(10, clock=ManualClock())
     for _ in range(10):
         assert limiter.take("a").allowed
     assert not limiter.take("a").allowed
@@ -38,8 +33,8 @@ def test_clients_have_separate_buckets() -> None:
 
 
 def test_a_client_at_exactly_the_rate_is_never_refused() -> None:
-    clock = Clock()
-    limiter = RateLimiter(30, clock=clock)
+    clock = ManualClock()
+    limiter = RateLimitBuckets(30, clock=clock)
     for _ in range(300):
         assert limiter.take("steady").allowed
-        clock.now += 1 / 30
+        clock.advance_by(1 / 30)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from streambot.strategies.candles import COINBASE_GRANULARITY, TIMEFRAME_SECONDS, Candle, CandleBuilder
+from streambot.domain import Candle, Timeframe
+from streambot.strategies.candles import TIMEFRAME_SECONDS, CandleBuilder
 from tests.unit.strategies.support import T0
 
 
@@ -47,7 +48,7 @@ def test_candles_start_on_their_interval_boundaries(timeframe: str) -> None:
     assert closed is not None
     assert closed.start == T0 + seconds
     assert closed.close == 2.0
-    assert timeframe in COINBASE_GRANULARITY
+    assert Timeframe(timeframe).seconds == seconds
 
 
 def test_a_quiet_interval_makes_no_candle_and_a_late_tick_joins_the_forming_one() -> None:

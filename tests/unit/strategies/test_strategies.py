@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from streambot.domain import Side, Signal
+from streambot.domain import Side, Signal, Timeframe
 from streambot.strategies.base import WarmUpRequest, history_needed, warm_up_bot
 from streambot.strategies.candle_strategy import CandleParams
 from streambot.strategies.candles import Candle
@@ -247,7 +247,7 @@ def test_acting_intra_candle_can_repaint_and_says_so() -> None:
 def test_warm_up_lets_a_new_bot_trade_on_its_first_candle() -> None:
     strategy = build("sma_crossover", {"fast": 3, "slow": 10, "timeframe": "5m"})
     request = history_needed(strategy)
-    assert request == WarmUpRequest("5m", "FIVE_MINUTE", 10)
+    assert request == WarmUpRequest(Timeframe.FIVE_MINUTES, 10)
     ctx = context()
     first_live = T0 + 3600
     history = [
@@ -270,5 +270,7 @@ def test_tick_strategies_need_no_warm_up_and_ignore_it() -> None:
     assert history_needed(strategy) is None
     warm_up_bot(strategy, context(), [Candle(T0, 60, 1, 1, 1, 1)])
     assert history_needed(build("threshold", {})) is None
-    assert history_needed(build("rsi_reversion", {})) == WarmUpRequest("1m", "ONE_MINUTE", 140)
-    assert history_needed(build("macd_cross", {"stop_loss_pct": 5})) == WarmUpRequest("1m", "ONE_MINUTE", 105)
+    assert history_needed(build("rsi_reversion", {})) == WarmUpRequest(Timeframe.ONE_MINUTE, 140)
+    assert history_needed(build("macd_cross", {"stop_loss_pct": 5})) == WarmUpRequest(
+        Timeframe.ONE_MINUTE, 105
+    )

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from streambot.clock import ManualClock
+from streambot.domain import Candle, Timeframe
 from streambot.strategies.base import WarmUpRequest
-from streambot.strategies.candles import Candle
 from streambot.strategies.warmup import CandleHistory
 
 NOW = 1_700_000_030.0  # 30 s into a minute: the minute under way is not closed
@@ -19,11 +19,11 @@ class Exchange:
     """Answers like the exchange client: every interval from start to end, and one past it."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str, int, int]] = []
+        self.calls: list[tuple[str, Timeframe, int, int]] = []
         self.fail = False
 
-    async def candles(self, product_id: str, granularity: str, start: int, end: int) -> Sequence[Candle]:
-        self.calls.append((product_id, granularity, start, end))
+    async def candles(self, product_id: str, timeframe: Timeframe, start: int, end: int) -> Sequence[Candle]:
+        self.calls.append((product_id, timeframe, start, end))
         await asyncio.sleep(0)  # a real request yields to the loop
         if self.fail:
             raise RuntimeError("exchange down")
@@ -32,7 +32,7 @@ class Exchange:
 
 
 def request(count: int) -> WarmUpRequest:
-    return WarmUpRequest("1m", "ONE_MINUTE", count)
+    return WarmUpRequest(Timeframe.ONE_MINUTE, count)
 
 
 async def test_history_is_the_closed_candles_only_oldest_first() -> None:

@@ -23,10 +23,10 @@ from streambot.domain import ProductId, Ticker
 from streambot.strategies.candles import (
     KEEP_CLOSED,
     TIMEFRAME_SECONDS,
+    BarTimeframe,
     Candle,
     CandleBuilder,
     FormingCandle,
-    Timeframe,
 )
 
 
@@ -57,7 +57,7 @@ class Frame:
 
     __slots__ = ("_entries", "_feeds", "product_id", "timeframe")
 
-    def __init__(self, product_id: ProductId, timeframe: Timeframe) -> None:
+    def __init__(self, product_id: ProductId, timeframe: BarTimeframe) -> None:
         self.product_id = product_id
         self.timeframe = timeframe
         self._entries: dict[Hashable, list[Any]] = {}  # key -> [indicator, users]
@@ -144,7 +144,7 @@ class CandleFrame(Frame):
 
     __slots__ = ("builder", "just_closed")
 
-    def __init__(self, product_id: ProductId, timeframe: Timeframe, keep: int = KEEP_CLOSED) -> None:
+    def __init__(self, product_id: ProductId, timeframe: BarTimeframe, keep: int = KEEP_CLOSED) -> None:
         super().__init__(product_id, timeframe)
         self.builder = CandleBuilder(TIMEFRAME_SECONDS[timeframe], keep)
         self.just_closed: Candle | None = None  # the candle the latest tick closed, if any
@@ -194,10 +194,10 @@ class ProductSeries:
     def __init__(self, product_id: ProductId) -> None:
         self.product_id = product_id
         self.last_tick: Ticker | None = None
-        self._frames: dict[Timeframe, Frame] = {}
+        self._frames: dict[BarTimeframe, Frame] = {}
         self._ordered: list[Frame] = []
 
-    def frame(self, timeframe: Timeframe) -> Frame:
+    def frame(self, timeframe: BarTimeframe) -> Frame:
         frame = self._frames.get(timeframe)
         if frame is None:
             frame = (
@@ -234,7 +234,7 @@ class IndicatorHub:
             series = self._series[product_id] = ProductSeries(product_id)
         return series
 
-    def frame(self, product_id: ProductId, timeframe: Timeframe) -> Frame:
+    def frame(self, product_id: ProductId, timeframe: BarTimeframe) -> Frame:
         return self.series(product_id).frame(timeframe)
 
     def on_tick(self, tick: Ticker) -> None:
@@ -244,7 +244,7 @@ class IndicatorHub:
         if series is not None and series.last_tick is not tick:
             series.on_tick(tick)
 
-    def seed(self, product_id: ProductId, timeframe: Timeframe, history: Sequence[Candle]) -> list[Candle]:
+    def seed(self, product_id: ProductId, timeframe: BarTimeframe, history: Sequence[Candle]) -> list[Candle]:
         frame = self.frame(product_id, timeframe)
         if not isinstance(frame, CandleFrame):
             return []

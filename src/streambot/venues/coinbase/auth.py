@@ -1,65 +1,26 @@
 """Coinbase CDP API-key authentication: a short-lived JWT per REST request and per WS subscribe.
 
-Keys come in two forms: an ECDSA P-256 key as SEC1/PKCS8 PEM (signed ES256) or an Ed25519 key as
-PKCS8 PEM or raw base64 (32-byte seed or 64-byte seed+public, signed EdDSA). Neither the secret
-nor a token is ever logged or shown in a repr.
+Keys are read by ``key_material``. Neither the secret nor a token is ever logged or shown in a repr.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
-import time
-from collections.abc import Callable
 from typing import Final
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from streambot.clock import Clock
+from streambot.venues.coinbase.key_material import AuthError, load_private_key
 
 TOKEN_LIFETIME_S: Final = 120
 ISSUER: Final = "cdp"
-
-PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-
-
-class AuthError(ValueError):
-    """The API secret is not a key this client can sign with (the message never quotes it)."""
-
-
-def load_private_key(secret: str) -> tuple[PrivateKey, str]:
-    """The signing key and its JWT algorithm (``ES256`` or ``EdDSA``)."""
-    # Secrets pasted into .env files often carry literal "\n" instead of line breaks.
-    text = secret.strip().replace("\\n", "\n")
-    if "-----BEGIN" in text:
-        try:
-            key = serialization.load_pem_private_key(text.encode(), password=None)
-        except (ValueError, TypeError) as exc:
-            raise AuthError(
-                f"the API secret is not a readable PEM private key ({type(exc).__name__})"
-            ) from None
-    else:
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise AuthError("the API secret is neither a PEM key nor base64") from None
-        if len(raw) not in (32, 64):
-            raise AuthError(f"a base64 Ed25519 secret must decode to 32 or 64 bytes, not {len(raw)}")
-        key = ed25519.Ed25519PrivateKey.from_private_bytes(raw[:32])
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        if not isinstance(key.curve, ec.SECP256R1):
-            raise AuthError(f"EC keys must be on P-256, not {key.curve.name}")
-        return key, "ES256"
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key, "EdDSA"
-    raise AuthError(f"unsupported key type {type(key).__name__}; use an EC P-256 or Ed25519 key")
 
 
 class CdpSigner:
     """Mints CDP JWTs for one API key."""
 
-    def __init__(self, key_name: str, secret: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, key_name: str, secret: str, *, clock: Clock) -> None:
         if not key_name:
             raise AuthError("the API key name is empty")
         self.key_name = key_name
@@ -78,7 +39,7 @@ class CdpSigner:
         return self._sign({})
 
     def _sign(self, extra: dict[str, object]) -> str:
-        now = int(self._clock())
+        now = int(self._clock.time())
         claims: dict[str, object] = {
             "sub": self.key_name,
             "iss": ISSUER,

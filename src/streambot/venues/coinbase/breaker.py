@@ -9,33 +9,34 @@ reads that as "place no new entries". After ``cooldown`` seconds one probe call 
 
 from __future__ import annotations
 
+import enum
 import logging
-import time
 from collections.abc import Callable
-from typing import Final
 
-from streambot.exchange import ExchangeError
+from streambot.clock import Clock
+from streambot.exchange import CircuitOpen
+
+__all__ = ["BreakerState", "CircuitBreaker", "CircuitOpen"]
 
 log = logging.getLogger(__name__)
 
-CLOSED: Final = "closed"
-OPEN: Final = "open"
-HALF_OPEN: Final = "half_open"
-STATES: Final = (CLOSED, OPEN, HALF_OPEN)
 
+class BreakerState(enum.StrEnum):
+    """The values are the ``state`` label of the breaker's metric and of ``on_change``."""
 
-class CircuitOpen(ExchangeError):
-    """The exchange has been failing; the call was not sent."""
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
 
 
 class CircuitBreaker:
     def __init__(
         self,
         *,
+        clock: Clock,
         threshold: int = 5,
         cooldown: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-        on_change: Callable[[str, str], None] | None = None,
+        on_change: Callable[[BreakerState, str], None] | None = None,
     ) -> None:
         if threshold < 1:
             raise ValueError("circuit breaker threshold must be at least 1")
@@ -45,7 +46,7 @@ class CircuitBreaker:
         self.cooldown = cooldown
         self._clock = clock
         self.on_change = on_change
-        self._state = CLOSED
+        self._state = BreakerState.CLOSED
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
@@ -54,9 +55,9 @@ class CircuitBreaker:
         self.last_error = ""
 
     @property
-    def state(self) -> str:
-        if self._state == OPEN and self._clock() - self._opened_at >= self.cooldown:
-            return HALF_OPEN
+    def state(self) -> BreakerState:
+        if self._state == BreakerState.OPEN and self._clock.monotonic() - self._opened_at >= self.cooldown:
+            return BreakerState.HALF_OPEN
         return self._state
 
     @property
@@ -66,14 +67,14 @@ class CircuitBreaker:
     def before_call(self, what: str) -> None:
         """Raise ``CircuitOpen`` unless this call may go out now."""
         state = self.state
-        if state == CLOSED:
+        if state == BreakerState.CLOSED:
             return
-        if state == HALF_OPEN and not self._probing:
+        if state == BreakerState.HALF_OPEN and not self._probing:
             self._probing = True  # this call is the probe; the others keep failing fast
-            self._transition(HALF_OPEN, f"probing with {what}")
+            self._transition(BreakerState.HALF_OPEN, f"probing with {what}")
             return
         self.rejected += 1
-        retry_in = max(0.0, self._opened_at + self.cooldown - self._clock())
+        retry_in = max(0.0, self._opened_at + self.cooldown - self._clock.monotonic())
         raise CircuitOpen(
             f"{what}: not sent, the exchange circuit is open after {self._failures} consecutive "
             f"failures (last: {self.last_error}); next probe in {retry_in:.1f}s",
@@ -83,8 +84,8 @@ class CircuitBreaker:
     def record_success(self) -> None:
         self._failures = 0
         self._probing = False
-        if self._state != CLOSED:
-            self._transition(CLOSED, "probe succeeded")
+        if self._state != BreakerState.CLOSED:
+            self._transition(BreakerState.CLOSED, "probe succeeded")
 
     def abandon(self) -> None:
         """The call ended without a verdict (cancelled): let another call probe."""
@@ -94,18 +95,18 @@ class CircuitBreaker:
         self._failures += 1
         self.last_error = error
         probing, self._probing = self._probing, False
-        if probing or (self._state == CLOSED and self._failures >= self.threshold):
-            self._opened_at = self._clock()
+        if probing or (self._state == BreakerState.CLOSED and self._failures >= self.threshold):
+            self._opened_at = self._clock.monotonic()
             self.opened += 1
-            self._transition(OPEN, error)
-        elif self._state != CLOSED:
-            self._opened_at = self._clock()
+            self._transition(BreakerState.OPEN, error)
+        elif self._state != BreakerState.CLOSED:
+            self._opened_at = self._clock.monotonic()
 
-    def _transition(self, state: str, reason: str) -> None:
+    def _transition(self, state: BreakerState, reason: str) -> None:
         self._state = state
-        if state == OPEN:
+        if state == BreakerState.OPEN:
             log.error("🔌 Exchange circuit open (%d consecutive failures): %s", self._failures, reason)
-        elif state == CLOSED:
+        elif state == BreakerState.CLOSED:
             log.info("✅ Exchange circuit closed: %s", reason)
         else:
             log.info("Exchange circuit half-open: %s", reason)

@@ -1,11 +1,10 @@
 """Coinbase Advanced Trade REST (``/api/v3/brokerage``) behind the ``Exchange`` protocol.
 
 The same client serves live trading (api.coinbase.com with a CDP key) and paper trading (the
-simulator on loopback, no key). Responses are decoded with msgspec into private wire Structs that
-keep money as strings, then mapped to domain types with ``Decimal``: Coinbase sends ``""`` for
-"no value" in places, which a direct Decimal decode would reject.
+simulator on loopback, no key). Bodies are decoded into the wire Structs of ``rest_messages`` and
+mapped to domain types by ``parse``; this module is the transport: requests, paging, retries.
 
-Every request goes through a shared rate limiter (``ratelimit``) and a circuit breaker
+Every request goes through a shared rate limiter (``rate_limit``) and a circuit breaker
 (``breaker``). A 429 means the venue did not process the request, so any request, an order too,
 is resent after the server's reset time (for up to ``rate_limit_budget`` seconds). Reads (GET) are
 also retried a few times with jittered backoff on 5xx, timeouts and dropped connections. Writes
@@ -17,37 +16,51 @@ sent and calls raise ``CircuitOpen`` (an ``ExchangeError``), so no new entries a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import re
-import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
 
+from streambot.clock import Clock
 from streambot.domain import (
     Balance,
     BestBidAsk,
+    Candle,
     ClientOrderId,
     ExchangeOrder,
+    ExchangeOrderStatus,
     Fill,
     OrderRequest,
     PlacedOrder,
     Product,
     ProductId,
-    Side,
+    Timeframe,
 )
-from streambot.exchange import GRANULARITY_SECONDS, ExchangeError, OrderOutcomeUnknown
-from streambot.strategies.candles import Candle
+from streambot.exchange import CircuitOpen, ExchangeError, OrderOutcomeUnknown
 from streambot.venues.coinbase.auth import CdpSigner
-from streambot.venues.coinbase.breaker import CircuitBreaker, CircuitOpen
+from streambot.venues.coinbase.breaker import CircuitBreaker
+from streambot.venues.coinbase.parse import (
+    GRANULARITY,
+    STATUS_FILTER,
+    error_from_response,
+    order_configuration,
+    parse_accounts,
+    parse_best_bid_ask,
+    parse_cancel_results,
+    parse_candles,
+    parse_create_order,
+    parse_fills,
+    parse_order,
+    parse_orders,
+    parse_products,
+)
 from streambot.venues.coinbase.rate_limit import (
     DEFAULT_429_PAUSE_S,
     PRIVATE_PER_S,
@@ -55,6 +68,7 @@ from streambot.venues.coinbase.rate_limit import (
     RateLimiter,
     reset_seconds,
 )
+from streambot.venues.coinbase.rest_messages import GRANULARITY_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -71,407 +85,14 @@ CANCEL_BATCH: Final = 100  # undocumented limit; nautilus_trader chunks by 100
 # Ids per List Orders / List Fills request: ~47 URL bytes each keeps the query near 2.4 KB.
 ORDER_IDS_PER_REQUEST: Final = 50
 MAX_PAGES: Final = 100  # a cursor that never ends must not loop forever
-ERROR_SNIPPET: Final = 200
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-# --- wire types --------------------------------------------------------------------------------
-
-
-class _Amount(msgspec.Struct):
-    value: str = "0"
-    currency: str = ""
-
-
-class _Account(msgspec.Struct):
-    currency: str
-    available_balance: _Amount = msgspec.field(default_factory=_Amount)
-    hold: _Amount = msgspec.field(default_factory=_Amount)
-    uuid: str = ""
-
-
-class _AccountsPage(msgspec.Struct):
-    accounts: list[_Account] = []
-    has_next: bool = False
-    cursor: str = ""
-
-
-class _Product(msgspec.Struct):
-    product_id: str
-    base_increment: str
-    quote_increment: str
-    base_currency_id: str = ""
-    quote_currency_id: str = ""
-    base_min_size: str = "0"
-    base_max_size: str = "0"
-    quote_min_size: str = "0"
-    quote_max_size: str = "0"
-    trading_disabled: bool = False
-    is_disabled: bool = False
-    cancel_only: bool = False
-    status: str = ""
-
-
-class _Products(msgspec.Struct):
-    products: list[_Product] = []
-
-
-class _Level(msgspec.Struct):
-    price: str
-    size: str = "0"
-
-
-class _Pricebook(msgspec.Struct):
-    product_id: str
-    bids: list[_Level] = []
-    asks: list[_Level] = []
-    time: str = ""
-
-
-class _Pricebooks(msgspec.Struct):
-    pricebooks: list[_Pricebook] = []
-
-
-class _SuccessResponse(msgspec.Struct):
-    order_id: str = ""
-    client_order_id: str = ""
-
-
-class _ErrorResponse(msgspec.Struct):
-    error: str = ""
-    message: str = ""
-    error_details: str = ""
-    preview_failure_reason: str = ""
-    new_order_failure_reason: str = ""
-
-
-class _CreateOrder(msgspec.Struct):
-    success: bool
-    success_response: _SuccessResponse | None = None
-    error_response: _ErrorResponse | None = None
-    failure_reason: str = ""
-    order_id: str = ""  # deprecated top-level copy
-
-
-class _Order(msgspec.Struct):
-    order_id: str
-    product_id: str
-    side: str
-    status: str
-    client_order_id: str = ""
-    filled_size: str = "0"
-    average_filled_price: str = "0"
-    filled_value: str = "0"
-    total_fees: str = "0"
-    created_time: str | None = None
-
-
-class _OrderEnvelope(msgspec.Struct):
-    order: _Order
-
-
-class _OrdersPage(msgspec.Struct):
-    orders: list[_Order] = []
-    has_next: bool = False
-    cursor: str = ""
-
-
-class _Fill(msgspec.Struct):
-    order_id: str
-    product_id: str
-    side: str
-    price: str
-    size: str
-    trade_time: str
-    trade_id: str = ""
-    entry_id: str = ""
-    commission: str = "0"
-    size_in_quote: bool = False
-
-
-class _FillsPage(msgspec.Struct):
-    fills: list[_Fill] = []
-    cursor: str = ""
-
-
-class _CancelResult(msgspec.Struct):
-    success: bool
-    order_id: str = ""
-    failure_reason: str = ""
-
-
-class _CancelResults(msgspec.Struct):
-    results: list[_CancelResult] = []
-
-
-class _Candle(msgspec.Struct):
-    start: str
-    low: str
-    high: str
-    open: str
-    close: str
-    volume: str = "0"
-
-
-class _Candles(msgspec.Struct):
-    candles: list[_Candle] = []
-
-
-class _ErrorItem(msgspec.Struct):
-    id: str = ""
-    message: str = ""
-
-
-class _ErrorBody(msgspec.Struct):
-    error: str = ""
-    message: str = ""
-    error_details: str = ""
-    errors: list[_ErrorItem] = []  # the documented 429 body
-
 
 _T = TypeVar("_T")
-
-
-def _decode(body: bytes, type_: type[_T], what: str) -> _T:
-    """Decode a response body into a wire Struct; a shape we cannot read is an ExchangeError."""
-    try:
-        return msgspec.json.decode(body, type=type_)
-    except msgspec.DecodeError as exc:
-        raise ExchangeError(f"unreadable {what} response: {exc}", code="BAD_RESPONSE") from None
-
-
-def _to_decimal(text: str | None, what: str = "value") -> Decimal:
-    """Coinbase's decimal strings; ``""`` (no value) reads as zero."""
-    if not text:
-        return Decimal(0)
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ExchangeError(f"{what} {text!r} is not a number", code="BAD_RESPONSE") from None
-    if not value.is_finite():
-        raise ExchangeError(f"{what} {text!r} is not a finite number", code="BAD_RESPONSE")
-    return value
-
-
-def _to_datetime(text: str | None) -> datetime | None:
-    """RFC 3339 with up to 9 fraction digits; None for null/empty."""
-    if not text:
-        return None
-    try:
-        return msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
-        raise ExchangeError(f"timestamp {text!r} is not RFC 3339", code="BAD_RESPONSE") from None
 
 
 def _rfc3339(at: datetime) -> str:
     """A query timestamp in UTC with a ``Z`` (naive datetimes are taken as UTC)."""
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _to_side(text: str) -> Side:
-    try:
-        return Side(text.upper())
-    except ValueError:
-        raise ExchangeError(f"unknown order side {text!r}", code="BAD_RESPONSE") from None
-
-
-def _product_from_wire(p: _Product) -> Product:
-    base, _, quote = p.product_id.partition("-")
-    return Product(
-        product_id=p.product_id,
-        base_currency=p.base_currency_id or base,
-        quote_currency=p.quote_currency_id or quote,
-        base_increment=_to_decimal(p.base_increment, "base_increment"),
-        quote_increment=_to_decimal(p.quote_increment, "quote_increment"),
-        base_min_size=_to_decimal(p.base_min_size, "base_min_size"),
-        base_max_size=_to_decimal(p.base_max_size, "base_max_size"),
-        quote_min_size=_to_decimal(p.quote_min_size, "quote_min_size"),
-        quote_max_size=_to_decimal(p.quote_max_size, "quote_max_size"),
-        trading_disabled=(
-            p.trading_disabled or p.is_disabled or p.cancel_only or p.status not in ("", "online")
-        ),
-    )
-
-
-def _order_from_wire(o: _Order) -> ExchangeOrder:
-    return ExchangeOrder(
-        order_id=o.order_id,
-        client_order_id=ClientOrderId(o.client_order_id),
-        product_id=o.product_id,
-        side=_to_side(o.side),
-        status=o.status,
-        filled_size=_to_decimal(o.filled_size, "filled_size"),
-        average_filled_price=_to_decimal(o.average_filled_price, "average_filled_price"),
-        filled_value=_to_decimal(o.filled_value, "filled_value"),
-        total_fees=_to_decimal(o.total_fees, "total_fees"),
-        created_time=_to_datetime(o.created_time),
-    )
-
-
-def _fill_from_wire(f: _Fill) -> Fill:
-    price = _to_decimal(f.price, "fill price")
-    size = _to_decimal(f.size, "fill size")
-    if f.size_in_quote and price:
-        # Fill.size is in base currency everywhere in the platform.
-        size = size / price
-    trade_time = _to_datetime(f.trade_time)
-    if trade_time is None:
-        raise ExchangeError(f"fill {f.trade_id or f.entry_id} has no trade_time", code="BAD_RESPONSE")
-    return Fill(
-        trade_id=f.trade_id or f.entry_id,
-        order_id=f.order_id,
-        product_id=f.product_id,
-        side=_to_side(f.side),
-        price=price,
-        size=size,
-        commission=_to_decimal(f.commission, "commission"),
-        trade_time=trade_time,
-    )
-
-
-def _best_bid_ask_from_wire(book: _Pricebook) -> BestBidAsk:
-    return BestBidAsk(
-        product_id=book.product_id,
-        bid=_to_decimal(book.bids[0].price, "bid") if book.bids else Decimal(0),
-        ask=_to_decimal(book.asks[0].price, "ask") if book.asks else Decimal(0),
-        time=_to_datetime(book.time) or _EPOCH,
-    )
-
-
-def _balance_from_wire(account: _Account) -> Balance:
-    return Balance(
-        currency=account.currency,
-        available=_to_decimal(account.available_balance.value, "available_balance"),
-        hold=_to_decimal(account.hold.value, "hold"),
-    )
-
-
-def _placed_from_wire(created: _CreateOrder, client_order_id: ClientOrderId) -> PlacedOrder:
-    if created.success:
-        ok = created.success_response or _SuccessResponse()
-        order_id = ok.order_id or created.order_id
-        return PlacedOrder(True, order_id, ClientOrderId(ok.client_order_id or client_order_id))
-    err = created.error_response or _ErrorResponse()
-    reason = err.error or created.failure_reason or "UNKNOWN_FAILURE_REASON"
-    message = err.message or err.error_details or err.new_order_failure_reason or err.preview_failure_reason
-    return PlacedOrder(False, "", client_order_id, error=reason, message=message)
-
-
-# --- response bodies → domain (pure; the client and the tests use these) ------------------------
-
-
-def parse_products(body: bytes) -> list[Product]:
-    """``GET /products``: ``{"products": [...], "num_products": n}``."""
-    return [_product_from_wire(p) for p in _decode(body, _Products, "products").products]
-
-
-def parse_best_bid_ask(body: bytes) -> list[BestBidAsk]:
-    return [_best_bid_ask_from_wire(b) for b in _decode(body, _Pricebooks, "best_bid_ask").pricebooks]
-
-
-def parse_accounts(body: bytes) -> tuple[list[Balance], str]:
-    """One page of accounts and the cursor of the next page ("" when this was the last)."""
-    page = _decode(body, _AccountsPage, "accounts")
-    return [_balance_from_wire(a) for a in page.accounts], page.cursor if page.has_next else ""
-
-
-def parse_candles(body: bytes, seconds: int) -> list[Candle]:
-    """``GET /products/{id}/candles`` (newest first on the wire) as Candles, oldest first."""
-    out: list[Candle] = []
-    for c in _decode(body, _Candles, "candles").candles:
-        try:
-            start = int(c.start)
-        except ValueError:
-            raise ExchangeError(
-                f"candle start {c.start!r} is not UNIX seconds", code="BAD_RESPONSE"
-            ) from None
-        out.append(
-            Candle(
-                start=start,
-                seconds=seconds,
-                open=float(_to_decimal(c.open, "candle open")),
-                high=float(_to_decimal(c.high, "candle high")),
-                low=float(_to_decimal(c.low, "candle low")),
-                close=float(_to_decimal(c.close, "candle close")),
-                volume=float(_to_decimal(c.volume, "candle volume")),
-            )
-        )
-    out.sort(key=lambda candle: candle.start)
-    return out
-
-
-def parse_create_order(body: bytes, client_order_id: ClientOrderId) -> PlacedOrder:
-    return _placed_from_wire(_decode(body, _CreateOrder, "create order"), client_order_id)
-
-
-def parse_order(body: bytes) -> ExchangeOrder:
-    return _order_from_wire(_decode(body, _OrderEnvelope, "get order").order)
-
-
-def parse_orders(body: bytes) -> tuple[list[ExchangeOrder], str]:
-    """One page of List Orders and the cursor of the next page ("" when this was the last)."""
-    page = _decode(body, _OrdersPage, "list orders")
-    return [_order_from_wire(o) for o in page.orders], page.cursor if page.has_next else ""
-
-
-def parse_fills(body: bytes) -> tuple[list[Fill], str]:
-    """One page of List Fills and the next cursor (List Fills has no has_next: "" ends it).
-
-    A fill flagged ``size_in_quote`` carries its size in quote currency (ccxt reads Coinbase so, and
-    a captured fill's commission is exactly the fee rate times its size); it is converted to base.
-    """
-    page = _decode(body, _FillsPage, "list fills")
-    return [_fill_from_wire(f) for f in page.fills], page.cursor
-
-
-def parse_cancel_results(body: bytes) -> dict[str, bool]:
-    """order id → cancelled? (failures such as UNKNOWN_CANCEL_ORDER read as False)."""
-    return {r.order_id: r.success for r in _decode(body, _CancelResults, "cancel orders").results}
-
-
-def error_from_response(status: int, body: bytes, what: str) -> ExchangeError:
-    """An HTTP error as ExchangeError: the status, the body's error code, a one-line message."""
-    code = ""
-    try:
-        err = msgspec.json.decode(body, type=_ErrorBody)
-    except msgspec.DecodeError:
-        # Coinbase has answered POST /orders with an HTML page; keep a short, single-line piece.
-        text = " ".join(body[:ERROR_SNIPPET].decode("utf-8", "replace").split())
-    else:
-        code = err.error or (err.errors[0].id if err.errors else "")
-        if err.errors:
-            text = "; ".join(f"{e.id}: {e.message}" for e in err.errors)
-        else:
-            text = err.message or err.error_details or err.error
-    return ExchangeError(f"{what}: HTTP {status} {text}".rstrip(), status=status, code=code)
-
-
-def order_configuration(request: OrderRequest) -> dict[str, dict[str, Any]]:
-    """The one-key ``order_configuration`` for a request (limit GTC when limit_price is set)."""
-    if request.limit_price is not None:
-        if request.base_size is None:
-            raise ExchangeError("a limit order needs base_size", code="INVALID_REQUEST")
-        return {
-            "limit_limit_gtc": {
-                "base_size": _text(request.base_size),
-                "limit_price": _text(request.limit_price),
-                "post_only": False,
-            }
-        }
-    if (request.quote_size is None) == (request.base_size is None):
-        raise ExchangeError(
-            "a market order needs exactly one of quote_size, base_size", code="INVALID_REQUEST"
-        )
-    if request.quote_size is not None:
-        return {"market_market_ioc": {"quote_size": _text(request.quote_size)}}
-    assert request.base_size is not None
-    return {"market_market_ioc": {"base_size": _text(request.base_size)}}
-
-
-def _text(value: Decimal) -> str:
-    """Plain notation: ``Decimal("1E-8")`` must go out as ``0.00000001``."""
-    return format(value, "f")
 
 
 # --- the client ----------------------------------------------------------------------------------
@@ -484,6 +105,7 @@ class CoinbaseRest:
         self,
         base_url: str,
         *,
+        clock: Clock,
         api_key: str | None = None,
         api_secret: str | None = None,
         session: aiohttp.ClientSession | None = None,
@@ -502,16 +124,17 @@ class CoinbaseRest:
         self._path_prefix = parts.path + API_PREFIX
         if (api_key is None) != (api_secret is None):
             raise ValueError("api_key and api_secret go together")
-        self._signer = CdpSigner(api_key, api_secret) if api_key and api_secret else None
+        self._clock = clock
+        self._signer = CdpSigner(api_key, api_secret, clock=clock) if api_key and api_secret else None
         self._session = session
         self._own_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._read_attempts = max(1, read_attempts)
         self._random = random.Random()
         # Shared by every caller of this client (pass the same ones to share across clients).
-        self.private_limiter = private_limiter or RateLimiter("private", PRIVATE_PER_S)
-        self.public_limiter = public_limiter or RateLimiter("public", PUBLIC_PER_S)
-        self.breaker = breaker or CircuitBreaker()
+        self.private_limiter = private_limiter or RateLimiter("private", PRIVATE_PER_S, clock=clock)
+        self.public_limiter = public_limiter or RateLimiter("public", PUBLIC_PER_S, clock=clock)
+        self.breaker = breaker or CircuitBreaker(clock=clock)
         self._rate_limit_budget = rate_limit_budget
         self.requests: dict[tuple[str, int], int] = {}  # (endpoint, HTTP status or 0) → count
         self.rate_limited = 0  # 429 answers received
@@ -538,18 +161,21 @@ class CoinbaseRest:
     async def best_bid_ask(self, product_ids: list[ProductId]) -> list[BestBidAsk]:
         return parse_best_bid_ask(await self._get("/best_bid_ask", [("product_ids", p) for p in product_ids]))
 
-    async def candles(self, product_id: ProductId, granularity: str, start: int, end: int) -> list[Candle]:
-        """Candles starting in ``[start, end)`` (UNIX seconds), oldest first.
+    async def candles(
+        self, product_id: ProductId, timeframe: Timeframe, start: int, end: int
+    ) -> list[Candle]:
+        """Candles of ``timeframe`` starting in ``[start, end)`` (UNIX seconds), oldest first.
 
-        ``granularity`` is Coinbase's enum (``ONE_MINUTE``, ``FIVE_MINUTE``, ...). Ranges longer
-        than one request allows are fetched in pages; intervals without trades have no candle.
+        Ranges longer than one request allows are fetched in pages; intervals without trades have
+        no candle.
         """
-        seconds = GRANULARITY_SECONDS.get(granularity)
-        if seconds is None:
+        granularity = GRANULARITY.get(timeframe)
+        if granularity is None:
             raise ExchangeError(
-                f"granularity must be one of {', '.join(GRANULARITY_SECONDS)}, not {granularity!r}",
+                f"timeframe must be one of {', '.join(GRANULARITY)}, not {timeframe!r}",
                 code="INVALID_REQUEST",
             )
+        seconds = GRANULARITY_SECONDS[granularity]
         if start >= end:
             return []
         found: dict[int, Candle] = {}
@@ -609,11 +235,11 @@ class CoinbaseRest:
         self,
         *,
         product_ids: Sequence[ProductId] = (),
-        statuses: Sequence[str] = (),
+        statuses: Sequence[ExchangeOrderStatus] = (),
         order_ids: Sequence[str] = (),
         since: datetime | None = None,
     ) -> list[ExchangeOrder]:
-        """Every order matching the filters (all pages), e.g. ``statuses=["OPEN"]`` to reconcile.
+        """Every order matching the filters (all pages), e.g. ``statuses=[OPEN]`` to reconcile.
 
         ``order_ids`` go out ``ORDER_IDS_PER_REQUEST`` at a time (one request each, usually one
         page), so the URL stays short; ``since`` is ``start_date`` (orders created at or after it).
@@ -628,11 +254,12 @@ class CoinbaseRest:
     async def _list_orders_pages(
         self,
         product_ids: Sequence[ProductId],
-        statuses: Sequence[str],
+        statuses: Sequence[ExchangeOrderStatus],
         order_ids: Sequence[str],
         since: datetime | None,
     ) -> list[ExchangeOrder]:
-        base = [("product_ids", p) for p in product_ids] + [("order_status", s) for s in statuses]
+        base = [("product_ids", p) for p in product_ids]
+        base += [("order_status", STATUS_FILTER[s]) for s in dict.fromkeys(statuses)]
         base += [("order_ids", i) for i in order_ids]
         if since is not None:
             base.append(("start_date", _rfc3339(since)))
@@ -731,13 +358,13 @@ class CoinbaseRest:
             except ExchangeError:
                 if last:
                     raise
-                await asyncio.sleep(self._backoff(attempt))
+                await self._clock.sleep(self._backoff(attempt))
                 continue
             if status < 400:
                 return body
             if status >= 500 and not last:
                 log.debug("%s: HTTP %d, retrying", what, status)
-                await asyncio.sleep(self._backoff(attempt))
+                await self._clock.sleep(self._backoff(attempt))
                 continue
             raise error_from_response(status, body, what)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -754,7 +381,7 @@ class CoinbaseRest:
         what = f"{method} {path}"
         endpoint = endpoint_label(path)
         limiter = self.public_limiter if _is_public(path) and self._signer is None else self.private_limiter
-        deadline = time.monotonic() + self._rate_limit_budget
+        deadline = self._clock.monotonic() + self._rate_limit_budget
         breaker = self.breaker
         while True:
             breaker.before_call(what)
@@ -781,9 +408,9 @@ class CoinbaseRest:
             if status != 429:
                 return status, body, headers
             self.rate_limited += 1
-            wait = reset_seconds(headers) or DEFAULT_429_PAUSE_S
+            wait = reset_seconds(headers, self._clock.time()) or DEFAULT_429_PAUSE_S
             limiter.pause(wait, f"HTTP 429 on {what}")
-            if time.monotonic() + wait > deadline:
+            if self._clock.monotonic() + wait > deadline:
                 return status, body, headers
 
     def _count(self, endpoint: str, status: int) -> None:

@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streambot.venues.coinbase.auth import AuthError, load_private_key
+from streambot.venues.coinbase.key_material import AuthError, load_private_key
 
 
 class KeyFileError(AuthError):

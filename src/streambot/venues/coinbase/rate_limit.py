@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Final
+
+from streambot.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,9 @@ class RateLimiter:
         name: str,
         limit: int,
         *,
+        clock: Clock,
         window: float = WINDOW_S,
         margin: float = MARGIN_S,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if limit < 1:
             raise ValueError(f"rate limit {name}: limit must be at least 1, not {limit}")
@@ -63,20 +64,20 @@ class RateLimiter:
 
     async def acquire(self) -> float:
         """Take one token, waiting as long as needed; returns the seconds waited."""
-        started = self._clock()
+        started = self._clock.monotonic()
         async with self._lock:
             while True:
-                now = self._clock()
+                now = self._clock.monotonic()
                 self._release_returned(now)
                 wait = self._paused_until - now
                 if len(self._taken) >= self.limit:
                     wait = max(wait, self._taken[0] + self._window - now)
                 if wait <= 0:
                     break
-                await asyncio.sleep(wait)
+                await self._clock.sleep(wait)
             self._taken.append(now)
         self.acquired += 1
-        waited = self._clock() - started
+        waited = self._clock.monotonic() - started
         if waited > 0.001:
             self.waits += 1
             self.wait_seconds += waited
@@ -85,7 +86,7 @@ class RateLimiter:
     def pause(self, seconds: float, reason: str, *, warn: bool = True) -> None:
         """Hold every caller for ``seconds`` (the server said we are over its limit)."""
         seconds = min(max(seconds, 0.0), RESET_CAP_S)
-        now = self._clock()
+        now = self._clock.monotonic()
         until = now + seconds
         if until <= self._paused_until:
             return
@@ -109,7 +110,9 @@ class RateLimiter:
             # the whole window is back, which is far more than we need to wait for one request).
             one_token = self._window / self.limit
             self.pause(
-                min(reset_seconds(headers) or one_token, one_token), "x-ratelimit-remaining is 0", warn=False
+                min(reset_seconds(headers, self._clock.time()) or one_token, one_token),
+                "x-ratelimit-remaining is 0",
+                warn=False,
             )
 
     def _release_returned(self, now: float) -> None:
@@ -119,13 +122,14 @@ class RateLimiter:
             taken.popleft()
 
 
-def reset_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds until ``x-ratelimit-reset`` (given as seconds from now, or as a UNIX time)."""
+def reset_seconds(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds until ``x-ratelimit-reset`` (given as seconds from now, or as a UNIX time; ``now``
+    is the current UNIX time)."""
     value = _number(headers.get("x-ratelimit-reset"))
     if value is None:
         return None
     if value > 1e9:  # an absolute UNIX time
-        value -= time.time()
+        value -= now
     return min(max(value, 0.0), RESET_CAP_S)
 
 

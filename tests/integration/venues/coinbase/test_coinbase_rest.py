@@ -15,7 +15,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from streambot.domain import ClientOrderId, OrderRequest, Side, round_down
+from streambot.clock import SystemClock
+from streambot.domain import ClientOrderId, ExchangeOrderStatus, OrderRequest, Side, round_down
 from streambot.exchange import Exchange, ExchangeError, OrderOutcomeUnknown
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.venues.coinbase.client import CoinbaseRest
@@ -39,7 +40,7 @@ async def sim() -> AsyncIterator[Simulator]:
 
 @pytest.fixture
 async def rest(sim: Simulator) -> AsyncIterator[CoinbaseRest]:
-    client = CoinbaseRest(sim.rest_url)
+    client = CoinbaseRest(sim.rest_url, clock=SystemClock())
     try:
         yield client
     finally:
@@ -98,7 +99,7 @@ async def test_market_buy_fills_and_has_fills(rest: CoinbaseRest) -> None:
     assert placed.order_id
 
     order = await rest.get_order(placed.order_id)
-    assert order.status == "FILLED"
+    assert order.status is ExchangeOrderStatus.FILLED
     assert order.client_order_id == "it-buy-1"
     assert order.side is Side.BUY
     assert order.product_id == "BTC-USD"
@@ -128,7 +129,7 @@ async def test_market_sell_by_base_size(rest: CoinbaseRest) -> None:
     sold = await rest.place_order(OrderRequest(coid("it-sell-2"), "BTC-USD", Side.SELL, base_size=size))
     assert sold.success
     order = await rest.get_order(sold.order_id)
-    assert (order.status, order.side, order.filled_size) == ("FILLED", Side.SELL, size)
+    assert (order.status, order.side, order.filled_size) == (ExchangeOrderStatus.FILLED, Side.SELL, size)
 
 
 async def test_limit_order_rests_and_cancels(rest: CoinbaseRest) -> None:
@@ -137,11 +138,11 @@ async def test_limit_order_rests_and_cancels(rest: CoinbaseRest) -> None:
     )
     placed = await rest.place_order(request)
     assert placed.success
-    assert (await rest.get_order(placed.order_id)).status == "OPEN"
+    assert (await rest.get_order(placed.order_id)).status is ExchangeOrderStatus.OPEN
 
     outcome = await rest.cancel_orders([placed.order_id, "no-such-order"])
     assert outcome == {placed.order_id: True, "no-such-order": False}
-    assert (await rest.get_order(placed.order_id)).status == "CANCELLED"
+    assert (await rest.get_order(placed.order_id)).status is ExchangeOrderStatus.CANCELLED
 
 
 async def test_insufficient_funds_is_success_false(rest: CoinbaseRest) -> None:
@@ -168,7 +169,7 @@ async def test_find_order_by_client_order_id(rest: CoinbaseRest) -> None:
     found = await rest.find_order(coid("it-find-1"), "BTC-USD")
     assert found is not None
     assert found.order_id == placed[1].order_id
-    assert found.status == "FILLED"
+    assert found.status is ExchangeOrderStatus.FILLED
     assert await rest.find_order(coid("it-never-sent"), "BTC-USD") is None
     assert await rest.find_order(coid("it-find-1"), "ETH-USD") is None
 
@@ -210,7 +211,11 @@ async def test_signed_requests_carry_a_fresh_jwt_for_the_request_uri(sim: Simula
     trace.on_request_start.append(on_request_start)
     async with aiohttp.ClientSession(trace_configs=[trace]) as session:
         client = CoinbaseRest(
-            sim.rest_url, api_key="organizations/o/apiKeys/k", api_secret=pem, session=session
+            sim.rest_url,
+            clock=SystemClock(),
+            api_key="organizations/o/apiKeys/k",
+            api_secret=pem,
+            session=session,
         )
         await client.products(["BTC-USD"])
         await client.accounts()
@@ -244,7 +249,7 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[CoinbaseRest]]]:
         await site.start()
         runners.append(runner)
         options.setdefault("timeout", 0.5)
-        client = CoinbaseRest(f"http://127.0.0.1:{runner.addresses[0][1]}", **options)
+        client = CoinbaseRest(f"http://127.0.0.1:{runner.addresses[0][1]}", clock=SystemClock(), **options)
         clients.append(client)
         return client
 
@@ -422,7 +427,7 @@ async def test_every_paged_read_stops_on_a_repeated_or_endless_cursor(
     assert "GET /orders/historical/fills: stopped after 5 pages" in caplog.text
 
     seen.clear()
-    assert len(await rest.list_orders(statuses=["OPEN"])) == 2
+    assert len(await rest.list_orders(statuses=[ExchangeOrderStatus.OPEN])) == 2
     assert seen == [("orders", ""), ("orders", "same")]
 
     seen.clear()
@@ -462,7 +467,7 @@ async def test_create_order_is_never_resent_and_unknown_outcomes_say_so(serve: A
 
 
 async def test_create_order_on_a_dead_server_is_an_unknown_outcome() -> None:
-    rest = CoinbaseRest("http://127.0.0.1:9", timeout=0.5)
+    rest = CoinbaseRest("http://127.0.0.1:9", clock=SystemClock(), timeout=0.5)
     try:
         with pytest.raises(OrderOutcomeUnknown):
             await rest.place_order(buy("x-3", "10"))

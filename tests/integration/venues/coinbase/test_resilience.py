@@ -17,11 +17,12 @@ import orjson
 import pytest
 from aiohttp import web
 
-from streambot.domain import ClientOrderId, OrderRequest, Side
+from streambot.clock import SystemClock
+from streambot.domain import ClientOrderId, ExchangeOrderStatus, OrderRequest, Side, Timeframe
 from streambot.exchange import ExchangeError, OrderOutcomeUnknown
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.trading.balances import BalanceCache
-from streambot.venues.coinbase.breaker import CircuitBreaker, CircuitOpen
+from streambot.venues.coinbase.breaker import BreakerState, CircuitBreaker, CircuitOpen
 from streambot.venues.coinbase.client import CoinbaseRest, endpoint_label
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ async def sim() -> AsyncIterator[Simulator]:
 
 @pytest.fixture
 async def rest(sim: Simulator) -> AsyncIterator[CoinbaseRest]:
-    client = CoinbaseRest(sim.rest_url)
+    client = CoinbaseRest(sim.rest_url, clock=SystemClock())
     try:
         yield client
     finally:
@@ -66,7 +67,7 @@ def statuses(client: CoinbaseRest, status: int) -> int:
 async def test_candles_oldest_first_within_the_range_and_paged(rest: CoinbaseRest) -> None:
     end = int(time.time()) // 60 * 60
     start = end - 700 * 60  # more than one request's worth: three pages
-    candles = await rest.candles("BTC-USD", "ONE_MINUTE", start, end)
+    candles = await rest.candles("BTC-USD", Timeframe.ONE_MINUTE, start, end)
     assert len(candles) == 700
     assert [c.start for c in candles] == list(range(start, end, 60))
     assert all(
@@ -75,12 +76,12 @@ async def test_candles_oldest_first_within_the_range_and_paged(rest: CoinbaseRes
     assert statuses(rest, 200) == 3
 
     end5 = end // 300 * 300
-    five = await rest.candles("ETH-USD", "FIVE_MINUTE", end5 - 3000, end5)
+    five = await rest.candles("ETH-USD", Timeframe.FIVE_MINUTES, end5 - 3000, end5)
     assert [c.start for c in five] == list(range(end5 - 3000, end5, 300))
 
-    with pytest.raises(ExchangeError, match="granularity must be one of"):
-        await rest.candles("BTC-USD", "1m", start, end)
-    assert await rest.candles("BTC-USD", "ONE_MINUTE", end, end) == []
+    with pytest.raises(ExchangeError, match="timeframe must be one of"):
+        await rest.candles("BTC-USD", "2m", start, end)  # type: ignore[arg-type]
+    assert await rest.candles("BTC-USD", Timeframe.ONE_MINUTE, end, end) == []
 
 
 async def test_list_orders_and_batch_cancel(sim: Simulator, rest: CoinbaseRest) -> None:
@@ -98,12 +99,12 @@ async def test_list_orders_and_batch_cancel(sim: Simulator, rest: CoinbaseRest) 
         for i in range(3)
     ]
     assert all(p.success for p in placed)
-    open_orders = await rest.list_orders(product_ids=["BTC-USD"], statuses=["OPEN"])
+    open_orders = await rest.list_orders(product_ids=["BTC-USD"], statuses=[ExchangeOrderStatus.OPEN])
     assert {o.order_id for o in open_orders} >= {p.order_id for p in placed}
 
     outcome = await rest.cancel_orders([p.order_id for p in placed] + ["no-such-order"])
     assert outcome == {**{p.order_id: True for p in placed}, "no-such-order": False}
-    still_open = await rest.list_orders(product_ids=["BTC-USD"], statuses=["OPEN"])
+    still_open = await rest.list_orders(product_ids=["BTC-USD"], statuses=[ExchangeOrderStatus.OPEN])
     assert not {o.order_id for o in still_open} & {p.order_id for p in placed}
 
 
@@ -129,7 +130,7 @@ async def test_a_burst_far_over_the_limit_is_queued_never_refused(rest: Coinbase
 
 
 async def test_a_429_storm_loses_no_request(sim: Simulator) -> None:
-    client = CoinbaseRest(sim.rest_url)
+    client = CoinbaseRest(sim.rest_url, clock=SystemClock())
     try:
         await inject(sim, {"fault": "http_error", "status": 429, "seconds": 1.0})
         html_storm = asyncio.create_task(client.accounts())
@@ -181,7 +182,9 @@ async def flaky() -> AsyncIterator[tuple[dict[str, int], Callable[..., Awaitable
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         runners.append(runner)
-        client = CoinbaseRest(f"http://127.0.0.1:{runner.addresses[0][1]}", timeout=2.0, **options)
+        client = CoinbaseRest(
+            f"http://127.0.0.1:{runner.addresses[0][1]}", clock=SystemClock(), timeout=2.0, **options
+        )
         clients.append(client)
         return client
 
@@ -196,8 +199,10 @@ async def test_the_circuit_opens_refuses_entries_then_probes_and_closes(
     flaky: tuple[dict[str, int], Callable[..., Awaitable[CoinbaseRest]]],
 ) -> None:
     mode, make = flaky
-    changes: list[str] = []
-    breaker = CircuitBreaker(threshold=3, cooldown=0.2, on_change=lambda state, _: changes.append(state))
+    changes: list[BreakerState] = []
+    breaker = CircuitBreaker(
+        clock=SystemClock(), threshold=3, cooldown=0.2, on_change=lambda state, _: changes.append(state)
+    )
     client = await make(breaker=breaker, read_attempts=1)
 
     for _ in range(3):

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from streambot.venues.coinbase.auth import AuthError, CdpSigner, load_private_key
+from streambot.clock import ManualClock, SystemClock
+from streambot.venues.coinbase.auth import CdpSigner
+from streambot.venues.coinbase.key_material import AuthError, load_private_key
 
 KEY_NAME = "organizations/org-1/apiKeys/key-1"
 NOW = 1_760_000_000.0
+AT_NOW = ManualClock(datetime.fromtimestamp(NOW, UTC))
 
 
 def ec_pem(curve: ec.EllipticCurve | None = None) -> tuple[str, ec.EllipticCurvePublicKey]:
@@ -47,7 +51,7 @@ def verify(token: str, public_key: object, algorithm: str) -> tuple[dict[str, ob
 
 def test_ec_key_signs_es256_rest_token_with_the_cdp_header_and_claims() -> None:
     pem, public = ec_pem()
-    signer = CdpSigner(KEY_NAME, pem, clock=lambda: NOW)
+    signer = CdpSigner(KEY_NAME, pem, clock=AT_NOW)
 
     token = signer.rest_jwt("get", "api.coinbase.com", "/api/v3/brokerage/accounts")
     header, claims = verify(token, public, "ES256")
@@ -69,14 +73,14 @@ def test_ec_key_signs_es256_rest_token_with_the_cdp_header_and_claims() -> None:
 
 def test_every_token_has_a_fresh_nonce() -> None:
     pem, _ = ec_pem()
-    signer = CdpSigner(KEY_NAME, pem, clock=lambda: NOW)
+    signer = CdpSigner(KEY_NAME, pem, clock=AT_NOW)
     headers = {jwt.get_unverified_header(signer.ws_jwt())["nonce"] for _ in range(5)}
     assert len(headers) == 5
 
 
 def test_ws_token_has_no_uri_claim() -> None:
     pem, public = ec_pem()
-    _, claims = verify(CdpSigner(KEY_NAME, pem, clock=lambda: NOW).ws_jwt(), public, "ES256")
+    _, claims = verify(CdpSigner(KEY_NAME, pem, clock=AT_NOW).ws_jwt(), public, "ES256")
     assert "uri" not in claims
     assert claims["iss"] == "cdp"
     assert claims["sub"] == KEY_NAME
@@ -84,7 +88,9 @@ def test_ws_token_has_no_uri_claim() -> None:
 
 def test_token_validates_against_the_real_clock() -> None:
     pem, public = ec_pem()
-    token = CdpSigner(KEY_NAME, pem).rest_jwt("POST", "api.coinbase.com", "/api/v3/brokerage/orders")
+    token = CdpSigner(KEY_NAME, pem, clock=SystemClock()).rest_jwt(
+        "POST", "api.coinbase.com", "/api/v3/brokerage/orders"
+    )
     claims = jwt.decode(token, public, algorithms=["ES256"])
     assert claims["uri"] == "POST api.coinbase.com/api/v3/brokerage/orders"
 
@@ -105,7 +111,7 @@ def test_ed25519_key_signs_eddsa(form: str) -> None:
         "pkcs8-pem": pem,
         "pem-with-escaped-newlines": pem.replace("\n", "\\n"),
     }[form]
-    signer = CdpSigner(KEY_NAME, secret, clock=lambda: NOW)
+    signer = CdpSigner(KEY_NAME, secret, clock=AT_NOW)
 
     header, claims = verify(
         signer.rest_jwt("GET", "127.0.0.1:8080", "/api/v3/brokerage/products"), key.public_key(), "EdDSA"
@@ -137,7 +143,7 @@ def test_ec_key_in_pkcs8_is_accepted_too() -> None:
 )
 def test_unusable_secrets_raise_without_quoting_them(secret: str) -> None:
     with pytest.raises(AuthError) as raised:
-        CdpSigner(KEY_NAME, secret)
+        CdpSigner(KEY_NAME, secret, clock=SystemClock())
     if secret:
         assert secret not in str(raised.value)
 
@@ -150,6 +156,6 @@ def test_other_curves_are_refused() -> None:
 
 def test_repr_shows_no_secret() -> None:
     pem, _ = ec_pem()
-    signer = CdpSigner(KEY_NAME, pem)
+    signer = CdpSigner(KEY_NAME, pem, clock=SystemClock())
     assert "PRIVATE" not in repr(signer)
     assert KEY_NAME in repr(signer)

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from streambot.clock import ManualClock
 from streambot.exchange import ExchangeError
-from streambot.venues.coinbase.breaker import CircuitBreaker, CircuitOpen
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from streambot.venues.coinbase.breaker import BreakerState, CircuitBreaker, CircuitOpen
 
 
 def test_opens_after_consecutive_failures_only() -> None:
-    breaker = CircuitBreaker(threshold=3, cooldown=5, clock=Clock())
+    breaker = CircuitBreaker(threshold=3, cooldown=5, clock=ManualClock())
     breaker.record_failure("a")
     breaker.record_failure("b")
     breaker.record_success()  # resets the run
@@ -34,18 +27,18 @@ def test_opens_after_consecutive_failures_only() -> None:
 
 
 def test_one_probe_at_a_time_then_close_or_reopen() -> None:
-    clock = Clock()
-    seen: list[str] = []
+    clock = ManualClock()
+    seen: list[BreakerState] = []
     breaker = CircuitBreaker(threshold=1, cooldown=5, clock=clock, on_change=lambda s, _: seen.append(s))
     breaker.record_failure("down")
-    clock.now += 5
+    clock.advance_by(5)
     assert breaker.state == "half_open"
     breaker.before_call("probe")  # allowed
     with pytest.raises(CircuitOpen):
         breaker.before_call("second caller while probing")
     breaker.record_failure("still down")
     assert breaker.state == "open"
-    clock.now += 5
+    clock.advance_by(5)
     breaker.before_call("probe 2")
     breaker.abandon()  # cancelled: no verdict, the next call probes
     breaker.before_call("probe 3")
@@ -53,3 +46,7 @@ def test_one_probe_at_a_time_then_close_or_reopen() -> None:
     assert breaker.state == "closed"
     assert seen == ["open", "half_open", "open", "half_open", "half_open", "closed"]
     assert breaker.opened == 2
+
+
+def test_states_keep_their_metric_labels() -> None:
+    assert [str(state) for state in BreakerState] == ["closed", "open", "half_open"]

@@ -7,19 +7,21 @@ from pathlib import Path
 import orjson
 import pytest
 
+from streambot.clock import SystemClock
 from streambot.domain import (
     Balance,
     BestBidAsk,
     ClientOrderId,
     ExchangeOrder,
+    ExchangeOrderStatus,
     OrderRequest,
     PlacedOrder,
     Product,
     Side,
 )
 from streambot.exchange import ExchangeError
-from streambot.venues.coinbase.client import (
-    CoinbaseRest,
+from streambot.venues.coinbase.client import CoinbaseRest
+from streambot.venues.coinbase.parse import (
     error_from_response,
     order_configuration,
     parse_accounts,
@@ -134,7 +136,7 @@ def test_filled_order() -> None:
         client_order_id=ClientOrderId("a0f970a2-05fa-4e1f-9517-f6702c33cfd1"),
         product_id="ADA-USDT",
         side=Side.SELL,
-        status="FILLED",
+        status=ExchangeOrderStatus.FILLED,
         filled_size=Decimal("10"),
         average_filled_price=Decimal("0.392"),
         filled_value=Decimal("3.92"),
@@ -146,7 +148,7 @@ def test_filled_order() -> None:
 def test_cancelled_order() -> None:
     order = parse_order(fixture("rest_get_order_cancelled.json"))
     assert (order.status, order.side, order.filled_size, order.client_order_id) == (
-        "CANCELLED",
+        ExchangeOrderStatus.CANCELLED,
         Side.BUY,
         Decimal(0),
         "WoKEnVudA77LvxR4Uknt",
@@ -167,7 +169,7 @@ def test_orders_page() -> None:
     assert len(orders) == 10
     assert orders[0].order_id == "0a89e021-92f9-49a8-8657-d1a948c72e01"
     assert orders[0].client_order_id == "j876789ks"
-    assert {o.status for o in orders} == {"CANCELLED"}
+    assert {o.status for o in orders} == {ExchangeOrderStatus.CANCELLED}
     assert cursor == "148401249"
 
 
@@ -265,6 +267,6 @@ def test_order_configuration() -> None:
 
 def test_client_rejects_bad_urls_and_half_credentials() -> None:
     with pytest.raises(ValueError, match="base_url"):
-        CoinbaseRest("api.coinbase.com")
+        CoinbaseRest("api.coinbase.com", clock=SystemClock())
     with pytest.raises(ValueError, match="together"):
-        CoinbaseRest("https://api.coinbase.com", api_key="k")
+        CoinbaseRest("https://api.coinbase.com", clock=SystemClock(), api_key="k")

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
+from streambot.clock import ManualClock
 from streambot.venues.coinbase.rate_limit import RateLimiter, reset_seconds
 
 
 async def test_no_window_ever_sees_more_than_the_limit() -> None:
-    limiter = RateLimiter("test", 5, window=0.1, margin=0.01)
+    clock = ManualClock()
+    limiter = RateLimiter("test", 5, clock=clock, window=0.1, margin=0.01)
     stamps: list[float] = []
 
     async def caller() -> None:
         await limiter.acquire()
-        stamps.append(time.monotonic())
+        stamps.append(clock.monotonic())
 
-    await asyncio.gather(*(caller() for _ in range(23)))
+    callers = [asyncio.create_task(caller()) for _ in range(23)]
+    await asyncio.sleep(0)  # every caller queues at t=0
+    await clock.run_for(1.0)
+    assert all(task.done() for task in callers)
     assert len(stamps) == 23  # every caller served
     stamps.sort()
     for i in range(len(stamps) - 5):
@@ -29,16 +33,21 @@ async def test_no_window_ever_sees_more_than_the_limit() -> None:
 
 
 async def test_a_pause_holds_every_caller() -> None:
-    limiter = RateLimiter("test", 100)
+    clock = ManualClock()
+    limiter = RateLimiter("test", 100, clock=clock)
     limiter.pause(0.1, "429")
-    started = time.monotonic()
-    await asyncio.gather(*(limiter.acquire() for _ in range(3)))
-    assert time.monotonic() - started >= 0.09
+    callers = asyncio.gather(*(limiter.acquire() for _ in range(3)))
+    await asyncio.sleep(0)
+    await clock.run_for(0.05)
+    assert not callers.done()
+    await clock.run_for(0.05)
+    assert callers.done()
+    assert all(waited >= 0.09 for waited in await callers)
     assert limiter.pauses == 1
 
 
 def test_headers_lower_the_limit_and_an_exhausted_budget_pauses() -> None:
-    limiter = RateLimiter("test", 30)
+    limiter = RateLimiter("test", 30, clock=ManualClock())
     limiter.observe({"x-ratelimit-limit": "20", "x-ratelimit-remaining": "5"})
     assert limiter.limit == 20
     limiter.observe({"x-ratelimit-limit": "50"})  # never raised above our own
@@ -50,14 +59,13 @@ def test_headers_lower_the_limit_and_an_exhausted_budget_pauses() -> None:
 
 
 def test_reset_header_forms() -> None:
-    assert reset_seconds({}) is None
-    assert reset_seconds({"x-ratelimit-reset": "0.5"}) == 0.5
-    absolute = reset_seconds({"x-ratelimit-reset": str(time.time() + 2)})
-    assert absolute is not None
-    assert 1.0 < absolute <= 2.0
-    assert reset_seconds({"x-ratelimit-reset": "99999"}) == 10.0  # capped
+    now = ManualClock().time()
+    assert reset_seconds({}, now) is None
+    assert reset_seconds({"x-ratelimit-reset": "0.5"}, now) == 0.5
+    assert reset_seconds({"x-ratelimit-reset": str(now + 2)}, now) == 2.0  # an absolute UNIX time
+    assert reset_seconds({"x-ratelimit-reset": "99999"}, now) == 10.0  # capped
 
 
 def test_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="limit must be at least 1"):
-        RateLimiter("x", 0)
+        RateLimiter("x", 0, clock=ManualClock())

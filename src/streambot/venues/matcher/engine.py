@@ -1,4 +1,5 @@
-"""Paper account and order matching, the way Coinbase Advanced Trade fills a retail account.
+"""The matching engine: one paper account trading every product, the way Coinbase Advanced Trade
+fills a retail account.
 
 Pure: no I/O and no clock (callers pass ``now``, UNIX seconds). Money is ``Decimal``; amounts the
 exchange computes (fees, sizes bought by quote) keep 16 decimal places, as Coinbase reports them.
@@ -22,333 +23,34 @@ import logging
 import random
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation, localcontext
-from typing import Any, Final
+from decimal import ROUND_DOWN, Decimal, localcontext
 
-from streambot.domain import Product, Side
+from streambot.domain import Product
+from streambot.venues.matcher.accounts import ID_NAMESPACE, Account, account_uuid
+from streambot.venues.matcher.changes import Changes
+from streambot.venues.matcher.fees import PRECISION, buy_hold, fee_on, quantize_amount, value_of_quote_spend
+from streambot.venues.matcher.fills import SimFill
+from streambot.venues.matcher.orders import (
+    CANCELLED,
+    FILLED,
+    OPEN,
+    STOP_UP,
+    CancelResult,
+    NewOrder,
+    PlaceResult,
+    Preview,
+    SimOrder,
+)
+from streambot.venues.matcher.validation import (
+    OrderRefused,
+    ParsedOrder,
+    echo_configuration,
+    parse_new_order,
+    refuse,
+)
 
 log = logging.getLogger(__name__)
-
-AMOUNT_QUANTUM: Final = Decimal("0.0000000000000001")  # Coinbase's 16 decimal places
-_PRECISION: Final = 50
-_MAX_PRICE: Final = Decimal("1e15")
-_NAMESPACE: Final = uuid.UUID("5f0c6a62-2f6e-4c41-9d8e-7f3b1f1c0a11")
-
-MARKET_IOC: Final = "market_market_ioc"
-LIMIT_GTC: Final = "limit_limit_gtc"
-STOP_LIMIT_GTC: Final = "stop_limit_stop_limit_gtc"
-STOP_UP: Final = "STOP_DIRECTION_STOP_UP"
-STOP_DOWN: Final = "STOP_DIRECTION_STOP_DOWN"
-SIMULATED_CONFIGURATIONS: Final = frozenset({MARKET_IOC, LIMIT_GTC, STOP_LIMIT_GTC})
-KNOWN_CONFIGURATIONS: Final = frozenset(
-    {
-        MARKET_IOC,
-        LIMIT_GTC,
-        "sor_limit_ioc",
-        "limit_limit_gtd",
-        "limit_limit_fok",
-        STOP_LIMIT_GTC,
-        "stop_limit_stop_limit_gtd",
-        "trigger_bracket_gtc",
-        "trigger_bracket_gtd",
-    }
-)
-
-OPEN: Final = "OPEN"
-FILLED: Final = "FILLED"
-CANCELLED: Final = "CANCELLED"
-ORDER_STATUSES: Final = frozenset(
-    {
-        "PENDING",
-        OPEN,
-        FILLED,
-        CANCELLED,
-        "EXPIRED",
-        "FAILED",
-        "UNKNOWN_ORDER_STATUS",
-        "QUEUED",
-        "CANCEL_QUEUED",
-        "EDIT_QUEUED",
-    }
-)
-
-
-def quantize_amount(value: Decimal) -> Decimal:
-    with localcontext() as context:
-        context.prec = _PRECISION
-        return value.quantize(AMOUNT_QUANTUM, rounding=ROUND_DOWN)
-
-
-def account_uuid(currency: str) -> str:
-    """Stable per currency, so a restarted simulator keeps the same account ids."""
-    return str(uuid.uuid5(_NAMESPACE, f"account:{currency}"))
-
-
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    """A create-order request as it arrived (strings unparsed: validating them is our job)."""
-
-    client_order_id: str
-    product_id: str
-    side: str
-    order_configuration: Mapping[str, Any]
-
-    @classmethod
-    def market(
-        cls,
-        client_order_id: str,
-        product_id: str,
-        side: Side | str,
-        *,
-        quote_size: Decimal | str | None = None,
-        base_size: Decimal | str | None = None,
-    ) -> NewOrder:
-        config: dict[str, str] = {}
-        if quote_size is not None:
-            config["quote_size"] = str(quote_size)
-        if base_size is not None:
-            config["base_size"] = str(base_size)
-        return cls(client_order_id, product_id, str(side), {MARKET_IOC: config})
-
-    @classmethod
-    def limit(
-        cls,
-        client_order_id: str,
-        product_id: str,
-        side: Side | str,
-        *,
-        base_size: Decimal | str,
-        limit_price: Decimal | str,
-        post_only: bool = False,
-    ) -> NewOrder:
-        config = {"base_size": str(base_size), "limit_price": str(limit_price), "post_only": post_only}
-        return cls(client_order_id, product_id, str(side), {LIMIT_GTC: config})
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why Coinbase would refuse the order (HTTP 200, ``success: false``)."""
-
-    error: str
-    message: str
-    preview_failure_reason: str
-
-
-@dataclass(slots=True)
-class Account:
-    uuid: str
-    currency: str
-    available: Decimal = Decimal(0)
-    hold: Decimal = Decimal(0)
-    created_at: float = 0.0
-    updated_at: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class SimFill:
-    sequence: int
-    entry_id: str
-    trade_id: str
-    order_id: str
-    product_id: str
-    side: str
-    price: Decimal
-    size: Decimal
-    commission: Decimal
-    liquidity_indicator: str  # MAKER | TAKER
-    size_in_quote: bool
-    time: float
-
-
-@dataclass(slots=True)
-class SimOrder:
-    sequence: int
-    order_id: str
-    client_order_id: str
-    product_id: str
-    side: str
-    order_type: str  # MARKET | LIMIT
-    configuration: dict[str, dict[str, Any]]  # echoed back as order_configuration
-    created_time: float
-    base_size: Decimal | None = None
-    quote_size: Decimal | None = None
-    limit_price: Decimal | None = None
-    post_only: bool = False
-    stop_price: Decimal | None = None
-    stop_direction: str | None = None
-    triggered: bool = False  # stop-limit orders: the stop was reached, the order works as a limit
-    status: str = OPEN
-    filled_size: Decimal = Decimal(0)
-    filled_value: Decimal = Decimal(0)
-    total_fees: Decimal = Decimal(0)
-    number_of_fills: int = 0
-    hold: Decimal = Decimal(0)  # outstanding hold, in the currency the order spends
-    last_fill_time: float | None = None
-    cancel_message: str = ""
-
-    @property
-    def time_in_force(self) -> str:
-        return "IMMEDIATE_OR_CANCEL" if self.order_type == "MARKET" else "GOOD_UNTIL_CANCELLED"
-
-    @property
-    def size_in_quote(self) -> bool:
-        return self.quote_size is not None
-
-    @property
-    def remaining(self) -> Decimal:
-        """Base size still to fill (0 for quote-sized orders once they are done)."""
-        if self.base_size is None:
-            return Decimal(0)
-        return self.base_size - self.filled_size
-
-    @property
-    def trigger_status(self) -> str:
-        if self.stop_price is None:
-            return "INVALID_ORDER_TYPE"
-        return "STOP_TRIGGERED" if self.triggered else "STOP_PENDING"
-
-    @property
-    def average_filled_price(self) -> Decimal:
-        if not self.filled_size:
-            return Decimal(0)
-        with localcontext() as context:
-            context.prec = _PRECISION
-            return quantize_amount(self.filled_value / self.filled_size)
-
-    @property
-    def total_value_after_fees(self) -> Decimal:
-        if self.side == "BUY":
-            return self.filled_value + self.total_fees
-        return self.filled_value - self.total_fees
-
-    @property
-    def completion_percentage(self) -> Decimal:
-        if self.status == FILLED:
-            return Decimal(100)
-        target = self.base_size
-        if not target or not self.filled_size:
-            return Decimal(0)
-        return (self.filled_size * 100 / target).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceResult:
-    """``order`` on success (new or the one an earlier request with that client_order_id made)."""
-
-    order: SimOrder | None
-    rejection: Rejection | None
-    configuration: dict[str, dict[str, Any]]
-
-    @property
-    def success(self) -> bool:
-        return self.order is not None
-
-
-@dataclass(frozen=True, slots=True)
-class CancelResult:
-    order_id: str
-    success: bool
-    failure_reason: str  # UNKNOWN_CANCEL_FAILURE_REASON on success, as Coinbase sends it
-
-
-@dataclass(frozen=True, slots=True)
-class Preview:
-    """What an order would cost now (``rejection`` set if it would fail)."""
-
-    rejection: Rejection | None
-    base_size: Decimal
-    quote_size: Decimal
-    commission: Decimal
-    total: Decimal
-    best_bid: Decimal
-    best_ask: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class _Parsed:
-    product: Product
-    side: str
-    order_type: str
-    configuration: dict[str, dict[str, Any]]
-    base_size: Decimal | None
-    quote_size: Decimal | None
-    limit_price: Decimal | None
-    post_only: bool
-    stop_price: Decimal | None = None
-    stop_direction: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """What moved since the last ``take_changes``: the rows a persistent account must rewrite."""
-
-    accounts: list[Account]
-    orders: list[SimOrder]
-    fills: list[SimFill]
-    order_sequence: int
-    fill_sequence: int
-
-    def __bool__(self) -> bool:
-        return bool(self.accounts or self.orders or self.fills)
-
-
-class _Reject(Exception):
-    def __init__(self, error: str, message: str, preview: str) -> None:
-        super().__init__(message)
-        self.rejection = Rejection(error, message, preview)
-
-
-def _reject(error: str, message: str, preview: str | None = None) -> _Reject:
-    return _Reject(error, message, preview if preview is not None else f"PREVIEW_{error}")
-
-
-def _parse_decimal(value: Any, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise _reject("INVALID_REQUEST", f"{name} must be a decimal string", "PREVIEW_NON_NUMERIC_ORDER_SIZE")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise _reject(
-            "INVALID_REQUEST", f"{name} is not a number: {value!r}", "PREVIEW_NON_NUMERIC_ORDER_SIZE"
-        ) from None
-    if not number.is_finite():
-        raise _reject(
-            "INVALID_REQUEST", f"{name} is not a number: {value!r}", "PREVIEW_NON_NUMERIC_ORDER_SIZE"
-        )
-    return number
-
-
-def _check_size(
-    size: Decimal, kind: str, minimum: Decimal, maximum: Decimal, increment: Decimal, currency: str
-) -> None:
-    """Coinbase's order-size checks, in its order: too large, too precise, then too small (a tiny size
-    is reported as a precision problem, not as smallness)."""
-    upper = kind.upper()
-    if size > maximum:
-        raise _reject(
-            "UNKNOWN_FAILURE_REASON",
-            f"Order size too large: the maximum is {maximum:f} {currency}",
-            f"PREVIEW_INVALID_{upper}_SIZE_TOO_LARGE",
-        )
-    if size > 0 and not _on_increment(size, increment):
-        raise _reject(
-            "INVALID_SIZE_PRECISION",
-            f"{kind}_size is too precise: the increment is {increment:f}",
-            # Coinbase's documented reason for base sizes is the generic PREVIEW_INVALID_SIZE_PRECISION.
-            "PREVIEW_INVALID_QUOTE_SIZE_PRECISION" if kind == "quote" else None,
-        )
-    if size <= 0 or size < minimum:
-        raise _reject(
-            "UNKNOWN_FAILURE_REASON",
-            f"Order size too small: the minimum is {minimum:f} {currency}",
-            f"PREVIEW_INVALID_{upper}_SIZE_TOO_SMALL",
-        )
-
-
-def _on_increment(value: Decimal, increment: Decimal) -> bool:
-    return increment <= 0 or value % increment == 0
 
 
 class MatchingEngine:
@@ -366,8 +68,8 @@ class MatchingEngine:
     ) -> None:
         self.taker_fee_rate = taker_fee_rate
         self.maker_fee_rate = maker_fee_rate
-        self.user_id = str(uuid.uuid5(_NAMESPACE, "user"))
-        self.portfolio_id = str(uuid.uuid5(_NAMESPACE, "portfolio"))
+        self.user_id = str(uuid.uuid5(ID_NAMESPACE, "user"))
+        self.portfolio_id = str(uuid.uuid5(ID_NAMESPACE, "portfolio"))
         self._rng = random.Random(f"{seed}:ids") if seed is not None else None
         self._products: dict[str, Product] = {}
         self._accounts: dict[str, Account] = {}
@@ -605,9 +307,9 @@ class MatchingEngine:
             return PlaceResult(existing, None, existing.configuration)
         try:
             parsed, (bid, ask) = self._validate(request)
-        except _Reject as rejected:
+        except OrderRefused as rejected:
             log.debug("Order %s rejected: %s", request.client_order_id, rejected.rejection.error)
-            return PlaceResult(None, rejected.rejection, _echo_configuration(request.order_configuration))
+            return PlaceResult(None, rejected.rejection, echo_configuration(request.order_configuration))
         order = self._new_order(request, parsed, now)
         if parsed.order_type == "MARKET":
             self._execute_market(order, parsed, bid, ask, now)
@@ -621,7 +323,7 @@ class MatchingEngine:
     def preview_order(self, request: NewOrder) -> Preview:
         try:
             parsed, (bid, ask) = self._validate(request)
-        except _Reject as rejected:
+        except OrderRefused as rejected:
             quote = self._quotes.get(request.product_id, (Decimal(0), Decimal(0)))
             return Preview(rejected.rejection, Decimal(0), Decimal(0), Decimal(0), Decimal(0), *quote)
         base, value, fee, total = self._estimate(parsed, bid, ask)
@@ -667,169 +369,33 @@ class MatchingEngine:
             return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         return str(uuid.uuid4())
 
-    def _validate(self, request: NewOrder) -> tuple[_Parsed, tuple[Decimal, Decimal]]:
-        parsed = self._parse(request)
+    def _validate(self, request: NewOrder) -> tuple[ParsedOrder, tuple[Decimal, Decimal]]:
+        parsed = parse_new_order(request, self._products)
         quote = self._touch(parsed.product.product_id)
         if (
             parsed.post_only
             and parsed.limit_price is not None
             and self._crosses(parsed.side, parsed.limit_price, *quote)
         ):
-            raise _reject("INVALID_LIMIT_PRICE_POST_ONLY", "Post-only order would cross the book")
+            raise refuse("INVALID_LIMIT_PRICE_POST_ONLY", "Post-only order would cross the book")
         self._check_funds(parsed, quote)
         return parsed, quote
 
     def _touch(self, product_id: str) -> tuple[Decimal, Decimal]:
         quote = self._quotes.get(product_id)
         if quote is None:
-            raise _reject("INVALID_NO_LIQUIDITY", "no market for this product yet")
+            raise refuse("INVALID_NO_LIQUIDITY", "no market for this product yet")
         return quote
 
-    def _parse(self, request: NewOrder) -> _Parsed:
-        product = self._products.get(request.product_id) if isinstance(request.product_id, str) else None
-        if product is None:
-            raise _reject("INVALID_PRODUCT_ID", "Invalid product_id")
-        if product.trading_disabled:
-            raise _reject(
-                "ORDER_ENTRY_DISABLED", "Trading is disabled for this product", "PREVIEW_TRADING_DISABLED"
-            )
-        side = request.side
-        if side not in ("BUY", "SELL"):
-            raise _reject("INVALID_SIDE", "Invalid side")
-        raw = request.order_configuration
-        if not isinstance(raw, Mapping) or len(raw) != 1:
-            raise _reject(
-                "UNSUPPORTED_ORDER_CONFIGURATION",
-                "order_configuration must hold exactly one order type",
-                "PREVIEW_INVALID_ORDER_CONFIG",
-            )
-        kind, fields = next(iter(raw.items()))
-        if kind not in SIMULATED_CONFIGURATIONS or not isinstance(fields, Mapping):
-            detail = "is not simulated" if kind in KNOWN_CONFIGURATIONS else "is not an order configuration"
-            raise _reject(
-                "UNSUPPORTED_ORDER_CONFIGURATION", f"{kind} {detail}", "PREVIEW_INVALID_ORDER_CONFIG"
-            )
-        configuration = _echo_configuration(raw)
-        base_size = _parse_decimal(fields["base_size"], "base_size") if fields.get("base_size") else None
-        if kind == MARKET_IOC:
-            quote_size = (
-                _parse_decimal(fields["quote_size"], "quote_size") if fields.get("quote_size") else None
-            )
-            if (base_size is None) == (quote_size is None):
-                raise _reject(
-                    "INVALID_REQUEST",
-                    "market orders need exactly one of quote_size and base_size",
-                    "PREVIEW_INVALID_ORDER_CONFIG",
-                )
-            if quote_size is not None and side == "SELL":
-                raise _reject(
-                    "UNSUPPORTED_ORDER_CONFIGURATION",
-                    "market sells are sized by base_size",
-                    "PREVIEW_INVALID_ORDER_CONFIG",
-                )
-            parsed = _Parsed(product, side, "MARKET", configuration, base_size, quote_size, None, False)
-        else:
-            if base_size is None or not fields.get("limit_price"):
-                raise _reject(
-                    "INVALID_REQUEST",
-                    "limit orders need base_size and limit_price",
-                    "PREVIEW_INVALID_ORDER_CONFIG",
-                )
-            limit_price = _parse_decimal(fields["limit_price"], "limit_price")
-            if kind == STOP_LIMIT_GTC:
-                direction = fields.get("stop_direction")
-                if not fields.get("stop_price") or direction not in (STOP_UP, STOP_DOWN):
-                    raise _reject(
-                        "INVALID_REQUEST",
-                        f"stop-limit orders need stop_price and stop_direction ({STOP_UP} or {STOP_DOWN})",
-                        "PREVIEW_INVALID_ORDER_CONFIG",
-                    )
-                stop_price = _parse_decimal(fields["stop_price"], "stop_price")
-                parsed = _Parsed(
-                    product,
-                    side,
-                    "STOP_LIMIT",
-                    configuration,
-                    base_size,
-                    None,
-                    limit_price,
-                    False,
-                    stop_price,
-                    str(direction),
-                )
-            else:
-                post_only = fields.get("post_only") in (True, "true", "True")
-                parsed = _Parsed(
-                    product, side, "LIMIT", configuration, base_size, None, limit_price, post_only
-                )
-        with localcontext() as context:
-            context.prec = _PRECISION
-            try:
-                self._check_sizes(parsed)
-            except InvalidOperation:
-                raise _reject(
-                    "INVALID_REQUEST", "order sizes are out of range", "PREVIEW_INVALID_ORDER_CONFIG"
-                ) from None
-        return parsed
-
-    @staticmethod
-    def _check_sizes(parsed: _Parsed) -> None:
-        product = parsed.product
-        if parsed.quote_size is not None:
-            _check_size(
-                parsed.quote_size,
-                "quote",
-                product.quote_min_size,
-                product.quote_max_size,
-                product.quote_increment,
-                product.quote_currency,
-            )
-        if parsed.base_size is not None:
-            _check_size(
-                parsed.base_size,
-                "base",
-                product.base_min_size,
-                product.base_max_size,
-                product.base_increment,
-                product.base_currency,
-            )
-        if parsed.limit_price is not None:
-            price = parsed.limit_price
-            if price <= 0:
-                raise _reject("INVALID_LIMIT_PRICE", "limit_price must be positive")
-            if price > _MAX_PRICE:
-                raise _reject(
-                    "INVALID_LIMIT_PRICE", "limit_price is too large", "PREVIEW_INVALID_PRICE_TOO_LARGE"
-                )
-            if not _on_increment(price, product.quote_increment):
-                raise _reject(
-                    "INVALID_PRICE_PRECISION",
-                    f"limit_price is too precise: the increment is {product.quote_increment}",
-                )
-            stop = parsed.stop_price
-            if stop is not None and (stop <= 0 or not _on_increment(stop, product.quote_increment)):
-                raise _reject(
-                    "INVALID_PRICE_PRECISION",
-                    f"stop_price must be positive and on the increment {product.quote_increment}",
-                    "PREVIEW_INVALID_STOP_PRICE",
-                )
-            assert parsed.base_size is not None
-            if parsed.base_size * price < product.quote_min_size:
-                raise _reject(
-                    "UNKNOWN_FAILURE_REASON",
-                    f"Order size too small: the minimum is {product.quote_min_size} {product.quote_currency}",
-                    "PREVIEW_INVALID_QUOTE_SIZE_TOO_SMALL",
-                )
-
     def _estimate(
-        self, parsed: _Parsed, bid: Decimal, ask: Decimal
+        self, parsed: ParsedOrder, bid: Decimal, ask: Decimal
     ) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """(base, value before fees, fee, total spent or received) if it filled now as taker."""
         rate = self.taker_fee_rate
         with localcontext() as context:
-            context.prec = _PRECISION
+            context.prec = PRECISION
             if parsed.quote_size is not None:
-                value = quantize_amount(parsed.quote_size / (1 + rate))
+                value = value_of_quote_spend(parsed.quote_size, rate)
                 fee = parsed.quote_size - value
                 return quantize_amount(value / ask), value, fee, parsed.quote_size
             assert parsed.base_size is not None
@@ -839,7 +405,7 @@ class MatchingEngine:
             ):
                 price, rate = parsed.limit_price, self.maker_fee_rate
             value = parsed.base_size * price
-            fee = quantize_amount(value * rate)
+            fee = fee_on(value, rate)
             total = value + fee if parsed.side == "BUY" else value - fee
             return parsed.base_size, value, fee, total
 
@@ -847,7 +413,7 @@ class MatchingEngine:
     def _crosses(side: str, limit: Decimal, bid: Decimal, ask: Decimal) -> bool:
         return ask <= limit if side == "BUY" else bid >= limit
 
-    def _check_funds(self, parsed: _Parsed, quote: tuple[Decimal, Decimal]) -> None:
+    def _check_funds(self, parsed: ParsedOrder, quote: tuple[Decimal, Decimal]) -> None:
         _bid, ask = quote
         product = parsed.product
         if parsed.side == "SELL":
@@ -860,16 +426,12 @@ class MatchingEngine:
             needed, currency = self._buy_hold(parsed.base_size, price), product.quote_currency
         account = self._accounts.get(currency)
         if account is None or account.available < needed:
-            raise _reject("INSUFFICIENT_FUND", "Insufficient balance in source account")
+            raise refuse("INSUFFICIENT_FUND", "Insufficient balance in source account")
 
     def _buy_hold(self, base: Decimal, price: Decimal) -> Decimal:
-        # Held at the taker rate: the order may still fill as taker.
-        with localcontext() as context:
-            context.prec = _PRECISION
-            value = base * price
-            return value + quantize_amount(value * self.taker_fee_rate)
+        return buy_hold(base, price, self.taker_fee_rate)
 
-    def _new_order(self, request: NewOrder, parsed: _Parsed, now: float) -> SimOrder:
+    def _new_order(self, request: NewOrder, parsed: ParsedOrder, now: float) -> SimOrder:
         self._order_seq += 1
         order = SimOrder(
             sequence=self._order_seq,
@@ -894,12 +456,12 @@ class MatchingEngine:
         return order
 
     def _execute_market(
-        self, order: SimOrder, parsed: _Parsed, bid: Decimal, ask: Decimal, now: float
+        self, order: SimOrder, parsed: ParsedOrder, bid: Decimal, ask: Decimal, now: float
     ) -> None:
         if order.side == "BUY" and parsed.quote_size is not None:
             with localcontext() as context:
-                context.prec = _PRECISION
-                value = quantize_amount(parsed.quote_size / (1 + self.taker_fee_rate))
+                context.prec = PRECISION
+                value = value_of_quote_spend(parsed.quote_size, self.taker_fee_rate)
                 size = quantize_amount(value / ask)
             self._fill(order, ask, size, value, maker=False, now=now, spend=parsed.quote_size)
             return
@@ -971,10 +533,10 @@ class MatchingEngine:
         product = self._products[order.product_id]
         rate = self.maker_fee_rate if maker else self.taker_fee_rate
         with localcontext() as context:
-            context.prec = _PRECISION
+            context.prec = PRECISION
             if value is None:
                 value = size * price
-            fee = spend - value if spend is not None else quantize_amount(value * rate)
+            fee = spend - value if spend is not None else fee_on(value, rate)
         self._release_hold(order, now)
         quote_account = self._accounts[product.quote_currency]
         base_account = self._accounts[product.base_currency]
@@ -1024,22 +586,3 @@ def _within(at: float, start: datetime | None, end: datetime | None) -> bool:
         return True
     reported = datetime.fromtimestamp(at, UTC)
     return (start is None or reported >= start) and (end is None or reported < end)
-
-
-def _echo_configuration(raw: Any) -> dict[str, dict[str, Any]]:
-    """The order_configuration as Coinbase echoes it: known fields only, JSON-safe."""
-    if not isinstance(raw, Mapping):
-        return {}
-    echoed: dict[str, dict[str, Any]] = {}
-    for kind, fields in raw.items():
-        if not isinstance(kind, str):
-            continue
-        if not isinstance(fields, Mapping):
-            echoed[kind] = {}
-            continue
-        echoed[kind] = {
-            str(key): value
-            for key, value in fields.items()
-            if isinstance(value, str | bool | int | float) or value is None
-        }
-    return echoed

@@ -12,17 +12,9 @@ from hypothesis import strategies as st
 
 from streambot.domain import Product, Side
 from streambot.simulator.market import spec_for
-from streambot.simulator.matching import (
-    CANCELLED,
-    FILLED,
-    OPEN,
-    Account,
-    MatchingEngine,
-    NewOrder,
-    PlaceResult,
-    SimOrder,
-    account_uuid,
-)
+from streambot.venues.matcher.accounts import Account, account_uuid
+from streambot.venues.matcher.engine import MatchingEngine
+from streambot.venues.matcher.orders import CANCELLED, FILLED, OPEN, NewOrder, PlaceResult, SimOrder
 
 T0 = 1_800_000_000.0
 TAKER = Decimal("0.006")
