@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from streambot.bus import Bus
+from streambot.bus import InProcessBus
+from streambot.clock import SystemClock
 from streambot.domain import (
     BotState,
     ClientOrderId,
@@ -95,7 +96,7 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
     store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}")
     await store.open()
     exchange = CoinbaseRest(simulator.rest_url)
-    bus = Bus()
+    bus = InProcessBus(SystemClock())
     try:
         balances = BalanceCache(exchange.accounts, ttl=60.0)
         limits = RiskLimits(max_trades_per_hour=0, loss_cooldown_s=0, daily_loss_pct=Decimal(0))
@@ -158,7 +159,7 @@ async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]
     # The orders are placed through a client of their own: the reconciling client starts with its
     # rate limiter at rest, as at a start-up, instead of behind the placements' last second.
     setup = CoinbaseRest(simulator.rest_url, private_limiter=RateLimiter("bench-setup", 100_000))
-    bus = Bus()
+    bus = InProcessBus(SystemClock())
     try:
         executor = Executor(
             bus=bus,

@@ -19,7 +19,8 @@ from streambot.alerts.manager import AlertManager, alert_manager_for
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.bots import BotManager
-from streambot.bus import Bus
+from streambot.bus import Bus, InProcessBus, PriceBoard
+from streambot.clock import SystemClock
 from streambot.config import MarketData, Mode, Settings
 from streambot.domain import Product
 from streambot.evaluator import BotRuntime, StreamingEvaluator
@@ -90,7 +91,9 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.bus = Bus()
+        self.clock = SystemClock()
+        self.bus: Bus = InProcessBus(self.clock)
+        self.prices = PriceBoard()
         self.started_at = time.time()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.api_token = (
@@ -100,7 +103,7 @@ class Platform:
         )
         self.instance_id = read_or_create_secret(settings.data_dir / "instance_id", secrets.token_hex(4))
         self.store = Store(settings.resolved_database_url)
-        self.trading = TradingEngine(settings, self.bus, self.store)
+        self.trading = TradingEngine(settings, self.bus, self.store, self.prices)
         self.simulator: Simulator | None = None
         if settings.mode is Mode.PAPER:
             self.simulator = Simulator(
@@ -121,7 +124,10 @@ class Platform:
         self.bots: BotManager | None = None
         # Live push and alerts subscribe to the bus here, so no event of the start-up is missed.
         self.events = EventHub(
-            self.bus, ring_size=settings.ws_ring_size, ping_interval=settings.ws_ping_interval_s
+            self.bus,
+            clock=self.clock,
+            ring_size=settings.ws_ring_size,
+            ping_interval=settings.ws_ping_interval_s,
         )
         self.candles = MarketCandles(self.bus, settings.products)
         self.alerts: AlertManager = alert_manager_for(self)
@@ -170,7 +176,9 @@ class Platform:
         self.executor.products = {p.product_id: p for p in await self._load_products()}
         # Risk state back, downtime reconciled, before the bots replay their fills.
         await self.trading.prepare(self.executor, self.exchange)
-        self.evaluator = StreamingEvaluator(self.bus, self.executor.on_signal, self._on_bot_error)
+        self.evaluator = StreamingEvaluator(
+            self.bus, self.executor.on_signal, self._on_bot_error, prices=self.prices
+        )
         if settings.strategy_dir is not None:
             # Before the bots load, so a bot on a user strategy finds it (or its load error).
             load_user_strategies(settings.strategy_dir)
@@ -191,6 +199,8 @@ class Platform:
             ws_url,
             settings.products,
             self.bus,
+            board=self.prices,
+            clock=self.clock,
             session=self._session,
             # Live: order updates on the user channel; a lost one makes the engine reconcile.
             channels=("ticker", "heartbeats", "user") if live else ("ticker", "heartbeats"),
@@ -293,11 +303,11 @@ class Platform:
         assert self.evaluator is not None
         assert self.executor is not None
         assert self.balances is not None
-        last_ticks, last_time = self.bus.ticks_published, time.monotonic()
+        last_ticks, last_time = self.prices.ticks_published, time.monotonic()
         while True:
             await asyncio.sleep(every)
             now = time.monotonic()
-            ticks = self.bus.ticks_published
+            ticks = self.prices.ticks_published
             rate = (ticks - last_ticks) / (now - last_time)
             last_ticks, last_time = ticks, now
             latency = self.evaluator.tick_to_decision.summary()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from streambot.bus import Bus, TickMailbox
+from streambot.bus import Bus, PriceBoard, TickMailbox
 from streambot.domain import BotId, BotState, ProductId, Signal, Ticker
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, Strategy
@@ -68,8 +68,11 @@ class StreamingEvaluator:
         on_signal: SignalHandler,
         on_error: ErrorHandler | None = None,
         hub: IndicatorHub | None = None,
+        *,
+        prices: PriceBoard,
     ) -> None:
         self._bus = bus
+        self._prices = prices
         # The shared indicators of this tick stream. Advancing the tick's product here, once,
         # keeps indicator work per tick the same for one bot or a thousand sharing a handle.
         self.hub = hub if hub is not None else IndicatorHub()
@@ -170,7 +173,7 @@ class StreamingEvaluator:
     def poll(self) -> int:
         """Evaluate every polled bot once on its product's latest price; returns the signals."""
         decisions = 0
-        latest = self._bus.latest
+        latest = self._prices.latest
         for bot in tuple(self._polled.values()):
             tick = latest.get(bot.product_id)
             if tick is None:

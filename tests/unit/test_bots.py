@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from streambot.bots import BotManager
-from streambot.bus import Bus
+from streambot.bus import InProcessBus, PriceBoard
+from streambot.clock import ManualClock
 from streambot.domain import BotId, BotState
 from streambot.evaluator import StreamingEvaluator
 from streambot.store.database import Store
@@ -73,8 +74,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def manager(store: Store, user_strategies: None) -> BotManager:
     manager = BotManager(
         store,
-        StreamingEvaluator(Bus(), lambda *_: None),
-        Bus(),
+        StreamingEvaluator(InProcessBus(ManualClock()), lambda *_: None, prices=PriceBoard()),
+        InProcessBus(ManualClock()),
         ["BTC-USD"],
         history=CandleHistory(one_minute_candles),
     )

@@ -13,7 +13,8 @@ from aiohttp import web
 from streambot.alerts.manager import AlertManager
 from streambot.alerts.notify import TelegramNotifier, WebhookNotifier
 from streambot.alerts.rules import Readings
-from streambot.bus import Bus
+from streambot.bus import InProcessBus
+from streambot.clock import ManualClock
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ async def test_webhook_and_telegram_receive_raised_and_cleared(
         return Readings(0.0, "live", 0, 0, 0, state["breaker"])
 
     manager = AlertManager(
-        Bus(),
+        InProcessBus(ManualClock()),
         read,
         notifiers=[WebhookNotifier(f"{base}/hook"), TelegramNotifier("123:abc", "42", api_url=base)],
     )

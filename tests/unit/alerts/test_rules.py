@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from streambot.alerts.manager import AlertManager
 from streambot.alerts.rules import Readings, Rules
-from streambot.bus import Bus
-from streambot.domain import Event
+from streambot.bus import InProcessBus
+from streambot.clock import ManualClock
+from streambot.domain import BotId
+from streambot.events import AlertRaised, Event, RiskHalted, RiskResumed
 
 
 def reading(now: float, **changes: object) -> Readings:
@@ -62,7 +64,7 @@ def test_breaker_open_is_critical() -> None:
 
 
 def test_the_manager_raises_once_clears_once_and_follows_halts() -> None:
-    bus = Bus()
+    bus = InProcessBus(ManualClock())
     events: list[Event] = []
     bus.subscribe("alerts", events.append)
     current = reading(0)
@@ -71,15 +73,16 @@ def test_the_manager_raises_once_clears_once_and_follows_halts() -> None:
     manager.check()
     manager.check()
     assert [e.topic for e in events] == ["alerts.raised"]
-    assert events[0].data["code"] == "breaker_open"
+    assert isinstance(events[0], AlertRaised)
+    assert events[0].code == "breaker_open"
     current = reading(2)
     manager.check()
     assert [e.topic for e in events] == ["alerts.raised", "alerts.cleared"]
 
-    bus.publish("risk.halted", scope="bot", bot_id=4, code="max_loss", reason="lost 10%")
+    bus.publish(RiskHalted(scope="bot", bot_id=BotId(4), code="max_loss", reason="lost 10%"))
     manager.check()  # a halt is not cleared by the periodic check
     assert "halted.bot.4" in manager.active
     assert "HALTED" in manager.active["halted.bot.4"].message
-    bus.publish("risk.resumed", scope="bot", bot_id=4, by="api")
+    bus.publish(RiskResumed(scope="bot", bot_id=BotId(4), by="api"))
     assert "halted.bot.4" not in manager.active
     assert [e.topic for e in events][-2:] == ["alerts.raised", "alerts.cleared"]
