@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import aiohttp
@@ -33,11 +33,13 @@ from streambot.clock import Clock
 from streambot.domain import FeedState
 from streambot.feed.backoff import ReconnectBackoff
 from streambot.feed.connection import FeedSocket, close_socket, open_socket, subscribe
+from streambot.feed.fallback import RestFallback
 from streambot.feed.gaps import GapDetector
 from streambot.feed.log_once import OnceLogger
 from streambot.feed.parse import Frame, FrameKind, MalformedFrame, parse_frame
 from streambot.feed.poller import PriceSource, RestPricePoller
 from streambot.feed.state import FeedStateMachine, FeedStatus
+from streambot.feed.user_gaps import UserGapHandler, UserGapReconciler
 from streambot.feed.watchdog import StreamWatchdog
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,6 @@ STOP_GRACE_S: Final = 2.0
 POLL_INTERVAL_S: Final = 5.0
 POLL_GRACE_S: Final = 1.0  # a socket back within this long needs no REST poll
 USER_CHANNEL: Final = "user"
-
-UserGapHandler = Callable[[str], Awaitable[object]]
-"""``on_user_gap(reason)``: reconcile orders over REST; user-channel updates may have been lost."""
 
 __all__ = ["FeedClient", "FeedStatus", "UserGapHandler"]
 
@@ -86,17 +85,20 @@ class FeedClient:
         self._watchdog = StreamWatchdog(clock, stale_after, lambda: self.messages_received)
         self._session = session
         self._backoff = backoff if backoff is not None else ReconnectBackoff()
-        self._poller = (
-            RestPricePoller(prices, self.products, bus, board=board, clock=clock, interval=poll_interval)
+        self._fallback = (
+            RestFallback(
+                RestPricePoller(prices, self.products, bus, board=board, clock=clock, interval=poll_interval)
+            )
             if prices
             else None
         )
         self._poll_grace = poll_grace
-        self._poll_task: asyncio.Task[None] | None = None
-        self._refresh_task: asyncio.Task[None] | None = None
-        self.on_user_gap = on_user_gap
-        self._reconcile_task: asyncio.Task[None] | None = None
-        self._reconcile_again = ""
+        # Only with the user channel subscribed can an order update be lost on this socket.
+        self._user_gaps = (
+            UserGapReconciler(on_user_gap)
+            if on_user_gap is not None and USER_CHANNEL in self.channels
+            else None
+        )
         self._stream_enabled = True
         self._wake: asyncio.Event | None = None
 
@@ -151,7 +153,7 @@ class FeedClient:
         return self._gaps.heartbeat_gaps
 
     def status(self) -> FeedStatus:
-        poller = self._poller
+        poller = self._fallback.poller if self._fallback is not None else None
         age = self._watchdog.last_frame_age if self.messages_received else None
         return FeedStatus(
             state=self.state,
@@ -262,10 +264,10 @@ class FeedClient:
             self._wake.set()
 
     async def _poll_while_stream_stopped(self) -> None:
-        if self._poller is not None:
+        if self._fallback is not None:
             self._set_state(
                 FeedState.POLLING,
-                f"stream stopped by the user; prices from REST every {self._poller.interval:g}s",
+                f"stream stopped by the user; prices from REST every {self._fallback.interval:g}s",
             )
             self._start_polling(0.0)
         else:
@@ -278,73 +280,25 @@ class FeedClient:
     # --- REST fallback -----------------------------------------------------------------------
 
     def _start_polling(self, first_delay: float) -> None:
-        poller = self._poller
-        if poller is None or (self._poll_task is not None and not self._poll_task.done()):
-            return
-        self._poll_task = asyncio.create_task(
-            poller.run(first_delay=first_delay, on_published=self._on_polled), name="feed-rest-poller"
-        )
-
-    def _stop_polling(self) -> None:
-        task = self._poll_task
-        if task is not None and not task.done():
-            task.cancel()
-        self._poll_task = None
+        if self._fallback is not None:
+            self._fallback.start_polling(first_delay, self._on_polled)
 
     def _on_polled(self) -> None:
         if self.state in (FeedState.CONNECTING, FeedState.STALE, FeedState.RECONNECTING):
-            assert self._poller is not None
+            assert self._fallback is not None
             self._set_state(
-                FeedState.POLLING, f"socket down; prices from REST every {self._poller.interval:g}s"
+                FeedState.POLLING, f"socket down; prices from REST every {self._fallback.interval:g}s"
             )
 
-    def _refresh_after_connect(self, connected_ns: int) -> None:
-        """Right after (re)subscribing, fill every product the stream has not ticked yet from REST."""
-        poller = self._poller
-        if poller is None or (self._refresh_task is not None and not self._refresh_task.done()):
-            return
-        self._refresh_task = asyncio.create_task(
-            self._refresh(poller, connected_ns), name="feed-rest-refresh"
-        )
-
-    async def _refresh(self, poller: RestPricePoller, connected_ns: int) -> None:
-        published = await poller.poll_once(only_older_than_ns=connected_ns)
-        log.debug("Feed (re)connected: %d prices refreshed from REST", published)
-
     def _user_gap(self, reason: str) -> None:
-        """Start a reconciliation, or queue one more if one is under way (never two at once)."""
-        handler = self.on_user_gap
-        if handler is None or USER_CHANNEL not in self.channels:
-            return
-        task = self._reconcile_task
-        if task is not None and not task.done():
-            self._reconcile_again = reason
-            return
-        self._reconcile_task = asyncio.create_task(
-            self._reconcile(handler, reason), name="feed-user-reconcile"
-        )
-
-    async def _reconcile(self, handler: UserGapHandler, reason: str) -> None:
-        while True:
-            log.warning("🔍 User channel may have lost order updates (%s); reconciling over REST", reason)
-            try:
-                await handler(reason)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("❌ Order reconciliation after a user-channel gap failed")
-            reason, self._reconcile_again = self._reconcile_again, ""
-            if not reason:
-                return
+        if self._user_gaps is not None:
+            self._user_gaps.trigger(reason)
 
     async def _cancel_background(self) -> None:
-        tasks = [t for t in (self._poll_task, self._refresh_task, self._reconcile_task) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._poll_task = self._refresh_task = self._reconcile_task = None
+        if self._fallback is not None:
+            await self._fallback.close()
+        if self._user_gaps is not None:
+            await self._user_gaps.close()
 
     # --- one connection --------------------------------------------------------------------
 
@@ -361,7 +315,8 @@ class FeedClient:
             if self._stopping or not self._stream_enabled:
                 return False, "stop requested"
             await subscribe(ws, self.products, self.channels, self._jwt_factory)
-            self._refresh_after_connect(connected_ns)
+            if self._fallback is not None:
+                self._fallback.refresh_after_connect(connected_ns)
             self._connections += 1
             if self._connections > 1:
                 self._user_gap("reconnected: updates sent while disconnected were lost")
@@ -402,7 +357,8 @@ class FeedClient:
             self.messages_received += 1
             if not live:
                 live = True
-                self._stop_polling()
+                if self._fallback is not None:
+                    self._fallback.stop_polling()
                 self._set_state(FeedState.LIVE, "receiving")
             try:
                 frame = parse(msg.data, stamp())

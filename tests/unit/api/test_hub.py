@@ -196,3 +196,56 @@ async def test_a_client_write_waits_for_a_tick_the_engine_has_not_decided_on() -
     client.task.cancel()
     engine_task.cancel()
     assert order == ["decided", "hello"]
+
+
+async def test_status_frames_and_pings_follow_the_hub_clock() -> None:
+    clock = ManualClock()
+    bus = InProcessBus(clock)
+    built = 0
+
+    async def source() -> dict[str, object]:
+        nonlocal built
+        built += 1
+        return {"n": built}
+
+    hub = EventHub(bus, clock=clock, ping_interval=15.0, status_interval=2.0, status_source=source)
+    client = LiveClient(hub, Channel.STATUS, queue_size=10)
+    hub.attach(client, None)
+    periodic = asyncio.create_task(hub._periodic())
+    await asyncio.sleep(0)
+    await clock.run_for(14.5)
+    assert built == 7
+    assert client.status_frame is not None
+    assert json.loads(client.status_frame) == {"type": "status", "n": 7}
+    assert not client.ping_due
+    await clock.run_for(2.0)
+    assert client.ping_due
+    periodic.cancel()
+
+
+async def test_a_market_client_sends_at_most_once_per_window_on_the_hub_clock() -> None:
+    bus, hub = make_hub()
+    clock = hub.clock
+    assert isinstance(clock, ManualClock)
+    client = LiveClient(hub, Channel.MARKET, queue_size=10, max_rate=2.0)  # a 0.5 s window
+    hub.attach(client, None)
+    latest = {"BTC-USD": tick("BTC-USD", 50_000.0)}
+    sent: list[dict[str, object]] = []
+
+    async def send(frame: str) -> None:
+        sent.append(json.loads(frame))
+
+    client.task = asyncio.create_task(client.pump(send, latest))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [f["type"] for f in sent] == ["hello", "tickers"]
+    latest["BTC-USD"] = tick("BTC-USD", 50_001.0)
+    client.tickers_changed()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(sent) == 2  # inside the window: held
+    turns = asyncio.create_task(hub._turns())
+    await clock.run_for(0.5)  # the window's timer wakes it
+    client.task.cancel()
+    turns.cancel()
+    assert [f["type"] for f in sent] == ["hello", "tickers", "tickers"]
