@@ -224,7 +224,7 @@ async def test_status_frames_and_pings_follow_the_hub_clock() -> None:
 
 
 async def test_a_market_client_sends_at_most_once_per_window_on_the_hub_clock() -> None:
-    bus, hub = make_hub()
+    _, hub = make_hub()
     clock = hub.clock
     assert isinstance(clock, ManualClock)
     client = LiveClient(hub, Channel.MARKET, queue_size=10, max_rate=2.0)  # a 0.5 s window
