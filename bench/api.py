@@ -149,7 +149,7 @@ async def _result(process: asyncio.subprocess.Process) -> dict[str, Any]:
 # --- the server side ------------------------------------------------------------------------
 
 
-async def _drive_ticks(bus: Any, rate: int, seconds: float) -> int:
+async def _drive_ticks(platform: Any, rate: int, seconds: float) -> int:
     from streambot.domain import Ticker
 
     loop = asyncio.get_running_loop()
@@ -160,24 +160,44 @@ async def _drive_ticks(bus: Any, rate: int, seconds: float) -> int:
     while loop.time() - start < seconds:
         for n in range(batch):
             price += 0.5 if n % 2 else -0.5
-            bus.publish_tick(
-                Ticker(
-                    product_id=PRODUCTS[n % len(PRODUCTS)],
-                    price=price,
-                    best_bid=price - 0.5,
-                    best_ask=price + 0.5,
-                    volume_24h=1000.0,
-                    low_24h=40_000.0,
-                    high_24h=60_000.0,
-                    price_change_pct_24h=1.0,
-                    time=time.time(),
-                    received_ns=time.perf_counter_ns(),
-                    sequence=sent,
-                )
+            tick = Ticker(
+                product_id=PRODUCTS[n % len(PRODUCTS)],
+                price=price,
+                best_bid=price - 0.5,
+                best_ask=price + 0.5,
+                volume_24h=1000.0,
+                low_24h=40_000.0,
+                high_24h=60_000.0,
+                price_change_pct_24h=1.0,
+                time=time.time(),
+                received_ns=time.perf_counter_ns(),
+                sequence=sent,
             )
+            platform.prices.record(tick)
+            platform.bus.publish_tick(tick)
             sent += 1
         await asyncio.sleep(max(0.0, start + (sent / rate) - loop.time()))
     return sent
+
+
+def _padded_order(client_order_id: str, padding: str) -> Any:
+    """An ``orders.filled`` event of about 1 KB."""
+    from datetime import UTC, datetime
+
+    from streambot.domain import BotId, ClientOrderId, OrderRecord, OrderStatus, ProductId, Side
+    from streambot.events import OrderUpdated
+
+    return OrderUpdated(
+        order=OrderRecord(
+            client_order_id=ClientOrderId(client_order_id),
+            bot_id=BotId(1),
+            product_id=ProductId("BTC-USD"),
+            side=Side.BUY,
+            status=OrderStatus.FILLED,
+            reason=padding,
+            created_at=datetime.now(UTC),
+        )
+    )
 
 
 def _fresh_latency(platform: Any) -> None:
@@ -240,10 +260,10 @@ async def run_api_benchmark() -> dict[str, Any]:
                         budget=Decimal(100),
                     )
                     await platform.bots.start(record.id)
-            await _drive_ticks(platform.bus, TICK_RATE, 1.0)  # warm up
+            await _drive_ticks(platform, TICK_RATE, 1.0)  # warm up
 
             _fresh_latency(platform)
-            sent = await _drive_ticks(platform.bus, TICK_RATE, PHASE_S)
+            sent = await _drive_ticks(platform, TICK_RATE, PHASE_S)
             idle = platform.evaluator.tick_to_decision.summary()  # type: ignore[union-attr]
 
             clients = await _spawn("ws", api.url, platform.api_token, CLIENTS, 2 * PHASE_S + 20)
@@ -251,14 +271,14 @@ async def run_api_benchmark() -> dict[str, Any]:
             while platform.events.client_count < CLIENTS and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
             _fresh_latency(platform)
-            loaded_sent = await _drive_ticks(platform.bus, TICK_RATE, PHASE_S)
+            loaded_sent = await _drive_ticks(platform, TICK_RATE, PHASE_S)
             loaded = platform.evaluator.tick_to_decision.summary()  # type: ignore[union-attr]
             connected_during = platform.events.client_count
 
             # REST on top: the WebSocket clients stay connected and the ticks keep flowing.
             _fresh_latency(platform)
             rest = await _spawn("rest", api.url, platform.api_token, REST_RATE, PHASE_S)
-            await _drive_ticks(platform.bus, TICK_RATE, PHASE_S)
+            await _drive_ticks(platform, TICK_RATE, PHASE_S)
             with_rest = platform.evaluator.tick_to_decision.summary()  # type: ignore[union-attr]
             rest_result = await _result(rest)
             ws_result = await _result(clients)
@@ -267,7 +287,7 @@ async def run_api_benchmark() -> dict[str, Any]:
             # is filled first: it is meant to hold memory, the slow client must not add any.
             padding = "x" * 800
             for n in range(settings.ws_ring_size + 1000):
-                platform.bus.publish("orders.filled", order={"bot_id": 1, "n": n, "pad": padding})
+                platform.bus.publish(_padded_order(f"{n}", padding))
             await asyncio.sleep(0.5)
             rss_before = _rss_kib()
             cut_before = platform.events.cut_off_total
@@ -275,10 +295,7 @@ async def run_api_benchmark() -> dict[str, Any]:
             published = 0
             for round_ in range(40):
                 for n in range(500):
-                    platform.bus.publish(
-                        "orders.filled",
-                        order={"bot_id": 1, "client_order_id": f"{round_}-{n}", "pad": padding},
-                    )
+                    platform.bus.publish(_padded_order(f"{round_}-{n}", padding))
                 published += 500
                 await asyncio.sleep(0.05)
                 if platform.events.cut_off_total > cut_before:
@@ -286,7 +303,7 @@ async def run_api_benchmark() -> dict[str, Any]:
             cut_off = platform.events.cut_off_total > cut_before
             for _ in range(40):  # more events after the cut: nothing may pile up for it
                 for n in range(500):
-                    platform.bus.publish("orders.filled", order={"bot_id": 1, "n": n, "pad": padding})
+                    platform.bus.publish(_padded_order(f"{n}", padding))
                 published += 500
                 await asyncio.sleep(0.02)
             rss_after = _rss_kib()

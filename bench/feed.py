@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from streambot.bus import Bus
+from streambot.bus import InProcessBus, PriceBoard
 from streambot.clock import SystemClock
-from streambot.domain import Event
+from streambot.domain import FeedState
+from streambot.events import FeedStateChanged
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.venues.coinbase.client import CoinbaseRest
@@ -69,21 +70,30 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
 async def measure(drops: int = 15, silences: int = 4) -> FeedFigures:
     sim = Simulator(SimulatorConfig(products=PRODUCTS, seed=1))
     await sim.start("127.0.0.1", 0)
-    bus = Bus()
+    clock = SystemClock()
+    bus = InProcessBus(clock)
     stale_ages: list[float] = []
     reconnect_times: list[float] = []
     try:
         async with aiohttp.ClientSession() as session:
             rest = CoinbaseRest(sim.rest_url, clock=SystemClock(), session=session)
-            client = FeedClient(sim.ws_url, PRODUCTS, bus, session=session, prices=rest.best_bid_ask)
+            client = FeedClient(
+                sim.ws_url,
+                PRODUCTS,
+                bus,
+                board=PriceBoard(),
+                clock=clock,
+                session=session,
+                prices=rest.best_bid_ask,
+            )
 
-            def on_state(event: Event) -> None:
-                if event.data["state"] == "stale":
+            def on_state(event: FeedStateChanged) -> None:
+                if event.state is FeedState.STALE:
                     age = client.status().last_message_age_s
                     if age is not None:
                         stale_ages.append(age)
 
-            bus.subscribe("feed.state", on_state)
+            bus.subscribe(FeedStateChanged, on_state)
             mailbox = bus.tick_mailbox("feed-bench")
             task = asyncio.create_task(client.run())
             try:

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import orjson
 
-from streambot.bus import Bus
+from streambot.bus import InProcessBus, PriceBoard
 from streambot.clock import SystemClock
 from streambot.domain import BotId, Position, Side, Signal, Ticker, to_decimal
 from streambot.evaluator import BotRuntime, StreamingEvaluator
@@ -137,14 +137,15 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
             ctx.position = Position()
         ctx.last_fill_price = tick.price
 
-    bus = Bus()
-    evaluator = StreamingEvaluator(bus, fill_at_once, clock=SystemClock())
+    bus, board = InProcessBus(SystemClock()), PriceBoard()
+    evaluator = StreamingEvaluator(bus, fill_at_once, prices=board, clock=SystemClock())
     evaluator.tick_to_decision = LatencyStats(size=min(ticks, 1_000_000))
     # The evaluator's hub, as BotManager wires it live: the evaluator advances it once per tick.
     for bot in _bots(bots, evaluator.hub):
         evaluator.add(bot)
     mailbox = bus.tick_mailbox("bench")
-    publish, take, evaluate, clock = (
+    record, publish, take, evaluate, clock = (
+        board.record,
         bus.publish_tick,
         mailbox.get_nowait,
         evaluator.evaluate,
@@ -156,6 +157,7 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
     started = clock()
     for i in range(ticks):
         for tick in parse_frame(frames[i % pool], clock()).tickers:
+            record(tick)  # as the feed does: the price board, then the consumers' mailboxes
             publish(tick)
         pending = take()
         if pending is not None:

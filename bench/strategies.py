@@ -187,7 +187,8 @@ def _through_evaluator(
     ``direct`` calls the strategies in a plain loop instead: their cost without the evaluator's
     per-bot bookkeeping (counters, error handling, and a timing sample on one tick in sixteen).
     """
-    from streambot.bus import Bus
+    from streambot.bus import InProcessBus, PriceBoard
+    from streambot.clock import SystemClock
     from streambot.evaluator import BotRuntime, StreamingEvaluator
 
     signals = 0
@@ -207,7 +208,9 @@ def _through_evaluator(
             ctx.position.apply_fill(Side.SELL, base, base * price, _ZERO)
         ctx.last_fill_price = tick.price
 
-    evaluator = StreamingEvaluator(Bus(), fill_at_once, clock=SystemClock())
+    evaluator = StreamingEvaluator(
+        InProcessBus(SystemClock()), fill_at_once, prices=PriceBoard(), clock=SystemClock()
+    )
     hub = evaluator.hub if shared else None
     history = synthetic_candles(300, end=ticks[0].time)
     for (name, params), ctx in zip(specs, _contexts(specs, hub), strict=True):
@@ -242,10 +245,13 @@ class _Idle:
 
 
 def _idle_through_evaluator(bots: int, ticks: Sequence[Ticker]) -> float:
-    from streambot.bus import Bus
+    from streambot.bus import InProcessBus, PriceBoard
+    from streambot.clock import SystemClock
     from streambot.evaluator import BotRuntime, StreamingEvaluator
 
-    evaluator = StreamingEvaluator(Bus(), lambda *_: None, clock=SystemClock())
+    evaluator = StreamingEvaluator(
+        InProcessBus(SystemClock()), lambda *_: None, prices=PriceBoard(), clock=SystemClock()
+    )
     for ctx in _contexts([("idle", {})] * bots, None):
         evaluator.add(BotRuntime(ctx.bot_id, "idle", "idle", _Idle(), ctx))
     started = _clock()

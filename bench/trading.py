@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from streambot.bus import Bus
+from streambot.bus import InProcessBus
 from streambot.clock import SystemClock
 from streambot.domain import (
     BotState,
@@ -96,7 +96,7 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
     store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}")
     await store.open()
     exchange = CoinbaseRest(simulator.rest_url, clock=SystemClock())
-    bus = Bus()
+    bus = InProcessBus(SystemClock())
     try:
         balances = BalanceCache(exchange.accounts, ttl=60.0)
         limits = RiskLimits(max_trades_per_hour=0, loss_cooldown_s=0, daily_loss_pct=Decimal(0))
@@ -169,7 +169,7 @@ async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]
         clock=SystemClock(),
         private_limiter=RateLimiter("bench-setup", 100_000, clock=SystemClock()),
     )
-    bus = Bus()
+    bus = InProcessBus(SystemClock())
     try:
         executor = Executor(
             bus=bus,

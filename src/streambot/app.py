@@ -20,7 +20,7 @@ from streambot.alerts.rules import Readings, Rules
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.bots import BotManager
-from streambot.bus import Bus
+from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
 from streambot.config import MarketData, Mode, Settings
 from streambot.domain import Product
@@ -95,7 +95,8 @@ class Platform:
         self.settings = settings
         # The one clock every part reads; a test or a backtest passes its own.
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.bus = Bus()
+        self.bus: Bus = InProcessBus(self.clock)
+        self.prices = PriceBoard()
         self.started_at = self.clock.time()  # UNIX seconds
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.api_token = (
@@ -105,7 +106,7 @@ class Platform:
         )
         self.instance_id = read_or_create_secret(settings.data_dir / "instance_id", secrets.token_hex(4))
         self.store = Store(settings.resolved_database_url)
-        self.trading = TradingEngine(settings, self.bus, self.store)
+        self.trading = TradingEngine(settings, self.bus, self.store, self.prices)
         self.simulator: Simulator | None = None
         if settings.mode is Mode.PAPER:
             self.simulator = Simulator(
@@ -126,7 +127,10 @@ class Platform:
         self.bots: BotManager | None = None
         # Live push and alerts subscribe to the bus here, so no event of the start-up is missed.
         self.events = EventHub(
-            self.bus, ring_size=settings.ws_ring_size, ping_interval=settings.ws_ping_interval_s
+            self.bus,
+            clock=self.clock,
+            ring_size=settings.ws_ring_size,
+            ping_interval=settings.ws_ping_interval_s,
         )
         self.candles = MarketCandles(self.bus, settings.products)
         self.alerts: AlertManager = alert_manager_for(self)
@@ -173,7 +177,7 @@ class Platform:
         # Risk state back, downtime reconciled, before the bots replay their fills.
         await self.trading.prepare(self.executor, self.exchange)
         self.evaluator = StreamingEvaluator(
-            self.bus, self.executor.on_signal, self._on_bot_error, clock=self.clock
+            self.bus, self.executor.on_signal, self._on_bot_error, prices=self.prices, clock=self.clock
         )
         if settings.strategy_dir is not None:
             # Before the bots load, so a bot on a user strategy finds it (or its load error).
@@ -196,6 +200,8 @@ class Platform:
             ws_url,
             settings.products,
             self.bus,
+            board=self.prices,
+            clock=self.clock,
             session=self._session,
             # Live: order updates on the user channel; a lost one makes the engine reconcile.
             channels=("ticker", "heartbeats", "user") if live else ("ticker", "heartbeats"),
@@ -299,11 +305,11 @@ class Platform:
         assert self.executor is not None
         assert self.balances is not None
         clock = self.clock
-        last_ticks, last_time = self.bus.ticks_published, clock.monotonic()
+        last_ticks, last_time = self.prices.ticks_published, clock.monotonic()
         while True:
             await clock.sleep(every)
             now = clock.monotonic()
-            ticks = self.bus.ticks_published
+            ticks = self.prices.ticks_published
             rate = (ticks - last_ticks) / (now - last_time)
             last_ticks, last_time = ticks, now
             latency = self.evaluator.tick_to_decision.summary()

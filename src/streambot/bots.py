@@ -12,6 +12,7 @@ from streambot.bus import Bus
 from streambot.clock import Clock
 from streambot.domain import Balance, BotId, BotRecord, BotState, Fill, Position, Product
 from streambot.evaluator import BotRuntime, StreamingEvaluator
+from streambot.events import BotCreated, BotDeleted, BotStateChanged, BotUpdated
 from streambot.strategies.base import BotContext, Strategy, close_strategy, history_needed, warm_up_bot
 from streambot.strategies.registry import StrategyError, build, validate_params
 from streambot.strategies.warmup import CandleHistory
@@ -115,7 +116,7 @@ class BotManager:
             await self._store.create_bot(name.strip(), strategy, product_id, full_params, budget)
         )
         self._context(record)
-        self._bus.publish("bots.created", bot_id=record.id)
+        self._bus.publish(BotCreated(bot_id=record.id))
         log.info("🤖 Bot %s created: %s on %s", record.id, strategy, product_id)
         return record
 
@@ -133,7 +134,7 @@ class BotManager:
         )
         if updated.state is BotState.RUNNING:
             updated = await self._activate(updated)  # a new strategy or budget takes effect at once
-        self._bus.publish("bots.updated", bot_id=bot_id)
+        self._bus.publish(BotUpdated(bot_id=bot_id))
         return updated
 
     async def delete(self, bot_id: BotId) -> None:
@@ -142,7 +143,7 @@ class BotManager:
         await self._store.delete_bot(bot_id)
         self._records.pop(bot_id, None)
         self._contexts.pop(bot_id, None)
-        self._bus.publish("bots.deleted", bot_id=bot_id)
+        self._bus.publish(BotDeleted(bot_id=bot_id))
 
     async def start(self, bot_id: BotId) -> BotRecord:
         """Run the bot; the record returned is in error if its strategy cannot be built or warmed up."""
@@ -164,7 +165,7 @@ class BotManager:
         self._require(bot_id)
         updated = self._remember(await self._store.update_bot(bot_id, streaming=streaming))
         self._evaluator.set_streaming(bot_id, streaming)
-        self._bus.publish("bots.updated", bot_id=bot_id)
+        self._bus.publish(BotUpdated(bot_id=bot_id))
         log.info("🤖 Bot %s streaming %s", bot_id, "on" if streaming else "off (polling every few seconds)")
         return updated
 
@@ -224,7 +225,7 @@ class BotManager:
 
     async def _set_state(self, record: BotRecord, state: BotState, reason: str) -> BotRecord:
         updated = self._remember(await self._store.update_bot(record.id, state=state, error_reason=reason))
-        self._bus.publish("bots.state", bot_id=record.id, state=state.value, reason=reason)
+        self._bus.publish(BotStateChanged(bot_id=record.id, state=state, reason=reason))
         return updated
 
     def _retire(self, bot_id: BotId) -> None:

@@ -10,7 +10,7 @@ balances, budgets) is ``Decimal`` throughout.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import NewType
@@ -311,13 +311,15 @@ class Position:
         self.cost -= cost_out
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened, published on the bus under a topic such as ``orders.filled``."""
+class FeedState(enum.StrEnum):
+    """Where the market-data feed is: each change is a ``feed.state`` event."""
 
-    topic: str
-    data: dict[str, object] = field(default_factory=dict)
-    ts: float = 0.0  # wall clock, UNIX seconds
+    CONNECTING = "connecting"
+    LIVE = "live"
+    STALE = "stale"
+    RECONNECTING = "reconnecting"
+    POLLING = "polling"  # the socket is down (or stopped); prices come from REST
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True, slots=True)

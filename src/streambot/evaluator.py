@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from streambot.bus import Bus, TickMailbox
+from streambot.bus import Bus, PriceBoard, TickMailbox
 from streambot.clock import Clock
 from streambot.domain import BotId, BotState, ProductId, Signal, Ticker
 from streambot.observability.latency import LatencyStats
@@ -69,9 +69,11 @@ class StreamingEvaluator:
         on_error: ErrorHandler | None = None,
         hub: IndicatorHub | None = None,
         *,
+        prices: PriceBoard,
         clock: Clock,
     ) -> None:
         self._bus = bus
+        self._prices = prices
         self._clock = clock
         # The shared indicators of this tick stream. Advancing the tick's product here, once,
         # keeps indicator work per tick the same for one bot or a thousand sharing a handle.
@@ -173,7 +175,7 @@ class StreamingEvaluator:
     def poll(self) -> int:
         """Evaluate every polled bot once on its product's latest price; returns the signals."""
         decisions = 0
-        latest = self._bus.latest
+        latest = self._prices.latest
         for bot in tuple(self._polled.values()):
             tick = latest.get(bot.product_id)
             if tick is None:

@@ -42,6 +42,7 @@ from streambot.domain import (
     to_decimal,
 )
 from streambot.evaluator import BotRuntime
+from streambot.events import SignalRaised
 from streambot.exchange import Exchange, ExchangeError, OrderOutcomeUnknown
 from streambot.observability.latency import LatencyStats
 from streambot.risk.base import Intent, Rejection, RiskContext, RiskLimits
@@ -168,12 +169,13 @@ class Executor:
         ctx.order_in_flight = True
         self._last_order_at[bot.bot_id] = self._clock()
         self._bus.publish(
-            "bots.signal",
-            bot_id=bot.bot_id,
-            product_id=tick.product_id,
-            side=signal.side.value,
-            reason=signal.reason,
-            price=tick.price,
+            SignalRaised(
+                bot_id=bot.bot_id,
+                product_id=tick.product_id,
+                side=signal.side,
+                reason=signal.reason,
+                price=tick.price,
+            )
         )
         log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
         self._spawn(self._execute(bot, signal, tick, decided_ns))

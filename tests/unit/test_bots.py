@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from streambot.bots import BotManager
-from streambot.bus import Bus
+from streambot.bus import InProcessBus, PriceBoard
 from streambot.clock import ManualClock
 from streambot.domain import BotId, BotState, Timeframe
 from streambot.evaluator import StreamingEvaluator
@@ -75,8 +75,8 @@ async def manager(store: Store, user_strategies: None) -> BotManager:
     clock = ManualClock()
     manager = BotManager(
         store,
-        StreamingEvaluator(Bus(), lambda *_: None, clock=clock),
-        Bus(),
+        StreamingEvaluator(InProcessBus(clock), lambda *_: None, prices=PriceBoard(), clock=clock),
+        InProcessBus(clock),
         ["BTC-USD"],
         history=CandleHistory(one_minute_candles, clock),
         clock=clock,

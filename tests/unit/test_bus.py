@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import asyncio
 
-from streambot.bus import Bus
-from streambot.domain import Event
-from tests.factories import tick
+from streambot.bus import InProcessBus, PriceBoard
+from streambot.clock import ManualClock
+from streambot.domain import BotId, FeedState
+from streambot.events import BotCreated, Event, FeedStateChanged, OrderUpdated, RiskHalted
+from tests.factories import order_record, tick
 
 
 def test_mailbox_keeps_only_the_newest_tick_per_product_and_counts_skips() -> None:
-    bus = Bus()
+    bus = InProcessBus(ManualClock())
     box = bus.tick_mailbox("test")
     for i in range(5):
         bus.publish_tick(tick("BTC-USD", 100.0 + i, seq=i))
@@ -27,7 +29,7 @@ def test_mailbox_keeps_only_the_newest_tick_per_product_and_counts_skips() -> No
 
 
 def test_mailbox_stays_bounded_under_a_flood() -> None:
-    bus = Bus()
+    bus = InProcessBus(ManualClock())
     box = bus.tick_mailbox("test")
     products = [f"P{i}-USD" for i in range(8)]
     for i in range(100_000):
@@ -36,16 +38,35 @@ def test_mailbox_stays_bounded_under_a_flood() -> None:
     assert box.skipped == 100_000 - 8
 
 
-def test_latest_ticker_and_counts_are_kept() -> None:
-    bus = Bus()
+def test_the_price_board_keeps_the_latest_ticker_and_counts() -> None:
+    board = PriceBoard()
+    board.record(tick("BTC-USD", 1.0))
+    board.record(tick("BTC-USD", 2.0))
+    latest = board.get("BTC-USD")
+    assert latest is not None
+    assert latest.price == 2.0
+    assert board.latest["BTC-USD"] is latest
+    assert board.get("ETH-USD") is None
+    assert board.ticks_by_product == {"BTC-USD": 2}
+    assert board.ticks_published == 2
+
+
+def test_urgent_mailboxes_say_when_a_tick_waits() -> None:
+    bus = InProcessBus(ManualClock())
+    urgent = bus.tick_mailbox("evaluator", urgent=True)
+    bus.tick_mailbox("chart")
+    assert not bus.ticks_urgent()
     bus.publish_tick(tick("BTC-USD", 1.0))
+    assert bus.ticks_urgent()
+    urgent.get_nowait()
+    assert not bus.ticks_urgent()
+    bus.remove_mailbox(urgent)
     bus.publish_tick(tick("BTC-USD", 2.0))
-    assert bus.latest["BTC-USD"].price == 2.0
-    assert bus.ticks_by_product == {"BTC-USD": 2}
+    assert not bus.ticks_urgent()
 
 
 async def test_get_waits_for_the_next_tick() -> None:
-    bus = Bus()
+    bus = InProcessBus(ManualClock())
     box = bus.tick_mailbox("test")
     waiter = asyncio.create_task(box.get())
     await asyncio.sleep(0)
@@ -56,23 +77,45 @@ async def test_get_waits_for_the_next_tick() -> None:
 
 
 def test_events_reach_prefix_subscribers_only() -> None:
-    bus = Bus()
+    bus = InProcessBus(ManualClock())
     orders: list[Event] = []
+    bots: list[Event] = []
     everything: list[Event] = []
     bus.subscribe("orders", orders.append)
+    bus.subscribe("bot", bots.append)  # a prefix matches whole words only: not "bots.created"
     unsubscribe = bus.subscribe("", everything.append)
-    bus.publish("orders.filled", client_order_id="a")
-    bus.publish("ordersx.other")
-    bus.publish("feed.state", state="live")
+    bus.publish(OrderUpdated(order=order_record(status="filled")))
+    bus.publish(BotCreated(bot_id=BotId(1)))
+    bus.publish(FeedStateChanged(state=FeedState.LIVE, reason="", since=0.0))
     assert [e.topic for e in orders] == ["orders.filled"]
-    assert [e.topic for e in everything] == ["orders.filled", "ordersx.other", "feed.state"]
+    assert bots == []
+    assert [e.topic for e in everything] == ["orders.filled", "bots.created", "feed.state"]
     unsubscribe()
-    bus.publish("feed.state", state="stale")
+    bus.publish(FeedStateChanged(state=FeedState.STALE, reason="", since=0.0))
     assert len(everything) == 3
 
 
+def test_events_reach_subscribers_of_their_type() -> None:
+    bus = InProcessBus(ManualClock())
+    halts: list[RiskHalted] = []
+    bus.subscribe(RiskHalted, halts.append)
+    bus.publish(BotCreated(bot_id=BotId(1)))
+    bus.publish(RiskHalted(scope="account", bot_id=None, code="x", reason="y"))
+    assert [h.code for h in halts] == ["x"]
+
+
+def test_the_bus_stamps_events_from_its_clock_unless_they_carry_a_time() -> None:
+    clock = ManualClock()
+    clock.advance_by(5)
+    bus = InProcessBus(clock)
+    stamped = bus.publish(BotCreated(bot_id=BotId(1)))
+    assert stamped.ts == clock.time()
+    relayed = bus.publish(BotCreated(bot_id=BotId(1), ts=123.0))
+    assert relayed.ts == 123.0
+
+
 def test_a_failing_subscriber_does_not_stop_the_others() -> None:
-    bus = Bus()
+    bus = InProcessBus(ManualClock())
     seen: list[str] = []
 
     def broken(event: Event) -> None:
@@ -80,5 +123,5 @@ def test_a_failing_subscriber_does_not_stop_the_others() -> None:
 
     bus.subscribe("orders", broken)
     bus.subscribe("orders", lambda e: seen.append(e.topic))
-    bus.publish("orders.filled")
+    bus.publish(OrderUpdated(order=order_record(status="filled")))
     assert seen == ["orders.filled"]

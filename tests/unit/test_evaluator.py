@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from streambot.bus import Bus
+from streambot.bus import InProcessBus, PriceBoard
 from streambot.clock import ManualClock
 from streambot.domain import BotId, BotState, Side, Signal, Ticker
 from streambot.evaluator import BotRuntime, StreamingEvaluator
@@ -40,7 +40,10 @@ def runtime(bot_id: int, strategy: Strategy, product: str = "BTC-USD") -> BotRun
 def test_every_running_bot_on_the_product_is_evaluated_and_no_other() -> None:
     signals: list[tuple[int, Signal]] = []
     evaluator = StreamingEvaluator(
-        Bus(), lambda bot, s, t: signals.append((bot.bot_id, s)), clock=ManualClock()
+        InProcessBus(ManualClock()),
+        lambda bot, s, t: signals.append((bot.bot_id, s)),
+        prices=PriceBoard(),
+        clock=ManualClock(),
     )
     btc1, btc2, eth = Recorder(signal_every=2), Recorder(), Recorder()
     evaluator.add(runtime(1, btc1))
@@ -65,7 +68,11 @@ def test_every_running_bot_on_the_product_is_evaluated_and_no_other() -> None:
 def test_a_raising_strategy_puts_only_that_bot_in_error() -> None:
     errors: list[int] = []
     evaluator = StreamingEvaluator(
-        Bus(), lambda *a: None, lambda bot, exc: errors.append(bot.bot_id), clock=ManualClock()
+        InProcessBus(ManualClock()),
+        lambda *a: None,
+        lambda bot, exc: errors.append(bot.bot_id),
+        prices=PriceBoard(),
+        clock=ManualClock(),
     )
     healthy = Recorder()
     evaluator.add(runtime(1, Exploding()))
@@ -84,7 +91,9 @@ def test_a_raising_strategy_puts_only_that_bot_in_error() -> None:
 
 
 def test_removed_bots_are_no_longer_evaluated() -> None:
-    evaluator = StreamingEvaluator(Bus(), lambda *a: None, clock=ManualClock())
+    evaluator = StreamingEvaluator(
+        InProcessBus(ManualClock()), lambda *a: None, prices=PriceBoard(), clock=ManualClock()
+    )
     recorder = Recorder()
     evaluator.add(runtime(1, recorder))
     evaluator.remove(BotId(1))
@@ -95,8 +104,8 @@ def test_removed_bots_are_no_longer_evaluated() -> None:
 
 
 async def test_run_consumes_the_bus_and_skips_superseded_ticks() -> None:
-    bus = Bus()
-    evaluator = StreamingEvaluator(bus, lambda *a: None, clock=ManualClock())
+    bus, board = InProcessBus(ManualClock()), PriceBoard()
+    evaluator = StreamingEvaluator(bus, lambda *a: None, prices=board, clock=ManualClock())
     recorder = Recorder()
     evaluator.add(runtime(1, recorder))
     task = asyncio.create_task(evaluator.run())
@@ -115,10 +124,10 @@ async def test_run_consumes_the_bus_and_skips_superseded_ticks() -> None:
 
 
 def test_a_bot_with_streaming_off_decides_only_in_the_polling_round_on_the_latest_price() -> None:
-    bus = Bus()
+    bus, board = InProcessBus(ManualClock()), PriceBoard()
     signals: list[tuple[int, float]] = []
     evaluator = StreamingEvaluator(
-        bus, lambda bot, s, t: signals.append((bot.bot_id, t.price)), clock=ManualClock()
+        bus, lambda bot, s, t: signals.append((bot.bot_id, t.price)), prices=board, clock=ManualClock()
     )
     polled = runtime(1, Recorder(signal_every=1))
     polled.streaming = False
@@ -128,6 +137,7 @@ def test_a_bot_with_streaming_off_decides_only_in_the_polling_round_on_the_lates
 
     for price in (100.0, 101.0, 102.0):
         t = tick("BTC-USD", price)
+        board.record(t)
         bus.publish_tick(t)
         evaluator.evaluate(t)
     assert isinstance(polled.strategy, Recorder)
@@ -140,8 +150,8 @@ def test_a_bot_with_streaming_off_decides_only_in_the_polling_round_on_the_lates
 
 
 def test_switching_streaming_moves_a_bot_between_the_stream_and_the_polling_round() -> None:
-    bus = Bus()
-    evaluator = StreamingEvaluator(bus, lambda *_: None, clock=ManualClock())
+    bus, board = InProcessBus(ManualClock()), PriceBoard()
+    evaluator = StreamingEvaluator(bus, lambda *_: None, prices=board, clock=ManualClock())
     bot = runtime(1, Recorder())
     evaluator.add(bot)
     evaluator.set_streaming(BotId(1), False)
@@ -151,44 +161,46 @@ def test_switching_streaming_moves_a_bot_between_the_stream_and_the_polling_roun
     evaluator.set_streaming(BotId(1), True)
     evaluator.evaluate(tick("BTC-USD", 101.0))
     assert bot.strategy.seen == [101.0]
-    bus.publish_tick(tick("BTC-USD", 102.0))
+    board.record(tick("BTC-USD", 102.0))
     assert evaluator.poll() == 0
     assert bot.strategy.seen == [101.0]  # back on the stream: the polling round passes it by
     assert evaluator.set_streaming(BotId(99), False) is None
 
 
 def test_polling_skips_a_product_without_a_price_and_a_raising_bot_goes_to_error() -> None:
-    bus = Bus()
+    bus, board = InProcessBus(ManualClock()), PriceBoard()
     errors: list[int] = []
     evaluator = StreamingEvaluator(
-        bus, lambda *_: None, lambda bot, exc: errors.append(bot.bot_id), clock=ManualClock()
+        bus, lambda *_: None, lambda bot, exc: errors.append(bot.bot_id), prices=board, clock=ManualClock()
     )
     quiet = runtime(1, Recorder(), product="ETH-USD")
     broken = runtime(2, Exploding())
     for bot in (quiet, broken):
         bot.streaming = False
         evaluator.add(bot)
-    bus.publish_tick(tick("BTC-USD", 100.0))
+    board.record(tick("BTC-USD", 100.0))
     evaluator.poll()
     assert isinstance(quiet.strategy, Recorder)
     assert quiet.strategy.seen == []
     assert broken.state is BotState.ERROR
     assert errors == [2]
-    bus.publish_tick(tick("ETH-USD", 50.0))
+    board.record(tick("ETH-USD", 50.0))
     evaluator.poll()
     assert errors == [2]  # the broken bot left the polling round
     assert quiet.strategy.seen == [50.0]
 
 
 async def test_the_polling_loop_runs_on_the_clock_and_stamps_signals_with_its_time() -> None:
-    bus = Bus()
     clock = ManualClock()
+    bus, board = InProcessBus(clock), PriceBoard()
     signals: list[int] = []
-    evaluator = StreamingEvaluator(bus, lambda bot, s, t: signals.append(bot.bot_id), clock=clock)
+    evaluator = StreamingEvaluator(
+        bus, lambda bot, s, t: signals.append(bot.bot_id), prices=board, clock=clock
+    )
     polled = runtime(1, Recorder(signal_every=1))
     polled.streaming = False
     evaluator.add(polled)
-    bus.publish_tick(tick("BTC-USD", 100.0))
+    board.record(tick("BTC-USD", 100.0))
     task = asyncio.create_task(evaluator.run_polling(5.0))
     await asyncio.sleep(0)
     await clock.run_for(4.9)

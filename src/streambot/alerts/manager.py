@@ -23,7 +23,7 @@ from streambot.alerts.notify import Notifier
 from streambot.alerts.rules import CRITICAL, Condition, Readings, Rules
 from streambot.bus import Bus
 from streambot.clock import Clock
-from streambot.domain import Event
+from streambot.events import AlertCleared, AlertRaised, RiskHalted, RiskResumed
 
 log = logging.getLogger(__name__)
 
@@ -62,30 +62,26 @@ class AlertManager:
         self._sending: set[asyncio.Task[None]] = set()
         self.raised_total = 0
         self._unsubscribe = [
-            bus.subscribe("risk.halted", self._on_halted),
-            bus.subscribe("risk.resumed", self._on_resumed),
+            bus.subscribe(RiskHalted, self._on_halted),
+            bus.subscribe(RiskResumed, self._on_resumed),
         ]
 
     # --- risk halts arrive as events ---------------------------------------------------------
 
     @staticmethod
-    def _halt_code(data: dict[str, Any]) -> str:
-        bot_id = data.get("bot_id")
+    def _halt_code(bot_id: int | None) -> str:
         return "halted" if bot_id is None else f"halted.bot.{bot_id}"
 
-    def _on_halted(self, event: Event) -> None:
-        data = event.data
-        code = self._halt_code(data)
-        who = "trading" if data.get("bot_id") is None else f"bot {data.get('bot_id')}"
+    def _on_halted(self, event: RiskHalted) -> None:
+        code = self._halt_code(event.bot_id)
+        who = "trading" if event.bot_id is None else f"bot {event.bot_id}"
         self._halts.add(code)
         self._raise(
-            Condition(
-                code, CRITICAL, f"HALTED: {who} stopped by risk rule {data.get('code')}: {data.get('reason')}"
-            )
+            Condition(code, CRITICAL, f"HALTED: {who} stopped by risk rule {event.code}: {event.reason}")
         )
 
-    def _on_resumed(self, event: Event) -> None:
-        code = self._halt_code(event.data)
+    def _on_resumed(self, event: RiskResumed) -> None:
+        code = self._halt_code(event.bot_id)
         if code in self._halts:
             self._halts.remove(code)
             self._clear(code)
@@ -131,7 +127,7 @@ class AlertManager:
         self.active[condition.code] = alert
         self.raised_total += 1
         log.error("❌ ALERT [%s] %s: %s", alert.severity, alert.code, alert.message)
-        self._bus.publish("alerts.raised", **alert.as_dict())
+        self._bus.publish(AlertRaised(**alert.as_dict()))
         self._notify({"event": "raised", **alert.as_dict()})
 
     def _clear(self, code: str) -> None:
@@ -139,7 +135,7 @@ class AlertManager:
         if alert is None:
             return
         log.info("✅ Alert cleared: %s", code)
-        self._bus.publish("alerts.cleared", **alert.as_dict())
+        self._bus.publish(AlertCleared(**alert.as_dict()))
         self._notify({"event": "cleared", **alert.as_dict()})
 
     def _notify(self, alert: dict[str, Any]) -> None:

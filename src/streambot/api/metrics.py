@@ -19,7 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from streambot.feed.client import STATES as FEED_STATES
+from streambot.domain import FeedState as FEED_STATES
 from streambot.observability.requests import RequestStats
 from streambot.venues.coinbase.breaker import BreakerState as BREAKER_STATES
 
@@ -36,12 +36,12 @@ class PlatformCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         p = self._platform
-        bus = p.bus
+        prices = p.prices
 
         ticks = CounterMetricFamily(
             "streambot_ticks_received", "Tickers received, per product", labels=["product"]
         )
-        for product, count in bus.ticks_by_product.items():
+        for product, count in prices.ticks_by_product.items():
             ticks.add_metric([product], count)
         yield ticks
 
@@ -126,7 +126,7 @@ class PlatformCollector(Collector):
             state = GaugeMetricFamily(
                 "streambot_feed_state", "1 for the feed's current state", labels=["state"]
             )
-            for name in FEED_STATES:
+            for name in map(str, FEED_STATES):
                 state.add_metric([name], 1.0 if status.state == name else 0.0)
             yield state
             yield CounterMetricFamily(

@@ -72,7 +72,7 @@ class Summary:
         exchange = p.exchange
         hub = p.events
         requests = self._requests
-        ticks = p.bus.ticks_published
+        ticks = p.prices.ticks_published
         orders: dict[str, Any] = {}
         if executor is not None:
             orders = {

@@ -2,19 +2,19 @@
 
 While the socket is down (or the user has stopped the stream) bots would otherwise judge on a
 price that grows older by the second. One ``best_bid_ask`` request covers every product, so
-polling every few seconds costs a sliver of the REST rate limit; the tickers go onto the bus like
-streamed ones (``sequence`` -1 marks them), keeping the 24 h figures of the last streamed tick
-since best bid/ask does not carry them.
+polling every few seconds costs a sliver of the REST rate limit; the tickers go onto the price
+board and the bus like streamed ones (``sequence`` -1 marks them), keeping the 24 h figures of the
+last streamed tick since best bid/ask does not carry them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from streambot.bus import Bus
+from streambot.bus import Bus, PriceBoard
+from streambot.clock import Clock
 from streambot.domain import BestBidAsk, ProductId, Ticker
 from streambot.exchange import ExchangeError
 
@@ -26,8 +26,12 @@ PriceSource = Callable[[list[ProductId]], Awaitable[list[BestBidAsk]]]
 POLLED_SEQUENCE = -1
 
 
-def ticker_from_book(book: BestBidAsk, previous: Ticker | None, received_ns: int) -> Ticker | None:
-    """A Ticker for a best bid/ask, or None when the book is empty on both sides."""
+def ticker_from_book(
+    book: BestBidAsk, previous: Ticker | None, received_ns: int, now: float
+) -> Ticker | None:
+    """A Ticker for a best bid/ask, or None when the book is empty on both sides.
+
+    ``now`` (UNIX seconds) stands in for a book that carries no time."""
     bid, ask = float(book.bid), float(book.ask)
     if bid > 0 and ask > 0:
         price = (bid + ask) / 2
@@ -45,7 +49,7 @@ def ticker_from_book(book: BestBidAsk, previous: Ticker | None, received_ns: int
         low_24h=min(previous.low_24h, price) if previous else price,
         high_24h=max(previous.high_24h, price) if previous else price,
         price_change_pct_24h=previous.price_change_pct_24h if previous else 0.0,
-        time=stamp if stamp > 0 else time.time(),
+        time=stamp if stamp > 0 else now,
         received_ns=received_ns,
         sequence=POLLED_SEQUENCE,
     )
@@ -60,6 +64,8 @@ class RestPricePoller:
         products: Sequence[ProductId],
         bus: Bus,
         *,
+        board: PriceBoard,
+        clock: Clock,
         interval: float = 5.0,
     ) -> None:
         if interval <= 0:
@@ -67,6 +73,8 @@ class RestPricePoller:
         self._source = source
         self.products = list(products)
         self._bus = bus
+        self._board = board
+        self._clock = clock
         self.interval = interval
         self.polls = 0
         self.tickers_published = 0
@@ -74,7 +82,7 @@ class RestPricePoller:
     async def poll_once(self, *, only_older_than_ns: int | None = None) -> int:
         """One request; publishes a ticker per product and returns how many.
 
-        ``only_older_than_ns``: skip products whose latest ticker on the bus arrived at or after
+        ``only_older_than_ns``: skip products whose latest ticker on the board arrived at or after
         this ``perf_counter_ns`` (the stream already gave a newer one).
         """
         self.polls += 1
@@ -84,7 +92,8 @@ class RestPricePoller:
             log.warning("REST price poll failed: %s", exc)
             return 0
         received = time.perf_counter_ns()
-        latest = self._bus.latest
+        now = self._clock.time()
+        latest = self._board.latest
         published = 0
         for book in books:
             previous = latest.get(book.product_id)
@@ -95,8 +104,9 @@ class RestPricePoller:
             )
             if newer_streamed:
                 continue
-            tick = ticker_from_book(book, previous, received)
+            tick = ticker_from_book(book, previous, received, now)
             if tick is not None:
+                self._board.record(tick)
                 self._bus.publish_tick(tick)
                 published += 1
         self.tickers_published += published
@@ -104,9 +114,10 @@ class RestPricePoller:
 
     async def run(self, *, first_delay: float, on_published: Callable[[], None]) -> None:
         """Poll every ``interval`` s after ``first_delay``, until cancelled."""
-        await asyncio.sleep(first_delay)
+        clock = self._clock
+        await clock.sleep(first_delay)
         while True:
-            started = time.monotonic()
+            started = clock.monotonic()
             if await self.poll_once():
                 on_published()
-            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+            await clock.sleep(max(0.0, self.interval - (clock.monotonic() - started)))

@@ -15,7 +15,8 @@ from types import ModuleType
 from typing import Protocol
 
 from streambot.bus import Bus
-from streambot.domain import BotId
+from streambot.domain import BotId, BotState
+from streambot.events import BotStateChanged, Event, KillSwitchChanged, RiskHalted, RiskResumed
 from streambot.risk import (
     bot_budget,
     daily_loss,
@@ -176,9 +177,9 @@ class RiskEngine:
         state.halted_at = datetime.now(UTC)
         await self._save(state)
         log.error("⛔ %s HALTED: %s", _who(bot_id), reason)
-        self._publish("risk.halted", scope=state.scope, bot_id=bot_id, code=code, reason=reason)
+        self._publish(RiskHalted(scope=state.scope, bot_id=bot_id, code=code, reason=reason))
         if bot_id is not None:
-            self._publish("bots.state", bot_id=bot_id, state="halted", reason=reason)
+            self._publish(BotStateChanged(bot_id=bot_id, state=BotState.HALTED, reason=reason))
 
     async def resume(self, bot_id: BotId | None, by: str) -> bool:
         """Lift a halt; False when the scope was not halted. The equity marks restart from now,
@@ -191,9 +192,9 @@ class RiskEngine:
             state.day_start_equity = state.equity_peak = self.last_equity
         await self._save(state)
         log.warning("▶️ %s resumed by %s", _who(bot_id), by)
-        self._publish("risk.resumed", scope=state.scope, bot_id=bot_id, by=by)
+        self._publish(RiskResumed(scope=state.scope, bot_id=bot_id, by=by))
         if bot_id is not None:
-            self._publish("bots.state", bot_id=bot_id, state="running", reason=f"resumed by {by}")
+            self._publish(BotStateChanged(bot_id=bot_id, state=BotState.RUNNING, reason=f"resumed by {by}"))
         return True
 
     async def set_kill_switch(self, bot_id: BotId | None, on: bool, reason: str) -> bool:
@@ -211,7 +212,7 @@ class RiskEngine:
             "ON" if on else "off",
             f": {reason}" if reason else "",
         )
-        self._publish("risk.kill_switch", scope=state.scope, bot_id=bot_id, on=on, reason=reason)
+        self._publish(KillSwitchChanged(scope=state.scope, bot_id=bot_id, on=on, reason=reason))
         return True
 
     # --- internals ---------------------------------------------------------------------------
@@ -219,9 +220,9 @@ class RiskEngine:
     async def _save(self, state: ScopeState) -> None:
         await self._store.save_risk_state(replace(state))
 
-    def _publish(self, topic: str, **data: object) -> None:
+    def _publish(self, event: Event) -> None:
         if self._bus is not None:
-            self._bus.publish(topic, **data)
+            self._bus.publish(event)
 
 
 def _who(bot_id: BotId | None) -> str:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from streambot.bus import Bus
+from streambot.bus import Bus, PriceBoard
 from streambot.domain import BotId, BotRecord, Position
 from streambot.exchange import Exchange
 from streambot.risk.base import RiskLimits
@@ -52,9 +52,10 @@ def limits_from(settings: Settings) -> RiskLimits:
 
 
 class TradingEngine:
-    def __init__(self, settings: Settings, bus: Bus, store: Store) -> None:
+    def __init__(self, settings: Settings, bus: Bus, store: Store, prices: PriceBoard) -> None:
         self.settings = settings
         self._bus = bus
+        self._prices = prices
         self._store = store
         self.risk = RiskEngine(limits_from(settings), store, bus)
         self.book = OrderBook()
@@ -114,7 +115,7 @@ class TradingEngine:
         if self._balances is None:
             return None
         balances = await self._balances.balances()
-        prices = latest_prices(self._bus.latest)
+        prices = latest_prices(self._prices.latest)
         for balance in balances.values():
             product = f"{balance.currency}-USD"
             if (
@@ -128,7 +129,7 @@ class TradingEngine:
     async def bots_pnl(self) -> list[BotPnl]:
         if self._bots is None:
             return []
-        prices = latest_prices(self._bus.latest)
+        prices = latest_prices(self._prices.latest)
         return [
             bot_pnl(
                 record.id,

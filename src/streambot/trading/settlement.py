@@ -27,6 +27,7 @@ from streambot.domain import (
     Side,
     Trade,
 )
+from streambot.events import OrderUpdated, TradeBooked
 from streambot.exchange import Exchange
 from streambot.risk.engine import RiskEngine
 from streambot.trading.book import OrderBook
@@ -107,7 +108,7 @@ class Settler:
         return updated
 
     def publish(self, record: OrderRecord, **extra: Any) -> None:
-        self._bus.publish(f"orders.{record.status.value}", order=order_to_dict(record), **extra)
+        self._bus.publish(OrderUpdated(order=record, **extra))
 
     async def settle(
         self, record: OrderRecord, order: ExchangeOrder, fills: Sequence[Fill] | None = None
@@ -184,7 +185,7 @@ class Settler:
             )
         )
         self.trades_booked += 1
-        self._bus.publish("trades.executed", trade=trade_to_dict(trade))
+        self._bus.publish(TradeBooked(trade=trade))
         product = self.products.get(trade.product_id)
         log.info(
             "✅ %s %s %s %s @ %s = %s %s (fee %s) — %s",

@@ -57,7 +57,7 @@ async def test_the_status_shows_unrealized_pnl_without_division_noise(api: Api) 
     position.apply_fill(Side.BUY, Decimal("0.69072474"), Decimal("125"), Decimal(0))
     position.apply_fill(Side.SELL, Decimal("0.23"), Decimal("41"), Decimal(0))
     async with asyncio.timeout(10):
-        while api.platform.bus.latest.get(ProductId("BTC-USD")) is None:  # noqa: ASYNC110 - no event to wait on
+        while api.platform.prices.get(ProductId("BTC-USD")) is None:  # noqa: ASYNC110 - no event to wait on
             await asyncio.sleep(0.02)
     async with api.http.get(api.url("/api/v1/bots/status/enhanced"), headers=api.auth) as response:
         (status,) = [s for s in await response.json() if s["id"] == bot.id]

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from decimal import Decimal
-from typing import Any
 
 import aiohttp
 from yarl import URL
 
+from streambot.domain import BotId, FeedState, ProductId, Side
+from streambot.events import AlertRaised, FeedStateChanged, OrderUpdated, SignalRaised, TradeBooked
+from tests.factories import order_record, trade_record
 from tests.integration.api.conftest import Api, StartApi, close_code, next_frame
 
 
-def order(bot_id: int, status: str = "filled", coid: str = "c-1") -> dict[str, Any]:
-    return {"client_order_id": coid, "bot_id": bot_id, "product_id": "BTC-USD", "status": status}
+def order(bot_id: int, status: str = "filled", coid: str = "c-1") -> OrderUpdated:
+    return OrderUpdated(order=order_record(bot_id, status, coid))
 
 
 async def test_subprotocol_auth_says_hello_then_streams_tickers(api: Api) -> None:
@@ -87,9 +89,9 @@ async def test_order_events_carry_consecutive_ids_and_resume_from_the_ring(api: 
     bus = api.platform.bus
     ws = await api.ws("/api/v1/ws/trade-execution")
     hello = await next_frame(ws)
-    bus.publish("orders.submitted", order=order(1, "submitted"))
-    bus.publish("feed.state", state="live", reason="", since=0.0)  # not for this channel
-    bus.publish("orders.filled", order=order(1))
+    bus.publish(order(1, "submitted"))
+    bus.publish(FeedStateChanged(state=FeedState.LIVE, reason="", since=0.0))  # not for this channel
+    bus.publish(order(1))
     first = await next_frame(ws, "event")
     second = await next_frame(ws, "event")
     assert first["topic"] == "orders.submitted"
@@ -100,8 +102,8 @@ async def test_order_events_carry_consecutive_ids_and_resume_from_the_ring(api: 
     await ws.close()
 
     # Missed while away: replayed after hello, in order.
-    bus.publish("trades.executed", trade={"bot_id": 1, "side": "BUY"})
-    bus.publish("orders.cancelled", order=order(2, "cancelled", "c-2"))
+    bus.publish(TradeBooked(trade=trade_record(1)))
+    bus.publish(order(2, "cancelled", "c-2"))
     back = await api.ws(f"/api/v1/ws/trade-execution?last_event_id={second['id']}")
     assert (await next_frame(back))["type"] == "hello"
     replayed = [await next_frame(back, "event"), await next_frame(back, "event")]
@@ -118,9 +120,9 @@ async def test_order_events_carry_consecutive_ids_and_resume_from_the_ring(api: 
 
 async def test_resume_id_in_the_auth_message(api: Api) -> None:
     bus = api.platform.bus
-    bus.publish("orders.filled", order=order(1))
+    bus.publish(order(1))
     current = api.platform.events.last_id
-    bus.publish("orders.filled", order=order(1, coid="c-9"))
+    bus.publish(order(1, coid="c-9"))
     ws = await api.http.ws_connect(api.ws_url("/api/v1/ws/trade-execution"))
     await ws.send_str(json.dumps({"type": "auth", "token": api.token, "last_event_id": current}))
     assert (await next_frame(ws))["type"] == "hello"
@@ -137,9 +139,11 @@ async def test_a_bot_channel_carries_only_that_bot(api: Api) -> None:
     )
     ws = await api.ws(f"/api/v1/ws/bots/{bot.id}")
     assert (await next_frame(ws))["type"] == "hello"
-    api.platform.bus.publish("orders.filled", order=order(bot.id + 1000))
+    api.platform.bus.publish(order(bot.id + 1000))
     api.platform.bus.publish(
-        "bots.signal", bot_id=bot.id, product_id="ETH-USD", side="BUY", reason="r", price=1
+        SignalRaised(
+            bot_id=BotId(bot.id), product_id=ProductId("ETH-USD"), side=Side.BUY, reason="r", price=1
+        )
     )
     event = await next_frame(ws, "event")
     assert event["topic"] == "bots.signal"
@@ -158,7 +162,7 @@ async def test_status_channel_sends_status_and_alerts(api: Api) -> None:
     status = await next_frame(ws, "status")
     assert set(status) >= {"feed", "health", "metrics"}
     assert status["metrics"]["websocket_clients"] == 1
-    api.platform.bus.publish("alerts.raised", code="feed_down", severity="critical", message="m", since=1.0)
+    api.platform.bus.publish(AlertRaised(code="feed_down", severity="critical", message="m", since=1.0))
     event = await next_frame(ws, "event")
     assert event["topic"] == "alerts.raised"
     assert event["data"]["code"] == "feed_down"
@@ -171,7 +175,7 @@ async def test_a_client_that_falls_behind_is_closed_with_4408_and_can_resume(sta
     hello = await next_frame(ws)
     # A burst published in one go reaches the hub as one batch: far more than the queue holds.
     for n in range(50):
-        api.platform.bus.publish("orders.filled", order=order(1, coid=f"c-{n}"))
+        api.platform.bus.publish(order(1, coid=f"c-{n}"))
     assert await close_code(ws) == 4408
     assert api.platform.events.cut_off_total == 1
     assert api.platform.events.client_count == 0

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from streambot.events import RiskHalted
 from streambot.observability.logging import RedactSecrets
 from tests.integration.api.conftest import StartApi, next_frame
 
@@ -87,7 +88,7 @@ async def test_canaries_never_leak(
 
     # An alert goes to the webhook and Telegram, which both fail: the failure is logged.
     status = await api.ws("/api/v1/ws/status")
-    api.platform.bus.publish("risk.halted", scope="account", bot_id=None, code="max_loss", reason="test")
+    api.platform.bus.publish(RiskHalted(scope="account", bot_id=None, code="max_loss", reason="test"))
     for _ in range(3):
         seen.append(json.dumps(await next_frame(status)))
     await status.close()

@@ -14,13 +14,16 @@ import orjson
 import pytest
 from aiohttp import web
 
-from streambot.bus import Bus
-from streambot.domain import Event
+from streambot.bus import Bus, InProcessBus, PriceBoard
+from streambot.clock import SystemClock
+from streambot.events import FeedStateChanged
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
 from tests.integration.feed.conftest import WAIT, until
 
 pytestmark = pytest.mark.integration
+
+CLOCK = SystemClock()  # real sockets on loopback: real time
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coinbase"
 PRODUCTS = ("BTC-USD", "ETH-USD", "DOGE-USD")
@@ -34,13 +37,13 @@ class Running:
     def __init__(self, client: FeedClient, bus: Bus) -> None:
         self.client = client
         self.bus = bus
-        self.states: list[Event] = []
-        bus.subscribe("feed.state", self.states.append)
+        self.states: list[FeedStateChanged] = []
+        bus.subscribe(FeedStateChanged, self.states.append)
         self.task = asyncio.create_task(client.run())
 
     @property
     def state_names(self) -> list[object]:
-        return [e.data["state"] for e in self.states]
+        return [e.state for e in self.states]
 
     async def stop(self) -> None:
         started = time.monotonic()
@@ -65,11 +68,11 @@ async def sim() -> AsyncIterator[Simulator]:
 async def test_ticks_for_every_product_arrive_on_the_bus(
     sim: Simulator, session: aiohttp.ClientSession
 ) -> None:
-    bus = Bus()
+    bus, board = InProcessBus(CLOCK), PriceBoard()
     mailbox = bus.tick_mailbox("test")
-    running = Running(FeedClient(sim.ws_url, PRODUCTS, bus, session=session), bus)
+    running = Running(FeedClient(sim.ws_url, PRODUCTS, bus, board=board, clock=CLOCK, session=session), bus)
     try:
-        await until(lambda: set(bus.ticks_by_product) == set(PRODUCTS), "ticks for every product")
+        await until(lambda: set(board.ticks_by_product) == set(PRODUCTS), "ticks for every product")
         await until(lambda: running.client.status().heartbeats >= 2, "heartbeats")
         await until(lambda: bool(running.client.status().subscriptions), "the subscriptions ack")
 
@@ -104,11 +107,14 @@ async def test_reconnects_to_a_new_simulator_on_the_same_port(session: aiohttp.C
     first = Simulator(sim_config())
     await first.start("127.0.0.1", 0)
     port = first.port
-    bus = Bus()
-    running = Running(FeedClient(first.ws_url, PRODUCTS, bus, session=session, stale_after=1.0), bus)
+    bus, board = InProcessBus(CLOCK), PriceBoard()
+    running = Running(
+        FeedClient(first.ws_url, PRODUCTS, bus, board=board, clock=CLOCK, session=session, stale_after=1.0),
+        bus,
+    )
     second: Simulator | None = None
     try:
-        await until(lambda: bus.ticks_published > 0, "first ticks")
+        await until(lambda: board.ticks_published > 0, "first ticks")
         await first.stop()
         await until(lambda: running.client.status().state in ("reconnecting", "stale"), "noticing the loss")
         assert not running.client.status().connected
@@ -116,8 +122,8 @@ async def test_reconnects_to_a_new_simulator_on_the_same_port(session: aiohttp.C
         second = Simulator(sim_config())
         await second.start("127.0.0.1", port)
         await until(lambda: running.client.status().state == "live", "live again")
-        before = bus.ticks_published
-        await until(lambda: bus.ticks_published > before + len(PRODUCTS), "ticks from the new simulator")
+        before = board.ticks_published
+        await until(lambda: board.ticks_published > before + len(PRODUCTS), "ticks from the new simulator")
 
         status = running.client.status()
         assert status.reconnects >= 1
@@ -220,10 +226,19 @@ async def test_one_subscribe_per_channel_with_all_products_and_a_fresh_jwt(
 
     server = await scripted(script)
     tokens = iter(f"token-{i}" for i in range(100))
-    bus = Bus()
+    bus, board = InProcessBus(CLOCK), PriceBoard()
     products = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD")
     running = Running(
-        FeedClient(server.url, products, bus, session=session, jwt_factory=lambda: next(tokens)), bus
+        FeedClient(
+            server.url,
+            products,
+            bus,
+            board=board,
+            clock=CLOCK,
+            session=session,
+            jwt_factory=lambda: next(tokens),
+        ),
+        bus,
     )
     try:
         await until(lambda: bool(server.received) and len(server.received[0]) == 2, "two subscribe frames")
@@ -242,8 +257,10 @@ async def test_without_jwt_factory_no_jwt_key_is_sent(
         await ws.send_bytes(heartbeat(0, 1))
 
     server = await scripted(script)
-    bus = Bus()
-    running = Running(FeedClient(server.url, ["BTC-USD"], bus, session=session), bus)
+    bus, board = InProcessBus(CLOCK), PriceBoard()
+    running = Running(
+        FeedClient(server.url, ["BTC-USD"], bus, board=board, clock=CLOCK, session=session), bus
+    )
     try:
         await until(lambda: bool(server.received) and len(server.received[0]) == 2, "two subscribe frames")
         assert all("jwt" not in frame for frame in server.received[0])
@@ -276,9 +293,11 @@ async def test_bad_frames_are_counted_never_fatal(
             await ws.send_bytes(frame)
 
     server = await scripted(script)
-    bus = Bus()
+    bus, board = InProcessBus(CLOCK), PriceBoard()
     caplog.set_level("DEBUG", logger="streambot.feed.client")
-    running = Running(FeedClient(server.url, ["BTC-USD", "ETH-USD"], bus, session=session), bus)
+    running = Running(
+        FeedClient(server.url, ["BTC-USD", "ETH-USD"], bus, board=board, clock=CLOCK, session=session), bus
+    )
     try:
         await until(lambda: running.client.status().messages_received >= 12, "all frames")
         status = running.client.status()
@@ -289,8 +308,8 @@ async def test_bad_frames_are_counted_never_fatal(
         assert status.out_of_order == 1
         assert status.heartbeat_gaps == 1
         assert status.last_error == "authentication failure"
-        assert bus.latest["ETH-USD"].price == 4602.7
-        assert bus.latest["BTC-USD"].price == 101.0
+        assert board.latest["ETH-USD"].price == 4602.7
+        assert board.latest["BTC-USD"].price == 101.0
     finally:
         await running.stop()
 
@@ -316,22 +335,27 @@ async def test_silence_is_stale_then_reconnect(
         await asyncio.sleep(WAIT)  # then nothing: no heartbeats
 
     server = await scripted(script)
-    bus = Bus()
-    running = Running(FeedClient(server.url, ["BTC-USD"], bus, session=session, stale_after=0.3), bus)
+    bus, board = InProcessBus(CLOCK), PriceBoard()
+    running = Running(
+        FeedClient(server.url, ["BTC-USD"], bus, board=board, clock=CLOCK, session=session, stale_after=0.3),
+        bus,
+    )
     try:
         await until(lambda: len(server.received) >= 2, "a second connection")
         assert "stale" in running.state_names
-        stale = next(e for e in running.states if e.data["state"] == "stale")
-        assert "no frame for 0.3s" in str(stale.data["reason"])
+        stale = next(e for e in running.states if e.state == "stale")
+        assert "no frame for 0.3s" in stale.reason
         await until(lambda: running.client.status().reconnects >= 1, "a counted reconnect")
     finally:
         await running.stop()
 
 
 async def test_stop_is_prompt_while_the_server_is_unreachable(session: aiohttp.ClientSession) -> None:
-    bus = Bus()
+    bus, board = InProcessBus(CLOCK), PriceBoard()
     with_no_server = "ws://127.0.0.1:9/"  # discard port: connection refused
-    running = Running(FeedClient(with_no_server, ["BTC-USD"], bus, session=session), bus)
+    running = Running(
+        FeedClient(with_no_server, ["BTC-USD"], bus, board=board, clock=CLOCK, session=session), bus
+    )
     await until(lambda: running.client.status().state == "reconnecting", "a failed connect")
     await asyncio.sleep(0.2)
     await running.stop()

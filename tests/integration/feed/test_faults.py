@@ -7,19 +7,22 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
+import msgspec
 import orjson
 import pytest
 from aiohttp import web
 
-from streambot.bus import Bus
+from streambot.bus import InProcessBus, PriceBoard
 from streambot.clock import SystemClock
-from streambot.domain import Event
+from streambot.events import Event, FeedGapDetected, FeedStateChanged
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.venues.coinbase.client import CoinbaseRest
 from tests.integration.feed.conftest import WAIT, until
 
 pytestmark = pytest.mark.integration
+
+CLOCK = SystemClock()  # real sockets on loopback: real time
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
 
@@ -41,12 +44,19 @@ class Harness:
 
     def __init__(self, sim: Simulator, session: aiohttp.ClientSession, **options: Any) -> None:
         self.sim = sim
-        self.bus = Bus()
+        self.bus, self.board = InProcessBus(CLOCK), PriceBoard()
         self.rest = CoinbaseRest(sim.rest_url, clock=SystemClock(), session=session)
         self.events: list[Event] = []
         self.bus.subscribe("feed", self.events.append)
         self.client = FeedClient(
-            sim.ws_url, PRODUCTS, self.bus, session=session, prices=self.rest.best_bid_ask, **options
+            sim.ws_url,
+            PRODUCTS,
+            self.bus,
+            board=self.board,
+            clock=CLOCK,
+            session=session,
+            prices=self.rest.best_bid_ask,
+            **options,
         )
         self.task: asyncio.Task[None] | None = None
 
@@ -60,10 +70,10 @@ class Harness:
         await self.rest.close()
 
     def states(self, topic: str = "feed.state") -> list[Any]:
-        return [e.data["state"] for e in self.events if e.topic == topic]
+        return [e.state for e in self.events if isinstance(e, FeedStateChanged) and e.topic == topic]
 
     def gaps(self) -> list[dict[str, Any]]:
-        return [e.data for e in self.events if e.topic == "feed.gap"]
+        return [msgspec.structs.asdict(e) for e in self.events if isinstance(e, FeedGapDetected)]
 
     def streamed_ticks(self) -> int:
         return self.client.tickers
@@ -105,7 +115,7 @@ async def test_a_dropped_socket_is_resubscribed_and_ticking_again(harness: Calla
     assert states[:2] == ["connecting", "live"]
     assert "reconnecting" in states
     assert states[-1] == "live"
-    assert all(isinstance(e.data["since"], float) for e in h.events if e.topic == "feed.state")
+    assert all(isinstance(e.since, float) for e in h.events if isinstance(e, FeedStateChanged))
 
 
 async def test_a_silent_socket_is_stale_then_reconnected(harness: Callable[..., Harness]) -> None:
@@ -114,8 +124,8 @@ async def test_a_silent_socket_is_stale_then_reconnected(harness: Callable[..., 
 
     await h.inject({"fault": "silence", "seconds": 1.0})
     await until(lambda: "stale" in h.states(), "stale detected")
-    stale = next(e for e in h.events if e.topic == "feed.state" and e.data["state"] == "stale")
-    assert "no frame for 0.5s" in str(stale.data["reason"])
+    stale = next(e for e in h.events if isinstance(e, FeedStateChanged) and e.state == "stale")
+    assert "no frame for 0.5s" in stale.reason
     await until(lambda: h.client.reconnects >= 1 and h.client.state == "live", "reconnected and live")
 
 
@@ -153,8 +163,8 @@ async def test_prices_keep_coming_from_rest_while_the_socket_is_down(harness: Ca
     await until(
         lambda: h.client.status().polled_tickers >= polled_before + 2 * len(PRODUCTS), "repeated polls"
     )
-    assert all(h.bus.latest[p].sequence == -1 for p in PRODUCTS)  # REST prices on the bus
-    assert h.bus.latest["BTC-USD"].best_bid <= h.bus.latest["BTC-USD"].best_ask
+    assert all(h.board.latest[p].sequence == -1 for p in PRODUCTS)  # REST prices on the bus
+    assert h.board.latest["BTC-USD"].best_bid <= h.board.latest["BTC-USD"].best_ask
 
     # Once the silence ends the stream takes over again and polling stops.
     await until(lambda: h.client.state == "live", "live again")
@@ -172,8 +182,8 @@ async def test_a_user_stopped_stream_polls_then_resumes(harness: Callable[..., H
     await until(lambda: h.client.state == "polling", "polling")
     assert not h.client.connected
     await until(lambda: h.client.status().polled_tickers >= 2 * len(PRODUCTS), "polled tickers")
-    polling = next(e for e in h.events if e.data.get("state") == "polling")
-    assert "stopped by the user" in str(polling.data["reason"])
+    polling = next(e for e in h.events if isinstance(e, FeedStateChanged) and e.state == "polling")
+    assert "stopped by the user" in polling.reason
 
     h.client.start_stream()
     ticks = h.client.tickers
@@ -213,11 +223,13 @@ async def test_a_gap_on_the_user_channel_triggers_reconciliation(session: aiohtt
         reasons.append(reason)
 
     tokens = iter(f"jwt-{i}" for i in range(100))
-    bus = Bus()
+    bus, board = InProcessBus(CLOCK), PriceBoard()
     client = FeedClient(
         f"ws://127.0.0.1:{runner.addresses[0][1]}/",
         ["BTC-USD"],
         bus,
+        board=board,
+        clock=CLOCK,
         session=session,
         channels=("ticker", "heartbeats", "user"),
         jwt_factory=lambda: next(tokens),

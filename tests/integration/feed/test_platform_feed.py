@@ -43,11 +43,11 @@ async def test_stopping_the_stream_keeps_prices_coming_then_it_resumes(platform:
     await until(lambda: feed.state == "polling", "polling")
     polled = feed.status().polled_tickers
     await until(lambda: feed.status().polled_tickers >= polled + 4, "REST prices")
-    assert platform.bus.latest["BTC-USD"].sequence == -1
+    assert platform.prices.latest["BTC-USD"].sequence == -1
 
     await platform.start_feed()
     await until(lambda: feed.state == "live", "live again")
-    await until(lambda: platform.bus.latest["BTC-USD"].sequence >= 0, "streamed prices again")
+    await until(lambda: platform.prices.latest["BTC-USD"].sequence >= 0, "streamed prices again")
 
 
 async def test_metrics_cover_the_feed_and_the_rest_client(platform: Platform) -> None:

@@ -93,8 +93,8 @@ async def test_a_user_strategy_that_raises_puts_only_its_bot_in_error_with_the_r
     async with running.http.get(running.url("/api/v1/metrics/summary"), headers=running.auth) as r:
         assert (await r.json())["bots_running"] == 0  # listed with its reason, but not running
     # The platform goes on: prices keep flowing.
-    before = running.platform.bus.ticks_published
-    await poll(running, "/api/v1/health", lambda _: running.platform.bus.ticks_published > before + 5)
+    before = running.platform.prices.ticks_published
+    await poll(running, "/api/v1/health", lambda _: running.platform.prices.ticks_published > before + 5)
 
 
 async def test_a_candle_bot_is_warmed_up_from_the_exchange_candles_when_it_starts(running: Running) -> None:

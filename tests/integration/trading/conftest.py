@@ -14,7 +14,8 @@ import pytest
 
 from streambot.api.server import RunningApi, start_api
 from streambot.app import Platform
-from streambot.domain import BotId, Event
+from streambot.domain import BotId
+from streambot.events import Event
 from tests.integration.platform.conftest import settings_for
 
 

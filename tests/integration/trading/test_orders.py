@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from streambot.api.live.frames import event_data
 from streambot.domain import OrderStatus
+from streambot.events import KillSwitchChanged, OrderUpdated, RiskResumed, SignalRaised
 from tests.integration.trading.conftest import Trading
 
 pytestmark = pytest.mark.integration
@@ -24,14 +26,15 @@ async def test_an_order_goes_through_every_step_with_its_timestamp(trading: Trad
     assert order["error_code"] == ""
     assert Decimal(order["quote_size"]) == Decimal("50.00")
 
-    topics = [e for e in trading.events if e.topic.startswith("orders.")]
-    mine = [e for e in topics if e.data["order"]["client_order_id"] == order["client_order_id"]]  # type: ignore[index]
+    topics = [e for e in trading.events if isinstance(e, OrderUpdated)]
+    mine = [e for e in topics if e.order.client_order_id == order["client_order_id"]]
     assert [e.topic.removeprefix("orders.") for e in mine] == STEPS
     assert [e.ts for e in mine] == sorted(e.ts for e in mine)
-    assert all("risk_checked_at" in e.data["order"] and "error_code" in e.data["order"] for e in mine)  # type: ignore[operator]
-    signals = [e for e in trading.events if e.topic == "bots.signal"]
-    assert signals[0].data["bot_id"] == bot_id
-    assert signals[0].data["side"] == "BUY"
+    pushed = [event_data(e)["order"] for e in mine]  # as the dashboard receives them
+    assert all("risk_checked_at" in o and "error_code" in o for o in pushed)
+    signals = [e for e in trading.events if isinstance(e, SignalRaised)]
+    assert signals[0].bot_id == bot_id
+    assert signals[0].side == "BUY"
 
     # Positions are the sum of the fills; P&L has the bot and the total.
     fills = await trading.p.store.fills_for_bot(bot_id)
@@ -68,8 +71,8 @@ async def test_a_risk_rejection_is_stored_published_and_explained(trading: Tradi
     assert "above the limit of 20.00 per order" in order["error"]
     assert order["risk_checked_at"]
     assert order["submitted_at"] is None
-    rejected = [e for e in trading.events if e.topic == "orders.rejected"]
-    assert rejected[0].data["order"]["error_code"] == "MAX_ORDER_NOTIONAL"  # type: ignore[index]
+    rejected = [e for e in trading.events if isinstance(e, OrderUpdated) and e.topic == "orders.rejected"]
+    assert rejected[0].order.error_code == "MAX_ORDER_NOTIONAL"
     assert (await trading.get("/api/v1/trades"))["trades"] == []
     risk = await trading.get("/api/v1/risk")
     assert risk["rejections"]["MAX_ORDER_NOTIONAL"] >= 1
@@ -93,7 +96,7 @@ async def test_kill_switch_through_the_api_blocks_orders_and_survives_a_restart(
     assert status == 200, body
     assert body["changed"] is True
     assert body["state"]["kill_switch"] is True
-    assert any(e.topic == "risk.kill_switch" and e.data["on"] is True for e in trading.events)
+    assert any(isinstance(e, KillSwitchChanged) and e.on is True for e in trading.events)
 
     await trading.restart()
     assert (await trading.get("/api/v1/risk"))["account"]["kill_switch"] is True
@@ -155,7 +158,7 @@ async def test_halted_survives_a_restart_allows_exits_and_is_lifted_only_through
     assert status == 200, body
     assert body["changed"] is True
     assert body["state"]["halted"] is False
-    assert any(e.topic == "risk.resumed" and e.data["by"] == "alice" for e in trading.events)
+    assert any(isinstance(e, RiskResumed) and e.by == "alice" for e in trading.events)
     assert (await trading.get(f"/api/v1/bots/{bot_id}"))["state"] == "running"
     filled = await trading.until(
         lambda: _has_orders(trading, f"/api/v1/orders?bot_id={bot_id}&status=filled")

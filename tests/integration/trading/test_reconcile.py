@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streambot.bus import Bus
+from streambot.bus import InProcessBus
 from streambot.clock import SystemClock
 from streambot.domain import (
     Balance,
@@ -222,7 +222,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     )
     try:
         executor = Executor(
-            bus=Bus(),
+            bus=InProcessBus(SystemClock()),
             exchange=exchange,
             store=store,
             balances=BalanceCache(exchange.accounts),
@@ -411,7 +411,7 @@ async def test_an_order_that_rests_is_polled_ever_more_slowly_until_reconciliati
     # A resting limit order is followed until the fill timeout. At the first pace (every 50 ms)
     # that would be ~30 lookups in 1.5 s, taken from the REST budget every other request shares.
     executor = Executor(
-        bus=Bus(),
+        bus=InProcessBus(SystemClock()),
         exchange=desk.exchange,
         store=desk.store,
         balances=BalanceCache(desk.exchange.accounts),

@@ -13,7 +13,7 @@ from aiohttp import web
 from streambot.alerts.manager import AlertManager
 from streambot.alerts.notify import TelegramNotifier, WebhookNotifier
 from streambot.alerts.rules import Readings
-from streambot.bus import Bus
+from streambot.bus import InProcessBus
 from streambot.clock import ManualClock
 
 
@@ -48,7 +48,7 @@ async def test_webhook_and_telegram_receive_raised_and_cleared(
         return Readings("live", 0, 0, 0, state["breaker"])
 
     manager = AlertManager(
-        Bus(),
+        InProcessBus(ManualClock()),
         read,
         ManualClock(),
         notifiers=[WebhookNotifier(f"{base}/hook"), TelegramNotifier("123:abc", "42", api_url=base)],

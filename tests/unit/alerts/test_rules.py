@@ -5,9 +5,10 @@ import contextlib
 
 from streambot.alerts.manager import AlertManager
 from streambot.alerts.rules import Readings, Rules
-from streambot.bus import Bus
+from streambot.bus import InProcessBus
 from streambot.clock import ManualClock
-from streambot.domain import Event
+from streambot.domain import BotId
+from streambot.events import AlertRaised, Event, RiskHalted, RiskResumed
 
 
 def reading(**changes: object) -> Readings:
@@ -65,10 +66,10 @@ def test_breaker_open_is_critical() -> None:
 
 
 def test_the_manager_raises_once_clears_once_and_follows_halts() -> None:
-    bus = Bus()
+    clock = ManualClock()
+    bus = InProcessBus(clock)
     events: list[Event] = []
     bus.subscribe("alerts", events.append)
-    clock = ManualClock()
     current = reading()
     manager = AlertManager(bus, lambda: current, clock)
     clock.advance_by(1)
@@ -76,26 +77,27 @@ def test_the_manager_raises_once_clears_once_and_follows_halts() -> None:
     manager.check()
     manager.check()
     assert [e.topic for e in events] == ["alerts.raised"]
-    assert events[0].data["code"] == "breaker_open"
+    assert isinstance(events[0], AlertRaised)
+    assert events[0].code == "breaker_open"
     clock.advance_by(1)
     current = reading()
     manager.check()
     assert [e.topic for e in events] == ["alerts.raised", "alerts.cleared"]
 
-    bus.publish("risk.halted", scope="bot", bot_id=4, code="max_loss", reason="lost 10%")
+    bus.publish(RiskHalted(scope="bot", bot_id=BotId(4), code="max_loss", reason="lost 10%"))
     manager.check()  # a halt is not cleared by the periodic check
     assert "halted.bot.4" in manager.active
     assert "HALTED" in manager.active["halted.bot.4"].message
-    bus.publish("risk.resumed", scope="bot", bot_id=4, by="api")
+    bus.publish(RiskResumed(scope="bot", bot_id=BotId(4), by="api"))
     assert "halted.bot.4" not in manager.active
     assert [e.topic for e in events][-2:] == ["alerts.raised", "alerts.cleared"]
 
 
 async def test_the_manager_checks_on_its_clock_and_times_the_feed_down_alert() -> None:
-    bus = Bus()
     clock = ManualClock()
-    raised: list[Event] = []
-    bus.subscribe("alerts.raised", raised.append)
+    bus = InProcessBus(clock)
+    raised: list[AlertRaised] = []
+    bus.subscribe(AlertRaised, raised.append)
     current = reading(feed_state="reconnecting")
     manager = AlertManager(bus, lambda: current, clock, rules=Rules(feed_down_after_s=30), interval=5)
     task = asyncio.get_running_loop().create_task(manager.run())
@@ -103,8 +105,8 @@ async def test_the_manager_checks_on_its_clock_and_times_the_feed_down_alert() -
     await clock.run_for(30)  # checks at 5, 10, ... 30 s: down since the first, 25 s at the last
     assert raised == []
     await clock.run_for(5)
-    assert [e.data["code"] for e in raised] == ["feed_down"]
-    assert raised[0].data["since"] == clock.time()
+    assert [e.code for e in raised] == ["feed_down"]
+    assert raised[0].since == clock.time()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -10,8 +10,21 @@ import pytest
 from streambot.api.live.client import LiveClient
 from streambot.api.live.frames import Channel
 from streambot.api.live.hub import EventHub
-from streambot.bus import Bus
-from streambot.domain import Ticker
+from streambot.bus import InProcessBus
+from streambot.clock import ManualClock
+from streambot.domain import BotId, BotState, FeedState, Ticker
+from streambot.events import BotStateChanged, FeedStateChanged, OrderUpdated, RiskHalted, TradeBooked
+from tests.factories import order_record, trade_record
+
+
+def make_hub(**options: object) -> tuple[InProcessBus, EventHub]:
+    clock = ManualClock()
+    bus = InProcessBus(clock)
+    return bus, EventHub(bus, clock=clock, **options)  # type: ignore[arg-type]
+
+
+def filled(bot_id: int, n: int = 0) -> OrderUpdated:
+    return OrderUpdated(order=order_record(bot_id, "filled", f"c-{n}"))
 
 
 def frames(client: LiveClient) -> list[dict[str, object]]:
@@ -19,11 +32,10 @@ def frames(client: LiveClient) -> list[dict[str, object]]:
 
 
 def test_replay_gives_missed_events_of_the_channel_only() -> None:
-    bus = Bus()
-    hub = EventHub(bus, ring_size=100)
-    bus.publish("orders.filled", order={"bot_id": 1})
-    bus.publish("feed.state", state="live")
-    bus.publish("trades.executed", trade={"bot_id": 2})
+    bus, hub = make_hub(ring_size=100)
+    bus.publish(filled(1))
+    bus.publish(FeedStateChanged(state=FeedState.LIVE, reason="", since=0.0))
+    bus.publish(TradeBooked(trade=trade_record(2)))
     client = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=10)
     hub.attach(client, last_event_id=0)
     sent = frames(client)
@@ -33,10 +45,9 @@ def test_replay_gives_missed_events_of_the_channel_only() -> None:
 
 
 def test_an_id_older_than_the_ring_or_from_the_future_gets_a_reset() -> None:
-    bus = Bus()
-    hub = EventHub(bus, ring_size=2)
+    bus, hub = make_hub(ring_size=2)
     for n in range(5):
-        bus.publish("orders.filled", order={"bot_id": 1, "n": n})
+        bus.publish(filled(1, n))
     old = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=10)
     hub.attach(old, last_event_id=1)
     assert [f["type"] for f in frames(old)] == ["hello", "reset"]
@@ -49,21 +60,19 @@ def test_an_id_older_than_the_ring_or_from_the_future_gets_a_reset() -> None:
 
 
 def test_a_bot_channel_sees_its_bot_and_account_wide_events() -> None:
-    bus = Bus()
-    hub = EventHub(bus)
+    bus, hub = make_hub()
     client = LiveClient(hub, Channel.BOTS, queue_size=10, bot_id=7)
     hub.attach(client, None)
-    bus.publish("orders.filled", order={"bot_id": 8})
-    bus.publish("orders.filled", order={"bot_id": 7})
-    bus.publish("risk.halted", scope="account", bot_id=None, code="x", reason="y")
-    bus.publish("bots.state", bot_id=7, state="running", reason="")
+    bus.publish(filled(8))
+    bus.publish(filled(7))
+    bus.publish(RiskHalted(scope="account", bot_id=None, code="x", reason="y"))
+    bus.publish(BotStateChanged(bot_id=BotId(7), state=BotState.RUNNING, reason=""))
     hub._fan_out()
     assert [f["topic"] for f in frames(client)[1:]] == ["orders.filled", "risk.halted", "bots.state"]
 
 
 async def test_a_client_stuck_in_send_is_cut_off_and_holds_nothing() -> None:
-    bus = Bus()
-    hub = EventHub(bus)
+    bus, hub = make_hub()
     client = LiveClient(hub, Channel.TRADE_EXECUTION, queue_size=5)
     hub.attach(client, None)
     never = asyncio.get_running_loop().create_future()
@@ -77,7 +86,7 @@ async def test_a_client_stuck_in_send_is_cut_off_and_holds_nothing() -> None:
     async with asyncio.timeout(10):
         await in_send.wait()  # the pump is stuck sending hello
     for n in range(100):
-        bus.publish("orders.filled", order={"bot_id": 1, "n": n})
+        bus.publish(filled(1, n))
     hub._fan_out()
     assert client.too_slow
     assert hub.cut_off_total == 1
@@ -96,7 +105,7 @@ async def test_a_status_frame_that_cannot_be_built_is_logged_not_sent(
     async def working() -> dict[str, object]:
         return {"feed": {"state": "live"}}
 
-    hub = EventHub(Bus(), status_source=broken)
+    _, hub = make_hub(status_source=broken)
     assert await hub.status_frame() is None
     assert "could not build the status frame" in caplog.text
     hub.status_source = working
@@ -122,7 +131,7 @@ def tick(product: str, price: float) -> Ticker:
 
 
 async def test_a_window_sends_every_changed_product_in_one_frame() -> None:
-    hub = EventHub(Bus())
+    _, hub = make_hub()
     client = LiveClient(hub, Channel.MARKET, queue_size=10)
     hub.attach(client, None)
     latest = {"BTC-USD": tick("BTC-USD", 50_000.0), "ETH-USD": tick("ETH-USD", 3_000.0)}
@@ -147,7 +156,7 @@ async def test_a_window_sends_every_changed_product_in_one_frame() -> None:
 async def test_clients_with_tickers_due_are_woken_one_per_turn_of_the_loop() -> None:
     # Woken together, their sends would run back to back in one turn, and a tick arriving
     # meanwhile would wait for all of them before the evaluator saw it.
-    hub = EventHub(Bus())
+    _, hub = make_hub()
     clients = [LiveClient(hub, Channel.MARKET, queue_size=10) for _ in range(10)]
     turns = asyncio.create_task(hub._turns())
     for client in clients:
@@ -164,8 +173,7 @@ async def test_clients_with_tickers_due_are_woken_one_per_turn_of_the_loop() -> 
 
 
 async def test_a_client_write_waits_for_a_tick_the_engine_has_not_decided_on() -> None:
-    bus = Bus()
-    hub = EventHub(bus)
+    bus, hub = make_hub()
     engine_box = bus.tick_mailbox("engine", urgent=True)
     order: list[str] = []
 
@@ -188,3 +196,56 @@ async def test_a_client_write_waits_for_a_tick_the_engine_has_not_decided_on() -
     client.task.cancel()
     engine_task.cancel()
     assert order == ["decided", "hello"]
+
+
+async def test_status_frames_and_pings_follow_the_hub_clock() -> None:
+    clock = ManualClock()
+    bus = InProcessBus(clock)
+    built = 0
+
+    async def source() -> dict[str, object]:
+        nonlocal built
+        built += 1
+        return {"n": built}
+
+    hub = EventHub(bus, clock=clock, ping_interval=15.0, status_interval=2.0, status_source=source)
+    client = LiveClient(hub, Channel.STATUS, queue_size=10)
+    hub.attach(client, None)
+    periodic = asyncio.create_task(hub._periodic())
+    await asyncio.sleep(0)
+    await clock.run_for(14.5)
+    assert built == 7
+    assert client.status_frame is not None
+    assert json.loads(client.status_frame) == {"type": "status", "n": 7}
+    assert not client.ping_due
+    await clock.run_for(2.0)
+    assert client.ping_due
+    periodic.cancel()
+
+
+async def test_a_market_client_sends_at_most_once_per_window_on_the_hub_clock() -> None:
+    _, hub = make_hub()
+    clock = hub.clock
+    assert isinstance(clock, ManualClock)
+    client = LiveClient(hub, Channel.MARKET, queue_size=10, max_rate=2.0)  # a 0.5 s window
+    hub.attach(client, None)
+    latest = {"BTC-USD": tick("BTC-USD", 50_000.0)}
+    sent: list[dict[str, object]] = []
+
+    async def send(frame: str) -> None:
+        sent.append(json.loads(frame))
+
+    client.task = asyncio.create_task(client.pump(send, latest))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [f["type"] for f in sent] == ["hello", "tickers"]
+    latest["BTC-USD"] = tick("BTC-USD", 50_001.0)
+    client.tickers_changed()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(sent) == 2  # inside the window: held
+    turns = asyncio.create_task(hub._turns())
+    await clock.run_for(0.5)  # the window's timer wakes it
+    client.task.cancel()
+    turns.cancel()
+    assert [f["type"] for f in sent] == ["hello", "tickers", "tickers"]

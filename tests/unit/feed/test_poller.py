@@ -9,6 +9,7 @@ from streambot.domain import BestBidAsk, Ticker
 from streambot.feed.poller import ticker_from_book
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = 1_800_000_000.0  # the poller's clock, for a book without a time
 
 
 def book(bid: str, ask: str) -> BestBidAsk:
@@ -17,7 +18,7 @@ def book(bid: str, ask: str) -> BestBidAsk:
 
 def test_mid_price_and_previous_figures() -> None:
     previous = Ticker("BTC-USD", 100.0, 99.0, 101.0, 5.0, 90.0, 110.0, 1.5, 0.0, 0, 7)
-    tick = ticker_from_book(book("99", "101"), previous, 42)
+    tick = ticker_from_book(book("99", "101"), previous, 42, NOW)
     assert tick is not None
     assert (tick.price, tick.best_bid, tick.best_ask) == (100.0, 99.0, 101.0)
     assert (tick.volume_24h, tick.low_24h, tick.high_24h, tick.price_change_pct_24h) == (
@@ -32,7 +33,14 @@ def test_mid_price_and_previous_figures() -> None:
 
 
 def test_one_sided_and_empty_books() -> None:
-    tick = ticker_from_book(book("0", "50"), None, 1)
+    tick = ticker_from_book(book("0", "50"), None, 1, NOW)
     assert tick is not None
     assert (tick.price, tick.best_bid, tick.best_ask, tick.low_24h) == (50.0, 50.0, 50.0, 50.0)
-    assert ticker_from_book(book("0", "0"), None, 1) is None
+    assert ticker_from_book(book("0", "0"), None, 1, NOW) is None
+
+
+def test_a_book_without_a_time_takes_the_clock_s() -> None:
+    timeless = BestBidAsk("BTC-USD", Decimal("99"), Decimal("101"), datetime.fromtimestamp(0, UTC))
+    tick = ticker_from_book(timeless, None, 1, NOW)
+    assert tick is not None
+    assert tick.time == NOW

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from streambot.bus import Bus
-from streambot.domain import Event, Position
+from streambot.bus import Bus, InProcessBus
+from streambot.clock import ManualClock
+from streambot.domain import Position
+from streambot.events import BotStateChanged, Event, KillSwitchChanged, RiskHalted, RiskResumed
 from streambot.risk.base import Rejection, RiskLimits
 from streambot.risk.engine import RiskEngine
 from tests.unit.risk.support import BOT, NOW, MemoryRiskStore, buy, context, sell
@@ -20,7 +22,7 @@ def _events(bus: Bus) -> list[Event]:
 
 
 async def test_a_breached_daily_loss_halts_the_account_until_a_person_resumes_it() -> None:
-    bus, store = Bus(), MemoryRiskStore()
+    bus, store = InProcessBus(ManualClock()), MemoryRiskStore()
     seen = _events(bus)
     engine = RiskEngine(RiskLimits(daily_loss_pct=Decimal(10)), store, bus)
     await engine.load()
@@ -30,12 +32,9 @@ async def test_a_breached_daily_loss_halts_the_account_until_a_person_resumes_it
     assert breach.code == "DAILY_LOSS_LIMIT"
     assert engine.account.halted
     assert [e.topic for e in seen] == ["risk.halted"]
-    assert seen[0].data == {
-        "scope": "account",
-        "bot_id": None,
-        "code": "DAILY_LOSS_LIMIT",
-        "reason": breach.message,
-    }
+    assert seen[0] == RiskHalted(
+        scope="account", bot_id=None, code="DAILY_LOSS_LIMIT", reason=breach.message, ts=seen[0].ts
+    )
 
     # Recovering equity does not lift it, and neither does a restart.
     await engine.observe_equity(Decimal(2000), NOW + 120)
@@ -50,7 +49,7 @@ async def test_a_breached_daily_loss_halts_the_account_until_a_person_resumes_it
     assert await restarted.resume(None, "alice")
     assert not restarted.account.halted
     assert seen[-1].topic == "risk.resumed"
-    assert seen[-1].data == {"scope": "account", "bot_id": None, "by": "alice"}
+    assert seen[-1] == RiskResumed(scope="account", bot_id=None, by="alice", ts=seen[-1].ts)
     assert not await restarted.resume(None, "alice")
 
 
@@ -82,12 +81,12 @@ async def test_drawdown_from_the_peak_halts() -> None:
 
 
 async def test_kill_switches_are_persisted_and_published() -> None:
-    bus, store = Bus(), MemoryRiskStore()
+    bus, store = InProcessBus(ManualClock()), MemoryRiskStore()
     seen = _events(bus)
     engine = RiskEngine(RiskLimits(), store, bus)
     assert await engine.set_kill_switch(BOT, True, "testing")
     assert not await engine.set_kill_switch(BOT, True, "testing")
-    assert seen[0].data == {"scope": "bot", "bot_id": BOT, "on": True, "reason": "testing"}
+    assert seen[0] == KillSwitchChanged(scope="bot", bot_id=BOT, on=True, reason="testing", ts=seen[0].ts)
     again = RiskEngine(RiskLimits(), store)
     await again.load()
     rejection = again.check(sell(), context())
@@ -98,15 +97,15 @@ async def test_kill_switches_are_persisted_and_published() -> None:
 
 
 async def test_bot_halt_and_resume_publish_bot_state() -> None:
-    bus = Bus()
-    states: list[Event] = []
-    bus.subscribe("bots.state", states.append)
+    bus = InProcessBus(ManualClock())
+    states: list[BotStateChanged] = []
+    bus.subscribe(BotStateChanged, states.append)
     engine = RiskEngine(RiskLimits(), MemoryRiskStore(), bus)
     await engine.halt(BOT, "MANUAL", "checking")
     assert engine.is_halted(BOT)
-    assert [e.data["state"] for e in states] == ["halted"]
+    assert [e.state for e in states] == ["halted"]
     await engine.resume(BOT, "bob")
-    assert [e.data["state"] for e in states] == ["halted", "running"]
+    assert [e.state for e in states] == ["halted", "running"]
     assert engine.rejections == {}
 
 

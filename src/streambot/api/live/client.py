@@ -9,7 +9,6 @@ endpoint then closes it with 4408 and it resumes from its last event id.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
@@ -138,7 +137,8 @@ class LiveClient:
 
     async def _tickers(self, send: Send, latest: Mapping[ProductId, Ticker]) -> None:
         """Send each product's newest ticker not sent yet, at most once per window per product."""
-        now = time.monotonic()
+        clock = self.hub.clock
+        now = clock.monotonic()
         if now < self._hold_until:
             return  # the window's timer wakes us; what arrives meanwhile is coalesced
         self.ticker_dirty = False
@@ -153,6 +153,6 @@ class LiveClient:
         if items:
             await send(tickers_frame(items))
             self._hold_until = now + self.interval
-            asyncio.get_running_loop().call_later(self.interval, self.tickers_changed)
+            clock.call_later(self.interval, self.tickers_changed)
         else:
             self.hub.want_ticks(self)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+import msgspec
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from streambot.domain import Ticker
+from streambot.events import Event
 
 SUBPROTOCOL: Final = "streambot.v1"
 TOKEN_PREFIX: Final = "token."
@@ -97,6 +100,48 @@ def event_bot_id(data: dict[str, Any]) -> int | None:
     return bot_id if isinstance(bot_id, int) else None
 
 
+def _plain(value: object) -> object:
+    """A payload value as the frames have always carried it (money and times as strings)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+_NO_DEFAULT: Final = object()
+_payload_fields: dict[type[Event], tuple[tuple[str, object], ...]] = {}
+
+
+def _fields_of(kind: type[Event]) -> tuple[tuple[str, object], ...]:
+    """The payload fields of an event type (``ts`` travels beside them) and, where the type leaves
+    a field at its default out of the frame (``omit_defaults``), that default."""
+    fields = _payload_fields.get(kind)
+    if fields is None:
+        omit = kind.__struct_config__.omit_defaults
+        fields = _payload_fields[kind] = tuple(
+            (f.name, f.default if omit and f.default is not msgspec.NODEFAULT else _NO_DEFAULT)
+            for f in msgspec.structs.fields(kind)
+            if f.name != "ts"
+        )
+    return fields
+
+
+def event_data(event: Event) -> dict[str, Any]:
+    """The ``data`` of an event's frame: its fields in declaration order, as plain JSON values."""
+    data: dict[str, Any] = {}
+    for name, default in _fields_of(type(event)):
+        value = getattr(event, name)
+        if default is not _NO_DEFAULT and value == default:
+            continue
+        data[name] = _plain(value)
+    return data
+
+
 def event_frame(event_id: int, topic: str, ts: float, data: dict[str, Any]) -> str:
     return dumps({"type": "event", "id": event_id, "topic": topic, "ts": ts, "data": data})
 
@@ -123,12 +168,12 @@ def tickers_frame(items: list[bytes]) -> str:
     return (b'{"type":"tickers","tickers":[' + b",".join(items) + b"]}").decode()
 
 
-def hello_frame(channel: Channel, last_event_id: int) -> str:
+def hello_frame(channel: Channel, last_event_id: int, server_time: float) -> str:
     return dumps(
         {
             "type": "hello",
             "channel": channel.value,
-            "server_time": time.time(),
+            "server_time": server_time,
             "last_event_id": last_event_id,
         }
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,12 +22,15 @@ from streambot.api.live.frames import (
     StoredEvent,
     dumps,
     event_bot_id,
+    event_data,
     event_frame,
     hello_frame,
     ticker_json,
 )
 from streambot.bus import Bus
-from streambot.domain import Event, ProductId, Ticker
+from streambot.clock import Clock
+from streambot.domain import ProductId, Ticker
+from streambot.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,14 @@ class EventHub:
         self,
         bus: Bus,
         *,
+        clock: Clock,
         ring_size: int = 10_000,
         ping_interval: float = 15.0,
         status_interval: float = 2.0,
         status_source: StatusSource | None = None,
     ) -> None:
         self._bus = bus
+        self.clock = clock
         self.ticks_urgent = bus.ticks_urgent
         self.ring: deque[StoredEvent] = deque(maxlen=ring_size)
         self._pending: deque[tuple[int, Event]] = deque()
@@ -89,7 +93,7 @@ class EventHub:
         joining the live fan-out, so the client sees every id exactly once.
         """
         self._fan_out()
-        client.replay.append(hello_frame(client.channel, self.last_id))
+        client.replay.append(hello_frame(client.channel, self.last_id, self.clock.time()))
         if last_event_id is not None:
             oldest = self.ring[0].id if self.ring else self.last_id + 1
             # Older than the ring, or from before a restart (ids start again at 1): refetch.
@@ -134,11 +138,12 @@ class EventHub:
         pending = self._pending
         while pending:
             event_id, event = pending.popleft()
+            topic, data = event.topic, event_data(event)
             stored = StoredEvent(
                 id=event_id,
-                topic=event.topic,
-                bot_id=event_bot_id(event.data),
-                frame=event_frame(event_id, event.topic, event.ts, event.data),
+                topic=topic,
+                bot_id=event_bot_id(data),
+                frame=event_frame(event_id, topic, event.ts, data),
             )
             self.ring.append(stored)
             for client in tuple(self.clients):
@@ -199,16 +204,17 @@ class EventHub:
                 await asyncio.sleep(0)
 
     async def _periodic(self) -> None:
-        next_ping = time.monotonic() + self.ping_interval
+        clock = self.clock
+        next_ping = clock.monotonic() + self.ping_interval
         while True:
-            await asyncio.sleep(min(self.status_interval, self.ping_interval))
+            await clock.sleep(min(self.status_interval, self.ping_interval))
             status_clients = [c for c in self.clients if c.channel is Channel.STATUS]
             if status_clients:
                 frame = await self.status_frame()
                 if frame is not None:
                     for client in status_clients:
                         client.push_status(frame)
-            if time.monotonic() >= next_ping:
+            if clock.monotonic() >= next_ping:
                 next_ping += self.ping_interval
                 for client in tuple(self.clients):
                     client.ping()

@@ -78,7 +78,7 @@ async def enhanced_status(
     out = []
     for record in (await bots.list())[offset : offset + limit]:
         runtime = bots.runtime(record.id)
-        tick = p.bus.latest.get(record.product_id)
+        tick = p.prices.get(record.product_id)
         # At the last price, as /pnl, /positions, the equity curve and the risk limits value it:
         # the dashboard's bots table shows the same P&L as everything else.
         pnl = bot_pnl(

@@ -55,7 +55,7 @@ async def websocket_status(p: PlatformDep) -> dict[str, Any]:
         "error_frames": status_.errors if status_ else 0,
         "sequence_gaps": status_.sequence_gaps if status_ else 0,
         "reconnects": status_.reconnects if status_ else 0,
-        "ticks_by_product": dict(p.bus.ticks_by_product),
+        "ticks_by_product": dict(p.prices.ticks_by_product),
         "ticks_skipped": p.evaluator.skipped_ticks if p.evaluator else 0,
     }
 

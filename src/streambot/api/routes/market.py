@@ -20,7 +20,7 @@ async def tickers(p: Annotated[Platform, Depends(platform)]) -> list[TickerOut]:
     now = p.clock.time()
     out = []
     for product_id in p.settings.products:
-        t = p.bus.latest.get(product_id)
+        t = p.prices.get(product_id)
         if t is None:
             continue
         out.append(

@@ -1,0 +1,106 @@
+"""The in-process bus: ticks into bounded latest-wins mailboxes, events to subscribers.
+
+Ticks and events take different paths on purpose. A tick superseded before its consumer got to it
+is worthless, so each consumer's mailbox (``TickMailbox``) holds at most one pending tick per
+product and counts what it skipped. Events (orders, fills, feed state) must never be lost, so they
+are delivered synchronously to every subscriber, whose handler must be quick (typically: put into
+its own queue).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+import msgspec
+
+from streambot.bus.mailbox import TickMailbox
+from streambot.bus.protocol import EventHandler, Unsubscribe
+from streambot.clock import Clock
+from streambot.domain import Ticker
+from streambot.events import Event
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+
+class InProcessBus:
+    """The one bus of a process. Events are stamped with this bus's clock when published."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._mailboxes: list[TickMailbox] = []
+        self._urgent: list[TickMailbox] = []
+        # Keyed by topic prefix or event type, in the order first subscribed.
+        self._subscribers: dict[str | type[Event], list[Callable[[Any], None]]] = {}
+
+    # --- ticks ------------------------------------------------------------------------------
+
+    def tick_mailbox(self, name: str, *, urgent: bool = False) -> TickMailbox:
+        """A consumer's mailbox. ``urgent``: its consumer decides on trades (see ``ticks_urgent``)."""
+        box = TickMailbox(name)
+        self._mailboxes.append(box)
+        if urgent:
+            self._urgent.append(box)
+        return box
+
+    def ticks_urgent(self) -> bool:
+        """Whether a tick waits for a consumer that decides on trades.
+
+        Work that can wait a turn of the loop (a dashboard client's write, say) checks this and
+        yields first: the waiting consumer's wake-up is already queued, so it runs before it.
+        """
+        return any(len(box) for box in self._urgent)
+
+    def remove_mailbox(self, box: TickMailbox) -> None:
+        if box in self._mailboxes:
+            self._mailboxes.remove(box)
+        if box in self._urgent:
+            self._urgent.remove(box)
+
+    def publish_tick(self, tick: Ticker) -> None:
+        for box in self._mailboxes:
+            box.put(tick)
+
+    # --- events -----------------------------------------------------------------------------
+
+    @overload
+    def subscribe(self, kind: type[E], handler: Callable[[E], None]) -> Unsubscribe: ...
+
+    @overload
+    def subscribe(self, kind: str, handler: EventHandler) -> Unsubscribe: ...
+
+    def subscribe(self, kind: type[E] | str, handler: Callable[[E], None] | EventHandler) -> Unsubscribe:
+        """Call ``handler`` for every event of type ``kind`` (subclasses included), or whose topic
+        equals or starts with ``kind + "."`` when ``kind`` is a topic prefix.
+
+        ``""`` receives everything. Returns a function that unsubscribes.
+        """
+        self._subscribers.setdefault(kind, []).append(handler)
+
+        def unsubscribe() -> None:
+            handlers = self._subscribers.get(kind, [])
+            if handler in handlers:
+                handlers.remove(handler)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> Event:
+        if not event.ts:
+            event = msgspec.structs.replace(event, ts=self._clock.time())
+        topic = event.topic
+        for key, handlers in self._subscribers.items():
+            if isinstance(key, str):
+                if key and topic != key and not topic.startswith(key + "."):
+                    continue
+            elif not isinstance(event, key):
+                continue
+            for handler in list(handlers):
+                try:
+                    handler(event)
+                except Exception:
+                    # One broken subscriber must not stop the others from hearing the event.
+                    log.exception("❌ event subscriber failed on %s", topic)
+        return event

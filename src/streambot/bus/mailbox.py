@@ -1,0 +1,58 @@
+"""A consumer's tick mailbox: the newest unprocessed tick per product, older ones counted and dropped.
+
+A tick superseded before its consumer got to it is worthless (the newer price is what matters), so
+each consumer's mailbox holds at most one pending tick per product and counts what it skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from streambot.domain import ProductId, Ticker
+
+
+class TickMailbox:
+    """Newest unprocessed tick per product, drained in the order products became pending."""
+
+    __slots__ = ("_pending", "_waiter", "delivered", "name", "skipped", "skipped_by_product")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._pending: dict[ProductId, Ticker] = {}
+        self._waiter: asyncio.Future[None] | None = None
+        self.skipped = 0
+        self.delivered = 0
+        self.skipped_by_product: dict[ProductId, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def put(self, tick: Ticker) -> None:
+        pending = self._pending
+        product = tick.product_id
+        if product in pending:
+            self.skipped += 1
+            self.skipped_by_product[product] = self.skipped_by_product.get(product, 0) + 1
+        pending[product] = tick
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def get_nowait(self) -> Ticker | None:
+        pending = self._pending
+        if not pending:
+            return None
+        product = next(iter(pending))
+        self.delivered += 1
+        return pending.pop(product)
+
+    async def get(self) -> Ticker:
+        while not self._pending:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        tick = self.get_nowait()
+        assert tick is not None
+        return tick

@@ -1,0 +1,36 @@
+"""The latest tick of every product, and how many ticks each product has had.
+
+Readers that want "the price now" (polling bots, P&L, the dashboard) read the board; the bus only
+moves ticks to their consumers. Whoever receives ticks (the feed, the REST poller, a stream
+consumer in another process) records each one here before publishing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from streambot.domain import ProductId, Ticker
+
+
+class PriceBoard:
+    __slots__ = ("_latest", "ticks_by_product", "ticks_published")
+
+    def __init__(self) -> None:
+        self._latest: dict[ProductId, Ticker] = {}
+        self.ticks_published = 0
+        self.ticks_by_product: dict[ProductId, int] = {}
+
+    @property
+    def latest(self) -> Mapping[ProductId, Ticker]:
+        """Each product's newest tick (read-only view; products without a tick yet are absent)."""
+        return self._latest
+
+    def get(self, product_id: ProductId) -> Ticker | None:
+        return self._latest.get(product_id)
+
+    def record(self, tick: Ticker) -> None:
+        product = tick.product_id
+        self._latest[product] = tick
+        self.ticks_published += 1
+        counts = self.ticks_by_product
+        counts[product] = counts.get(product, 0) + 1

@@ -1,0 +1,190 @@
+"""The typed events of the bus: what happened, past tense, each under its topic.
+
+Topics are dotted and hierarchical (``orders.filled``, ``risk.halted``); a subscriber to a prefix
+such as ``orders`` hears every topic below it. Events are frozen msgspec Structs, tagged with their
+class name, so ``msgspec.json.encode`` / ``decode(…, type=AnyEvent)`` carries them unchanged over a
+process boundary (a Redis Streams bus) and back.
+
+``ts`` is when the event happened, UNIX seconds. Publishers usually leave it 0 and the bus stamps
+it from its clock on ``publish``; an event relayed from another process keeps the time it has.
+
+Ticks do not travel as events: they take the bus's latest-wins mailboxes (``publish_tick``), and
+the latest price per product is on the price board.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import msgspec
+
+from streambot.domain import BotId, BotState, FeedState, OrderRecord, ProductId, Side, Trade
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """The base of every bus event."""
+
+    TOPIC: ClassVar[str] = ""
+    ts: float = 0.0
+
+    @property
+    def topic(self) -> str:
+        return self.TOPIC
+
+
+# --- the feed -------------------------------------------------------------------------------
+
+
+class FeedStateChanged(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "feed.state"
+    state: FeedState
+    reason: str
+    since: float  # UNIX seconds the state began
+
+
+class FeedGapDetected(Event, frozen=True, kw_only=True):
+    """Frames were missed: a jump in the sequence numbers or in the heartbeat counter."""
+
+    TOPIC: ClassVar[str] = "feed.gap"
+    kind: Literal["sequence", "heartbeat"]
+    expected: int
+    got: int
+    channel: str
+
+
+# --- bots and their decisions -----------------------------------------------------------------
+
+
+class SignalRaised(Event, frozen=True, kw_only=True):
+    """A bot's strategy decided to trade (before guards, sizing and risk)."""
+
+    TOPIC: ClassVar[str] = "bots.signal"
+    bot_id: BotId
+    product_id: ProductId
+    side: Side
+    reason: str
+    price: float  # the price of the tick it decided on
+
+
+class BotCreated(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "bots.created"
+    bot_id: BotId
+
+
+class BotUpdated(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "bots.updated"
+    bot_id: BotId
+
+
+class BotDeleted(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "bots.deleted"
+    bot_id: BotId
+
+
+class BotStateChanged(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "bots.state"
+    bot_id: BotId
+    state: BotState
+    reason: str
+
+
+# --- orders and trades ------------------------------------------------------------------------
+
+
+class OrderUpdated(Event, frozen=True, kw_only=True, omit_defaults=True):
+    """An order reached a status of its lifecycle; the topic is ``orders.<status>``."""
+
+    order: OrderRecord
+    tick_price: float | None = None  # the decision's tick price, on the intent only
+
+    @property
+    def topic(self) -> str:
+        return f"orders.{self.order.status.value}"
+
+
+class TradeBooked(Event, frozen=True, kw_only=True):
+    """An order's fills were booked as a trade (again, with new amounts, as more fills come)."""
+
+    TOPIC: ClassVar[str] = "trades.executed"
+    trade: Trade
+
+
+# --- risk ---------------------------------------------------------------------------------------
+
+
+class RiskHalted(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "risk.halted"
+    scope: str
+    bot_id: BotId | None  # None: the whole account
+    code: str
+    reason: str
+
+
+class RiskResumed(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "risk.resumed"
+    scope: str
+    bot_id: BotId | None
+    by: str
+
+
+class KillSwitchChanged(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "risk.kill_switch"
+    scope: str
+    bot_id: BotId | None
+    on: bool
+    reason: str
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+class AlertRaised(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "alerts.raised"
+    code: str
+    severity: str
+    message: str
+    since: float  # UNIX seconds
+
+
+class AlertCleared(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "alerts.cleared"
+    code: str
+    severity: str
+    message: str
+    since: float
+
+
+AnyEvent = (
+    FeedStateChanged
+    | FeedGapDetected
+    | SignalRaised
+    | BotCreated
+    | BotUpdated
+    | BotDeleted
+    | BotStateChanged
+    | OrderUpdated
+    | TradeBooked
+    | RiskHalted
+    | RiskResumed
+    | KillSwitchChanged
+    | AlertRaised
+    | AlertCleared
+)
+"""Every concrete event: ``msgspec.json.decode(data, type=AnyEvent)`` reads any of them back."""
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    FeedStateChanged,
+    FeedGapDetected,
+    SignalRaised,
+    BotCreated,
+    BotUpdated,
+    BotDeleted,
+    BotStateChanged,
+    OrderUpdated,
+    TradeBooked,
+    RiskHalted,
+    RiskResumed,
+    KillSwitchChanged,
+    AlertRaised,
+    AlertCleared,
+)

@@ -1,0 +1,88 @@
+"""Every bus event survives msgspec encoding unchanged, so a Redis Streams bus can carry it."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from streambot.domain import BotId, BotState, FeedState, ProductId, Side
+from streambot.events import (
+    EVENT_TYPES,
+    AlertCleared,
+    AlertRaised,
+    AnyEvent,
+    BotCreated,
+    BotDeleted,
+    BotStateChanged,
+    BotUpdated,
+    Event,
+    FeedGapDetected,
+    FeedStateChanged,
+    KillSwitchChanged,
+    OrderUpdated,
+    RiskHalted,
+    RiskResumed,
+    SignalRaised,
+    TradeBooked,
+)
+from tests.factories import order_record, trade_record
+
+EXAMPLES: list[Event] = [
+    FeedStateChanged(state=FeedState.STALE, reason="no frame for 3s", since=1.5, ts=2.0),
+    FeedGapDetected(kind="sequence", expected=5, got=9, channel="ticker", ts=2.0),
+    SignalRaised(
+        bot_id=BotId(3), product_id=ProductId("BTC-USD"), side=Side.SELL, reason="cross", price=101.25
+    ),
+    BotCreated(bot_id=BotId(1)),
+    BotUpdated(bot_id=BotId(1)),
+    BotDeleted(bot_id=BotId(1)),
+    BotStateChanged(bot_id=BotId(2), state=BotState.HALTED, reason="max loss"),
+    OrderUpdated(order=order_record(status="intent"), tick_price=100.5),
+    OrderUpdated(order=order_record(status="rejected", error_code="MAX_ORDER_NOTIONAL")),
+    TradeBooked(trade=trade_record()),
+    RiskHalted(scope="account", bot_id=None, code="daily_loss", reason="lost 5%"),
+    RiskResumed(scope="bot:4", bot_id=BotId(4), by="api"),
+    KillSwitchChanged(scope="account", bot_id=None, on=True, reason="panic"),
+    AlertRaised(code="feed_down", severity="critical", message="m", since=1.0),
+    AlertCleared(code="feed_down", severity="critical", message="m", since=1.0),
+]
+
+
+def test_every_event_type_has_an_example() -> None:
+    assert {type(e) for e in EXAMPLES} == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_events_round_trip_through_msgspec(event: Event) -> None:
+    data = msgspec.json.encode(event)
+    assert msgspec.json.decode(data, type=type(event)) == event
+    again = msgspec.json.decode(data, type=AnyEvent)  # tagged: the type travels with it
+    assert type(again) is type(event)
+    assert again == event
+    assert again.topic == event.topic
+
+
+def test_topics_are_those_the_dashboard_knows() -> None:
+    assert [e.topic for e in EXAMPLES] == [
+        "feed.state",
+        "feed.gap",
+        "bots.signal",
+        "bots.created",
+        "bots.updated",
+        "bots.deleted",
+        "bots.state",
+        "orders.intent",
+        "orders.rejected",
+        "trades.executed",
+        "risk.halted",
+        "risk.resumed",
+        "risk.kill_switch",
+        "alerts.raised",
+        "alerts.cleared",
+    ]
+
+
+def test_events_are_frozen() -> None:
+    event = BotCreated(bot_id=BotId(1))
+    with pytest.raises(AttributeError):
+        event.bot_id = BotId(2)  # type: ignore[misc]
