@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from streambot.api.live.frames import (
     CHANNEL_TOPICS,
@@ -21,18 +21,37 @@ from streambot.api.live.frames import (
     tickers_frame,
     topic_matches,
 )
+from streambot.clock import Clock
 from streambot.domain import ProductId, Ticker
 
-if TYPE_CHECKING:
-    from streambot.api.live.hub import EventHub
-
 Send = Callable[[str], Awaitable[None]]
+
+
+class ClientScheduler(Protocol):
+    """What a client needs of the hub that serves it (the hub, ``EventHub``, is one).
+
+    The client names this protocol rather than the hub, so the hub can import the client without
+    the two modules importing each other.
+    """
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def ticks_urgent(self) -> bool:
+        """Whether a tick waits for a consumer that decides on trades."""
+        ...
+
+    def ticker_due(self, client: LiveClient) -> None: ...
+
+    def want_ticks(self, client: LiveClient) -> None: ...
+
+    def ticker_item(self, tick: Ticker) -> bytes: ...
 
 
 class LiveClient:
     def __init__(
         self,
-        hub: EventHub,
+        hub: ClientScheduler,
         channel: Channel,
         *,
         queue_size: int,

@@ -174,7 +174,7 @@ async def _serve(websocket: WebSocket, channel: Channel, bot_path: str | None = 
 
 
 async def _run(websocket: WebSocket, client: LiveClient, platform: Platform) -> None:
-    hub = client.hub
+    hub = platform.events
     pump = asyncio.create_task(client.pump(websocket.send_text, platform.prices.latest))
     client.task = pump
     reader = asyncio.create_task(_read_until_closed(websocket))
