@@ -20,19 +20,28 @@ from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.bots import BotManager
 from streambot.bus import Bus
+from streambot.clock import Clock, SystemClock
 from streambot.config import MarketData, Mode, Settings
 from streambot.domain import Product
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.exchange import ExchangeError
-from streambot.executor import Executor
 from streambot.feed.client import FeedClient
+from streambot.risk.base import RiskLimits
+from streambot.risk.engine import RiskEngine
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
 from streambot.strategies.base import LiveBalances
 from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
 from streambot.trading.balances import BalanceCache
-from streambot.trading.engine import TradingEngine
+from streambot.trading.desk import TradingDesk
+from streambot.trading.equity import EquityWatcher
+from streambot.trading.kill_switch import KillSwitch
+from streambot.trading.open_orders import OpenOrders
+from streambot.trading.order_path import OrderPath
+from streambot.trading.pnl import AccountFigures
+from streambot.trading.reconcile import Reconciler
+from streambot.trading.settlement import Settler
 from streambot.venues.coinbase.auth import AuthError
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.keys import resolve_api_key
@@ -71,6 +80,19 @@ DEMO_BOTS: tuple[tuple[str, str, str, dict[str, object], Decimal], ...] = (
 )
 
 
+def limits_from(settings: Settings) -> RiskLimits:
+    return RiskLimits(
+        max_order_notional=settings.risk_max_order_notional,
+        max_position_notional=settings.risk_max_position_notional,
+        daily_loss_pct=settings.risk_daily_loss_pct,
+        max_drawdown_pct=settings.risk_max_drawdown_pct,
+        loss_cooldown_s=settings.risk_loss_cooldown_s,
+        max_trades_per_hour=settings.risk_max_trades_per_hour,
+        stale_price_s=settings.risk_stale_price_s,
+        halt_allows_exits=settings.risk_halt_allows_exits,
+    )
+
+
 def read_or_create_secret(path: Path, make: str) -> str:
     """A value kept in a 0600 file in the data dir, created on first use."""
     if path.exists():
@@ -90,6 +112,7 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.clock: Clock = SystemClock()
         self.bus = Bus()
         self.started_at = time.time()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +123,6 @@ class Platform:
         )
         self.instance_id = read_or_create_secret(settings.data_dir / "instance_id", secrets.token_hex(4))
         self.store = Store(settings.resolved_database_url)
-        self.trading = TradingEngine(settings, self.bus, self.store)
         self.simulator: Simulator | None = None
         if settings.mode is Mode.PAPER:
             self.simulator = Simulator(
@@ -116,7 +138,8 @@ class Platform:
         self.exchange: CoinbaseRest | None = None
         self.feed: FeedClient | None = None
         self.balances: BalanceCache | None = None
-        self.executor: Executor | None = None
+        self.order_path: OrderPath | None = None
+        self._trading: TradingDesk | None = None
         self.evaluator: StreamingEvaluator | None = None
         self.bots: BotManager | None = None
         # Live push and alerts subscribe to the bus here, so no event of the start-up is missed.
@@ -155,36 +178,85 @@ class Platform:
             api_secret=api_key.secret if api_key else None,
             session=self._session,
         )
-        self.balances = balances = BalanceCache(self.exchange.accounts, ttl=settings.balance_cache_ttl)
-        self.executor = Executor(
+        self.balances = balances = BalanceCache(
+            self.exchange.accounts, clock=self.clock, ttl=settings.balance_cache_ttl
+        )
+        products = {p.product_id: p for p in await self._load_products()}
+        # The trading parts, each built complete: the order path before the evaluator that hands
+        # it signals, the bots (whose contexts fills move) before reconciliation.
+        risk = RiskEngine(limits_from(settings), self.store, publish=self.bus.publish, clock=self.clock)
+        open_orders = OpenOrders()
+        settler = Settler(
             bus=self.bus,
             exchange=self.exchange,
             store=self.store,
-            balances=self.balances,
+            open_orders=open_orders,
+            risk=risk,
+            products=products,
+            clock=self.clock,
+        )
+        self.order_path = order_path = OrderPath(
+            bus=self.bus,
+            exchange=self.exchange,
+            store=self.store,
+            balances=balances,
+            risk=risk,
+            open_orders=open_orders,
+            settler=settler,
+            products=products,
+            feed_state=lambda: self.feed.state if self.feed is not None else "connecting",
+            clock=self.clock,
             instance_id=self.instance_id,
             cooldown_s=settings.order_cooldown_s,
-            risk=self.trading.risk,
-            book=self.trading.book,
-            feed_state=lambda: self.feed.state if self.feed is not None else "connecting",
         )
-        self.executor.products = {p.product_id: p for p in await self._load_products()}
-        # Risk state back, downtime reconciled, before the bots replay their fills.
-        await self.trading.prepare(self.executor, self.exchange)
-        self.evaluator = StreamingEvaluator(self.bus, self.executor.on_signal, self._on_bot_error)
-        if settings.strategy_dir is not None:
-            # Before the bots load, so a bot on a user strategy finds it (or its load error).
-            load_user_strategies(settings.strategy_dir)
+        self.evaluator = StreamingEvaluator(self.bus, order_path.on_signal, self._on_bot_error)
         self.bots = BotManager(
             self.store,
             self.evaluator,
             self.bus,
             settings.products,
-            self.executor.products,
+            products,
             history=CandleHistory(self.exchange.candles),
             balances=LiveBalances(lambda: balances.latest),
         )
+        figures = AccountFigures(
+            bots=self.bots, balances=balances, latest=self.bus.latest, products=settings.products
+        )
+        self._trading = trading = TradingDesk(
+            store=self.store,
+            risk=risk,
+            open_orders=open_orders,
+            settler=settler,
+            order_path=order_path,
+            reconciler=Reconciler(
+                store=self.store,
+                exchange=self.exchange,
+                settler=settler,
+                bots=self.bots,
+                in_flight=order_path.in_flight,
+                clock=self.clock,
+            ),
+            equity=EquityWatcher(
+                risk=risk,
+                store=self.store,
+                figures=figures,
+                clock=self.clock,
+                check_every=settings.equity_check_interval_s,
+                snapshot_every=settings.equity_snapshot_interval_s,
+            ),
+            kill_switch=KillSwitch(
+                risk=risk, open_orders=open_orders, store=self.store, exchange=self.exchange
+            ),
+            figures=figures,
+            clock=self.clock,
+            reconcile_every=settings.reconcile_interval_s,
+        )
+        # Risk state back, downtime reconciled, before the bots replay their fills.
+        await trading.recover()
+        if settings.strategy_dir is not None:
+            # Before the bots load, so a bot on a user strategy finds it (or its load error).
+            load_user_strategies(settings.strategy_dir)
         await self.bots.load()
-        self.trading.attach(self.bots, self.balances)
         if settings.demo_bots:
             await self._create_demo_bots()
         self.feed = FeedClient(
@@ -205,7 +277,7 @@ class Platform:
         if self.simulator is not None and settings.market_data is MarketData.COINBASE:
             self._spawn(self._follow_live_prices(self.simulator), "paper-market")
         self._spawn(self._log_summary(), "summary")
-        for coro, name in self.trading.background():
+        for coro, name in trading.background():
             self._spawn(coro, name)
         self._spawn(self.events.run(), "live-push")
         self._spawn(self.candles.run(), "chart-candles")
@@ -237,6 +309,13 @@ class Platform:
                 await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
         raise StartupError("could not read the products' trading rules from the exchange")
 
+    @property
+    def trading(self) -> TradingDesk:
+        """The trading parts; built by ``start``, which the API and the alerts always run after."""
+        if self._trading is None:
+            raise RuntimeError("the platform is not started")
+        return self._trading
+
     async def start_feed(self) -> None:
         """Resume the market-data stream after ``stop_feed``."""
         if self.feed is None:
@@ -252,9 +331,7 @@ class Platform:
             await self.feed.stop_stream()
 
     async def _reconcile_after_user_gap(self, reason: str) -> None:
-        reconciler = self.trading.reconciler
-        if reconciler is not None:
-            await reconciler.run_once()
+        await self.trading.reconciler.run_once()
 
     async def _create_demo_bots(self) -> None:
         assert self.bots is not None
@@ -291,7 +368,7 @@ class Platform:
     async def _log_summary(self, every: float = 10.0) -> None:
         """One readable line every few seconds instead of a line per tick."""
         assert self.evaluator is not None
-        assert self.executor is not None
+        assert self.order_path is not None
         assert self.balances is not None
         last_ticks, last_time = self.bus.ticks_published, time.monotonic()
         while True:
@@ -309,8 +386,8 @@ class Platform:
                 self.evaluator.evaluations,
                 latency["p50_us"],
                 latency["p99_us"],
-                self.executor.orders_filled,
-                self.executor.orders_rejected,
+                self.order_path.orders_filled,
+                self.order_path.orders_rejected,
                 self.balances.hit_rate * 100,
             )
 
@@ -342,8 +419,8 @@ class Platform:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self.executor is not None:
-            await self.executor.drain()
+        if self.order_path is not None:
+            await self.order_path.drain()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         if self.exchange is not None:

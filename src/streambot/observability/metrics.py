@@ -80,7 +80,7 @@ class PlatformCollector(Collector):
                 sum_value=latency.total_ns / 1e9,
             )
 
-        executor = p.executor
+        executor = p.order_path
         if executor is not None:
             orders = CounterMetricFamily("streambot_orders", "Orders by outcome", labels=["outcome"])
             orders.add_metric(["placed"], executor.orders_placed)

@@ -92,7 +92,7 @@ class Summary:
         evaluator = p.evaluator
         latency = evaluator.tick_to_decision.summary() if evaluator else None
         balances = p.balances
-        executor = p.executor
+        executor = p.order_path
         exchange = p.exchange
         hub = p.events
         requests = self._requests

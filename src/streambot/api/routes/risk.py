@@ -132,8 +132,8 @@ def _risk_out(p: Platform) -> RiskOut:
         equity=engine.last_equity,
         day_start_equity=account.day_start_equity,
         equity_peak=account.equity_peak,
-        open_orders=len(p.trading.book),
-        open_buy_notional=p.trading.book.total_open_notional(),
+        open_orders=len(p.trading.open_orders),
+        open_buy_notional=p.trading.open_orders.total_open_notional(),
         rejections=dict(engine.rejections),
     )
 
@@ -156,13 +156,10 @@ async def risk_state(p: Annotated[Platform, Depends(platform)]) -> RiskOut:
 async def kill_switch(body: KillSwitchIn, p: Annotated[Platform, Depends(platform)]) -> ChangeOut:
     """On: no order leaves (account or one bot) and open orders are cancelled. Off: trading resumes."""
     bot_id = await _require_bot(p, body.bot_id)
-    engine = p.trading.risk
-    changed = await engine.set_kill_switch(bot_id, body.on, body.reason)
-    cancelled = 0
-    if body.on and p.executor is not None:
-        cancelled = await p.executor.cancel_open(bot_id)
-    state = engine.account if bot_id is None else engine.bot(bot_id)
-    return ChangeOut(changed=changed, state=ScopeOut.of(state), cancelled_orders=cancelled)
+    change = await p.trading.kill_switch.set(bot_id, body.on, body.reason)
+    return ChangeOut(
+        changed=change.changed, state=ScopeOut.of(change.state), cancelled_orders=change.cancelled_orders
+    )
 
 
 @router.post("/resume")

@@ -17,6 +17,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from streambot.clock import SystemClock
 from streambot.domain import ClientOrderId, OrderRequest, Side
 from streambot.exchange import ExchangeError, OrderOutcomeUnknown
 from streambot.simulator.server import Simulator, SimulatorConfig
@@ -246,7 +247,7 @@ async def test_a_thousand_bots_share_one_refresh_per_ttl(rest: CoinbaseRest) -> 
         return await rest.accounts()
 
     ttl = 0.5
-    cache = BalanceCache(fetch, ttl=ttl)
+    cache = BalanceCache(fetch, clock=SystemClock(), ttl=ttl)
     stop_at = time.monotonic() + 2.5  # time compressed: five TTLs
     asked = 0
 
