@@ -114,7 +114,7 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
         SimulatorConfig(products=(PRODUCT,), seed=3, state_path=workdir / "paper.db", rate_limits=False)
     )
     await simulator.start("127.0.0.1", 0)
-    store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}", clock=SystemClock())
     await store.open()
     exchange = CoinbaseRest(simulator.rest_url)
     bus = Bus()
@@ -190,7 +190,7 @@ async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]
     """1,000 resting limit orders, stored as acknowledged: one reconciliation pass over them."""
     simulator = Simulator(SimulatorConfig(products=(PRODUCT,), seed=4, rate_limits=False))
     await simulator.start("127.0.0.1", 0)
-    store = Store(f"sqlite+aiosqlite:///{(workdir / 'reconcile.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(workdir / 'reconcile.db').as_posix()}", clock=SystemClock())
     await store.open()
     exchange = CoinbaseRest(simulator.rest_url)
     # The orders are placed through a client of their own: the reconciling client starts with its
@@ -269,7 +269,7 @@ async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]
 
 async def trade_queries(workdir: Path, bots: int = 100, per_day: int = 10, page: int = 100) -> list[Figure]:
     """A year of trades for 100 bots, then pages of the trades list as the API asks for them."""
-    store = Store(f"sqlite+aiosqlite:///{(workdir / 'trades.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(workdir / 'trades.db').as_posix()}", clock=SystemClock())
     await store.open()
     try:
         year_start = datetime(2025, 1, 1, tzinfo=UTC)

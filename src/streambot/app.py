@@ -122,7 +122,7 @@ class Platform:
             else read_or_create_secret(settings.data_dir / "api_token", secrets.token_urlsafe(24))
         )
         self.instance_id = read_or_create_secret(settings.data_dir / "instance_id", secrets.token_hex(4))
-        self.store = Store(settings.resolved_database_url)
+        self.store = Store(settings.resolved_database_url, clock=self.clock)
         self.simulator: Simulator | None = None
         if settings.mode is Mode.PAPER:
             self.simulator = Simulator(

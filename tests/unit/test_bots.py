@@ -11,6 +11,7 @@ import pytest
 
 from streambot.bots import BotManager
 from streambot.bus import Bus
+from streambot.clock import SystemClock
 from streambot.domain import BotId, BotState
 from streambot.evaluator import StreamingEvaluator
 from streambot.store.database import Store
@@ -61,7 +62,7 @@ def user_strategies(tmp_path: Path) -> Iterator[None]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'bots.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'bots.db').as_posix()}", clock=SystemClock())
     await store.open()
     try:
         yield store

@@ -263,7 +263,7 @@ def _requests(client: CoinbaseRest, endpoint: str | None = None) -> int:
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     simulator = Simulator(SimulatorConfig(products=(PRODUCT,), seed=4, rate_limits=False))
     await simulator.start("127.0.0.1", 0)
-    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'desk.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'desk.db').as_posix()}", clock=SystemClock())
     await store.open()
     exchange = CoinbaseRest(simulator.rest_url)
     setup = CoinbaseRest(simulator.rest_url, private_limiter=RateLimiter("setup", 100_000))
