@@ -42,10 +42,11 @@ _ZERO = Decimal(0)
 
 @dataclass(frozen=True, slots=True)
 class OrderOwner:
-    """The bot an order is booked to, as the caller knows it.
+    """The bot an order is booked to, as the caller knows it: the order path has the runtime that
+    signalled; reconciliation looks the bot up by id.
 
-    ``ctx`` None: the bot is not loaded yet (it replays every stored fill when it loads) or was
-    deleted while its order was out; either way its fills move no position here.
+    ``ctx`` None: the bot is not loaded yet (it replays every stored fill when it loads) or no
+    longer exists; either way the order's fills move no position here.
     """
 
     ctx: BotContext | None

@@ -277,7 +277,7 @@ async def test_bot_crud(store: Store) -> None:
 
 
 async def _numbered(store: Store, bot_id: int) -> int:
-    """Store an intent as the executor does; the order number it took."""
+    """Store an intent as the order path does; the order number it took."""
     order = await store.insert_order_with_seq(bot_id, lambda seq: _order(f"sb-x-{bot_id}-{seq}", bot_id))
     return int(order.client_order_id.rsplit("-", 1)[1])
 

@@ -65,7 +65,7 @@ async def _quiet_bot(trading: Trading) -> BotId:
 
 
 async def _intent(trading: Trading, bot_id: BotId, quote: str) -> OrderRecord:
-    """An order stored as the executor stores it just before sending."""
+    """An order stored as the order path stores it just before sending."""
     prefix = f"sb-{trading.p.instance_id}-{bot_id}-"
     now = trading.p.clock.now()
     return await trading.p.store.insert_order_with_seq(
@@ -219,7 +219,7 @@ class Desk:
         send: bool = True,
         keep_id: bool = True,
     ) -> OrderRecord:
-        """One limit buy: sent (or not) and stored as the executor would have left it."""
+        """One limit buy: sent (or not) and stored as the order path would have left it."""
         client_order_id = ClientOrderId(f"desk-{index}")
         order_id = ""
         if send:
