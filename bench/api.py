@@ -245,7 +245,7 @@ async def run_api_benchmark() -> dict[str, Any]:
             api_rate_burst=100_000,
             ws_max_clients=CLIENTS + 10,
         )
-        platform = Platform(settings)
+        platform = await Platform.open(settings)
         await platform.start()
         api = await start_api(platform, "127.0.0.1", 0)
         try:
@@ -264,7 +264,7 @@ async def run_api_benchmark() -> dict[str, Any]:
 
             _fresh_latency(platform)
             sent = await _drive_ticks(platform, TICK_RATE, PHASE_S)
-            idle = platform.evaluator.tick_to_decision.summary()  # type: ignore[union-attr]
+            idle = platform.evaluator.tick_to_decision.summary()
 
             clients = await _spawn("ws", api.url, platform.api_token, CLIENTS, 2 * PHASE_S + 20)
             deadline = time.monotonic() + 15
@@ -272,14 +272,14 @@ async def run_api_benchmark() -> dict[str, Any]:
                 await asyncio.sleep(0.1)
             _fresh_latency(platform)
             loaded_sent = await _drive_ticks(platform, TICK_RATE, PHASE_S)
-            loaded = platform.evaluator.tick_to_decision.summary()  # type: ignore[union-attr]
+            loaded = platform.evaluator.tick_to_decision.summary()
             connected_during = platform.events.client_count
 
             # REST on top: the WebSocket clients stay connected and the ticks keep flowing.
             _fresh_latency(platform)
             rest = await _spawn("rest", api.url, platform.api_token, REST_RATE, PHASE_S)
             await _drive_ticks(platform, TICK_RATE, PHASE_S)
-            with_rest = platform.evaluator.tick_to_decision.summary()  # type: ignore[union-attr]
+            with_rest = platform.evaluator.tick_to_decision.summary()
             rest_result = await _result(rest)
             ws_result = await _result(clients)
 

@@ -1,6 +1,6 @@
 """``streambot bench --only trading``: the trading engine's speed targets, measured on loopback.
 
-- decision → order submitted to the simulator (and acknowledged by it), through the real executor:
+- decision → order submitted to the simulator (and acknowledged by it), through the real order path:
   sizing, every risk rule, the intent's one durable SQLite commit, the REST call;
 - reconciliation of 1,000 open orders against the simulator;
 - a year of trades for 100 bots in SQLite, one page of the trades list per query.
@@ -25,17 +25,21 @@ from sqlalchemy import insert
 from streambot.bus import InProcessBus
 from streambot.clock import SystemClock
 from streambot.domain import (
+    BotId,
+    BotRecord,
     BotState,
     ClientOrderId,
+    FeedState,
     OrderRecord,
     OrderRequest,
     OrderStatus,
+    Position,
     Side,
     Signal,
     Ticker,
 )
 from streambot.evaluator import BotRuntime
-from streambot.executor import Executor
+from streambot.events import FeedStateChanged
 from streambot.observability.latency import LatencyStats
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
@@ -44,7 +48,10 @@ from streambot.store.database import Store
 from streambot.store.models import OrderRow, TradeRow
 from streambot.strategies.base import BotContext
 from streambot.trading.balances import BalanceCache
+from streambot.trading.open_orders import OpenOrders
+from streambot.trading.order_path import OrderPath
 from streambot.trading.reconcile import Reconciler
+from streambot.trading.settlement import Settler
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.rate_limit import RateLimiter
 
@@ -63,7 +70,23 @@ class _Idle:
         return None
 
 
-async def _tick(exchange: CoinbaseRest) -> Ticker:
+class _NoBots:
+    """Reconciliation's bot directory when no bot is loaded: fills move no position."""
+
+    async def list(self) -> list[BotRecord]:
+        return []
+
+    def position(self, bot_id: BotId) -> Position:
+        return Position()
+
+    def context(self, bot_id: BotId) -> BotContext | None:
+        return None
+
+    def runtime(self, bot_id: BotId) -> BotRuntime | None:
+        return None
+
+
+async def _tick(exchange: CoinbaseRest, clock: SystemClock) -> Ticker:
     book = (await exchange.best_bid_ask([PRODUCT]))[0]
     price = float((book.bid + book.ask) / 2)
     return Ticker(
@@ -75,7 +98,7 @@ async def _tick(exchange: CoinbaseRest) -> Ticker:
         0.0,
         0.0,
         0.0,
-        time.time(),
+        clock.time(),
         time.perf_counter_ns(),
         0,
     )
@@ -86,30 +109,48 @@ def _ms(stats: LatencyStats) -> str:
 
 
 async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
-    """One bot alternates buys and sells; each signal goes through the whole executor."""
+    """One bot alternates buys and sells; each signal goes through the whole order path."""
     # The paper account is durable as in ``streambot run``; the simulator's own rate limits are off
     # so that the figure is the platform's path, not a throttle.
     simulator = Simulator(
         SimulatorConfig(products=(PRODUCT,), seed=3, state_path=workdir / "paper.db", rate_limits=False)
     )
     await simulator.start("127.0.0.1", 0)
-    store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}", clock=SystemClock())
     await store.open()
     exchange = CoinbaseRest(simulator.rest_url, clock=SystemClock())
     bus = InProcessBus(SystemClock())
+    clock = SystemClock()
     try:
-        balances = BalanceCache(exchange.accounts, ttl=60.0)
+        balances = BalanceCache(exchange.accounts, clock=clock, ttl=60.0)
         limits = RiskLimits(max_trades_per_hour=0, loss_cooldown_s=0, daily_loss_pct=Decimal(0))
-        executor = Executor(
+        risk = RiskEngine(limits, store, publish=bus.publish, clock=clock)
+        products = {p.product_id: p for p in await exchange.products([PRODUCT])}
+        open_orders = OpenOrders()
+        settler = Settler(
+            bus=bus,
+            exchange=exchange,
+            store=store,
+            open_orders=open_orders,
+            risk=risk,
+            products=products,
+            clock=clock,
+        )
+        order_path = OrderPath(
             bus=bus,
             exchange=exchange,
             store=store,
             balances=balances,
+            risk=risk,
+            open_orders=open_orders,
+            settler=settler,
+            products=products,
+            clock=clock,
             instance_id="bench",
             cooldown_s=0.0,
-            risk=RiskEngine(limits, store, bus),
         )
-        executor.products = {p.product_id: p for p in await exchange.products([PRODUCT])}
+        # As the feed would announce it: the bench measures orders, not the stale-price rule.
+        bus.publish(FeedStateChanged(state=FeedState.LIVE, reason="bench", since=clock.time()))
         record = await store.create_bot(
             "bench", "threshold", PRODUCT, {}, Decimal(1000), state=BotState.RUNNING
         )
@@ -120,18 +161,17 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
             _Idle(),
             BotContext(record.id, PRODUCT, Decimal(1000), clock=SystemClock()),
         )
-        executor.settler.context_of = lambda bot_id: bot.ctx
         for i in range(orders):
             side = Side.BUY if i % 2 == 0 else Side.SELL
-            executor.on_signal(
+            order_path.on_signal(
                 bot,
                 Signal(side, "bench", budget_pct=Decimal(10 if side is Side.BUY else 100)),
-                await _tick(exchange),
+                await _tick(exchange, clock),
             )
-            await executor.drain()
-        submitted = executor.step_latency[OrderStatus.SUBMITTED.value]
-        acknowledged = executor.step_latency[OrderStatus.ACKNOWLEDGED.value]
-        filled = executor.step_latency[OrderStatus.FILLED.value]
+            await order_path.drain()
+        submitted = order_path.step_latency[OrderStatus.SUBMITTED.value]
+        acknowledged = order_path.step_latency[OrderStatus.ACKNOWLEDGED.value]
+        filled = order_path.step_latency[OrderStatus.FILLED.value]
         return [
             Figure(
                 "decision → order sent to the simulator",
@@ -159,7 +199,7 @@ async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]
     """1,000 resting limit orders, stored as acknowledged: one reconciliation pass over them."""
     simulator = Simulator(SimulatorConfig(products=(PRODUCT,), seed=4, rate_limits=False))
     await simulator.start("127.0.0.1", 0)
-    store = Store(f"sqlite+aiosqlite:///{(workdir / 'reconcile.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(workdir / 'reconcile.db').as_posix()}", clock=SystemClock())
     await store.open()
     exchange = CoinbaseRest(simulator.rest_url, clock=SystemClock())
     # The orders are placed through a client of their own: the reconciling client starts with its
@@ -170,18 +210,22 @@ async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]
         private_limiter=RateLimiter("bench-setup", 100_000, clock=SystemClock()),
     )
     bus = InProcessBus(SystemClock())
+    clock = SystemClock()
     try:
-        executor = Executor(
+        risk = RiskEngine(RiskLimits(), store, publish=bus.publish, clock=clock)
+        settler = Settler(
             bus=bus,
             exchange=exchange,
             store=store,
-            balances=BalanceCache(exchange.accounts),
-            instance_id="rb",
+            open_orders=OpenOrders(),
+            risk=risk,
+            products={},
+            clock=clock,
         )
         bot = await store.create_bot("recon", "threshold", PRODUCT, {}, Decimal(10_000))
         book = (await exchange.best_bid_ask([PRODUCT]))[0]
         price = (book.bid / 2).quantize(Decimal("0.01"))
-        now = datetime.now(UTC)
+        now = clock.now()
         semaphore = asyncio.Semaphore(16)
 
         async def place(i: int) -> None:
@@ -208,7 +252,14 @@ async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]
             )
 
         await asyncio.gather(*(place(i) for i in range(open_orders)))
-        reconciler = Reconciler(store=store, exchange=exchange, settler=executor.settler)
+        reconciler = Reconciler(
+            store=store,
+            exchange=exchange,
+            settler=settler,
+            bots=_NoBots(),
+            in_flight=frozenset(),
+            clock=clock,
+        )
         before = sum(exchange.requests.values())
         started = time.perf_counter()
         report = await reconciler.run_once()
@@ -231,7 +282,7 @@ async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]
 
 async def trade_queries(workdir: Path, bots: int = 100, per_day: int = 10, page: int = 100) -> list[Figure]:
     """A year of trades for 100 bots, then pages of the trades list as the API asks for them."""
-    store = Store(f"sqlite+aiosqlite:///{(workdir / 'trades.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(workdir / 'trades.db').as_posix()}", clock=SystemClock())
     await store.open()
     try:
         year_start = datetime(2025, 1, 1, tzinfo=UTC)

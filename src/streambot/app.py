@@ -1,4 +1,12 @@
-"""Composition root: builds and wires every part; owns start-up and shutdown order."""
+"""Composition root: builds every part complete, in an order where each one's collaborators
+already exist, and owns start-up and shutdown order.
+
+``Platform.open`` does what building needs I/O for (the store, the paper simulator, the exchange's
+trading rules) and returns a platform whose parts are all there: nothing is ``None`` until a
+later call, and no part has a collaborator attached after it was built. ``start`` then recovers
+(risk state, downtime reconciliation), loads the bots and runs the background work; ``stop``
+undoes it all in reverse.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,8 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
+from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,18 +32,26 @@ from streambot.bots import BotManager
 from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
 from streambot.config import MarketData, Mode, Settings
-from streambot.domain import Product
-from streambot.evaluator import BotRuntime, StreamingEvaluator
-from streambot.exchange import ExchangeError
-from streambot.executor import Executor
+from streambot.domain import BotId, Product, ProductId
+from streambot.evaluator import StreamingEvaluator
+from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
+from streambot.risk.base import RiskLimits
+from streambot.risk.engine import RiskEngine
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
 from streambot.strategies.base import LiveBalances
 from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
 from streambot.trading.balances import BalanceCache
-from streambot.trading.engine import TradingEngine
+from streambot.trading.desk import TradingDesk
+from streambot.trading.equity import EquityWatcher
+from streambot.trading.kill_switch import KillSwitch
+from streambot.trading.open_orders import OpenOrders
+from streambot.trading.order_path import OrderPath
+from streambot.trading.pnl import AccountFigures
+from streambot.trading.reconcile import Reconciler
+from streambot.trading.settlement import Settler
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.key_material import AuthError
 from streambot.venues.coinbase.keys import resolve_api_key
@@ -74,6 +91,19 @@ DEMO_BOTS: tuple[tuple[str, str, str, dict[str, object], Decimal], ...] = (
 )
 
 
+def limits_from(settings: Settings) -> RiskLimits:
+    return RiskLimits(
+        max_order_notional=settings.risk_max_order_notional,
+        max_position_notional=settings.risk_max_position_notional,
+        daily_loss_pct=settings.risk_daily_loss_pct,
+        max_drawdown_pct=settings.risk_max_drawdown_pct,
+        loss_cooldown_s=settings.risk_loss_cooldown_s,
+        max_trades_per_hour=settings.risk_max_trades_per_hour,
+        stale_price_s=settings.risk_stale_price_s,
+        halt_allows_exits=settings.risk_halt_allows_exits,
+    )
+
+
 def read_or_create_secret(path: Path, make: str) -> str:
     """A value kept in a 0600 file in the data dir, created on first use."""
     if path.exists():
@@ -89,127 +119,243 @@ def read_or_create_secret(path: Path, make: str) -> str:
 
 
 class Platform:
-    """Everything one streambot process runs. ``start`` then ``stop``; the API reads its parts."""
+    """Every part of one streambot process, each one complete. Build with ``await Platform.open``."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clock: Clock,
+        api_token: str,
+        instance_id: str,
+        bus: Bus,
+        prices: PriceBoard,
+        store: Store,
+        simulator: Simulator | None,
+        session: aiohttp.ClientSession,
+        exchange: CoinbaseRest,
+        balances: BalanceCache,
+        order_path: OrderPath,
+        evaluator: StreamingEvaluator,
+        bots: BotManager,
+        trading: TradingDesk,
+        feed: FeedClient,
+        events: EventHub,
+        candles: MarketCandles,
+        bot_errors: asyncio.Queue[tuple[BotId, str]],
+    ) -> None:
         self.settings = settings
-        # The one clock every part reads; a test or a backtest passes its own.
-        self.clock: Clock = clock if clock is not None else SystemClock()
-        self.bus: Bus = InProcessBus(self.clock)
-        self.prices = PriceBoard()
-        self.started_at = self.clock.time()  # UNIX seconds
+        self.clock = clock
+        self.started_at = clock.time()  # UNIX seconds
+        self.api_token = api_token
+        self.instance_id = instance_id
+        self.bus = bus
+        self.prices = prices
+        self.store = store
+        self.simulator = simulator  # paper mode's venue; None when trading live
+        self._session = session
+        self.exchange = exchange
+        self.balances = balances
+        self.order_path = order_path
+        self.evaluator = evaluator
+        self.bots = bots
+        self.trading = trading
+        self.feed = feed
+        self.events = events
+        self.candles = candles
+        self.alerts = alert_manager_for(self)
+        self._bot_errors = bot_errors
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- building --------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, settings: Settings, clock: Clock | None = None) -> Platform:
+        """Build every part; whatever was opened is closed again if a later step fails."""
+        async with AsyncExitStack() as opened:
+            platform = await cls._build(settings, clock if clock is not None else SystemClock(), opened)
+            opened.pop_all()
+        return platform
+
+    @classmethod
+    async def _build(cls, settings: Settings, clock: Clock, opened: AsyncExitStack) -> Platform:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.api_token = (
+        api_token = (
             settings.api_token.get_secret_value()
             if settings.api_token is not None
             else read_or_create_secret(settings.data_dir / "api_token", secrets.token_urlsafe(24))
         )
-        self.instance_id = read_or_create_secret(settings.data_dir / "instance_id", secrets.token_hex(4))
-        self.store = Store(settings.resolved_database_url)
-        self.trading = TradingEngine(settings, self.bus, self.store, self.prices)
-        self.simulator: Simulator | None = None
+        instance_id = read_or_create_secret(settings.data_dir / "instance_id", secrets.token_hex(4))
+        live = settings.mode is Mode.LIVE
+        key = settings.coinbase_api_key.get_secret_value() if settings.coinbase_api_key else None
+        secret = settings.coinbase_api_secret.get_secret_value() if settings.coinbase_api_secret else None
+        try:
+            api_key = resolve_api_key(key, secret, settings.coinbase_key_file) if live else None
+        except AuthError as exc:
+            raise StartupError(str(exc)) from None
+
+        bus = InProcessBus(clock)
+        prices = PriceBoard()
+        # Live push subscribes to the bus first, so no event of the start-up is missed.
+        events = EventHub(
+            bus, clock=clock, ring_size=settings.ws_ring_size, ping_interval=settings.ws_ping_interval_s
+        )
+        candles = MarketCandles(bus, settings.products)
+
+        store = Store(settings.resolved_database_url, clock=clock)
+        await store.open()
+        opened.push_async_callback(store.close)
+        simulator: Simulator | None = None
         if settings.mode is Mode.PAPER:
-            self.simulator = Simulator(
+            simulator = Simulator(
                 SimulatorConfig(
                     products=settings.products,
                     seed=settings.sim_seed,
                     synthetic=settings.market_data is MarketData.SIM,
                     # The paper account outlives the process, as a Coinbase account would.
                     state_path=settings.data_dir / "paper_account.db",
-                )
+                ),
+                clock,
             )
-        self._session: aiohttp.ClientSession | None = None
-        self.exchange: CoinbaseRest | None = None
-        self.feed: FeedClient | None = None
-        self.balances: BalanceCache | None = None
-        self.executor: Executor | None = None
-        self.evaluator: StreamingEvaluator | None = None
-        self.bots: BotManager | None = None
-        # Live push and alerts subscribe to the bus here, so no event of the start-up is missed.
-        self.events = EventHub(
-            self.bus,
-            clock=self.clock,
-            ring_size=settings.ws_ring_size,
-            ping_interval=settings.ws_ping_interval_s,
+            await simulator.start("127.0.0.1", settings.sim_port)
+            opened.push_async_callback(simulator.stop)
+            rest_url = simulator.rest_url
+            ws_url = simulator.ws_url if settings.market_data is MarketData.SIM else settings.coinbase_ws_url
+        else:
+            rest_url, ws_url = settings.coinbase_rest_url, settings.coinbase_ws_url
+        session = aiohttp.ClientSession()
+        opened.push_async_callback(session.close)
+        exchange = open_exchange(CoinbaseVenue(rest_url, api_key=api_key), clock=clock, session=session)
+        opened.push_async_callback(exchange.close)
+        balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
+        products = {p.product_id: p for p in await load_products(exchange, settings.products, clock)}
+
+        # The trading parts, each built complete: the order path before the evaluator that hands
+        # it signals, the bots (whose contexts fills move) before reconciliation.
+        risk = RiskEngine(limits_from(settings), store, publish=bus.publish, clock=clock)
+        open_orders = OpenOrders()
+        settler = Settler(
+            bus=bus,
+            exchange=exchange,
+            store=store,
+            open_orders=open_orders,
+            risk=risk,
+            products=products,
+            clock=clock,
         )
-        self.candles = MarketCandles(self.bus, settings.products)
-        self.alerts: AlertManager = alert_manager_for(self)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._background: set[asyncio.Task[None]] = set()
+        order_path = OrderPath(
+            bus=bus,
+            exchange=exchange,
+            store=store,
+            balances=balances,
+            risk=risk,
+            open_orders=open_orders,
+            settler=settler,
+            products=products,
+            clock=clock,
+            instance_id=instance_id,
+            cooldown_s=settings.order_cooldown_s,
+        )
+        # A strategy that raises is taken out by the evaluator on the hot path; why is stored off it.
+        bot_errors: asyncio.Queue[tuple[BotId, str]] = asyncio.Queue()
+        evaluator = StreamingEvaluator(
+            bus,
+            order_path.on_signal,
+            lambda bot, exc: bot_errors.put_nowait((bot.bot_id, bot.error_reason)),
+            prices=prices,
+            clock=clock,
+        )
+        bots = BotManager(
+            store,
+            evaluator,
+            bus,
+            settings.products,
+            products,
+            history=CandleHistory(exchange.candles, clock),
+            balances=LiveBalances(lambda: balances.latest),
+            clock=clock,
+        )
+        figures = AccountFigures(
+            bots=bots, balances=balances, latest=prices.latest, products=settings.products
+        )
+        reconciler = Reconciler(
+            store=store,
+            exchange=exchange,
+            settler=settler,
+            bots=bots,
+            in_flight=order_path.in_flight,
+            clock=clock,
+        )
+        trading = TradingDesk(
+            store=store,
+            risk=risk,
+            open_orders=open_orders,
+            settler=settler,
+            order_path=order_path,
+            reconciler=reconciler,
+            equity=EquityWatcher(
+                risk=risk,
+                store=store,
+                figures=figures,
+                clock=clock,
+                check_every=settings.equity_check_interval_s,
+                snapshot_every=settings.equity_snapshot_interval_s,
+            ),
+            kill_switch=KillSwitch(risk=risk, open_orders=open_orders, store=store, exchange=exchange),
+            figures=figures,
+            clock=clock,
+            reconcile_every=settings.reconcile_interval_s,
+        )
+        feed = FeedClient(
+            ws_url,
+            settings.products,
+            bus,
+            board=prices,
+            clock=clock,
+            session=session,
+            # Live: order updates on the user channel; a lost one makes the engine reconcile.
+            channels=("ticker", "heartbeats", "user") if live else ("ticker", "heartbeats"),
+            jwt_factory=exchange.ws_jwt_factory,
+            prices=exchange.best_bid_ask,
+            poll_interval=settings.rest_poll_interval,
+            on_user_gap=lambda reason: reconciler.run_once(),
+        )
+        return cls(
+            settings=settings,
+            clock=clock,
+            api_token=api_token,
+            instance_id=instance_id,
+            bus=bus,
+            prices=prices,
+            store=store,
+            simulator=simulator,
+            session=session,
+            exchange=exchange,
+            balances=balances,
+            order_path=order_path,
+            evaluator=evaluator,
+            bots=bots,
+            trading=trading,
+            feed=feed,
+            events=events,
+            candles=candles,
+            bot_errors=bot_errors,
+        )
 
     # --- start-up --------------------------------------------------------------------------
 
     async def start(self) -> None:
         settings = self.settings
-        await self.store.open()
-        if self.simulator is not None:
-            await self.simulator.start("127.0.0.1", settings.sim_port)
-            rest_url = self.simulator.rest_url
-            ws_url = (
-                self.simulator.ws_url if settings.market_data is MarketData.SIM else settings.coinbase_ws_url
-            )
-        else:
-            rest_url, ws_url = settings.coinbase_rest_url, settings.coinbase_ws_url
-        self._session = aiohttp.ClientSession()
-        key = settings.coinbase_api_key.get_secret_value() if settings.coinbase_api_key else None
-        secret = settings.coinbase_api_secret.get_secret_value() if settings.coinbase_api_secret else None
-        live = settings.mode is Mode.LIVE
-        try:
-            api_key = resolve_api_key(key, secret, settings.coinbase_key_file) if live else None
-        except AuthError as exc:
-            raise StartupError(str(exc)) from None
-        self.exchange = open_exchange(
-            CoinbaseVenue(rest_url, api_key=api_key), clock=SystemClock(), session=self._session
-        )
-        self.balances = balances = BalanceCache(self.exchange.accounts, ttl=settings.balance_cache_ttl)
-        self.executor = Executor(
-            bus=self.bus,
-            exchange=self.exchange,
-            store=self.store,
-            balances=self.balances,
-            instance_id=self.instance_id,
-            cooldown_s=settings.order_cooldown_s,
-            risk=self.trading.risk,
-            book=self.trading.book,
-            feed_state=lambda: self.feed.state if self.feed is not None else "connecting",
-        )
-        self.executor.products = {p.product_id: p for p in await self._load_products()}
         # Risk state back, downtime reconciled, before the bots replay their fills.
-        await self.trading.prepare(self.executor, self.exchange)
-        self.evaluator = StreamingEvaluator(
-            self.bus, self.executor.on_signal, self._on_bot_error, prices=self.prices, clock=self.clock
-        )
+        await self.trading.recover()
         if settings.strategy_dir is not None:
             # Before the bots load, so a bot on a user strategy finds it (or its load error).
             load_user_strategies(settings.strategy_dir)
-        self.bots = BotManager(
-            self.store,
-            self.evaluator,
-            self.bus,
-            settings.products,
-            self.executor.products,
-            history=CandleHistory(self.exchange.candles, self.clock),
-            balances=LiveBalances(lambda: balances.latest),
-            clock=self.clock,
-        )
         await self.bots.load()
-        self.trading.attach(self.bots, self.balances)
         if settings.demo_bots:
             await self._create_demo_bots()
-        self.feed = FeedClient(
-            ws_url,
-            settings.products,
-            self.bus,
-            board=self.prices,
-            clock=self.clock,
-            session=self._session,
-            # Live: order updates on the user channel; a lost one makes the engine reconcile.
-            channels=("ticker", "heartbeats", "user") if live else ("ticker", "heartbeats"),
-            jwt_factory=self.exchange.ws_jwt_factory,
-            prices=self.exchange.best_bid_ask,
-            poll_interval=settings.rest_poll_interval,
-            on_user_gap=self._reconcile_after_user_gap,
-        )
+        self._spawn(self._record_bot_errors(), "bot-errors")
         self._spawn(self.evaluator.run(), "evaluator")
         self._spawn(self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
         self._spawn(self.feed.run(), "feed")
@@ -230,28 +376,8 @@ class Platform:
             self.store.url,
         )
 
-    async def _load_products(self) -> list[Product]:
-        assert self.exchange is not None
-        wanted = list(self.settings.products)
-        for attempt in range(10):
-            try:
-                products = await self.exchange.products(wanted)
-                found = {p.product_id for p in products}
-                missing = [p for p in wanted if p not in found]
-                if missing:
-                    raise StartupError(
-                        f"the exchange does not list {', '.join(missing)} (STREAMBOT_PRODUCTS)"
-                    )
-                return [p for p in products if p.product_id in wanted]
-            except ExchangeError as exc:
-                log.warning("Products not available yet (%s); retrying", exc)
-                await self.clock.sleep(min(5.0, 0.5 * 2**attempt))
-        raise StartupError("could not read the products' trading rules from the exchange")
-
     async def start_feed(self) -> None:
         """Resume the market-data stream after ``stop_feed``."""
-        if self.feed is None:
-            return
         if self.feed.status().running:
             self.feed.start_stream()
         else:
@@ -259,16 +385,9 @@ class Platform:
 
     async def stop_feed(self) -> None:
         """Close the market-data stream; prices keep coming from REST polling (state ``polling``)."""
-        if self.feed is not None:
-            await self.feed.stop_stream()
-
-    async def _reconcile_after_user_gap(self, reason: str) -> None:
-        reconciler = self.trading.reconciler
-        if reconciler is not None:
-            await reconciler.run_once()
+        await self.feed.stop_stream()
 
     async def _create_demo_bots(self) -> None:
-        assert self.bots is not None
         marker = self.settings.data_dir / "demo_bots_created"
         if marker.exists():
             return
@@ -283,9 +402,10 @@ class Platform:
             log.info("🤖 Created the demo bots (first run only; delete them freely)")
         marker.write_text("demo bots were created on the first run; they are not recreated\n")
 
-    def _on_bot_error(self, bot: BotRuntime, exc: BaseException) -> None:
-        assert self.bots is not None
-        self._background_task(self.bots.record_error(bot.bot_id, bot.error_reason))
+    async def _record_bot_errors(self) -> None:
+        while True:
+            bot_id, reason = await self._bot_errors.get()
+            await self.bots.record_error(bot_id, reason)
 
     async def _follow_live_prices(self, simulator: Simulator) -> None:
         """Paper trading on real prices: the simulator's market follows the live feed."""
@@ -301,9 +421,6 @@ class Platform:
 
     async def _log_summary(self, every: float = 10.0) -> None:
         """One readable line every few seconds instead of a line per tick."""
-        assert self.evaluator is not None
-        assert self.executor is not None
-        assert self.balances is not None
         clock = self.clock
         last_ticks, last_time = self.prices.ticks_published, clock.monotonic()
         while True:
@@ -321,51 +438,60 @@ class Platform:
                 self.evaluator.evaluations,
                 latency["p50_us"],
                 latency["p99_us"],
-                self.executor.orders_filled,
-                self.executor.orders_rejected,
+                self.order_path.orders_filled,
+                self.order_path.orders_rejected,
                 self.balances.hit_rate * 100,
             )
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._guard(coro, name), name=name)
+        task = asyncio.get_running_loop().create_task(guarded(coro, name), name=name)
         self._tasks.append(task)
-
-    async def _guard(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("❌ %s stopped with an error", name)
-
-    def _background_task(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(self._guard(coro, "background"))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     # --- shutdown --------------------------------------------------------------------------
 
     async def stop(self) -> None:
-        if self.feed is not None:
-            await self.feed.stop()
+        await self.feed.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self.executor is not None:
-            await self.executor.drain()
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
-        if self.exchange is not None:
-            await self.exchange.close()
-        if self._session is not None:
-            await self._session.close()
+        await self.order_path.drain()
+        while not self._bot_errors.empty():
+            await self.bots.record_error(*self._bot_errors.get_nowait())
+        await self.exchange.close()
+        await self._session.close()
         if self.simulator is not None:
             await self.simulator.stop()
         await self.store.close()
         log.info("✅ streambot stopped")
+
+
+async def guarded(coro: Coroutine[Any, Any, None], name: str) -> None:
+    """Run a background coroutine; an error is logged with its name instead of vanishing."""
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("❌ %s stopped with an error", name)
+
+
+async def load_products(exchange: Exchange, wanted: Sequence[ProductId], clock: Clock) -> list[Product]:
+    """The products' trading rules; the exchange may still be starting (paper), so retry a while."""
+    for attempt in range(10):
+        try:
+            products = await exchange.products(list(wanted))
+            found = {p.product_id for p in products}
+            missing = [p for p in wanted if p not in found]
+            if missing:
+                raise StartupError(f"the exchange does not list {', '.join(missing)} (STREAMBOT_PRODUCTS)")
+            return [p for p in products if p.product_id in wanted]
+        except ExchangeError as exc:
+            log.warning("Products not available yet (%s); retrying", exc)
+            await clock.sleep(min(5.0, 0.5 * 2**attempt))
+    raise StartupError("could not read the products' trading rules from the exchange")
 
 
 def alert_notifiers(settings: Settings) -> list[Notifier]:
@@ -386,16 +512,14 @@ def alert_notifiers(settings: Settings) -> list[Notifier]:
 
 def alert_readings(platform: Platform) -> Readings:
     """The figures the alert rules judge, read from the platform's parts at one instant."""
-    feed = platform.feed
     balances = platform.balances
-    exchange = platform.exchange
     return Readings(
-        feed_state=feed.state if feed is not None else None,
-        evaluation_errors=platform.evaluator.errors if platform.evaluator else 0,
+        feed_state=platform.feed.state,
+        evaluation_errors=platform.evaluator.errors,
         # Joining a refresh already under way costs the exchange nothing: a hit for this rule.
-        cache_hits=balances.hits + balances.joined if balances else 0,
-        cache_misses=balances.misses if balances else 0,
-        breaker_state=exchange.breaker.state if exchange is not None else None,
+        cache_hits=balances.hits + balances.joined,
+        cache_misses=balances.misses,
+        breaker_state=platform.exchange.breaker.state,
     )
 
 

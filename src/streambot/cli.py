@@ -51,7 +51,10 @@ async def _run(settings: Settings) -> None:
     from streambot.api.server import start_api
     from streambot.app import Platform, StartupError
 
-    platform = Platform(settings)
+    try:
+        platform = await Platform.open(settings)
+    except (StartupError, OSError) as exc:
+        _fail(str(exc))
     try:
         await platform.start()
         api = await start_api(platform, settings.host, settings.port)

@@ -115,7 +115,11 @@ class _PlatformThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        platform = Platform(self.settings)
+        try:
+            platform = await Platform.open(self.settings)
+        except BaseException as exc:
+            self.started.set_exception(exc)
+            return
         try:
             await platform.start()
             api = await start_api(platform, "127.0.0.1", 0)

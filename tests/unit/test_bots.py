@@ -11,7 +11,7 @@ import pytest
 
 from streambot.bots import BotManager
 from streambot.bus import InProcessBus, PriceBoard
-from streambot.clock import ManualClock
+from streambot.clock import ManualClock, SystemClock
 from streambot.domain import BotId, BotState, Timeframe
 from streambot.evaluator import StreamingEvaluator
 from streambot.store.database import Store
@@ -62,7 +62,7 @@ def user_strategies(tmp_path: Path) -> Iterator[None]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'bots.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'bots.db').as_posix()}", clock=SystemClock())
     await store.open()
     try:
         yield store

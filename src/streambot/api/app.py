@@ -35,10 +35,10 @@ from streambot.api.summary import Summary
 from streambot.observability.requests import RequestStats
 
 if TYPE_CHECKING:
-    from streambot.app import Platform
+    from streambot.api.served import ServedPlatform
 
 
-def create_app(platform: Platform) -> FastAPI:
+def create_app(platform: ServedPlatform) -> FastAPI:
     app = FastAPI(
         title="streambot",
         version=__version__,

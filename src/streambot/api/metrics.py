@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     from streambot.alerts.manager import AlertManager
     from streambot.api.live.hub import EventHub
     from streambot.api.security import AuthGuard
-    from streambot.app import Platform
+    from streambot.api.served import ServedPlatform
 
 
 class PlatformCollector(Collector):
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: ServedPlatform) -> None:
         self._platform = platform
 
     def collect(self) -> Iterator[Metric]:
@@ -46,157 +46,148 @@ class PlatformCollector(Collector):
         yield ticks
 
         evaluator = p.evaluator
-        if evaluator is not None:
-            skipped = CounterMetricFamily(
-                "streambot_ticks_coalesced",
-                "Tickers superseded by a newer one before evaluation (latest price wins)",
-                labels=["product"],
-            )
-            mailbox = evaluator.mailbox
-            for product, count in (mailbox.skipped_by_product if mailbox else {}).items():
-                skipped.add_metric([product], count)
-            yield skipped
-            yield CounterMetricFamily(
-                "streambot_bot_evaluations", "Bot evaluations", value=evaluator.evaluations
-            )
-            yield CounterMetricFamily(
-                "streambot_bot_evaluation_errors", "Strategies that raised", value=evaluator.errors
-            )
-            latency = evaluator.tick_to_decision
-            yield SummaryMetricFamily(
-                "streambot_tick_to_decision_seconds",
-                "Frame received to every bot on its product decided",
-                count_value=latency.count,
-                sum_value=latency.total_ns / 1e9,
-            )
-            quantiles = GaugeMetricFamily(
-                "streambot_tick_to_decision_quantile_seconds",
-                "Tick to decision latency over the most recent ticks",
-                labels=["quantile"],
-            )
-            for q in (50, 90, 99):
-                quantiles.add_metric([str(q / 100)], latency.percentile_us(q) / 1e6)
-            yield quantiles
-            buckets = latency.histogram()
-            yield HistogramMetricFamily(
-                "streambot_tick_to_decision_histogram_seconds",
-                "Tick to decision latency, power-of-two buckets, every tick since start",
-                buckets=[(f"{le:.9g}", n) for le, n in buckets] + [("+Inf", latency.count)],
-                sum_value=latency.total_ns / 1e9,
-            )
+        skipped = CounterMetricFamily(
+            "streambot_ticks_coalesced",
+            "Tickers superseded by a newer one before evaluation (latest price wins)",
+            labels=["product"],
+        )
+        mailbox = evaluator.mailbox
+        for product, count in (mailbox.skipped_by_product if mailbox else {}).items():
+            skipped.add_metric([product], count)
+        yield skipped
+        yield CounterMetricFamily("streambot_bot_evaluations", "Bot evaluations", value=evaluator.evaluations)
+        yield CounterMetricFamily(
+            "streambot_bot_evaluation_errors", "Strategies that raised", value=evaluator.errors
+        )
+        latency = evaluator.tick_to_decision
+        yield SummaryMetricFamily(
+            "streambot_tick_to_decision_seconds",
+            "Frame received to every bot on its product decided",
+            count_value=latency.count,
+            sum_value=latency.total_ns / 1e9,
+        )
+        quantiles = GaugeMetricFamily(
+            "streambot_tick_to_decision_quantile_seconds",
+            "Tick to decision latency over the most recent ticks",
+            labels=["quantile"],
+        )
+        for q in (50, 90, 99):
+            quantiles.add_metric([str(q / 100)], latency.percentile_us(q) / 1e6)
+        yield quantiles
+        buckets = latency.histogram()
+        yield HistogramMetricFamily(
+            "streambot_tick_to_decision_histogram_seconds",
+            "Tick to decision latency, power-of-two buckets, every tick since start",
+            buckets=[(f"{le:.9g}", n) for le, n in buckets] + [("+Inf", latency.count)],
+            sum_value=latency.total_ns / 1e9,
+        )
 
-        executor = p.executor
-        if executor is not None:
-            orders = CounterMetricFamily("streambot_orders", "Orders by outcome", labels=["outcome"])
-            orders.add_metric(["placed"], executor.orders_placed)
-            orders.add_metric(["filled"], executor.orders_filled)
-            orders.add_metric(["rejected"], executor.orders_rejected)
-            orders.add_metric(["signal_ignored"], executor.signals_ignored)
-            yield orders
-            by_status = CounterMetricFamily(
-                "streambot_order_transitions", "Order lifecycle steps reached, by status", labels=["status"]
-            )
-            for order_status, count in sorted(executor.by_status.items()):
-                by_status.add_metric([order_status], count)
-            yield by_status
-            steps = GaugeMetricFamily(
-                "streambot_order_step_latency_seconds",
-                "Decision to each lifecycle step, over recent orders",
-                labels=["step", "quantile"],
-            )
-            for step, stats in executor.step_latency.items():
-                for q in (50, 99):
-                    steps.add_metric([step, str(q / 100)], stats.percentile_us(q) / 1e6)
-            yield steps
+        order_path = p.order_path
+        orders = CounterMetricFamily("streambot_orders", "Orders by outcome", labels=["outcome"])
+        orders.add_metric(["placed"], order_path.orders_placed)
+        orders.add_metric(["filled"], order_path.orders_filled)
+        orders.add_metric(["rejected"], order_path.orders_rejected)
+        orders.add_metric(["signal_ignored"], order_path.signals_ignored)
+        yield orders
+        by_status = CounterMetricFamily(
+            "streambot_order_transitions", "Order lifecycle steps reached, by status", labels=["status"]
+        )
+        for order_status, count in sorted(order_path.by_status.items()):
+            by_status.add_metric([order_status], count)
+        yield by_status
+        steps = GaugeMetricFamily(
+            "streambot_order_step_latency_seconds",
+            "Decision to each lifecycle step, over recent orders",
+            labels=["step", "quantile"],
+        )
+        for step, stats in order_path.step_latency.items():
+            for q in (50, 99):
+                steps.add_metric([step, str(q / 100)], stats.percentile_us(q) / 1e6)
+        yield steps
 
         balances = p.balances
-        if balances is not None:
-            cache = CounterMetricFamily("streambot_balance_cache", "Balance cache lookups", labels=["result"])
-            cache.add_metric(["hit"], balances.hits)
-            cache.add_metric(["miss"], balances.misses)
-            cache.add_metric(["joined"], balances.joined)  # waited on a refresh already under way
-            yield cache
-            yield GaugeMetricFamily(
-                "streambot_balance_cache_hit_ratio", "Balance cache hit ratio", value=balances.hit_rate
-            )
+        cache = CounterMetricFamily("streambot_balance_cache", "Balance cache lookups", labels=["result"])
+        cache.add_metric(["hit"], balances.hits)
+        cache.add_metric(["miss"], balances.misses)
+        cache.add_metric(["joined"], balances.joined)  # waited on a refresh already under way
+        yield cache
+        yield GaugeMetricFamily(
+            "streambot_balance_cache_hit_ratio", "Balance cache hit ratio", value=balances.hit_rate
+        )
 
         feed = p.feed
-        if feed is not None:
-            status = feed.status()
-            state = GaugeMetricFamily(
-                "streambot_feed_state", "1 for the feed's current state", labels=["state"]
-            )
-            for name in map(str, FEED_STATES):
-                state.add_metric([name], 1.0 if status.state == name else 0.0)
-            yield state
-            yield CounterMetricFamily(
-                "streambot_feed_messages", "WebSocket frames received", value=status.messages_received
-            )
-            yield CounterMetricFamily("streambot_feed_reconnects", "Feed reconnects", value=status.reconnects)
-            yield CounterMetricFamily(
-                "streambot_feed_sequence_gaps", "Sequence gaps on the feed", value=status.sequence_gaps
-            )
-            yield CounterMetricFamily(
-                "streambot_feed_malformed_frames", "Frames that could not be parsed", value=status.malformed
-            )
-            # --- feed resilience (feed/client.py, feed/poller.py) ---
-            yield CounterMetricFamily(
-                "streambot_feed_heartbeat_gaps", "Heartbeat counter jumps", value=status.heartbeat_gaps
-            )
-            yield GaugeMetricFamily(
-                "streambot_feed_uptime_ratio",
-                "Share of the time since the feed started that it was live",
-                value=status.uptime_ratio,
-            )
-            yield CounterMetricFamily(
-                "streambot_feed_rest_polls",
-                "REST best bid/ask polls while the stream was down",
-                value=status.polls,
-            )
-            yield CounterMetricFamily(
-                "streambot_feed_polled_tickers",
-                "Tickers published from REST polling",
-                value=status.polled_tickers,
-            )
+        status = feed.status()
+        state = GaugeMetricFamily("streambot_feed_state", "1 for the feed's current state", labels=["state"])
+        for name in map(str, FEED_STATES):
+            state.add_metric([name], 1.0 if status.state == name else 0.0)
+        yield state
+        yield CounterMetricFamily(
+            "streambot_feed_messages", "WebSocket frames received", value=status.messages_received
+        )
+        yield CounterMetricFamily("streambot_feed_reconnects", "Feed reconnects", value=status.reconnects)
+        yield CounterMetricFamily(
+            "streambot_feed_sequence_gaps", "Sequence gaps on the feed", value=status.sequence_gaps
+        )
+        yield CounterMetricFamily(
+            "streambot_feed_malformed_frames", "Frames that could not be parsed", value=status.malformed
+        )
+        # --- feed resilience (feed/client.py, feed/poller.py) ---
+        yield CounterMetricFamily(
+            "streambot_feed_heartbeat_gaps", "Heartbeat counter jumps", value=status.heartbeat_gaps
+        )
+        yield GaugeMetricFamily(
+            "streambot_feed_uptime_ratio",
+            "Share of the time since the feed started that it was live",
+            value=status.uptime_ratio,
+        )
+        yield CounterMetricFamily(
+            "streambot_feed_rest_polls",
+            "REST best bid/ask polls while the stream was down",
+            value=status.polls,
+        )
+        yield CounterMetricFamily(
+            "streambot_feed_polled_tickers",
+            "Tickers published from REST polling",
+            value=status.polled_tickers,
+        )
 
         # --- exchange REST client (exchange/coinbase.py, ratelimit.py, breaker.py) ---
         exchange = p.exchange
-        if exchange is not None:
-            requests = CounterMetricFamily(
-                "streambot_exchange_requests",
-                "REST requests by endpoint and HTTP status (0: no answer)",
-                labels=["endpoint", "status"],
-            )
-            for (endpoint, code), count in list(exchange.requests.items()):
-                requests.add_metric([endpoint, str(code)], count)
-            yield requests
-            yield CounterMetricFamily(
-                "streambot_exchange_rate_limited", "HTTP 429 answers received", value=exchange.rate_limited
-            )
-            breaker = exchange.breaker
-            circuit = GaugeMetricFamily(
-                "streambot_exchange_circuit_state", "1 for the REST circuit breaker's state", labels=["state"]
-            )
-            current = breaker.state
-            for name in BREAKER_STATES:
-                circuit.add_metric([name], 1.0 if current == name else 0.0)
-            yield circuit
-            yield CounterMetricFamily(
-                "streambot_exchange_circuit_opened", "Times the REST circuit opened", value=breaker.opened
-            )
-            waits = CounterMetricFamily(
-                "streambot_exchange_rate_limiter_waits", "Requests that waited for a token", labels=["bucket"]
-            )
-            wait_seconds = CounterMetricFamily(
-                "streambot_exchange_rate_limiter_wait_seconds",
-                "Time spent waiting for tokens",
-                labels=["bucket"],
-            )
-            for limiter in (exchange.private_limiter, exchange.public_limiter):
-                waits.add_metric([limiter.name], limiter.waits)
-                wait_seconds.add_metric([limiter.name], limiter.wait_seconds)
-            yield waits
-            yield wait_seconds
+        requests = CounterMetricFamily(
+            "streambot_exchange_requests",
+            "REST requests by endpoint and HTTP status (0: no answer)",
+            labels=["endpoint", "status"],
+        )
+        for (endpoint, code), count in list(exchange.requests.items()):
+            requests.add_metric([endpoint, str(code)], count)
+        yield requests
+        yield CounterMetricFamily(
+            "streambot_exchange_rate_limited", "HTTP 429 answers received", value=exchange.rate_limited
+        )
+        breaker = exchange.breaker
+        circuit = GaugeMetricFamily(
+            "streambot_exchange_circuit_state", "1 for the REST circuit breaker's state", labels=["state"]
+        )
+        current = breaker.state
+        for name in BREAKER_STATES:
+            circuit.add_metric([name], 1.0 if current == name else 0.0)
+        yield circuit
+        yield CounterMetricFamily(
+            "streambot_exchange_circuit_opened", "Times the REST circuit opened", value=breaker.opened
+        )
+        waits = CounterMetricFamily(
+            "streambot_exchange_rate_limiter_waits", "Requests that waited for a token", labels=["bucket"]
+        )
+        wait_seconds = CounterMetricFamily(
+            "streambot_exchange_rate_limiter_wait_seconds",
+            "Time spent waiting for tokens",
+            labels=["bucket"],
+        )
+        for limiter in (exchange.private_limiter, exchange.public_limiter):
+            waits.add_metric([limiter.name], limiter.waits)
+            wait_seconds.add_metric([limiter.name], limiter.wait_seconds)
+        yield waits
+        yield wait_seconds
 
 
 class ApiCollector(Collector):
@@ -261,7 +252,7 @@ class ApiCollector(Collector):
         yield CounterMetricFamily("streambot_alerts_raised", "Alerts raised", value=alerts.raised_total)
 
 
-def registry_for(platform: Platform) -> CollectorRegistry:
+def registry_for(platform: ServedPlatform) -> CollectorRegistry:
     """A registry per platform (not the global one), so tests can run several side by side."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(PlatformCollector(platform))

@@ -13,7 +13,7 @@ from streambot.api.app import create_app
 from streambot.observability import logging as streambot_logging
 
 if TYPE_CHECKING:
-    from streambot.app import Platform
+    from streambot.api.served import ServedPlatform
 
 
 @dataclass
@@ -32,7 +32,7 @@ class RunningApi:
         await self.task
 
 
-async def start_api(platform: Platform, host: str, port: int) -> RunningApi:
+async def start_api(platform: ServedPlatform, host: str, port: int) -> RunningApi:
     """Bind and start serving; returns once the socket accepts connections (port 0: any free port)."""
     settings = platform.settings
     streambot_logging.protect(

@@ -1,8 +1,5 @@
 """The dashboard's figures as JSON (GET /api/v1/metrics/summary, the status WebSocket frame) and
 the per-component health report (GET /api/v1/health).
-
-Parts that start with the platform (exchange, feed, evaluator, executor, balance cache) are None
-until then; their figures are reported as zero or null meanwhile.
 """
 
 from __future__ import annotations
@@ -15,20 +12,12 @@ from streambot.domain import BotState
 from streambot.observability.rates import RateMeter
 
 if TYPE_CHECKING:
-    from streambot.app import Platform
+    from streambot.api.served import ServedPlatform
     from streambot.observability.requests import RequestStats
 
 
-def breaker_state(platform: Platform) -> str | None:
-    """The exchange REST circuit breaker's state; None before the exchange client exists."""
-    return platform.exchange.breaker.state if platform.exchange is not None else None
-
-
-def feed_summary(platform: Platform) -> dict[str, Any]:
-    feed = platform.feed
-    if feed is None:
-        return {"state": "not started", "reconnects": 0, "sequence_gaps": 0, "uptime_ratio": None}
-    status = feed.status()
+def feed_summary(platform: ServedPlatform) -> dict[str, Any]:
+    status = platform.feed.status()
     return {
         "state": status.state,
         "connected": status.connected,
@@ -45,7 +34,7 @@ def feed_summary(platform: Platform) -> dict[str, Any]:
 class Summary:
     """Builds the summary; keeps the previous tick count to report a rate."""
 
-    def __init__(self, platform: Platform, clock: Clock, requests: RequestStats | None = None) -> None:
+    def __init__(self, platform: ServedPlatform, clock: Clock, requests: RequestStats | None = None) -> None:
         self._platform = platform
         self._clock = clock
         self._requests = requests
@@ -66,49 +55,46 @@ class Summary:
     def _build(self) -> dict[str, Any]:
         p = self._platform
         evaluator = p.evaluator
-        latency = evaluator.tick_to_decision.summary() if evaluator else None
+        latency = evaluator.tick_to_decision.summary()
         balances = p.balances
-        executor = p.executor
-        exchange = p.exchange
+        order_path = p.order_path
         hub = p.events
         requests = self._requests
         ticks = p.prices.ticks_published
-        orders: dict[str, Any] = {}
-        if executor is not None:
-            orders = {
-                "placed": executor.orders_placed,
-                "filled": executor.orders_filled,
-                "rejected": executor.orders_rejected,
-                "signals_ignored": executor.signals_ignored,
-            }
+        age = balances.age
         return {
             "uptime_s": round(self._clock.time() - p.started_at, 1),
             "ticks_received": ticks,
             "ticks_per_second": round(self._ticks.update(ticks), 1),
-            "ticks_coalesced": evaluator.skipped_ticks if evaluator else 0,
+            "ticks_coalesced": evaluator.skipped_ticks,
             "tick_to_decision_us": {
-                "p50": latency["p50_us"] if latency else 0.0,
-                "p99": latency["p99_us"] if latency else 0.0,
-                "max": latency["max_us"] if latency else 0.0,
-                "count": latency["count"] if latency else 0,
+                "p50": latency["p50_us"],
+                "p99": latency["p99_us"],
+                "max": latency["max_us"],
+                "count": latency["count"],
             },
-            "evaluations": evaluator.evaluations if evaluator else 0,
-            "evaluation_errors": evaluator.errors if evaluator else 0,
+            "evaluations": evaluator.evaluations,
+            "evaluation_errors": evaluator.errors,
             # A bot whose strategy raised stays listed (with its reason) but is not running.
-            "bots_running": sum(b.state is BotState.RUNNING for b in evaluator.bots()) if evaluator else 0,
-            "orders": orders,
+            "bots_running": sum(b.state is BotState.RUNNING for b in evaluator.bots()),
+            "orders": {
+                "placed": order_path.orders_placed,
+                "filled": order_path.orders_filled,
+                "rejected": order_path.orders_rejected,
+                "signals_ignored": order_path.signals_ignored,
+            },
             "balance_cache": {
-                "hits": balances.hits if balances else 0,
-                "misses": balances.misses if balances else 0,
-                "joined": balances.joined if balances else 0,  # waited on a refresh already under way
-                "hit_rate": round(balances.hit_rate, 4) if balances else None,
-                "request_free_rate": round(balances.request_free_rate, 4) if balances else None,
-                "age_s": round(age, 1) if balances and (age := balances.age) is not None else None,
+                "hits": balances.hits,
+                "misses": balances.misses,
+                "joined": balances.joined,  # waited on a refresh already under way
+                "hit_rate": round(balances.hit_rate, 4),
+                "request_free_rate": round(balances.request_free_rate, 4),
+                "age_s": round(age, 1) if age is not None else None,
             },
             "feed": feed_summary(p),
             "exchange": {
-                "rate_limited_429": exchange.rate_limited if exchange is not None else None,
-                "breaker_state": breaker_state(p),
+                "rate_limited_429": p.exchange.rate_limited,
+                "breaker_state": p.exchange.breaker.state,
             },
             "websocket_clients": hub.client_count,
             "websocket_clients_by_channel": hub.clients_by_channel(),
@@ -122,8 +108,7 @@ class Summary:
 
     async def health(self) -> dict[str, Any]:
         p = self._platform
-        feed = p.feed.status() if p.feed is not None else None
-        feed_state = feed.state if feed else "not started"
+        feed_state = p.feed.status().state
         # Polling is what the user asked for when they stopped the stream: degraded, not down.
         feed_ok = feed_state in {"live", "polling"}
         store: dict[str, Any] = {"ok": True}
@@ -132,20 +117,14 @@ class Summary:
             await asyncio.wait_for(p.store.count_bots(), timeout=2.0)
         except Exception as exc:
             store = {"ok": False, "error": type(exc).__name__}
-        breaker = breaker_state(p)
+        breaker = p.exchange.breaker.state
         alerts = p.alerts
         components: dict[str, Any] = {
             "feed": {"ok": feed_ok, "state": feed_state},
-            "evaluator": {
-                "ok": p.evaluator is not None,
-                "errors": p.evaluator.errors if p.evaluator else 0,
-            },
+            "evaluator": {"ok": True, "errors": p.evaluator.errors},
             "store": store,
-            "exchange": {"ok": p.exchange is not None and breaker != "open", "breaker": breaker},
-            "balances": {
-                "ok": p.balances is not None,
-                "hit_rate": round(p.balances.hit_rate, 4) if p.balances else None,
-            },
+            "exchange": {"ok": breaker != "open", "breaker": breaker},
+            "balances": {"ok": True, "hit_rate": round(p.balances.hit_rate, 4)},
             "live_push": {"ok": True, "clients": p.events.client_count},
             "alerts": {"ok": not alerts.active, "active": sorted(alerts.active)},
         }

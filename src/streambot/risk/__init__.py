@@ -1,1 +1,1 @@
-"""Risk: one rule per module (``check(intent, ctx) -> Rejection | None``) and the engine running them."""
+"""Risk: one rule per module (``check(intent, ctx) -> RiskRejection | None``) and the engine running them."""

@@ -1,6 +1,6 @@
 """The shapes every risk rule shares: an intent, what a rule may look at, and a rejection.
 
-A rule is a module with ``check(intent, ctx) -> Rejection | None``: pure, synchronous and cheap, so
+A rule is a module with ``check(intent, ctx) -> RiskRejection | None``: pure, synchronous and cheap, so
 the whole set runs between the decision and the order without touching a database or the network.
 """
 
@@ -17,7 +17,7 @@ HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True, slots=True)
-class Rejection:
+class RiskRejection:
     """Why an order was not placed: ``code`` for machines, ``message`` a sentence for people."""
 
     code: str

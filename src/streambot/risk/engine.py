@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Protocol
 
-from streambot.bus import Bus
+from streambot.clock import Clock
 from streambot.domain import BotId, BotState
 from streambot.events import BotStateChanged, Event, KillSwitchChanged, RiskHalted, RiskResumed
 from streambot.risk import (
@@ -30,12 +30,12 @@ from streambot.risk import (
     stale_price,
     trade_rate,
 )
-from streambot.risk.base import Intent, Rejection, RiskContext, RiskLimits
+from streambot.risk.base import Intent, RiskContext, RiskLimits, RiskRejection
 from streambot.risk.state import ACCOUNT, ScopeState, scope_key
 
 log = logging.getLogger(__name__)
 
-Check = Callable[[Intent, RiskContext], Rejection | None]
+Check = Callable[[Intent, RiskContext], RiskRejection | None]
 
 # Cheapest and most decisive first: a kill switch or a halt says all there is to say.
 RULES: tuple[ModuleType, ...] = (
@@ -53,26 +53,33 @@ RULES: tuple[ModuleType, ...] = (
 )
 
 
-class RiskStore(Protocol):
+class RiskStateStore(Protocol):
     async def load_risk_states(self) -> list[ScopeState]: ...
     async def save_risk_state(self, state: ScopeState) -> None: ...
 
 
-def utc_day(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).date().isoformat()
+# Where the engine announces halts, resumes and kill switches: the bus's ``publish``.
+Publish = Callable[[Event], object]
+
+
+def utc_day(now: datetime) -> str:
+    return now.astimezone(UTC).date().isoformat()
 
 
 class RiskEngine:
     def __init__(
         self,
         limits: RiskLimits,
-        store: RiskStore,
-        bus: Bus | None = None,
+        store: RiskStateStore,
+        *,
+        publish: Publish,
+        clock: Clock,
         rules: Sequence[ModuleType] = RULES,
     ) -> None:
         self.limits = limits
         self._store = store
-        self._bus = bus
+        self._publish = publish
+        self._clock = clock
         self._rules: tuple[Check, ...] = tuple(rule.check for rule in rules)
         self._states: dict[str, ScopeState] = {ACCOUNT: ScopeState()}
         self.last_equity: Decimal | None = None
@@ -111,7 +118,7 @@ class RiskEngine:
 
     # --- checks ------------------------------------------------------------------------------
 
-    def check(self, intent: Intent, ctx: RiskContext) -> Rejection | None:
+    def check(self, intent: Intent, ctx: RiskContext) -> RiskRejection | None:
         """The first rule that refuses the intent, or None when every rule lets it through."""
         self._bind(intent, ctx)
         for rule in self._rules:
@@ -120,7 +127,7 @@ class RiskEngine:
                 return self._count(rejection)
         return None
 
-    def check_unsized(self, intent: Intent, ctx: RiskContext, sizing: Rejection) -> Rejection:
+    def check_unsized(self, intent: Intent, ctx: RiskContext, sizing: RiskRejection) -> RiskRejection:
         """Why no order could be sized, unless a kill switch or HALTED, which say more, refuse it.
 
         The other rules are not run: on an order without a size they would only find that out.
@@ -134,18 +141,18 @@ class RiskEngine:
         if ctx.equity is None:
             ctx.equity = self.last_equity
 
-    def _count(self, rejection: Rejection) -> Rejection:
+    def _count(self, rejection: RiskRejection) -> RiskRejection:
         self.rejections[rejection.code] = self.rejections.get(rejection.code, 0) + 1
         return rejection
 
     # --- equity ------------------------------------------------------------------------------
 
-    async def observe_equity(self, equity: Decimal, now: float) -> Rejection | None:
+    async def observe_equity(self, equity: Decimal) -> RiskRejection | None:
         """Track the day's opening equity and the peak; halt the account when a limit is breached."""
         self.last_equity = equity
         account = self.account
         changed = False
-        today = utc_day(now)
+        today = utc_day(self._clock.now())
         if account.day != today or account.day_start_equity is None:
             account.day, account.day_start_equity = today, equity
             changed = True
@@ -174,7 +181,7 @@ class RiskEngine:
         if state.halted:
             return
         state.halted, state.halt_code, state.halt_reason = True, code, reason
-        state.halted_at = datetime.now(UTC)
+        state.halted_at = self._clock.now()
         await self._save(state)
         log.error("⛔ %s HALTED: %s", _who(bot_id), reason)
         self._publish(RiskHalted(scope=state.scope, bot_id=bot_id, code=code, reason=reason))
@@ -203,7 +210,7 @@ class RiskEngine:
         if state.kill_switch == on:
             return False
         state.kill_switch, state.kill_reason = on, reason if on else ""
-        state.kill_at = datetime.now(UTC) if on else None
+        state.kill_at = self._clock.now() if on else None
         await self._save(state)
         log.warning(
             "%s %s kill switch %s%s",
@@ -219,10 +226,6 @@ class RiskEngine:
 
     async def _save(self, state: ScopeState) -> None:
         await self._store.save_risk_state(replace(state))
-
-    def _publish(self, event: Event) -> None:
-        if self._bus is not None:
-            self._bus.publish(event)
 
 
 def _who(bot_id: BotId | None) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from streambot.risk.base import ZERO, Intent, Rejection, RiskContext, amount
+from streambot.risk.base import ZERO, Intent, RiskContext, RiskRejection, amount
 
 DISABLED = "TRADING_DISABLED"
 UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT"
@@ -25,34 +25,34 @@ def on_increment(value: Decimal, increment: Decimal) -> bool:
 
 def _size_rejection(
     size: Decimal, currency: str, increment: Decimal, minimum: Decimal, maximum: Decimal
-) -> Rejection | None:
+) -> RiskRejection | None:
     """One size (quote or base) against its increment and the exchange's minimum and maximum."""
     if size <= ZERO or not on_increment(size, increment):
-        return Rejection(
+        return RiskRejection(
             INCREMENT,
             f"The order size {amount(size)} {currency} is not a positive multiple of {amount(increment)}.",
         )
     if size < minimum:
-        return Rejection(
+        return RiskRejection(
             BELOW_MINIMUM,
             f"{amount(size)} {currency} is below the minimum order of {amount(minimum)} {currency}.",
         )
     if maximum > ZERO and size > maximum:
-        return Rejection(
+        return RiskRejection(
             ABOVE_MAXIMUM,
             f"{amount(size)} {currency} is above the maximum order of {amount(maximum)} {currency}.",
         )
     return None
 
 
-def check(intent: Intent, ctx: RiskContext) -> Rejection | None:
+def check(intent: Intent, ctx: RiskContext) -> RiskRejection | None:
     product = ctx.product
     if product is None:
-        return Rejection(UNKNOWN_PRODUCT, f"No trading rules are known for {intent.product_id}.")
+        return RiskRejection(UNKNOWN_PRODUCT, f"No trading rules are known for {intent.product_id}.")
     if product.trading_disabled:
-        return Rejection(DISABLED, f"Trading is disabled on {product.product_id} at the exchange.")
+        return RiskRejection(DISABLED, f"Trading is disabled on {product.product_id} at the exchange.")
     if intent.limit_price is not None and not on_increment(intent.limit_price, product.quote_increment):
-        return Rejection(
+        return RiskRejection(
             INCREMENT,
             f"The limit price {amount(intent.limit_price)} is not a multiple of "
             f"{amount(product.quote_increment)}.",
@@ -78,10 +78,10 @@ def check(intent: Intent, ctx: RiskContext) -> Rejection | None:
             if rejection is not None:
                 return rejection
     if intent.quote_size is None and intent.base_size is None:
-        return Rejection(BELOW_MINIMUM, "The order has no size.")
+        return RiskRejection(BELOW_MINIMUM, "The order has no size.")
     if intent.is_entry:
         if ctx.available_quote is not None and intent.notional > ctx.available_quote:
-            return Rejection(
+            return RiskRejection(
                 INSUFFICIENT_BALANCE,
                 f"Buying {amount(intent.notional)} {product.quote_currency} needs more than the "
                 f"{amount(ctx.available_quote)} {product.quote_currency} available.",
@@ -89,7 +89,7 @@ def check(intent: Intent, ctx: RiskContext) -> Rejection | None:
         return None
     sellable = ctx.position.base - ctx.open_sell_base
     if (intent.base_size or ZERO) > sellable:
-        return Rejection(
+        return RiskRejection(
             ABOVE_POSITION,
             f"Selling {amount(intent.base_size or ZERO)} {product.base_currency} is more than this "
             f"bot holds ({amount(sellable)} {product.base_currency} not already being sold).",

@@ -6,18 +6,18 @@ rules accepted into a breach, and the figure matches what the user put in.
 
 from __future__ import annotations
 
-from streambot.risk.base import ZERO, Intent, Rejection, RiskContext, money
+from streambot.risk.base import ZERO, Intent, RiskContext, RiskRejection, money
 
 CODE = "MAX_POSITION"
 
 
-def check(intent: Intent, ctx: RiskContext) -> Rejection | None:
+def check(intent: Intent, ctx: RiskContext) -> RiskRejection | None:
     limit = ctx.limits.max_position_notional
     if not intent.is_entry or limit <= ZERO:
         return None
     after = ctx.position.cost + ctx.open_buy_notional + intent.notional
     if after > limit:
-        return Rejection(
+        return RiskRejection(
             CODE,
             f"Buying {money(intent.notional)} would take this bot's {intent.product_id} position to "
             f"{money(after)}, above the limit of {money(limit)}.",

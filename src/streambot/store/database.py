@@ -1,6 +1,11 @@
-"""The store's engine: connect, bring the schema up to date, and close.
+"""The store: one repository per aggregate over one engine; connect, migrate, close.
 
 SQLite (aiosqlite) by default, PostgreSQL (asyncpg) by URL; the same Alembic migrations serve both.
+
+``Store`` is the one object the platform holds: it opens the engine and is every repository at
+once (each repository is a class of its own file, over the engine they share), so a caller asks
+``store.create_bot`` or ``store.upsert_trade`` without knowing which repository answers, and each
+part's narrow store protocol (trading's, the bot manager's, the risk engine's) is met by it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from streambot.store.repositories import Repositories
+from streambot.clock import Clock
+from streambot.store.bots import BotRepository
+from streambot.store.equity_snapshots import EquitySnapshotRepository
+from streambot.store.fills import FillRepository
+from streambot.store.orders import OrderRepository
+from streambot.store.risk_state import RiskStateRepository
+from streambot.store.trades import TradeRepository
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +46,22 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-class Store(Repositories):
-    """The platform's database. ``await open()`` before use, ``await close()`` when done."""
+class Store(
+    BotRepository,
+    OrderRepository,
+    FillRepository,
+    TradeRepository,
+    RiskStateRepository,
+    EquitySnapshotRepository,
+):
+    """The platform's database. ``await open()`` before use, ``await close()`` when done.
 
-    def __init__(self, url: str) -> None:
+    ``clock`` stamps the rows' own times (created_at, updated_at of bots and risk state).
+    """
+
+    def __init__(self, url: str, *, clock: Clock) -> None:
         self._url: URL = make_url(url)
+        self._clock = clock
         self._engine: AsyncEngine | None = None
 
     @property

@@ -1,1 +1,1 @@
-"""The trading engine around the executor: sizing, open orders, settlement, reconciliation, P&L."""
+"""The order path and what surrounds it: sizing, open orders, settlement, reconciliation, equity, P&L."""

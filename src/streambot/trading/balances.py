@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 
+from streambot.clock import Clock
 from streambot.domain import Balance
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ Fetch = Callable[[], Awaitable[list[Balance]]]
 
 
 class BalanceCache:
-    def __init__(self, fetch: Fetch, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, fetch: Fetch, *, clock: Clock, ttl: float = 60.0) -> None:
         self._fetch = fetch
         self.ttl = ttl
         self._clock = clock
@@ -41,7 +41,7 @@ class BalanceCache:
         fetched = self._fetched_at
         if fetched is None or not math.isfinite(fetched):
             return None
-        age = self._clock() - fetched
+        age = self._clock.monotonic() - fetched
         return age if age >= 0 else None
 
     @property
@@ -93,7 +93,7 @@ class BalanceCache:
                 self.refresh_errors += 1
                 raise
             self._balances = {b.currency: b for b in fresh}
-            self._fetched_at = self._clock()
+            self._fetched_at = self._clock.monotonic()
             self.refreshes += 1
             log.debug("💾 Account data refreshed: %d currencies", len(self._balances))
             return self._balances

@@ -1,28 +1,22 @@
 """The account's equity, watched: feeds the daily-loss and drawdown limits and stores snapshots.
 
 Runs beside the trading, never on the tick path: balances come from the cache (one REST call a
-minute at most, or after a fill), prices from the bus's latest tickers.
+minute at most, or after a fill), prices from the latest tickers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
 
+from streambot.clock import Clock
 from streambot.risk.engine import RiskEngine
 from streambot.risk.state import EquitySnapshot
-from streambot.trading.pnl import BotPnl, pnl_totals
+from streambot.trading.pnl import AccountFigures, pnl_totals
+from streambot.trading.protocols import SnapshotStore
 
 log = logging.getLogger(__name__)
-
-
-class SnapshotStore(Protocol):
-    async def insert_equity_snapshots(self, snapshots: Iterable[EquitySnapshot]) -> None: ...
 
 
 class EquityWatcher:
@@ -31,27 +25,25 @@ class EquityWatcher:
         *,
         risk: RiskEngine,
         store: SnapshotStore,
-        equity: Callable[[], Awaitable[Decimal | None]],
-        bots_pnl: Callable[[], Awaitable[list[BotPnl]]],
+        figures: AccountFigures,
+        clock: Clock,
         check_every: float = 2.0,
         snapshot_every: float = 60.0,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._risk = risk
         self._store = store
-        self._equity = equity
-        self._bots_pnl = bots_pnl
+        self._figures = figures
         self.check_every = check_every
         self.snapshot_every = snapshot_every
         self._clock = clock
-        self._last_snapshot = 0.0
+        self._last_snapshot = 0.0  # UNIX seconds: the first step takes one
 
     async def step(self) -> Decimal | None:
-        equity = await self._equity()
+        equity = await self._figures.account_equity()
         if equity is None:
             return None
-        now = self._clock()
-        await self._risk.observe_equity(equity, now)
+        await self._risk.observe_equity(equity)
+        now = self._clock.time()
         if now - self._last_snapshot >= self.snapshot_every:
             self._last_snapshot = now
             await self.snapshot(equity, now)
@@ -59,7 +51,7 @@ class EquityWatcher:
 
     async def snapshot(self, equity: Decimal, now: float) -> None:
         at = datetime.fromtimestamp(now, UTC)
-        bots = await self._bots_pnl()
+        bots = await self._figures.bots_pnl()
         realized, unrealized = pnl_totals(bots)
         rows = [EquitySnapshot(at, None, equity, realized, unrealized)]
         rows += [EquitySnapshot(at, b.bot_id, b.equity, b.realized, b.unrealized) for b in bots]
@@ -71,4 +63,4 @@ class EquityWatcher:
                 await self.step()
             except Exception:
                 log.exception("❌ Equity check failed; trying again in %.0fs", self.check_every)
-            await asyncio.sleep(self.check_every)
+            await self._clock.sleep(self.check_every)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from streambot.domain import Balance, BotId, Position, ProductId, Ticker, to_decimal
+from streambot.trading.balances import BalanceCache
+from streambot.trading.protocols import BotDirectory
 
 _ZERO = Decimal(0)
 
@@ -89,3 +91,45 @@ def account_equity(
         if price is not None:
             total += held * price
     return total
+
+
+class AccountFigures:
+    """The account's equity and every bot's P&L now: what the API shows and the equity watcher
+    feeds the risk limits with."""
+
+    def __init__(
+        self,
+        *,
+        bots: BotDirectory,
+        balances: BalanceCache,
+        latest: Mapping[ProductId, Ticker],
+        products: Collection[str],
+    ) -> None:
+        self._bots = bots
+        self._balances = balances
+        self._latest = latest  # the latest ticker per product, a live view
+        self._products = products
+
+    async def account_equity(self) -> Decimal | None:
+        """The account's worth at the latest prices; None until every traded holding has a price."""
+        balances = await self._balances.balances()
+        prices = latest_prices(self._latest)
+        for balance in balances.values():
+            product = f"{balance.currency}-USD"
+            if balance.available + balance.hold and product in self._products and product not in prices:
+                return None
+        return account_equity(balances.values(), prices)
+
+    async def bots_pnl(self) -> list[BotPnl]:
+        prices = latest_prices(self._latest)
+        return [
+            bot_pnl(
+                record.id,
+                record.name,
+                record.product_id,
+                record.budget,
+                self._bots.position(record.id),
+                prices.get(record.product_id),
+            )
+            for record in await self._bots.list()
+        ]

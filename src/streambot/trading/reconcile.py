@@ -21,15 +21,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from streambot.domain import ExchangeOrder, ExchangeOrderStatus, Fill, OrderRecord, OrderStatus, ProductId
+from streambot.clock import Clock
+from streambot.domain import (
+    BotId,
+    ExchangeOrder,
+    ExchangeOrderStatus,
+    Fill,
+    OrderRecord,
+    OrderStatus,
+    ProductId,
+)
 from streambot.exchange import CircuitOpen, Exchange, ExchangeError
-from streambot.trading.settlement import Settler, now_utc
+from streambot.trading.protocols import BotDirectory, OrderStore
+from streambot.trading.settlement import OrderOwner, Settler
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +49,6 @@ NEVER_SUBMITTED = "NEVER_SUBMITTED"
 CLOCK_SKEW = timedelta(minutes=5)
 # A fill's size converted from quote currency is a quotient; sums may miss by a rounding digit.
 _SIZE_TOLERANCE = Decimal("1e-12")
-
-
-class ReconcileStore(Protocol):
-    async def unresolved_orders(self) -> list[OrderRecord]: ...
 
 
 @runtime_checkable
@@ -91,26 +97,31 @@ class Reconciler:
     def __init__(
         self,
         *,
-        store: ReconcileStore,
+        store: OrderStore,
         exchange: Exchange,
         settler: Settler,
-        in_flight: Callable[[], Collection[str]] = frozenset,
+        bots: BotDirectory,
+        in_flight: Collection[str],
+        clock: Clock,
         concurrency: int = 16,
     ) -> None:
         self._store = store
         self._exchange = exchange
         self._settler = settler
+        self._bots = bots
+        # The order path's orders on their way out (a live view): not ours to settle yet.
         self._in_flight = in_flight
+        self._clock = clock
         self._limit = asyncio.Semaphore(concurrency)
         self._lock = asyncio.Lock()
 
     async def run_once(self) -> ReconcileReport:
         async with self._lock:  # a periodic run never overlaps the start-up one
             report = ReconcileReport()
-            busy = set(self._in_flight())
+            busy = set(self._in_flight)
             stored = await self._store.unresolved_orders()
             # Also after the read: an order committed while we read it may be on its way out now.
-            busy |= set(self._in_flight())
+            busy |= set(self._in_flight)
             orders = []
             for order in stored:
                 if order.client_order_id in busy:
@@ -165,11 +176,11 @@ class Reconciler:
             if with_fills:
                 for fill in await exchange.list_fills(order_ids=with_fills):
                     batch.fills.setdefault(fill.order_id, []).append(fill)
-        except CircuitOpen as exc:
-            report.errors += len(orders)
-            report.problems.append(f"{len(orders)} orders not reconciled: {exc}")
-            return None
         except ExchangeError as exc:
+            if isinstance(exc, CircuitOpen):  # not sent; every other call would fail the same way
+                report.errors += len(orders)
+                report.problems.append(f"{len(orders)} orders not reconciled: {exc}")
+                return None
             log.warning("⚠️ Batch reads for reconciliation failed (%s); looking orders up one by one", exc)
             return _Batch()
         return batch
@@ -203,8 +214,8 @@ class Reconciler:
                 report.problems.append(f"{order.client_order_id}: {exc}")
                 return
             if found is None:
-                if order.client_order_id in self._in_flight():
-                    # The executor took it up while we looked: it is being sent now.
+                if order.client_order_id in self._in_flight:
+                    # The order path took it up while we looked: it is being sent now.
                     report.skipped_in_flight += 1
                     return
                 await self._never_submitted(order)
@@ -219,11 +230,12 @@ class Reconciler:
         fills: Sequence[Fill] | None,
         report: ReconcileReport,
     ) -> None:
-        # The book counts it as exposure until the exchange says otherwise.
-        if order.client_order_id not in self._settler.book:
-            self._settler.book.add(order)
+        # Open orders count it as exposure until the exchange says otherwise.
+        open_orders = self._settler.open_orders
+        if order.client_order_id not in open_orders:
+            open_orders.add(order)
         try:
-            settled = await self._settler.settle(order, found, fills)
+            settled = await self._settler.settle(order, found, self._owner(order.bot_id), fills)
         except ExchangeError as exc:
             report.errors += 1
             report.problems.append(f"{order.client_order_id}: {exc}")
@@ -237,14 +249,21 @@ class Reconciler:
         changes: dict[str, Any] = {
             "error_code": NEVER_SUBMITTED,
             "error": "the exchange has no order with this client_order_id; it was never placed",
-            "completed_at": now_utc(),
+            "completed_at": self._clock.now(),
         }
         await self._settler.transition(order, OrderStatus.FAILED, **changes)
-        self._settler.book.remove(order.client_order_id)
+        self._settler.open_orders.remove(order.client_order_id)
+
+    def _owner(self, bot_id: BotId) -> OrderOwner:
+        # Before the bots load there is no context: they replay every stored fill when they do.
+        runtime = self._bots.runtime(bot_id)
+        return OrderOwner(
+            self._bots.context(bot_id), runtime.name if runtime is not None else f"bot {bot_id}"
+        )
 
     async def run_every(self, interval: float) -> None:
         while True:
-            await asyncio.sleep(interval)
+            await self._clock.sleep(interval)
             try:
                 await self.run_once()
             except Exception:

@@ -1,6 +1,6 @@
 """Booking what the exchange reports about an order: fills, positions, status and the trade record.
 
-Shared by the executor (right after placing) and reconciliation (after a restart or a lost
+Shared by the order path (right after placing) and reconciliation (after a restart or a lost
 answer), so an order is booked the same way whoever sees its outcome first. A fill changes a
 position only when its trade_id is stored for the first time, which makes booking idempotent:
 positions stay the sum of the stored fills however often an order is looked at.
@@ -9,12 +9,14 @@ positions stay the sum of the stored fills however often an order is looked at.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from streambot.bus import Bus
+from streambot.clock import Clock
 from streambot.domain import (
     BotId,
     ExchangeOrder,
@@ -30,10 +32,9 @@ from streambot.domain import (
 from streambot.events import OrderUpdated, TradeBooked
 from streambot.exchange import Exchange
 from streambot.risk.engine import RiskEngine
-from streambot.trading.book import OrderBook
-
-if TYPE_CHECKING:
-    from streambot.strategies.base import BotContext
+from streambot.strategies.base import BotContext
+from streambot.trading.open_orders import OpenOrders
+from streambot.trading.protocols import TradingStore
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +42,17 @@ FINAL_EXCHANGE_STATUSES = frozenset(s for s in ExchangeOrderStatus if s.is_final
 _ZERO = Decimal(0)
 
 
-class SettlementStore(Protocol):
-    async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord: ...
-    async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool: ...
-    async def upsert_trade(self, trade: Trade) -> Trade: ...
+@dataclass(frozen=True, slots=True)
+class OrderOwner:
+    """The bot an order is booked to, as the caller knows it: the order path has the runtime that
+    signalled; reconciliation looks the bot up by id.
 
+    ``ctx`` None: the bot is not loaded yet (it replays every stored fill when it loads) or no
+    longer exists; either way the order's fills move no position here.
+    """
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+    ctx: BotContext | None
+    name: str
 
 
 def our_status(order: ExchangeOrder) -> OrderStatus:
@@ -85,19 +89,19 @@ class Settler:
         *,
         bus: Bus,
         exchange: Exchange,
-        store: SettlementStore,
-        book: OrderBook,
+        store: TradingStore,
+        open_orders: OpenOrders,
         risk: RiskEngine,
+        products: Mapping[ProductId, Product],
+        clock: Clock,
     ) -> None:
         self._bus = bus
         self._exchange = exchange
         self._store = store
-        self.book = book
+        self.open_orders = open_orders
         self._risk = risk
-        # None while the bots are not loaded yet: they replay every stored fill when they load.
-        self.context_of: Callable[[BotId], BotContext | None] | None = None
-        self.products: dict[ProductId, Product] = {}
-        self.name_of: Callable[[BotId], str] = lambda bot_id: f"bot {bot_id}"
+        self.products = products
+        self._clock = clock
         self.trades_booked = 0
 
     async def transition(self, record: OrderRecord, status: OrderStatus, **changes: Any) -> OrderRecord:
@@ -111,7 +115,11 @@ class Settler:
         self._bus.publish(OrderUpdated(order=record, **extra))
 
     async def settle(
-        self, record: OrderRecord, order: ExchangeOrder, fills: Sequence[Fill] | None = None
+        self,
+        record: OrderRecord,
+        order: ExchangeOrder,
+        owner: OrderOwner,
+        fills: Sequence[Fill] | None = None,
     ) -> OrderRecord:
         """Book the order's fills and its status as the exchange reports them now.
 
@@ -126,7 +134,7 @@ class Settler:
                 fill, bot_id=record.bot_id, client_order_id=record.client_order_id
             ):
                 new += 1
-                await self._apply(record.bot_id, fill)
+                await self._apply(record.bot_id, owner.ctx, fill)
         status = our_status(order)
         unchanged = (
             status is record.status
@@ -142,19 +150,17 @@ class Settler:
                 average_price=order.average_filled_price,
                 filled_value=order.filled_value,
                 fees=order.total_fees,
-                completed_at=now_utc() if status.is_final else None,
+                completed_at=self._clock.now() if status.is_final else None,
             )
         if status.is_final:
-            self.book.remove(record.client_order_id)
+            self.open_orders.remove(record.client_order_id)
         else:
-            self.book.update_filled(record)
+            self.open_orders.update_filled(record)
         if order.filled_size > 0 and (new or not unchanged):
-            await self._book_trade(record, order)
+            await self._book_trade(record, order, owner.name)
         return record
 
-    async def _apply(self, bot_id: BotId, fill: Fill) -> None:
-        # A bot deleted while its order was out has no context: its late fill moves nothing.
-        ctx = self.context_of(bot_id) if self.context_of is not None else None
+    async def _apply(self, bot_id: BotId, ctx: BotContext | None, fill: Fill) -> None:
         if ctx is None:
             return
         before = ctx.position.realized_pnl
@@ -162,7 +168,7 @@ class Settler:
         if fill.side is Side.SELL and ctx.position.realized_pnl < before:
             await self._risk.record_loss(bot_id, fill.trade_time)
 
-    async def _book_trade(self, record: OrderRecord, order: ExchangeOrder) -> Trade:
+    async def _book_trade(self, record: OrderRecord, order: ExchangeOrder, name: str) -> Trade:
         quote = order.filled_value or order.filled_size * order.average_filled_price
         fee = order.total_fees
         net = quote + fee if record.side is Side.BUY else quote - fee
@@ -189,7 +195,7 @@ class Settler:
         product = self.products.get(trade.product_id)
         log.info(
             "✅ %s %s %s %s @ %s = %s %s (fee %s) — %s",
-            self.name_of(trade.bot_id),
+            name,
             trade.side.value,
             _shown(trade.base_size, product.base_increment if product else None),
             trade.product_id.split("-")[0],

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from streambot.domain import BotId, Position, Product, Side, Signal, round_down
 from streambot.risk import exchange_rules
-from streambot.risk.base import HUNDRED, ZERO, Intent, Rejection, amount
+from streambot.risk.base import HUNDRED, ZERO, Intent, RiskRejection, amount
 
 
 def size_intent(
@@ -25,10 +25,10 @@ def size_intent(
     open_buy_notional: Decimal = ZERO,
     open_sell_base: Decimal = ZERO,
     available_quote: Decimal | None = None,
-) -> Intent | Rejection:
+) -> Intent | RiskRejection:
     limit = round_down(signal.limit_price, product.quote_increment) if signal.limit_price else None
     if limit is not None and limit <= ZERO:
-        return Rejection(
+        return RiskRejection(
             exchange_rules.INCREMENT,
             f"The limit price {amount(signal.limit_price or ZERO)} is below the price increment "
             f"{amount(product.quote_increment)}.",
@@ -51,7 +51,7 @@ def size_intent(
                 if available_quote is None or remaining <= available_quote
                 else f"available balance {amount(available_quote)} {product.quote_currency}"
             )
-            return Rejection(
+            return RiskRejection(
                 exchange_rules.BELOW_MINIMUM,
                 f"A buy of {amount(max(quote, ZERO))} {product.quote_currency} is below the minimum "
                 f"{amount(product.quote_min_size)} ({why}).",
@@ -59,7 +59,7 @@ def size_intent(
         if limit is not None:
             base = round_down(quote / limit, product.base_increment)
             if base < product.base_min_size or base <= ZERO:
-                return Rejection(
+                return RiskRejection(
                     exchange_rules.BELOW_MINIMUM,
                     f"A buy of {amount(quote)} {product.quote_currency} at {amount(limit)} is "
                     f"{amount(max(base, ZERO))} {product.base_currency}, below the minimum "
@@ -74,7 +74,7 @@ def size_intent(
         base = held * (signal.budget_pct or HUNDRED) / HUNDRED
     base = round_down(base, product.base_increment)
     if base < product.base_min_size or base <= ZERO:
-        return Rejection(
+        return RiskRejection(
             exchange_rules.BELOW_MINIMUM,
             f"A sell of {amount(max(base, ZERO))} {product.base_currency} is below the minimum "
             f"{amount(product.base_min_size)} (position {amount(position.base)}).",

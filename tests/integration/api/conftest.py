@@ -81,7 +81,7 @@ async def start(tmp_path: Path) -> AsyncIterator[StartApi]:
         async def starter(**overrides: Any) -> Api:
             nonlocal started
             started += 1
-            platform = Platform(settings_for(tmp_path / f"data{started}", **overrides))
+            platform = await Platform.open(settings_for(tmp_path / f"data{started}", **overrides))
             await platform.start()
             stack.push_async_callback(platform.stop)
             api = await start_api(platform, "127.0.0.1", 0)

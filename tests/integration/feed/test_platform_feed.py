@@ -26,7 +26,7 @@ async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
         demo_bots=False,
         rest_poll_interval=0.2,
     )
-    running = Platform(settings)
+    running = await Platform.open(settings)
     await running.start()
     try:
         yield running

@@ -44,7 +44,7 @@ def settings_for(data_dir: Path, **overrides: object) -> Settings:
 @contextlib.asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Running]:
     """The platform and its API on loopback, with a client session; stopped on the way out."""
-    platform = Platform(settings)
+    platform = await Platform.open(settings)
     await platform.start()
     api = await start_api(platform, "127.0.0.1", 0)
     try:

@@ -189,7 +189,7 @@ async def test_a_threshold_bot_takes_its_profit_after_its_buy_fills(running: Run
     page = await poll(running, f"/api/v1/trades?bot_id={bot_id}", lambda b: b["trades"])
     buy = page["trades"][-1]
     assert buy["side"] == "BUY"
-    runtime = running.platform.bots.runtime(bot_id)  # type: ignore[union-attr]
+    runtime = running.platform.bots.runtime(bot_id)
     assert runtime is not None
     assert runtime.ctx.last_fill_price == pytest.approx(float(buy["price"]), rel=1e-9)
     assert [fill.side.value for fill in runtime.ctx.recent_fills] == ["BUY"]

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from streambot.clock import SystemClock
 from streambot.domain import (
     BotId,
     BotState,
@@ -36,7 +37,7 @@ from streambot.domain import (
 )
 from streambot.store.database import Store
 from streambot.store.models import Base
-from streambot.store.repositories import DuplicateOrder, OrderNotFound
+from streambot.store.orders import DuplicateOrder, OrderNotFound
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +103,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = Store(database_url)
+    opened = Store(database_url, clock=SystemClock())
     await opened.open()
     try:
         yield opened
@@ -178,12 +179,12 @@ async def _bot_id(store: Store, name: str = "b", product_id: str = "BTC-USD") ->
 
 
 async def test_migration_creates_the_schema_and_reopening_is_a_no_op(database_url: str) -> None:
-    first = Store(database_url)
+    first = Store(database_url, clock=SystemClock())
     await first.open()
     bot = await first.create_bot("keeper", "threshold", "BTC-USD", {"x": 1}, Decimal(5))
     await first.close()
 
-    again = Store(database_url)
+    again = Store(database_url, clock=SystemClock())
     await again.open()
     try:
         assert await again.get_bot(bot.id) == bot
@@ -208,7 +209,7 @@ async def test_hand_written_migration_matches_the_models(store: Store, database_
 
 
 async def test_sqlite_connections_use_wal_full_sync_and_foreign_keys(tmp_path: Path) -> None:
-    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'pragmas.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'pragmas.db').as_posix()}", clock=SystemClock())
     await store.open()
     try:
         async with store._transaction() as session:
@@ -220,14 +221,14 @@ async def test_sqlite_connections_use_wal_full_sync_and_foreign_keys(tmp_path: P
 
 
 def test_url_for_logs_hides_the_password() -> None:
-    store = Store("postgresql+asyncpg://trader:s3cret@db.example:5432/streambot")
+    store = Store("postgresql+asyncpg://trader:s3cret@db.example:5432/streambot", clock=SystemClock())
     assert "s3cret" not in store.url
     assert store.url.startswith("postgresql+asyncpg://trader:***@db.example:5432/streambot")
 
 
 async def test_using_a_store_before_open_says_so(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="not open"):
-        await Store(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}").list_bots()
+        await Store(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", clock=SystemClock()).list_bots()
 
 
 # --- bots ------------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ async def test_bot_crud(store: Store) -> None:
 
 
 async def _numbered(store: Store, bot_id: int) -> int:
-    """Store an intent as the executor does; the order number it took."""
+    """Store an intent as the order path does; the order number it took."""
     order = await store.insert_order_with_seq(bot_id, lambda seq: _order(f"sb-x-{bot_id}-{seq}", bot_id))
     return int(order.client_order_id.rsplit("-", 1)[1])
 
@@ -543,7 +544,7 @@ async def test_list_trades_filters_and_pages_newest_first(store: Store) -> None:
 
 
 async def test_nothing_is_lost_on_reopen(database_url: str) -> None:
-    first = Store(database_url)
+    first = Store(database_url, clock=SystemClock())
     await first.open()
     bot = await first.create_bot("durable", "threshold", "SOL-USD", {"below": "120.5"}, Decimal("100.01"))
     assert await _numbered(first, bot.id) == 1
@@ -556,7 +557,7 @@ async def test_nothing_is_lost_on_reopen(database_url: str) -> None:
     trade = await first.upsert_trade(_trade(order.client_order_id, bot_id=bot.id, product_id="SOL-USD"))
     await first.close()
 
-    second = Store(database_url)
+    second = Store(database_url, clock=SystemClock())
     await second.open()
     try:
         assert await second.list_bots() == [bot]

@@ -11,10 +11,11 @@ from decimal import Decimal
 
 import pytest
 
+from streambot.clock import SystemClock
 from streambot.domain import BotId, ClientOrderId, OrderStatus
 from streambot.risk.state import EquitySnapshot, ScopeState
 from streambot.store.database import Store
-from streambot.store.repositories import DuplicateOrder
+from streambot.store.orders import DuplicateOrder
 from tests.integration.store.test_store import T0, _bot_id, _fill, _order
 
 pytestmark = pytest.mark.integration
@@ -111,7 +112,8 @@ async def test_equity_snapshots_newest_window_in_time_order(store: Store) -> Non
 
 
 _OPEN = (
-    "import asyncio, sys; from streambot.store.database import Store; asyncio.run(Store(sys.argv[1]).open())"
+    "import asyncio, sys; from streambot.clock import SystemClock; "
+    "from streambot.store.database import Store; asyncio.run(Store(sys.argv[1], clock=SystemClock()).open())"
 )
 
 
@@ -127,7 +129,7 @@ async def test_two_processes_migrating_at_once_end_with_one_schema(database_url:
     for run in runs:
         _, err = await asyncio.wait_for(run.communicate(), timeout=60)
         assert run.returncode == 0, err.decode()
-    opened = Store(database_url)
+    opened = Store(database_url, clock=SystemClock())
     await opened.open()
     try:
         bot = await _bot_id(opened)

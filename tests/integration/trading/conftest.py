@@ -30,7 +30,7 @@ class Trading:
 
     async def start(self, **overrides: object) -> Platform:
         self.overrides.update(overrides)
-        platform = Platform(settings_for(self.data_dir, **self.overrides))
+        platform = await Platform.open(settings_for(self.data_dir, **self.overrides))
         platform.bus.subscribe("", self.events.append)
         await platform.start()
         self.platform = platform

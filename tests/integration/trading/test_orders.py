@@ -1,4 +1,4 @@
-"""The trading engine on loopback: simulator → executor with risk → store → API."""
+"""The trading engine on loopback: simulator → order path with risk → store → API."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,9 +16,11 @@ from streambot.domain import (
     Balance,
     BestBidAsk,
     BotId,
+    BotRecord,
     Candle,
     ClientOrderId,
     ExchangeOrder,
+    FeedState,
     Fill,
     OrderRecord,
     OrderRequest,
@@ -31,13 +32,20 @@ from streambot.domain import (
     Side,
     Timeframe,
 )
+from streambot.evaluator import BotRuntime
+from streambot.events import FeedStateChanged
 from streambot.exchange import Exchange
-from streambot.executor import Executor
+from streambot.risk.base import RiskLimits
+from streambot.risk.engine import RiskEngine
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
 from streambot.strategies.base import BotContext
 from streambot.trading.balances import BalanceCache
+from streambot.trading.kill_switch import KillSwitch
+from streambot.trading.open_orders import OpenOrders
+from streambot.trading.order_path import OrderPath
 from streambot.trading.reconcile import NEVER_SUBMITTED, Reconciler
+from streambot.trading.settlement import OrderOwner, Settler
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.rate_limit import RateLimiter
 from tests.integration.trading.conftest import Trading
@@ -61,9 +69,9 @@ async def _quiet_bot(trading: Trading) -> BotId:
 
 
 async def _intent(trading: Trading, bot_id: BotId, quote: str) -> OrderRecord:
-    """An order stored as the executor stores it just before sending."""
+    """An order stored as the order path stores it just before sending."""
     prefix = f"sb-{trading.p.instance_id}-{bot_id}-"
-    now = datetime.now(UTC)
+    now = trading.p.clock.now()
     return await trading.p.store.insert_order_with_seq(
         bot_id,
         lambda seq: OrderRecord(
@@ -84,16 +92,14 @@ async def test_an_order_that_never_left_is_marked_failed(trading: Trading) -> No
     await trading.start()
     bot_id = await _quiet_bot(trading)
     order = await _intent(trading, bot_id, "25")
-    reconciler = trading.p.trading.reconciler
-    assert reconciler is not None
-    report = await reconciler.run_once()
+    report = await trading.p.trading.reconciler.run_once()
     assert report.never_submitted == 1
     stored = await trading.p.store.get_order(order.client_order_id)
     assert stored is not None
     assert stored.status is OrderStatus.FAILED
     assert stored.error_code == "NEVER_SUBMITTED"
     assert await trading.p.store.unresolved_orders() == []
-    assert len(trading.p.trading.book) == 0
+    assert len(trading.p.trading.open_orders) == 0
 
 
 async def test_an_order_sent_before_a_crash_is_found_by_client_order_id_and_booked_once(
@@ -111,7 +117,6 @@ async def test_an_order_sent_before_a_crash_is_found_by_client_order_id_and_book
     assert placed.success
 
     reconciler = trading.p.trading.reconciler
-    assert reconciler is not None
     report = await reconciler.run_once()
     assert report.settled == 1
     stored = await trading.p.store.get_order(order.client_order_id)
@@ -128,10 +133,9 @@ async def test_an_order_sent_before_a_crash_is_found_by_client_order_id_and_book
     assert [t.client_order_id for t in trades] == [order.client_order_id]
 
     # Settling the same order again books nothing twice.
-    settler = trading.p.executor.settler if trading.p.executor else None
-    assert settler is not None
+    settler = trading.p.trading.settler
     found = await exchange.get_order(placed.order_id)
-    await settler.settle(stored, found)
+    await settler.settle(stored, found, OrderOwner(bots.context(bot_id), "quiet"))
     assert len(await trading.p.store.fills_for_bot(bot_id)) == len(fills)
     assert bots.position(bot_id).base == sum(f.size for f in fills)
     assert (await reconciler.run_once()).checked == 0
@@ -140,9 +144,28 @@ async def test_an_order_sent_before_a_crash_is_found_by_client_order_id_and_book
 # --- batch reads: a desk of its own, so hundreds of orders are placed in well under a second ------
 
 
+class _OneBot:
+    """The bot directory of a desk with one bot, whose context every fill moves."""
+
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    async def list(self) -> list[BotRecord]:
+        return []
+
+    def position(self, bot_id: BotId) -> Position:
+        return self.ctx.position
+
+    def context(self, bot_id: BotId) -> BotContext | None:
+        return self.ctx
+
+    def runtime(self, bot_id: BotId) -> BotRuntime | None:
+        return None
+
+
 @dataclass
 class Desk:
-    """The simulator on loopback, a SQLite store and the executor's settler, as the bench wires them.
+    """The simulator on loopback, a SQLite store and the settler, as the bench wires them.
 
     ``setup`` places the orders with a generous client-side limit (the simulator's own limits are
     off); ``exchange`` is the client reconciliation uses, with the production rate limiter.
@@ -152,12 +175,46 @@ class Desk:
     store: Store
     exchange: CoinbaseRest
     setup: CoinbaseRest
-    executor: Executor
+    clock: SystemClock
+    risk: RiskEngine
+    open_orders: OpenOrders
+    settler: Settler
+    bots: _OneBot
     bot_id: BotId
     position: Position
 
     def reconciler(self, exchange: Exchange | None = None) -> Reconciler:
-        return Reconciler(store=self.store, exchange=exchange or self.exchange, settler=self.executor.settler)
+        return Reconciler(
+            store=self.store,
+            exchange=exchange or self.exchange,
+            settler=self.settler,
+            bots=self.bots,
+            in_flight=frozenset(),
+            clock=self.clock,
+        )
+
+    def kill_switch(self) -> KillSwitch:
+        return KillSwitch(
+            risk=self.risk, open_orders=self.open_orders, store=self.store, exchange=self.exchange
+        )
+
+    def order_path(self, *, fill_timeout: float) -> OrderPath:
+        bus = InProcessBus(self.clock)
+        path = OrderPath(
+            bus=bus,
+            exchange=self.exchange,
+            store=self.store,
+            balances=BalanceCache(self.exchange.accounts, clock=self.clock),
+            risk=self.risk,
+            open_orders=self.open_orders,
+            settler=self.settler,
+            products={},
+            clock=self.clock,
+            instance_id="patient",
+            fill_timeout=fill_timeout,
+        )
+        bus.publish(FeedStateChanged(state=FeedState.LIVE, reason="test", since=self.clock.time()))
+        return path
 
     async def place(
         self,
@@ -168,7 +225,7 @@ class Desk:
         send: bool = True,
         keep_id: bool = True,
     ) -> OrderRecord:
-        """One limit buy: sent (or not) and stored as the executor would have left it."""
+        """One limit buy: sent (or not) and stored as the order path would have left it."""
         client_order_id = ClientOrderId(f"desk-{index}")
         order_id = ""
         if send:
@@ -184,7 +241,7 @@ class Desk:
             side=Side.BUY,
             status=store_as,
             reason="test",
-            created_at=datetime.now(UTC),
+            created_at=self.clock.now(),
             base_size=SIZE,
             limit_price=price,
             exchange_order_id=order_id,
@@ -212,7 +269,7 @@ def _requests(client: CoinbaseRest, endpoint: str | None = None) -> int:
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     simulator = Simulator(SimulatorConfig(products=(PRODUCT,), seed=4, rate_limits=False))
     await simulator.start("127.0.0.1", 0)
-    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'desk.db').as_posix()}")
+    store = Store(f"sqlite+aiosqlite:///{(tmp_path / 'desk.db').as_posix()}", clock=SystemClock())
     await store.open()
     exchange = CoinbaseRest(simulator.rest_url, clock=SystemClock())
     setup = CoinbaseRest(
@@ -221,17 +278,34 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
         private_limiter=RateLimiter("setup", 100_000, clock=SystemClock()),
     )
     try:
-        executor = Executor(
-            bus=InProcessBus(SystemClock()),
+        clock = SystemClock()
+        bus = InProcessBus(clock)
+        risk = RiskEngine(RiskLimits(), store, publish=bus.publish, clock=clock)
+        open_orders = OpenOrders()
+        settler = Settler(
+            bus=bus,
             exchange=exchange,
             store=store,
-            balances=BalanceCache(exchange.accounts),
-            instance_id="desk",
+            open_orders=open_orders,
+            risk=risk,
+            products={},
+            clock=clock,
         )
         bot = await store.create_bot("desk", "threshold", PRODUCT, {}, Decimal(10_000))
-        ctx = BotContext(bot_id=bot.id, product_id=PRODUCT, budget=Decimal(10_000), clock=SystemClock())
-        executor.settler.context_of = lambda bot_id: ctx
-        yield Desk(simulator, store, exchange, setup, executor, bot.id, ctx.position)
+        ctx = BotContext(bot_id=bot.id, product_id=PRODUCT, budget=Decimal(10_000), clock=clock)
+        yield Desk(
+            simulator,
+            store,
+            exchange,
+            setup,
+            clock,
+            risk,
+            open_orders,
+            settler,
+            _OneBot(ctx),
+            bot.id,
+            ctx.position,
+        )
     finally:
         await setup.close()
         await exchange.close()
@@ -389,10 +463,12 @@ async def test_cancelling_open_orders_for_a_kill_switch_and_booking_the_cancels(
     resting = [await desk.place(i, price=rests) for i in range(3)]
     first = await desk.reconciler().run_once()  # back in the book as exposure, as at a start-up
     assert first.still_open == 3
-    assert len(desk.executor.book.open_orders(desk.bot_id)) == 3
-    assert await desk.executor.cancel_open(BotId(desk.bot_id + 1)) == 0  # another bot's: none
+    assert len(desk.open_orders.open_orders(desk.bot_id)) == 3
+    kill_switch = desk.kill_switch()
+    assert await kill_switch.cancel_open(BotId(desk.bot_id + 1)) == 0  # another bot's: none
 
-    assert await desk.executor.cancel_open(desk.bot_id) == 3
+    change = await kill_switch.set(desk.bot_id, True, "testing")
+    assert (change.changed, change.state.kill_switch, change.cancelled_orders) == (True, True, 3)
     assert _requests(desk.exchange, "/orders") == 0  # cancelled, nothing placed
 
     booked = await desk.reconciler().run_once()
@@ -401,8 +477,8 @@ async def test_cancelling_open_orders_for_a_kill_switch_and_booking_the_cancels(
         stored = await desk.store.get_order(order.client_order_id)
         assert stored is not None
         assert stored.status is OrderStatus.CANCELLED
-    assert len(desk.executor.book) == 0
-    assert await desk.executor.cancel_open() == 0
+    assert len(desk.open_orders) == 0
+    assert await kill_switch.cancel_open() == 0
 
 
 async def test_an_order_that_rests_is_polled_ever_more_slowly_until_reconciliation_takes_over(
@@ -410,17 +486,10 @@ async def test_an_order_that_rests_is_polled_ever_more_slowly_until_reconciliati
 ) -> None:
     # A resting limit order is followed until the fill timeout. At the first pace (every 50 ms)
     # that would be ~30 lookups in 1.5 s, taken from the REST budget every other request shares.
-    executor = Executor(
-        bus=InProcessBus(SystemClock()),
-        exchange=desk.exchange,
-        store=desk.store,
-        balances=BalanceCache(desk.exchange.accounts),
-        instance_id="patient",
-        fill_timeout=1.5,
-    )
+    order_path = desk.order_path(fill_timeout=1.5)
     resting, _ = await desk.prices()
     record = await desk.place(1, price=resting)
-    settled = await executor._settle(record)
+    settled = await order_path.follow(record, OrderOwner(desk.bots.ctx, "desk"))
     assert settled.status is OrderStatus.ACKNOWLEDGED  # still open: reconciliation follows it
     lookups = _requests(desk.exchange, "/orders/historical/{order_id}")
     assert 2 <= lookups <= 8, lookups

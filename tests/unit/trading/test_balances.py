@@ -5,16 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from streambot.clock import ManualClock
 from streambot.domain import Balance
 from streambot.trading.balances import BalanceCache
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountingFetch:
@@ -29,8 +22,8 @@ class CountingFetch:
 
 
 async def test_many_callers_share_one_refresh_then_hit_the_cache() -> None:
-    fetch, clock = CountingFetch(), Clock()
-    cache = BalanceCache(fetch, ttl=60, clock=clock)
+    fetch, clock = CountingFetch(), ManualClock()
+    cache = BalanceCache(fetch, clock=clock, ttl=60)
     callers = [asyncio.create_task(cache.available("USD")) for _ in range(1000)]
     await asyncio.sleep(0)
     fetch.release.set()
@@ -38,19 +31,19 @@ async def test_many_callers_share_one_refresh_then_hit_the_cache() -> None:
     assert set(results) == {Decimal("10000")}
     assert fetch.calls == 1
 
-    clock.now += 30
+    clock.advance_by(30)
     assert await cache.available("USD") == Decimal("10000")
     assert cache.age == 30
     assert fetch.calls == 1
-    clock.now += 31
+    clock.advance_by(31)
     await cache.available("USD")
     assert fetch.calls == 2
 
 
 async def test_invalidate_and_a_corrupt_timestamp_mean_expired() -> None:
-    fetch, clock = CountingFetch(), Clock()
+    fetch, clock = CountingFetch(), ManualClock()
     fetch.release.set()
-    cache = BalanceCache(fetch, ttl=60, clock=clock)
+    cache = BalanceCache(fetch, clock=clock, ttl=60)
     await cache.balances()
     cache.invalidate()
     await cache.balances()
@@ -58,15 +51,15 @@ async def test_invalidate_and_a_corrupt_timestamp_mean_expired() -> None:
     cache._fetched_at = float("nan")
     assert cache.age is None
     await cache.balances()
-    cache._fetched_at = clock.now + 500  # from the future: not trusted
+    cache._fetched_at = clock.monotonic() + 500  # from the future: not trusted
     assert cache.age is None
     await cache.balances()
     assert fetch.calls == 4
 
 
 async def test_a_cancelled_caller_does_not_cancel_the_shared_refresh() -> None:
-    fetch, clock = CountingFetch(), Clock()
-    cache = BalanceCache(fetch, ttl=60, clock=clock)
+    fetch, clock = CountingFetch(), ManualClock()
+    cache = BalanceCache(fetch, clock=clock, ttl=60)
     first = asyncio.create_task(cache.balances())
     second = asyncio.create_task(cache.balances())
     await asyncio.sleep(0)
@@ -79,8 +72,8 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_refresh() -> None:
 async def test_lookups_are_counted_and_hits_log_the_old_line_at_debug(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    fetch, clock = CountingFetch(), Clock()
-    cache = BalanceCache(fetch, ttl=60, clock=clock)
+    fetch, clock = CountingFetch(), ManualClock()
+    cache = BalanceCache(fetch, clock=clock, ttl=60)
     callers = [asyncio.create_task(cache.balances()) for _ in range(10)]
     await asyncio.sleep(0)
     fetch.release.set()
@@ -88,7 +81,7 @@ async def test_lookups_are_counted_and_hits_log_the_old_line_at_debug(
     assert (cache.misses, cache.joined, cache.hits) == (1, 9, 0)
 
     caplog.set_level("DEBUG", logger="streambot.trading.balances")
-    clock.now += 30.3
+    clock.advance_by(30.3)
     await cache.balances()
     assert cache.hits == 1
     # Joining a refresh under way saves a request but is no cache hit.
@@ -110,7 +103,7 @@ async def test_a_failed_refresh_is_counted_and_the_next_caller_retries() -> None
             raise RuntimeError("venue down")
         return [Balance("USD", Decimal(1), Decimal(0))]
 
-    cache = BalanceCache(flaky, ttl=60)
+    cache = BalanceCache(flaky, clock=ManualClock(), ttl=60)
     with pytest.raises(RuntimeError):
         await cache.balances()
     assert cache.refresh_errors == 1

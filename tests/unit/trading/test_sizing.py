@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from streambot.domain import BotId, Position, Product, Side, Signal, round_down
 from streambot.risk import exchange_rules
-from streambot.risk.base import Intent, Rejection, RiskContext, RiskLimits
+from streambot.risk.base import Intent, RiskContext, RiskLimits, RiskRejection
 from streambot.trading.sizing import size_intent
 from tests.unit.risk.support import BTC
 
@@ -83,7 +83,7 @@ def test_buys_are_on_increments_within_budget_and_balance(
         position=position,
         available_quote=available,
     )
-    if isinstance(sized, Rejection):
+    if isinstance(sized, RiskRejection):
         assert sized.code in {exchange_rules.BELOW_MINIMUM, exchange_rules.INCREMENT}
         return
     assert sized.notional <= budget - held_cost
@@ -123,7 +123,7 @@ def test_sells_are_on_the_increment_and_never_above_the_position(
         budget=Decimal(0),
         position=position,
     )
-    if isinstance(sized, Rejection):
+    if isinstance(sized, RiskRejection):
         wanted = held * pct / Decimal(100) if by_pct else min(selling, held)
         assert round_down(wanted, base_inc) < base_inc  # refused only when nothing is left to sell
         return

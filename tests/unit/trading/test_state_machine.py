@@ -19,10 +19,12 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from streambot.bus import InProcessBus
+from streambot.clock import ManualClock
 from streambot.domain import BotId, ClientOrderId, OrderRecord, OrderStatus, Position, Side, Signal
-from streambot.risk.base import HUNDRED, Intent, Rejection, RiskContext, RiskLimits
+from streambot.risk.base import HUNDRED, Intent, RiskContext, RiskLimits, RiskRejection
 from streambot.risk.engine import RiskEngine
-from streambot.trading.book import OrderBook
+from streambot.trading.open_orders import OpenOrders
 from streambot.trading.sizing import size_intent
 from tests.unit.risk.support import BTC, MemoryRiskStore
 
@@ -39,7 +41,7 @@ LIMITS = RiskLimits(
     max_trades_per_hour=12,
     stale_price_s=30.0,
 )
-START = datetime(2026, 3, 1, 23, 0, tzinfo=UTC).timestamp()  # the UTC day turns during a run
+START = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # the UTC day turns during a run
 
 
 @dataclass
@@ -56,7 +58,7 @@ class TradingMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.store = MemoryRiskStore()
-        self.now = START
+        self.clock = ManualClock(START)
         self.price = Decimal(50_000)
         self.cash = Decimal(1000)
         self.fills: list[FillRecord] = []
@@ -69,9 +71,11 @@ class TradingMachine(RuleBasedStateMachine):
 
     def _boot(self) -> None:
         """Start (or restart) the engine: risk state from its store, positions from the fills."""
-        self.engine = RiskEngine(LIMITS, self.store)
+        self.engine = RiskEngine(
+            LIMITS, self.store, publish=InProcessBus(self.clock).publish, clock=self.clock
+        )
         self._run(self.engine.load())
-        self.book = OrderBook()
+        self.book = OpenOrders()
         for order in self.orders.values():
             self.book.add(order, self.price)
             self.book.update_filled(order)
@@ -85,11 +89,15 @@ class TradingMachine(RuleBasedStateMachine):
 
     # --- helpers -------------------------------------------------------------------------------
 
+    @property
+    def now(self) -> float:
+        return self.clock.time()
+
     def equity(self) -> Decimal:
         return self.cash + sum((p.base for p in self.positions.values()), Decimal(0)) * self.price
 
     def _observe(self) -> None:
-        if self._run(self.engine.observe_equity(self.equity(), self.now)) is not None:
+        if self._run(self.engine.observe_equity(self.equity())) is not None:
             event("a limit was breached")
 
     def _context(self, bot: BotId) -> RiskContext:
@@ -127,7 +135,7 @@ class TradingMachine(RuleBasedStateMachine):
             open_sell_base=ctx.open_sell_base,
             available_quote=ctx.available_quote,
         )
-        if isinstance(sized, Rejection):
+        if isinstance(sized, RiskRejection):
             event(f"not sized {sized.code}")
             return
         halted_before = self.engine.is_halted(bot)
@@ -145,7 +153,7 @@ class TradingMachine(RuleBasedStateMachine):
             side=side,
             status=OrderStatus.ACKNOWLEDGED,
             reason="test",
-            created_at=datetime.fromtimestamp(self.now, UTC),
+            created_at=self.clock.now(),
             quote_size=sized.quote_size,
             base_size=sized.base_size,
         )
@@ -183,7 +191,7 @@ class TradingMachine(RuleBasedStateMachine):
         position.apply_fill(order.side, base, value, fee)
         self.fills.append(FillRecord(order.bot_id, order.side, base, value, fee))
         if position.realized_pnl < before:
-            self._run(self.engine.record_loss(order.bot_id, datetime.fromtimestamp(self.now, UTC)))
+            self._run(self.engine.record_loss(order.bot_id, self.clock.now()))
         order = replace(
             order,
             filled_size=order.filled_size + base,
@@ -212,7 +220,7 @@ class TradingMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([1.0, 60.0, 1800.0]))
     def time_passes(self, seconds: float) -> None:
-        self.now += seconds
+        self.clock.advance_by(seconds)
         self._observe()
 
     @rule()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 
-from streambot.api.deps import PageLimit, PageOffset, platform
+from streambot.api.deps import PageLimit, PageOffset, Platform
 from streambot.api.schemas import AccountOut, AccountsOut
-from streambot.app import Platform
 from streambot.exchange import ExchangeError
 
 log = logging.getLogger(__name__)
@@ -19,7 +17,7 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 @router.get("")
 async def accounts(
-    p: Annotated[Platform, Depends(platform)],
+    p: Platform,
     limit: PageLimit = 100,
     offset: PageOffset = 0,
 ) -> AccountsOut:

@@ -7,17 +7,14 @@ from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, not_found, platform, platform_of
+from streambot.api.deps import BotIdPath, Bots, PageLimit, PageOffset, Platform, not_found, platform_of
 from streambot.api.errors import unprocessable
 from streambot.api.schemas import BotCreate, BotOut, BotStatusOut, BotUpdate, PositionSummaryOut, SignalOut
-from streambot.app import Platform
-from streambot.bots import BotError, BotManager
+from streambot.bots import BotError
 from streambot.domain import BotId, BotRecord, BotState, to_decimal
 from streambot.trading.pnl import bot_pnl
 
 router = APIRouter(prefix="/bots", tags=["bots"])
-
-Bots = Annotated[BotManager, Depends(bot_manager)]
 
 
 async def bot_view(request: Request) -> Callable[[BotRecord], BotOut]:
@@ -70,7 +67,7 @@ async def create_bot(body: BotCreate, bots: Bots) -> BotOut:
 async def enhanced_status(
     bots: Bots,
     view: View,
-    p: Annotated[Platform, Depends(platform)],
+    p: Platform,
     limit: PageLimit = 100,
     offset: PageOffset = 0,
 ) -> list[BotStatusOut]:

@@ -9,13 +9,12 @@ tick-by-tick evaluation and the 5-second polling loop (the old "legacy" mode).
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from streambot.api.deps import BotIdPath, PageLimit, PageOffset, bot_manager, not_found, platform
+from streambot.api.deps import BotIdPath, Bots, PageLimit, PageOffset, Platform, not_found
 from streambot.api.schemas import FeedControlOut, StreamingBotOut, StreamingStatusOut, StreamingToggleOut
-from streambot.app import Platform
 from streambot.bots import BotManager
 from streambot.domain import BotId, BotState
 
@@ -23,57 +22,50 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/ws", tags=["feed"])
 
-PlatformDep = Annotated[Platform, Depends(platform)]
-Bots = Annotated[BotManager, Depends(bot_manager)]
-
-
-def _feed_state(p: Platform) -> str:
-    return p.feed.state if p.feed is not None else "not started"
-
 
 @router.get("/websocket/status")
-async def websocket_status(p: PlatformDep) -> dict[str, Any]:
+async def websocket_status(p: Platform) -> dict[str, Any]:
     """The market-data feed as the old system reported it, plus dashboard WebSocket clients."""
     feed = p.feed
-    status_ = feed.status() if feed is not None else None
+    status_ = feed.status()
     return {
         "active_connections": p.events.client_count,
         "connections_by_channel": p.events.clients_by_channel(),
         "coinbase_websocket": {
-            "is_running": bool(status_ and status_.state not in {"stopped"}),
-            "thread_alive": bool(status_ and status_.running),
-            "client_initialized": feed is not None,
+            "is_running": status_.state != "stopped",
+            "thread_alive": status_.running,
+            "client_initialized": True,
         },
-        "state": status_.state if status_ else "not started",
-        "url": feed.ws_url if feed is not None else None,
+        "state": status_.state,
+        "url": feed.ws_url,
         "products": list(p.settings.products),
-        "messages_received": status_.messages_received if status_ else 0,
-        "tickers_received": status_.tickers if status_ else 0,
-        "heartbeats_received": status_.heartbeats if status_ else 0,
-        "malformed_frames": status_.malformed if status_ else 0,
-        "unknown_frames": status_.unknown if status_ else 0,
-        "error_frames": status_.errors if status_ else 0,
-        "sequence_gaps": status_.sequence_gaps if status_ else 0,
-        "reconnects": status_.reconnects if status_ else 0,
+        "messages_received": status_.messages_received,
+        "tickers_received": status_.tickers,
+        "heartbeats_received": status_.heartbeats,
+        "malformed_frames": status_.malformed,
+        "unknown_frames": status_.unknown,
+        "error_frames": status_.errors,
+        "sequence_gaps": status_.sequence_gaps,
+        "reconnects": status_.reconnects,
         "ticks_by_product": dict(p.prices.ticks_by_product),
-        "ticks_skipped": p.evaluator.skipped_ticks if p.evaluator else 0,
+        "ticks_skipped": p.evaluator.skipped_ticks,
     }
 
 
 @router.post("/start-portfolio-stream")
-async def start_portfolio_stream(p: PlatformDep) -> FeedControlOut:
+async def start_portfolio_stream(p: Platform) -> FeedControlOut:
     """Start (or keep) the live market-data stream; polling stops once it is live."""
     await p.start_feed()
     log.info("🔗 Market-data stream started over the API")
-    return FeedControlOut(success=True, message="market-data stream started", state=_feed_state(p))
+    return FeedControlOut(success=True, message="market-data stream started", state=p.feed.state)
 
 
 @router.post("/websocket/stop")
-async def stop_websocket(p: PlatformDep) -> FeedControlOut:
+async def stop_websocket(p: Platform) -> FeedControlOut:
     """Stop the live market-data stream; prices then come from REST polling."""
     await p.stop_feed()
     log.info("🔗 Market-data stream stopped over the API; prices come from REST polling")
-    return FeedControlOut(success=True, message="market-data stream stopped", state=_feed_state(p))
+    return FeedControlOut(success=True, message="market-data stream stopped", state=p.feed.state)
 
 
 async def _toggle(bots: BotManager, bot_id: int, on: bool) -> StreamingToggleOut:
@@ -105,7 +97,7 @@ async def stop_streaming(bot_id: BotIdPath, bots: Bots) -> StreamingToggleOut:
 
 @router.get("/streaming-status")
 async def streaming_status(
-    p: PlatformDep,
+    p: Platform,
     bots: Bots,
     limit: PageLimit = 100,
     offset: PageOffset = 0,
@@ -127,7 +119,7 @@ async def streaming_status(
             )
         )
     return StreamingStatusOut(
-        feed_state=_feed_state(p),
+        feed_state=p.feed.state,
         active_streams=sum(1 for r in rows if r.streaming and r.active),
         polling_bots=sum(1 for r in rows if not r.streaming and r.active),
         total=len(rows),

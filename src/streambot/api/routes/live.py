@@ -22,7 +22,7 @@ from streambot.domain import BotId
 
 if TYPE_CHECKING:
     from streambot.api.live.hub import EventHub
-    from streambot.app import Platform
+    from streambot.api.served import ServedPlatform
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,9 @@ def _bot_id(raw: str) -> int:
     return int(raw)
 
 
-async def _authenticate(websocket: WebSocket, platform: Platform, guard: AuthGuard, peer: str) -> int | None:
+async def _authenticate(
+    websocket: WebSocket, platform: ServedPlatform, guard: AuthGuard, peer: str
+) -> int | None:
     """Checks the token (subprotocol or first message); returns last_event_id from the message."""
     token: str | None = None
     for offered in websocket.scope.get("subprotocols", []):
@@ -117,7 +119,7 @@ async def _authenticate(websocket: WebSocket, platform: Platform, guard: AuthGua
 
 
 async def _serve(websocket: WebSocket, channel: Channel, bot_path: str | None = None) -> None:
-    platform: Platform = websocket.app.state.platform
+    platform: ServedPlatform = websocket.app.state.platform
     hub: EventHub = platform.events
     guard: AuthGuard = websocket.app.state.auth_guard
     settings = platform.settings
@@ -143,7 +145,7 @@ async def _serve(websocket: WebSocket, channel: Channel, bot_path: str | None = 
         products = None
         if bot_id is not None:
             try:
-                record = await platform.bots.get(BotId(bot_id)) if platform.bots else None
+                record = await platform.bots.get(BotId(bot_id))
             except LookupError:
                 record = None
             if record is None:
@@ -173,7 +175,7 @@ async def _serve(websocket: WebSocket, channel: Channel, bot_path: str | None = 
     await _run(websocket, client, platform)
 
 
-async def _run(websocket: WebSocket, client: LiveClient, platform: Platform) -> None:
+async def _run(websocket: WebSocket, client: LiveClient, platform: ServedPlatform) -> None:
     hub = platform.events
     pump = asyncio.create_task(client.pump(websocket.send_text, platform.prices.latest))
     client.task = pump

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 
-from streambot.api.deps import platform
+from streambot.api.deps import Platform
 from streambot.api.market_candles import ChartTimeframe
 from streambot.api.schemas import CandleOut, CandlesOut, TickerOut
-from streambot.app import Platform
 
 router = APIRouter(prefix="/market", tags=["market"])
 
 
 @router.get("/tickers")
-async def tickers(p: Annotated[Platform, Depends(platform)]) -> list[TickerOut]:
+async def tickers(p: Platform) -> list[TickerOut]:
     """The latest ticker of every product, in the configured order."""
     now = p.clock.time()
     out = []
@@ -42,7 +41,7 @@ async def tickers(p: Annotated[Platform, Depends(platform)]) -> list[TickerOut]:
 
 @router.get("/candles")
 async def candles(
-    p: Annotated[Platform, Depends(platform)],
+    p: Platform,
     product_id: Annotated[str, Query(min_length=1, max_length=40)],
     timeframe: Annotated[ChartTimeframe, Query(description="Candle length")] = "1m",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

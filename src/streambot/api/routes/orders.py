@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel
 
-from streambot.api.deps import BotIdQuery, platform
+from streambot.api.deps import BotIdQuery, Platform
 from streambot.api.errors import unprocessable
 from streambot.api.schemas import Amount
-from streambot.app import Platform
 from streambot.domain import OrderRecord, OrderStatus
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -90,7 +89,7 @@ def _parse_cursor(raw: str) -> tuple[datetime, str]:
 
 @router.get("")
 async def list_orders(
-    p: Annotated[Platform, Depends(platform)],
+    p: Platform,
     bot_id: BotIdQuery = None,
     product_id: str | None = None,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
@@ -117,7 +116,7 @@ async def list_orders(
 
 
 @router.get("/{client_order_id}")
-async def get_order(p: Annotated[Platform, Depends(platform)], client_order_id: str) -> OrderOut:
+async def get_order(p: Platform, client_order_id: str) -> OrderOut:
     order = await p.store.get_order(client_order_id)
     if order is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order with client_order_id {client_order_id!r}")

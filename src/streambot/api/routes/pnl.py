@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel
 
-from streambot.api.deps import BotIdQuery, platform
+from streambot.api.deps import BotIdQuery, Platform
 from streambot.api.schemas import Amount, Computed
-from streambot.app import Platform
 from streambot.trading.pnl import pnl_totals
 
 router = APIRouter(prefix="/pnl", tags=["pnl"])
@@ -43,7 +42,7 @@ class EquityPoint(BaseModel):
 
 
 @router.get("")
-async def pnl(p: Annotated[Platform, Depends(platform)]) -> PnlOut:
+async def pnl(p: Platform) -> PnlOut:
     bots = await p.trading.bots_pnl()
     realized, unrealized = pnl_totals(bots)
     return PnlOut(
@@ -69,7 +68,7 @@ async def pnl(p: Annotated[Platform, Depends(platform)]) -> PnlOut:
 
 @router.get("/equity")
 async def equity_curve(
-    p: Annotated[Platform, Depends(platform)],
+    p: Platform,
     bot_id: BotIdQuery = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,

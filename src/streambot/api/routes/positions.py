@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from streambot.api.deps import BotIdQuery, platform
+from streambot.api.deps import BotIdQuery, Platform
 from streambot.api.schemas import Amount, Computed
-from streambot.app import Platform
 from streambot.trading.pnl import BotPnl
 
 router = APIRouter(prefix="/positions", tags=["positions"])
@@ -45,7 +42,7 @@ class PositionOut(BaseModel):
 
 @router.get("")
 async def list_positions(
-    p: Annotated[Platform, Depends(platform)],
+    p: Platform,
     bot_id: BotIdQuery = None,
     product_id: str | None = None,
 ) -> list[PositionOut]:

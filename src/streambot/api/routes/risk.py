@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from streambot.api.deps import MAX_ID, platform
+from streambot.api.deps import MAX_ID, Platform
 from streambot.api.errors import unprocessable
 from streambot.api.schemas import Amount, Input
-from streambot.app import Platform
 from streambot.domain import BotId
 from streambot.risk.state import ScopeState
 
@@ -132,8 +131,8 @@ def _risk_out(p: Platform) -> RiskOut:
         equity=engine.last_equity,
         day_start_equity=account.day_start_equity,
         equity_peak=account.equity_peak,
-        open_orders=len(p.trading.book),
-        open_buy_notional=p.trading.book.total_open_notional(),
+        open_orders=len(p.trading.open_orders),
+        open_buy_notional=p.trading.open_orders.total_open_notional(),
         rejections=dict(engine.rejections),
     )
 
@@ -147,26 +146,23 @@ async def _require_bot(p: Platform, bot_id: int | None) -> BotId | None:
 
 
 @router.get("")
-async def risk_state(p: Annotated[Platform, Depends(platform)]) -> RiskOut:
+async def risk_state(p: Platform) -> RiskOut:
     """The limits in force, the account's and every bot's HALTED and kill-switch state."""
     return _risk_out(p)
 
 
 @router.post("/kill-switch")
-async def kill_switch(body: KillSwitchIn, p: Annotated[Platform, Depends(platform)]) -> ChangeOut:
+async def kill_switch(body: KillSwitchIn, p: Platform) -> ChangeOut:
     """On: no order leaves (account or one bot) and open orders are cancelled. Off: trading resumes."""
     bot_id = await _require_bot(p, body.bot_id)
-    engine = p.trading.risk
-    changed = await engine.set_kill_switch(bot_id, body.on, body.reason)
-    cancelled = 0
-    if body.on and p.executor is not None:
-        cancelled = await p.executor.cancel_open(bot_id)
-    state = engine.account if bot_id is None else engine.bot(bot_id)
-    return ChangeOut(changed=changed, state=ScopeOut.of(state), cancelled_orders=cancelled)
+    change = await p.trading.kill_switch.set(bot_id, body.on, body.reason)
+    return ChangeOut(
+        changed=change.changed, state=ScopeOut.of(change.state), cancelled_orders=change.cancelled_orders
+    )
 
 
 @router.post("/resume")
-async def resume(body: ResumeIn, p: Annotated[Platform, Depends(platform)]) -> ChangeOut:
+async def resume(body: ResumeIn, p: Platform) -> ChangeOut:
     """Lift HALTED for the account or a bot; a person decides this, nothing else ever does."""
     bot_id = await _require_bot(p, body.bot_id)
     engine = p.trading.risk

@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Self
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from streambot.api.deps import BotIdQuery, platform
+from streambot.api.deps import BotIdQuery, Platform
 from streambot.api.schemas import TradeOut
-from streambot.app import Platform
 from streambot.domain import OrderRecord, Trade
 
 router = APIRouter(prefix="/trades", tags=["trades"])
@@ -47,7 +46,7 @@ class TradeLifecyclePage(BaseModel):
 
 @router.get("")
 async def list_trades(
-    p: Annotated[Platform, Depends(platform)],
+    p: Platform,
     bot_id: BotIdQuery = None,
     product_id: str | None = None,
     since: AwareDatetime | None = None,

@@ -251,7 +251,7 @@ async def test_a_thousand_bots_share_one_refresh_per_ttl(rest: CoinbaseRest) -> 
         return await rest.accounts()
 
     ttl = 0.5
-    cache = BalanceCache(fetch, ttl=ttl)
+    cache = BalanceCache(fetch, clock=SystemClock(), ttl=ttl)
     stop_at = time.monotonic() + 2.5  # time compressed: five TTLs
     asked = 0
 

@@ -1,7 +1,8 @@
 """Orders sent and not yet settled, in memory: what the risk rules count as open exposure.
 
-Kept by the executor and the reconciler on the one event loop, rebuilt from the store at start-up
-(every unresolved order), so exposure is never forgotten across a restart.
+Kept by the order path and reconciliation on the one event loop, rebuilt from the store at
+start-up (every unresolved order), so exposure is never forgotten across a restart. Also the
+orders sent per bot in the last hour, for the trades-per-hour limit (times on the caller's clock).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class OpenOrder:
     base: Decimal  # sells: base committed
 
 
-class OrderBook:
+class OpenOrders:
     def __init__(self) -> None:
         self._open: dict[str, OpenOrder] = {}
         self._sent: dict[BotId, deque[float]] = {}

@@ -1,15 +1,17 @@
-"""Signal → order → trade record. Everything slow (database, REST) happens here, off the tick path.
+"""The order path: a strategy's signal → an order on the exchange → a booked trade, top to bottom.
 
-Order of operations, each step published on the bus (``orders.<status>``) with its timestamp, so
-the dashboard can show an order progressing and metrics can time every step:
-  1. guards on the hot path (bot running, no order in flight, cooldown): cheap, synchronous;
-     ``bots.signal`` tells the dashboard a decision reached the executor;
-  2. sizing onto the product's increments with Decimal, then every risk rule (in memory);
+Each step is published on the bus (``orders.<status>``) with its timestamp, so the dashboard can
+show an order progressing and metrics can time every step:
+  1. ``on_signal``, on the hot path: the guards (bot running, no order in flight, cooldown), cheap
+     and synchronous; ``bots.signal`` tells the dashboard a decision reached the order path;
+  2. ``decide``: sizing onto the product's increments with Decimal, then every risk rule (memory);
   3. the intent is stored with a deterministic client_order_id *before* anything is sent, in one
      commit together with the risk verdict (``intent`` → ``risk_checked`` or ``rejected``);
-  4. the order is placed (``submitted``, then ``acknowledged``); an unknown outcome is resolved by
-     looking the order up by client_order_id, never by resending;
-  5. fills are read back, deduplicated by trade_id, and the trade is stored with every amount.
+  4. ``_submit``: the order is placed (``submitted``, then ``acknowledged``); an unknown outcome
+     is resolved by looking the order up by client_order_id, never by resending;
+  5. ``_follow``: the order is followed to a final state; its fills are read back, deduplicated by
+     trade_id, the trade is stored with every amount and the bot's position and P&L move
+     (``Settler``, shared with reconciliation).
 Whatever a crash interrupts, reconciliation finishes from the stored order.
 """
 
@@ -18,18 +20,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Coroutine
-from dataclasses import replace
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from streambot.bus import Bus
+from streambot.clock import Clock
 from streambot.domain import (
     BotId,
     BotState,
     ClientOrderId,
     ExchangeOrder,
-    Fill,
+    FeedState,
     OrderRecord,
     OrderRequest,
     OrderStatus,
@@ -38,18 +41,18 @@ from streambot.domain import (
     Side,
     Signal,
     Ticker,
-    Trade,
     to_decimal,
 )
 from streambot.evaluator import BotRuntime
-from streambot.events import SignalRaised
+from streambot.events import FeedStateChanged, SignalRaised
 from streambot.exchange import Exchange, ExchangeError, OrderOutcomeUnknown
 from streambot.observability.latency import LatencyStats
-from streambot.risk.base import Intent, Rejection, RiskContext, RiskLimits
+from streambot.risk.base import Intent, RiskContext, RiskRejection
 from streambot.risk.engine import RiskEngine
 from streambot.trading.balances import BalanceCache
-from streambot.trading.book import OrderBook
-from streambot.trading.settlement import FINAL_EXCHANGE_STATUSES, Settler, now_utc
+from streambot.trading.open_orders import OpenOrders
+from streambot.trading.protocols import OrderStore
+from streambot.trading.settlement import FINAL_EXCHANGE_STATUSES, OrderOwner, Settler
 from streambot.trading.sizing import size_intent
 
 log = logging.getLogger(__name__)
@@ -58,37 +61,22 @@ UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
 # The same rejection again and again (a bot whose budget is spent signalling every tick) is stored
 # once per this many seconds; the ones in between are only counted, as ignored signals.
 _REPEAT_REJECTION_S = 30.0
-_perf_ns = time.perf_counter_ns
-
-
-class OrderStore(Protocol):
-    async def insert_order_with_seq(self, bot_id: int, make: Callable[[int], OrderRecord]) -> OrderRecord: ...
-    async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord: ...
-    async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool: ...
-    async def upsert_trade(self, trade: Trade) -> Trade: ...
-    async def get_orders(self, client_order_ids: Collection[str]) -> dict[str, OrderRecord]: ...
-
-
 _MAX_POLL_INTERVAL_S = 1.0
+_perf_ns = time.perf_counter_ns  # latency measurement only
 
 
-class Rejected(Exception):
-    """The order was not placed; ``code`` is machine-readable, the message is for people."""
+@dataclass(frozen=True, slots=True)
+class NotPlaced:
+    """Why the exchange has no order: ``code`` for machines, ``message`` for people."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    code: str
+    message: str
 
-
-class _NoRiskStore:
-    async def load_risk_states(self) -> list[Any]:
-        return []
-
-    async def save_risk_state(self, state: Any) -> None:
-        return None
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
-class Executor:
+class OrderPath:
     def __init__(
         self,
         *,
@@ -96,30 +84,32 @@ class Executor:
         exchange: Exchange,
         store: OrderStore,
         balances: BalanceCache,
+        risk: RiskEngine,
+        open_orders: OpenOrders,
+        settler: Settler,
+        products: Mapping[ProductId, Product],
+        clock: Clock,
         instance_id: str,
         cooldown_s: float = 5.0,
         poll_interval: float = 0.05,
         fill_timeout: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-        risk: RiskEngine | None = None,
-        feed_state: Callable[[], str] = lambda: "live",
-        wall_clock: Callable[[], float] = time.time,
-        book: OrderBook | None = None,
     ) -> None:
         self._bus = bus
         self._exchange = exchange
         self._store = store
         self._balances = balances
+        self.risk = risk
+        self.open_orders = open_orders
+        self.settler = settler
+        self.products = products
+        # The feed's state as its events tell it (in a cluster they come from the feed process):
+        # until the first one, the feed is still connecting and entries wait (risk: stale price).
+        self._feed_state = FeedState.CONNECTING
+        self._clock = clock
         self._instance_id = instance_id
         self._cooldown_s = cooldown_s
         self._poll_interval = poll_interval
         self._fill_timeout = fill_timeout
-        self._clock = clock
-        self._wall = wall_clock
-        self.risk = risk if risk is not None else RiskEngine(RiskLimits(), _NoRiskStore(), bus)
-        self.feed_state = feed_state
-        self.book = book if book is not None else OrderBook()
-        self.settler = Settler(bus=bus, exchange=exchange, store=store, book=self.book, risk=self.risk)
         self._last_order_at: dict[BotId, float] = {}
         self._last_rejection: dict[BotId, tuple[str, float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -139,21 +129,13 @@ class Executor:
             )
         }
         bus.subscribe("orders", self._count_status)
-
-    @property
-    def products(self) -> dict[ProductId, Product]:
-        """The products' trading rules; the settler's table, so both always read the same one."""
-        return self.settler.products
-
-    @products.setter
-    def products(self, products: dict[ProductId, Product]) -> None:
-        self.settler.products = products
+        bus.subscribe(FeedStateChanged, self._on_feed_state)
 
     @property
     def orders_filled(self) -> int:
         return self.settler.trades_booked
 
-    # --- called on the hot path ------------------------------------------------------------
+    # --- 1. guards, on the hot path ------------------------------------------------------------
 
     def on_signal(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
         """Accept a decision and schedule the order; never blocks, never awaits."""
@@ -162,12 +144,13 @@ class Executor:
         if bot.state is not BotState.RUNNING or ctx.order_in_flight:
             self.signals_ignored += 1
             return
+        now = self._clock.monotonic()
         last = self._last_order_at.get(bot.bot_id)
-        if last is not None and self._clock() - last < self._cooldown_s:
+        if last is not None and now - last < self._cooldown_s:
             self.signals_ignored += 1
             return
         ctx.order_in_flight = True
-        self._last_order_at[bot.bot_id] = self._clock()
+        self._last_order_at[bot.bot_id] = now
         self._bus.publish(
             SignalRaised(
                 bot_id=bot.bot_id,
@@ -179,8 +162,6 @@ class Executor:
         )
         log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
         self._spawn(self._execute(bot, signal, tick, decided_ns))
-
-    # --- off the hot path --------------------------------------------------------------------
 
     async def drain(self) -> None:
         """Wait for every order under way (shutdown, tests)."""
@@ -195,27 +176,30 @@ class Executor:
         finally:
             bot.ctx.order_in_flight = False
 
+    # --- 2. sizing and risk --------------------------------------------------------------------
+
     def risk_context(self, bot: BotRuntime, tick: Ticker, available: Decimal | None) -> RiskContext:
         bot_id = bot.bot_id
+        now = self._clock.time()
         return RiskContext(
             limits=self.risk.limits,
-            now=self._wall(),
+            now=now,
             product=self.products.get(bot.product_id),
             budget=bot.ctx.budget,
             position=bot.ctx.position,
-            open_buy_notional=self.book.open_buy_notional(bot_id),
-            open_sell_base=self.book.open_sell_base(bot_id),
+            open_buy_notional=self.open_orders.open_buy_notional(bot_id),
+            open_sell_base=self.open_orders.open_sell_base(bot_id),
             available_quote=available,
             price_time=tick.time,
-            feed_state=self.feed_state(),
-            trades_last_hour=self.book.sent_last_hour(bot_id, self._wall()),
+            feed_state=self._feed_state,
+            trades_last_hour=self.open_orders.sent_last_hour(bot_id, now),
         )
 
-    async def decide(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> Intent | Rejection:
+    async def decide(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> Intent | RiskRejection:
         """Sizing and every risk rule: the order to place, or why not."""
         product = self.products.get(bot.product_id)
         if product is None:
-            return Rejection("UNKNOWN_PRODUCT", f"No trading rules are known for {bot.product_id}.")
+            return RiskRejection("UNKNOWN_PRODUCT", f"No trading rules are known for {bot.product_id}.")
         available: Decimal | None = None
         if signal.side is Side.BUY:
             available = await self._balances.available(product.quote_currency)
@@ -232,16 +216,18 @@ class Executor:
             open_sell_base=ctx.open_sell_base,
             available_quote=available,
         )
-        if isinstance(sized, Rejection):
+        if isinstance(sized, RiskRejection):
             return self.risk.check_unsized(Intent(bot.bot_id, bot.product_id, signal.side, price), ctx, sized)
         rejection = self.risk.check(sized, ctx)
         return rejection if rejection is not None else sized
 
+    # --- 3. the intent, stored before anything is sent ---------------------------------------
+
     async def _place_and_settle(self, bot: BotRuntime, signal: Signal, tick: Ticker, decided_ns: int) -> None:
-        created = now_utc()
+        created = self._clock.now()
         verdict = await self.decide(bot, signal, tick)
-        checked_at = now_utc()
-        if isinstance(verdict, Rejection) and self._repeated(bot.bot_id, verdict):
+        checked_at = self._clock.now()
+        if isinstance(verdict, RiskRejection) and self._repeated(bot.bot_id, verdict):
             return
         prefix = f"sb-{self._instance_id}-{bot.bot_id}-"
         product_id = bot.product_id
@@ -257,7 +243,7 @@ class Executor:
                 created_at=created,
                 risk_checked_at=checked_at,
             )
-            if isinstance(verdict, Rejection):
+            if isinstance(verdict, RiskRejection):
                 return replace(
                     base,
                     status=OrderStatus.REJECTED,
@@ -279,21 +265,23 @@ class Executor:
             replace(record, status=OrderStatus.INTENT, risk_checked_at=None), tick_price=tick.price
         )
         self.settler.publish(record)
-        if isinstance(verdict, Rejection):
+        if isinstance(verdict, RiskRejection):
             self.orders_rejected += 1
             log.warning("Signal of %s not traded: %s", bot.name, verdict)
             return
         self._observe(OrderStatus.RISK_CHECKED, decided_ns)
         await self._submit(bot, record, verdict, decided_ns)
 
-    def _repeated(self, bot_id: BotId, rejection: Rejection) -> bool:
-        now = self._clock()
+    def _repeated(self, bot_id: BotId, rejection: RiskRejection) -> bool:
+        now = self._clock.monotonic()
         last = self._last_rejection.get(bot_id)
         if last is not None and last[0] == rejection.code and now - last[1] < _REPEAT_REJECTION_S:
             self.signals_ignored += 1
             return True
         self._last_rejection[bot_id] = (rejection.code, now)
         return False
+
+    # --- 4. placed, and its outcome ------------------------------------------------------------
 
     async def _submit(self, bot: BotRuntime, record: OrderRecord, intent: Intent, decided_ns: int) -> None:
         client_order_id = record.client_order_id
@@ -306,18 +294,18 @@ class Executor:
             limit_price=record.limit_price,
         )
         self.in_flight.add(client_order_id)
-        self.book.add(record, intent.price)
-        self.book.record_sent(bot.bot_id, self._wall())
+        self.open_orders.add(record, intent.price)
+        self.open_orders.record_sent(bot.bot_id, self._clock.time())
         try:
             # ``submitted`` is published, not stored: the stored risk_checked order already makes
             # a crash from here on harmless, and one commit fewer keeps the order path short.
-            record = replace(record, status=OrderStatus.SUBMITTED, submitted_at=now_utc())
+            record = replace(record, status=OrderStatus.SUBMITTED, submitted_at=self._clock.now())
             self.settler.publish(record)
             self._observe(OrderStatus.SUBMITTED, decided_ns)
             placed = await self._place(request)
-            if isinstance(placed, Rejection):
+            if isinstance(placed, NotPlaced):
                 self.orders_rejected += 1
-                self.book.remove(client_order_id)
+                self.open_orders.remove(client_order_id)
                 status = OrderStatus.FAILED if placed.code == UNKNOWN_OUTCOME else OrderStatus.REJECTED
                 record = await self.settler.transition(
                     record,
@@ -325,7 +313,7 @@ class Executor:
                     submitted_at=record.submitted_at,
                     error_code=placed.code,
                     error=placed.message,
-                    completed_at=now_utc(),
+                    completed_at=self._clock.now(),
                 )
                 log.error("❌ Order %s for %s rejected: %s", client_order_id, bot.name, placed)
                 return
@@ -335,16 +323,16 @@ class Executor:
                 OrderStatus.ACKNOWLEDGED,
                 submitted_at=record.submitted_at,
                 exchange_order_id=placed,
-                acknowledged_at=now_utc(),
+                acknowledged_at=self._clock.now(),
             )
             self._observe(OrderStatus.ACKNOWLEDGED, decided_ns)
-            record = await self._settle(record)
+            record = await self.follow(record, OrderOwner(bot.ctx, bot.name))
             if record.status is OrderStatus.FILLED:
                 self._observe(OrderStatus.FILLED, decided_ns)
         finally:
             self.in_flight.discard(client_order_id)
 
-    async def _place(self, request: OrderRequest) -> str | Rejection:
+    async def _place(self, request: OrderRequest) -> str | NotPlaced:
         """The exchange's order id, or why there is none. Never sends the order twice."""
         try:
             placed = await self._exchange.place_order(request)
@@ -352,27 +340,37 @@ class Executor:
             log.warning("Order %s outcome unknown (%s); looking it up", request.client_order_id, exc)
             found = await self._look_up(request.client_order_id, request.product_id)
             if found is None:
-                return Rejection(UNKNOWN_OUTCOME, "the exchange never saw the order")
+                return NotPlaced(UNKNOWN_OUTCOME, "the exchange never saw the order")
             return found.order_id
         except ExchangeError as exc:
-            return Rejection(exc.code or f"HTTP_{exc.status}", str(exc))
+            return NotPlaced(exc.code or f"HTTP_{exc.status}", str(exc))
         if not placed.success:
-            return Rejection(placed.error or "REJECTED", placed.message or "the exchange refused the order")
+            return NotPlaced(placed.error or "REJECTED", placed.message or "the exchange refused the order")
         return placed.order_id
 
-    async def _settle(self, record: OrderRecord) -> OrderRecord:
+    async def _look_up(self, client_order_id: ClientOrderId, product_id: ProductId) -> ExchangeOrder | None:
+        for attempt in range(5):
+            try:
+                return await self._exchange.find_order(client_order_id, product_id)
+            except ExchangeError:
+                await self._clock.sleep(0.2 * 2**attempt)
+        return None
+
+    # --- 5. fills, trade, position and P&L -----------------------------------------------------
+
+    async def follow(self, record: OrderRecord, owner: OrderOwner) -> OrderRecord:
         """Follow the order to a final state (or the timeout: reconciliation takes over), then book it."""
-        deadline = self._clock() + self._fill_timeout
+        deadline = self._clock.monotonic() + self._fill_timeout
         interval = self._poll_interval
         order = await self._exchange.get_order(record.exchange_order_id)
-        while order.status not in FINAL_EXCHANGE_STATUSES and self._clock() < deadline:
-            await asyncio.sleep(interval)
+        while order.status not in FINAL_EXCHANGE_STATUSES and self._clock.monotonic() < deadline:
+            await self._clock.sleep(interval)
             # A market order is final within a poll or two; a resting limit order may wait for
             # the whole timeout, and polled at the first pace it would spend ~200 of the REST
             # budget every other request shares. Backing off, it spends ~15.
             interval = min(interval * 2, _MAX_POLL_INTERVAL_S)
             order = await self._exchange.get_order(record.exchange_order_id)
-        record = await self.settler.settle(record, order)
+        record = await self.settler.settle(record, order, owner)
         if order.filled_size > 0:
             self._balances.invalidate()
             self._spawn(self._refresh_balances())
@@ -391,36 +389,13 @@ class Executor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _look_up(self, client_order_id: ClientOrderId, product_id: ProductId) -> ExchangeOrder | None:
-        for attempt in range(5):
-            try:
-                return await self._exchange.find_order(client_order_id, product_id)
-            except ExchangeError:
-                await asyncio.sleep(0.2 * 2**attempt)
-        return None
-
-    # --- kill switch -------------------------------------------------------------------------
-
-    async def cancel_open(self, bot_id: BotId | None = None) -> int:
-        """Ask the exchange to cancel our open orders (of one bot, or all); reconciliation books it."""
-        open_ids = [o.client_order_id for o in self.book.open_orders(bot_id)]
-        if not open_ids:
-            return 0
-        stored = await self._store.get_orders(open_ids)
-        exchange_ids = [o.exchange_order_id for o in stored.values() if o.exchange_order_id]
-        if not exchange_ids:
-            return 0
-        try:
-            outcome = await self._exchange.cancel_orders(exchange_ids)
-        except ExchangeError as exc:
-            log.error("❌ Cancelling %d open orders failed: %s", len(exchange_ids), exc)
-            return 0
-        return sum(outcome.values())
-
     # --- metrics -----------------------------------------------------------------------------
 
     def _observe(self, status: OrderStatus, decided_ns: int) -> None:
         self.step_latency[status.value].record(_perf_ns() - decided_ns)
+
+    def _on_feed_state(self, event: FeedStateChanged) -> None:
+        self._feed_state = event.state
 
     def _count_status(self, event: Any) -> None:
         status = event.topic.partition(".")[2]

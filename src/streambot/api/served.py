@@ -1,0 +1,76 @@
+"""What the API serves: the running platform's parts, named by what the API reads of them.
+
+The composition root (``streambot.app.Platform``) satisfies this protocol; the API names the
+protocol rather than the root, so nothing in the API imports the module that builds it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from streambot.alerts.manager import AlertManager
+from streambot.api.live.hub import EventHub
+from streambot.api.market_candles import MarketCandles
+from streambot.bots import BotManager
+from streambot.bus import PriceBoard
+from streambot.clock import Clock
+from streambot.config import Settings
+from streambot.evaluator import StreamingEvaluator
+from streambot.feed.client import FeedClient
+from streambot.simulator.server import Simulator
+from streambot.store.database import Store
+from streambot.trading.balances import BalanceCache
+from streambot.trading.desk import TradingDesk
+from streambot.trading.order_path import OrderPath
+from streambot.venues.coinbase.client import CoinbaseRest
+
+
+class ServedPlatform(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def started_at(self) -> float:
+        """UNIX seconds the platform was built."""
+        ...
+
+    @property
+    def api_token(self) -> str: ...
+    @property
+    def prices(self) -> PriceBoard: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def simulator(self) -> Simulator | None:
+        """The paper venue; None when trading live."""
+        ...
+
+    @property
+    def exchange(self) -> CoinbaseRest: ...
+    @property
+    def balances(self) -> BalanceCache: ...
+    @property
+    def order_path(self) -> OrderPath: ...
+    @property
+    def evaluator(self) -> StreamingEvaluator: ...
+    @property
+    def bots(self) -> BotManager: ...
+    @property
+    def trading(self) -> TradingDesk: ...
+    @property
+    def feed(self) -> FeedClient: ...
+    @property
+    def events(self) -> EventHub: ...
+    @property
+    def candles(self) -> MarketCandles: ...
+    @property
+    def alerts(self) -> AlertManager: ...
+
+    async def start_feed(self) -> None:
+        """Resume the market-data stream after ``stop_feed``."""
+        ...
+
+    async def stop_feed(self) -> None:
+        """Close the market-data stream; prices keep coming from REST polling."""
+        ...

@@ -1,0 +1,79 @@
+"""What every repository shares: one short transaction per method, and ``INSERT ... ON CONFLICT``.
+
+Every method of a repository is one short transaction, and every write is a single statement
+(``UPDATE ... RETURNING``, ``INSERT ... ON CONFLICT``): atomic on both backends without locks held
+across awaits, and on SQLite a transaction that begins with its write waits for the writer lock
+instead of failing with ``SQLITE_BUSY`` as a read-then-write transaction can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import fields
+from enum import Enum
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from streambot.clock import Clock
+
+
+class StoreError(Exception):
+    """A write the store refused; the stored rows are unchanged."""
+
+
+class SqlRepository:
+    """The base of each repository; ``Store`` (``database.py``) opens the engine they share."""
+
+    _sessions: async_sessionmaker[AsyncSession] | None = None
+    _dialect: str = ""
+    _clock: Clock
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """One short transaction, committed on success, rolled back on any error."""
+        if self._sessions is None:
+            raise RuntimeError("the store is not open: await Store.open() first")
+        async with self._sessions() as session:
+            try:
+                async with session.begin():
+                    yield session
+            except StatementError as exc:
+                # A value our column types refused (a float for money, a naive datetime) is the
+                # caller's mistake: give them that TypeError/ValueError, not a wrapped SQL error.
+                if not isinstance(exc, DBAPIError) and isinstance(exc.orig, TypeError | ValueError):
+                    raise exc.orig from None
+                raise
+
+    def _dialect_insert(self, table: type[Any]) -> postgresql.Insert | sqlite.Insert:
+        """``INSERT`` with ``ON CONFLICT``, which both backends spell the same way."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        if self._dialect == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"the store supports SQLite and PostgreSQL, not {self._dialect}")
+
+
+def check_changes(changes: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise TypeError(f"cannot change {what} field(s) {', '.join(sorted(unknown))}")
+
+
+def check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+
+
+def columns(record: Any, **extra: Any) -> dict[str, Any]:
+    """A domain dataclass as column values: each field under its own name, enums as their text.
+
+    Not listed by hand, so a field added to the dataclass is stored, or the insert fails on a
+    column the table lacks; never silently left out. ``id`` is the database's to assign.
+    """
+    values = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "id"}
+    values.update(extra)
+    return {name: value.value if isinstance(value, Enum) else value for name, value in values.items()}

@@ -1,0 +1,79 @@
+"""The trading parts one account runs, built complete by the composition root, and their start-up.
+
+Start-up order matters and lives here: risk state is loaded (HALTED and kill switches survive a
+restart), unresolved orders are put back among the open orders as exposure, reconciliation books
+what happened while the process was down, and only then do the bots load and replay their fills
+(the composition root loads them after ``recover``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from streambot.clock import Clock
+from streambot.domain import BotId
+from streambot.risk.engine import RiskEngine
+from streambot.trading.equity import EquityWatcher
+from streambot.trading.kill_switch import KillSwitch
+from streambot.trading.open_orders import OpenOrders
+from streambot.trading.order_path import OrderPath
+from streambot.trading.pnl import AccountFigures, BotPnl
+from streambot.trading.protocols import OrderStore
+from streambot.trading.reconcile import Reconciler
+from streambot.trading.settlement import Settler
+
+
+class TradingDesk:
+    def __init__(
+        self,
+        *,
+        store: OrderStore,
+        risk: RiskEngine,
+        open_orders: OpenOrders,
+        settler: Settler,
+        order_path: OrderPath,
+        reconciler: Reconciler,
+        equity: EquityWatcher,
+        kill_switch: KillSwitch,
+        figures: AccountFigures,
+        clock: Clock,
+        reconcile_every: float,
+    ) -> None:
+        self._store = store
+        self.risk = risk
+        self.open_orders = open_orders
+        self.settler = settler
+        self.order_path = order_path
+        self.reconciler = reconciler
+        self.equity = equity
+        self.kill_switch = kill_switch
+        self.figures = figures
+        self._clock = clock
+        self._reconcile_every = reconcile_every
+
+    async def recover(self) -> None:
+        """Before the bots load: risk state back, exposure back, the downtime reconciled."""
+        await self.risk.load()
+        for order in await self._store.unresolved_orders():
+            self.open_orders.add(order)
+        hour_ago = self._clock.now() - timedelta(hours=1)
+        for bot_id, at in sorted(await self._store.submitted_since(hour_ago), key=lambda row: row[1]):
+            self.open_orders.record_sent(BotId(bot_id), at.timestamp())
+        await self.reconciler.run_once()
+
+    def background(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
+        return [
+            (self.reconciler.run_every(self._reconcile_every), "reconciliation"),
+            (self.equity.run(), "equity"),
+        ]
+
+    # --- figures -----------------------------------------------------------------------------
+
+    async def account_equity(self) -> Decimal | None:
+        return await self.figures.account_equity()
+
+    async def bots_pnl(self) -> list[BotPnl]:
+        return await self.figures.bots_pnl()

@@ -1,0 +1,51 @@
+"""What trading needs from the parts around it, as narrow protocols.
+
+The SQLAlchemy store (``streambot.store``) satisfies the store protocols and an in-memory store
+can (backtests); the bot manager satisfies ``BotDirectory``. Trading imports none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from streambot.domain import BotId, BotRecord, Fill, OrderRecord, Position, Trade
+from streambot.evaluator import BotRuntime
+from streambot.risk.state import EquitySnapshot
+from streambot.strategies.base import BotContext
+
+
+class OrderStore(Protocol):
+    """Orders: the intent stored before it is sent, then its lifecycle."""
+
+    async def insert_order_with_seq(self, bot_id: int, make: Callable[[int], OrderRecord]) -> OrderRecord: ...
+    async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord: ...
+    async def get_orders(self, client_order_ids: Collection[str]) -> dict[str, OrderRecord]: ...
+    async def unresolved_orders(self) -> list[OrderRecord]: ...
+    async def submitted_since(self, since: datetime) -> list[tuple[int, datetime]]: ...
+
+
+class FillStore(Protocol):
+    async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool: ...
+
+
+class TradeStore(Protocol):
+    async def upsert_trade(self, trade: Trade) -> Trade: ...
+
+
+class TradingStore(OrderStore, FillStore, TradeStore, Protocol):
+    """Everything the order path, settlement and reconciliation write and read."""
+
+
+class SnapshotStore(Protocol):
+    async def insert_equity_snapshots(self, snapshots: Iterable[EquitySnapshot]) -> None: ...
+
+
+class BotDirectory(Protocol):
+    """The platform's bots: their records, and each one's context (position, fills) by id."""
+
+    async def list(self) -> list[BotRecord]: ...
+    def position(self, bot_id: BotId) -> Position: ...
+    def context(self, bot_id: BotId) -> BotContext | None: ...
+    def runtime(self, bot_id: BotId) -> BotRuntime | None: ...

@@ -1,0 +1,260 @@
+"""The order path on a ManualClock, with an exchange and a store in memory: guards, timestamps,
+fills booked once, and an order that rests polled on the clock until the timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from streambot.bus import Bus, InProcessBus
+from streambot.clock import ManualClock
+from streambot.domain import (
+    Balance,
+    BotId,
+    ClientOrderId,
+    ExchangeOrder,
+    ExchangeOrderStatus,
+    FeedState,
+    Fill,
+    OrderRecord,
+    OrderRequest,
+    OrderStatus,
+    PlacedOrder,
+    Side,
+    Signal,
+    Ticker,
+)
+from streambot.evaluator import BotRuntime
+from streambot.events import Event, FeedStateChanged
+from streambot.risk.base import RiskLimits
+from streambot.risk.engine import RiskEngine
+from streambot.strategies.base import BotContext
+from streambot.trading.balances import BalanceCache
+from streambot.trading.open_orders import OpenOrders
+from streambot.trading.order_path import OrderPath
+from streambot.trading.settlement import Settler
+from tests.unit.risk.support import BTC, MemoryRiskStore
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+BOT = BotId(7)
+PRICE = Decimal(50_000)
+ZERO = Decimal(0)
+
+
+class MemoryExchange:
+    """Fills a market order at once (``rest`` False) or leaves it open."""
+
+    def __init__(self, clock: ManualClock, *, rest: bool = False) -> None:
+        self._clock = clock
+        self.rest = rest
+        self.orders: dict[str, ExchangeOrder] = {}
+        self.fills: dict[str, list[Fill]] = {}
+        self.gets = 0
+
+    async def accounts(self) -> list[Balance]:
+        return [Balance("USD", Decimal(10_000), Decimal(0))]
+
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
+        order_id = f"x-{len(self.orders) + 1}"
+        quote = request.quote_size or Decimal(0)
+        size = (quote / PRICE).quantize(Decimal("0.00000001"))
+        if self.rest:
+            order = ExchangeOrder(
+                order_id,
+                request.client_order_id,
+                request.product_id,
+                request.side,
+                ExchangeOrderStatus.OPEN,
+                ZERO,
+                ZERO,
+                ZERO,
+                ZERO,
+            )
+        else:
+            fee = (quote * Decimal("0.006")).quantize(Decimal("0.0001"))
+            order = ExchangeOrder(
+                order_id,
+                request.client_order_id,
+                request.product_id,
+                request.side,
+                ExchangeOrderStatus.FILLED,
+                size,
+                PRICE,
+                quote,
+                fee,
+            )
+            fill = Fill(
+                f"t-{order_id}",
+                order_id,
+                request.product_id,
+                request.side,
+                PRICE,
+                size,
+                fee,
+                self._clock.now(),
+            )
+            self.fills[order_id] = [fill]
+        self.orders[order_id] = order
+        return PlacedOrder(True, order_id, request.client_order_id)
+
+    async def get_order(self, order_id: str) -> ExchangeOrder:
+        self.gets += 1
+        return self.orders[order_id]
+
+    async def list_fills(self, order_id: str) -> list[Fill]:
+        return self.fills.get(order_id, [])
+
+
+class MemoryTradingStore:
+    def __init__(self) -> None:
+        self.orders: dict[str, OrderRecord] = {}
+        self.fills: dict[str, Fill] = {}
+        self.trades: list[Any] = []
+        self.seq = 0
+
+    async def insert_order_with_seq(self, bot_id: int, make: Callable[[int], OrderRecord]) -> OrderRecord:
+        self.seq += 1
+        order = self.orders[make(self.seq).client_order_id] = make(self.seq)
+        return order
+
+    async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord:
+        order = self.orders[client_order_id] = replace(self.orders[client_order_id], **changes)
+        return order
+
+    async def get_orders(self, client_order_ids: Collection[str]) -> dict[str, OrderRecord]:
+        return {c: self.orders[c] for c in client_order_ids if c in self.orders}
+
+    async def unresolved_orders(self) -> list[OrderRecord]:
+        return [o for o in self.orders.values() if not o.status.is_final]
+
+    async def submitted_since(self, since: datetime) -> list[tuple[int, datetime]]:
+        return []
+
+    async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool:
+        if fill.trade_id in self.fills:
+            return False
+        self.fills[fill.trade_id] = fill
+        return True
+
+    async def upsert_trade(self, trade: Any) -> Any:
+        self.trades.append(trade)
+        return trade
+
+
+def _desk(
+    clock: ManualClock, exchange: MemoryExchange, **settings: float
+) -> tuple[OrderPath, MemoryTradingStore, Bus]:
+    bus = InProcessBus(clock)
+    store = MemoryTradingStore()
+    risk = RiskEngine(RiskLimits(), MemoryRiskStore(), publish=bus.publish, clock=clock)
+    open_orders = OpenOrders()
+    products = {BTC.product_id: BTC}
+    settler = Settler(
+        bus=bus,
+        exchange=exchange,  # type: ignore[arg-type]  # the calls the order path makes, no more
+        store=store,
+        open_orders=open_orders,
+        risk=risk,
+        products=products,
+        clock=clock,
+    )
+    path = OrderPath(
+        bus=bus,
+        exchange=exchange,  # type: ignore[arg-type]
+        store=store,
+        balances=BalanceCache(exchange.accounts, clock=clock),
+        risk=risk,
+        open_orders=open_orders,
+        settler=settler,
+        products=products,
+        clock=clock,
+        instance_id="unit",
+        **settings,
+    )
+    bus.publish(FeedStateChanged(state=FeedState.LIVE, reason="test", since=clock.time()))
+    return path, store, bus
+
+
+class _Idle:
+    def on_tick(self, tick: Ticker, ctx: BotContext) -> Signal | None:
+        return None
+
+
+def _bot(clock: ManualClock) -> BotRuntime:
+    return BotRuntime(
+        BOT, "unit bot", "idle", _Idle(), BotContext(BOT, BTC.product_id, Decimal(1000), clock=clock)
+    )
+
+
+def _tick(clock: ManualClock) -> Ticker:
+    price = float(PRICE)
+    return Ticker(BTC.product_id, price, price, price, 0.0, 0.0, 0.0, 0.0, clock.time(), 0, 0)
+
+
+BUY = Signal(Side.BUY, "unit", quote_size=Decimal(100))
+
+
+async def test_a_signal_is_placed_filled_and_booked_with_the_clocks_timestamps() -> None:
+    clock = ManualClock(START)
+    exchange = MemoryExchange(clock)
+    path, store, bus = _desk(clock, exchange, cooldown_s=5.0)
+    seen: list[Event] = []
+    bus.subscribe("orders", seen.append)
+    bot = _bot(clock)
+
+    path.on_signal(bot, BUY, _tick(clock))
+    assert bot.ctx.order_in_flight
+    await path.drain()
+
+    (order,) = store.orders.values()
+    assert order.client_order_id == ClientOrderId(f"sb-unit-{BOT}-1")
+    assert order.status is OrderStatus.FILLED
+    assert order.created_at == order.submitted_at == order.completed_at == START
+    assert [e.topic for e in seen] == [
+        "orders.intent",
+        "orders.risk_checked",
+        "orders.submitted",
+        "orders.acknowledged",
+        "orders.filled",
+    ]
+    assert bot.ctx.position.base == order.filled_size
+    assert path.orders_filled == 1
+    assert len(store.trades) == 1
+    assert not bot.ctx.order_in_flight
+    assert len(path.open_orders) == 0
+
+
+async def test_the_cooldown_runs_on_the_clock() -> None:
+    clock = ManualClock(START)
+    path, store, _ = _desk(clock, MemoryExchange(clock), cooldown_s=5.0)
+    bot = _bot(clock)
+    path.on_signal(bot, BUY, _tick(clock))
+    await path.drain()
+    clock.advance_by(4.9)
+    path.on_signal(bot, BUY, _tick(clock))
+    assert path.signals_ignored == 1
+    clock.advance_by(0.1)
+    path.on_signal(bot, BUY, _tick(clock))
+    await path.drain()
+    assert path.signals_ignored == 1
+    assert len(store.orders) == 2
+
+
+async def test_an_order_that_rests_is_polled_on_the_clock_until_the_timeout() -> None:
+    clock = ManualClock(START)
+    exchange = MemoryExchange(clock, rest=True)
+    path, store, _ = _desk(clock, exchange, fill_timeout=10.0)
+    bot = _bot(clock)
+    path.on_signal(bot, BUY, _tick(clock))
+    for _ in range(30):  # a second at a time, letting the order path run in between
+        await clock.run_for(1)
+    await path.drain()
+    (order,) = store.orders.values()
+    assert order.status is OrderStatus.ACKNOWLEDGED  # still open: reconciliation follows it
+    # 0.05, 0.1, ... doubling up to 1 s between lookups: a handful over ten seconds, not 200.
+    assert exchange.gets == 15, exchange.gets
+    assert clock.monotonic() == 30
+    assert len(path.open_orders) == 1
