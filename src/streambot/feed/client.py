@@ -36,7 +36,7 @@ from streambot.feed.connection import FeedSocket, close_socket, open_socket, sub
 from streambot.feed.fallback import RestFallback
 from streambot.feed.gaps import GapDetector
 from streambot.feed.log_once import OnceLogger
-from streambot.feed.parse import Frame, FrameKind, MalformedFrame, parse_frame
+from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame
 from streambot.feed.poller import PriceSource, RestPricePoller
 from streambot.feed.state import FeedStateMachine, FeedStatus
 from streambot.feed.user_gaps import UserGapHandler, UserGapReconciler
@@ -395,7 +395,7 @@ class FeedClient:
             else:
                 self._on_rare_frame(frame)
 
-    def _on_rare_frame(self, frame: Frame) -> None:
+    def _on_rare_frame(self, frame: FeedFrame) -> None:
         kind = frame.kind
         if kind is FrameKind.SUBSCRIPTIONS:
             self._subscriptions = frame.subscriptions
@@ -463,7 +463,7 @@ _KIND_CHANNELS: Final = {
 }
 
 
-def _channel_of(frame: Frame) -> str:
+def _channel_of(frame: FeedFrame) -> str:
     return frame.channel or _KIND_CHANNELS.get(frame.kind, "")
 
 

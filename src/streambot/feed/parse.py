@@ -27,7 +27,7 @@ from streambot.feed.messages import (
     TickerFrame,
 )
 
-__all__ = ["Frame", "FrameKind", "MalformedFrame", "parse_frame"]
+__all__ = ["FeedFrame", "FrameKind", "MalformedFrame", "parse_frame"]
 
 
 class MalformedFrame(ValueError):
@@ -46,7 +46,7 @@ _EMPTY_TICKERS: list[Ticker] = []
 _NO_SUBSCRIPTIONS: dict[str, list[str]] = {}
 
 
-class Frame(msgspec.Struct, frozen=True, gc=False):
+class FeedFrame(msgspec.Struct, frozen=True, gc=False):
     """What one frame carried. ``sequence`` is the envelope's ``sequence_num`` (None if absent).
 
     - TICKERS: ``tickers`` (one or more; snapshot and update alike)
@@ -107,7 +107,7 @@ if Ticker.__slots__ != _TICKER_FIELDS:  # pragma: no cover
 ) = (getattr(Ticker, name).__set__ for name in _TICKER_FIELDS)
 
 
-def parse_frame(data: bytes | str, received_ns: int) -> Frame:
+def parse_frame(data: bytes | str, received_ns: int) -> FeedFrame:
     """Decode one server frame. Raises ``MalformedFrame`` for anything that is not a readable frame."""
     try:
         msg = _decode_server_frame(data)
@@ -118,12 +118,14 @@ def parse_frame(data: bytes | str, received_ns: int) -> Frame:
         events = msg.events
         if not events:
             raise MalformedFrame("heartbeats frame without events")
-        return Frame(FrameKind.HEARTBEAT, msg.sequence_num, heartbeat_counter=events[-1].heartbeat_counter)
+        return FeedFrame(
+            FrameKind.HEARTBEAT, msg.sequence_num, heartbeat_counter=events[-1].heartbeat_counter
+        )
     if type(msg) is SubscriptionsFrame:
         subscriptions: dict[str, list[str]] = {}
         for ack in msg.events:
             subscriptions.update(ack.subscriptions)
-        return Frame(FrameKind.SUBSCRIPTIONS, msg.sequence_num, subscriptions=subscriptions)
+        return FeedFrame(FrameKind.SUBSCRIPTIONS, msg.sequence_num, subscriptions=subscriptions)
 
     assert isinstance(msg, TickerFrame)
     seq = msg.sequence_num
@@ -151,10 +153,10 @@ def parse_frame(data: bytes | str, received_ns: int) -> Frame:
             _set_received(tick, received_ns)
             _set_sequence(tick, seq_value)
             append(tick)
-    return Frame(_TICKERS, seq, tickers)
+    return FeedFrame(_TICKERS, seq, tickers)
 
 
-def _parse_other(data: bytes | str, typed_error: msgspec.DecodeError) -> Frame:
+def _parse_other(data: bytes | str, typed_error: msgspec.DecodeError) -> FeedFrame:
     """The tagged decode declined the frame: an error frame, another channel, or garbage."""
     try:
         envelope = _decode_envelope(data)
@@ -165,6 +167,6 @@ def _parse_other(data: bytes | str, typed_error: msgspec.DecodeError) -> Frame:
         raise MalformedFrame(f"bad {channel} frame: {typed_error}") from None
     if not channel:
         if envelope.type == "error":
-            return Frame(FrameKind.ERROR, envelope.sequence_num, message=envelope.message)
+            return FeedFrame(FrameKind.ERROR, envelope.sequence_num, message=envelope.message)
         raise MalformedFrame("frame has neither a channel nor type=error") from None
-    return Frame(FrameKind.UNKNOWN, envelope.sequence_num, channel=channel)
+    return FeedFrame(FrameKind.UNKNOWN, envelope.sequence_num, channel=channel)

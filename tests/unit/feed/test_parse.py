@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from streambot.domain import Ticker
-from streambot.feed.parse import Frame, FrameKind, MalformedFrame, parse_frame
+from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coinbase"
 
@@ -31,7 +31,7 @@ def test_every_server_fixture_parses_or_is_classified() -> None:
     names = sorted(p.name for p in FIXTURES.glob("ws_*.json") if "subscribe_request" not in p.name)
     assert len(names) == 11
     for name in names:
-        assert isinstance(parse_frame(fixture(name), 0), Frame), name
+        assert isinstance(parse_frame(fixture(name), 0), FeedFrame), name
 
 
 def test_ticker_snapshot_gives_exact_floats_and_fields() -> None:
