@@ -49,7 +49,7 @@ from streambot.store.models import OrderRow, TradeRow
 from streambot.strategies.base import BotContext
 from streambot.trading.balances import BalanceCache
 from streambot.trading.open_orders import OpenOrders
-from streambot.trading.order_path import OrderPath
+from streambot.trading.order_path import assemble_order_path
 from streambot.trading.reconcile import Reconciler
 from streambot.trading.settlement import Settler
 from streambot.venues.coinbase.client import CoinbaseRest
@@ -126,24 +126,12 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
         limits = RiskLimits(max_trades_per_hour=0, loss_cooldown_s=0, daily_loss_pct=Decimal(0))
         risk = RiskEngine(limits, store, publish=bus.publish, clock=clock)
         products = {p.product_id: p for p in await exchange.products([PRODUCT])}
-        open_orders = OpenOrders()
-        settler = Settler(
-            bus=bus,
-            exchange=exchange,
-            store=store,
-            open_orders=open_orders,
-            risk=risk,
-            products=products,
-            clock=clock,
-        )
-        order_path = OrderPath(
+        order_path = assemble_order_path(
             bus=bus,
             exchange=exchange,
             store=store,
             balances=balances,
             risk=risk,
-            open_orders=open_orders,
-            settler=settler,
             products=products,
             clock=clock,
             instance_id="bench",

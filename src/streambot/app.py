@@ -47,11 +47,9 @@ from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.equity import EquityWatcher
 from streambot.trading.kill_switch import KillSwitch
-from streambot.trading.open_orders import OpenOrders
-from streambot.trading.order_path import OrderPath
+from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.trading.pnl import AccountFigures
 from streambot.trading.reconcile import Reconciler
-from streambot.trading.settlement import Settler
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.key_material import AuthError
 from streambot.venues.coinbase.keys import resolve_api_key
@@ -234,29 +232,18 @@ class Platform:
         # The trading parts, each built complete: the order path before the evaluator that hands
         # it signals, the bots (whose contexts fills move) before reconciliation.
         risk = RiskEngine(limits_from(settings), store, publish=bus.publish, clock=clock)
-        open_orders = OpenOrders()
-        settler = Settler(
-            bus=bus,
-            exchange=exchange,
-            store=store,
-            open_orders=open_orders,
-            risk=risk,
-            products=products,
-            clock=clock,
-        )
-        order_path = OrderPath(
+        order_path = assemble_order_path(
             bus=bus,
             exchange=exchange,
             store=store,
             balances=balances,
             risk=risk,
-            open_orders=open_orders,
-            settler=settler,
             products=products,
             clock=clock,
             instance_id=instance_id,
             cooldown_s=settings.order_cooldown_s,
         )
+        open_orders, settler = order_path.open_orders, order_path.settler
         # A strategy that raises is taken out by the evaluator on the hot path; why is stored off it.
         bot_errors: asyncio.Queue[tuple[BotId, str]] = asyncio.Queue()
         evaluator = StreamingEvaluator(

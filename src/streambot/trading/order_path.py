@@ -44,14 +44,14 @@ from streambot.domain import (
     to_decimal,
 )
 from streambot.evaluator import BotRuntime
-from streambot.events import FeedStateChanged, SignalRaised
+from streambot.events import FeedStateChanged, OrderUpdated, SignalRaised
 from streambot.exchange import Exchange, ExchangeError, OrderOutcomeUnknown
 from streambot.observability.latency import LatencyStats
 from streambot.risk.base import Intent, RiskContext, RiskRejection
 from streambot.risk.engine import RiskEngine
 from streambot.trading.balances import BalanceCache
 from streambot.trading.open_orders import OpenOrders
-from streambot.trading.protocols import OrderStore
+from streambot.trading.protocols import OrderStore, TradingStore
 from streambot.trading.settlement import FINAL_EXCHANGE_STATUSES, OrderOwner, Settler
 from streambot.trading.sizing import size_intent
 
@@ -128,7 +128,7 @@ class OrderPath:
                 OrderStatus.FILLED,
             )
         }
-        bus.subscribe("orders", self._count_status)
+        bus.subscribe(OrderUpdated, self._count_status)
         bus.subscribe(FeedStateChanged, self._on_feed_state)
 
     @property
@@ -397,6 +397,47 @@ class OrderPath:
     def _on_feed_state(self, event: FeedStateChanged) -> None:
         self._feed_state = event.state
 
-    def _count_status(self, event: Any) -> None:
-        status = event.topic.partition(".")[2]
+    def _count_status(self, event: OrderUpdated) -> None:
+        status = event.order.status.value
         self.by_status[status] = self.by_status.get(status, 0) + 1
+
+
+def assemble_order_path(
+    *,
+    bus: Bus,
+    exchange: Exchange,
+    store: TradingStore,
+    balances: BalanceCache,
+    risk: RiskEngine,
+    products: Mapping[ProductId, Product],
+    clock: Clock,
+    instance_id: str,
+    cooldown_s: float = 5.0,
+    fill_timeout: float = 10.0,
+) -> OrderPath:
+    """An order path with its own open orders and settlement, both reachable from it
+    (``order_path.open_orders``, ``order_path.settler``) for the parts that share them."""
+    open_orders = OpenOrders()
+    settler = Settler(
+        bus=bus,
+        exchange=exchange,
+        store=store,
+        open_orders=open_orders,
+        risk=risk,
+        products=products,
+        clock=clock,
+    )
+    return OrderPath(
+        bus=bus,
+        exchange=exchange,
+        store=store,
+        balances=balances,
+        risk=risk,
+        open_orders=open_orders,
+        settler=settler,
+        products=products,
+        clock=clock,
+        instance_id=instance_id,
+        cooldown_s=cooldown_s,
+        fill_timeout=fill_timeout,
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -63,24 +62,6 @@ def our_status(order: ExchangeOrder) -> OrderStatus:
     if order.status is ExchangeOrderStatus.FAILED:
         return OrderStatus.FAILED
     return OrderStatus.PARTIALLY_FILLED if order.filled_size > 0 else OrderStatus.ACKNOWLEDGED
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, OrderStatus | Side):
-        return value.value
-    return value
-
-
-def order_to_dict(record: OrderRecord) -> dict[str, object]:
-    return {name: _plain(getattr(record, name)) for name in OrderRecord.__dataclass_fields__}
-
-
-def trade_to_dict(trade: Trade) -> dict[str, object]:
-    return {name: _plain(getattr(trade, name)) for name in Trade.__dataclass_fields__}
 
 
 class Settler:

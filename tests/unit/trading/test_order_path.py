@@ -33,9 +33,7 @@ from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import BotContext
 from streambot.trading.balances import BalanceCache
-from streambot.trading.open_orders import OpenOrders
-from streambot.trading.order_path import OrderPath
-from streambot.trading.settlement import Settler
+from streambot.trading.order_path import OrderPath, assemble_order_path
 from tests.unit.risk.support import BTC, MemoryRiskStore
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -150,26 +148,13 @@ def _desk(
     bus = InProcessBus(clock)
     store = MemoryTradingStore()
     risk = RiskEngine(RiskLimits(), MemoryRiskStore(), publish=bus.publish, clock=clock)
-    open_orders = OpenOrders()
-    products = {BTC.product_id: BTC}
-    settler = Settler(
+    path = assemble_order_path(
         bus=bus,
         exchange=exchange,  # type: ignore[arg-type]  # the calls the order path makes, no more
         store=store,
-        open_orders=open_orders,
-        risk=risk,
-        products=products,
-        clock=clock,
-    )
-    path = OrderPath(
-        bus=bus,
-        exchange=exchange,  # type: ignore[arg-type]
-        store=store,
         balances=BalanceCache(exchange.accounts, clock=clock),
         risk=risk,
-        open_orders=open_orders,
-        settler=settler,
-        products=products,
+        products={BTC.product_id: BTC},
         clock=clock,
         instance_id="unit",
         **settings,
