@@ -28,6 +28,7 @@ from streambot.alerts.notify import Notifier, TelegramNotifier, WebhookNotifier
 from streambot.alerts.rules import Readings, Rules
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
+from streambot.api.summary import Summary
 from streambot.bots import BotManager
 from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
@@ -36,6 +37,7 @@ from streambot.domain import BotId, Product, ProductId
 from streambot.evaluator import StreamingEvaluator
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
+from streambot.observability.requests import RequestStats
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
 from streambot.simulator.server import Simulator, SimulatorConfig
@@ -138,7 +140,6 @@ class Platform:
         bots: BotManager,
         trading: TradingDesk,
         feed: FeedClient,
-        events: EventHub,
         candles: MarketCandles,
         bot_errors: asyncio.Queue[tuple[BotId, str]],
     ) -> None:
@@ -159,9 +160,19 @@ class Platform:
         self.bots = bots
         self.trading = trading
         self.feed = feed
-        self.events = events
         self.candles = candles
         self.alerts = alert_manager_for(self)
+        # What the API and the live push report: built here, once every part it reads exists.
+        self.requests = RequestStats()
+        self.summary = Summary(self, clock, self.requests)
+        # Live push subscribes to the bus before ``start``, so no event of the start-up is missed.
+        self.events = EventHub(
+            bus,
+            clock=clock,
+            ring_size=settings.ws_ring_size,
+            ping_interval=settings.ws_ping_interval_s,
+            status_source=self.summary.status_frame,
+        )
         self._bot_errors = bot_errors
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -195,10 +206,6 @@ class Platform:
 
         bus = InProcessBus(clock)
         prices = PriceBoard()
-        # Live push subscribes to the bus first, so no event of the start-up is missed.
-        events = EventHub(
-            bus, clock=clock, ring_size=settings.ws_ring_size, ping_interval=settings.ws_ping_interval_s
-        )
         candles = MarketCandles(bus, settings.products)
 
         store = Store(settings.resolved_database_url, clock=clock)
@@ -325,7 +332,6 @@ class Platform:
             bots=bots,
             trading=trading,
             feed=feed,
-            events=events,
             candles=candles,
             bot_errors=bot_errors,
         )

@@ -53,9 +53,9 @@ class BotManager:
         bus: Bus,
         products: Sequence[str],
         rules: Mapping[str, Product] | None = None,
-        history: CandleHistory | None = None,
         balances: Mapping[str, Balance] | None = None,
         *,
+        history: CandleHistory,
         clock: Clock,
     ) -> None:
         self._store = store
@@ -276,7 +276,7 @@ class BotManager:
     async def _warm_up(self, record: BotRecord, strategy: Strategy, ctx: BotContext) -> None:
         """Seed the bot's indicators from the exchange's candles so it can trade on its first tick."""
         request = history_needed(strategy)
-        if request is None or self._history is None:
+        if request is None:
             return
         try:
             candles = await self._history.closed_candles(record.product_id, request)

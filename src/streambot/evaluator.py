@@ -66,7 +66,7 @@ class StreamingEvaluator:
         self,
         bus: Bus,
         on_signal: SignalHandler,
-        on_error: ErrorHandler | None = None,
+        on_error: ErrorHandler = lambda bot, exc: None,  # the bot is out already; log only
         hub: IndicatorHub | None = None,
         *,
         prices: PriceBoard,
@@ -204,8 +204,7 @@ class StreamingEvaluator:
         bot.error_reason = f"{type(exc).__name__}: {exc}"
         self._unindex(bot)
         log.error("❌ Bot %s (%s) stopped: its strategy raised %s", bot.bot_id, bot.name, bot.error_reason)
-        if self._on_error is not None:
-            self._on_error(bot, exc)
+        self._on_error(bot, exc)
 
     # --- loop -------------------------------------------------------------------------------
 

@@ -31,8 +31,6 @@ from streambot.api.routes import pnl as pnl_routes
 from streambot.api.routes import positions as positions_routes
 from streambot.api.routes import risk as risk_routes
 from streambot.api.security import AuthGuard, GuardMiddleware, RouteTemplates, TokenBuckets
-from streambot.api.summary import Summary
-from streambot.observability.requests import RequestStats
 
 if TYPE_CHECKING:
     from streambot.api.served import ServedPlatform
@@ -51,9 +49,8 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     app.state.auth_guard = guard = AuthGuard(
         settings.auth_max_failures, settings.auth_lockout_s, platform.clock
     )
-    app.state.requests = requests = RequestStats()
-    app.state.summary = summary = Summary(platform, platform.clock, requests)
-    platform.events.status_source = summary.status_frame
+    app.state.requests = requests = platform.requests
+    app.state.summary = platform.summary
     # CORS stays off unless origins are configured (the dashboard is served from this origin).
     if settings.cors_origins:
         app.add_middleware(

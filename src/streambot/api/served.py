@@ -6,7 +6,7 @@ protocol rather than the root, so nothing in the API imports the module that bui
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from streambot.alerts.manager import AlertManager
 from streambot.api.live.hub import EventHub
@@ -17,12 +17,23 @@ from streambot.clock import Clock
 from streambot.config import Settings
 from streambot.evaluator import StreamingEvaluator
 from streambot.feed.client import FeedClient
+from streambot.observability.requests import RequestStats
 from streambot.simulator.server import Simulator
 from streambot.store.database import Store
 from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.order_path import OrderPath
 from streambot.venues.coinbase.client import CoinbaseRest
+
+
+class PlatformReport(Protocol):
+    """The figures the dashboard reads (``api.summary.Summary`` is it)."""
+
+    def metrics(self, max_age: float = 0.5) -> dict[str, Any]: ...
+
+    async def health(self) -> dict[str, Any]: ...
+
+    async def status_frame(self) -> dict[str, Any]: ...
 
 
 class ServedPlatform(Protocol):
@@ -66,6 +77,13 @@ class ServedPlatform(Protocol):
     def candles(self) -> MarketCandles: ...
     @property
     def alerts(self) -> AlertManager: ...
+    @property
+    def requests(self) -> RequestStats:
+        """The API's request counters."""
+        ...
+
+    @property
+    def summary(self) -> PlatformReport: ...
 
     async def start_feed(self) -> None:
         """Resume the market-data stream after ``stop_feed``."""

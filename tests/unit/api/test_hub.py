@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -17,9 +18,14 @@ from streambot.events import BotStateChanged, FeedStateChanged, OrderUpdated, Ri
 from tests.factories import order_record, trade_record
 
 
+async def no_status() -> dict[str, Any]:
+    return {}
+
+
 def make_hub(**options: object) -> tuple[InProcessBus, EventHub]:
     clock = ManualClock()
     bus = InProcessBus(clock)
+    options.setdefault("status_source", no_status)
     return bus, EventHub(bus, clock=clock, **options)  # type: ignore[arg-type]
 
 

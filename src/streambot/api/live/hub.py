@@ -45,8 +45,8 @@ class EventHub:
         clock: Clock,
         ring_size: int = 10_000,
         ping_interval: float = 15.0,
+        status_source: StatusSource,
         status_interval: float = 2.0,
-        status_source: StatusSource | None = None,
     ) -> None:
         self._bus = bus
         self.clock = clock
@@ -221,8 +221,6 @@ class EventHub:
 
     async def status_frame(self) -> str | None:
         """The status frame now: every 2 s, and for a client that just joined (no 2 s wait)."""
-        if self.status_source is None:
-            return None
         try:
             return dumps({"type": "status", **(await self.status_source())})
         except Exception:

@@ -23,8 +23,6 @@ async def accounts(
 ) -> AccountsOut:
     """Balances per currency (largest first), with the age of the cached copy."""
     cache = p.balances
-    if cache is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the platform is still starting")
     try:
         balances = await cache.balances()
     except ExchangeError as exc:
