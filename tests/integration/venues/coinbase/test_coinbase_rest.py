@@ -38,15 +38,6 @@ async def sim() -> AsyncIterator[Simulator]:
         await simulator.stop()
 
 
-@pytest.fixture
-async def rest(sim: Simulator) -> AsyncIterator[CoinbaseRest]:
-    client = CoinbaseRest(sim.rest_url, clock=SystemClock())
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
 def coid(text: str) -> ClientOrderId:
     return ClientOrderId(text)
 

@@ -41,15 +41,6 @@ async def sim() -> AsyncIterator[Simulator]:
         await simulator.stop()
 
 
-@pytest.fixture
-async def rest(sim: Simulator) -> AsyncIterator[CoinbaseRest]:
-    client = CoinbaseRest(sim.rest_url, clock=SystemClock())
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
 async def inject(sim: Simulator, fault: dict[str, Any]) -> None:
     """Through the admin HTTP endpoint, as a user rehearsing a failure would."""
     base = sim.rest_url.rstrip("/")
