@@ -7,7 +7,21 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from streambot.domain import BotId, ClientOrderId, OrderRecord, OrderStatus, ProductId, Side, Ticker, Trade
+from streambot.clock import Clock
+from streambot.domain import (
+    COINBASE_ENTRY_TIER,
+    BotId,
+    ClientOrderId,
+    FeeSource,
+    FeeTier,
+    OrderRecord,
+    OrderStatus,
+    ProductId,
+    Side,
+    Ticker,
+    Trade,
+)
+from streambot.trading.fees import FeeSchedule
 
 
 def tick(product_id: str = "BTC-USD", price: float = 100.0, *, seq: int = 0, spread: float = 0.01) -> Ticker:
@@ -62,3 +76,12 @@ def trade_record(bot_id: int = 1, side: Side = Side.BUY) -> Trade:
         filled_at=datetime(2025, 1, 1, 0, 0, 1, 123456, tzinfo=UTC),
         id=7,
     )
+
+
+def entry_tier_fees(clock: Clock) -> FeeSchedule:
+    """Coinbase's entry tier, configured (what paper trading uses by default)."""
+
+    async def read() -> FeeTier:
+        return COINBASE_ENTRY_TIER
+
+    return FeeSchedule(read, initial=COINBASE_ENTRY_TIER, source=FeeSource.CONFIGURED, clock=clock)

@@ -33,7 +33,7 @@ from streambot.bots import BotManager
 from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
 from streambot.config import MarketData, Mode, Settings
-from streambot.domain import BotId, Product, ProductId
+from streambot.domain import BotId, FeeSource, FeeTier, Product, ProductId
 from streambot.evaluator import StreamingEvaluator
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
@@ -48,6 +48,7 @@ from streambot.strategies.warmup import CandleHistory
 from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.equity import EquityWatcher
+from streambot.trading.fees import FeeSchedule
 from streambot.trading.kill_switch import KillSwitch
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.trading.pnl import AccountFigures
@@ -64,30 +65,44 @@ class StartupError(Exception):
     """Start-up cannot go on; the message is one sentence for the user."""
 
 
+# Every demo take-profit clears the round trip at Coinbase's entry tier (2 × 1.2 % taker, break-even
+# at a 2.43 % rise) with a margin, so each demo sell makes money after fees.
 DEMO_BOTS: tuple[tuple[str, str, str, dict[str, object], Decimal], ...] = (
     (
         "Demo dip buyer BTC",
         "threshold",
         "BTC-USD",
-        {"buy_dip_pct": 0.05, "sell_rise_pct": 0.1},
+        {"buy_dip_pct": 0.05, "sell_rise_pct": 3.0},
         Decimal(1000),
     ),
     (
         "Demo dip buyer ETH",
         "threshold",
         "ETH-USD",
-        {"buy_dip_pct": 0.05, "sell_rise_pct": 0.1},
+        {"buy_dip_pct": 0.05, "sell_rise_pct": 3.0},
         Decimal(1000),
     ),
     (
         "Demo dip buyer SOL",
         "threshold",
         "SOL-USD",
-        {"buy_dip_pct": 0.08, "sell_rise_pct": 0.15},
+        {"buy_dip_pct": 0.08, "sell_rise_pct": 3.5},
         Decimal(500),
     ),
-    ("Demo EMA cross ETH", "ema_crossover", "ETH-USD", {"fast": 8, "slow": 21}, Decimal(1000)),
-    ("Demo EMA cross DOGE", "ema_crossover", "DOGE-USD", {"fast": 8, "slow": 21}, Decimal(500)),
+    (
+        "Demo EMA cross ETH",
+        "ema_crossover",
+        "ETH-USD",
+        {"fast": 8, "slow": 21, "take_profit_pct": 3.0},
+        Decimal(1000),
+    ),
+    (
+        "Demo EMA cross DOGE",
+        "ema_crossover",
+        "DOGE-USD",
+        {"fast": 8, "slow": 21, "take_profit_pct": 3.0},
+        Decimal(500),
+    ),
 )
 
 
@@ -218,6 +233,8 @@ class Platform:
                     products=settings.products,
                     seed=settings.sim_seed,
                     synthetic=settings.market_data is MarketData.SIM,
+                    maker_fee_rate=settings.paper_maker_fee_rate,
+                    taker_fee_rate=settings.paper_taker_fee_rate,
                     # The paper account outlives the process, as a Coinbase account would.
                     state_path=settings.data_dir / "paper_account.db",
                 ),
@@ -235,6 +252,14 @@ class Platform:
         opened.push_async_callback(exchange.close)
         balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
         products = {p.product_id: p for p in await load_products(exchange, settings.products, clock)}
+        # Live: the account's fee tier, read now and daily; paper: the configured one (the simulator's).
+        fees = FeeSchedule(
+            exchange.fee_tier,
+            initial=FeeTier(settings.paper_maker_fee_rate, settings.paper_taker_fee_rate),
+            source=FeeSource.EXCHANGE if live else FeeSource.CONFIGURED,
+            clock=clock,
+        )
+        await fees.refresh()
 
         # The trading parts, each built complete: the order path before the evaluator that hands
         # it signals, the bots (whose contexts fills move) before reconciliation.
@@ -268,6 +293,7 @@ class Platform:
             products,
             history=CandleHistory(exchange.candles, clock),
             balances=LiveBalances(lambda: balances.latest),
+            fees=fees,
             clock=clock,
         )
         figures = AccountFigures(
@@ -360,6 +386,7 @@ class Platform:
         self._spawn(self.events.run(), "live-push")
         self._spawn(self.candles.run(), "chart-candles")
         self._spawn(self.alerts.run(), "alerts")
+        self._spawn(self.bots.fees.run(), "fee-tier")
         log.info(
             "✅ streambot started: mode=%s market=%s products=%d bots=%d store=%s",
             settings.mode.value,

@@ -10,7 +10,18 @@ from typing import Any, Protocol
 
 from streambot.bus import Bus
 from streambot.clock import Clock
-from streambot.domain import Balance, BotId, BotRecord, BotState, Fill, Position, Product
+from streambot.domain import (
+    Balance,
+    BotId,
+    BotRecord,
+    BotState,
+    FeeTier,
+    Fill,
+    Position,
+    Product,
+    Signal,
+    Ticker,
+)
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.events import BotCreated, BotDeleted, BotStateChanged, BotUpdated
 from streambot.strategies.base import BotContext, Strategy, close_strategy, history_needed, warm_up_bot
@@ -37,6 +48,27 @@ class BotStore(Protocol):
     async def fills_for_bot(self, bot_id: int) -> list[Fill]: ...
 
 
+class FeeRates(Protocol):
+    """The account's fee tier as decisions see it now (``trading.fees.FeeSchedule``)."""
+
+    @property
+    def current(self) -> FeeTier: ...
+
+    async def run(self) -> None:
+        """Keep ``current`` up to date until cancelled."""
+        ...
+
+
+class ExitOnly:
+    """The strategy of a bot run made only to sell its position (a close of a stopped bot): it
+    never decides anything itself."""
+
+    __slots__ = ()
+
+    def on_tick(self, tick: Ticker, ctx: BotContext) -> Signal | None:
+        return None
+
+
 class BotError(ValueError):
     """A request about a bot that cannot be honoured; ``field`` names the offending input."""
 
@@ -56,9 +88,11 @@ class BotManager:
         balances: Mapping[str, Balance] | None = None,
         *,
         history: CandleHistory,
+        fees: FeeRates,
         clock: Clock,
     ) -> None:
         self._store = store
+        self.fees = fees
         self._clock = clock
         self._history = history
         # Every bot's ctx.balances: a read-only view of the account (the balance cache's latest).
@@ -89,7 +123,24 @@ class BotManager:
             validated = validate_params(strategy, params)
         except StrategyError as exc:
             raise BotError(str(exc), field=exc.field) from exc
+        if not validated.allow_below_fee:
+            self._check_fees(validated.take_profits())
         return validated.model_dump(mode="json")
+
+    def _check_fees(self, take_profits: Sequence[tuple[str, float]]) -> None:
+        """Refuse a planned profit that fees eat: a rise at or below break-even loses money on every sell."""
+        tier = self.fees.current
+        break_even = tier.break_even_rise_pct
+        for name, pct in take_profits:
+            if Decimal(str(pct)) <= break_even:
+                raise BotError(
+                    f"params.{name}: a take-profit of {pct:.4g}% is below the round-trip fee: "
+                    f"{tier.round_trip_pct:.2f}% ({tier.taker_fee_rate * 100:.2f}% taker on the buy and "
+                    f"on the sell, {tier.source} fee tier), so the break-even is a rise of "
+                    f"{break_even:.2f}% and every such sell loses money; set it above {break_even:.2f}% "
+                    "or set params.allow_below_fee to true",
+                    field=f"params.{name}",
+                )
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -188,6 +239,35 @@ class BotManager:
     def context(self, bot_id: BotId) -> BotContext | None:
         """The bot's context, running or not; None for a bot this platform does not have."""
         return self._contexts.get(bot_id)
+
+    def holding(self, bot_id: BotId) -> bool:
+        """Whether the bot holds a position it could sell (dust below the minimum is no position)."""
+        ctx = self._contexts.get(bot_id)
+        return ctx is not None and ctx.holding
+
+    def exit_runtime(self, bot_id: BotId) -> BotRuntime:
+        """The bot's run to hand the order path for a close: its running one, or, for a bot that
+        is not running, one that trades nothing by itself, on the same context (its position)."""
+        record = self._require(bot_id)
+        running = self._evaluator.get(bot_id)
+        if running is not None:
+            return running
+        return BotRuntime(
+            bot_id=record.id,
+            name=record.name,
+            strategy_name=record.strategy,
+            strategy=ExitOnly(),
+            ctx=self._context(record),
+            state=record.state,
+        )
+
+    def break_even_price(self, bot_id: BotId) -> Decimal | None:
+        """The price at which selling the bot's whole position gets back what it cost, buy and sell
+        fees included (taker both ways); None while it holds nothing it could sell."""
+        ctx = self._contexts.get(bot_id)
+        if ctx is None or not ctx.holding:
+            return None
+        return self.fees.current.break_even_price(ctx.position.average_entry)
 
     def position(self, bot_id: BotId) -> Position:
         """The bot's position, running or not: a fill booked for a stopped bot lands on it."""

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     sim_seed: int | None = None
     balance_cache_ttl: float = Field(default=60.0, gt=0)
     order_cooldown_s: float = Field(default=5.0, ge=0)
+    # Paper trading's fee tier (fractions: 0.012 is 1.2 %), Coinbase's entry tier by default. Live
+    # reads the account's own tier from Coinbase; these are its fallback until the first read.
+    paper_maker_fee_rate: Decimal = Field(default=Decimal("0.006"), ge=0, lt=Decimal("0.5"))
+    paper_taker_fee_rate: Decimal = Field(default=Decimal("0.012"), ge=0, lt=Decimal("0.5"))
     # Risk limits (quote currency or percent; 0 turns a limit off). See streambot.risk.
     risk_max_order_notional: Decimal = Field(default=Decimal(10_000), ge=0)
     risk_max_position_notional: Decimal = Field(default=Decimal(50_000), ge=0)

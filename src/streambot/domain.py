@@ -364,3 +364,42 @@ class OrderRecord:
     completed_at: datetime | None = None
     error_code: str = ""  # machine-readable reason of a rejection or failure (risk or exchange)
     risk_checked_at: datetime | None = None
+
+
+class FeeSource(enum.StrEnum):
+    """Where a fee tier comes from: the account's own (read from the exchange) or the settings."""
+
+    EXCHANGE = "exchange"
+    CONFIGURED = "configured"
+
+
+@dataclass(frozen=True, slots=True)
+class FeeTier:
+    """The account's fee rates (fractions: 0.012 is 1.2 %) and where they come from.
+
+    A bot's market buy and market sell both pay the taker rate, so a position is back to even
+    when the price has risen by ``break_even_rise`` over its fill price.
+    """
+
+    maker_fee_rate: Decimal
+    taker_fee_rate: Decimal
+    source: FeeSource = FeeSource.CONFIGURED
+
+    @property
+    def round_trip_pct(self) -> Decimal:
+        """Buy and sell as taker, in percent of the value traded."""
+        return self.taker_fee_rate * 2 * 100
+
+    @property
+    def break_even_rise_pct(self) -> Decimal:
+        """The rise over a buy's fill price at which a sell gets back what the buy cost, fees included."""
+        taker = self.taker_fee_rate
+        return ((1 + taker) / (1 - taker) - 1) * 100
+
+    def break_even_price(self, average_entry: Decimal) -> Decimal:
+        """The price a position whose average entry (buy fee included) needs to sell at to break even."""
+        return average_entry / (1 - self.taker_fee_rate)
+
+
+COINBASE_ENTRY_TIER = FeeTier(maker_fee_rate=Decimal("0.006"), taker_fee_rate=Decimal("0.012"))
+"""Coinbase Advanced Trade's lowest-volume tier: 0.60 % maker, 1.20 % taker."""

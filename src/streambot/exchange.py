@@ -14,6 +14,7 @@ from streambot.domain import (
     Candle,
     ClientOrderId,
     ExchangeOrder,
+    FeeTier,
     Fill,
     OrderRequest,
     PlacedOrder,
@@ -55,6 +56,10 @@ class Exchange(Protocol):
         ...
 
     async def accounts(self) -> list[Balance]: ...
+
+    async def fee_tier(self) -> FeeTier:
+        """The account's maker and taker fee rates."""
+        ...
 
     async def place_order(self, request: OrderRequest) -> PlacedOrder: ...
 

@@ -18,6 +18,7 @@ from streambot.store.database import Store
 from streambot.strategies.candles import Candle
 from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
+from tests.factories import entry_tier_fees
 
 WARMS_UP = """
 from streambot.strategies.base import StrategyParams, StrategySpec, WarmUpRequest
@@ -79,6 +80,7 @@ async def manager(store: Store, user_strategies: None) -> BotManager:
         InProcessBus(clock),
         ["BTC-USD"],
         history=CandleHistory(one_minute_candles, clock),
+        fees=entry_tier_fees(clock),
         clock=clock,
     )
     await manager.load()

@@ -1,7 +1,9 @@
-"""Print the API's OpenAPI schema as JSON without starting the platform (used by `npm run api`)."""
+"""Print the API's OpenAPI schema as JSON (used by `npm run api`): the platform is built on a
+temporary data dir, never started, and closed again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import tempfile
@@ -12,11 +14,17 @@ from streambot.app import Platform
 from streambot.config import Settings
 
 
+async def schema(data_dir: Path) -> dict[str, object]:
+    platform = await Platform.open(Settings(data_dir=data_dir, api_token="schema-dump", demo_bots=False))
+    try:
+        return create_app(platform).openapi()
+    finally:
+        await platform.stop()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as data_dir:
-        # Building the app only reads the platform's attributes; nothing is started or bound.
-        platform = Platform(Settings(data_dir=Path(data_dir), api_token="schema-dump", demo_bots=False))
-        json.dump(create_app(platform).openapi(), sys.stdout, indent=1, sort_keys=True)
+        json.dump(asyncio.run(schema(Path(data_dir))), sys.stdout, indent=1, sort_keys=True)
         sys.stdout.write("\n")
 
 

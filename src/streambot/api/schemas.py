@@ -74,6 +74,10 @@ class BotOut(BaseModel):
     state: str
     error_reason: str
     streaming: bool
+    allow_below_fee: bool = Field(
+        default=False,
+        description="The bot's take-profit may be below the round-trip fee (params.allow_below_fee)",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -89,6 +93,7 @@ class BotOut(BaseModel):
             state=record.state.value,
             error_reason=record.error_reason,
             streaming=record.streaming,
+            allow_below_fee=record.params.get("allow_below_fee") is True,
             created_at=record.created_at,
             updated_at=record.updated_at,
         )
@@ -109,6 +114,39 @@ class BotStatusOut(BotOut):
     tick_to_decision_p99_us: float
     last_signal: SignalOut | None
     last_price: float | None
+    break_even_price: Computed | None = Field(
+        default=None,
+        description="The price at which selling the whole position gets back its cost: the average "
+        "entry (buy fee included) grossed up for the sell's taker fee; null while nothing is held",
+    )
+
+
+class CloseOut(BaseModel):
+    """A close (market sell of the bot's whole position) accepted: its order, stored and under way."""
+
+    bot_id: int
+    client_order_id: str
+    status: str
+    base_size: Amount
+    product_id: str
+
+
+class FeesOut(BaseModel):
+    maker_fee_rate: Amount = Field(description="A fraction: 0.006 is 0.6 %")
+    taker_fee_rate: Amount = Field(description="A fraction: 0.012 is 1.2 %")
+    source: str = Field(description="exchange (the account's tier, read daily) or configured (paper)")
+    round_trip_pct: Computed = Field(description="A market buy and sell, both as taker, in percent")
+    break_even_rise_pct: Computed = Field(description="The rise over a buy's price that pays both fees")
+
+
+class UnassignedHoldingOut(BaseModel):
+    """Coins in the account no bot's position accounts for (kept from a deleted bot, bought by hand)."""
+
+    currency: str
+    product_id: str
+    base_size: Amount
+    price: Amount | None
+    market_value: Computed | None
 
 
 class TradeOut(BaseModel):

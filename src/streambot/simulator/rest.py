@@ -129,6 +129,7 @@ class SimulatedRestApi:
             (f"{p}/product_book", self._product_book),
             (f"{p}/market/product_book", self._product_book),
             (f"{p}/time", self._time),
+            (f"{p}/transaction_summary", self._transaction_summary),
             (f"{p}/orders/historical/batch", self._list_orders),
             (f"{p}/orders/historical/fills", self._list_fills),
             (f"{p}/orders/historical/{{order_id}}", self._get_order),
@@ -173,6 +174,33 @@ class SimulatedRestApi:
         if account is None:
             raise ApiError(404, "NOT_FOUND", "Could not find users account information")
         return json_response({"account": account_json(account)})
+
+    async def _transaction_summary(self, request: web.Request) -> web.Response:
+        """The account's fee tier as Coinbase reports it: the simulator's configured rates."""
+        book = self.book
+        return json_response(
+            {
+                "total_volume": 0,
+                "total_fees": 0,
+                "fee_tier": {
+                    "pricing_tier": "Simulated",
+                    "usd_from": "0",
+                    "usd_to": "10000",
+                    "taker_fee_rate": decimal_text(book.taker_fee_rate),
+                    "maker_fee_rate": decimal_text(book.maker_fee_rate),
+                    "aop_from": "",
+                    "aop_to": "",
+                },
+                "margin_rate": None,
+                "goods_and_services_tax": None,
+                "advanced_trade_only_volume": 0,
+                "advanced_trade_only_fees": 0,
+                "coinbase_pro_volume": 0,
+                "coinbase_pro_fees": 0,
+                "total_balance": "",
+                "has_promo_fee": False,
+            }
+        )
 
     # --- products and market data --------------------------------------------------------------
 

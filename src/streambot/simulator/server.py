@@ -51,8 +51,9 @@ class SimulatorConfig:
     products: tuple[str, ...] = DEFAULT_PRODUCTS
     seed: int | None = None
     starting_quote: Decimal = Decimal("10000")
-    taker_fee_rate: Decimal = Decimal("0.006")
-    maker_fee_rate: Decimal = Decimal("0.004")
+    # Coinbase's entry tier (the lowest volume): 1.20 % taker, 0.60 % maker.
+    taker_fee_rate: Decimal = Decimal("0.012")
+    maker_fee_rate: Decimal = Decimal("0.006")
     subscribe_timeout: float = 5.0
     heartbeat_interval: float = 1.0
     tick_rate_scale: float = 1.0  # multiplies every product's tick rate (tests and benchmarks speed it up)

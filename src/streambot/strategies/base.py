@@ -61,6 +61,19 @@ class StrategyParams(BaseModel):
         "since the position opened.",
     )
 
+    allow_below_fee: bool = Field(
+        default=False,
+        strict=True,
+        description="Accept a take-profit (or sell rise, grid step) below the round-trip fee: every "
+        "such sell loses money after fees. Off by default: such a bot is refused.",
+    )
+
+    def take_profits(self) -> list[tuple[str, float]]:
+        """Each planned profit of a round trip, as (parameter name, % rise over the buy): the
+        platform refuses one that fees would eat, unless ``allow_below_fee``. Strategies whose
+        sells are set by a rise add theirs (``super().take_profits()`` first)."""
+        return [] if self.take_profit_pct is None else [("take_profit_pct", self.take_profit_pct)]
+
     @property
     def has_exits(self) -> bool:
         return not (

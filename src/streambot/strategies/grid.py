@@ -3,8 +3,9 @@
 Parameters (besides the exits every strategy has):
 
 - ``lower``, ``upper``: the outer grid lines, as prices. Leave both unset to centre the grid on the
-  first price the bot sees, ``range_pct`` (2.0) either side of it.
-- ``levels`` (10): cells between the outer lines (levels + 1 lines, evenly spaced).
+  first price the bot sees, ``range_pct`` (10.0) either side of it.
+- ``levels`` (6): cells between the outer lines (levels + 1 lines, evenly spaced). One step is one
+  slot's profit, so it must clear the round-trip fee (the defaults: 20 % / 6 = 3.3 % a step).
 - ``order_pct`` (10): percent of the budget each slot buys; at most ``levels`` slots are held.
 
 A sell sells one slot's share of the position (100 / slots held %). A tick that jumps several lines
@@ -27,15 +28,28 @@ class GridParams(StrategyParams):
     lower: float | None = Field(default=None, gt=0, description="Lowest grid line, as a price.")
     upper: float | None = Field(default=None, gt=0, description="Highest grid line, as a price.")
     range_pct: float = Field(
-        default=2.0,
+        default=10.0,
         gt=0,
         lt=100,
         description="Without lower/upper: the grid spans this % either side of the first price seen.",
     )
-    levels: int = Field(default=10, ge=2, le=200, description="Cells between the lowest and highest line.")
+    levels: int = Field(default=6, ge=2, le=200, description="Cells between the lowest and highest line.")
     order_pct: Decimal = Field(
         default=Decimal(10), gt=0, le=100, description="Percent of the budget each grid buy spends."
     )
+
+    @property
+    def step_pct(self) -> float:
+        """One grid step as a % rise, at the top of the grid where it is smallest."""
+        if self.lower is not None and self.upper is not None:
+            step = (self.upper - self.lower) / self.levels
+            return step / (self.upper - step) * 100.0
+        half = self.range_pct / 100.0
+        step = 2.0 * half / self.levels  # in units of the centre price
+        return step / (1.0 + half - step) * 100.0
+
+    def take_profits(self) -> list[tuple[str, float]]:
+        return [*super().take_profits(), ("levels", self.step_pct)]
 
     @model_validator(mode="after")
     def _both_bounds_or_neither(self) -> GridParams:

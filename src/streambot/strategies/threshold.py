@@ -9,7 +9,9 @@ Parameters (besides the exits every strategy has):
 - ``buy_below``: buy when the price is at or below this price.
 - ``buy_dip_pct`` (0.15): buy when the price is this % below its running high.
 - ``sell_above``: sell the whole position when the price is at or above this price.
-- ``sell_rise_pct`` (0.25): sell the whole position when the price is this % above the entry.
+- ``sell_rise_pct`` (3.0): sell the whole position when the price is this % above the entry (the
+  last buy's fill price); it must clear the round-trip fee (2 × 1.2 % taker at Coinbase's entry
+  tier) or the bot is refused, unless ``allow_below_fee``.
 - ``order_pct`` (25): percent of the budget each buy spends.
 
 At least one buy rule and one sell rule must be set. Decides on every tick.
@@ -34,11 +36,20 @@ class ThresholdParams(StrategyParams):
         default=0.15, gt=0, le=50, description="Buy when the price is this % below its running high."
     )
     sell_rise_pct: float | None = Field(
-        default=0.25, gt=0, le=500, description="Sell when the price is this % above the entry price."
+        default=3.0,
+        gt=0,
+        le=500,
+        description="Sell when the price is this % above the entry price (above the round-trip fee).",
     )
     order_pct: Decimal = Field(
         default=Decimal(25), gt=0, le=100, description="Percent of the budget each buy spends."
     )
+
+    def take_profits(self) -> list[tuple[str, float]]:
+        rises = super().take_profits()
+        if self.sell_rise_pct is not None:
+            rises.append(("sell_rise_pct", self.sell_rise_pct))
+        return rises
 
     @model_validator(mode="before")
     @classmethod

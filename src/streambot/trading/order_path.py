@@ -49,6 +49,7 @@ from streambot.exchange import Exchange, ExchangeError, OrderOutcomeUnknown
 from streambot.observability.latency import LatencyStats
 from streambot.risk.base import Intent, RiskContext, RiskRejection
 from streambot.risk.engine import RiskEngine
+from streambot.strategies.base import WHOLE_POSITION
 from streambot.trading.balances import BalanceCache
 from streambot.trading.open_orders import OpenOrders
 from streambot.trading.protocols import OrderStore, TradingStore
@@ -58,6 +59,7 @@ from streambot.trading.sizing import size_intent
 log = logging.getLogger(__name__)
 
 UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
+ORDER_IN_FLIGHT = "ORDER_IN_FLIGHT"
 # The same rejection again and again (a bot whose budget is spent signalling every tick) is stored
 # once per this many seconds; the ones in between are only counted, as ignored signals.
 _REPEAT_REJECTION_S = 30.0
@@ -280,6 +282,75 @@ class OrderPath:
             return True
         self._last_rejection[bot_id] = (rejection.code, now)
         return False
+
+    # --- a person's exit: sell the bot's whole position now ---------------------------------
+
+    async def exit_position(
+        self, bot: BotRuntime, tick: Ticker, reason: str, *, wait: bool = False
+    ) -> OrderRecord | RiskRejection:
+        """A market sell of everything the bot holds, asked for by a person (``close``), through
+        the same sizing, risk rules (those for exits), stored intent and settlement as a
+        strategy's sell; whether the bot runs or not, with no cooldown. The stored order, or why
+        none was placed (another order of the bot under way, or a risk rule's refusal, stored
+        too). ``wait``: return once the order is settled, not as soon as it is stored."""
+        ctx = bot.ctx
+        if ctx.order_in_flight:
+            return RiskRejection(
+                ORDER_IN_FLIGHT, "An order of this bot is under way; close again once it is done."
+            )
+        ctx.order_in_flight = True
+        try:
+            signal = Signal(Side.SELL, reason, budget_pct=WHOLE_POSITION)
+            verdict = await self.decide(bot, signal, tick)
+            now = self._clock.now()
+
+            def make(seq: int) -> OrderRecord:
+                base = OrderRecord(
+                    client_order_id=ClientOrderId(f"sb-{self._instance_id}-{bot.bot_id}-{seq}"),
+                    bot_id=bot.bot_id,
+                    product_id=bot.product_id,
+                    side=Side.SELL,
+                    status=OrderStatus.RISK_CHECKED,
+                    reason=reason,
+                    created_at=now,
+                    risk_checked_at=now,
+                )
+                if isinstance(verdict, RiskRejection):
+                    return replace(
+                        base,
+                        status=OrderStatus.REJECTED,
+                        error_code=verdict.code,
+                        error=verdict.message,
+                        completed_at=now,
+                    )
+                return replace(base, base_size=verdict.base_size)
+
+            record = await self._store.insert_order_with_seq(bot.bot_id, make)
+            self.settler.publish(record)
+        except BaseException:
+            ctx.order_in_flight = False
+            raise
+        if isinstance(verdict, RiskRejection):
+            ctx.order_in_flight = False
+            self.orders_rejected += 1
+            log.warning("Close of %s not traded: %s", bot.name, verdict)
+            return verdict
+        log.info("🤖 %s on %s: SELL — %s", bot.name, bot.product_id, reason)
+        self._last_order_at[bot.bot_id] = self._clock.monotonic()
+        submit = self._submit_exit(bot, record, verdict)
+        if wait:
+            await submit
+        else:
+            self._spawn(submit)
+        return record
+
+    async def _submit_exit(self, bot: BotRuntime, record: OrderRecord, intent: Intent) -> None:
+        try:
+            await self._submit(bot, record, intent, _perf_ns())
+        except Exception:
+            log.exception("❌ Close of bot %s failed unexpectedly", bot.bot_id)
+        finally:
+            bot.ctx.order_in_flight = False
 
     # --- 4. placed, and its outcome ------------------------------------------------------------
 

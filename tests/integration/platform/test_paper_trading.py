@@ -177,7 +177,7 @@ async def test_a_threshold_bot_takes_its_profit_after_its_buy_fills(running: Run
         "name": "quick profit",
         "strategy": "threshold",
         "product_id": "BTC-USD",
-        "params": {"buy_below": 1e9, "sell_rise_pct": 0.001, "order_pct": 10},
+        "params": {"buy_below": 1e9, "sell_rise_pct": 0.001, "order_pct": 10, "allow_below_fee": True},
         "budget": "500",
     }
     async with running.http.post(running.url("/api/v1/bots"), json=body, headers=running.auth) as response:

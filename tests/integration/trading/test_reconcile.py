@@ -21,6 +21,7 @@ from streambot.domain import (
     ClientOrderId,
     ExchangeOrder,
     FeedState,
+    FeeTier,
     Fill,
     OrderRecord,
     OrderRequest,
@@ -409,6 +410,9 @@ class _OneByOne:
 
     async def accounts(self) -> list[Balance]:
         return await self._client.accounts()
+
+    async def fee_tier(self) -> FeeTier:
+        return await self._client.fee_tier()
 
     async def place_order(self, request: OrderRequest) -> PlacedOrder:
         return await self._client.place_order(request)

@@ -24,6 +24,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/fees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fees
+         * @description The fee tier every decision uses: the account's own (live: Coinbase's transaction summary,
+         *     read at start-up and daily) or the configured one (paper: STREAMBOT_PAPER_*_FEE_RATE).
+         */
+        get: operations["fees_api_v1_accounts_fees_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/unassigned": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unassigned
+         * @description Coins of the traded products that no bot's position accounts for: the account's balance of
+         *     each base currency less what the bots hold (a deleted bot's kept coins, coins bought by hand).
+         *     Amounts below the product's base increment are left out.
+         */
+        get: operations["unassigned_api_v1_accounts_unassigned_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bots": {
         parameters: {
             query?: never;
@@ -82,6 +125,29 @@ export interface paths {
         head?: never;
         /** Update Bot */
         patch: operations["update_bot_api_v1_bots__bot_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/bots/{bot_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close Position
+         * @description Market-sell the bot's whole position now (a force exit), through the order path and its
+         *     risk rules for exits. 202 with the order's client_order_id once the order is stored; it is
+         *     placed and settled in the background (follow it on /orders or the live push). A running bot
+         *     keeps running: stop it first if it should not buy again. 409 when it holds nothing to close.
+         */
+        post: operations["close_position_api_v1_bots__bot_id__close_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/bots/{bot_id}/start": {
@@ -563,6 +629,12 @@ export interface components {
         };
         /** BotOut */
         BotOut: {
+            /**
+             * Allow Below Fee
+             * @description The bot's take-profit may be below the round-trip fee (params.allow_below_fee)
+             * @default false
+             */
+            allow_below_fee: boolean;
             /** Budget */
             budget: string;
             /**
@@ -615,6 +687,17 @@ export interface components {
         };
         /** BotStatusOut */
         BotStatusOut: {
+            /**
+             * Allow Below Fee
+             * @description The bot's take-profit may be below the round-trip fee (params.allow_below_fee)
+             * @default false
+             */
+            allow_below_fee: boolean;
+            /**
+             * Break Even Price
+             * @description The price at which selling the whole position gets back its cost: the average entry (buy fee included) grossed up for the sell's taker fee; null while nothing is held
+             */
+            break_even_price?: string | null;
             /** Budget */
             budget: string;
             /**
@@ -717,6 +800,22 @@ export interface components {
             changed: boolean;
             state: components["schemas"]["ScopeOut"];
         };
+        /**
+         * CloseOut
+         * @description A close (market sell of the bot's whole position) accepted: its order, stored and under way.
+         */
+        CloseOut: {
+            /** Base Size */
+            base_size: string;
+            /** Bot Id */
+            bot_id: number;
+            /** Client Order Id */
+            client_order_id: string;
+            /** Product Id */
+            product_id: string;
+            /** Status */
+            status: string;
+        };
         /** EquityPoint */
         EquityPoint: {
             /** Equity */
@@ -742,6 +841,34 @@ export interface components {
             state: string;
             /** Success */
             success: boolean;
+        };
+        /** FeesOut */
+        FeesOut: {
+            /**
+             * Break Even Rise Pct
+             * @description The rise over a buy's price that pays both fees
+             */
+            break_even_rise_pct: string;
+            /**
+             * Maker Fee Rate
+             * @description A fraction: 0.006 is 0.6 %
+             */
+            maker_fee_rate: string;
+            /**
+             * Round Trip Pct
+             * @description A market buy and sell, both as taker, in percent
+             */
+            round_trip_pct: string;
+            /**
+             * Source
+             * @description exchange (the account's tier, read daily) or configured (paper)
+             */
+            source: string;
+            /**
+             * Taker Fee Rate
+             * @description A fraction: 0.012 is 1.2 %
+             */
+            taker_fee_rate: string;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1118,6 +1245,22 @@ export interface components {
              */
             submitted_at?: string | null;
         };
+        /**
+         * UnassignedHoldingOut
+         * @description Coins in the account no bot's position accounts for (kept from a deleted bot, bought by hand).
+         */
+        UnassignedHoldingOut: {
+            /** Base Size */
+            base_size: string;
+            /** Currency */
+            currency: string;
+            /** Market Value */
+            market_value: string | null;
+            /** Price */
+            price: string | null;
+            /** Product Id */
+            product_id: string;
+        };
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -1170,6 +1313,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    fees_api_v1_accounts_fees_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeesOut"];
+                };
+            };
+        };
+    };
+    unassigned_api_v1_accounts_unassigned_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnassignedHoldingOut"][];
                 };
             };
         };
@@ -1309,7 +1492,10 @@ export interface operations {
     };
     delete_bot_api_v1_bots__bot_id__delete: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description For a bot that holds a position: 'close' sells it first (the bot is deleted once the sell is settled), 'keep' keeps the coins in the account (listed by GET /api/v1/accounts/unassigned). Required when the bot holds a position. */
+                position?: ("close" | "keep") | null;
+            };
             header?: never;
             path: {
                 /** @description The bot's id */
@@ -1360,6 +1546,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BotOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    close_position_api_v1_bots__bot_id__close_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CloseOut"];
                 };
             };
             /** @description Validation Error */

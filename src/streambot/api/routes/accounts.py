@@ -3,16 +3,74 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from fastapi import APIRouter, HTTPException, status
 
 from streambot.api.deps import PageLimit, PageOffset, Platform
-from streambot.api.schemas import AccountOut, AccountsOut
+from streambot.api.schemas import AccountOut, AccountsOut, FeesOut, UnassignedHoldingOut
+from streambot.domain import to_decimal
 from streambot.exchange import ExchangeError
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+
+@router.get("/fees")
+async def fees(p: Platform) -> FeesOut:
+    """The fee tier every decision uses: the account's own (live: Coinbase's transaction summary,
+    read at start-up and daily) or the configured one (paper: STREAMBOT_PAPER_*_FEE_RATE)."""
+    tier = p.bots.fees.current
+    return FeesOut(
+        maker_fee_rate=tier.maker_fee_rate,
+        taker_fee_rate=tier.taker_fee_rate,
+        source=tier.source.value,
+        round_trip_pct=tier.round_trip_pct,
+        break_even_rise_pct=tier.break_even_rise_pct,
+    )
+
+
+@router.get("/unassigned")
+async def unassigned(p: Platform) -> list[UnassignedHoldingOut]:
+    """Coins of the traded products that no bot's position accounts for: the account's balance of
+    each base currency less what the bots hold (a deleted bot's kept coins, coins bought by hand).
+    Amounts below the product's base increment are left out."""
+    try:
+        balances = await p.balances.balances()
+    except ExchangeError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the exchange did not return balances; try again shortly"
+        ) from exc
+    held_by_bots: dict[str, Decimal] = {}
+    for record in await p.bots.list():
+        currency = record.product_id.partition("-")[0]
+        held_by_bots[currency] = held_by_bots.get(currency, Decimal(0)) + p.bots.position(record.id).base
+    out: list[UnassignedHoldingOut] = []
+    seen: set[str] = set()
+    for product_id in p.settings.products:
+        product = p.order_path.products.get(product_id)
+        currency = product_id.partition("-")[0]
+        if currency in seen or product is None:
+            continue
+        seen.add(currency)
+        balance = balances.get(currency)
+        total = balance.available + balance.hold if balance is not None else Decimal(0)
+        left = total - held_by_bots.get(currency, Decimal(0))
+        if left < product.base_increment or left <= 0:
+            continue
+        tick = p.prices.get(product_id)
+        price = to_decimal(tick.price) if tick is not None else None
+        out.append(
+            UnassignedHoldingOut(
+                currency=currency,
+                product_id=product_id,
+                base_size=left,
+                price=price,
+                market_value=left * price if price is not None else None,
+            )
+        )
+    return out
 
 
 @router.get("")

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
 from streambot.api.deps import BotIdPath, Bots, PageLimit, PageOffset, Platform, not_found, platform_of
 from streambot.api.errors import unprocessable
-from streambot.api.schemas import BotCreate, BotOut, BotStatusOut, BotUpdate, PositionSummaryOut, SignalOut
-from streambot.bots import BotError
-from streambot.domain import BotId, BotRecord, BotState, to_decimal
+from streambot.api.schemas import (
+    BotCreate,
+    BotOut,
+    BotStatusOut,
+    BotUpdate,
+    CloseOut,
+    PositionSummaryOut,
+    SignalOut,
+)
+from streambot.bots import BotError, BotManager
+from streambot.domain import BotId, BotRecord, BotState, OrderRecord, to_decimal
+from streambot.risk.base import RiskRejection
+from streambot.trading.order_path import ORDER_IN_FLIGHT
 from streambot.trading.pnl import bot_pnl
 
 router = APIRouter(prefix="/bots", tags=["bots"])
@@ -105,6 +115,7 @@ async def enhanced_status(
                 if signal and runtime
                 else None,
                 last_price=tick.price if tick else None,
+                break_even_price=bots.break_even_price(record.id),
             )
         )
     return out
@@ -130,12 +141,97 @@ async def update_bot(bot_id: BotIdPath, body: BotUpdate, bots: Bots, view: View)
     return view(record)
 
 
-@router.delete("/{bot_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_bot(bot_id: BotIdPath, bots: Bots) -> Response:
+def _conflict(message: str) -> NoReturn:
+    raise HTTPException(status.HTTP_409_CONFLICT, message)
+
+
+def _holding_text(bots: BotManager, bot_id: BotId, product_id: str) -> str:
+    position = bots.position(bot_id)
+    return f"{format(position.base, 'f')} {product_id.partition('-')[0]} (cost {position.cost:.2f})"
+
+
+async def _close(p: Platform, bots: BotManager, record: BotRecord, *, wait: bool) -> OrderRecord:
+    """Sell the bot's whole position through the order path; 409 when there is nothing to sell
+    or an order of the bot is under way, 422 when a risk rule refuses the sell."""
+    if not bots.holding(record.id):
+        held = _holding_text(bots, record.id, record.product_id)
+        _conflict(
+            f"bot {record.id} has no position to close (it holds {held}, below the minimum order size)"
+            if bots.position(record.id).base > 0
+            else f"bot {record.id} has no position to close"
+        )
+    tick = p.prices.get(record.product_id)
+    if tick is None:
+        _conflict(f"no price for {record.product_id} yet; close again once the market data arrives")
+    outcome = await p.order_path.exit_position(
+        bots.exit_runtime(record.id),
+        tick,
+        "close: sell the whole position (asked for by a person)",
+        wait=wait,
+    )
+    if isinstance(outcome, RiskRejection):
+        if outcome.code == ORDER_IN_FLIGHT:
+            _conflict(f"bot {record.id}: {outcome.message}")
+        raise unprocessable(("path", "bot_id"), f"the close was refused: {outcome.code}: {outcome.message}")
+    return outcome
+
+
+@router.post("/{bot_id}/close", status_code=status.HTTP_202_ACCEPTED)
+async def close_position(bot_id: BotIdPath, bots: Bots, p: Platform) -> CloseOut:
+    """Market-sell the bot's whole position now (a force exit), through the order path and its
+    risk rules for exits. 202 with the order's client_order_id once the order is stored; it is
+    placed and settled in the background (follow it on /orders or the live push). A running bot
+    keeps running: stop it first if it should not buy again. 409 when it holds nothing to close."""
     try:
-        await bots.delete(BotId(bot_id))
+        record = await bots.get(BotId(bot_id))
     except LookupError as exc:
         not_found(exc)
+    order = await _close(p, bots, record, wait=False)
+    return CloseOut(
+        bot_id=record.id,
+        client_order_id=order.client_order_id,
+        status=order.status.value,
+        base_size=order.base_size or 0,
+        product_id=order.product_id,
+    )
+
+
+@router.delete("/{bot_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_bot(
+    bot_id: BotIdPath,
+    bots: Bots,
+    p: Platform,
+    position: Annotated[
+        Literal["close", "keep"] | None,
+        Query(
+            description="For a bot that holds a position: 'close' sells it first (the bot is deleted "
+            "once the sell is settled), 'keep' keeps the coins in the account (listed by "
+            "GET /api/v1/accounts/unassigned). Required when the bot holds a position."
+        ),
+    ] = None,
+) -> Response:
+    try:
+        record = await bots.get(BotId(bot_id))
+    except LookupError as exc:
+        not_found(exc)
+    if bots.holding(record.id):
+        held = _holding_text(bots, record.id, record.product_id)
+        if position is None:
+            _conflict(
+                f"bot {record.id} holds {held}: delete with ?position=close to sell it first, or "
+                "?position=keep to keep the coins in the account (they are then listed as unassigned "
+                "holdings by GET /api/v1/accounts/unassigned)"
+            )
+        if position == "close":
+            await bots.stop(record.id)  # no new buy while it closes
+            order = await _close(p, bots, record, wait=True)
+            if bots.holding(record.id):
+                held = _holding_text(bots, record.id, record.product_id)
+                _conflict(
+                    f"bot {record.id} was stopped but not deleted: its close {order.client_order_id} "
+                    f"ended {order.status.value} and it still holds {held}"
+                )
+    await bots.delete(record.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

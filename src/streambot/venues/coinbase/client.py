@@ -36,6 +36,7 @@ from streambot.domain import (
     ClientOrderId,
     ExchangeOrder,
     ExchangeOrderStatus,
+    FeeTier,
     Fill,
     OrderRequest,
     PlacedOrder,
@@ -60,6 +61,7 @@ from streambot.venues.coinbase.parse import (
     parse_order,
     parse_orders,
     parse_products,
+    parse_transaction_summary,
 )
 from streambot.venues.coinbase.rate_limit import (
     DEFAULT_429_PAUSE_S,
@@ -198,6 +200,10 @@ class CoinbaseRest:
 
     async def accounts(self) -> list[Balance]:
         return [b async for page in self._pages("/accounts", [], ACCOUNTS_PAGE, parse_accounts) for b in page]
+
+    async def fee_tier(self) -> FeeTier:
+        """The account's fee tier (``GET /transaction_summary``), spot products."""
+        return parse_transaction_summary(await self._get("/transaction_summary", [("product_type", "SPOT")]))
 
     async def place_order(self, request: OrderRequest) -> PlacedOrder:
         """Market IOC, or limit GTC when ``limit_price`` is set. Sent once (see module docs)."""

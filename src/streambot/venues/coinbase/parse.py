@@ -19,6 +19,8 @@ from streambot.domain import (
     ClientOrderId,
     ExchangeOrder,
     ExchangeOrderStatus,
+    FeeSource,
+    FeeTier,
     Fill,
     OrderRequest,
     PlacedOrder,
@@ -46,6 +48,7 @@ from streambot.venues.coinbase.rest_messages import (
     RestPricebooks,
     RestProduct,
     RestProducts,
+    RestTransactionSummary,
 )
 
 ERROR_SNIPPET: Final = 200
@@ -238,6 +241,19 @@ def parse_accounts(body: bytes) -> tuple[list[Balance], str]:
     """One page of accounts and the cursor of the next page ("" when this was the last)."""
     page = _decode(body, RestAccountsPage, "accounts")
     return [_balance_from_wire(a) for a in page.accounts], page.cursor if page.has_next else ""
+
+
+def parse_transaction_summary(body: bytes) -> FeeTier:
+    """``GET /transaction_summary``: the account's fee tier (rates as fractions, 0.012 is 1.2 %)."""
+    tier = _decode(body, RestTransactionSummary, "transaction summary").fee_tier
+    maker = _to_decimal(tier.maker_fee_rate, "maker_fee_rate")
+    taker = _to_decimal(tier.taker_fee_rate, "taker_fee_rate")
+    if not (0 <= maker < 1 and 0 <= taker < 1) or not (tier.maker_fee_rate and tier.taker_fee_rate):
+        raise ExchangeError(
+            f"fee tier rates {tier.maker_fee_rate!r}/{tier.taker_fee_rate!r} are not fractions below 1",
+            code="BAD_RESPONSE",
+        )
+    return FeeTier(maker_fee_rate=maker, taker_fee_rate=taker, source=FeeSource.EXCHANGE)
 
 
 def parse_candles(body: bytes, seconds: int) -> list[Candle]:

@@ -188,3 +188,17 @@ class RestErrorBody(msgspec.Struct):
     message: str = ""
     error_details: str = ""
     errors: list[RestErrorItem] = []  # the documented 429 body
+
+
+class RestFeeTier(msgspec.Struct):
+    pricing_tier: str = ""
+    taker_fee_rate: str = ""
+    maker_fee_rate: str = ""
+
+
+class RestTransactionSummary(msgspec.Struct):
+    """``GET /transaction_summary``: the account's volume and its fee tier (other keys ignored)."""
+
+    fee_tier: RestFeeTier
+    total_volume: float = 0.0
+    total_fees: float = 0.0

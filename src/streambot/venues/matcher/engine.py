@@ -5,8 +5,9 @@ Pure: no I/O and no clock (callers pass ``now``, UNIX seconds). Money is ``Decim
 exchange computes (fees, sizes bought by quote) keep 16 decimal places, as Coinbase reports them.
 
 - ``market_market_ioc`` fills at once at the best ask (buys) or best bid (sells), as taker.
-  A buy by ``quote_size`` spends exactly that amount, fee included (``size_inclusive_of_fees``),
-  like Coinbase; a buy by ``base_size`` pays the fee on top.
+  A buy by ``quote_size`` spends at most that amount, fee included (``size_inclusive_of_fees``),
+  and buys a base size on the product's ``base_increment``, like Coinbase (what one increment
+  more would have cost stays in the account); a buy by ``base_size`` pays the fee on top.
 - ``limit_limit_gtc`` that crosses the book fills at once as taker at the touch; otherwise it rests
   (its funds on hold) and fills at its limit price, as maker, when a later quote crosses it: each
   tick fills at most the size quoted at the touch, so a large order fills in parts over several
@@ -61,8 +62,9 @@ class MatchingEngine:
         products: Iterable[Product],
         *,
         starting_balances: Mapping[str, Decimal] | None = None,
-        taker_fee_rate: Decimal = Decimal("0.006"),
-        maker_fee_rate: Decimal = Decimal("0.004"),
+        # Coinbase's entry tier (the lowest volume): 1.20 % taker, 0.60 % maker.
+        taker_fee_rate: Decimal = Decimal("0.012"),
+        maker_fee_rate: Decimal = Decimal("0.006"),
         seed: int | None = None,
         now: float = 0.0,
     ) -> None:
@@ -395,9 +397,8 @@ class MatchingEngine:
         with localcontext() as context:
             context.prec = PRECISION
             if parsed.quote_size is not None:
-                value = value_of_quote_spend(parsed.quote_size, rate)
-                fee = parsed.quote_size - value
-                return quantize_amount(value / ask), value, fee, parsed.quote_size
+                size, value, fee = self._quote_buy(parsed.product, parsed.quote_size, ask)
+                return size, value, fee, value + fee
             assert parsed.base_size is not None
             price = ask if parsed.side == "BUY" else bid
             if parsed.limit_price is not None and not self._crosses(
@@ -427,6 +428,22 @@ class MatchingEngine:
         account = self._accounts.get(currency)
         if account is None or account.available < needed:
             raise refuse("INSUFFICIENT_FUND", "Insufficient balance in source account")
+
+    def _quote_buy(self, product: Product, spend: Decimal, ask: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        """(base, value, fee) of a market buy spending at most ``spend`` quote, fee included: the
+        base rounded down onto the product's increment, as Coinbase fills it (never 16-place dust)."""
+        with localcontext() as context:
+            context.prec = PRECISION
+            rate = self.taker_fee_rate
+            size = quantize_amount(value_of_quote_spend(spend, rate) / ask)
+            increment = product.base_increment
+            if increment > 0:
+                size = (size / increment).to_integral_value(rounding=ROUND_DOWN) * increment
+            value = quantize_amount(size * ask)
+            fee = fee_on(value, rate)
+            if value + fee > spend:  # the fee rounding can never overspend
+                fee = spend - value
+            return size, value, fee
 
     def _buy_hold(self, base: Decimal, price: Decimal) -> Decimal:
         return buy_hold(base, price, self.taker_fee_rate)
@@ -459,11 +476,8 @@ class MatchingEngine:
         self, order: SimOrder, parsed: ParsedOrder, bid: Decimal, ask: Decimal, now: float
     ) -> None:
         if order.side == "BUY" and parsed.quote_size is not None:
-            with localcontext() as context:
-                context.prec = PRECISION
-                value = value_of_quote_spend(parsed.quote_size, self.taker_fee_rate)
-                size = quantize_amount(value / ask)
-            self._fill(order, ask, size, value, maker=False, now=now, spend=parsed.quote_size)
+            size, value, fee = self._quote_buy(parsed.product, parsed.quote_size, ask)
+            self._fill(order, ask, size, value, maker=False, now=now, spend=value + fee)
             return
         assert parsed.base_size is not None
         self._fill(order, ask if order.side == "BUY" else bid, parsed.base_size, None, maker=False, now=now)

@@ -69,18 +69,23 @@ def test_accounts_exist_per_currency_with_the_starting_quote() -> None:
     assert book.account_by_uuid(usd.uuid) is usd
 
 
-def test_a_market_buy_by_quote_spends_exactly_that_fee_included() -> None:
+def test_a_market_buy_by_quote_spends_at_most_that_fee_included_for_a_size_on_the_increment() -> None:
     book = engine()
     order = placed(book.place_order(NewOrder.market("c1", "BTC-USD", Side.BUY, quote_size="100"), T0 + 1))
     assert order.status == FILLED
     assert order.size_in_quote
-    assert order.filled_value + order.total_fees == Decimal(100)
+    spent = order.filled_value + order.total_fees
+    # Short of 100 by less than one more increment (1e-8 BTC at 100002) would have cost.
+    assert Decimal(100) - Decimal("100002.00") * Decimal("1e-8") * (1 + TAKER) < spent <= Decimal(100)
     assert abs(order.total_fees - order.filled_value * TAKER) < TINY
-    # The size keeps 16 places, so size x price matches the value to within price x 1e-16.
-    assert abs(order.filled_size * Decimal("100002.00") - order.filled_value) < Decimal("1e-10")
+    # No dust: the size is on the product's base increment, and size x price is the value.
+    assert order.filled_size == order.filled_size.quantize(Decimal("1e-8"))
+    assert order.filled_size * Decimal("100002.00") == order.filled_value
+    assert available(book, "BTC") == order.filled_size
+    assert available(book, "USD") == Decimal(10000) - spent
     assert abs(order.average_filled_price - Decimal("100002")) < Decimal("1e-6")
-    assert order.total_value_after_fees == Decimal(100)
-    assert available(book, "USD") == Decimal(9900)
+    assert order.total_value_after_fees == spent
+    assert Decimal(9900) <= available(book, "USD") < Decimal("9900.01")  # the buy's size is on the increment
     assert available(book, "BTC") == order.filled_size
     (fill,) = book.list_fills(order_ids=[order.order_id])
     assert (fill.price, fill.size, fill.commission) == (
@@ -183,7 +188,7 @@ def test_cancel_releases_the_hold_and_reports_coinbase_failure_reasons() -> None
     assert order.status == CANCELLED
     assert order.cancel_message == "User requested cancel"
     assert hold(book, "USD") == 0
-    assert available(book, "USD") == Decimal(9990)
+    assert Decimal(9990) <= available(book, "USD") < Decimal("9990.01")  # the buy's size is on the increment
     assert book.update_market("BTC-USD", Decimal("80000.00"), Decimal("80000.01"), T0 + 2) == []
 
 
@@ -192,7 +197,7 @@ def test_a_reused_client_order_id_returns_the_first_order() -> None:
     first = placed(book.place_order(NewOrder.market("same", "BTC-USD", "BUY", quote_size="100"), T0))
     again = placed(book.place_order(NewOrder.market("same", "BTC-USD", "BUY", quote_size="500"), T0 + 1))
     assert again is first
-    assert available(book, "USD") == Decimal(9900)
+    assert Decimal(9900) <= available(book, "USD") < Decimal("9900.01")  # the buy's size is on the increment
     assert len(book.list_orders()) == 1
 
 
@@ -331,8 +336,8 @@ def test_preview_prices_the_order_without_placing_it() -> None:
     book = engine()
     preview = book.preview_order(NewOrder.market("", "BTC-USD", "BUY", quote_size="100"))
     assert preview.rejection is None
-    assert preview.total == Decimal(100)
-    assert preview.quote_size + preview.commission == Decimal(100)
+    assert Decimal("99.99") < preview.total <= Decimal(100)
+    assert preview.quote_size + preview.commission == preview.total
     assert (preview.best_bid, preview.best_ask) == (Decimal("100000.00"), Decimal("100002.00"))
     assert book.list_orders() == []
     assert available(book, "USD") == Decimal(10000)
