@@ -230,7 +230,12 @@ async def test_sigkill_while_trading_leaves_nothing_duplicated_or_unresolved(pro
                 "strategy": "threshold",
                 "product_id": product,
                 # Buys on every tick while flat, sells on the smallest rise: an order every tick or two.
-                "params": {"buy_below": 1e9, "sell_rise_pct": 0.0001, "order_pct": 20, "allow_below_fee": True},
+                "params": {
+                    "buy_below": 1e9,
+                    "sell_rise_pct": 0.0001,
+                    "order_pct": 20,
+                    "allow_below_fee": True,
+                },
                 "budget": "1000",
             },
         )

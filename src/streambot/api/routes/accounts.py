@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from streambot.api.deps import PageLimit, PageOffset, Platform
 from streambot.api.schemas import AccountOut, AccountsOut, FeesOut, UnassignedHoldingOut
-from streambot.domain import to_decimal
+from streambot.domain import round_down, to_decimal
 from streambot.exchange import ExchangeError
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ async def unassigned(p: Platform) -> list[UnassignedHoldingOut]:
         seen.add(currency)
         balance = balances.get(currency)
         total = balance.available + balance.hold if balance is not None else Decimal(0)
-        left = total - held_by_bots.get(currency, Decimal(0))
-        if left < product.base_increment or left <= 0:
+        left = round_down(total - held_by_bots.get(currency, Decimal(0)), product.base_increment)
+        if left <= 0:
             continue
         tick = p.prices.get(product_id)
         price = to_decimal(tick.price) if tick is not None else None
