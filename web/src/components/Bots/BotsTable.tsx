@@ -4,7 +4,7 @@ import { formatMoney, formatSize, formatUs } from "../../state/format";
 import { useDashboard } from "../../state/store";
 import { ConfirmButton } from "../ui/Confirm";
 import { Empty, Panel } from "../ui/Panel";
-import { deleteBot, setStreaming, startBot, stopBot } from "./actions";
+import { closePosition, deleteBot, holding, setStreaming, startBot, stopBot } from "./actions";
 import { BotForm } from "./BotForm";
 
 export function StateBadge({ bot }: { bot: BotStatus }) {
@@ -39,14 +39,44 @@ export function BotActions({ bot, onEdit }: { bot: BotStatus; onEdit?: () => voi
           Edit
         </button>
       )}
-      <ConfirmButton
-        label="Delete"
-        danger
-        title={`Delete ${bot.name}?`}
-        message="The bot stops and is removed. Its trades stay in the history."
-        confirmLabel="Delete bot"
-        onConfirm={() => deleteBot(bot)}
-      />
+      {holding(bot) && (
+        <ConfirmButton
+          label="Close"
+          title={`Close ${bot.name}'s position?`}
+          message={`Sells the whole position (${bot.position.base_size}) at the market now. Break-even is ${bot.break_even_price}.`}
+          confirmLabel="Sell position"
+          onConfirm={() => closePosition(bot)}
+        />
+      )}
+      {holding(bot) ? (
+        <>
+          <ConfirmButton
+            label="Delete"
+            danger
+            title={`Delete ${bot.name}? It holds ${bot.position.base_size}`}
+            message="The bot stops, its position is sold at the market, then it is removed. Its trades stay in the history."
+            confirmLabel="Sell and delete"
+            onConfirm={() => deleteBot(bot, "close")}
+          />
+          <ConfirmButton
+            label="Delete, keep coins"
+            danger
+            title={`Delete ${bot.name} and keep its coins?`}
+            message="The bot is removed; what it holds stays in the account as an unassigned holding."
+            confirmLabel="Delete, keep coins"
+            onConfirm={() => deleteBot(bot, "keep")}
+          />
+        </>
+      ) : (
+        <ConfirmButton
+          label="Delete"
+          danger
+          title={`Delete ${bot.name}?`}
+          message="The bot stops and is removed. Its trades stay in the history."
+          confirmLabel="Delete bot"
+          onConfirm={() => deleteBot(bot)}
+        />
+      )}
     </div>
   );
 }
@@ -107,7 +137,14 @@ export function BotsTable() {
                         <span />
                       </label>
                     </td>
-                    <td className="num">{formatSize(bot.position.base_size)}</td>
+                    <td className="num" data-testid="bot-position">
+                      {formatSize(bot.position.base_size)}
+                      {holding(bot) && (
+                        <small className="muted" data-testid="break-even" title="Break-even: average entry with the buy fee, grossed up for the sell fee">
+                          {" "}· b/e {bot.break_even_price}
+                        </small>
+                      )}
+                    </td>
                     <td className={`num ${total > 0 ? "up" : total < 0 ? "down" : ""}`} title={`realized ${bot.position.realized_pnl} · unrealized ${bot.unrealized_pnl}`}>
                       {formatMoney(total)}
                     </td>
