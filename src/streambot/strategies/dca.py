@@ -76,7 +76,7 @@ class Dca:
             # A fill changed the position (apply_fill assigns a new cost): only then compare Decimals.
             self._position = position
             self._cost = position.cost
-            if position.base > _ZERO:
+            if ctx.holding:  # dust below the minimum order size is no position
                 self._was_holding = True
             elif self._was_holding:
                 # The position was sold (take-profit, another exit): a new cycle.
@@ -108,8 +108,6 @@ class Dca:
             budget_pct=self.params.order_pct,
         )
 
-
-_ZERO = Decimal(0)
 
 SPEC = StrategySpec(
     name="dca",

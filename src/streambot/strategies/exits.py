@@ -74,7 +74,7 @@ class WithExits:
         position = ctx.position
         price = tick.price
         if position is not self._position or position.cost is not self._cost:
-            self._track(position, price, ctx.last_fill_price)
+            self._track(position, price, ctx.last_fill_price, ctx.holding)
         if not self._entry:
             return signal
         if price > self._high:
@@ -104,10 +104,10 @@ class WithExits:
             )
         return signal
 
-    def _track(self, position: Position, price: float, last_fill_price: float) -> None:
+    def _track(self, position: Position, price: float, last_fill_price: float, holding: bool) -> None:
         self._position = position
         self._cost = position.cost
-        if position.base <= 0:
+        if not holding:  # flat, or dust below the minimum order size: nothing an exit could sell
             self._entry = 0.0
             self._high = 0.0
             self._stop_price = self._trail_price = 0.0

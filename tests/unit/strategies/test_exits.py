@@ -101,3 +101,22 @@ def test_every_strategy_accepts_exits(name: str) -> None:
     said = run(strategy, context(Decimal(1), entry=100.0), [100.0, 97.0])
     assert said[-1] is not None
     assert said[-1].reason.startswith("stop-loss")
+
+
+def test_dust_below_the_minimum_order_size_is_no_position_to_exit() -> None:
+    ctx = context(Decimal("0.00001"), entry=100.0)
+    ctx.min_base = Decimal("0.0001")  # the product's minimum: this holding can never be sold
+    assert run(exits(stop_loss_pct=5, take_profit_pct=3), ctx, [99.0, 50.0, 200.0]) == [None, None, None]
+
+
+def test_every_strategy_accepts_allow_below_fee_and_lists_its_take_profits() -> None:
+    from streambot.strategies.registry import strategies, validate_params
+
+    for name in strategies():
+        params = validate_params(name, {"allow_below_fee": True})
+        assert params.allow_below_fee is True, name
+    assert validate_params("threshold", {}).take_profits() == [("sell_rise_pct", 3.0)]
+    assert validate_params("dca", {}).take_profits() == [("take_profit_pct", 5.0)]
+    [(name, step)] = validate_params("grid", {"lower": 90, "upper": 110, "levels": 4}).take_profits()
+    assert name == "levels"
+    assert step == pytest.approx(5 / 105 * 100)
