@@ -188,3 +188,20 @@ class RestErrorBody(msgspec.Struct):
     message: str = ""
     error_details: str = ""
     errors: list[RestErrorItem] = []  # the documented 429 body
+
+
+class RestKeyPermissions(msgspec.Struct):
+    """``GET /key_permissions``: what the API key that signed the request may do."""
+
+    can_view: bool = False
+    can_trade: bool = False
+    can_transfer: bool = False
+    portfolio_uuid: str = ""
+    portfolio_type: str = ""
+
+
+class RestServerTime(msgspec.Struct):
+    """``GET /time`` (public): the exchange's clock; the seconds come as a string."""
+
+    epochSeconds: str
+    iso: str = ""
