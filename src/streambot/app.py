@@ -33,7 +33,7 @@ from streambot.bots import BotManager
 from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
 from streambot.config import MarketData, Mode, Settings
-from streambot.domain import BotId, FeeSource, FeeTier, Product, ProductId
+from streambot.domain import BotId, BotRecord, BotState, FeeSource, FeeTier, Product, ProductId
 from streambot.evaluator import StreamingEvaluator
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
@@ -54,8 +54,9 @@ from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.trading.pnl import AccountFigures
 from streambot.trading.reconcile import Reconciler
 from streambot.venues.coinbase.client import CoinbaseRest
+from streambot.venues.coinbase.key_check import CHECK_TIMEOUT_S, KeyProblem, check_api_key
 from streambot.venues.coinbase.key_material import AuthError
-from streambot.venues.coinbase.keys import resolve_api_key
+from streambot.venues.coinbase.keys import ApiKey, resolve_api_key
 from streambot.venues.factory import CoinbaseVenue, open_exchange
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,8 @@ class Platform:
             status_source=self.summary.status_frame,
         )
         self._bot_errors = bot_errors
+        # Bots a first live start stopped (they were running in paper mode): the plan names them.
+        self.stopped_for_live: list[BotRecord] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -218,6 +221,9 @@ class Platform:
             api_key = resolve_api_key(key, secret, settings.coinbase_key_file) if live else None
         except AuthError as exc:
             raise StartupError(str(exc)) from None
+        if api_key is not None:
+            # Before anything is opened: a key Coinbase refuses is one sentence within seconds.
+            await check_live_key(settings.coinbase_rest_url, api_key, clock)
 
         bus = InProcessBus(clock)
         prices = PriceBoard()
@@ -372,7 +378,9 @@ class Platform:
             # Before the bots load, so a bot on a user strategy finds it (or its load error).
             load_user_strategies(settings.strategy_dir)
         await self.bots.load()
-        if settings.demo_bots:
+        if settings.mode is Mode.LIVE:
+            await self._first_live_start()
+        elif settings.demo_bots:
             await self._create_demo_bots()
         self._spawn(self._record_bot_errors(), "bot-errors")
         self._spawn(self.evaluator.run(), "evaluator")
@@ -407,9 +415,55 @@ class Platform:
         """Close the market-data stream; prices keep coming from REST polling (state ``polling``)."""
         await self.feed.stop_stream()
 
-    async def _create_demo_bots(self) -> None:
-        marker = self.settings.data_dir / "demo_bots_created"
+    async def _first_live_start(self) -> None:
+        """The first live start on this data directory trades nothing it was not told to here:
+        bots left running in paper mode are stopped (each is started again on purpose)."""
+        marker = self.settings.data_dir / "live_started"
         if marker.exists():
+            return
+        for record in await self.bots.list():
+            if record.state is BotState.RUNNING:
+                self.stopped_for_live.append(await self.bots.stop(record.id))
+        if self.stopped_for_live:
+            log.warning(
+                "⚠️ First live start: %d bots running in paper mode are stopped; start each on purpose",
+                len(self.stopped_for_live),
+            )
+        marker.write_text("streambot first ran in live mode on this data directory\n")
+
+    async def live_plan(self) -> list[str]:
+        """What will trade real money, for the user to read at a live start (the CLI prints it)."""
+        settings = self.settings
+        limits = limits_from(settings)
+        running = [r for r in await self.bots.list() if r.state is BotState.RUNNING]
+        lines = [
+            f"LIVE TRADING with real money on {settings.coinbase_rest_url}",
+            f"Products:     {', '.join(settings.products)}",
+        ]
+        if running:
+            lines.append(f"Running bots: {len(running)}, each trading up to its budget:")
+            lines += [
+                f"  #{r.id} {r.name!r}: {r.strategy} on {r.product_id}, budget {r.budget:f} "
+                f"{r.product_id.partition('-')[2]}"
+                for r in running
+            ]
+        else:
+            lines.append("Running bots: none; nothing trades until you start a bot")
+        if self.stopped_for_live:
+            names = ", ".join(f"#{r.id} {r.name!r}" for r in self.stopped_for_live)
+            lines.append(f"Stopped:      {names} (were running in paper mode; start each on purpose)")
+        lines.append(
+            f"Risk limits:  order ≤ {limits.max_order_notional:f}, "
+            f"position ≤ {limits.max_position_notional:f}, "
+            f"daily loss {limits.daily_loss_pct:f} %, drawdown {limits.max_drawdown_pct:f} %, "
+            f"{limits.max_trades_per_hour} trades/h per bot, bot budget ≤ {settings.max_bot_budget:f}"
+        )
+        return lines
+
+    async def _create_demo_bots(self) -> None:
+        """Paper mode's first run only: live mode never creates (or starts) demo bots."""
+        marker = self.settings.data_dir / "demo_bots_created"
+        if marker.exists() or self.settings.mode is Mode.LIVE:
             return
         if not await self.bots.list():
             for name, strategy, product, params, budget in DEMO_BOTS:
@@ -496,6 +550,29 @@ async def guarded(coro: Coroutine[Any, Any, None], name: str) -> None:
         raise
     except Exception:
         log.exception("❌ %s stopped with an error", name)
+
+
+async def check_live_key(rest_url: str, api_key: ApiKey, clock: Clock) -> None:
+    """StartupError in one sentence when Coinbase refuses the key, it may not view and trade, or
+    this machine's clock is off; within a few seconds, before anything else is opened."""
+    async with aiohttp.ClientSession() as session, AsyncExitStack() as opened:
+        try:
+            signed, public = (
+                open_exchange(
+                    CoinbaseVenue(rest_url, api_key=key, timeout=CHECK_TIMEOUT_S),
+                    clock=clock,
+                    session=session,
+                )
+                for key in (api_key, None)
+            )
+        except ValueError as exc:  # the URL
+            raise StartupError(f"STREAMBOT_COINBASE_REST_URL: {exc}") from None
+        opened.push_async_callback(signed.close)
+        opened.push_async_callback(public.close)
+        try:
+            await check_api_key(signed, public, clock)
+        except KeyProblem as exc:
+            raise StartupError(str(exc)) from None
 
 
 async def load_products(exchange: Exchange, wanted: Sequence[ProductId], clock: Clock) -> list[Product]:

@@ -15,7 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from streambot.config import Settings
+from streambot.config import Mode, Settings
 from streambot.observability import logging as streambot_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming trading bots for Coinbase.")
@@ -62,6 +62,9 @@ async def _run(settings: Settings) -> None:
         await platform.stop()
         _fail(str(exc))
     try:
+        if settings.mode is Mode.LIVE:
+            # stdout, not the log: what will trade real money, for the person starting it to read.
+            print("\n" + "\n".join(f"  {line}" for line in await platform.live_plan()))
         # stdout, not the log: the token must not end up in log files or log shippers.
         print(f"\n  streambot is running ({settings.mode.value} mode)")
         print(f"  Dashboard: {api.url}/?token={platform.api_token}")

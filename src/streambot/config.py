@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(default=200, ge=1)
     auth_max_failures: int = Field(default=10, ge=1)  # wrong tokens from one address before lockout
     auth_lockout_s: float = Field(default=300.0, gt=0)
+    # Request bodies larger than this are refused with 413 before they are read whole or parsed.
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # No bot's budget may exceed this (quote currency); live mode also caps it at the account's balance.
+    max_bot_budget: Decimal = Field(default=Decimal(1_000_000), gt=0, le=Decimal(10) ** 15)
     ws_max_clients: int = Field(default=1000, ge=1)
     ws_queue_size: int = Field(default=1000, ge=1)  # events queued per client before it is cut off
     ws_ring_size: int = Field(default=10_000, ge=1)  # recent events kept for resume

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -29,3 +31,34 @@ def test_bench_rejects_nonsense_arguments() -> None:
     result = CliRunner().invoke(cli, ["bench", "--ticks", "0"])
     assert result.exit_code == 2
     assert "--ticks must be at least 1" in result.output
+
+
+@pytest.mark.parametrize(
+    ("key", "secret", "expected"),
+    [
+        ("key-1", "c2VjcmV0", "the API key name must look like organizations/{org_id}/apiKeys/{key_id}"),
+        (
+            "organizations/o/apiKeys/k",
+            "-----BEGIN EC PRIVATE KEY-----\\nAAAA\\n-----END EC PRIVATE KEY-----",
+            "the API secret is not a readable PEM private key",
+        ),
+    ],
+)
+def test_a_malformed_live_key_stops_run_with_one_sentence(
+    tmp_path: Path, key: str, secret: str, expected: str
+) -> None:
+    env = {
+        "STREAMBOT_DATA_DIR": str(tmp_path),
+        "STREAMBOT_MODE": "live",
+        "STREAMBOT_MARKET_DATA": "coinbase",
+        "STREAMBOT_COINBASE_REST_URL": "http://127.0.0.1:9",  # never reached: the key fails first
+        "STREAMBOT_COINBASE_API_KEY": key,
+        "STREAMBOT_COINBASE_API_SECRET": secret,
+    }
+    result = CliRunner().invoke(cli, ["run"], env=env)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("streambot: STREAMBOT_COINBASE_API_KEY/STREAMBOT_COINBASE_API_SECRET: ")
+    assert expected in line
+    assert "AAAA" not in line

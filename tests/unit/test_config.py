@@ -29,6 +29,9 @@ def test_products_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"STREAMBOT_PRODUCTS": "BTCUSD"}, "not of the form BASE-QUOTE"),
         ({"STREAMBOT_HOST": "0.0.0.0"}, "not a loopback address"),
         ({"STREAMBOT_PORT": "99999"}, "port"),
+        ({"STREAMBOT_MAX_BOT_BUDGET": "0"}, "max_bot_budget"),
+        ({"STREAMBOT_MAX_BOT_BUDGET": "1e308"}, "max_bot_budget"),
+        ({"STREAMBOT_MAX_REQUEST_BYTES": "10"}, "max_request_bytes"),
     ],
 )
 def test_invalid_configuration_is_rejected_with_a_reason(
@@ -38,3 +41,13 @@ def test_invalid_configuration_is_rejected_with_a_reason(
         monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match=message):
         Settings()
+
+
+def test_bad_input_bounds_default_to_a_million_and_one_mebibyte(monkeypatch: pytest.MonkeyPatch) -> None:
+    from decimal import Decimal
+
+    settings = Settings()
+    assert settings.max_bot_budget == Decimal(1_000_000)
+    assert settings.max_request_bytes == 1_048_576
+    monkeypatch.setenv("STREAMBOT_MAX_BOT_BUDGET", "2500.5")
+    assert Settings().max_bot_budget == Decimal("2500.5")

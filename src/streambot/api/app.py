@@ -30,7 +30,13 @@ from streambot.api.routes import orders as orders_routes
 from streambot.api.routes import pnl as pnl_routes
 from streambot.api.routes import positions as positions_routes
 from streambot.api.routes import risk as risk_routes
-from streambot.api.security import AuthGuard, GuardMiddleware, RouteTemplates, TokenBuckets
+from streambot.api.security import (
+    AuthGuard,
+    BodyLimitMiddleware,
+    GuardMiddleware,
+    RouteTemplates,
+    TokenBuckets,
+)
 
 if TYPE_CHECKING:
     from streambot.api.served import ServedPlatform
@@ -59,6 +65,8 @@ def create_app(platform: ServedPlatform) -> FastAPI:
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # After the guard: a body over the limit is refused unread, once the address may ask at all.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     # Added last, so it runs first: a rate-limited or locked-out request costs no routing.
     app.add_middleware(
         GuardMiddleware,
@@ -66,6 +74,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         guard=guard,
         stats=requests,
         templates=RouteTemplates(lambda: app.routes),
+        token=platform.api_token,
         open_paths=("/api/v1/health",),
     )
 

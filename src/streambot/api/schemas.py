@@ -24,7 +24,9 @@ _COMPUTED_PLACES = Decimal("1e-12")
 
 def _computed(value: Decimal) -> str:
     with localcontext() as context:
-        context.prec = 60  # room for 12 places on any amount this platform can hold
+        # Room for 12 places on any amount, however large: a bot stored with a huge budget must
+        # not turn every P&L answer into a 500.
+        context.prec = max(60, value.adjusted() + 14)
         rounded = value.quantize(_COMPUTED_PLACES).normalize()
     return format(rounded + 0, "f")  # + 0: no "-0" for a loss that rounds away
 

@@ -1,4 +1,4 @@
-"""Guards in front of the routes: failed-token lockout, per-address request rate, origin checks.
+"""Guards in front of the routes: failed-token lockout, per-address request rate, body size, origins.
 
 All state is in memory, per process, bounded in size: this protects a single streambot from a
 script gone wrong or a token guesser, not a fleet from a botnet.
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import fastapi.routing
+from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -58,10 +59,23 @@ class AuthGuard:
         return remaining if remaining > 0 else 0.0
 
     def verify(self, peer: str, presented: str, expected: str) -> bool:
-        if hmac.compare_digest(presented.encode(), expected.encode()):
+        if self.matches(presented, expected):
             return True
         self._fail(peer)
         return False
+
+    @staticmethod
+    def matches(presented: str, expected: str) -> bool:
+        """The right token? In constant time, and counting nothing either way."""
+        return hmac.compare_digest(presented.encode(), expected.encode())
+
+    def admits(self, peer: str, presented: str | None, expected: str) -> bool:
+        """May this request go on to the token check? Yes unless its address is locked out, and
+        always with the right token: a guesser sharing the owner's address (127.0.0.1) locks
+        itself out, never the owner."""
+        if not self.locked_for(peer):
+            return True
+        return presented is not None and self.matches(presented, expected)
 
     def _fail(self, peer: str) -> None:
         now = self._clock.monotonic()
@@ -113,6 +127,15 @@ class TokenBuckets:
 def peer_of(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
+
+
+def bearer_of(scope: Scope) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if the request has one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
 
 
 async def _too_many(send: Send, wait: float, detail: str) -> None:
@@ -170,10 +193,12 @@ class GuardMiddleware:
         guard: AuthGuard,
         stats: RequestStats,
         templates: RouteTemplates,
+        token: str,
         open_paths: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.templates = templates
+        self._token = token
         self.buckets = buckets
         self.guard = guard
         self.stats = stats
@@ -187,7 +212,7 @@ class GuardMiddleware:
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET")
         started = time.perf_counter_ns()
-        if path not in self.open_paths:
+        if path not in self.open_paths and not self.guard.admits(peer, bearer_of(scope), self._token):
             locked = self.guard.locked_for(peer)
             if locked:
                 await _too_many(send, locked, "too many wrong API tokens from this address; try again later")
@@ -212,6 +237,92 @@ class GuardMiddleware:
             # The route's template, never the raw path: bounded labels, no ids or tokens in them.
             template = self.templates.of(scope.get("route"))
             self.stats.record(method, template, status, time.perf_counter_ns() - started)
+
+
+class BodyTooLarge(HTTPException):
+    """The request body went past the limit while it was being read.
+
+    An HTTPException, so FastAPI lets it through its body reading (which turns any other error
+    into a 400) and answers 413 with its detail.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``max_bytes`` with 413 before they are read whole or parsed.
+
+    A declared ``Content-Length`` over the limit is answered at once, without reading a byte; a
+    body sent without one (chunked) is counted as the route reads it, and refused the moment it
+    passes the limit.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.refused_total = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared < 0 or declared > limit:
+                    await self._refuse(send, declared)
+                    return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(send, received)
+
+    async def _refuse(self, send: Send, size: int) -> None:
+        self.refused_total += 1
+        if size < 0:
+            detail = "the Content-Length header is not a byte count"
+            code = 400
+        else:
+            detail = f"request body larger than {self.max_bytes} bytes"
+            code = 413
+        body = b'{"detail":"' + detail.encode() + b'"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": code,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def origin_allowed(origin: str, host: str | None, allowed: Iterable[str]) -> bool:

@@ -48,9 +48,20 @@ def load_public_key(text: str) -> PublicKey:
     return load_private_key(text)[0].public_key()
 
 
+ALL_SCOPES: Final = frozenset({"view", "trade"})
+"""What a key may do unless told otherwise (``transfer`` only when given)."""
+
+
 class JwtVerifier:
-    def __init__(self, keys: Mapping[str, str], *, clock: Clock) -> None:
+    def __init__(
+        self,
+        keys: Mapping[str, str],
+        *,
+        clock: Clock,
+        scopes: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self._clock = clock
+        self._scopes = dict(scopes or {})  # key name -> its permissions; a key not named has ALL_SCOPES
         self._keys: dict[str, tuple[PublicKey, str]] = {}
         for name, material in keys.items():
             public = load_public_key(material)
@@ -60,6 +71,12 @@ class JwtVerifier:
     @property
     def enabled(self) -> bool:
         return bool(self._keys)
+
+    def scopes(self, key_name: str | None) -> frozenset[str]:
+        """What the key may do: ``view``, ``trade``, ``transfer`` (every one without JWT checks)."""
+        if key_name is None:
+            return ALL_SCOPES | {"transfer"}
+        return self._scopes.get(key_name, ALL_SCOPES)
 
     def verify(self, token: str, *, uri: tuple[str, str, set[str]] | None = None) -> str:
         """The key name the token was signed by, or AuthFailure. ``uri``: (method, path, hosts)

@@ -130,6 +130,7 @@ class SimulatedRestApi:
             (f"{p}/market/product_book", self._product_book),
             (f"{p}/time", self._time),
             (f"{p}/transaction_summary", self._transaction_summary),
+            (f"{p}/key_permissions", self._key_permissions),
             (f"{p}/orders/historical/batch", self._list_orders),
             (f"{p}/orders/historical/fills", self._list_fills),
             (f"{p}/orders/historical/{{order_id}}", self._get_order),
@@ -296,6 +297,19 @@ class SimulatedRestApi:
             )
         candles = self.market.candles(spec.product_id, start, end, granularity, limit)
         return json_response({"candles": [candle_json(c, spec) for c in candles]})
+
+    async def _key_permissions(self, request: web.Request) -> web.Response:
+        """What the key that signed the request may do (set by the request gate)."""
+        scopes: frozenset[str] = request.get("key_scopes", frozenset())
+        return json_response(
+            {
+                "can_view": "view" in scopes,
+                "can_trade": "trade" in scopes,
+                "can_transfer": "transfer" in scopes,
+                "portfolio_uuid": "00000000-0000-4000-8000-000000000001",
+                "portfolio_type": "DEFAULT",
+            }
+        )
 
     async def _time(self, request: web.Request) -> web.Response:
         now = self._clock.time()

@@ -63,6 +63,8 @@ class SimulatorConfig:
     state_path: Path | None = None
     # API key name -> public (or private) key PEM / base64 Ed25519. Empty: no JWT checks at all.
     api_keys: Mapping[str, str] = field(default_factory=dict)
+    # API key name -> what it may do ("view", "trade", "transfer"); a key not named may view and trade.
+    key_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
     rate_limits: bool = True  # 30 req/s per key (private), 10 req/s per IP (public), else 429
     private_rate: float = PRIVATE_PER_SECOND
     public_rate: float = PUBLIC_PER_SECOND
@@ -97,7 +99,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.faults = Faults(clock)
-        verifier = JwtVerifier(config.api_keys, clock=clock)
+        verifier = JwtVerifier(config.api_keys, clock=clock, scopes=config.key_scopes)
         self._fanout = ChannelFanout(
             self.market,
             self.book,

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import BaseRoute, Mount, Route
 
-from tests.integration.api.conftest import Api, StartApi, close_code
+from tests.integration.api.conftest import Api, StartApi, close_code, next_frame
 
 PUBLIC: dict[str, str] = {
     "/api/v1/health": "monitors and load balancers probe it without credentials",
@@ -85,20 +85,27 @@ async def test_every_websocket_refuses_a_missing_or_wrong_token(start: StartApi)
         assert await close_code(queried) == 4401, path
 
 
-async def test_wrong_tokens_lock_the_address_out(start: StartApi) -> None:
-    api = await start(auth_max_failures=3)
+async def test_wrong_tokens_lock_the_guesser_out_never_the_owner(start: StartApi) -> None:
+    api = await start(auth_max_failures=10)
     url = api.url("/api/v1/bots")
-    for _ in range(3):
+    for _ in range(10):
         async with api.http.get(url, headers={"Authorization": "Bearer guess"}) as response:
             assert response.status == 401
-    # Locked: even the right token is refused for a while; health still answers.
+    # The 11th wrong token from 127.0.0.1 is locked out, and so is a request with none.
+    for headers in ({"Authorization": "Bearer guess"}, {}):
+        async with api.http.get(url, headers=headers) as response:
+            assert response.status == 429
+            assert int(response.headers["Retry-After"]) > 0
+    # The owner shares the address and presents the right token: never locked out.
     async with api.http.get(url, headers=api.auth) as response:
-        assert response.status == 429
-        assert int(response.headers["Retry-After"]) > 0
+        assert response.status == 200
     async with api.http.get(api.url("/api/v1/health")) as response:
         assert response.status == 200
-    ws = await api.ws("/api/v1/ws/market")
-    assert await close_code(ws) == 4429
+    owner = await api.ws("/api/v1/ws/market")
+    assert (await next_frame(owner))["type"] == "hello"
+    await owner.close()
+    guesser = await api.ws("/api/v1/ws/market", token="guess")
+    assert await close_code(guesser) == 4429
 
 
 async def test_request_rate_is_limited_per_address(start: StartApi) -> None:

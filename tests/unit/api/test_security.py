@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streambot.api.security import AuthGuard, TokenBuckets, origin_allowed
+from streambot.api.security import AuthGuard, TokenBuckets, bearer_of, origin_allowed
 from streambot.clock import ManualClock
 
 
@@ -44,3 +44,26 @@ def test_origin_is_the_api_itself_or_configured() -> None:
     assert not origin_allowed("https://evil.example", "127.0.0.1:8000", ())
     assert origin_allowed("https://dash.example/", "127.0.0.1:8000", ("https://dash.example",))
     assert not origin_allowed("null", None, ())
+
+
+def test_a_locked_address_still_admits_the_right_token() -> None:
+    clock = ManualClock()
+    guard = AuthGuard(max_failures=10, lockout_s=300, clock=clock)
+    for _ in range(11):
+        guard.verify("127.0.0.1", "guess", "secret")
+    assert guard.locked_for("127.0.0.1") > 0
+    assert guard.admits("127.0.0.1", "secret", "secret")  # the owner, sharing the address
+    assert not guard.admits("127.0.0.1", "guess", "secret")
+    assert not guard.admits("127.0.0.1", None, "secret")
+    assert guard.admits("10.0.0.1", None, "secret")  # not locked: on to the token check
+    assert guard.failures_total == 11  # admitting counts nothing
+
+
+def test_bearer_token_from_the_headers() -> None:
+    def scope(*headers: tuple[bytes, bytes]) -> dict[str, object]:
+        return {"headers": list(headers)}
+
+    assert bearer_of(scope((b"authorization", b"Bearer abc"))) == "abc"
+    assert bearer_of(scope((b"authorization", b"bearer  abc "))) == "abc"
+    assert bearer_of(scope((b"authorization", b"Basic abc"))) is None
+    assert bearer_of(scope()) is None

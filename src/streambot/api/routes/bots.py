@@ -7,6 +7,7 @@ from typing import Annotated, Literal, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
+from streambot.api.budget import check_budget
 from streambot.api.deps import BotIdPath, Bots, PageLimit, PageOffset, Platform, not_found, platform_of
 from streambot.api.errors import unprocessable
 from streambot.api.schemas import (
@@ -59,7 +60,8 @@ async def list_bots(bots: Bots, view: View, limit: PageLimit = 100, offset: Page
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_bot(body: BotCreate, bots: Bots) -> BotOut:
+async def create_bot(body: BotCreate, bots: Bots, p: Platform) -> BotOut:
+    await check_budget(p, body.budget, body.product_id)
     try:
         record = await bots.create(
             name=body.name,
@@ -130,9 +132,11 @@ async def get_bot(bot_id: BotIdPath, bots: Bots, view: View) -> BotOut:
 
 
 @router.patch("/{bot_id}")
-async def update_bot(bot_id: BotIdPath, body: BotUpdate, bots: Bots, view: View) -> BotOut:
+async def update_bot(bot_id: BotIdPath, body: BotUpdate, bots: Bots, view: View, p: Platform) -> BotOut:
     # The manager looks the bot up first (LookupError) and then checks the changes (BotError).
     try:
+        if body.budget is not None:
+            await check_budget(p, body.budget, (await bots.get(BotId(bot_id))).product_id)
         record = await bots.update(BotId(bot_id), body.model_dump(exclude_unset=True))
     except LookupError as exc:
         not_found(exc)

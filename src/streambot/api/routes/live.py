@@ -113,6 +113,8 @@ async def _authenticate(
                 'the first message must be {"type":"auth","token":"<TOKEN>","last_event_id":<int|null>}',
             ) from None
         token, last_event_id = message.token, message.last_event_id
+    if not guard.admits(peer, token, platform.api_token):  # the right token is never locked out
+        raise Refused(CloseCode.LOCKED_OUT, "too many wrong API tokens from this address; try later")
     if not guard.verify(peer, token, platform.api_token):
         raise Refused(CloseCode.UNAUTHORIZED, "invalid API token")
     return last_event_id
@@ -132,8 +134,6 @@ async def _serve(websocket: WebSocket, channel: Channel, bot_path: str | None = 
         origin = websocket.headers.get("origin")
         if origin and not origin_allowed(origin, websocket.headers.get("host"), settings.cors_origins):
             raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed (see STREAMBOT_CORS_ORIGINS)")
-        if guard.locked_for(peer):
-            raise Refused(CloseCode.LOCKED_OUT, "too many wrong API tokens from this address; try later")
         if hub.client_count >= settings.ws_max_clients:
             raise Refused(CloseCode.TRY_AGAIN_LATER, "the server has as many WebSocket clients as it takes")
         max_rate = _query_number(websocket, "max_rate", low=0.1, high=MAX_RATE_LIMIT) or 4.0

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal, Self
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator, model_validator
 
 from streambot.api.deps import MAX_ID, Platform
 from streambot.api.errors import unprocessable
@@ -93,7 +93,7 @@ class _ScopeIn(Input):
 
 
 class KillSwitchIn(_ScopeIn):
-    on: bool
+    on: StrictBool  # "yes", 1 or "true" are not a decision to stop trading: only true or false
     reason: str = Field(default="", max_length=500)
 
     _reason_is_text = field_validator("reason")(lambda value: _text(value, "reason"))

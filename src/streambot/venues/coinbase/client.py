@@ -70,7 +70,7 @@ from streambot.venues.coinbase.rate_limit import (
     RateLimiter,
     reset_seconds,
 )
-from streambot.venues.coinbase.rest_messages import GRANULARITY_SECONDS
+from streambot.venues.coinbase.rest_messages import GRANULARITY_SECONDS, RestKeyPermissions, RestServerTime
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,22 @@ class CoinbaseRest:
                     found[candle.start] = candle
             page_start = page_end
         return [found[at] for at in sorted(found)]
+
+    async def key_permissions(self) -> RestKeyPermissions:
+        """What the API key may do (view, trade, transfer): checked before trading live."""
+        body = await self._get("/key_permissions", [])
+        try:
+            return msgspec.json.decode(body, type=RestKeyPermissions)
+        except msgspec.DecodeError as exc:
+            raise ExchangeError(f"GET /key_permissions: unreadable answer ({exc})") from None
+
+    async def server_time(self) -> float:
+        """The exchange's clock in UNIX seconds (public ``/time``): a 401 may be this machine's clock."""
+        body = await self._get("/time", [])
+        try:
+            return float(msgspec.json.decode(body, type=RestServerTime).epochSeconds)
+        except (msgspec.DecodeError, ValueError) as exc:
+            raise ExchangeError(f"GET /time: unreadable answer ({exc})") from None
 
     async def accounts(self) -> list[Balance]:
         return [b async for page in self._pages("/accounts", [], ACCOUNTS_PAGE, parse_accounts) for b in page]

@@ -202,3 +202,20 @@ class RestTransactionSummary(msgspec.Struct):
     fee_tier: RestFeeTier
     total_volume: float = 0.0
     total_fees: float = 0.0
+
+
+class RestKeyPermissions(msgspec.Struct):
+    """``GET /key_permissions``: what the API key that signed the request may do."""
+
+    can_view: bool = False
+    can_trade: bool = False
+    can_transfer: bool = False
+    portfolio_uuid: str = ""
+    portfolio_type: str = ""
+
+
+class RestServerTime(msgspec.Struct):
+    """``GET /time`` (public): the exchange's clock; the seconds come as a string."""
+
+    epochSeconds: str
+    iso: str = ""
