@@ -94,14 +94,14 @@ DEMO_BOTS: tuple[tuple[str, str, str, dict[str, object], Decimal], ...] = (
         "Demo EMA cross ETH",
         "ema_crossover",
         "ETH-USD",
-        {"fast": 8, "slow": 21, "take_profit_pct": 3.0},
+        {"fast": 8, "slow": 21, "take_profit_pct": 3.0, "sell_on_cross": False},
         Decimal(1000),
     ),
     (
         "Demo EMA cross DOGE",
         "ema_crossover",
         "DOGE-USD",
-        {"fast": 8, "slow": 21, "take_profit_pct": 3.0},
+        {"fast": 8, "slow": 21, "take_profit_pct": 3.0, "sell_on_cross": False},
         Decimal(500),
     ),
 )

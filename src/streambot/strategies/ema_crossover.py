@@ -4,6 +4,8 @@ Parameters (besides the exits every strategy has):
 
 - ``fast`` (12), ``slow`` (26): the averages' periods, in bars of ``timeframe``; fast < slow.
 - ``order_pct`` (25): percent of the budget each buy spends; a sell sells the whole position.
+- ``sell_on_cross`` (true): sell on the cross below; false leaves selling to the exits, e.g. a
+  ``take_profit_pct`` above the round-trip fee, so every sell of the strategy's own is a profit.
 - ``timeframe`` ("tick"): every tick is a bar by default, as bots stored before candles existed
   expect; "1m", "5m", "15m" or "1h" for candles built from ticks.
 - ``act_on`` ("close"): on candles, decide on each close, or on every tick ("tick", may repaint).
@@ -32,6 +34,13 @@ class CrossoverParams(CandleParams):
     slow: int = Field(default=26, ge=3, le=2000, description="Period of the slow average, in bars.")
     order_pct: Decimal = Field(
         default=Decimal(25), gt=0, le=100, description="Percent of the budget each buy spends."
+    )
+    sell_on_cross: bool = Field(
+        default=True,
+        strict=True,
+        description="Sell the position when the fast average crosses below the slow one. Off: only "
+        "the exits (take_profit_pct, stop_loss_pct, trailing_stop_pct) sell, so a cross that comes "
+        "back within the round-trip fee does not turn into a loss.",
     )
 
     @model_validator(mode="after")
@@ -91,7 +100,7 @@ class MovingAverageCrossover(CandleStrategy[CrossoverParams]):
                 f"{self.kind}{params.fast} crossed above {self.kind}{params.slow}{self.when(final)}",
                 budget_pct=params.order_pct,
             )
-        if not above and ctx.holding:
+        if not above and ctx.holding and params.sell_on_cross:
             return Signal(
                 Side.SELL,
                 f"{self.kind}{params.fast} crossed below {self.kind}{params.slow}{self.when(final)}",

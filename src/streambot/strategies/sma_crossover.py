@@ -4,6 +4,7 @@ Parameters (besides the exits every strategy has):
 
 - ``fast`` (12), ``slow`` (26): the averages' periods, in bars of ``timeframe``; fast < slow.
 - ``order_pct`` (25): percent of the budget each buy spends; a sell sells the whole position.
+- ``sell_on_cross`` (true): sell on the cross below; false leaves selling to the exits.
 - ``timeframe`` ("1m"): candle length built from ticks, or "tick" for every tick.
 - ``act_on`` ("close"): decide on each candle close, or on every tick ("tick", may repaint).
 """

@@ -97,6 +97,21 @@ def test_sma_crossover_trades_on_candle_closes() -> None:
     assert sides(later) == [Side.SELL]
 
 
+def test_a_crossover_that_does_not_sell_on_the_cross_leaves_selling_to_its_take_profit() -> None:
+    """The demo EMA bots: a cross back down within the round-trip fee is no loss-making sell."""
+    closes = [10, 10, 10, 10, 9, 8, 7, 12, 14, 15]
+    selling = build("sma_crossover", {"fast": 2, "slow": 4})
+    holding = build("sma_crossover", {"fast": 2, "slow": 4, "sell_on_cross": False, "take_profit_pct": 5})
+    feed_closes(selling, context(), closes)
+    feed_closes(holding, context(), closes)
+    crossing_down = [10, 6, 5, 5]
+    assert sides(feed_closes(selling, context(Decimal(1)), crossing_down, start=T0 + 600)) == [Side.SELL]
+    assert sides(feed_closes(holding, context(Decimal(1)), crossing_down, start=T0 + 600)) == []
+    with pytest.raises(StrategyError) as error:
+        validate_params("ema_crossover", {"sell_on_cross": "no"})
+    assert error.value.field == "params.sell_on_cross"
+
+
 def test_ema_crossover_on_candles_ignores_ticks_inside_a_candle() -> None:
     strategy = build("ema_crossover", {"fast": 2, "slow": 4, "timeframe": "5m"})
     ctx = context()
