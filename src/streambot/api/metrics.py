@@ -131,6 +131,9 @@ class PlatformCollector(Collector):
         yield CounterMetricFamily(
             "streambot_feed_malformed_frames", "Frames that could not be parsed", value=status.malformed
         )
+        yield CounterMetricFamily(
+            "streambot_feed_invalid_tickers", "Tickers dropped as invalid", value=status.invalid_tickers
+        )
         # --- feed resilience (feed/client.py, feed/poller.py) ---
         yield CounterMetricFamily(
             "streambot_feed_heartbeat_gaps", "Heartbeat counter jumps", value=status.heartbeat_gaps
