@@ -45,6 +45,13 @@ class PlatformCollector(Collector):
             ticks.add_metric([product], count)
         yield ticks
 
+        restarts = CounterMetricFamily(
+            "streambot_task_restarts", "Background tasks restarted after dying", labels=["task"]
+        )
+        for task, count in p.supervisor.restarts.items():
+            restarts.add_metric([task], count)
+        yield restarts
+
         evaluator = p.evaluator
         skipped = CounterMetricFamily(
             "streambot_ticks_coalesced",
