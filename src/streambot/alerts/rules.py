@@ -19,37 +19,46 @@ class FeedOutage:
     """How long the market feed has been without a live WebSocket, whatever the flapping.
 
     An outage starts when the feed is seen in any state but ``live`` and ends only once the feed
-    has stayed live for ``settle_s`` seconds: a socket that comes back for a moment between drops
-    does not restart the count. States come from the feed's events (every flap) and from the
-    periodic readings alike; times are monotonic seconds.
+    has stayed live for ``settle_s`` seconds; until then every second not live adds up, so a
+    socket that comes back for a moment between drops does not restart the count. States come
+    from the feed's events (every flap) and from the periodic readings alike; times are
+    monotonic seconds.
     """
 
     def __init__(self, settle_s: float) -> None:
         self.settle_s = settle_s
-        self.down_since: float | None = None
         self.state: str | None = None
+        self.started: float | None = None  # when the outage began; None: no outage
+        self._down_before = 0.0  # seconds not live in this outage, before the current stretch
+        self._down_from: float | None = None  # when the current stretch not live began
         self._live_since: float | None = None
 
     def observe(self, state: str | None, now: float) -> None:
         if state is None:  # no feed (not started): nothing to judge
             return
         if state == LIVE:
-            if self._live_since is None or self.state != LIVE:
+            if self._down_from is not None:
+                self._down_before += now - self._down_from
+                self._down_from = None
+            if self._live_since is None:
                 self._live_since = now
         else:
             self._live_since = None
-            if self.down_since is None:
-                self.down_since = now
+            if self.started is None:
+                self.started = now
+            if self._down_from is None:
+                self._down_from = now
         self.state = state
 
     def down_for(self, now: float) -> float:
-        """Seconds the current outage has lasted; 0 when there is none."""
-        if self.down_since is None:
+        """Seconds without a live socket in the current outage; 0 when there is none."""
+        if self.started is None:
             return 0.0
         if self._live_since is not None and now - self._live_since >= self.settle_s:
-            self.down_since = None
+            self.started, self._down_before = None, 0.0
             return 0.0
-        return now - self.down_since
+        current = now - self._down_from if self._down_from is not None else 0.0
+        return self._down_before + current
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +123,8 @@ class Rules:
                 Condition(
                     "feed_down",
                     CRITICAL,
-                    f"market-data feed not live for {down_for:.0f} s (now {self.feed.state}): "
+                    f"market-data feed without a live socket for {down_for:.0f} s "
+                    f"of the last {now - (self.feed.started or now):.0f} s (now {self.feed.state}): "
                     "entries blocked, bots are not seeing live prices",
                 )
             )
