@@ -34,8 +34,10 @@ def ticker_from_book(
     one may trade on (NaN, infinite, bid above ask).
 
     ``now`` (UNIX seconds) stands in for a book that carries no time."""
+    if not (book.bid.is_finite() and book.ask.is_finite()):
+        return None
     bid, ask = float(book.bid), float(book.ask)
-    if not (math.isfinite(bid) and math.isfinite(ask)):
+    if not (math.isfinite(bid) and math.isfinite(ask)):  # beyond a float's range
         return None
     if bid > 0 and ask > 0:
         if bid > ask:
