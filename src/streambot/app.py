@@ -11,7 +11,7 @@ undoes it all in reverse.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -37,7 +37,9 @@ from streambot.domain import BotId, BotRecord, BotState, FeeSource, FeeTier, Pro
 from streambot.evaluator import StreamingEvaluator
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
+from streambot.feed.parse import valid_quote
 from streambot.observability.requests import RequestStats
+from streambot.observability.supervisor import Supervisor, TaskFactory
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
 from streambot.simulator.server import Simulator, SimulatorConfig
@@ -177,6 +179,8 @@ class Platform:
         self.trading = trading
         self.feed = feed
         self.candles = candles
+        # Every background task runs under it: one that dies is restarted (and alerted on).
+        self.supervisor = Supervisor(clock)
         self.alerts = alert_manager_for(self)
         # What the API and the live push report: built here, once every part it reads exists.
         self.requests = RequestStats()
@@ -192,8 +196,6 @@ class Platform:
         self._bot_errors = bot_errors
         # Bots a first live start stopped (they were running in paper mode): the plan names them.
         self.stopped_for_live: list[BotRecord] = []
-        self._tasks: list[asyncio.Task[None]] = []
-        self._background: set[asyncio.Task[None]] = set()
 
     # --- building --------------------------------------------------------------------------
 
@@ -382,19 +384,21 @@ class Platform:
             await self._first_live_start()
         elif settings.demo_bots:
             await self._create_demo_bots()
-        self._spawn(self._record_bot_errors(), "bot-errors")
-        self._spawn(self.evaluator.run(), "evaluator")
-        self._spawn(self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
-        self._spawn(self.feed.run(), "feed")
-        if self.simulator is not None and settings.market_data is MarketData.COINBASE:
-            self._spawn(self._follow_live_prices(self.simulator), "paper-market")
-        self._spawn(self._log_summary(), "summary")
-        for coro, name in self.trading.background():
-            self._spawn(coro, name)
-        self._spawn(self.events.run(), "live-push")
-        self._spawn(self.candles.run(), "chart-candles")
-        self._spawn(self.alerts.run(), "alerts")
-        self._spawn(self.bots.fees.run(), "fee-tier")
+        self._spawn(self._record_bot_errors, "bot-errors")
+        self._spawn(self.evaluator.run, "evaluator")
+        self._spawn(lambda: self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
+        self._spawn(self.feed.run, "feed")
+        simulator = self.simulator
+        if simulator is not None and settings.market_data is MarketData.COINBASE:
+            self._spawn(lambda: self._follow_live_prices(simulator), "paper-market")
+        self._spawn(self._log_summary, "summary")
+        for coro, name in self._trading_background():
+            coro.close()  # only its name is needed here: each (re)start makes a fresh one
+            self._spawn(functools.partial(self._trading_task, name), name)
+        self._spawn(self.events.run, "live-push")
+        self._spawn(self.candles.run, "chart-candles")
+        self._spawn(self.alerts.run, "alerts")
+        self._spawn(self.bots.fees.run, "fee-tier")
         log.info(
             "✅ streambot started: mode=%s market=%s products=%d bots=%d store=%s",
             settings.mode.value,
@@ -409,7 +413,7 @@ class Platform:
         if self.feed.status().running:
             self.feed.start_stream()
         else:
-            self._spawn(self.feed.run(), "feed")
+            self._spawn(self.feed.run, "feed")
 
     async def stop_feed(self) -> None:
         """Close the market-data stream; prices keep coming from REST polling (state ``polling``)."""
@@ -487,6 +491,8 @@ class Platform:
         try:
             while True:
                 tick = await mailbox.get()
+                if not valid_quote(tick.price, tick.best_bid, tick.best_ask):
+                    continue  # the feed drops these; a fill at NaN must never be possible
                 simulator.market.apply_external_tick(
                     tick.product_id, tick.price, tick.best_bid, tick.best_ask
                 )
@@ -517,20 +523,30 @@ class Platform:
                 self.balances.hit_rate * 100,
             )
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(guarded(coro, name), name=name)
-        self._tasks.append(task)
+    def _spawn(self, factory: TaskFactory, name: str) -> None:
+        """Run a background task under the supervisor: restarted from ``factory()`` if it dies."""
+        self.supervisor.spawn(factory, name)
+
+    def _trading_background(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
+        return self.trading.background()
+
+    def _trading_task(self, name: str) -> Coroutine[Any, Any, None]:
+        """A fresh coroutine of the trading desk's background task ``name`` (for each restart)."""
+        chosen: Coroutine[Any, Any, None] | None = None
+        for coro, each in self._trading_background():
+            if each == name and chosen is None:
+                chosen = coro
+            else:
+                coro.close()  # never started: closing it is all it needs
+        if chosen is None:
+            raise RuntimeError(f"the trading desk has no background task {name!r}")
+        return chosen
 
     # --- shutdown --------------------------------------------------------------------------
 
     async def stop(self) -> None:
         await self.feed.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await self.supervisor.stop()
         await self.order_path.drain()
         while not self._bot_errors.empty():
             await self.bots.record_error(*self._bot_errors.get_nowait())
@@ -540,16 +556,6 @@ class Platform:
             await self.simulator.stop()
         await self.store.close()
         log.info("✅ streambot stopped")
-
-
-async def guarded(coro: Coroutine[Any, Any, None], name: str) -> None:
-    """Run a background coroutine; an error is logged with its name instead of vanishing."""
-    try:
-        await coro
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("❌ %s stopped with an error", name)
 
 
 async def check_live_key(rest_url: str, api_key: ApiKey, clock: Clock) -> None:
@@ -595,13 +601,18 @@ def alert_notifiers(settings: Settings) -> list[Notifier]:
     """The webhook and Telegram notifiers the settings configure (none by default)."""
     notifiers: list[Notifier] = []
     if settings.alert_webhook_url is not None:
-        notifiers.append(WebhookNotifier(settings.alert_webhook_url.get_secret_value()))
+        notifiers.append(
+            WebhookNotifier(
+                settings.alert_webhook_url.get_secret_value(), trades=settings.alert_trades_webhook
+            )
+        )
     if settings.telegram_bot_token is not None and settings.telegram_chat_id is not None:
         notifiers.append(
             TelegramNotifier(
                 settings.telegram_bot_token.get_secret_value(),
                 settings.telegram_chat_id.get_secret_value(),
                 settings.telegram_api_url,
+                trades=settings.alert_trades_telegram,
             )
         )
     return notifiers
@@ -617,6 +628,7 @@ def alert_readings(platform: Platform) -> Readings:
         cache_hits=balances.hits + balances.joined,
         cache_misses=balances.misses,
         breaker_state=platform.exchange.breaker.state,
+        failing_tasks=platform.supervisor.failing(),
     )
 
 
@@ -628,6 +640,8 @@ def alert_manager_for(platform: Platform) -> AlertManager:
         platform.clock,
         rules=Rules(
             feed_down_after_s=settings.alert_feed_down_s,
+            feed_live_settle_s=settings.alert_feed_live_settle_s,
+            breaker_clear_after_s=settings.alert_breaker_clear_s,
             min_cache_lookups=settings.alert_min_cache_lookups,
         ),
         notifiers=alert_notifiers(settings),

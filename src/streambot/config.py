@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     telegram_chat_id: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
     alert_feed_down_s: float = Field(default=30.0, gt=0)  # feed not live this long: alert
+    alert_feed_live_settle_s: float = Field(default=10.0, ge=0)  # live this long ends an outage
+    alert_breaker_clear_s: float = Field(default=30.0, ge=0)  # breaker closed this long: cleared
+    alert_trades_webhook: bool = False  # also send fills to the webhook
+    alert_trades_telegram: bool = False  # also send fills to Telegram
     alert_check_interval_s: float = Field(default=5.0, gt=0)
     alert_min_cache_lookups: int = Field(default=20, ge=1)  # before judging the cache hit rate
 

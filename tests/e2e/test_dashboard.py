@@ -142,3 +142,20 @@ def test_dropped_feed_shows_reconnecting_then_live(page: Page, live: Live) -> No
     expect(badge).to_have_attribute("data-history", re.compile(after_fault))
     expect(badge).to_have_attribute("data-state", "live")
     expect(page.get_by_test_id("dashboard-connection")).to_have_attribute("data-state", "live")
+
+
+def test_a_stopped_feed_says_entries_blocked_in_the_header_and_the_risk_panel(page: Page, live: Live) -> None:
+    risk = page.get_by_test_id("risk-panel")
+    expect(risk.get_by_test_id("risk-state")).to_have_text("Trading active")
+    expect(page.get_by_test_id("entries-blocked")).to_have_count(0)
+    live.call("POST", "/api/v1/ws/websocket/stop")
+    try:
+        expect(page.get_by_test_id("feed-connection")).to_have_attribute("data-state", "polling")
+        expect(page.get_by_test_id("entries-blocked")).to_have_text("Entries blocked: feed not live")
+        expect(risk.get_by_test_id("risk-state")).to_have_text("Entries blocked: feed not live")
+        screenshot(page, "entries-blocked")
+    finally:
+        live.call("POST", "/api/v1/ws/start-portfolio-stream")
+    expect(page.get_by_test_id("feed-connection")).to_have_attribute("data-state", "live")
+    expect(risk.get_by_test_id("risk-state")).to_have_text("Trading active")
+    expect(page.get_by_test_id("entries-blocked")).to_have_count(0)

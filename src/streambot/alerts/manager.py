@@ -4,6 +4,11 @@ An alert is raised once when its condition starts and cleared once when it ends:
 published on the bus as ``alerts.raised`` / ``alerts.cleared`` (the status WebSocket pushes
 those) and sent to every configured notifier in the background, never blocking the caller.
 
+The feed's state changes arrive as events too, so the feed-down rule sees every flap, not only
+the state at each check. Trades (fills) go, as notices rather than alerts, to the notifiers whose
+``trades`` flag is set (``STREAMBOT_ALERT_TRADES_WEBHOOK`` / ``STREAMBOT_ALERT_TRADES_TELEGRAM``);
+halts are alerts and reach every notifier.
+
 The manager knows nothing of the platform: the composition root hands it a ``read`` callable
 that gathers the figures the rules judge, and the notifiers built from the settings.
 """
@@ -23,7 +28,14 @@ from streambot.alerts.notify import Notifier
 from streambot.alerts.rules import CRITICAL, Condition, Readings, Rules
 from streambot.bus import Bus
 from streambot.clock import Clock
-from streambot.events import AlertCleared, AlertRaised, RiskHalted, RiskResumed
+from streambot.events import (
+    AlertCleared,
+    AlertRaised,
+    FeedStateChanged,
+    RiskHalted,
+    RiskResumed,
+    TradeBooked,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +73,36 @@ class AlertManager:
         self._session: aiohttp.ClientSession | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self.raised_total = 0
+        self.trades_notified = 0
         self._unsubscribe = [
             bus.subscribe(RiskHalted, self._on_halted),
             bus.subscribe(RiskResumed, self._on_resumed),
+            bus.subscribe(FeedStateChanged, self._on_feed_state),
+            bus.subscribe(TradeBooked, self._on_trade),
         ]
+
+    # --- the feed's flaps and the trades arrive as events ----------------------------------------
+
+    def _on_feed_state(self, event: FeedStateChanged) -> None:
+        self.rules.feed.observe(str(event.state), self._clock.monotonic())
+
+    def _on_trade(self, event: TradeBooked) -> None:
+        trade = event.trade
+        if trade.base_size <= 0:
+            return
+        message = (
+            f"{trade.side.value.upper()} {trade.base_size} {trade.product_id} @ {trade.price} "
+            f"(fee {trade.fee}, bot {trade.bot_id}, {trade.status.value})"
+        )
+        notice = {
+            "event": "trade",
+            "code": f"trade.bot.{trade.bot_id}",
+            "severity": "info",
+            "message": message,
+            "since": self._clock.time(),
+        }
+        if self._notify(notice, trades_only=True):
+            self.trades_notified += 1
 
     # --- risk halts arrive as events ---------------------------------------------------------
 
@@ -105,13 +143,20 @@ class AlertManager:
                     self.check()
                 except Exception:
                     log.exception("❌ alert check failed")
-        finally:
+        except asyncio.CancelledError:
             await self.close()
+            raise
+        finally:
+            # Died otherwise: the supervisor runs ``run`` again, so the subscriptions stay.
+            await self._close_sending()
 
     async def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
+        await self._close_sending()
+
+    async def _close_sending(self) -> None:
         if self._sending:
             await asyncio.wait(set(self._sending), timeout=5)
             for task in self._sending:
@@ -138,17 +183,20 @@ class AlertManager:
         self._bus.publish(AlertCleared(**alert.as_dict()))
         self._notify({"event": "cleared", **alert.as_dict()})
 
-    def _notify(self, alert: dict[str, Any]) -> None:
-        if not self.notifiers:
-            return
+    def _notify(self, alert: dict[str, Any], *, trades_only: bool = False) -> bool:
+        """Send in the background; ``trades_only``: only to notifiers that take trades."""
+        notifiers = [n for n in self.notifiers if n.trades] if trades_only else self.notifiers
+        if not notifiers:
+            return False
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return
-        for notifier in self.notifiers:
+            return False
+        for notifier in notifiers:
             task = loop.create_task(self._send(notifier, alert))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
+        return True
 
     async def _send(self, notifier: Notifier, alert: dict[str, Any]) -> None:
         if self._session is None:

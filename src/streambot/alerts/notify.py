@@ -18,11 +18,14 @@ TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 class Notifier(Protocol):
     name: str
+    trades: bool  # also send trade notices (fills), not only alerts
 
     async def send(self, session: aiohttp.ClientSession, alert: dict[str, Any]) -> None: ...
 
 
 def _text(alert: dict[str, Any]) -> str:
+    if alert["event"] == "trade":
+        return f"💰 streambot trade: {alert['message']}"
     icon = "❌" if alert["event"] == "raised" else "✅"
     verb = "ALERT" if alert["event"] == "raised" else "cleared"
     return f"{icon} streambot {verb} [{alert['severity']}] {alert['code']}: {alert['message']}"
@@ -40,8 +43,9 @@ async def _post(session: aiohttp.ClientSession, name: str, url: str, body: dict[
 class WebhookNotifier:
     name = "webhook"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, trades: bool = False) -> None:
         self._url = url
+        self.trades = trades
 
     async def send(self, session: aiohttp.ClientSession, alert: dict[str, Any]) -> None:
         await _post(session, self.name, self._url, {**alert, "text": _text(alert)})
@@ -50,9 +54,12 @@ class WebhookNotifier:
 class TelegramNotifier:
     name = "telegram"
 
-    def __init__(self, token: str, chat_id: str, api_url: str = "https://api.telegram.org") -> None:
+    def __init__(
+        self, token: str, chat_id: str, api_url: str = "https://api.telegram.org", *, trades: bool = False
+    ) -> None:
         self._url = f"{api_url.rstrip('/')}/bot{token}/sendMessage"
         self._chat_id = chat_id
+        self.trades = trades
 
     async def send(self, session: aiohttp.ClientSession, alert: dict[str, Any]) -> None:
         await _post(session, self.name, self._url, {"chat_id": self._chat_id, "text": _text(alert)})

@@ -3,15 +3,62 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 WARNING: Final = "warning"
 CRITICAL: Final = "critical"
 
-FEED_DOWN_STATES: Final = frozenset({"connecting", "stale", "reconnecting", "stopped"})
-"""Not receiving live prices. "polling" is not among them: it is what a user who stopped the
-stream asked for, and prices still arrive."""
+LIVE: Final = "live"
+"""The one feed state that counts as up for the feed-down alert: every other one (``polling``
+included, however well REST polling works) means no live WebSocket, and entries are refused."""
+
+
+class FeedOutage:
+    """How long the market feed has been without a live WebSocket, whatever the flapping.
+
+    An outage starts when the feed is seen in any state but ``live`` and ends only once the feed
+    has stayed live for ``settle_s`` seconds; until then every second not live adds up, so a
+    socket that comes back for a moment between drops does not restart the count. States come
+    from the feed's events (every flap) and from the periodic readings alike; times are
+    monotonic seconds.
+    """
+
+    def __init__(self, settle_s: float) -> None:
+        self.settle_s = settle_s
+        self.state: str | None = None
+        self.started: float | None = None  # when the outage began; None: no outage
+        self._down_before = 0.0  # seconds not live in this outage, before the current stretch
+        self._down_from: float | None = None  # when the current stretch not live began
+        self._live_since: float | None = None
+
+    def observe(self, state: str | None, now: float) -> None:
+        if state is None:  # no feed (not started): nothing to judge
+            return
+        if state == LIVE:
+            if self._down_from is not None:
+                self._down_before += now - self._down_from
+                self._down_from = None
+            if self._live_since is None:
+                self._live_since = now
+        else:
+            self._live_since = None
+            if self.started is None:
+                self.started = now
+            if self._down_from is None:
+                self._down_from = now
+        self.state = state
+
+    def down_for(self, now: float) -> float:
+        """Seconds without a live socket in the current outage; 0 when there is none."""
+        if self.started is None:
+            return 0.0
+        if self._live_since is not None and now - self._live_since >= self.settle_s:
+            self.started, self._down_before = None, 0.0
+            return 0.0
+        current = now - self._down_from if self._down_from is not None else 0.0
+        return self._down_before + current
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +70,8 @@ class Readings:
     cache_hits: int
     cache_misses: int
     breaker_state: str | None
+    # Background tasks that died again and again within the supervisor's window → last error.
+    failing_tasks: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +88,8 @@ class Rules:
         self,
         *,
         feed_down_after_s: float = 30.0,
+        feed_live_settle_s: float = 10.0,
+        breaker_clear_after_s: float = 30.0,
         error_quiet_s: float = 60.0,
         min_cache_lookups: int = 20,
         min_cache_misses: int = 10,
@@ -46,14 +97,17 @@ class Rules:
         min_hit_rate: float = 0.9,
     ) -> None:
         self.feed_down_after_s = feed_down_after_s
+        self.feed = FeedOutage(feed_live_settle_s)
+        # Hysteresis: raised when the breaker opens, cleared once it stayed closed this long.
+        self.breaker_clear_after_s = breaker_clear_after_s
+        self._breaker_alerting = False
+        self._breaker_not_closed_at = 0.0
         self.error_quiet_s = error_quiet_s
         self.min_cache_lookups = min_cache_lookups
         # A low hit rate matters when it means many REST calls (the old system's flood), not
         # when a few bots trade and each fill rightly invalidates the cache.
         self.min_cache_misses = min_cache_misses
         self.min_hit_rate = min_hit_rate
-        self._feed_state: str | None = None
-        self._feed_state_since = 0.0
         self._errors_seen: int | None = None
         self._last_error_at: float | None = None
         self._errors_recent = 0
@@ -62,15 +116,16 @@ class Rules:
     def judge(self, r: Readings, now: float) -> list[Condition]:
         """The conditions that hold at ``now`` (monotonic seconds)."""
         out: list[Condition] = []
-        if r.feed_state != self._feed_state:
-            self._feed_state, self._feed_state_since = r.feed_state, now
-        down_for = now - self._feed_state_since
-        if r.feed_state in FEED_DOWN_STATES and down_for >= self.feed_down_after_s:
+        self.feed.observe(r.feed_state, now)
+        down_for = self.feed.down_for(now)
+        if down_for >= self.feed_down_after_s:
             out.append(
                 Condition(
                     "feed_down",
                     CRITICAL,
-                    f"market-data feed {r.feed_state} for {down_for:.0f} s: bots are not seeing live prices",
+                    f"market-data feed without a live socket for {down_for:.0f} s "
+                    f"of the last {now - (self.feed.started or now):.0f} s (now {self.feed.state}): "
+                    "entries blocked, bots are not seeing live prices",
                 )
             )
 
@@ -106,8 +161,32 @@ class Rules:
                 )
             )
 
-        if r.breaker_state == "open":
+        breaker = r.breaker_state
+        if breaker == "open":
+            self._breaker_alerting = True
+        if breaker is not None and breaker != "closed":
+            self._breaker_not_closed_at = now
+        closed = breaker is None or breaker == "closed"
+        if (
+            self._breaker_alerting
+            and closed
+            and now - self._breaker_not_closed_at >= self.breaker_clear_after_s
+        ):
+            self._breaker_alerting = False
+        if self._breaker_alerting:
+            message = (
+                "exchange circuit breaker open: REST calls fail fast"
+                if breaker == "open"
+                else f"exchange circuit breaker {breaker}, closed for under {self.breaker_clear_after_s:g} s"
+            )
+            out.append(Condition("breaker_open", CRITICAL, message))
+
+        for name, error in sorted(r.failing_tasks.items()):
             out.append(
-                Condition("breaker_open", CRITICAL, "exchange circuit breaker open: REST calls fail fast")
+                Condition(
+                    f"task_dying.{name}",
+                    CRITICAL,
+                    f"background task {name} keeps dying and being restarted (last: {error})",
+                )
             )
         return out

@@ -45,6 +45,13 @@ class PlatformCollector(Collector):
             ticks.add_metric([product], count)
         yield ticks
 
+        restarts = CounterMetricFamily(
+            "streambot_task_restarts", "Background tasks restarted after dying", labels=["task"]
+        )
+        for task, count in p.supervisor.restarts.items():
+            restarts.add_metric([task], count)
+        yield restarts
+
         evaluator = p.evaluator
         skipped = CounterMetricFamily(
             "streambot_ticks_coalesced",
@@ -130,6 +137,9 @@ class PlatformCollector(Collector):
         )
         yield CounterMetricFamily(
             "streambot_feed_malformed_frames", "Frames that could not be parsed", value=status.malformed
+        )
+        yield CounterMetricFamily(
+            "streambot_feed_invalid_tickers", "Tickers dropped as invalid", value=status.invalid_tickers
         )
         # --- feed resilience (feed/client.py, feed/poller.py) ---
         yield CounterMetricFamily(

@@ -18,6 +18,7 @@ from streambot.config import Settings
 from streambot.evaluator import StreamingEvaluator
 from streambot.feed.client import FeedClient
 from streambot.observability.requests import RequestStats
+from streambot.observability.supervisor import Supervisor
 from streambot.simulator.server import Simulator
 from streambot.store.database import Store
 from streambot.trading.balances import BalanceCache
@@ -77,6 +78,8 @@ class ServedPlatform(Protocol):
     def candles(self) -> MarketCandles: ...
     @property
     def alerts(self) -> AlertManager: ...
+    @property
+    def supervisor(self) -> Supervisor: ...
     @property
     def requests(self) -> RequestStats:
         """The API's request counters."""

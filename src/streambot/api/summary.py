@@ -142,4 +142,16 @@ class Summary:
     async def status_frame(self) -> dict[str, Any]:
         """The body of the status WebSocket frame (its "type" is added by the hub)."""
         health = await self.health()
-        return {"feed": feed_summary(self._platform), "health": health, "metrics": self.metrics()}
+        return {
+            "feed": feed_summary(self._platform),
+            "health": health,
+            "metrics": self.metrics(),
+            "entries_blocked": entries_blocked(self._platform),
+        }
+
+
+def entries_blocked(platform: ServedPlatform) -> str | None:
+    """Why no bot may open a position right now (the stale-price rule refuses entries while the
+    feed is not live), or None when entries are allowed by the feed."""
+    feed_live = platform.feed.status().state == "live"
+    return None if feed_live or platform.settings.risk_stale_price_s <= 0 else "feed not live"

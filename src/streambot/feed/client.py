@@ -48,6 +48,11 @@ STOP_GRACE_S: Final = 2.0
 POLL_INTERVAL_S: Final = 5.0
 POLL_GRACE_S: Final = 1.0  # a socket back within this long needs no REST poll
 USER_CHANNEL: Final = "user"
+# A frame numbered at most this far below the last one is a duplicate or a late frame and is
+# dropped; further below, the numbering started again (or the last number was bogus): resync.
+REORDER_WINDOW: Final = 100
+# This many frames in a row numbered below the last one mean the last number was bogus: resync.
+MAX_DROPPED_IN_A_ROW: Final = 5
 
 __all__ = ["FeedClient", "FeedStatus", "UserGapHandler"]
 
@@ -117,6 +122,7 @@ class FeedClient:
         self.unknown = 0
         self.errors = 0
         self.out_of_order = 0
+        self.invalid_tickers = 0
         self.reconnects = 0
         self.user_frames = 0
         self._connections = 0  # subscribed connections since construction
@@ -167,6 +173,8 @@ class FeedClient:
             errors=self.errors,
             sequence_gaps=self.sequence_gaps,
             out_of_order=self.out_of_order,
+            invalid_tickers=self.invalid_tickers + (poller.books_rejected if poller else 0),
+            sequence_resyncs=self._gaps.sequence_resyncs,
             heartbeat_gaps=self.heartbeat_gaps,
             reconnects=self.reconnects,
             polls=poller.polls if poller else 0,
@@ -348,6 +356,7 @@ class FeedClient:
         text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
         tickers_kind, heartbeat_kind = FrameKind.TICKERS, FrameKind.HEARTBEAT
         last_seq = -1
+        dropped_in_a_row = 0
         live = False
         while True:
             msg = await receive()
@@ -370,18 +379,27 @@ class FeedClient:
             seq = frame.sequence
             if seq is not None:
                 if seq <= last_seq:
-                    # Per Coinbase a lower number is a duplicate or a late frame: the newer
-                    # ticker already superseded it.
-                    self.out_of_order += 1
-                    continue
-                if seq != last_seq + 1:
+                    if last_seq - seq <= REORDER_WINDOW and dropped_in_a_row < MAX_DROPPED_IN_A_ROW:
+                        # Per Coinbase a lower number is a duplicate or a late frame: the newer
+                        # ticker already superseded it.
+                        self.out_of_order += 1
+                        dropped_in_a_row += 1
+                        continue
+                    # Far below, or frame after frame: the last number was bogus or the server
+                    # numbers afresh. Never freeze on it: this frame is the new baseline.
+                    self._gaps.sequence_resync(last_seq, seq, _channel_of(frame))
+                    self._user_gap(f"sequence resync {last_seq} → {seq}")
+                elif seq != last_seq + 1:
                     self._gaps.sequence_gap(last_seq + 1, seq, _channel_of(frame))
                     # One counter spans every channel: any missed frame may have been an order update.
                     self._user_gap(f"sequence gap {last_seq + 1} → {seq}")
                 last_seq = seq
+                dropped_in_a_row = 0
 
             kind = frame.kind
             if kind is tickers_kind:
+                if frame.rejected:
+                    self._rejected(frame)
                 tickers = frame.tickers
                 self.tickers += len(tickers)
                 for tick in tickers:
@@ -394,6 +412,10 @@ class FeedClient:
                 self._gaps.heartbeat(frame.heartbeat_counter)
             else:
                 self._on_rare_frame(frame)
+
+    def _rejected(self, frame: FeedFrame) -> None:
+        self.invalid_tickers += frame.rejected
+        self._warn.warn("invalid-ticker", "", "Dropped invalid ticker(s): %s", frame.rejected_reason)
 
     def _on_rare_frame(self, frame: FeedFrame) -> None:
         kind = frame.kind

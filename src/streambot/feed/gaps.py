@@ -17,6 +17,7 @@ class GapDetector:
         self._bus = bus
         self._warn = warn
         self.sequence_gaps = 0
+        self.sequence_resyncs = 0
         self.heartbeat_gaps = 0
         self.heartbeats = 0
         self._last_heartbeat: int | None = None
@@ -31,6 +32,14 @@ class GapDetector:
             "gap", "", "Feed sequence gap: expected %d, got %d (%d missed)", expected, got, got - expected
         )
         self._bus.publish(FeedGapDetected(kind="sequence", expected=expected, got=got, channel=channel))
+
+    def sequence_resync(self, last: int, got: int, channel: str) -> None:
+        """The numbers fell back: the new one becomes the baseline (counted as a gap too, since
+        frames between may have been lost)."""
+        self.sequence_gaps += 1
+        self.sequence_resyncs += 1
+        self._warn.warn("resync", "", "Feed sequence fell back from %d to %d: resynchronised", last, got)
+        self._bus.publish(FeedGapDetected(kind="sequence", expected=last + 1, got=got, channel=channel))
 
     def heartbeat(self, counter: int | None) -> None:
         self.heartbeats += 1

@@ -20,6 +20,13 @@ import msgspec
 # UNIX seconds has anyway); a zone is required so a naive value cannot be read as local time.
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 
+MAX_COUNTER = 2**53 - 1
+"""The largest sequence number or heartbeat counter we accept: exact in a float and in the
+dashboard's JavaScript, far beyond what a connection reaches. A frame carrying more (or a negative
+number) is malformed: a huge integer must never reach the gap logic or the JSON encoders."""
+
+Counter = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNTER)]
+
 
 class TickerItem(msgspec.Struct, gc=False):
     """One product's ticker inside a ``ticker`` / ``ticker_batch`` event."""
@@ -42,7 +49,7 @@ class TickerEvent(msgspec.Struct, gc=False):
 
 class HeartbeatEvent(msgspec.Struct, gc=False):
     # A JSON number on the wire, a string in the docs: lax decoding takes both.
-    heartbeat_counter: int
+    heartbeat_counter: Counter
     current_time: str = ""
 
 
@@ -53,7 +60,7 @@ class SubscriptionsEvent(msgspec.Struct, gc=False):
 class TickerFrame(msgspec.Struct, tag_field="channel", tag="ticker", gc=False):
     timestamp: Timestamp
     events: list[TickerEvent]
-    sequence_num: int | None = None
+    sequence_num: Counter | None = None
     client_id: str = ""  # "" when present; some captures omit it
 
 
@@ -64,14 +71,14 @@ class TickerBatchFrame(TickerFrame, tag="ticker_batch", gc=False):
 class HeartbeatsFrame(msgspec.Struct, tag_field="channel", tag="heartbeats", gc=False):
     events: list[HeartbeatEvent]
     timestamp: str = ""
-    sequence_num: int | None = None
+    sequence_num: Counter | None = None
     client_id: str = ""
 
 
 class SubscriptionsFrame(msgspec.Struct, tag_field="channel", tag="subscriptions", gc=False):
     events: list[SubscriptionsEvent]
     timestamp: str = ""
-    sequence_num: int | None = None
+    sequence_num: Counter | None = None
     client_id: str = ""
 
 
@@ -86,7 +93,7 @@ class Envelope(msgspec.Struct, gc=False):
     channel: str = ""
     type: str = ""  # "error" on the flat error frames
     message: str = ""
-    sequence_num: int | None = None
+    sequence_num: Counter | None = None
     timestamp: str = ""
     client_id: str = ""
     events: msgspec.Raw = msgspec.Raw(b"[]")

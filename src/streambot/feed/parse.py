@@ -27,7 +27,7 @@ from streambot.feed.messages import (
     TickerFrame,
 )
 
-__all__ = ["FeedFrame", "FrameKind", "MalformedFrame", "parse_frame"]
+__all__ = ["FeedFrame", "FrameKind", "MalformedFrame", "invalid_ticker_reason", "parse_frame", "valid_quote"]
 
 
 class MalformedFrame(ValueError):
@@ -55,6 +55,10 @@ class FeedFrame(msgspec.Struct, frozen=True, gc=False):
     - ERROR: ``message``
     - UNKNOWN: ``channel`` (a channel we do not read, e.g. ``l2_data``)
 
+    ``rejected`` counts the tickers of the frame that failed validation (price, bid or ask not a
+    positive finite number, or bid above ask) and were left out; ``rejected_reason`` says why the
+    first one was.
+
     Treat ``tickers`` and ``subscriptions`` as read-only.
     """
 
@@ -65,6 +69,8 @@ class FeedFrame(msgspec.Struct, frozen=True, gc=False):
     subscriptions: dict[str, list[str]] = _NO_SUBSCRIPTIONS
     message: str = ""
     channel: str = ""
+    rejected: int = 0
+    rejected_reason: str = ""
 
 
 _decode_server_frame = msgspec.json.Decoder(ServerFrame, strict=False).decode
@@ -108,7 +114,23 @@ if Ticker.__slots__ != _TICKER_FIELDS:  # pragma: no cover
 
 
 def parse_frame(data: bytes | str, received_ns: int) -> FeedFrame:
-    """Decode one server frame. Raises ``MalformedFrame`` for anything that is not a readable frame."""
+    """Decode one server frame. Raises ``MalformedFrame`` for anything that is not a readable frame,
+    and nothing else: invalid UTF-8 inside a string (``UnicodeDecodeError``), nesting too deep for
+    the decoder (``RecursionError``) and any other failure of the decode are malformed frames too."""
+    try:
+        return _parse(data, received_ns)
+    except MalformedFrame:
+        raise
+    except Exception as exc:
+        raise MalformedFrame(f"unreadable frame: {_describe(exc)}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)[:120]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _parse(data: bytes | str, received_ns: int) -> FeedFrame:
     try:
         msg = _decode_server_frame(data)
     except msgspec.DecodeError as exc:  # ValidationError included
@@ -133,18 +155,28 @@ def parse_frame(data: bytes | str, received_ns: int) -> FeedFrame:
     seq_value = -1 if seq is None else seq
     tickers: list[Ticker] = []
     append = tickers.append
+    rejected = 0
+    rejected_reason = ""
     for event in msg.events:
         for item in event.tickers:
             price = item.price
-            if not 0.0 < price < _INF:  # also rejects NaN, which lax decoding accepts
-                raise MalformedFrame(f"{item.product_id}: price {price!r} is not a positive number")
             bid = item.best_bid
             ask = item.best_ask
+            if bid is None:
+                bid = price
+            if ask is None:
+                ask = price
+            # Chained comparisons are false for NaN, which lax decoding accepts, as for ±inf.
+            if not (0.0 < price < _INF and 0.0 < bid <= ask < _INF):
+                rejected += 1
+                if not rejected_reason:
+                    rejected_reason = invalid_ticker_reason(item.product_id, price, bid, ask)
+                continue
             tick = _new(Ticker)
             _set_product_id(tick, item.product_id)
             _set_price(tick, price)
-            _set_best_bid(tick, price if bid is None else bid)
-            _set_best_ask(tick, price if ask is None else ask)
+            _set_best_bid(tick, bid)
+            _set_best_ask(tick, ask)
             _set_volume(tick, item.volume_24_h)
             _set_low(tick, item.low_24_h)
             _set_high(tick, item.high_24_h)
@@ -153,7 +185,24 @@ def parse_frame(data: bytes | str, received_ns: int) -> FeedFrame:
             _set_received(tick, received_ns)
             _set_sequence(tick, seq_value)
             append(tick)
+    if rejected:
+        return FeedFrame(_TICKERS, seq, tickers, rejected=rejected, rejected_reason=rejected_reason)
     return FeedFrame(_TICKERS, seq, tickers)
+
+
+def valid_quote(price: float, bid: float, ask: float) -> bool:
+    """A price one may trade on: price, bid and ask positive and finite, bid not above ask."""
+    return 0.0 < price < _INF and 0.0 < bid <= ask < _INF
+
+
+def invalid_ticker_reason(product_id: str, price: float, bid: float, ask: float) -> str:
+    if not 0.0 < price < _INF:
+        return f"{product_id}: price {price!r} is not a positive finite number"
+    if not 0.0 < bid < _INF:
+        return f"{product_id}: best bid {bid!r} is not a positive finite number"
+    if not 0.0 < ask < _INF:
+        return f"{product_id}: best ask {ask!r} is not a positive finite number"
+    return f"{product_id}: best bid {bid!r} above best ask {ask!r}"
 
 
 def _parse_other(data: bytes | str, typed_error: msgspec.DecodeError) -> FeedFrame:

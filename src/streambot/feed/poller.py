@@ -10,6 +10,7 @@ last streamed tick since best bid/ask does not carry them.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -29,11 +30,18 @@ POLLED_SEQUENCE = -1
 def ticker_from_book(
     book: BestBidAsk, previous: Ticker | None, received_ns: int, now: float
 ) -> Ticker | None:
-    """A Ticker for a best bid/ask, or None when the book is empty on both sides.
+    """A Ticker for a best bid/ask, or None when the book is empty on both sides or not a price
+    one may trade on (NaN, infinite, bid above ask).
 
     ``now`` (UNIX seconds) stands in for a book that carries no time."""
+    if not (book.bid.is_finite() and book.ask.is_finite()):
+        return None
     bid, ask = float(book.bid), float(book.ask)
+    if not (math.isfinite(bid) and math.isfinite(ask)):  # beyond a float's range
+        return None
     if bid > 0 and ask > 0:
+        if bid > ask:
+            return None
         price = (bid + ask) / 2
     elif bid > 0 or ask > 0:
         price = max(bid, ask)
@@ -53,6 +61,11 @@ def ticker_from_book(
         received_ns=received_ns,
         sequence=POLLED_SEQUENCE,
     )
+
+
+def _tradable_side(book: BestBidAsk) -> bool:
+    """The book is not empty: a None from ``ticker_from_book`` then means it was invalid."""
+    return bool(book.bid) or bool(book.ask)
 
 
 class RestPricePoller:
@@ -78,6 +91,7 @@ class RestPricePoller:
         self.interval = interval
         self.polls = 0
         self.tickers_published = 0
+        self.books_rejected = 0  # books that were not a valid price (NaN, infinite, crossed)
 
     async def poll_once(self, *, only_older_than_ns: int | None = None) -> int:
         """One request; publishes a ticker per product and returns how many.
@@ -109,6 +123,9 @@ class RestPricePoller:
                 self._board.record(tick)
                 self._bus.publish_tick(tick)
                 published += 1
+            elif _tradable_side(book):
+                self.books_rejected += 1
+                log.warning("REST price for %s dropped: bid %s, ask %s", book.product_id, book.bid, book.ask)
         self.tickers_published += published
         return published
 

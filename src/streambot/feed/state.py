@@ -31,6 +31,8 @@ class FeedStatus:
     errors: int
     sequence_gaps: int
     out_of_order: int
+    invalid_tickers: int  # tickers dropped: price/bid/ask not positive and finite, or bid > ask
+    sequence_resyncs: int  # sequence numbers that fell far back, taken as the new baseline
     heartbeat_gaps: int
     reconnects: int
     polls: int

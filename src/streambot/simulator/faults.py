@@ -1,7 +1,7 @@
 """Fault injection: the failures a real exchange connection has, on demand.
 
 Shapes are the contract in docs/contracts.md ("Simulator fault injection"). Instant faults
-(``drop_connections``, ``skip_sequence``, ``malformed``) act on the sockets open right now; timed
+(``drop_connections``, ``skip_sequence``, ``malformed``, ``poison``) act on the sockets open right now; timed
 faults (``silence``, ``http_error``, ``latency``) hold for their ``seconds`` and a new injection of
 the same kind replaces the old one. The server asks this object what to do, frame by frame and
 request by request; the object itself never touches a socket.
@@ -50,6 +50,14 @@ class Malformed(_Fault):
     count: int = Field(ge=1, le=10_000)
 
 
+class Poison(_Fault):
+    """Frames that once froze or crashed a client: invalid UTF-8, deep nesting, huge and
+    out-of-range sequence numbers, NaN, negative and crossed prices. ``count`` rounds of them."""
+
+    fault: Literal["poison"]
+    count: int = Field(default=1, ge=1, le=1_000)
+
+
 class HttpError(_Fault):
     fault: Literal["http_error"]
     status: Literal[429, 500, 502, 503]
@@ -64,11 +72,19 @@ class Latency(_Fault):
 
 
 AnyFault = Annotated[
-    DropConnections | Silence | SkipSequence | Malformed | HttpError | Latency,
+    DropConnections | Silence | SkipSequence | Malformed | Poison | HttpError | Latency,
     Field(discriminator="fault"),
 ]
 _ADAPTER: TypeAdapter[AnyFault] = TypeAdapter(AnyFault)
-FAULT_NAMES = ("drop_connections", "silence", "skip_sequence", "malformed", "http_error", "latency")
+FAULT_NAMES = (
+    "drop_connections",
+    "silence",
+    "skip_sequence",
+    "malformed",
+    "poison",
+    "http_error",
+    "latency",
+)
 
 
 class FaultError(ValueError):
@@ -132,6 +148,8 @@ class FaultTarget(Protocol):
 
     def fault_send_malformed(self, count: int) -> int: ...
 
+    def fault_send_poison(self, count: int) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class _Timed:
@@ -172,6 +190,8 @@ class Faults:
             result["connections"] = target.fault_skip_sequence(fault.count) if target else 0
         elif isinstance(fault, Malformed):
             result["connections"] = target.fault_send_malformed(fault.count) if target else 0
+        elif isinstance(fault, Poison):
+            result["connections"] = target.fault_send_poison(fault.count) if target else 0
         else:
             now = self._clock.monotonic()
             timed = _Timed(fault, now + fault.seconds, self._clock.time() + fault.seconds)

@@ -32,6 +32,42 @@ MALFORMED_FRAMES: Final = (
 )
 
 
+def _ticker(sequence: bytes, product: bytes, price: bytes, bid: bytes, ask: bytes) -> bytes:
+    """A ticker frame; ``sequence`` b"" leaves sequence_num out, so the frame is judged on its prices
+    alone whatever the connection's numbering."""
+    return (
+        b'{"channel":"ticker","client_id":"","timestamp":"2026-01-01T00:00:00Z",'
+        + (b'"sequence_num":' + sequence + b"," if sequence else b"")
+        + b'"events":[{"type":"update","tickers":[{"type":"ticker","product_id":"'
+        + product
+        + b'","price":"'
+        + price
+        + b'","volume_24_h":"1","low_24_h":"1","high_24_h":"1","price_percent_chg_24_h":"0",'
+        + b'"best_bid":"'
+        + bid
+        + b'","best_ask":"'
+        + ask
+        + b'"}]}]}'
+    )
+
+
+# Frames that once froze or crashed a client (issue 14): each must end as a counted malformed frame
+# or a dropped ticker, and the stream must go on. They carry their own sequence numbers.
+POISON_FRAMES: Final = (
+    _ticker(b"1", b"BTC-\xff\xfe", b"1", b"1", b"1"),  # invalid UTF-8 inside a string
+    b'{"channel":"ticker","events":' + b"[" * 5000 + b"]" * 5000 + b"}",  # nesting 5000 deep
+    _ticker(b"9" * 40, b"BTC-USD", b"1", b"1", b"1"),  # beyond any 64-bit integer
+    # a sequence_num far ahead on a frame that carries no price: the client must resync after it
+    b'{"channel":"heartbeats","client_id":"","timestamp":"2026-01-01T00:00:00Z",'
+    b'"sequence_num":9007199254740990,"events":[{"current_time":"","heartbeat_counter":1}]}',
+    _ticker(b"18446744073709551615", b"BTC-USD", b"1", b"1", b"1"),  # 2^64 - 1
+    _ticker(b"", b"BTC-USD", b"NaN", b"1", b"1"),
+    _ticker(b"", b"BTC-USD", b"1", b"NaN", b"Infinity"),
+    _ticker(b"", b"BTC-USD", b"-1", b"-1", b"-1"),
+    _ticker(b"", b"BTC-USD", b"100", b"101", b"99"),  # crossed: bid above ask
+)
+
+
 class WebSocketEndpoint:
     def __init__(
         self,
@@ -164,4 +200,11 @@ class WebSocketEndpoint:
         for conn in self.connections:
             for index in range(count):
                 conn.send(MALFORMED_FRAMES[index % len(MALFORMED_FRAMES)], None)
+        return len(self.connections)
+
+    def fault_send_poison(self, count: int) -> int:
+        for conn in self.connections:
+            for _ in range(count):
+                for frame in POISON_FRAMES:
+                    conn.send(frame, None)
         return len(self.connections)

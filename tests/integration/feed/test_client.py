@@ -327,6 +327,80 @@ async def test_bad_frames_are_counted_never_fatal(
     assert not any(level == "INFO" and "📈" in text for level, text in records)
 
 
+async def test_poison_frames_are_counted_and_never_freeze_or_drop_the_feed(
+    scripted: Callable[[Script], Awaitable[Scripted]], session: aiohttp.ClientSession
+) -> None:
+    """Every poison frame of the issue, on one connection: the feed stays live on that socket, a
+    huge sequence number is a gap (then a resync), and the tickers after it arrive."""
+
+    async def script(ws: web.WebSocketResponse, _: int) -> None:
+        nan_bid = fixture("ws_ticker.json")
+        nan_bid["sequence_num"] = 3
+        nan_bid["events"][0]["tickers"][0].update(best_bid="NaN")
+        frames = [
+            ticker(0, "BTC-USD", "100"),
+            ticker(1).replace(b"BTC-USD", b"BTC-\xff\xfe"),  # invalid UTF-8 in a string
+            b'{"channel":"ticker","events":' + b"[" * 5000 + b"]" * 5000 + b"}",  # too deep
+            orjson.dumps(nan_bid),  # a NaN bid: the ticker is dropped, the frame counted
+            ticker(4, "BTC-USD", "-1"),  # a negative price
+            ticker(2**53 - 2, "ETH-USD", "4600"),  # a huge jump: a gap, then a resync
+            ticker(5, "BTC-USD", "105"),
+            ticker(6, "BTC-USD", "106"),
+            b'{"channel":"ticker","sequence_num":' + b"9" * 40 + b',"events":[]}',  # beyond any int
+            ticker(7, "BTC-USD", "107"),
+        ]
+        for frame in frames:
+            await ws.send_bytes(frame)
+        await asyncio.Event().wait()  # keep the socket open until the server stops
+
+    server = await scripted(script)
+    bus, board = InProcessBus(CLOCK), PriceBoard()
+    running = Running(
+        FeedClient(server.url, ["BTC-USD", "ETH-USD"], bus, board=board, clock=CLOCK, session=session), bus
+    )
+    try:
+        await until(lambda: "BTC-USD" in board.latest and board.latest["BTC-USD"].price == 107.0, "ticker 7")
+        status = running.client.status()
+        assert status.state == "live"
+        assert status.connected
+        assert status.reconnects == 0
+        assert len(server.received) == 1  # one connection throughout
+        assert status.malformed == 3
+        assert status.invalid_tickers == 2
+        assert status.sequence_resyncs == 1
+        assert status.out_of_order == 0
+        assert status.tickers == 5
+        assert board.latest["ETH-USD"].price == 4600.0
+    finally:
+        await running.stop()
+
+
+async def test_frames_numbered_below_a_bogus_one_resync_after_a_few(
+    scripted: Callable[[Script], Awaitable[Scripted]], session: aiohttp.ClientSession
+) -> None:
+    """A jump within the reorder window drops a few frames as late ones, then takes them again."""
+
+    async def script(ws: web.WebSocketResponse, _: int) -> None:
+        await ws.send_bytes(ticker(0, "BTC-USD", "100"))
+        await ws.send_bytes(ticker(50, "BTC-USD", "150"))
+        for seq in range(1, 21):
+            await ws.send_bytes(ticker(seq, "BTC-USD", str(200 + seq)))
+        await asyncio.Event().wait()
+
+    server = await scripted(script)
+    bus, board = InProcessBus(CLOCK), PriceBoard()
+    running = Running(
+        FeedClient(server.url, ["BTC-USD"], bus, board=board, clock=CLOCK, session=session), bus
+    )
+    try:
+        await until(lambda: "BTC-USD" in board.latest and board.latest["BTC-USD"].price == 220.0, "ticker 20")
+        status = running.client.status()
+        assert status.out_of_order == 5
+        assert status.sequence_resyncs == 1
+    finally:
+        await running.stop()
+
+
 async def test_silence_is_stale_then_reconnect(
     scripted: Callable[[Script], Awaitable[Scripted]], session: aiohttp.ClientSession
 ) -> None:

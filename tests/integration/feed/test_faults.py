@@ -153,6 +153,34 @@ async def test_malformed_frames_are_counted_and_the_stream_goes_on(harness: Call
     assert h.client.reconnects == 0
 
 
+async def test_poison_frames_leave_the_feed_live_and_later_tickers_arrive(
+    harness: Callable[..., Harness],
+) -> None:
+    """The issue's poison frames through the simulator: counted, never fatal, never a freeze."""
+    h = harness()
+    await until(lambda: h.client.state == "live" and h.client.tickers > 0, "live")
+    good_before = {p: h.board.latest[p] for p in PRODUCTS if p in h.board.latest}
+
+    await h.inject({"fault": "poison", "count": 2})
+    await until(lambda: h.client.malformed >= 8, "counted malformed frames")
+    await until(lambda: h.client.invalid_tickers >= 8, "dropped invalid tickers")
+    ticks = h.client.tickers
+    # Frames numbered normally again after the bogus one far ahead: a resync, then tickers flow.
+    await until(lambda: h.client.tickers > ticks + 10, "ticking on after the poison")
+
+    status = h.client.status()
+    assert status.state == "live"
+    assert status.reconnects == 0
+    assert status.sequence_resyncs >= 1
+    assert status.out_of_order <= 5 * 2  # at most a few frames before each resync
+    for product in PRODUCTS:
+        tick = h.board.latest[product]
+        assert tick.best_bid > 0
+        assert tick.best_bid <= tick.best_ask < float("inf")
+        assert tick.sequence < 2**53
+    assert good_before  # prices were there before, and valid ones replaced them
+
+
 async def test_prices_keep_coming_from_rest_while_the_socket_is_down(harness: Callable[..., Harness]) -> None:
     h = harness(stale_after=0.4, poll_interval=0.2, poll_grace=0.1)
     await until(lambda: h.client.state == "live", "live")

@@ -224,8 +224,6 @@ def _without(key: str) -> bytes:
         (_without("volume_24_h"), "volume_24_h"),
         (orjson.dumps(ticker_frame(price="abc")), "price"),
         (orjson.dumps(ticker_frame(price="")), "price"),
-        (orjson.dumps(ticker_frame(price="NaN")), "not a positive number"),
-        (orjson.dumps(ticker_frame(price="-1")), "not a positive number"),
         (orjson.dumps(ticker_frame(best_bid="1,5")), "best_bid"),
         (orjson.dumps({**ticker_frame(), "timestamp": "yesterday"}), "timestamp"),
         (orjson.dumps({**ticker_frame(), "timestamp": "2023-02-09T20:30:37"}), "timestamp"),
@@ -237,3 +235,82 @@ def test_malformed_input_raises_one_clear_exception(data: bytes, says: str) -> N
     with pytest.raises(MalformedFrame) as raised:
         parse_frame(data, 0)
     assert says in str(raised.value)
+
+
+# --- poison frames: every one a MalformedFrame, never another exception ---------------------------
+
+
+def _deep(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # invalid UTF-8 inside a string, in a frame we read and in one we do not
+        orjson.dumps(ticker_frame(product_id="BTC-USD")).replace(b"BTC-USD", b"BTC-\xff\xfe"),
+        b'{"channel":"l2\xff_data","events":[]}',
+        b'{"type":"error","message":"\xc3\x28"}',
+        # nesting far deeper than the decoder recurses
+        b'{"channel":"ticker","events":' + _deep(5000) + b"}",
+        b'{"channel":"l2_data","events":[],"x":' + _deep(5000) + b"}",
+        b'{"channel":"heartbeats","events":' + _deep(100_000) + b"}",
+        # numbers no integer type holds, NaN and Infinity as JSON literals
+        b'{"channel":"ticker","sequence_num":1e400,"events":[]}',
+        b'{"channel":"ticker","timestamp":"2023-02-09T20:30:37Z","sequence_num":NaN,"events":[]}',
+        b'{"channel":"heartbeats","events":[{"heartbeat_counter":Infinity}]}',
+        b"",
+        b"\x00" * 64,
+    ],
+)
+def test_poison_frames_are_malformed_frames_never_another_exception(data: bytes) -> None:
+    with pytest.raises(MalformedFrame):
+        parse_frame(data, 0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"price": "NaN"}, "price nan"),
+        ({"price": "-1"}, "price -1.0"),
+        ({"price": "0"}, "price 0.0"),
+        ({"price": "Infinity"}, "price inf"),
+        ({"best_bid": "NaN"}, "best bid nan"),
+        ({"best_bid": "-1"}, "best bid -1.0"),
+        ({"best_ask": "0"}, "best ask 0.0"),
+        ({"best_ask": "Infinity"}, "best ask inf"),
+        ({"best_bid": "101", "best_ask": "100"}, "above best ask"),
+    ],
+)
+def test_invalid_tickers_are_dropped_and_counted_others_of_the_frame_kept(
+    overrides: dict[str, str], says: str
+) -> None:
+    frame = ticker_frame(**overrides)
+    good = {
+        **frame["events"][0]["tickers"][0],
+        "product_id": "ETH-USD",
+        "price": "10",
+        "best_bid": "9.9",
+        "best_ask": "10.1",
+    }
+    frame["events"][0]["tickers"].append(good)
+
+    parsed = parse_frame(orjson.dumps(frame), 0)
+
+    assert parsed.kind is FrameKind.TICKERS
+    assert [t.product_id for t in parsed.tickers] == ["ETH-USD"]
+    assert parsed.rejected == 1
+    assert parsed.rejected_reason.startswith("BTC-USD: ")
+    assert says in parsed.rejected_reason
+
+
+def test_bid_equal_to_ask_is_a_valid_ticker() -> None:
+    parsed = parse_frame(orjson.dumps(ticker_frame(best_bid="100", best_ask="100")), 0)
+    assert parsed.rejected == 0
+    assert parsed.tickers[0].best_bid == parsed.tickers[0].best_ask == 100.0
+
+
+def test_the_largest_sequence_number_accepted_is_exact_in_javascript() -> None:
+    parsed = parse_frame(orjson.dumps({**ticker_frame(), "sequence_num": 2**53 - 1}), 0)
+    assert parsed.sequence == 2**53 - 1
+    assert parsed.tickers[0].sequence == 2**53 - 1

@@ -44,3 +44,11 @@ def test_a_book_without_a_time_takes_the_clock_s() -> None:
     tick = ticker_from_book(timeless, None, 1, NOW)
     assert tick is not None
     assert tick.time == NOW
+
+
+def test_books_that_are_no_price_give_no_ticker() -> None:
+    for bid, ask in (("NaN", "100"), ("99", "Infinity"), ("101", "100"), ("-1", "-1"), ("sNaN", "1")):
+        assert ticker_from_book(book(bid, ask), None, 1, NOW) is None, (bid, ask)
+    tick = ticker_from_book(book("-1", "50"), None, 1, NOW)  # a negative side counts as empty
+    assert tick is not None
+    assert tick.best_bid == tick.best_ask == 50.0

@@ -288,7 +288,7 @@ export class Dashboard {
   private onStatus(frame: StatusFrame): void {
     const feed = frame.feed ?? {};
     const metrics = frame.metrics && Object.keys(frame.metrics).length ? frame.metrics : store.get().metrics;
-    store.update(() => ({ metrics, health: frame.health ?? null }));
+    store.update(() => ({ metrics, health: frame.health ?? null, entriesBlocked: frame.entries_blocked ?? null }));
     if (typeof feed.state === "string") {
       this.setFeed(feed.state, String(feed.reason ?? ""), typeof feed.since === "number" ? feed.since : null);
     }

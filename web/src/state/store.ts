@@ -87,6 +87,8 @@ export interface DashboardState {
   feed: FeedView | null;
   /** The feed's recent states, oldest first (a reconnect can be over within one frame). */
   feedHistory: string[];
+  /** Why entries are refused (from the status frame), null when they are not. */
+  entriesBlocked: string | null;
   tickers: Record<string, TickerView>;
   history: Record<string, number[]>;
   products: string[];
@@ -113,6 +115,7 @@ export function initialState(): DashboardState {
     sockets: { market: initialSocket(), "trade-execution": initialSocket(), status: initialSocket() },
     feed: null,
     feedHistory: [],
+    entriesBlocked: null,
     tickers: {},
     history: {},
     products: [],

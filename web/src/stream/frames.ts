@@ -32,6 +32,8 @@ export interface StatusFrame {
   feed: Record<string, unknown>;
   health: Record<string, unknown>;
   metrics: Record<string, unknown>;
+  /** Why entries are refused now ("feed not live"), null when they are not. */
+  entries_blocked?: string | null;
 }
 
 export interface HelloFrame {

@@ -65,6 +65,7 @@ class EventHub:
         self.status_source = status_source
         self.connections_total = 0
         self.cut_off_total = 0
+        self.unencodable_events = 0
         self._unsubscribe = bus.subscribe("", self._on_event)
 
     # --- the engine's side: as little as possible -------------------------------------------
@@ -138,13 +139,20 @@ class EventHub:
         pending = self._pending
         while pending:
             event_id, event = pending.popleft()
-            topic, data = event.topic, event_data(event)
-            stored = StoredEvent(
-                id=event_id,
-                topic=topic,
-                bot_id=event_bot_id(data),
-                frame=event_frame(event_id, topic, event.ts, data),
-            )
+            try:
+                topic, data = event.topic, event_data(event)
+                stored = StoredEvent(
+                    id=event_id,
+                    topic=topic,
+                    bot_id=event_bot_id(data),
+                    frame=event_frame(event_id, topic, event.ts, data),
+                )
+            except Exception:
+                # One event that cannot be encoded (say an integer beyond 64 bits) is skipped;
+                # it must never end the push for every client.
+                self.unencodable_events += 1
+                log.exception("❌ live push: could not encode a %s event; skipped", type(event).__name__)
+                continue
             self.ring.append(stored)
             for client in tuple(self.clients):
                 if client.accepts(stored) and not client.offer(stored):
@@ -161,7 +169,16 @@ class EventHub:
         )
 
     async def run(self) -> None:
-        await asyncio.gather(self._events(), self._ticks(), self._turns(), self._periodic())
+        # A task group: if one of the four dies, the others end with it, so the supervisor's
+        # restart does not leave a second copy of them running.
+        async with asyncio.TaskGroup() as group:
+            for work, name in (
+                (self._events(), "events"),
+                (self._ticks(), "ticks"),
+                (self._turns(), "turns"),
+                (self._periodic(), "periodic"),
+            ):
+                group.create_task(work, name=f"live-push-{name}")
 
     def close(self) -> None:
         self._unsubscribe()

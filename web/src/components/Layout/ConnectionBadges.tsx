@@ -14,6 +14,7 @@ export function ConnectionBadges() {
   const sockets = useDashboard((s) => s.sockets);
   const feed = useDashboard((s) => s.feed);
   const history = useDashboard((s) => s.feedHistory);
+  const entriesBlocked = useDashboard((s) => s.entriesBlocked);
   const states = Object.values(sockets).map((v) => v.state);
   // The dashboard link is as good as its worst channel.
   const dashboard = states.includes("unauthorized")
@@ -44,6 +45,11 @@ export function ConnectionBadges() {
         <i /> Coinbase feed {feedState}
         {feedState === "polling" && <small> · REST fallback</small>}
       </span>
+      {entriesBlocked && (
+        <span className="badge badge-bad" data-testid="entries-blocked" title="No bot opens a position until this clears; exits still run">
+          <i /> Entries blocked: {entriesBlocked}
+        </span>
+      )}
     </div>
   );
 }

@@ -57,6 +57,7 @@ async function act(label: string, action: () => Promise<{ changed: boolean }>): 
 
 export function RiskPanel() {
   const risk = useDashboard((s) => s.risk);
+  const entriesBlocked = useDashboard((s) => s.entriesBlocked);
   const account = risk?.account;
   const halted = Boolean(account?.halted || account?.kill_switch);
   const reason = account ? account.kill_reason || account.halt_reason : "";
@@ -105,10 +106,17 @@ export function RiskPanel() {
         <Empty>Loading risk…</Empty>
       ) : (
         <>
-          <p className={`risk-state ${halted ? "bad" : "good"}`} data-testid="risk-state" data-halted={halted}>
+          <p
+            className={`risk-state ${halted || entriesBlocked ? "bad" : "good"}`}
+            data-testid="risk-state"
+            data-halted={halted}
+            data-entries-blocked={entriesBlocked ?? ""}
+          >
             {halted
               ? `HALTED${account.kill_switch ? " — kill switch on" : ""}${reason ? `: ${reason}` : ""}`
-              : "Trading active"}
+              : entriesBlocked
+                ? `Entries blocked: ${entriesBlocked}`
+                : "Trading active"}
           </p>
           <Gauge label="Daily loss used" valuePct={figures.dailyLossPct} limitPct={risk.limits.daily_loss_pct} />
           <Gauge label="Drawdown" valuePct={figures.drawdownPct} limitPct={risk.limits.max_drawdown_pct} />
