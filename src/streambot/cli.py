@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,10 @@ def run() -> None:
     """Start the whole platform (paper mode on the built-in simulator unless configured otherwise)."""
     settings = load_settings()
     streambot_logging.configure(settings.log_level, settings.log_format)
+    # SIGTERM (a service manager, `kill`) stops the platform as Ctrl-C does: orders under way are
+    # waited for and the store is closed. uvicorn handles the signal while it serves, then raises
+    # it again with the handler it found, which by default would end the process on the spot.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(settings))
 
