@@ -231,7 +231,11 @@ class Platform:
             rest_url, ws_url = settings.coinbase_rest_url, settings.coinbase_ws_url
         session = aiohttp.ClientSession()
         opened.push_async_callback(session.close)
-        exchange = open_exchange(CoinbaseVenue(rest_url, api_key=api_key), clock=clock, session=session)
+        exchange = open_exchange(
+            CoinbaseVenue(rest_url, api_key=api_key, timeout=settings.exchange_timeout_s),
+            clock=clock,
+            session=session,
+        )
         opened.push_async_callback(exchange.close)
         balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
         products = {p.product_id: p for p in await load_products(exchange, settings.products, clock)}
@@ -249,6 +253,7 @@ class Platform:
             clock=clock,
             instance_id=instance_id,
             cooldown_s=settings.order_cooldown_s,
+            unknown_grace_s=settings.order_unknown_grace_s,
         )
         open_orders, settler = order_path.open_orders, order_path.settler
         # A strategy that raises is taken out by the evaluator on the hot path; why is stored off it.
@@ -280,6 +285,7 @@ class Platform:
             bots=bots,
             in_flight=order_path.in_flight,
             clock=clock,
+            unknown_grace_s=settings.order_unknown_grace_s,
         )
         trading = TradingDesk(
             store=store,
@@ -450,7 +456,7 @@ class Platform:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await self.order_path.drain()
+        await self.order_path.close()
         while not self._bot_errors.empty():
             await self.bots.record_error(*self._bot_errors.get_nowait())
         await self.exchange.close()

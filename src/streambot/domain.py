@@ -130,6 +130,9 @@ class OrderStatus(enum.StrEnum):
     INTENT = "intent"
     RISK_CHECKED = "risk_checked"
     SUBMITTED = "submitted"
+    # The create call's answer was lost (timeout, 5xx, dropped connection): the order may exist.
+    # Looked up by client_order_id until the exchange answers; never final, never sent again.
+    UNKNOWN = "unknown"
     ACKNOWLEDGED = "acknowledged"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"

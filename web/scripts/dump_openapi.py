@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import tempfile
@@ -12,13 +13,18 @@ from streambot.app import Platform
 from streambot.config import Settings
 
 
-def main() -> None:
+async def main() -> None:
     with tempfile.TemporaryDirectory() as data_dir:
-        # Building the app only reads the platform's attributes; nothing is started or bound.
-        platform = Platform(Settings(data_dir=Path(data_dir), api_token="schema-dump", demo_bots=False))
-        json.dump(create_app(platform).openapi(), sys.stdout, indent=1, sort_keys=True)
-        sys.stdout.write("\n")
+        # Built as the snapshot test builds it (paper simulator on loopback), never started.
+        settings = Settings(data_dir=Path(data_dir), api_token="schema-dump", demo_bots=False)
+        platform = await Platform.open(settings)
+        try:
+            schema = create_app(platform).openapi()
+        finally:
+            await platform.stop()
+    json.dump(schema, sys.stdout, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())

@@ -845,7 +845,7 @@ export interface components {
          * @description Our lifecycle of an order (not the exchange's enum).
          * @enum {string}
          */
-        OrderStatus: "intent" | "risk_checked" | "submitted" | "acknowledged" | "partially_filled" | "filled" | "rejected" | "cancelled" | "failed";
+        OrderStatus: "intent" | "risk_checked" | "submitted" | "unknown" | "acknowledged" | "partially_filled" | "filled" | "rejected" | "cancelled" | "failed";
         /** PnlOut */
         PnlOut: {
             /** Account Equity */
