@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Coroutine, Sequence
 from contextlib import AsyncExitStack
 from decimal import Decimal
@@ -49,6 +50,7 @@ from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.equity import EquityWatcher
 from streambot.trading.kill_switch import KillSwitch
+from streambot.trading.lease import DatabaseLease, LeaseRefused, pid_alive
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.trading.pnl import AccountFigures
 from streambot.trading.reconcile import Reconciler
@@ -131,6 +133,7 @@ class Platform:
         bus: Bus,
         prices: PriceBoard,
         store: Store,
+        lease: DatabaseLease,
         simulator: Simulator | None,
         session: aiohttp.ClientSession,
         exchange: CoinbaseRest,
@@ -151,6 +154,7 @@ class Platform:
         self.bus = bus
         self.prices = prices
         self.store = store
+        self.lease = lease
         self.simulator = simulator  # paper mode's venue; None when trading live
         self._session = session
         self.exchange = exchange
@@ -211,6 +215,22 @@ class Platform:
         store = Store(settings.resolved_database_url, clock=clock)
         await store.open()
         opened.push_async_callback(store.close)
+        # One process trades per database: before anything else (the paper account, the feed).
+        lease = DatabaseLease(
+            store=store,
+            clock=clock,
+            holder_id=secrets.token_hex(8),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            renew_every=settings.lease_renew_s,
+            stale_after=settings.lease_stale_s,
+            alive=pid_alive,
+        )
+        try:
+            await lease.take()
+        except LeaseRefused as exc:
+            raise StartupError(str(exc)) from None
+        opened.push_async_callback(lease.release)
         simulator: Simulator | None = None
         if settings.mode is Mode.PAPER:
             simulator = Simulator(
@@ -329,6 +349,7 @@ class Platform:
             bus=bus,
             prices=prices,
             store=store,
+            lease=lease,
             simulator=simulator,
             session=session,
             exchange=exchange,
@@ -354,6 +375,7 @@ class Platform:
         await self.bots.load()
         if settings.demo_bots:
             await self._create_demo_bots()
+        self._spawn(self.lease.run(self.order_path.suspend), "lease")
         self._spawn(self._record_bot_errors(), "bot-errors")
         self._spawn(self.evaluator.run(), "evaluator")
         self._spawn(self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
@@ -463,6 +485,7 @@ class Platform:
         await self._session.close()
         if self.simulator is not None:
             await self.simulator.stop()
+        await self.lease.release()
         await self.store.close()
         log.info("✅ streambot stopped")
 

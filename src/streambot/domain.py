@@ -367,3 +367,30 @@ class OrderRecord:
     completed_at: datetime | None = None
     error_code: str = ""  # machine-readable reason of a rejection or failure (risk or exchange)
     risk_checked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """The process that holds a lease on the database (one ``streambot run`` per database)."""
+
+    holder_id: str  # random per process
+    host: str
+    pid: int
+    started_at: datetime
+    renewed_at: datetime
+
+    def describe(self) -> str:
+        return (
+            f"pid {self.pid} on {self.host}, started {self.started_at.isoformat(timespec='seconds')}, "
+            f"last renewed {self.renewed_at.isoformat(timespec='seconds')}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProductHold:
+    """Entries on a product halted until a person acknowledges why (e.g. POSITION_MISMATCH)."""
+
+    product_id: ProductId
+    code: str
+    reason: str
+    held_at: datetime

@@ -139,6 +139,7 @@ class OrderPath:
         self._last_order_at: dict[BotId, float] = {}
         self._last_rejection: dict[BotId, tuple[str, float]] = {}
         self._last_unknown_notice: dict[BotId, float] = {}
+        self.suspended = ""  # why this process places no orders at all (it lost its lease)
         self._tasks: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
         self.signals_ignored = 0
@@ -168,7 +169,7 @@ class OrderPath:
         """Accept a decision and schedule the order; never blocks, never awaits."""
         decided_ns = _perf_ns()
         ctx = bot.ctx
-        if bot.state is not BotState.RUNNING:
+        if bot.state is not BotState.RUNNING or self.suspended:
             self.signals_ignored += 1
             return
         now = self._clock.monotonic()
@@ -197,6 +198,10 @@ class OrderPath:
         )
         log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
         self._spawn(self._execute(bot, signal, tick, decided_ns))
+
+    def suspend(self, reason: str) -> None:
+        """Place no more orders from this process (another may be trading on its database)."""
+        self.suspended = reason
 
     def _explain_unknown(self, bot: BotRuntime, client_order_id: str, now: float) -> None:
         last = self._last_unknown_notice.get(bot.bot_id)
