@@ -46,14 +46,17 @@ from streambot.store.database import Store
 from streambot.strategies.base import LiveBalances
 from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
+from streambot.trading.balance_check import BalanceCheck
 from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.equity import EquityWatcher
+from streambot.trading.holds import ProductHolds
 from streambot.trading.kill_switch import KillSwitch
 from streambot.trading.lease import DatabaseLease, LeaseRefused, pid_alive
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.trading.pnl import AccountFigures
 from streambot.trading.reconcile import Reconciler
+from streambot.trading.sweep import ExchangeSweep
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.key_material import AuthError
 from streambot.venues.coinbase.keys import resolve_api_key
@@ -263,12 +266,14 @@ class Platform:
         # The trading parts, each built complete: the order path before the evaluator that hands
         # it signals, the bots (whose contexts fills move) before reconciliation.
         risk = RiskEngine(limits_from(settings), store, publish=bus.publish, clock=clock)
+        holds = ProductHolds(store=store, bus=bus, clock=clock)
         order_path = assemble_order_path(
             bus=bus,
             exchange=exchange,
             store=store,
             balances=balances,
             risk=risk,
+            holds=holds,
             products=products,
             clock=clock,
             instance_id=instance_id,
@@ -314,6 +319,27 @@ class Platform:
             settler=settler,
             order_path=order_path,
             reconciler=reconciler,
+            sweep=ExchangeSweep(
+                exchange=exchange,
+                store=store,
+                fills=store,
+                settler=settler,
+                bots=bots,
+                bus=bus,
+                in_flight=order_path.in_flight,
+                clock=clock,
+            ),
+            holds=holds,
+            balance_check=BalanceCheck(
+                accounts=exchange.accounts,
+                fills=store,
+                holds=holds,
+                bus=bus,
+                products=products,
+                busy=order_path.in_flight,
+                clock=clock,
+                interval=settings.balance_check_interval_s,
+            ),
             equity=EquityWatcher(
                 risk=risk,
                 store=store,

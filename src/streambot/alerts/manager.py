@@ -23,7 +23,15 @@ from streambot.alerts.notify import Notifier
 from streambot.alerts.rules import CRITICAL, Condition, Readings, Rules
 from streambot.bus import Bus
 from streambot.clock import Clock
-from streambot.events import AlertCleared, AlertRaised, RiskHalted, RiskResumed
+from streambot.events import (
+    AlertCleared,
+    AlertRaised,
+    ExchangeActivityFlagged,
+    PositionMismatchAcknowledged,
+    PositionMismatchFound,
+    RiskHalted,
+    RiskResumed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,9 @@ class AlertManager:
         self._unsubscribe = [
             bus.subscribe(RiskHalted, self._on_halted),
             bus.subscribe(RiskResumed, self._on_resumed),
+            bus.subscribe(PositionMismatchFound, self._on_mismatch),
+            bus.subscribe(PositionMismatchAcknowledged, self._on_mismatch_acknowledged),
+            bus.subscribe(ExchangeActivityFlagged, self._on_exchange_activity),
         ]
 
     # --- risk halts arrive as events ---------------------------------------------------------
@@ -85,6 +96,33 @@ class AlertManager:
         if code in self._halts:
             self._halts.remove(code)
             self._clear(code)
+
+    # --- what trading finds on the exchange: stays until a person acknowledges it ---------------
+
+    def _on_mismatch(self, event: PositionMismatchFound) -> None:
+        for product_id in event.product_ids:
+            code = f"position_mismatch.{product_id}"
+            self._halts.add(code)
+            self._raise(
+                Condition(
+                    code,
+                    CRITICAL,
+                    f"Position mismatch on {event.asset}: the account holds {event.actual}, the bots' "
+                    f"fills account for {event.expected}; entries on {product_id} halted until acknowledged",
+                )
+            )
+
+    def _on_mismatch_acknowledged(self, event: PositionMismatchAcknowledged) -> None:
+        code = f"position_mismatch.{event.product_id}"
+        self._halts.discard(code)
+        self._clear(code)
+
+    def _on_exchange_activity(self, event: ExchangeActivityFlagged) -> None:
+        code = f"exchange_activity.{event.exchange_order_id}"
+        self._halts.add(code)  # a one-off finding: shown until the process restarts
+        self._raise(
+            Condition(code, CRITICAL, f"Unknown exchange activity on {event.product_id}: {event.detail}")
+        )
 
     # --- periodic rules ---------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ show an order progressing and metrics can time every step:
   1. ``on_signal``, on the hot path: the guards (bot running, no order of the bot's with an unknown
      outcome, no order in flight, cooldown), cheap and synchronous; ``bots.signal`` tells the
      dashboard a decision reached the order path;
-  2. ``decide``: sizing onto the product's increments with Decimal, then every risk rule (memory);
+  2. ``decide``: no entry on a product held for a position mismatch, sizing onto the product's
+     increments with Decimal, then every risk rule (memory);
   3. the intent is stored with a deterministic client_order_id *before* anything is sent, in one
      commit together with the risk verdict (``intent`` → ``risk_checked`` or ``rejected``);
   4. ``_submit``: the order is placed (``submitted``, then ``acknowledged``); an unknown outcome
@@ -54,6 +55,7 @@ from streambot.observability.latency import LatencyStats
 from streambot.risk.base import Intent, RiskContext, RiskRejection
 from streambot.risk.engine import RiskEngine
 from streambot.trading.balances import BalanceCache
+from streambot.trading.holds import ProductHolds
 from streambot.trading.open_orders import OpenOrders
 from streambot.trading.protocols import OrderStore, TradingStore
 from streambot.trading.settlement import (
@@ -110,6 +112,7 @@ class OrderPath:
         risk: RiskEngine,
         open_orders: OpenOrders,
         settler: Settler,
+        holds: ProductHolds,
         products: Mapping[ProductId, Product],
         clock: Clock,
         instance_id: str,
@@ -125,6 +128,7 @@ class OrderPath:
         self.risk = risk
         self.open_orders = open_orders
         self.settler = settler
+        self.holds = holds
         self.products = products
         # The feed's state as its events tell it (in a cluster they come from the feed process):
         # until the first one, the feed is still connecting and entries wait (risk: stale price).
@@ -257,6 +261,13 @@ class OrderPath:
         product = self.products.get(bot.product_id)
         if product is None:
             return RiskRejection("UNKNOWN_PRODUCT", f"No trading rules are known for {bot.product_id}.")
+        hold = self.holds.held(product.product_id) if signal.side is Side.BUY else None
+        if hold is not None:
+            return RiskRejection(
+                hold.code,
+                f"Entries on {product.product_id} are halted ({hold.reason}); a person acknowledges it "
+                "through POST /api/v1/risk/acknowledge.",
+            )
         available: Decimal | None = None
         if signal.side is Side.BUY:
             available = await self._balances.available(product.quote_currency)
@@ -533,6 +544,7 @@ def assemble_order_path(
     store: TradingStore,
     balances: BalanceCache,
     risk: RiskEngine,
+    holds: ProductHolds,
     products: Mapping[ProductId, Product],
     clock: Clock,
     instance_id: str,
@@ -560,6 +572,7 @@ def assemble_order_path(
         risk=risk,
         open_orders=open_orders,
         settler=settler,
+        holds=holds,
         products=products,
         clock=clock,
         instance_id=instance_id,

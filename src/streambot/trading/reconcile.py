@@ -43,7 +43,7 @@ from streambot.exchange import CircuitOpen, Exchange, ExchangeError
 from streambot.trading.protocols import BotDirectory, OrderStore
 from streambot.trading.settlement import NEVER_SUBMITTED, UNKNOWN_GRACE_S, OrderOwner, Settler
 
-__all__ = ["NEVER_SUBMITTED", "BatchReads", "ReconcileReport", "Reconciler"]
+__all__ = ["NEVER_SUBMITTED", "BatchReads", "ReconcileReport", "Reconciler", "owner_of"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,13 @@ class BatchReads(Protocol):
         product_ids: Sequence[ProductId] = (),
         since: datetime | None = None,
     ) -> list[Fill]: ...
+
+
+def owner_of(bots: BotDirectory, bot_id: BotId) -> OrderOwner:
+    """Who an order is booked to. Before the bots load there is no context: they replay every
+    stored fill when they do."""
+    runtime = bots.runtime(bot_id)
+    return OrderOwner(bots.context(bot_id), runtime.name if runtime is not None else f"bot {bot_id}")
 
 
 @dataclass(slots=True)
@@ -270,11 +277,7 @@ class Reconciler:
         self._settler.open_orders.remove(order.client_order_id)
 
     def _owner(self, bot_id: BotId) -> OrderOwner:
-        # Before the bots load there is no context: they replay every stored fill when they do.
-        runtime = self._bots.runtime(bot_id)
-        return OrderOwner(
-            self._bots.context(bot_id), runtime.name if runtime is not None else f"bot {bot_id}"
-        )
+        return owner_of(self._bots, bot_id)
 
     async def run_every(self, interval: float) -> None:
         while True:

@@ -23,6 +23,7 @@ from streambot.domain import (
     OrderRequest,
     OrderStatus,
     PlacedOrder,
+    ProductHold,
     Side,
     Signal,
     Ticker,
@@ -34,6 +35,7 @@ from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import BotContext
 from streambot.trading.balances import BalanceCache
+from streambot.trading.holds import ProductHolds
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from tests.unit.risk.support import BTC, MemoryRiskStore
 
@@ -143,6 +145,20 @@ class MemoryTradingStore:
         return trade
 
 
+class MemoryHoldStore:
+    def __init__(self) -> None:
+        self.holds: dict[str, ProductHold] = {}
+
+    async def product_holds(self) -> list[ProductHold]:
+        return list(self.holds.values())
+
+    async def save_product_hold(self, hold: ProductHold) -> None:
+        self.holds[hold.product_id] = hold
+
+    async def delete_product_hold(self, product_id: str) -> bool:
+        return self.holds.pop(product_id, None) is not None
+
+
 def _desk(
     clock: ManualClock, exchange: MemoryExchange, **settings: float
 ) -> tuple[OrderPath, MemoryTradingStore, Bus]:
@@ -155,6 +171,7 @@ def _desk(
         store=store,
         balances=BalanceCache(exchange.accounts, clock=clock),
         risk=risk,
+        holds=ProductHolds(store=MemoryHoldStore(), bus=bus, clock=clock),
         products={BTC.product_id: BTC},
         clock=clock,
         instance_id="unit",
