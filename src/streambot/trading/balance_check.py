@@ -69,7 +69,7 @@ class BalanceCheck:
         self._busy = busy
         self._clock = clock
         self._interval = interval
-        self._confirm_after = confirm_after
+        self.confirm_after = confirm_after
         self.unowned: dict[str, Decimal] = {}  # per asset: the balance the bots' fills do not explain
         self.checks = 0
         self.mismatches = 0
@@ -93,7 +93,7 @@ class BalanceCheck:
         ]
         if not suspects:
             return []
-        await self._clock.sleep(self._confirm_after)
+        await self._clock.sleep(self.confirm_after)
         again = {r.asset: r for r in await self._read()}
         found = []
         for first in suspects:
