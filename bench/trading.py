@@ -48,6 +48,7 @@ from streambot.store.database import Store
 from streambot.store.models import OrderRow, TradeRow
 from streambot.strategies.base import BotContext
 from streambot.trading.balances import BalanceCache
+from streambot.trading.holds import ProductHolds
 from streambot.trading.open_orders import OpenOrders
 from streambot.trading.order_path import assemble_order_path
 from streambot.trading.reconcile import Reconciler
@@ -132,6 +133,7 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
             store=store,
             balances=balances,
             risk=risk,
+            holds=ProductHolds(store=store, bus=bus, clock=clock),
             products=products,
             clock=clock,
             instance_id="bench",

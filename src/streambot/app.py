@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Coroutine, Sequence
 from contextlib import AsyncExitStack
 from decimal import Decimal
@@ -47,14 +48,18 @@ from streambot.store.database import Store
 from streambot.strategies.base import LiveBalances
 from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
+from streambot.trading.balance_check import BalanceCheck
 from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.equity import EquityWatcher
 from streambot.trading.fees import FeeSchedule
+from streambot.trading.holds import ProductHolds
 from streambot.trading.kill_switch import KillSwitch
+from streambot.trading.lease import DatabaseLease, LeaseRefused, pid_alive
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.trading.pnl import AccountFigures
 from streambot.trading.reconcile import Reconciler
+from streambot.trading.sweep import ExchangeSweep
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.key_check import CHECK_TIMEOUT_S, KeyProblem, check_api_key
 from streambot.venues.coinbase.key_material import AuthError
@@ -149,6 +154,7 @@ class Platform:
         bus: Bus,
         prices: PriceBoard,
         store: Store,
+        lease: DatabaseLease,
         simulator: Simulator | None,
         session: aiohttp.ClientSession,
         exchange: CoinbaseRest,
@@ -169,6 +175,7 @@ class Platform:
         self.bus = bus
         self.prices = prices
         self.store = store
+        self.lease = lease
         self.simulator = simulator  # paper mode's venue; None when trading live
         self._session = session
         self.exchange = exchange
@@ -234,6 +241,22 @@ class Platform:
         store = Store(settings.resolved_database_url, clock=clock)
         await store.open()
         opened.push_async_callback(store.close)
+        # One process trades per database: before anything else (the paper account, the feed).
+        lease = DatabaseLease(
+            store=store,
+            clock=clock,
+            holder_id=secrets.token_hex(8),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            renew_every=settings.lease_renew_s,
+            stale_after=settings.lease_stale_s,
+            alive=pid_alive,
+        )
+        try:
+            await lease.take()
+        except LeaseRefused as exc:
+            raise StartupError(str(exc)) from None
+        opened.push_async_callback(lease.release)
         simulator: Simulator | None = None
         if settings.mode is Mode.PAPER:
             simulator = Simulator(
@@ -256,7 +279,11 @@ class Platform:
             rest_url, ws_url = settings.coinbase_rest_url, settings.coinbase_ws_url
         session = aiohttp.ClientSession()
         opened.push_async_callback(session.close)
-        exchange = open_exchange(CoinbaseVenue(rest_url, api_key=api_key), clock=clock, session=session)
+        exchange = open_exchange(
+            CoinbaseVenue(rest_url, api_key=api_key, timeout=settings.exchange_timeout_s),
+            clock=clock,
+            session=session,
+        )
         opened.push_async_callback(exchange.close)
         balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
         products = {p.product_id: p for p in await load_products(exchange, settings.products, clock)}
@@ -272,16 +299,19 @@ class Platform:
         # The trading parts, each built complete: the order path before the evaluator that hands
         # it signals, the bots (whose contexts fills move) before reconciliation.
         risk = RiskEngine(limits_from(settings), store, publish=bus.publish, clock=clock)
+        holds = ProductHolds(store=store, bus=bus, clock=clock)
         order_path = assemble_order_path(
             bus=bus,
             exchange=exchange,
             store=store,
             balances=balances,
             risk=risk,
+            holds=holds,
             products=products,
             clock=clock,
             instance_id=instance_id,
             cooldown_s=settings.order_cooldown_s,
+            unknown_grace_s=settings.order_unknown_grace_s,
         )
         open_orders, settler = order_path.open_orders, order_path.settler
         # A strategy that raises is taken out by the evaluator on the hot path; why is stored off it.
@@ -314,6 +344,7 @@ class Platform:
             bots=bots,
             in_flight=order_path.in_flight,
             clock=clock,
+            unknown_grace_s=settings.order_unknown_grace_s,
         )
         trading = TradingDesk(
             store=store,
@@ -322,6 +353,27 @@ class Platform:
             settler=settler,
             order_path=order_path,
             reconciler=reconciler,
+            sweep=ExchangeSweep(
+                exchange=exchange,
+                store=store,
+                fills=store,
+                settler=settler,
+                bots=bots,
+                bus=bus,
+                in_flight=order_path.in_flight,
+                clock=clock,
+            ),
+            holds=holds,
+            balance_check=BalanceCheck(
+                accounts=exchange.accounts,
+                fills=store,
+                holds=holds,
+                bus=bus,
+                products=products,
+                busy=order_path.in_flight,
+                clock=clock,
+                interval=settings.balance_check_interval_s,
+            ),
             equity=EquityWatcher(
                 risk=risk,
                 store=store,
@@ -357,6 +409,7 @@ class Platform:
             bus=bus,
             prices=prices,
             store=store,
+            lease=lease,
             simulator=simulator,
             session=session,
             exchange=exchange,
@@ -384,6 +437,7 @@ class Platform:
             await self._first_live_start()
         elif settings.demo_bots:
             await self._create_demo_bots()
+        self._spawn(lambda: self.lease.run(self.order_path.suspend), "lease")
         self._spawn(self._record_bot_errors, "bot-errors")
         self._spawn(self.evaluator.run, "evaluator")
         self._spawn(lambda: self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
@@ -547,13 +601,14 @@ class Platform:
     async def stop(self) -> None:
         await self.feed.stop()
         await self.supervisor.stop()
-        await self.order_path.drain()
+        await self.order_path.close()
         while not self._bot_errors.empty():
             await self.bots.record_error(*self._bot_errors.get_nowait())
         await self.exchange.close()
         await self._session.close()
         if self.simulator is not None:
             await self.simulator.stop()
+        await self.lease.release()
         await self.store.close()
         log.info("✅ streambot stopped")
 

@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     risk_stale_price_s: float = Field(default=30.0, ge=0)
     risk_halt_allows_exits: bool = True
     reconcile_interval_s: float = Field(default=30.0, gt=0)
+    # Summed bot positions vs the account's balances, per asset (trading/balance_check.py).
+    balance_check_interval_s: float = Field(default=300.0, gt=0)
+    exchange_timeout_s: float = Field(default=10.0, gt=0)  # one REST call; longer: outcome unknown
+    # An order whose outcome is unknown and that the exchange still does not list after this long
+    # was never placed (FAILED, NEVER_SUBMITTED).
+    order_unknown_grace_s: float = Field(default=30.0, gt=0)
+    # One process per database: the lease is renewed this often and taken over when this stale.
+    lease_renew_s: float = Field(default=5.0, gt=0)
+    lease_stale_s: float = Field(default=30.0, gt=0)
     equity_check_interval_s: float = Field(default=2.0, gt=0)
     equity_snapshot_interval_s: float = Field(default=60.0, gt=0)
     # Python files defining user strategies, loaded by name at start-up (see strategies/user.py).

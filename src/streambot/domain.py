@@ -130,6 +130,9 @@ class OrderStatus(enum.StrEnum):
     INTENT = "intent"
     RISK_CHECKED = "risk_checked"
     SUBMITTED = "submitted"
+    # The create call's answer was lost (timeout, 5xx, dropped connection): the order may exist.
+    # Looked up by client_order_id until the exchange answers; never final, never sent again.
+    UNKNOWN = "unknown"
     ACKNOWLEDGED = "acknowledged"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
@@ -403,3 +406,30 @@ class FeeTier:
 
 COINBASE_ENTRY_TIER = FeeTier(maker_fee_rate=Decimal("0.006"), taker_fee_rate=Decimal("0.012"))
 """Coinbase Advanced Trade's lowest-volume tier: 0.60 % maker, 1.20 % taker."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """The process that holds a lease on the database (one ``streambot run`` per database)."""
+
+    holder_id: str  # random per process
+    host: str
+    pid: int
+    started_at: datetime
+    renewed_at: datetime
+
+    def describe(self) -> str:
+        return (
+            f"pid {self.pid} on {self.host}, started {self.started_at.isoformat(timespec='seconds')}, "
+            f"last renewed {self.renewed_at.isoformat(timespec='seconds')}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProductHold:
+    """Entries on a product halted until a person acknowledges why (e.g. POSITION_MISMATCH)."""
+
+    product_id: ProductId
+    code: str
+    reason: str
+    held_at: datetime

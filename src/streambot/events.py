@@ -14,6 +14,7 @@ the latest price per product is on the price board.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import ClassVar, Literal
 
 import msgspec
@@ -135,6 +136,35 @@ class KillSwitchChanged(Event, frozen=True, kw_only=True):
     reason: str
 
 
+class PositionMismatchFound(Event, frozen=True, kw_only=True):
+    """The account's balance of an asset moved differently from what the bots' fills say: entries
+    on its products are halted until a person acknowledges it."""
+
+    TOPIC: ClassVar[str] = "risk.position_mismatch"
+    asset: str
+    product_ids: list[ProductId]
+    expected: Decimal  # the balance the bots' fills account for
+    actual: Decimal  # the balance the exchange reports
+    difference: Decimal  # actual - expected
+
+
+class PositionMismatchAcknowledged(Event, frozen=True, kw_only=True):
+    TOPIC: ClassVar[str] = "risk.position_mismatch_acknowledged"
+    product_id: ProductId
+    by: str
+
+
+class ExchangeActivityFlagged(Event, frozen=True, kw_only=True):
+    """The exchange shows an order or a fill the store does not know and could not adopt."""
+
+    TOPIC: ClassVar[str] = "risk.exchange_activity"
+    kind: Literal["order", "fill"]
+    product_id: ProductId
+    exchange_order_id: str
+    client_order_id: str
+    detail: str
+
+
 # --- alerts ---------------------------------------------------------------------------------
 
 
@@ -167,6 +197,9 @@ AnyEvent = (
     | RiskHalted
     | RiskResumed
     | KillSwitchChanged
+    | PositionMismatchFound
+    | PositionMismatchAcknowledged
+    | ExchangeActivityFlagged
     | AlertRaised
     | AlertCleared
 )
@@ -185,6 +218,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     RiskHalted,
     RiskResumed,
     KillSwitchChanged,
+    PositionMismatchFound,
+    PositionMismatchAcknowledged,
+    ExchangeActivityFlagged,
     AlertRaised,
     AlertCleared,
 )

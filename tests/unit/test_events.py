@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 import pytest
 
@@ -16,10 +18,13 @@ from streambot.events import (
     BotStateChanged,
     BotUpdated,
     Event,
+    ExchangeActivityFlagged,
     FeedGapDetected,
     FeedStateChanged,
     KillSwitchChanged,
     OrderUpdated,
+    PositionMismatchAcknowledged,
+    PositionMismatchFound,
     RiskHalted,
     RiskResumed,
     SignalRaised,
@@ -43,6 +48,17 @@ EXAMPLES: list[Event] = [
     RiskHalted(scope="account", bot_id=None, code="daily_loss", reason="lost 5%"),
     RiskResumed(scope="bot:4", bot_id=BotId(4), by="api"),
     KillSwitchChanged(scope="account", bot_id=None, on=True, reason="panic"),
+    PositionMismatchFound(
+        asset="BTC",
+        product_ids=[ProductId("BTC-USD")],
+        expected=Decimal("0.5"),
+        actual=Decimal("0.45"),
+        difference=Decimal("-0.05"),
+    ),
+    PositionMismatchAcknowledged(product_id=ProductId("BTC-USD"), by="ops"),
+    ExchangeActivityFlagged(
+        kind="order", product_id=ProductId("BTC-USD"), exchange_order_id="x-1", client_order_id="", detail="d"
+    ),
     AlertRaised(code="feed_down", severity="critical", message="m", since=1.0),
     AlertCleared(code="feed_down", severity="critical", message="m", since=1.0),
 ]
@@ -77,6 +93,9 @@ def test_topics_are_those_the_dashboard_knows() -> None:
         "risk.halted",
         "risk.resumed",
         "risk.kill_switch",
+        "risk.position_mismatch",
+        "risk.position_mismatch_acknowledged",
+        "risk.exchange_activity",
         "alerts.raised",
         "alerts.cleared",
     ]

@@ -31,7 +31,10 @@ from streambot.clock import Clock
 from streambot.events import (
     AlertCleared,
     AlertRaised,
+    ExchangeActivityFlagged,
     FeedStateChanged,
+    PositionMismatchAcknowledged,
+    PositionMismatchFound,
     RiskHalted,
     RiskResumed,
     TradeBooked,
@@ -79,6 +82,9 @@ class AlertManager:
             bus.subscribe(RiskResumed, self._on_resumed),
             bus.subscribe(FeedStateChanged, self._on_feed_state),
             bus.subscribe(TradeBooked, self._on_trade),
+            bus.subscribe(PositionMismatchFound, self._on_mismatch),
+            bus.subscribe(PositionMismatchAcknowledged, self._on_mismatch_acknowledged),
+            bus.subscribe(ExchangeActivityFlagged, self._on_exchange_activity),
         ]
 
     # --- the feed's flaps and the trades arrive as events ----------------------------------------
@@ -123,6 +129,33 @@ class AlertManager:
         if code in self._halts:
             self._halts.remove(code)
             self._clear(code)
+
+    # --- what trading finds on the exchange: stays until a person acknowledges it ---------------
+
+    def _on_mismatch(self, event: PositionMismatchFound) -> None:
+        for product_id in event.product_ids:
+            code = f"position_mismatch.{product_id}"
+            self._halts.add(code)
+            self._raise(
+                Condition(
+                    code,
+                    CRITICAL,
+                    f"Position mismatch on {event.asset}: the account holds {event.actual}, the bots' "
+                    f"fills account for {event.expected}; entries on {product_id} halted until acknowledged",
+                )
+            )
+
+    def _on_mismatch_acknowledged(self, event: PositionMismatchAcknowledged) -> None:
+        code = f"position_mismatch.{event.product_id}"
+        self._halts.discard(code)
+        self._clear(code)
+
+    def _on_exchange_activity(self, event: ExchangeActivityFlagged) -> None:
+        code = f"exchange_activity.{event.exchange_order_id}"
+        self._halts.add(code)  # a one-off finding: shown until the process restarts
+        self._raise(
+            Condition(code, CRITICAL, f"Unknown exchange activity on {event.product_id}: {event.detail}")
+        )
 
     # --- periodic rules ---------------------------------------------------------------------
 

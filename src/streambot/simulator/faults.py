@@ -1,10 +1,10 @@
 """Fault injection: the failures a real exchange connection has, on demand.
 
 Shapes are the contract in docs/contracts.md ("Simulator fault injection"). Instant faults
-(``drop_connections``, ``skip_sequence``, ``malformed``, ``poison``) act on the sockets open right now; timed
-faults (``silence``, ``http_error``, ``latency``) hold for their ``seconds`` and a new injection of
-the same kind replaces the old one. The server asks this object what to do, frame by frame and
-request by request; the object itself never touches a socket.
+(``drop_connections``, ``skip_sequence``, ``malformed``, ``poison``) act on the sockets open right
+now; timed faults (``silence``, ``http_error``, ``latency``, ``slow_response``) hold for their
+``seconds`` and a new injection of the same kind replaces the old one. The server asks this object
+what to do, frame by frame and request by request; the object itself never touches a socket.
 """
 
 from __future__ import annotations
@@ -71,8 +71,18 @@ class Latency(_Fault):
     seconds: float = Field(gt=0, le=_MAX_SECONDS)
 
 
+class SlowResponse(_Fault):
+    """The request is handled at once (an order is created) but its answer is held back: past a
+    client's timeout this is an unknown outcome, as a slow exchange gives one."""
+
+    fault: Literal["slow_response"]
+    ms: float = Field(ge=0, le=600_000)
+    seconds: float = Field(gt=0, le=_MAX_SECONDS)
+    writes_only: bool = False  # only POSTs (create and cancel orders): lookups answer at once
+
+
 AnyFault = Annotated[
-    DropConnections | Silence | SkipSequence | Malformed | Poison | HttpError | Latency,
+    DropConnections | Silence | SkipSequence | Malformed | Poison | HttpError | Latency | SlowResponse,
     Field(discriminator="fault"),
 ]
 _ADAPTER: TypeAdapter[AnyFault] = TypeAdapter(AnyFault)
@@ -84,6 +94,7 @@ FAULT_NAMES = (
     "poison",
     "http_error",
     "latency",
+    "slow_response",
 )
 
 
@@ -153,7 +164,7 @@ class FaultTarget(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Timed:
-    fault: Silence | HttpError | Latency
+    fault: Silence | HttpError | Latency | SlowResponse
     until: float  # monotonic
     until_epoch: float  # for x-ratelimit-reset and the listing
 
@@ -235,6 +246,15 @@ class Faults:
         if self.latency_until > 0 and self._clock.monotonic() < self.latency_until:
             return self.latency_s
         return 0.0
+
+    def response_delay(self, method: str) -> float:
+        """Seconds to hold a handled REST request's answer back now (``slow_response``)."""
+        timed = self._timed.get("slow_response")
+        if timed is None or not isinstance(timed.fault, SlowResponse):
+            return 0.0
+        if self._clock.monotonic() >= timed.until or (timed.fault.writes_only and method != "POST"):
+            return 0.0
+        return timed.fault.ms / 1000
 
     def http_error(self) -> tuple[HttpError, float] | None:
         """The error REST must answer with now, and when it ends (UNIX seconds)."""

@@ -1,7 +1,9 @@
 """What stands between a client and a handler: injected faults, JWT checks, rate limits, errors.
 
 The gate applies them in the order a real request meets them at Coinbase; the errors middleware
-turns whatever a handler raises into Coinbase's error body.
+turns whatever a handler raises into Coinbase's error body. Like an exchange, the gate finishes a
+write (create or cancel orders) whose client went away (timed out, dropped the connection): the
+order exists although nobody heard the answer, which is what an unknown outcome is.
 """
 
 from __future__ import annotations
@@ -99,8 +101,11 @@ class RequestGate:
         rate_limits: bool,
         private_rate: float,
         public_rate: float,
+        finish_abandoned: bool = True,
     ) -> None:
         self._clock = clock
+        self.finish_abandoned = finish_abandoned
+        self._finishing: set[asyncio.Task[web.StreamResponse]] = set()
         self.faults = faults
         self.verifier = verifier
         self.rate_limits = rate_limits
@@ -118,6 +123,24 @@ class RequestGate:
             return await handler(request)
         if not path.startswith(REST_PREFIX):
             return await handler(request)
+        if request.method == "POST" and self.finish_abandoned:
+            # aiohttp cancels a handler whose client disconnects; the exchange would not. The body
+            # is read first: once the client is gone it can no longer be read from the socket.
+            await request.read()
+            task = asyncio.ensure_future(self._gated(request, handler))
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
+            task.add_done_callback(_finished)
+            return await asyncio.shield(task)
+        return await self._gated(request, handler)
+
+    async def finish(self) -> None:
+        """Wait for the writes still being finished for clients that went away (shutdown)."""
+        if self._finishing:
+            await asyncio.gather(*list(self._finishing), return_exceptions=True)
+
+    async def _gated(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
         public = path.startswith(f"{REST_PREFIX}/market/") or path == f"{REST_PREFIX}/time"
         delay = self.faults.latency() if self.faults.latency_until else 0.0
         if delay:
@@ -152,6 +175,9 @@ class RequestGate:
         response = await handler(request)
         if decision is not None:
             response.headers.update(decision.headers())
+        held = self.faults.response_delay(request.method)
+        if held:
+            await self._clock.sleep(held)
         return response
 
     def _verify(self, request: web.Request) -> str:
@@ -160,6 +186,12 @@ class RequestGate:
             raise AuthFailure("no bearer token")
         hosts = {request.host, COINBASE_HOST}
         return self.verifier.verify(token, uri=(request.method, request.path, hosts))
+
+
+def _finished(task: asyncio.Task[web.StreamResponse]) -> None:
+    """A write finished for a client that may be gone: its error (if any) is logged, not lost."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Simulator write finished with an error: %s", task.exception())
 
 
 @web.middleware

@@ -74,6 +74,9 @@ class SimulatorConfig:
     replay_loop: bool = True
     ticker_batch_interval: float = 5.0
     market_trades_interval: float = 0.25
+    # Finish a create or cancel whose client went away (timeout, dropped connection), as Coinbase
+    # does; False cancels it with the request (aiohttp's default).
+    finish_abandoned_requests: bool = True
 
 
 class Simulator:
@@ -124,6 +127,7 @@ class Simulator:
             rate_limits=config.rate_limits,
             private_rate=config.private_rate,
             public_rate=config.public_rate,
+            finish_abandoned=config.finish_abandoned_requests,
         )
         self._rest = SimulatedRestApi(self.market, self.book, self._save, clock=clock)
         self._admin = FaultAdmin(self.faults)
@@ -196,6 +200,7 @@ class Simulator:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._gate.finish()
         await self._ws.close_all()
         runner, self._runner = self._runner, None
         if runner is not None:

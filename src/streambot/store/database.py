@@ -25,6 +25,7 @@ from streambot.clock import Clock
 from streambot.store.bots import BotRepository
 from streambot.store.equity_snapshots import EquitySnapshotRepository
 from streambot.store.fills import FillRepository
+from streambot.store.leases import LeaseRepository
 from streambot.store.orders import OrderRepository
 from streambot.store.risk_state import RiskStateRepository
 from streambot.store.trades import TradeRepository
@@ -53,6 +54,7 @@ class Store(
     TradeRepository,
     RiskStateRepository,
     EquitySnapshotRepository,
+    LeaseRepository,
 ):
     """The platform's database. ``await open()`` before use, ``await close()`` when done.
 

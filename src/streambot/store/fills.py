@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from decimal import Decimal
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -39,6 +42,26 @@ class FillRepository(SqlRepository):
         except IntegrityError as exc:
             # The duplicate trade_id is absorbed above, so what is left is the foreign key.
             raise OrderNotFound(client_order_id) from exc
+
+    async def net_base_by_product(self) -> dict[str, Decimal]:
+        """Per product, the base bought minus the base sold over every stored fill (deleted bots'
+        too): what the bots' trading moved the account's holdings by. Summed here, not in SQL:
+        SQLite keeps money as text."""
+        statement = select(FillRow.product_id, FillRow.side, FillRow.size)
+        totals: dict[str, Decimal] = {}
+        async with self._transaction() as session:
+            for product_id, side, size in (await session.execute(statement)).all():
+                signed = size if side == Side.BUY.value else -size
+                totals[product_id] = totals.get(product_id, Decimal(0)) + signed
+        return totals
+
+    async def known_trade_ids(self, trade_ids: Collection[str]) -> set[str]:
+        """Which of these trade ids are stored."""
+        if not trade_ids:
+            return set()
+        statement = select(FillRow.trade_id).where(FillRow.trade_id.in_(list(trade_ids)))
+        async with self._transaction() as session:
+            return set(await session.scalars(statement))
 
     async def fills_for_bot(self, bot_id: int) -> list[Fill]:
         """Every fill of the bot, oldest first: replaying them rebuilds its position."""

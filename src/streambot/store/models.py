@@ -266,3 +266,31 @@ class EquitySnapshotRow(Base):
     equity: Mapped[Decimal] = mapped_column(Money)
     realized_pnl: Mapped[Decimal] = mapped_column(Money)
     unrealized_pnl: Mapped[Decimal] = mapped_column(Money)
+
+
+class ProcessLeaseRow(Base):
+    """Which process trades on this database: one row per lease name, renewed while it runs.
+
+    A lease is taken when its row is missing, already ours, or not renewed for the stale period;
+    a second ``streambot run`` on the same database finds a fresh row of another process and stops.
+    """
+
+    __tablename__ = "process_lease"
+
+    name: Mapped[str] = mapped_column(String(_ID_LENGTH), primary_key=True)
+    holder_id: Mapped[str] = mapped_column(String(_ID_LENGTH))
+    host: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    pid: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    renewed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ProductHoldRow(Base):
+    """Entries halted on a product until a person acknowledges why (a position mismatch)."""
+
+    __tablename__ = "product_holds"
+
+    product_id: Mapped[str] = mapped_column(String(_ID_LENGTH), primary_key=True)
+    code: Mapped[str] = mapped_column(String(_ID_LENGTH))
+    reason: Mapped[str] = mapped_column(Text)
+    held_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,9 +1,11 @@
 """The trading parts one account runs, built complete by the composition root, and their start-up.
 
-Start-up order matters and lives here: risk state is loaded (HALTED and kill switches survive a
-restart), unresolved orders are put back among the open orders as exposure, reconciliation books
-what happened while the process was down, and only then do the bots load and replay their fills
-(the composition root loads them after ``recover``).
+Start-up order matters and lives here: risk state and product holds are loaded (HALTED, kill
+switches and position-mismatch holds survive a restart), unresolved orders are put back among the
+open orders as exposure, reconciliation books what happened while the process was down, and only
+then do the bots load and replay their fills (the composition root loads them after ``recover``).
+In the background: reconciliation, the sweep of the exchange's orders and fills, the balance
+check, the equity watch.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 from streambot.clock import Clock
 from streambot.domain import BotId
 from streambot.risk.engine import RiskEngine
+from streambot.trading.balance_check import BalanceCheck
 from streambot.trading.equity import EquityWatcher
+from streambot.trading.holds import ProductHolds
 from streambot.trading.kill_switch import KillSwitch
 from streambot.trading.open_orders import OpenOrders
 from streambot.trading.order_path import OrderPath
@@ -24,6 +28,7 @@ from streambot.trading.pnl import AccountFigures, BotPnl
 from streambot.trading.protocols import OrderStore
 from streambot.trading.reconcile import Reconciler
 from streambot.trading.settlement import Settler
+from streambot.trading.sweep import ExchangeSweep
 
 
 class TradingDesk:
@@ -36,6 +41,9 @@ class TradingDesk:
         settler: Settler,
         order_path: OrderPath,
         reconciler: Reconciler,
+        sweep: ExchangeSweep,
+        holds: ProductHolds,
+        balance_check: BalanceCheck,
         equity: EquityWatcher,
         kill_switch: KillSwitch,
         figures: AccountFigures,
@@ -48,6 +56,9 @@ class TradingDesk:
         self.settler = settler
         self.order_path = order_path
         self.reconciler = reconciler
+        self.sweep = sweep
+        self.holds = holds
+        self.balance_check = balance_check
         self.equity = equity
         self.kill_switch = kill_switch
         self.figures = figures
@@ -57,6 +68,7 @@ class TradingDesk:
     async def recover(self) -> None:
         """Before the bots load: risk state back, exposure back, the downtime reconciled."""
         await self.risk.load()
+        await self.holds.load()
         for order in await self._store.unresolved_orders():
             self.open_orders.add(order)
         hour_ago = self._clock.now() - timedelta(hours=1)
@@ -67,6 +79,8 @@ class TradingDesk:
     def background(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
         return [
             (self.reconciler.run_every(self._reconcile_every), "reconciliation"),
+            (self.sweep.run_every(self._reconcile_every), "sweep"),
+            (self.balance_check.run(), "balance-check"),
             (self.equity.run(), "equity"),
         ]
 

@@ -2,7 +2,8 @@
 
 Kept by the order path and reconciliation on the one event loop, rebuilt from the store at
 start-up (every unresolved order), so exposure is never forgotten across a restart. Also the
-orders sent per bot in the last hour, for the trades-per-hour limit (times on the caller's clock).
+orders sent per bot in the last hour, for the trades-per-hour limit (times on the caller's clock),
+and the orders whose outcome is unknown: while one is, its bot places no new order on its product.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
-from streambot.domain import BotId, OrderRecord, Side
+from streambot.domain import BotId, OrderRecord, OrderStatus, ProductId, Side
 
 _ZERO = Decimal(0)
 _HOUR_S = 3600.0
@@ -30,6 +31,7 @@ class OpenOrders:
     def __init__(self) -> None:
         self._open: dict[str, OpenOrder] = {}
         self._sent: dict[BotId, deque[float]] = {}
+        self._unknown: dict[tuple[BotId, ProductId], set[str]] = {}
 
     def __len__(self) -> int:
         return len(self._open)
@@ -48,6 +50,7 @@ class OpenOrders:
         self._open[order.client_order_id] = OpenOrder(
             order.client_order_id, order.bot_id, order.side, notional, order.base_size or _ZERO
         )
+        self.follow_status(order)
 
     def update_filled(self, order: OrderRecord) -> None:
         """Shrink what stays committed once part of the order has filled."""
@@ -65,6 +68,29 @@ class OpenOrders:
 
     def remove(self, client_order_id: str) -> None:
         self._open.pop(client_order_id, None)
+        self._forget_unknown(client_order_id)
+
+    # --- unknown outcomes --------------------------------------------------------------------
+
+    def follow_status(self, order: OrderRecord) -> None:
+        """Note whether the order's outcome is unknown now (``OrderStatus.UNKNOWN``)."""
+        if order.status is OrderStatus.UNKNOWN:
+            key = (order.bot_id, order.product_id)
+            self._unknown.setdefault(key, set()).add(order.client_order_id)
+        else:
+            self._forget_unknown(order.client_order_id)
+
+    def unknown_order(self, bot_id: BotId, product_id: ProductId) -> str | None:
+        """An order of this bot on this product whose outcome is unknown, if there is one."""
+        pending = self._unknown.get((bot_id, product_id))
+        return min(pending) if pending else None
+
+    def _forget_unknown(self, client_order_id: str) -> None:
+        for key, pending in list(self._unknown.items()):
+            if client_order_id in pending:
+                pending.discard(client_order_id)
+                if not pending:
+                    del self._unknown[key]
 
     def open_orders(self, bot_id: BotId | None = None) -> list[OpenOrder]:
         return [o for o in self._open.values() if bot_id is None or o.bot_id == bot_id]

@@ -2,13 +2,18 @@
 
 Each step is published on the bus (``orders.<status>``) with its timestamp, so the dashboard can
 show an order progressing and metrics can time every step:
-  1. ``on_signal``, on the hot path: the guards (bot running, no order in flight, cooldown), cheap
-     and synchronous; ``bots.signal`` tells the dashboard a decision reached the order path;
-  2. ``decide``: sizing onto the product's increments with Decimal, then every risk rule (memory);
+  1. ``on_signal``, on the hot path: the guards (bot running, no order of the bot's with an unknown
+     outcome, no order in flight, cooldown), cheap and synchronous; ``bots.signal`` tells the
+     dashboard a decision reached the order path;
+  2. ``decide``: no entry on a product held for a position mismatch, sizing onto the product's
+     increments with Decimal, then every risk rule (memory);
   3. the intent is stored with a deterministic client_order_id *before* anything is sent, in one
      commit together with the risk verdict (``intent`` → ``risk_checked`` or ``rejected``);
   4. ``_submit``: the order is placed (``submitted``, then ``acknowledged``); an unknown outcome
-     is resolved by looking the order up by client_order_id, never by resending;
+     (timeout, 5xx, dropped connection) is stored as ``unknown`` and ``_resolve`` looks the order
+     up by client_order_id, with backoff on the clock, until the exchange answers: found, it is
+     acknowledged and followed like any other; not listed after a grace period, it was never
+     placed (``failed``, NEVER_SUBMITTED). It is never sent again;
   5. ``_follow``: the order is followed to a final state; its fills are read back, deduplicated by
      trade_id, the trade is stored with every amount and the bot's position and P&L move
      (``Settler``, shared with reconciliation).
@@ -51,9 +56,16 @@ from streambot.risk.base import Intent, RiskContext, RiskRejection
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import WHOLE_POSITION
 from streambot.trading.balances import BalanceCache
+from streambot.trading.holds import ProductHolds
 from streambot.trading.open_orders import OpenOrders
 from streambot.trading.protocols import OrderStore, TradingStore
-from streambot.trading.settlement import FINAL_EXCHANGE_STATUSES, OrderOwner, Settler
+from streambot.trading.settlement import (
+    FINAL_EXCHANGE_STATUSES,
+    NEVER_SUBMITTED,
+    UNKNOWN_GRACE_S,
+    OrderOwner,
+    Settler,
+)
 from streambot.trading.sizing import size_intent
 
 log = logging.getLogger(__name__)
@@ -64,7 +76,13 @@ ORDER_IN_FLIGHT = "ORDER_IN_FLIGHT"
 # once per this many seconds; the ones in between are only counted, as ignored signals.
 _REPEAT_REJECTION_S = 30.0
 _MAX_POLL_INTERVAL_S = 1.0
+# Lookups of an order whose outcome is unknown: the first after this long, then twice as long each
+# time, up to the maximum, until the exchange answers.
+_LOOKUP_FIRST_S = 0.5
+_LOOKUP_MAX_S = 30.0
 _perf_ns = time.perf_counter_ns  # latency measurement only
+_NOT_LISTED = object()  # a lookup's answer: the exchange has no such order
+_NO_ANSWER = object()  # a lookup's answer: the lookup failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +96,13 @@ class NotPlaced:
         return f"{self.code}: {self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class Unanswered:
+    """The create call's answer was lost: the exchange may or may not have the order."""
+
+    reason: str
+
+
 class OrderPath:
     def __init__(
         self,
@@ -89,12 +114,14 @@ class OrderPath:
         risk: RiskEngine,
         open_orders: OpenOrders,
         settler: Settler,
+        holds: ProductHolds,
         products: Mapping[ProductId, Product],
         clock: Clock,
         instance_id: str,
         cooldown_s: float = 5.0,
         poll_interval: float = 0.05,
         fill_timeout: float = 10.0,
+        unknown_grace_s: float = UNKNOWN_GRACE_S,
     ) -> None:
         self._bus = bus
         self._exchange = exchange
@@ -103,6 +130,7 @@ class OrderPath:
         self.risk = risk
         self.open_orders = open_orders
         self.settler = settler
+        self.holds = holds
         self.products = products
         # The feed's state as its events tell it (in a cluster they come from the feed process):
         # until the first one, the feed is still connecting and entries wait (risk: stale price).
@@ -112,8 +140,12 @@ class OrderPath:
         self._cooldown_s = cooldown_s
         self._poll_interval = poll_interval
         self._fill_timeout = fill_timeout
+        self._unknown_grace_s = unknown_grace_s
+        self._closing = asyncio.Event()
         self._last_order_at: dict[BotId, float] = {}
         self._last_rejection: dict[BotId, tuple[str, float]] = {}
+        self._last_unknown_notice: dict[BotId, float] = {}
+        self.suspended = ""  # why this process places no orders at all (it lost its lease)
         self._tasks: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
         self.signals_ignored = 0
@@ -143,10 +175,18 @@ class OrderPath:
         """Accept a decision and schedule the order; never blocks, never awaits."""
         decided_ns = _perf_ns()
         ctx = bot.ctx
-        if bot.state is not BotState.RUNNING or ctx.order_in_flight:
+        if bot.state is not BotState.RUNNING or self.suspended:
             self.signals_ignored += 1
             return
         now = self._clock.monotonic()
+        unknown = self.open_orders.unknown_order(bot.bot_id, bot.product_id)
+        if unknown is not None:
+            self.signals_ignored += 1
+            self._explain_unknown(bot, unknown, now)
+            return
+        if ctx.order_in_flight:
+            self.signals_ignored += 1
+            return
         last = self._last_order_at.get(bot.bot_id)
         if last is not None and now - last < self._cooldown_s:
             self.signals_ignored += 1
@@ -165,10 +205,31 @@ class OrderPath:
         log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
         self._spawn(self._execute(bot, signal, tick, decided_ns))
 
+    def suspend(self, reason: str) -> None:
+        """Place no more orders from this process (another may be trading on its database)."""
+        self.suspended = reason
+
+    def _explain_unknown(self, bot: BotRuntime, client_order_id: str, now: float) -> None:
+        last = self._last_unknown_notice.get(bot.bot_id)
+        if last is None or now - last >= _REPEAT_REJECTION_S:
+            self._last_unknown_notice[bot.bot_id] = now
+            log.warning(
+                "⏸️ %s places no new order on %s: order %s has an unknown outcome and is being looked up",
+                bot.name,
+                bot.product_id,
+                client_order_id,
+            )
+
     async def drain(self) -> None:
-        """Wait for every order under way (shutdown, tests)."""
+        """Wait for every order under way (tests; shutdown through ``close``)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Shutdown: stop looking up orders with an unknown outcome (they stay ``unknown``, and
+        reconciliation resolves them at the next start), then wait for the rest."""
+        self._closing.set()
+        await self.drain()
 
     async def _execute(self, bot: BotRuntime, signal: Signal, tick: Ticker, decided_ns: int) -> None:
         try:
@@ -202,6 +263,13 @@ class OrderPath:
         product = self.products.get(bot.product_id)
         if product is None:
             return RiskRejection("UNKNOWN_PRODUCT", f"No trading rules are known for {bot.product_id}.")
+        hold = self.holds.held(product.product_id) if signal.side is Side.BUY else None
+        if hold is not None:
+            return RiskRejection(
+                hold.code,
+                f"Entries on {product.product_id} are halted ({hold.reason}); a person acknowledges it "
+                "through POST /api/v1/risk/acknowledge.",
+            )
         available: Decimal | None = None
         if signal.side is Side.BUY:
             available = await self._balances.available(product.quote_currency)
@@ -377,10 +445,9 @@ class OrderPath:
             if isinstance(placed, NotPlaced):
                 self.orders_rejected += 1
                 self.open_orders.remove(client_order_id)
-                status = OrderStatus.FAILED if placed.code == UNKNOWN_OUTCOME else OrderStatus.REJECTED
                 record = await self.settler.transition(
                     record,
-                    status,
+                    OrderStatus.REJECTED,
                     submitted_at=record.submitted_at,
                     error_code=placed.code,
                     error=placed.message,
@@ -388,14 +455,19 @@ class OrderPath:
                 )
                 log.error("❌ Order %s for %s rejected: %s", client_order_id, bot.name, placed)
                 return
+            if isinstance(placed, Unanswered):
+                record = await self._resolve(record, bot.name, placed)
+                if record.status is not OrderStatus.ACKNOWLEDGED:
+                    return
+            else:
+                record = await self.settler.transition(
+                    record,
+                    OrderStatus.ACKNOWLEDGED,
+                    submitted_at=record.submitted_at,
+                    exchange_order_id=placed,
+                    acknowledged_at=self._clock.now(),
+                )
             self.orders_placed += 1
-            record = await self.settler.transition(
-                record,
-                OrderStatus.ACKNOWLEDGED,
-                submitted_at=record.submitted_at,
-                exchange_order_id=placed,
-                acknowledged_at=self._clock.now(),
-            )
             self._observe(OrderStatus.ACKNOWLEDGED, decided_ns)
             record = await self.follow(record, OrderOwner(bot.ctx, bot.name))
             if record.status is OrderStatus.FILLED:
@@ -403,29 +475,92 @@ class OrderPath:
         finally:
             self.in_flight.discard(client_order_id)
 
-    async def _place(self, request: OrderRequest) -> str | NotPlaced:
-        """The exchange's order id, or why there is none. Never sends the order twice."""
+    async def _place(self, request: OrderRequest) -> str | NotPlaced | Unanswered:
+        """The exchange's order id, why there is none, or that nobody knows yet. Sent once."""
         try:
             placed = await self._exchange.place_order(request)
         except OrderOutcomeUnknown as exc:
-            log.warning("Order %s outcome unknown (%s); looking it up", request.client_order_id, exc)
-            found = await self._look_up(request.client_order_id, request.product_id)
-            if found is None:
-                return NotPlaced(UNKNOWN_OUTCOME, "the exchange never saw the order")
-            return found.order_id
+            return Unanswered(str(exc))
         except ExchangeError as exc:
             return NotPlaced(exc.code or f"HTTP_{exc.status}", str(exc))
         if not placed.success:
             return NotPlaced(placed.error or "REJECTED", placed.message or "the exchange refused the order")
         return placed.order_id
 
-    async def _look_up(self, client_order_id: ClientOrderId, product_id: ProductId) -> ExchangeOrder | None:
-        for attempt in range(5):
-            try:
-                return await self._exchange.find_order(client_order_id, product_id)
-            except ExchangeError:
-                await self._clock.sleep(0.2 * 2**attempt)
-        return None
+    # --- 4b. an unknown outcome, looked up until the exchange answers ---------------------------
+
+    async def _resolve(self, record: OrderRecord, name: str, unanswered: Unanswered) -> OrderRecord:
+        """``unknown`` until the exchange answers: ``acknowledged`` when it lists the order,
+        ``failed`` (NEVER_SUBMITTED) when it still does not after the grace period. Stays
+        ``unknown`` when the order path closes first; reconciliation resolves it then."""
+        client_order_id = record.client_order_id
+        sent_at = record.submitted_at or self._clock.now()
+        record = await self.settler.transition(
+            record,
+            OrderStatus.UNKNOWN,
+            submitted_at=sent_at,
+            error_code=UNKNOWN_OUTCOME,
+            error=unanswered.reason,
+        )
+        log.warning(
+            "⚠️ Order %s for %s: outcome unknown (%s); looking it up by client_order_id",
+            client_order_id,
+            name,
+            unanswered.reason,
+        )
+        wait, lookups = _LOOKUP_FIRST_S, 0
+        while await self._pause(wait):
+            wait = min(wait * 2, _LOOKUP_MAX_S)
+            lookups += 1
+            found = await self._look_up(client_order_id, record.product_id, lookups)
+            if isinstance(found, ExchangeOrder):
+                log.info("🔎 Order %s found on the exchange after %d lookups", client_order_id, lookups)
+                return await self.settler.transition(
+                    record,
+                    OrderStatus.ACKNOWLEDGED,
+                    exchange_order_id=found.order_id,
+                    acknowledged_at=self._clock.now(),
+                    error_code="",
+                    error="",
+                )
+            if (
+                found is _NOT_LISTED
+                and (self._clock.now() - sent_at).total_seconds() >= self._unknown_grace_s
+            ):
+                self.open_orders.remove(client_order_id)
+                log.error("❌ Order %s for %s never reached the exchange", client_order_id, name)
+                return await self.settler.transition(
+                    record,
+                    OrderStatus.FAILED,
+                    error_code=NEVER_SUBMITTED,
+                    error="the exchange has no order with this client_order_id; it was never placed",
+                    completed_at=self._clock.now(),
+                )
+        return record
+
+    async def _look_up(
+        self, client_order_id: ClientOrderId, product_id: ProductId, lookups: int
+    ) -> ExchangeOrder | object:
+        """The order, ``_NOT_LISTED`` when the exchange positively does not have it, or
+        ``_NO_ANSWER`` when the lookup itself failed."""
+        try:
+            found = await self._exchange.find_order(client_order_id, product_id)
+        except ExchangeError as exc:
+            if lookups & (lookups - 1) == 0:  # 1st, 2nd, 4th, 8th… failure: the log stays readable
+                log.warning("Lookup %d of order %s failed (%s); trying again", lookups, client_order_id, exc)
+            return _NO_ANSWER
+        return _NOT_LISTED if found is None else found
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait on the clock; False (at once) when the order path is closing."""
+        if self._closing.is_set():
+            return False
+        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
+        closing = asyncio.ensure_future(self._closing.wait())
+        await asyncio.wait({sleeping, closing}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (sleeping, closing):
+            task.cancel()
+        return not self._closing.is_set()
 
     # --- 5. fills, trade, position and P&L -----------------------------------------------------
 
@@ -480,11 +615,13 @@ def assemble_order_path(
     store: TradingStore,
     balances: BalanceCache,
     risk: RiskEngine,
+    holds: ProductHolds,
     products: Mapping[ProductId, Product],
     clock: Clock,
     instance_id: str,
     cooldown_s: float = 5.0,
     fill_timeout: float = 10.0,
+    unknown_grace_s: float = UNKNOWN_GRACE_S,
 ) -> OrderPath:
     """An order path with its own open orders and settlement, both reachable from it
     (``order_path.open_orders``, ``order_path.settler``) for the parts that share them."""
@@ -506,9 +643,11 @@ def assemble_order_path(
         risk=risk,
         open_orders=open_orders,
         settler=settler,
+        holds=holds,
         products=products,
         clock=clock,
         instance_id=instance_id,
         cooldown_s=cooldown_s,
         fill_timeout=fill_timeout,
+        unknown_grace_s=unknown_grace_s,
     )

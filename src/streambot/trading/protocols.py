@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
-from streambot.domain import BotId, BotRecord, Fill, OrderRecord, Position, Trade
+from streambot.domain import BotId, BotRecord, Fill, OrderRecord, Position, ProductHold, Trade
 from streambot.evaluator import BotRuntime
 from streambot.risk.state import EquitySnapshot
 from streambot.strategies.base import BotContext
@@ -36,6 +37,19 @@ class TradeStore(Protocol):
 
 class TradingStore(OrderStore, FillStore, TradeStore, Protocol):
     """Everything the order path, settlement and reconciliation write and read."""
+
+
+class HoldStore(Protocol):
+    """Products whose entries are halted until a person acknowledges why."""
+
+    async def product_holds(self) -> list[ProductHold]: ...
+    async def save_product_hold(self, hold: ProductHold) -> None: ...
+    async def delete_product_hold(self, product_id: str) -> bool: ...
+
+
+class FillTotals(Protocol):
+    async def net_base_by_product(self) -> dict[str, Decimal]: ...
+    async def known_trade_ids(self, trade_ids: Collection[str]) -> set[str]: ...
 
 
 class SnapshotStore(Protocol):

@@ -12,7 +12,9 @@ minute for 1,000 open orders. Orders are read in batches instead (``BatchReads``
   3. the fills of every matched order that has any: List Fills filtered by ``order_ids``.
 Only orders the batch cannot account for (never seen by the exchange, outside the listed window,
 fills not all listed yet) are looked up one by one, as before: by exchange id when we have one,
-else by client_order_id. An order the exchange never saw is marked failed ``NEVER_SUBMITTED``.
+else by client_order_id. An order the exchange never saw is marked failed ``NEVER_SUBMITTED``; one
+whose outcome is unknown (``unknown``: the create call's answer was lost) only once the grace period
+since it was sent has passed, since a queued request may still reach the exchange.
 Fills are booked by trade_id through the ``Settler``, so positions stay the sum of their fills
 however often an order is looked at.
 """
@@ -39,11 +41,12 @@ from streambot.domain import (
 )
 from streambot.exchange import CircuitOpen, Exchange, ExchangeError
 from streambot.trading.protocols import BotDirectory, OrderStore
-from streambot.trading.settlement import OrderOwner, Settler
+from streambot.trading.settlement import NEVER_SUBMITTED, UNKNOWN_GRACE_S, OrderOwner, Settler
+
+__all__ = ["NEVER_SUBMITTED", "BatchReads", "ReconcileReport", "Reconciler", "owner_of"]
 
 log = logging.getLogger(__name__)
 
-NEVER_SUBMITTED = "NEVER_SUBMITTED"
 # Our clock and the exchange's may disagree; an order's created_time is later than our intent's
 # created_at on one clock, so the listed window starts this much earlier.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -72,6 +75,13 @@ class BatchReads(Protocol):
         product_ids: Sequence[ProductId] = (),
         since: datetime | None = None,
     ) -> list[Fill]: ...
+
+
+def owner_of(bots: BotDirectory, bot_id: BotId) -> OrderOwner:
+    """Who an order is booked to. Before the bots load there is no context: they replay every
+    stored fill when they do."""
+    runtime = bots.runtime(bot_id)
+    return OrderOwner(bots.context(bot_id), runtime.name if runtime is not None else f"bot {bot_id}")
 
 
 @dataclass(slots=True)
@@ -104,6 +114,7 @@ class Reconciler:
         in_flight: Collection[str],
         clock: Clock,
         concurrency: int = 16,
+        unknown_grace_s: float = UNKNOWN_GRACE_S,
     ) -> None:
         self._store = store
         self._exchange = exchange
@@ -112,6 +123,7 @@ class Reconciler:
         # The order path's orders on their way out (a live view): not ours to settle yet.
         self._in_flight = in_flight
         self._clock = clock
+        self._unknown_grace_s = unknown_grace_s
         self._limit = asyncio.Semaphore(concurrency)
         self._lock = asyncio.Lock()
 
@@ -218,6 +230,9 @@ class Reconciler:
                     # The order path took it up while we looked: it is being sent now.
                     report.skipped_in_flight += 1
                     return
+                if self._may_still_arrive(order):
+                    report.still_open += 1
+                    return
                 await self._never_submitted(order)
                 report.never_submitted += 1
                 return
@@ -245,6 +260,13 @@ class Reconciler:
         else:
             report.still_open += 1
 
+    def _may_still_arrive(self, order: OrderRecord) -> bool:
+        """An order with an unknown outcome, sent less than the grace period ago."""
+        if order.status is not OrderStatus.UNKNOWN:
+            return False
+        sent_at = order.submitted_at or order.created_at
+        return (self._clock.now() - sent_at).total_seconds() < self._unknown_grace_s
+
     async def _never_submitted(self, order: OrderRecord) -> None:
         changes: dict[str, Any] = {
             "error_code": NEVER_SUBMITTED,
@@ -255,11 +277,7 @@ class Reconciler:
         self._settler.open_orders.remove(order.client_order_id)
 
     def _owner(self, bot_id: BotId) -> OrderOwner:
-        # Before the bots load there is no context: they replay every stored fill when they do.
-        runtime = self._bots.runtime(bot_id)
-        return OrderOwner(
-            self._bots.context(bot_id), runtime.name if runtime is not None else f"bot {bot_id}"
-        )
+        return owner_of(self._bots, bot_id)
 
     async def run_every(self, interval: float) -> None:
         while True:

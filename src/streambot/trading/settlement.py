@@ -38,6 +38,11 @@ from streambot.trading.protocols import TradingStore
 log = logging.getLogger(__name__)
 
 FINAL_EXCHANGE_STATUSES = frozenset(s for s in ExchangeOrderStatus if s.is_final)
+# The error code of an order the exchange says it never saw (looked up by client_order_id).
+NEVER_SUBMITTED = "NEVER_SUBMITTED"
+# An order whose outcome is unknown may reach the exchange late (a queued request); only when the
+# exchange still does not list it this long after it was sent was it never placed.
+UNKNOWN_GRACE_S = 30.0
 _ZERO = Decimal(0)
 
 
@@ -89,6 +94,7 @@ class Settler:
         """Store the new status (and fields), then publish ``orders.<status>``."""
         changes = {k: v for k, v in changes.items() if v is not None}
         updated = await self._store.update_order(record.client_order_id, status=status, **changes)
+        self.open_orders.follow_status(updated)
         self.publish(updated)
         return updated
 

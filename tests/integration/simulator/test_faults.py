@@ -227,3 +227,55 @@ async def test_faults_given_at_start_are_active_at_once(http: aiohttp.ClientSess
         assert [f["fault"] for f in simulator.faults.active()] == ["http_error"]
     finally:
         await simulator.stop()
+
+
+@pytest.mark.parametrize("finish", [True, False])
+async def test_a_create_whose_client_gave_up_is_finished_like_the_exchange_would(
+    http: aiohttp.ClientSession, finish: bool
+) -> None:
+    simulator = Simulator(SimulatorConfig(products=PRODUCTS, seed=5, finish_abandoned_requests=finish))
+    await simulator.start()
+    try:
+        simulator.faults.inject("latency", ms=400, seconds=30)
+        body = {
+            "client_order_id": "gave-up-1",
+            "product_id": "BTC-USD",
+            "side": "BUY",
+            "order_configuration": {"market_market_ioc": {"quote_size": "25"}},
+        }
+        with pytest.raises(TimeoutError):
+            await http.post(
+                f"{simulator.rest_url}{REST_PREFIX}/orders",
+                json=body,
+                timeout=aiohttp.ClientTimeout(total=0.1),
+            )
+        simulator.faults.clear()
+        await asyncio.sleep(0.6)  # past the latency the create was waiting out
+        async with http.get(f"{simulator.rest_url}{REST_PREFIX}/orders/historical/batch") as response:
+            orders = (await response.json())["orders"]
+        assert [o["client_order_id"] for o in orders] == (["gave-up-1"] if finish else [])
+        if finish:
+            assert orders[0]["status"] == "FILLED"
+    finally:
+        await simulator.stop()
+
+
+async def test_slow_response_answers_late_what_it_did_at_once(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.faults.inject("slow_response", ms=500, seconds=30, writes_only=True)
+    body = {
+        "client_order_id": "slow-1",
+        "product_id": "BTC-USD",
+        "side": "BUY",
+        "order_configuration": {"market_market_ioc": {"quote_size": "25"}},
+    }
+    with pytest.raises(TimeoutError):
+        await http.post(
+            f"{sim.rest_url}{REST_PREFIX}/orders", json=body, timeout=aiohttp.ClientTimeout(total=0.1)
+        )
+    # Reads are not held back: the order is there already.
+    async with http.get(f"{sim.rest_url}{REST_PREFIX}/orders/historical/batch") as response:
+        orders = (await response.json())["orders"]
+    assert [o["client_order_id"] for o in orders] == ["slow-1"]
+    assert parse_fault_flag("slow_response:ms=10,seconds=1,writes_only=true").fault == "slow_response"

@@ -42,6 +42,7 @@ from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
 from streambot.strategies.base import BotContext
 from streambot.trading.balances import BalanceCache
+from streambot.trading.holds import ProductHolds
 from streambot.trading.kill_switch import KillSwitch
 from streambot.trading.open_orders import OpenOrders
 from streambot.trading.order_path import OrderPath
@@ -209,6 +210,7 @@ class Desk:
             risk=self.risk,
             open_orders=self.open_orders,
             settler=self.settler,
+            holds=ProductHolds(store=self.store, bus=bus, clock=self.clock),
             products={},
             clock=self.clock,
             instance_id="patient",

@@ -23,16 +23,19 @@ from streambot.domain import (
     OrderRequest,
     OrderStatus,
     PlacedOrder,
+    ProductHold,
     Side,
     Signal,
     Ticker,
 )
 from streambot.evaluator import BotRuntime
 from streambot.events import Event, FeedStateChanged
+from streambot.exchange import ExchangeError, OrderOutcomeUnknown
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import BotContext
 from streambot.trading.balances import BalanceCache
+from streambot.trading.holds import ProductHolds
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from tests.unit.risk.support import BTC, MemoryRiskStore
 
@@ -142,6 +145,20 @@ class MemoryTradingStore:
         return trade
 
 
+class MemoryHoldStore:
+    def __init__(self) -> None:
+        self.holds: dict[str, ProductHold] = {}
+
+    async def product_holds(self) -> list[ProductHold]:
+        return list(self.holds.values())
+
+    async def save_product_hold(self, hold: ProductHold) -> None:
+        self.holds[hold.product_id] = hold
+
+    async def delete_product_hold(self, product_id: str) -> bool:
+        return self.holds.pop(product_id, None) is not None
+
+
 def _desk(
     clock: ManualClock, exchange: MemoryExchange, **settings: float
 ) -> tuple[OrderPath, MemoryTradingStore, Bus]:
@@ -154,6 +171,7 @@ def _desk(
         store=store,
         balances=BalanceCache(exchange.accounts, clock=clock),
         risk=risk,
+        holds=ProductHolds(store=MemoryHoldStore(), bus=bus, clock=clock),
         products={BTC.product_id: BTC},
         clock=clock,
         instance_id="unit",
@@ -243,3 +261,102 @@ async def test_an_order_that_rests_is_polled_on_the_clock_until_the_timeout() ->
     assert exchange.gets == 15, exchange.gets
     assert clock.monotonic() == 30
     assert len(path.open_orders) == 1
+
+
+class LostAnswers(MemoryExchange):
+    """Takes the order (``creates``) but the answer never arrives; lookups fail ``failing`` times."""
+
+    def __init__(self, clock: ManualClock, *, creates: bool = True, failing: int = 0) -> None:
+        super().__init__(clock)
+        self.creates = creates
+        self.failing = failing
+        self.placed = 0
+        self.lookups = 0
+
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
+        self.placed += 1
+        if self.creates:
+            await super().place_order(request)
+        raise OrderOutcomeUnknown("timed out after 10s")
+
+    async def find_order(self, client_order_id: ClientOrderId, product_id: str) -> ExchangeOrder | None:
+        self.lookups += 1
+        if self.failing:
+            self.failing -= 1
+            raise ExchangeError("502 from the exchange", status=502)
+        return next((o for o in self.orders.values() if o.client_order_id == client_order_id), None)
+
+
+async def test_an_unknown_outcome_stays_unknown_blocks_the_bot_and_is_adopted_when_found() -> None:
+    clock = ManualClock(START)
+    exchange = LostAnswers(clock, failing=4)
+    path, store, bus = _desk(clock, exchange)
+    seen: list[Event] = []
+    bus.subscribe("orders", seen.append)
+    bot = _bot(clock)
+
+    path.on_signal(bot, BUY, _tick(clock))
+    await clock.run_for(2)  # lookups at 0.5 and 1.5 s fail
+    (order,) = store.orders.values()
+    assert order.status is OrderStatus.UNKNOWN
+    assert not order.status.is_final
+    assert order.error_code == "UNKNOWN_OUTCOME"
+    assert path.open_orders.unknown_order(BOT, BTC.product_id) == order.client_order_id
+    # No new order for this bot on this product while the outcome is unknown.
+    bot.ctx.order_in_flight = False  # even if the in-flight guard let it through
+    path.on_signal(bot, BUY, _tick(clock))
+    assert path.signals_ignored == 1
+    bot.ctx.order_in_flight = True
+
+    await clock.run_for(20)  # 3.5 s and 7.5 s fail, 15.5 s finds it
+    await path.drain()
+    (order,) = store.orders.values()
+    assert order.status is OrderStatus.FILLED
+    assert order.exchange_order_id == "x-1"
+    assert order.error_code == ""
+    assert exchange.placed == 1
+    assert exchange.lookups == 5
+    assert len(store.fills) == 1
+    assert bot.ctx.position.base == order.filled_size == sum(f.size for f in store.fills.values())
+    assert path.open_orders.unknown_order(BOT, BTC.product_id) is None
+    assert [e.topic for e in seen][2:] == [
+        "orders.submitted",
+        "orders.unknown",
+        "orders.acknowledged",
+        "orders.filled",
+    ]
+    assert not bot.ctx.order_in_flight
+
+
+async def test_an_order_the_exchange_never_saw_fails_only_after_the_grace_period() -> None:
+    clock = ManualClock(START)
+    exchange = LostAnswers(clock, creates=False)
+    path, store, _ = _desk(clock, exchange, unknown_grace_s=30.0)
+    bot = _bot(clock)
+
+    path.on_signal(bot, BUY, _tick(clock))
+    await clock.run_for(29)
+    (order,) = store.orders.values()
+    assert order.status is OrderStatus.UNKNOWN  # not listed yet: it may still arrive
+    await clock.run_for(60)
+    await path.drain()
+    (order,) = store.orders.values()
+    assert order.status is OrderStatus.FAILED
+    assert order.error_code == "NEVER_SUBMITTED"
+    assert exchange.placed == 1  # looked up, never sent again
+    assert len(path.open_orders) == 0
+    assert path.open_orders.unknown_order(BOT, BTC.product_id) is None
+
+
+async def test_closing_leaves_an_unresolved_order_unknown_for_reconciliation() -> None:
+    clock = ManualClock(START)
+    exchange = LostAnswers(clock, failing=1000)
+    path, store, _ = _desk(clock, exchange)
+    bot = _bot(clock)
+    path.on_signal(bot, BUY, _tick(clock))
+    for _ in range(100):
+        await clock.run_for(1)
+    await path.close()
+    (order,) = store.orders.values()
+    assert order.status is OrderStatus.UNKNOWN
+    assert exchange.lookups < 12  # backing off up to 30 s between lookups

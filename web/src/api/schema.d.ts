@@ -378,6 +378,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/risk/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge
+         * @description A person looked at a position mismatch: entries on the product resume. ``changed`` false
+         *     when the product was not held.
+         */
+        post: operations["acknowledge_api_v1_risk_acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/risk/kill-switch": {
         parameters: {
             query?: never;
@@ -608,6 +629,25 @@ export interface components {
             cache_ttl_s: number;
             /** Total */
             total: number;
+        };
+        /** AcknowledgeIn */
+        AcknowledgeIn: {
+            /**
+             * By
+             * @default api
+             */
+            by: string;
+            /** Product Id */
+            product_id: string;
+        };
+        /** AcknowledgedOut */
+        AcknowledgedOut: {
+            /** Changed */
+            changed: boolean;
+            /** Product Holds */
+            product_holds: components["schemas"]["HoldOut"][];
+            /** Product Id */
+            product_id: string;
         };
         /** BotCreate */
         BotCreate: {
@@ -875,6 +915,23 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /**
+         * HoldOut
+         * @description Entries on a product halted until acknowledged (``POSITION_MISMATCH``).
+         */
+        HoldOut: {
+            /** Code */
+            code: string;
+            /**
+             * Held At
+             * Format: date-time
+             */
+            held_at: string;
+            /** Product Id */
+            product_id: string;
+            /** Reason */
+            reason: string;
+        };
         /** KillSwitchIn */
         KillSwitchIn: {
             /** Bot Id */
@@ -972,7 +1029,7 @@ export interface components {
          * @description Our lifecycle of an order (not the exchange's enum).
          * @enum {string}
          */
-        OrderStatus: "intent" | "risk_checked" | "submitted" | "acknowledged" | "partially_filled" | "filled" | "rejected" | "cancelled" | "failed";
+        OrderStatus: "intent" | "risk_checked" | "submitted" | "unknown" | "acknowledged" | "partially_filled" | "filled" | "rejected" | "cancelled" | "failed";
         /** PnlOut */
         PnlOut: {
             /** Account Equity */
@@ -1055,6 +1112,8 @@ export interface components {
             open_buy_notional: string;
             /** Open Orders */
             open_orders: number;
+            /** Product Holds */
+            product_holds: components["schemas"]["HoldOut"][];
             /** Rejections */
             rejections: {
                 [key: string]: number;
@@ -1923,6 +1982,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RiskOut"];
+                };
+            };
+        };
+    };
+    acknowledge_api_v1_risk_acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcknowledgeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcknowledgedOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

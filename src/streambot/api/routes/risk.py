@@ -1,4 +1,5 @@
-"""Risk limits and state; the kill switches; lifting HALTED (only ever done by a person, here)."""
+"""Risk limits and state; the kill switches; lifting HALTED and position-mismatch holds (only ever
+done by a person, here)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field, StrictBool, field_validator, model_valida
 from streambot.api.deps import MAX_ID, Platform
 from streambot.api.errors import unprocessable
 from streambot.api.schemas import Amount, Input
-from streambot.domain import BotId
+from streambot.domain import BotId, ProductHold
 from streambot.risk.state import ScopeState
 
 router = APIRouter(prefix="/risk", tags=["risk"])
@@ -54,6 +55,19 @@ class ScopeOut(BaseModel):
         )
 
 
+class HoldOut(BaseModel):
+    """Entries on a product halted until acknowledged (``POSITION_MISMATCH``)."""
+
+    product_id: str
+    code: str
+    reason: str
+    held_at: datetime
+
+    @classmethod
+    def of(cls, hold: ProductHold) -> HoldOut:
+        return cls(product_id=hold.product_id, code=hold.code, reason=hold.reason, held_at=hold.held_at)
+
+
 class RiskOut(BaseModel):
     limits: LimitsOut
     account: ScopeOut
@@ -64,6 +78,7 @@ class RiskOut(BaseModel):
     open_orders: int
     open_buy_notional: Amount
     rejections: dict[str, int]
+    product_holds: list[HoldOut]
 
 
 def _text(value: str, name: str) -> str:
@@ -105,6 +120,19 @@ class ResumeIn(_ScopeIn):
     _by_is_text = field_validator("by")(lambda value: _text(value, "by"))
 
 
+class AcknowledgeIn(Input):
+    product_id: str = Field(min_length=1, max_length=64)
+    by: str = Field(default="api", min_length=1, max_length=200)
+
+    _by_is_text = field_validator("by")(lambda value: _text(value, "by"))
+
+
+class AcknowledgedOut(BaseModel):
+    changed: bool
+    product_id: str
+    product_holds: list[HoldOut]
+
+
 class ChangeOut(BaseModel):
     changed: bool
     state: ScopeOut
@@ -134,6 +162,7 @@ def _risk_out(p: Platform) -> RiskOut:
         open_orders=len(p.trading.open_orders),
         open_buy_notional=p.trading.open_orders.total_open_notional(),
         rejections=dict(engine.rejections),
+        product_holds=[HoldOut.of(hold) for hold in p.trading.holds.all()],
     )
 
 
@@ -169,3 +198,17 @@ async def resume(body: ResumeIn, p: Platform) -> ChangeOut:
     changed = await engine.resume(bot_id, body.by)
     state = engine.account if bot_id is None else engine.bot(bot_id)
     return ChangeOut(changed=changed, state=ScopeOut.of(state))
+
+
+@router.post("/acknowledge")
+async def acknowledge(body: AcknowledgeIn, p: Platform) -> AcknowledgedOut:
+    """A person looked at a position mismatch: entries on the product resume. ``changed`` false
+    when the product was not held."""
+    if body.product_id not in p.trading.order_path.products:
+        raise unprocessable(("body", "product_id"), f"{body.product_id} is not a traded product")
+    changed = await p.trading.holds.acknowledge(body.product_id, body.by)
+    return AcknowledgedOut(
+        changed=changed,
+        product_id=body.product_id,
+        product_holds=[HoldOut.of(hold) for hold in p.trading.holds.all()],
+    )
