@@ -184,9 +184,9 @@ class Settler:
             "✅ %s %s %s %s @ %s = %s %s (fee %s) — %s",
             name,
             trade.side.value,
-            _shown(trade.base_size, product.base_increment if product else None),
+            shown_amount(trade.base_size, product.base_increment if product else None),
             trade.product_id.split("-")[0],
-            _shown(trade.price, product.quote_increment if product else None),
+            shown_amount(trade.price, product.quote_increment if product else None),
             quote.quantize(Decimal("0.01")),
             trade.product_id.split("-")[-1],
             fee.quantize(Decimal("0.0001")),
@@ -195,6 +195,7 @@ class Settler:
         return trade
 
 
-def _shown(value: Decimal, increment: Decimal | None) -> Decimal:
-    """For people: on the product's increment. Records keep the exchange's exact figures."""
-    return (value.quantize(increment) if increment else value).normalize()
+def shown_amount(value: Decimal, increment: Decimal | None) -> str:
+    """For people: on the product's increment, in plain notation (3600, never 3.6E+3), without
+    trailing zeros. Records keep the exchange's exact figures."""
+    return format((value.quantize(increment) if increment else value).normalize(), "f")

@@ -360,3 +360,11 @@ async def test_closing_leaves_an_unresolved_order_unknown_for_reconciliation() -
     (order,) = store.orders.values()
     assert order.status is OrderStatus.UNKNOWN
     assert exchange.lookups < 12  # backing off up to 30 s between lookups
+
+
+def test_amounts_in_the_log_are_on_the_increment_in_plain_notation() -> None:
+    from streambot.trading.settlement import shown_amount
+
+    assert shown_amount(Decimal("3600.000001"), Decimal("0.01")) == "3600"
+    assert shown_amount(Decimal("0.068620991"), Decimal("0.00000001")) == "0.06862099"
+    assert shown_amount(Decimal("1E+3"), None) == "1000"
