@@ -26,6 +26,11 @@ def size_intent(
     open_sell_base: Decimal = ZERO,
     available_quote: Decimal | None = None,
 ) -> Intent | RiskRejection:
+    # The feed drops such tickers; this holds for any other way a price arrives (defence in depth).
+    if not price.is_finite() or price <= ZERO:
+        return RiskRejection(
+            exchange_rules.INVALID_PRICE, f"The price {price} is not a positive number; no order on it."
+        )
     limit = round_down(signal.limit_price, product.quote_increment) if signal.limit_price else None
     if limit is not None and limit <= ZERO:
         return RiskRejection(

@@ -133,3 +133,22 @@ def test_sells_are_on_the_increment_and_never_above_the_position(
     assert sized.base_size % base_inc == 0
     ctx = RiskContext(limits=RiskLimits(), now=0, product=product, budget=Decimal(0), position=position)
     assert exchange_rules.check(sized, ctx) is None
+
+
+@example(price=Decimal("NaN"))
+@example(price=Decimal("-1"))
+@example(price=Decimal("Infinity"))
+@example(price=Decimal(0))
+@given(price=st.sampled_from([Decimal("NaN"), Decimal("-Infinity"), Decimal("-0.01"), Decimal(0)]))
+def test_no_intent_on_a_price_that_is_not_a_positive_number(price: Decimal) -> None:
+    for side in Side:
+        sized = size_intent(
+            bot_id=BotId(1),
+            signal=Signal(side, "p", budget_pct=Decimal(50)),
+            product=BTC,
+            price=price,
+            budget=Decimal(1000),
+            position=Position(base=Decimal(1), cost=Decimal(100)),
+        )
+        assert isinstance(sized, RiskRejection)
+        assert sized.code == exchange_rules.INVALID_PRICE
