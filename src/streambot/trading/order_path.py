@@ -25,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -299,35 +300,7 @@ class OrderPath:
         checked_at = self._clock.now()
         if isinstance(verdict, RiskRejection) and self._repeated(bot.bot_id, verdict):
             return
-        prefix = f"sb-{self._instance_id}-{bot.bot_id}-"
-        product_id = bot.product_id
-
-        def make(seq: int) -> OrderRecord:
-            base = OrderRecord(
-                client_order_id=ClientOrderId(f"{prefix}{seq}"),
-                bot_id=bot.bot_id,
-                product_id=product_id,
-                side=signal.side,
-                status=OrderStatus.INTENT,
-                reason=signal.reason,
-                created_at=created,
-                risk_checked_at=checked_at,
-            )
-            if isinstance(verdict, RiskRejection):
-                return replace(
-                    base,
-                    status=OrderStatus.REJECTED,
-                    error_code=verdict.code,
-                    error=verdict.message,
-                    completed_at=checked_at,
-                )
-            return replace(
-                base,
-                status=OrderStatus.RISK_CHECKED,
-                quote_size=verdict.quote_size,
-                base_size=verdict.base_size,
-                limit_price=verdict.limit_price,
-            )
+        make = self._record_maker(bot, signal, verdict, created=created, checked_at=checked_at)
 
         # The one durable write before the order leaves: a crash after it is reconciled.
         record = await self._store.insert_order_with_seq(bot.bot_id, make)
@@ -351,6 +324,48 @@ class OrderPath:
         self._last_rejection[bot_id] = (rejection.code, now)
         return False
 
+    def _record_maker(
+        self,
+        bot: BotRuntime,
+        signal: Signal,
+        verdict: Intent | RiskRejection,
+        *,
+        created: datetime,
+        checked_at: datetime,
+    ) -> Callable[[int], OrderRecord]:
+        """How the order is stored, given the bot's next sequence number (the store assigns it in
+        the same transaction, so the client_order_id is deterministic and never reused)."""
+        prefix = f"sb-{self._instance_id}-{bot.bot_id}-"
+
+        def make(seq: int) -> OrderRecord:
+            base = OrderRecord(
+                client_order_id=ClientOrderId(f"{prefix}{seq}"),
+                bot_id=bot.bot_id,
+                product_id=bot.product_id,
+                side=signal.side,
+                status=OrderStatus.INTENT,
+                reason=signal.reason,
+                created_at=created,
+                risk_checked_at=checked_at,
+            )
+            if isinstance(verdict, RiskRejection):
+                return replace(
+                    base,
+                    status=OrderStatus.REJECTED,
+                    error_code=verdict.code,
+                    error=verdict.message,
+                    completed_at=checked_at,
+                )
+            return replace(
+                base,
+                status=OrderStatus.RISK_CHECKED,
+                quote_size=verdict.quote_size,
+                base_size=verdict.base_size,
+                limit_price=verdict.limit_price,
+            )
+
+        return make
+
     # --- a person's exit: sell the bot's whole position now ---------------------------------
 
     async def exit_position(
@@ -371,28 +386,7 @@ class OrderPath:
             signal = Signal(Side.SELL, reason, budget_pct=WHOLE_POSITION)
             verdict = await self.decide(bot, signal, tick)
             now = self._clock.now()
-
-            def make(seq: int) -> OrderRecord:
-                base = OrderRecord(
-                    client_order_id=ClientOrderId(f"sb-{self._instance_id}-{bot.bot_id}-{seq}"),
-                    bot_id=bot.bot_id,
-                    product_id=bot.product_id,
-                    side=Side.SELL,
-                    status=OrderStatus.RISK_CHECKED,
-                    reason=reason,
-                    created_at=now,
-                    risk_checked_at=now,
-                )
-                if isinstance(verdict, RiskRejection):
-                    return replace(
-                        base,
-                        status=OrderStatus.REJECTED,
-                        error_code=verdict.code,
-                        error=verdict.message,
-                        completed_at=now,
-                    )
-                return replace(base, base_size=verdict.base_size)
-
+            make = self._record_maker(bot, signal, verdict, created=now, checked_at=now)
             record = await self._store.insert_order_with_seq(bot.bot_id, make)
             self.settler.publish(record)
         except BaseException:
