@@ -11,15 +11,18 @@ Prints figures and asserts nothing: the targets are read by people, not by the t
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import insert
 
 from streambot.bus import InProcessBus
@@ -109,7 +112,57 @@ def _ms(stats: LatencyStats) -> str:
     return f"p50 {stats.percentile_us(50) / 1000:.2f} ms · p99 {stats.percentile_us(99) / 1000:.2f} ms"
 
 
-async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
+@dataclass
+class OrderLatency:
+    """Decision → sent / acknowledged, the intent's commit, and a raw aiosqlite insert+commit."""
+
+    sent: LatencyStats
+    acknowledged: LatencyStats
+    filled: LatencyStats
+    intent_commit: LatencyStats
+    raw_commit: LatencyStats
+
+    def as_json(self) -> dict[str, float | int]:
+        def ms(stats: LatencyStats, pct: float) -> float:
+            return round(stats.percentile_us(pct) / 1000, 3)
+
+        return {
+            "orders": self.acknowledged.count,
+            "decision_to_sent_ms_p50": ms(self.sent, 50),
+            "decision_to_sent_ms_p99": ms(self.sent, 99),
+            "decision_to_ack_ms_p50": ms(self.acknowledged, 50),
+            "decision_to_ack_ms_p99": ms(self.acknowledged, 99),
+            "intent_commit_ms_p50": ms(self.intent_commit, 50),
+            "intent_commit_ms_p99": ms(self.intent_commit, 99),
+            "raw_aiosqlite_commit_ms_p50": ms(self.raw_commit, 50),
+            "raw_aiosqlite_commit_ms_p99": ms(self.raw_commit, 99),
+        }
+
+
+async def raw_aiosqlite_commits(path: Path, count: int = 300) -> LatencyStats:
+    """The reference: one INSERT and a COMMIT through plain aiosqlite, WAL and synchronous=FULL as
+    the store has them, a row of the order's width."""
+    stats = LatencyStats(4096)
+    async with aiosqlite.connect(path) as db:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.execute(
+            "CREATE TABLE orders (client_order_id TEXT PRIMARY KEY, bot_id INTEGER, product_id TEXT,"
+            " side TEXT, status TEXT, reason TEXT, quote_size TEXT, created_at TEXT, risk_checked_at TEXT)"
+        )
+        await db.commit()
+        for i in range(count):
+            started = time.perf_counter_ns()
+            await db.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (f"raw-{i}", 1, PRODUCT, "BUY", "risk_checked", "bench", "10.00", "2025-01-01", "2025-01-01"),
+            )
+            await db.commit()
+            stats.record(time.perf_counter_ns() - started)
+    return stats
+
+
+async def order_latency(workdir: Path, orders: int = 300) -> OrderLatency:
     """One bot alternates buys and sells; each signal goes through the whole order path."""
     # The paper account is durable as in ``streambot run``; the simulator's own rate limits are off
     # so that the figure is the platform's path, not a throttle.
@@ -122,7 +175,18 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
     exchange = CoinbaseRest(simulator.rest_url, clock=SystemClock())
     bus = InProcessBus(SystemClock())
     clock = SystemClock()
+    intent_commit = LatencyStats(4096)
+    insert_with_seq = store.insert_order_with_seq
+
+    async def timed_insert(bot_id: int, make: Callable[[int], OrderRecord]) -> OrderRecord:
+        started = time.perf_counter_ns()
+        try:
+            return await insert_with_seq(bot_id, make)
+        finally:
+            intent_commit.record(time.perf_counter_ns() - started)
+
     try:
+        raw_commit = await raw_aiosqlite_commits(workdir / "raw.db", orders)
         balances = BalanceCache(exchange.accounts, clock=clock, ttl=60.0)
         limits = RiskLimits(max_trades_per_hour=0, loss_cooldown_s=0, daily_loss_pct=Decimal(0))
         risk = RiskEngine(limits, store, publish=bus.publish, clock=clock)
@@ -139,6 +203,7 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
             instance_id="bench",
             cooldown_s=0.0,
         )
+        store.insert_order_with_seq = timed_insert  # type: ignore[method-assign]
         # As the feed would announce it: the bench measures orders, not the stale-price rule.
         bus.publish(FeedStateChanged(state=FeedState.LIVE, reason="bench", since=clock.time()))
         record = await store.create_bot(
@@ -159,30 +224,47 @@ async def order_latency(workdir: Path, orders: int = 300) -> list[Figure]:
                 await _tick(exchange, clock),
             )
             await order_path.drain()
-        submitted = order_path.step_latency[OrderStatus.SUBMITTED.value]
-        acknowledged = order_path.step_latency[OrderStatus.ACKNOWLEDGED.value]
-        filled = order_path.step_latency[OrderStatus.FILLED.value]
-        return [
-            Figure(
-                "decision → order sent to the simulator",
-                f"{_ms(submitted)} ({submitted.count} orders)",
-                "p99 ≤ 5 ms",
-            ),
-            Figure(
-                "decision → simulator acknowledged (REST answer)",
-                _ms(acknowledged),
-                "",
-            ),
-            Figure(
-                "decision → filled and booked (fills, trade)",
-                _ms(filled),
-                "",
-            ),
-        ]
+        return OrderLatency(
+            sent=order_path.step_latency[OrderStatus.SUBMITTED.value],
+            acknowledged=order_path.step_latency[OrderStatus.ACKNOWLEDGED.value],
+            filled=order_path.step_latency[OrderStatus.FILLED.value],
+            intent_commit=intent_commit,
+            raw_commit=raw_commit,
+        )
     finally:
         await exchange.close()
         await store.close()
         await simulator.stop()
+
+
+def order_figures(latency: OrderLatency) -> list[Figure]:
+    return [
+        Figure(
+            "decision → order sent to the simulator",
+            f"{_ms(latency.sent)} ({latency.sent.count} orders)",
+            "",
+        ),
+        Figure("decision → simulator acknowledged (REST answer)", _ms(latency.acknowledged), "p99 ≤ 5 ms"),
+        Figure("decision → filled and booked (fills, trade)", _ms(latency.filled), ""),
+        Figure(
+            "intent commit (sequence number + order, one commit)", _ms(latency.intent_commit), "p99 ≤ 1 ms"
+        ),
+        Figure("  reference: raw aiosqlite INSERT + COMMIT, same run", _ms(latency.raw_commit), ""),
+    ]
+
+
+def print_order_benchmarks(*, orders: int = 300, as_json: bool = False) -> None:
+    """``streambot bench orders [--json]``: paper orders against the simulator on loopback."""
+
+    async def measure() -> OrderLatency:
+        with tempfile.TemporaryDirectory(prefix="streambot-bench-") as tmp:
+            return await order_latency(Path(tmp), orders)
+
+    latency = asyncio.run(measure())
+    if as_json:
+        print(json.dumps(latency.as_json()))
+        return
+    _print_table("Orders (loopback simulator, SQLite)", order_figures(latency))
 
 
 async def reconciliation(workdir: Path, open_orders: int = 1000) -> list[Figure]:
@@ -342,18 +424,21 @@ async def trade_queries(workdir: Path, bots: int = 100, per_day: int = 10, page:
 async def run_trading_benchmarks() -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="streambot-bench-") as tmp:
         workdir = Path(tmp)
-        figures = await order_latency(workdir)
+        figures = order_figures(await order_latency(workdir))
         figures += await reconciliation(workdir)
         figures += await trade_queries(workdir)
         return figures
 
 
 def print_trading_benchmarks() -> None:
+    _print_table("Trading engine (loopback simulator, SQLite)", asyncio.run(run_trading_benchmarks()))
+
+
+def _print_table(title: str, figures: list[Figure]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    figures = asyncio.run(run_trading_benchmarks())
-    table = Table(title="Trading engine (loopback simulator, SQLite)")
+    table = Table(title=title)
     table.add_column("measure")
     table.add_column("figure", justify="right")
     table.add_column("target")

@@ -168,6 +168,9 @@ BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading")
 
 @cli.command()
 def bench(
+    section: Annotated[
+        str | None, typer.Argument(help="'orders': paper orders against the simulator on loopback")
+    ] = None,
     bots: Annotated[int | None, typer.Option(help="Bots on one product (default: 1, 10, 100, 1000)")] = None,
     ticks: Annotated[int, typer.Option(help="Ticker frames to drive through")] = 100_000,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
@@ -177,6 +180,11 @@ def bench(
     ] = None,
 ) -> None:
     """Measure every speed target and print the figures (all sections unless --only)."""
+    if section == "orders":
+        _benchmarks()("trading").print_order_benchmarks(as_json=json)
+        return
+    if section is not None:
+        _fail(f"unknown benchmark {section!r}; choose 'orders' or none")
     if bots is not None and bots < 0:
         _fail("--bots must be 0 or more")
     if ticks < 1:
