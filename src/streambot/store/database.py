@@ -29,6 +29,7 @@ from streambot.store.leases import LeaseRepository
 from streambot.store.orders import OrderRepository
 from streambot.store.risk_state import RiskStateRepository
 from streambot.store.trades import TradeRepository
+from streambot.store.writer import SqliteWriter, writer_path
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,18 @@ class Store(
         except BaseException:
             await engine.dispose()
             raise
+        path = writer_path(self._url)
+        if path is not None:
+            writer = SqliteWriter(path, busy_timeout_s=_SQLITE_BUSY_TIMEOUT_S)
+            try:
+                await writer.open()
+            except BaseException:
+                await engine.dispose()
+                raise
+            self._writer = writer
+            self._bind_dialect = engine.dialect
+            self._intent_inserts = {}
+            self._order_seqs = {}
         self._engine = engine
         self._dialect = engine.dialect.name
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -96,6 +109,9 @@ class Store(
 
     async def close(self) -> None:
         engine, self._engine, self._sessions = self._engine, None, None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await writer.close()
         if engine is not None:
             await engine.dispose()
 

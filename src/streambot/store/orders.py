@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,8 @@ _ORDER_CHANGES = frozenset(
         "risk_checked_at",
     }
 )
+_SELECT_SEQ = f"SELECT order_seq FROM {BotRow.__tablename__} WHERE id = ?"
+_UPDATE_SEQ = f"UPDATE {BotRow.__tablename__} SET order_seq = ? WHERE id = ?"
 _FINAL_STATUSES = tuple(status.value for status in OrderStatus if status.is_final)
 
 
@@ -86,8 +89,12 @@ class OrderRepository(SqlRepository):
     async def insert_order_with_seq(self, bot_id: int, make: Callable[[int], OrderRecord]) -> OrderRecord:
         """Take the bot's next order number and store ``make(seq)``: one transaction, one commit.
 
-        The executor's path from decision to exchange has this single durable write in it.
+        The executor's path from decision to exchange has this single durable write in it. On
+        SQLite it is one call on the writer connection's thread (``_write_intent``); on
+        PostgreSQL one transaction of the session.
         """
+        if self._writer is not None:
+            return await self._writer.run(self._write_intent, bot_id, make)
         async with self._transaction() as session:
             # One UPDATE ... RETURNING: the row lock (PostgreSQL) or the writer lock (SQLite) makes
             # reading and incrementing the counter one step, so concurrent intents never share it.
@@ -106,6 +113,65 @@ class OrderRepository(SqlRepository):
             if stored is None:
                 raise DuplicateOrder(order.client_order_id)
         return order
+
+    def _write_intent(
+        self, connection: sqlite3.Connection, bot_id: int, make: Callable[[int], OrderRecord]
+    ) -> OrderRecord:
+        """On the writer's thread: the bot's next number from memory (read from its row once per
+        bot and process; only this thread writes it), the counter and the order in one commit.
+
+        The counter is stored with the order, so a restart reads on from the last stored intent;
+        a failed commit leaves the number in memory where it was. The unique client_order_id
+        still refuses a clash (``DuplicateOrder``), as on PostgreSQL.
+        """
+        seqs = self._order_seqs
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            seq = seqs.get(bot_id)
+            if seq is None:
+                row = connection.execute(_SELECT_SEQ, (bot_id,)).fetchone()
+                if row is None:
+                    raise LookupError(f"no bot with id {bot_id}")
+                seq = int(row[0])
+            seq += 1
+            order = make(seq)
+            sql, params = self._intent_insert(order)
+            if connection.execute(_UPDATE_SEQ, (seq, bot_id)).rowcount != 1:
+                raise LookupError(f"no bot with id {bot_id}")
+            if connection.execute(sql, params).rowcount != 1:
+                raise DuplicateOrder(order.client_order_id)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        seqs[bot_id] = seq
+        return order
+
+    def _intent_insert(self, order: OrderRecord) -> tuple[str, list[Any]]:
+        """The prepared INSERT for these columns and the order's values as the column types bind
+        them (Money as fixed-point text, timestamps as naive UTC text): as the session would."""
+        values = columns(order)
+        names = tuple(values)
+        prepared = self._intent_inserts.get(names)
+        if prepared is None:
+            assert self._bind_dialect is not None
+            table = OrderRow.__table__.c
+            processors = [
+                table[name].type.dialect_impl(self._bind_dialect).bind_processor(self._bind_dialect)
+                for name in names
+            ]
+            sql = (
+                f"INSERT INTO {OrderRow.__tablename__} ({', '.join(names)}) "
+                f"VALUES ({', '.join('?' * len(names))}) ON CONFLICT (client_order_id) DO NOTHING"
+            )
+            prepared = self._intent_inserts[names] = (sql, processors)
+        sql, processors = prepared
+        params = [
+            value if process is None else process(value)
+            for value, process in zip(values.values(), processors, strict=True)
+        ]
+        return sql, params
 
     def _insert_order_statement(self, order: OrderRecord) -> Any:
         return (

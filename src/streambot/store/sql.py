@@ -14,11 +14,13 @@ from dataclasses import fields
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import Dialect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from streambot.clock import Clock
+from streambot.store.writer import SqliteWriter
 
 
 class StoreError(Exception):
@@ -30,6 +32,12 @@ class SqlRepository:
 
     _sessions: async_sessionmaker[AsyncSession] | None = None
     _dialect: str = ""
+    # SQLite only: the writer connection, the dialect that binds its values, the prepared
+    # intent INSERTs and the bots' order numbers (see ``OrderRepository._write_intent``).
+    _writer: SqliteWriter | None = None
+    _bind_dialect: Dialect | None = None
+    _intent_inserts: dict[tuple[str, ...], tuple[str, list[Any]]]
+    _order_seqs: dict[int, int]
     _clock: Clock
 
     @asynccontextmanager
