@@ -431,11 +431,21 @@ class OrderPath:
         self.open_orders.record_sent(bot.bot_id, self._clock.time())
         try:
             # ``submitted`` is published, not stored: the stored risk_checked order already makes
-            # a crash from here on harmless, and one commit fewer keeps the order path short.
+            # a crash from here on harmless, and one commit fewer keeps the order path short. It
+            # is stamped once the send has run to its first wait (the request written, or queued
+            # behind the rate limiter), not before the POST is even begun.
+            placing = asyncio.ensure_future(self._place(request))
+            try:
+                await asyncio.sleep(0)
+            except BaseException:
+                placing.cancel()
+                raise
             record = replace(record, status=OrderStatus.SUBMITTED, submitted_at=self._clock.now())
-            self.settler.publish(record)
             self._observe(OrderStatus.SUBMITTED, decided_ns)
-            placed = await self._place(request)
+            self.settler.publish(record)
+            placed = await placing
+            if isinstance(placed, str):
+                self._observe(OrderStatus.ACKNOWLEDGED, decided_ns)  # the exchange's answer
             if isinstance(placed, NotPlaced):
                 self.orders_rejected += 1
                 self.open_orders.remove(client_order_id)
@@ -453,6 +463,7 @@ class OrderPath:
                 record = await self._resolve(record, bot.name, placed)
                 if record.status is not OrderStatus.ACKNOWLEDGED:
                     return
+                self._observe(OrderStatus.ACKNOWLEDGED, decided_ns)
             else:
                 record = await self.settler.transition(
                     record,
@@ -462,7 +473,6 @@ class OrderPath:
                     acknowledged_at=self._clock.now(),
                 )
             self.orders_placed += 1
-            self._observe(OrderStatus.ACKNOWLEDGED, decided_ns)
             record = await self.follow(record, OrderOwner(bot.ctx, bot.name))
             if record.status is OrderStatus.FILLED:
                 self._observe(OrderStatus.FILLED, decided_ns)
