@@ -62,3 +62,9 @@ def test_a_malformed_live_key_stops_run_with_one_sentence(
     assert line.startswith("streambot: STREAMBOT_COINBASE_API_KEY/STREAMBOT_COINBASE_API_SECRET: ")
     assert expected in line
     assert "AAAA" not in line
+
+
+def test_bench_names_the_benchmarks_it_knows() -> None:
+    result = CliRunner().invoke(cli, ["bench", "nonsense"])
+    assert result.exit_code == 2
+    assert "unknown benchmark 'nonsense'" in result.output

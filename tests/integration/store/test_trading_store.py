@@ -137,3 +137,27 @@ async def test_two_processes_migrating_at_once_end_with_one_schema(database_url:
         assert order.client_order_id == ClientOrderId("sb-1")
     finally:
         await opened.close()
+
+
+async def test_order_numbers_read_on_after_a_restart(database_url: str) -> None:
+    # SQLite keeps the numbers in memory after reading them once: a new process reads on.
+    first = Store(database_url, clock=SystemClock())
+    await first.open()
+    try:
+        bot = await _bot_id(first)
+        for _ in range(3):
+            await first.insert_order_with_seq(bot, lambda seq: _order(f"sb-r-{bot}-{seq}", bot))
+        with pytest.raises(ValueError, match="naive"):  # a refused value rolls back; the number is not spent
+            await first.insert_order_with_seq(
+                bot, lambda seq: _order(f"sb-r-{bot}-{seq}", bot, created_at=T0.replace(tzinfo=None))
+            )
+    finally:
+        await first.close()
+    again = Store(database_url, clock=SystemClock())
+    await again.open()
+    try:
+        order = await again.insert_order_with_seq(bot, lambda seq: _order(f"sb-r-{bot}-{seq}", bot))
+        assert order.client_order_id == f"sb-r-{bot}-4"
+        assert await again.get_order(order.client_order_id) == order
+    finally:
+        await again.close()
