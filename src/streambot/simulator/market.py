@@ -771,14 +771,14 @@ class SimMarket:
     def _record(self, state: _ProductState, now: float, trade: MarketTrade | None) -> MarketTick:
         """Fold the new price into candles and the rolling figures; remember the tick."""
         price = state.price
-        minute_start = int(now // MINUTE) * MINUTE
         minutes = state.minutes
         volume = trade._size if trade is not None else 0
         current = minutes[-1] if minutes else None
-        if current is None or minute_start > current.start:
+        # Minutes start on multiples of 60 s: a later minute is one at least 60 s after the current.
+        if current is None or now >= current.start + MINUTE:
             if current is not None:
                 self._complete(state, current)
-            current = MinuteCandle(minute_start, price, price, price, price, volume)
+            current = MinuteCandle(int(now // MINUTE) * MINUTE, price, price, price, price, volume)
             minutes.append(current)
             self._evict(state, current.start - SECONDS_PER_DAY)
         else:
