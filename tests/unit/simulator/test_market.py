@@ -272,3 +272,18 @@ def test_book_and_trades_surround_the_touch() -> None:
     assert len(trades) == 10
     assert trades[0].price == quote.price
     assert [int(t.trade_id) for t in trades] == sorted((int(t.trade_id) for t in trades), reverse=True)
+
+
+def test_the_24h_figures_of_every_tick_are_those_of_its_minute_candles() -> None:
+    sim = market("SOL-USD", backfill=1440)
+    for i in range(400):
+        now = T0 + i * 7.3
+        tick = sim.step("SOL-USD", now)
+        assert tick is not None
+        minute = int(now // 60) * 60
+        day = [c for c in sim.candles("SOL-USD", minute - 86_400 + 60, minute, 60, limit=2000)]
+        assert tick.high_24h == max(c.high for c in day)
+        assert tick.low_24h == min(c.low for c in day)
+        assert tick.open_24h == day[-1].open
+        assert tick.volume_24h == sum(c.volume for c in day)
+        assert day[0].close == tick.price
