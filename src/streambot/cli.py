@@ -162,7 +162,7 @@ def _read_key_file(path: Path) -> tuple[str, str]:
     return name, key
 
 
-BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading")
+BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator")
 """What ``streambot bench`` measures, in the order it runs them."""
 
 
@@ -207,6 +207,8 @@ def bench(
             benchmarks("api").print_api_benchmarks()
         elif name == "trading":
             benchmarks("trading").print_trading_benchmarks()
+        elif name == "simulator":
+            benchmarks("simulator").print_simulator_benchmarks()
 
 
 def _benchmarks() -> Callable[[str], ModuleType]:

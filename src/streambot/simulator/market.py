@@ -12,14 +12,17 @@ No I/O and no timers here: callers pass ``now`` (UNIX seconds) and the server sc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Final
+
+import numpy as np
 
 from streambot.clock import Clock
 from streambot.domain import Product, to_decimal
@@ -192,14 +195,26 @@ def spec_for(product_id: str) -> ProductSpec:
     )
 
 
+# Inside, prices are whole numbers of the product's quote increment and sizes whole numbers of its
+# base increment (exact, cheap to compare and add); the walk itself is floats. Decimals are made
+# only when a tick, trade or candle is read (the wire, the paper account).
+
+
+def _units(value: Decimal, increment: Decimal) -> int:
+    """``value`` in whole increments (to the nearest, as the wire rounds it)."""
+    return int((value / increment).to_integral_value())
+
+
 @dataclass(slots=True)
 class MinuteCandle:
+    """One minute of a product's market, in increments (prices: quote, volume: base)."""
+
     start: int  # UNIX seconds, a multiple of 60
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,38 +227,132 @@ class MarketCandle:
     volume: Decimal
 
 
-@dataclass(frozen=True, slots=True)
 class MarketTrade:
-    trade_id: str
-    product_id: str
-    price: Decimal
-    size: Decimal
-    side: str  # the maker's side, as Coinbase reports it
-    time: float
+    """One trade of the walk. Price and size are kept in increments and read as Decimals."""
+
+    __slots__ = ("_base", "_price", "_quote", "_seq", "_size", "product_id", "side", "time")
+
+    def __init__(
+        self,
+        seq: int,
+        product_id: str,
+        price_units: int,
+        size_units: int,
+        side: str,  # the maker's side, as Coinbase reports it
+        time: float,
+        quote_increment: Decimal,
+        base_increment: Decimal,
+    ) -> None:
+        self._seq = seq
+        self.product_id = product_id
+        self._price = price_units
+        self._size = size_units
+        self.side = side
+        self.time = time
+        self._quote = quote_increment
+        self._base = base_increment
+
+    @property
+    def trade_id(self) -> str:
+        return str(self._seq)
+
+    @property
+    def price(self) -> Decimal:
+        return self._quote * self._price
+
+    @property
+    def size(self) -> Decimal:
+        return self._base * self._size
+
+    def _key(self) -> tuple[object, ...]:
+        return (self._seq, self.product_id, self.price, self.size, self.side, self.time)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MarketTrade) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"MarketTrade(trade_id={self.trade_id!r}, product_id={self.product_id!r}, price={self.price}, "
+            f"size={self.size}, side={self.side!r}, time={self.time})"
+        )
 
 
-@dataclass(frozen=True, slots=True)
+# Positions in a tick's tuple of increments.
+_PRICE, _BID, _BID_QTY, _ASK, _ASK_QTY, _VOLUME, _OPEN, _HIGH, _LOW, _HIGH_52W, _LOW_52W = range(11)
+
+
 class MarketTick:
-    """The market of one product right after a tick."""
+    """The market of one product right after a tick. Every figure is read as an exact Decimal."""
 
-    product_id: str
-    price: Decimal
-    best_bid: Decimal
-    best_bid_quantity: Decimal
-    best_ask: Decimal
-    best_ask_quantity: Decimal
-    volume_24h: Decimal
-    open_24h: Decimal
-    high_24h: Decimal
-    low_24h: Decimal
-    high_52w: Decimal
-    low_52w: Decimal
-    time: float  # UNIX seconds
-    trade: MarketTrade | None = None
+    __slots__ = ("_base", "_quote", "_u", "product_id", "time", "trade")
+
+    def __init__(
+        self,
+        product_id: str,
+        time: float,  # UNIX seconds
+        trade: MarketTrade | None,
+        quote_increment: Decimal,
+        base_increment: Decimal,
+        units: tuple[int, int, int, int, int, int, int, int, int, int, int],
+    ) -> None:
+        self.product_id = product_id
+        self.time = time
+        self.trade = trade
+        self._quote = quote_increment
+        self._base = base_increment
+        # price, bid, bid qty, ask, ask qty, 24 h volume, open, high, low, 52 w high, 52 w low
+        self._u = units
+
+    @property
+    def price(self) -> Decimal:
+        return self._quote * self._u[_PRICE]
+
+    @property
+    def best_bid(self) -> Decimal:
+        return self._quote * self._u[_BID]
+
+    @property
+    def best_bid_quantity(self) -> Decimal:
+        return self._base * self._u[_BID_QTY]
+
+    @property
+    def best_ask(self) -> Decimal:
+        return self._quote * self._u[_ASK]
+
+    @property
+    def best_ask_quantity(self) -> Decimal:
+        return self._base * self._u[_ASK_QTY]
+
+    @property
+    def volume_24h(self) -> Decimal:
+        return self._base * self._u[_VOLUME]
+
+    @property
+    def open_24h(self) -> Decimal:
+        return self._quote * self._u[_OPEN]
+
+    @property
+    def high_24h(self) -> Decimal:
+        return self._quote * self._u[_HIGH]
+
+    @property
+    def low_24h(self) -> Decimal:
+        return self._quote * self._u[_LOW]
+
+    @property
+    def high_52w(self) -> Decimal:
+        return self._quote * self._u[_HIGH_52W]
+
+    @property
+    def low_52w(self) -> Decimal:
+        return self._quote * self._u[_LOW_52W]
 
     @property
     def price_percent_change_24h(self) -> Decimal:
-        if not self.open_24h:
+        if not self._u[_OPEN]:
             return Decimal(0)
         return ((self.price - self.open_24h) * 100 / self.open_24h).quantize(PERCENT_QUANTUM)
 
@@ -251,15 +360,44 @@ class MarketTick:
     def mid(self) -> Decimal:
         return (self.best_bid + self.best_ask) / 2
 
+    def _key(self) -> tuple[object, ...]:
+        return (self.product_id, self.time, self.trade, self._quote, self._base, self._u)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MarketTick) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"MarketTick(product_id={self.product_id!r}, price={self.price}, best_bid={self.best_bid}, "
+            f"best_ask={self.best_ask}, time={self.time}, trade={self.trade!r})"
+        )
+
+
+DRAW_BLOCK: Final = 2048  # ticks of random draws made at once (numpy), per product
+_SIZE_SIGMA: Final = 0.8  # lognormal spread of the quantity resting at the touch
+
+# One tick of the walk: price, bid, bid quantity, ask, ask quantity, trade size (all in increments)
+# and the trade's maker side.
+_Draw = tuple[int, int, int, int, int, int, str]
+
 
 class _ProductState:
     __slots__ = (
         "ask",
         "ask_qty",
+        "base",
+        "base_f",
         "bid",
         "bid_qty",
         "book_rng",
+        "draws",
         "external",
+        "generator",
+        "half_increment",
+        "half_spread",
         "high_52w",
         "last",
         "log_anchor",
@@ -267,6 +405,8 @@ class _ProductState:
         "low_52w",
         "minutes",
         "price",
+        "quote",
+        "quote_f",
         "rng",
         "sigma",
         "spec",
@@ -279,33 +419,90 @@ class _ProductState:
         "window_volume",
     )
 
-    def __init__(self, spec: ProductSpec, rng: random.Random, book_rng: random.Random) -> None:
+    def __init__(
+        self,
+        spec: ProductSpec,
+        rng: random.Random,
+        book_rng: random.Random,
+        generator: np.random.Generator,
+    ) -> None:
         self.spec = spec
         self.rng = rng
         self.book_rng = book_rng
+        self.generator = generator
+        self.draws: Iterator[_Draw] = iter(())
         self.external = False
+        self.quote = spec.quote_increment
+        self.base = spec.base_increment
+        self.quote_f = float(spec.quote_increment)
+        self.base_f = float(spec.base_increment)
+        self.half_increment = self.quote_f / 2
+        self.half_spread = spec.spread_bps / 20_000
         self.log_mid = math.log(float(spec.price))
         self.log_anchor = self.log_mid
         self.sigma = spec.daily_volatility / math.sqrt(SECONDS_PER_DAY * spec.tick_rate)
         self.theta = math.log(2) / (MEAN_REVERSION_HALF_LIFE_S * spec.tick_rate)
-        self.price = spec.price
-        self.bid = spec.price
-        self.ask = spec.price
-        self.bid_qty = spec.base_increment
-        self.ask_qty = spec.base_increment
+        level = max(1, _units(spec.price, self.quote))
+        self.price = level
+        self.bid = level
+        self.ask = level
+        self.bid_qty = 1
+        self.ask_qty = 1
         self.minutes: deque[MinuteCandle] = deque(maxlen=HISTORY_MINUTES)
         self.trades: deque[MarketTrade] = deque(maxlen=TRADE_HISTORY)
         self.trade_seq = 0
         # The 52-week range is wider than a day's; a fixed band around the level stands in for it.
-        self.high_52w = (spec.price * Decimal("1.31")).quantize(spec.quote_increment, rounding=ROUND_CEILING)
-        self.low_52w = (spec.price * Decimal("0.58")).quantize(spec.quote_increment, rounding=ROUND_FLOOR)
+        high = (spec.price * Decimal("1.31")).quantize(spec.quote_increment, rounding=ROUND_CEILING)
+        low = (spec.price * Decimal("0.58")).quantize(spec.quote_increment, rounding=ROUND_FLOOR)
+        self.high_52w = _units(high, self.quote)
+        self.low_52w = _units(low, self.quote)
         # Completed minutes of the rolling 24 h, plus monotonic queues of their highs and lows
         # so the window's extremes cost O(1) per minute instead of a rescan.
         self.window: deque[MinuteCandle] = deque()
         self.window_highs: deque[MinuteCandle] = deque()
         self.window_lows: deque[MinuteCandle] = deque()
-        self.window_volume = Decimal(0)
+        self.window_volume = 0
         self.last: MarketTick | None = None
+
+    def draw_block(self) -> _Draw:
+        """Walk ``DRAW_BLOCK`` ticks ahead at once (numpy) and return the first of them.
+
+        The log mid follows ``x' = x - theta (x - anchor) + sigma z``, solved in closed form over
+        the block; best bid/ask sit on the quote increment a few basis points around the mid, the
+        quantities at the touch and the trade size are whole base increments (at least one).
+        ``log_mid`` moves to where the block ends."""
+        spec, generator, n = self.spec, self.generator, DRAW_BLOCK
+        moves = self.sigma * generator.standard_normal(n)
+        bid_notional = np.exp(_SIZE_SIGMA * generator.standard_normal(n))
+        ask_notional = np.exp(_SIZE_SIGMA * generator.standard_normal(n))
+        buyers = generator.random(n) < 0.5
+        trade_sizes = generator.standard_exponential(n)
+        decay = (1.0 - self.theta) ** np.arange(1, n + 1)
+        log_mids = self.log_anchor + decay * ((self.log_mid - self.log_anchor) + np.cumsum(moves / decay))
+        self.log_mid = float(log_mids[-1])
+        mids = np.exp(log_mids)
+        half = np.maximum(self.half_increment, mids * self.half_spread)
+        bids = np.maximum(1.0, np.floor((mids - half) / self.quote_f))
+        asks = np.maximum(bids + 1.0, np.ceil((mids + half) / self.quote_f))
+        notional = spec.top_of_book_notional / self.base_f
+        bid_qty = np.maximum(1.0, np.floor(notional * bid_notional / mids))
+        ask_qty = np.maximum(1.0, np.floor(notional * ask_notional / mids))
+        mean_trade = spec.daily_volume / (SECONDS_PER_DAY * spec.tick_rate) / self.base_f
+        sizes = np.maximum(1.0, np.floor(mean_trade * trade_sizes))
+        prices = np.where(buyers, asks, bids)
+        sides = ["SELL" if buyer else "BUY" for buyer in buyers.tolist()]
+        draws = zip(
+            prices.astype(np.int64).tolist(),
+            bids.astype(np.int64).tolist(),
+            bid_qty.astype(np.int64).tolist(),
+            asks.astype(np.int64).tolist(),
+            ask_qty.astype(np.int64).tolist(),
+            sizes.astype(np.int64).tolist(),
+            sides,
+            strict=True,
+        )
+        self.draws = draws
+        return next(draws)
 
 
 TickListener = Callable[[MarketTick], None]
@@ -329,11 +526,16 @@ class SimMarket:
         self._listeners: list[TickListener] = []
         for product_id in dict.fromkeys(product_ids):
             spec = spec_for(product_id)
-            state = _ProductState(spec, self._rng(product_id, "walk"), self._rng(product_id, "book"))
+            state = _ProductState(
+                spec,
+                self._rng(product_id, "walk"),
+                self._rng(product_id, "book"),
+                self._generator(product_id, "draws"),
+            )
             self._states[product_id] = state
             self._backfill(state, start, backfill_minutes)
             self._quote(state)
-            state.price = min(max(spec.price, state.bid), state.ask)
+            state.price = min(max(_units(spec.price, state.quote), state.bid), state.ask)
             self._record(state, start, trade=None)
 
     def _rng(self, product_id: str, purpose: str) -> random.Random:
@@ -343,6 +545,12 @@ class SimMarket:
             if self._seed is not None
             else random.Random()
         )
+
+    def _generator(self, product_id: str, purpose: str) -> np.random.Generator:
+        if self._seed is None:
+            return np.random.default_rng()
+        digest = hashlib.sha512(f"{self._seed}:{product_id}:{purpose}".encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:32], "big"))
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -377,19 +585,25 @@ class SimMarket:
         state = self._state(product_id)
         spec = state.spec
         rng = state.book_rng
+        quote, base = state.quote, state.base
         step = max(
-            spec.quote_increment,
-            (state.price * Decimal(spec.spread_bps) / 20_000).quantize(
-                spec.quote_increment, rounding=ROUND_CEILING
+            1,
+            int(
+                (Decimal(state.price) * Decimal(spec.spread_bps) / 20_000).to_integral_value(
+                    rounding=ROUND_CEILING
+                )
             ),
         )
-        bids = [(state.bid, state.bid_qty)]
-        asks = [(state.ask, state.ask_qty)]
+        price_f = state.price * state.quote_f
+        bids = [(quote * state.bid, base * state.bid_qty)]
+        asks = [(quote * state.ask, base * state.ask_qty)]
         for level in range(1, max(1, levels)):
             bid = state.bid - step * level
             if bid > 0:
-                bids.append((bid, self._size(spec, rng, float(state.price), level + 1)))
-            asks.append((state.ask + step * level, self._size(spec, rng, float(state.price), level + 1)))
+                bids.append((quote * bid, base * self._size(state, rng, price_f, level + 1)))
+            asks.append(
+                (quote * (state.ask + step * level), base * self._size(state, rng, price_f, level + 1))
+            )
         return bids[:levels], asks[:levels]
 
     def candles(
@@ -398,8 +612,9 @@ class SimMarket:
         """Candles of ``granularity`` seconds (a multiple of 60) starting in [start, end], newest first."""
         if granularity < MINUTE or granularity % MINUTE:
             raise ValueError("granularity must be a positive multiple of 60 seconds")
-        buckets: dict[int, MarketCandle] = {}
-        for minute in reversed(self._state(product_id).minutes):
+        state = self._state(product_id)
+        buckets: dict[int, list[int]] = {}  # start: [low, high, open, close, volume] in increments
+        for minute in reversed(state.minutes):
             bucket = minute.start - minute.start % granularity
             if bucket > end:
                 continue
@@ -409,19 +624,17 @@ class SimMarket:
             if found is None:
                 if len(buckets) >= limit:
                     break
-                buckets[bucket] = MarketCandle(
-                    bucket, minute.low, minute.high, minute.open, minute.close, minute.volume
-                )
+                buckets[bucket] = [minute.low, minute.high, minute.open, minute.close, minute.volume]
             else:  # walking backwards: this minute is earlier than what the bucket holds
-                buckets[bucket] = MarketCandle(
-                    bucket,
-                    min(found.low, minute.low),
-                    max(found.high, minute.high),
-                    minute.open,
-                    found.close,
-                    found.volume + minute.volume,
-                )
-        return list(buckets.values())
+                found[0] = min(found[0], minute.low)
+                found[1] = max(found[1], minute.high)
+                found[2] = minute.open
+                found[4] += minute.volume
+        quote, base = state.quote, state.base
+        return [
+            MarketCandle(bucket, quote * low, quote * high, quote * open_, quote * close, base * volume)
+            for bucket, (low, high, open_, close, volume) in buckets.items()
+        ]
 
     # --- listeners -----------------------------------------------------------------------------
 
@@ -453,16 +666,65 @@ class SimMarket:
 
     def step(self, product_id: str, now: float) -> MarketTick | None:
         """One synthetic tick. ``None`` once the product follows an external feed."""
-        state = self._state(product_id)
+        state = self._states.get(product_id) or self._state(product_id)
         if state.external:
             return None
-        rng = state.rng
-        state.log_mid += -state.theta * (state.log_mid - state.log_anchor) + state.sigma * rng.gauss(0.0, 1.0)
-        self._quote(state)
-        buyer_aggressor = rng.random() < 0.5
-        state.price = state.ask if buyer_aggressor else state.bid
-        tick = self._record(state, now, trade=self._trade(state, now, buyer_aggressor))
-        self._notify(tick)
+        draw = next(state.draws, None)
+        if draw is None:
+            draw = state.draw_block()
+        price, state.bid, state.bid_qty, state.ask, state.ask_qty, size, side = draw
+        state.price = price
+        seq = state.trade_seq = state.trade_seq + 1
+        trade = MarketTrade(seq, product_id, price, size, side, now, state.quote, state.base)
+        state.trades.append(trade)
+        current = state.minutes[-1]
+        if now >= current.start + MINUTE:
+            tick = self._record(state, now, trade)
+        else:  # ``_record`` inline for the common case: the tick falls in the current minute
+            if price > current.high:
+                current.high = price
+            elif price < current.low:
+                current.low = price
+            current.close = price
+            volume = current.volume = current.volume + size
+            high = current.high
+            low = current.low
+            if state.window:
+                open_24h = state.window[0].open
+                window_high = state.window_highs[0].high
+                window_low = state.window_lows[0].low
+                if window_high > high:
+                    high = window_high
+                if window_low < low:
+                    low = window_low
+            else:
+                open_24h = current.open
+            if price > state.high_52w:
+                state.high_52w = price
+            elif price < state.low_52w:
+                state.low_52w = price
+            tick = state.last = MarketTick(
+                product_id,
+                now,
+                trade,
+                state.quote,
+                state.base,
+                (
+                    price,
+                    state.bid,
+                    state.bid_qty,
+                    state.ask,
+                    state.ask_qty,
+                    state.window_volume + volume,
+                    open_24h,
+                    high,
+                    low,
+                    state.high_52w,
+                    state.low_52w,
+                ),
+            )
+        if self._listeners:
+            self._notify(tick)
         return tick
 
     def apply_external_tick(
@@ -477,7 +739,8 @@ class SimMarket:
         best_ask_quantity: Number | None = None,
     ) -> MarketTick | None:
         """Follow a real price: the synthetic walk of this product stops for good. Quantities at
-        the touch are drawn like the synthetic ones unless given (they cap resting-order fills)."""
+        the touch are drawn like the synthetic ones unless given (they cap resting-order fills).
+        Prices are taken on the product's quote increment, quantities on its base increment."""
         state = self._states.get(product_id)
         if state is None:
             log.debug("External tick for %s ignored: not a simulated product", product_id)
@@ -491,20 +754,38 @@ class SimMarket:
             log.info("Market %s now follows the external feed", product_id)
             state.external = True
         when = self._clock.time() if now is None else now
-        state.bid, state.ask, state.price = bid_d, ask_d, price_d
-        state.log_mid = math.log(float((bid_d + ask_d) / 2))
+        quote = state.quote
+        state.bid = max(1, _units(bid_d, quote))
+        state.ask = max(state.bid, _units(ask_d, quote))
+        state.price = max(1, _units(price_d, quote))
+        state.log_mid = math.log((state.bid + state.ask) / 2 * state.quote_f)
         price_f = float(price_d)
         state.bid_qty = (
-            _decimal(best_bid_quantity)
+            _units(_decimal(best_bid_quantity), state.base)
             if best_bid_quantity is not None
-            else self._size(state.spec, state.rng, price_f, 1)
+            else self._size(state, state.rng, price_f, 1)
         )
         state.ask_qty = (
-            _decimal(best_ask_quantity)
+            _units(_decimal(best_ask_quantity), state.base)
             if best_ask_quantity is not None
-            else self._size(state.spec, state.rng, price_f, 1)
+            else self._size(state, state.rng, price_f, 1)
         )
-        tick = self._record(state, when, trade=self._trade(state, when, price_d >= (bid_d + ask_d) / 2))
+        buyer_aggressor = price_d >= (bid_d + ask_d) / 2
+        spec = state.spec
+        mean = spec.daily_volume / (SECONDS_PER_DAY * spec.tick_rate) / state.base_f
+        state.trade_seq += 1
+        trade = MarketTrade(
+            state.trade_seq,
+            product_id,
+            state.price,
+            int(mean * state.rng.expovariate(1.0)) or 1,
+            "SELL" if buyer_aggressor else "BUY",
+            when,
+            quote,
+            state.base,
+        )
+        state.trades.append(trade)
+        tick = self._record(state, when, trade)
         self._notify(tick)
         return tick
 
@@ -517,84 +798,78 @@ class SimMarket:
             raise KeyError(f"unknown product {product_id}") from None
 
     @staticmethod
-    def _size(spec: ProductSpec, rng: random.Random, price: float, depth: int) -> Decimal:
-        notional = spec.top_of_book_notional * depth * rng.lognormvariate(0.0, 0.8)
-        size = to_decimal(notional / price).quantize(spec.base_increment, rounding=ROUND_DOWN)
-        return max(size, spec.base_increment)
+    def _size(state: _ProductState, rng: random.Random, price: float, depth: int) -> int:
+        """Base increments resting at a level ``depth`` levels from the touch (at least one)."""
+        notional = state.spec.top_of_book_notional * depth * rng.lognormvariate(0.0, _SIZE_SIGMA)
+        return int(notional / price / state.base_f) or 1
 
     def _quote(self, state: _ProductState) -> None:
-        """Best bid/ask on the quote increment around the current mid."""
-        spec = state.spec
-        increment = float(spec.quote_increment)
+        """Best bid/ask on the quote increment around the current mid (the start of a market)."""
+        increment = state.quote_f
         mid = math.exp(state.log_mid)
-        half = max(increment / 2, mid * spec.spread_bps / 20_000)
-        bid_units = max(1, math.floor((mid - half) / increment))
-        ask_units = max(bid_units + 1, math.ceil((mid + half) / increment))
-        state.bid = spec.quote_increment * bid_units
-        state.ask = spec.quote_increment * ask_units
-        state.bid_qty = self._size(spec, state.rng, mid, 1)
-        state.ask_qty = self._size(spec, state.rng, mid, 1)
-
-    def _trade(self, state: _ProductState, now: float, buyer_aggressor: bool) -> MarketTrade:
-        spec = state.spec
-        mean = spec.daily_volume / (SECONDS_PER_DAY * spec.tick_rate)
-        size = to_decimal(mean * state.rng.expovariate(1.0)).quantize(
-            spec.base_increment, rounding=ROUND_DOWN
-        )
-        state.trade_seq += 1
-        trade = MarketTrade(
-            trade_id=str(state.trade_seq),
-            product_id=spec.product_id,
-            price=state.price,
-            size=max(size, spec.base_increment),
-            side="SELL" if buyer_aggressor else "BUY",
-            time=now,
-        )
-        state.trades.append(trade)
-        return trade
+        half = max(state.half_increment, mid * state.half_spread)
+        state.bid = max(1, math.floor((mid - half) / increment))
+        state.ask = max(state.bid + 1, math.ceil((mid + half) / increment))
+        state.bid_qty = self._size(state, state.rng, mid, 1)
+        state.ask_qty = self._size(state, state.rng, mid, 1)
 
     def _record(self, state: _ProductState, now: float, trade: MarketTrade | None) -> MarketTick:
         """Fold the new price into candles and the rolling figures; remember the tick."""
         price = state.price
-        minute_start = int(now // MINUTE) * MINUTE
         minutes = state.minutes
-        volume = trade.size if trade is not None else Decimal(0)
+        volume = trade._size if trade is not None else 0
         current = minutes[-1] if minutes else None
-        if current is None or minute_start > current.start:
+        # Minutes start on multiples of 60 s: a later minute is one at least 60 s after the current.
+        if current is None or now >= current.start + MINUTE:
             if current is not None:
                 self._complete(state, current)
-            current = MinuteCandle(minute_start, price, price, price, price, volume)
+            current = MinuteCandle(int(now // MINUTE) * MINUTE, price, price, price, price, volume)
             minutes.append(current)
             self._evict(state, current.start - SECONDS_PER_DAY)
         else:
             # A clock that steps back must not reopen an older minute: fold into the latest one.
-            current.high = max(current.high, price)
-            current.low = min(current.low, price)
+            if price > current.high:
+                current.high = price
+            elif price < current.low:
+                current.low = price
             current.close = price
             current.volume += volume
-        window = state.window
-        open_24h = window[0].open if window else current.open
-        high_24h = max(state.window_highs[0].high, current.high) if window else current.high
-        low_24h = min(state.window_lows[0].low, current.low) if window else current.low
-        state.high_52w = max(state.high_52w, price)
-        state.low_52w = min(state.low_52w, price)
-        tick = MarketTick(
-            product_id=state.spec.product_id,
-            price=price,
-            best_bid=state.bid,
-            best_bid_quantity=state.bid_qty,
-            best_ask=state.ask,
-            best_ask_quantity=state.ask_qty,
-            volume_24h=state.window_volume + current.volume,
-            open_24h=open_24h,
-            high_24h=high_24h,
-            low_24h=low_24h,
-            high_52w=state.high_52w,
-            low_52w=state.low_52w,
-            time=now,
-            trade=trade,
+        high = current.high
+        low = current.low
+        if state.window:
+            open_24h = state.window[0].open
+            window_high = state.window_highs[0].high
+            window_low = state.window_lows[0].low
+            if window_high > high:
+                high = window_high
+            if window_low < low:
+                low = window_low
+        else:
+            open_24h = current.open
+        if price > state.high_52w:
+            state.high_52w = price
+        elif price < state.low_52w:
+            state.low_52w = price
+        tick = state.last = MarketTick(
+            state.spec.product_id,
+            now,
+            trade,
+            state.quote,
+            state.base,
+            (
+                price,
+                state.bid,
+                state.bid_qty,
+                state.ask,
+                state.ask_qty,
+                state.window_volume + current.volume,
+                open_24h,
+                high,
+                low,
+                state.high_52w,
+                state.low_52w,
+            ),
         )
-        state.last = tick
         return tick
 
     @staticmethod
@@ -626,8 +901,7 @@ class SimMarket:
         """A past that ends at the starting price, so 24 h figures and candles exist from the start."""
         spec = state.spec
         rng = state.rng
-        increment = spec.quote_increment
-        increment_f = float(increment)
+        increment_f = state.quote_f
         per_minute = spec.daily_volatility / math.sqrt(1440)
         mean_volume = spec.daily_volume / 1440
         current_start = int(now // MINUTE) * MINUTE
@@ -636,17 +910,16 @@ class SimMarket:
             closes.append(closes[-1] + per_minute * rng.gauss(0.0, 1.0))
         closes.reverse()  # walked backwards from now; oldest first from here on
 
-        def units(log_price: float) -> Decimal:
-            return increment * max(1, round(math.exp(log_price) / increment_f))
+        def units(log_price: float) -> int:
+            return max(1, round(math.exp(log_price) / increment_f))
 
         for index in range(minutes):
             open_, close = units(closes[index]), units(closes[index + 1])
             wiggle = abs(rng.gauss(0.0, per_minute / 2))
             high = max(open_, close, units(max(closes[index], closes[index + 1]) + wiggle))
             low = min(open_, close, units(min(closes[index], closes[index + 1]) - wiggle))
-            volume = to_decimal(mean_volume * rng.expovariate(1.0)).quantize(
-                spec.base_increment, rounding=ROUND_DOWN
-            )
+            # The volume as a decimal first, so it is exactly the one rounded down onto the increment.
+            volume = int(to_decimal(mean_volume * rng.expovariate(1.0)) // spec.base_increment)
             start = current_start - (minutes - index) * MINUTE
             candle = MinuteCandle(start, open_, high, low, close, volume)
             if state.minutes:

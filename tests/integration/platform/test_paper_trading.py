@@ -197,4 +197,6 @@ async def test_a_threshold_bot_takes_its_profit_after_its_buy_fills(running: Run
         running, f"/api/v1/trades?bot_id={bot_id}", lambda b: any(t["side"] == "SELL" for t in b["trades"])
     )
     sell = next(t for t in page["trades"] if t["side"] == "SELL")
-    assert float(sell["price"]) >= float(buy["price"]) * 1.00001
+    # The rise-over-entry rule fired (it needs the entry). The market sell itself fills at the bid,
+    # up to a spread and a tick's move below the price that triggered it: its price proves nothing.
+    assert "above entry" in sell["reason"], sell["reason"]

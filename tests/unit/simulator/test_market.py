@@ -9,7 +9,7 @@ import pytest
 
 from streambot.clock import ManualClock
 from streambot.domain import DEFAULT_PRODUCTS, Product
-from streambot.simulator.market import HISTORY_MINUTES, MarketTick, SimMarket, spec_for
+from streambot.simulator.market import DRAW_BLOCK, HISTORY_MINUTES, MarketTick, SimMarket, spec_for
 
 T0 = 1_800_000_000.0  # a fixed clock: the model never reads the real one when given ``now``
 
@@ -85,6 +85,44 @@ def test_a_seeded_market_repeats_itself() -> None:
 
     assert path(5) == path(5)
     assert path(5) != path(6)
+
+
+def test_the_walk_carries_on_smoothly_across_blocks_of_draws() -> None:
+    # The walk is drawn DRAW_BLOCK ticks at a time: the next block starts where the last one ended,
+    # and a second market with the same seed walks the very same path.
+    one, two = market("ETH-USD", seed=8), market("ETH-USD", seed=8)
+    spec = one.spec("ETH-USD")
+    previous = one.quote("ETH-USD").price
+    for i in range(DRAW_BLOCK * 2 + 10):
+        tick = one.step("ETH-USD", T0 + i * 0.25)
+        assert tick is not None
+        assert tick == two.step("ETH-USD", T0 + i * 0.25)
+        assert abs(tick.price - previous) / previous < Decimal("0.005")  # no jump between blocks
+        assert on_increment(tick.price, spec.quote_increment)
+        assert tick.best_bid < tick.best_ask
+        assert tick.trade is not None
+        assert tick.trade.size >= spec.base_increment
+        assert on_increment(tick.trade.size, spec.base_increment)
+        previous = tick.price
+    assert Decimal("0.9") < previous / LEVELS["ETH-USD"] < Decimal("1.1")
+
+
+def test_tick_figures_are_exact_decimals_written_on_the_increments() -> None:
+    sim = market("BONK-USD", "BTC-USD")
+    bonk = sim.step("BONK-USD", T0 + 1)
+    btc = sim.step("BTC-USD", T0 + 1)
+    assert bonk is not None
+    assert btc is not None
+    # As many places as the increment has: what the wire quantizes them to, exactly.
+    assert bonk.best_bid.as_tuple().exponent == -8
+    assert bonk.best_bid_quantity.as_tuple().exponent == 0
+    assert btc.price.as_tuple().exponent == -2
+    assert btc.best_ask_quantity.as_tuple().exponent == -8
+    assert btc.volume_24h.as_tuple().exponent == -8
+    assert btc.trade is not None
+    assert btc.trade.price == btc.price
+    assert btc.trade.trade_id == "1"
+    assert hash(btc) == hash(sim.quote("BTC-USD"))
 
 
 @pytest.mark.parametrize("product_id", list(LEVELS))
@@ -187,6 +225,26 @@ def test_external_ticks_take_over_and_stop_the_walk() -> None:
     assert sim.apply_external_tick("NOPE-USD", "1", "1", "1") is None
 
 
+def test_external_figures_are_taken_on_the_product_increments() -> None:
+    sim = market("BTC-USD")
+    tick = sim.apply_external_tick(
+        "BTC-USD",
+        "100.004",
+        "99.996",
+        "100.016",
+        now=T0,
+        best_bid_quantity="0.123456789",
+        best_ask_quantity=2,
+    )
+    assert tick is not None
+    assert (tick.price, tick.best_bid, tick.best_ask) == (
+        Decimal("100.00"),
+        Decimal("100.00"),
+        Decimal("100.02"),
+    )
+    assert (tick.best_bid_quantity, tick.best_ask_quantity) == (Decimal("0.12345679"), Decimal(2))
+
+
 def test_a_failing_listener_does_not_stop_the_others() -> None:
     sim = market("BTC-USD")
     heard: list[str] = []
@@ -214,3 +272,18 @@ def test_book_and_trades_surround_the_touch() -> None:
     assert len(trades) == 10
     assert trades[0].price == quote.price
     assert [int(t.trade_id) for t in trades] == sorted((int(t.trade_id) for t in trades), reverse=True)
+
+
+def test_the_24h_figures_of_every_tick_are_those_of_its_minute_candles() -> None:
+    sim = market("SOL-USD", backfill=1440)
+    for i in range(400):
+        now = T0 + i * 7.3
+        tick = sim.step("SOL-USD", now)
+        assert tick is not None
+        minute = int(now // 60) * 60
+        day = [c for c in sim.candles("SOL-USD", minute - 86_400 + 60, minute, 60, limit=2000)]
+        assert tick.high_24h == max(c.high for c in day)
+        assert tick.low_24h == min(c.low for c in day)
+        assert tick.open_24h == day[-1].open
+        assert tick.volume_24h == sum(c.volume for c in day)
+        assert day[0].close == tick.price
