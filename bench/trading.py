@@ -94,17 +94,17 @@ async def _tick(exchange: CoinbaseRest, clock: SystemClock) -> Ticker:
     book = (await exchange.best_bid_ask([PRODUCT]))[0]
     price = float((book.bid + book.ask) / 2)
     return Ticker(
-        PRODUCT,
-        price,
-        float(book.bid),
-        float(book.ask),
-        0.0,
-        0.0,
-        0.0,
-        0.0,
-        clock.time(),
-        time.perf_counter_ns(),
-        0,
+        product_id=PRODUCT,
+        price=price,
+        best_bid=float(book.bid),
+        best_ask=float(book.ask),
+        volume_24h=0.0,
+        low_24h=0.0,
+        high_24h=0.0,
+        price_change_pct_24h=0.0,
+        time=clock.time(),
+        received_ns=time.perf_counter_ns(),
+        sequence=0,
     )
 
 

@@ -13,7 +13,9 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import NewType
+from typing import TYPE_CHECKING, NewType
+
+import msgspec
 
 BotId = NewType("BotId", int)
 ClientOrderId = NewType("ClientOrderId", str)
@@ -44,21 +46,39 @@ def round_down(value: Decimal, increment: Decimal) -> Decimal:
     return (value / increment).to_integral_value(rounding=ROUND_DOWN) * increment
 
 
-@dataclass(frozen=True, slots=True)
-class Ticker:
-    """One ticker update for one product, parsed once from the feed."""
+class Ticker(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """One ticker update for one product, parsed once from the feed.
+
+    A frozen msgspec Struct rather than a dataclass so the feed decoder fills it straight from the
+    frame's bytes (``feed.parse``): the wire names are the fields' ``name``, and the fields the
+    ticker item does not carry (exchange time, receive time, sequence; bid and ask on older
+    frames) are completed by the parser. Copy with ``msgspec.structs.replace``.
+    """
 
     product_id: ProductId
     price: float
-    best_bid: float
-    best_ask: float
-    volume_24h: float
-    low_24h: float
-    high_24h: float
-    price_change_pct_24h: float
-    time: float  # exchange timestamp, UNIX seconds
-    received_ns: int  # local monotonic clock when the frame arrived (perf_counter_ns)
-    sequence: int  # the connection's sequence_num of the frame that carried it
+    if TYPE_CHECKING:
+        best_bid: float
+        best_ask: float
+    else:
+        # Absent from older captures and ticker_batch frames: the parser puts the price there.
+        # Only the decoder ever leaves them None; type-checked code must pass them.
+        best_bid: float | None = None
+        best_ask: float | None = None
+    volume_24h: float = msgspec.field(name="volume_24_h")
+    low_24h: float = msgspec.field(name="low_24_h")
+    high_24h: float = msgspec.field(name="high_24_h")
+    price_change_pct_24h: float = msgspec.field(name="price_percent_chg_24_h")
+    if TYPE_CHECKING:
+        time: float  # exchange timestamp, UNIX seconds
+        received_ns: int  # local monotonic clock when the frame arrived (perf_counter_ns)
+        sequence: int  # the connection's sequence_num of the frame that carried it
+    else:
+        # Not in a ticker item: set by the parser from the frame. Wire names the exchange does
+        # not use, so a field it may add to its items one day cannot break the decode.
+        time: float = msgspec.field(default=0.0, name="_time")
+        received_ns: int = msgspec.field(default=0, name="_received_ns")
+        sequence: int = msgspec.field(default=-1, name="_sequence")
 
 
 class Timeframe(enum.StrEnum):

@@ -16,8 +16,10 @@ from typing import Annotated
 
 import msgspec
 
-# RFC 3339 with up to 9 fraction digits (msgspec keeps microseconds, the resolution a float of
-# UNIX seconds has anyway); a zone is required so a naive value cannot be read as local time.
+from streambot.domain import Ticker
+
+# RFC 3339 with any number of fraction digits (msgspec keeps microseconds, the resolution a float
+# of UNIX seconds has anyway); a zone is required so a naive value cannot be read as local time.
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 
 MAX_COUNTER = 2**53 - 1
@@ -28,22 +30,10 @@ number) is malformed: a huge integer must never reach the gap logic or the JSON 
 Counter = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNTER)]
 
 
-class TickerItem(msgspec.Struct, gc=False):
-    """One product's ticker inside a ``ticker`` / ``ticker_batch`` event."""
-
-    product_id: str
-    price: float
-    volume_24_h: float
-    low_24_h: float
-    high_24_h: float
-    price_percent_chg_24_h: float
-    # Added on 2024-04-12; older captures and ticker_batch frames may lack them.
-    best_bid: float | None = None
-    best_ask: float | None = None
-
-
 class TickerEvent(msgspec.Struct, gc=False):
-    tickers: list[TickerItem]
+    # Decoded straight into the domain's Ticker (its fields carry the wire names); the parser
+    # completes what an item does not carry and validates the prices.
+    tickers: list[Ticker]
     type: str = ""  # snapshot | update: both carry current tickers
 
 

@@ -1,36 +1,67 @@
 """Latency figures cheap enough to record on every tick.
 
-A Prometheus histogram observe takes a lock and walks buckets; on the hot path we only append an
-integer to a fixed ring and keep a running sum. Percentiles are computed when somebody asks.
+A Prometheus histogram observe takes a lock and walks buckets; on the hot path we only write an
+integer into a fixed ring. The figures over every sample since start (count, sum, maximum, the
+power-of-two histogram) are folded in with numpy each time the ring fills, and the samples not
+folded yet are added when somebody asks; percentiles come from the ring alone.
 """
 
 from __future__ import annotations
 
 from array import array
 
+import numpy as np
+
+_BUCKETS = 65  # a sample's bucket is its bit length: 0 (≤ 0) to 64
+_EXACT_BITS = 2**53 - 1  # a float holds every integer up to here, so frexp gives the bit length
+
 
 class LatencyStats:
-    __slots__ = ("_buckets", "_i", "_ring", "_size", "count", "max_ns", "total_ns")
+    __slots__ = ("_buckets", "_folded", "_i", "_max", "_ring", "_size", "_total")
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
         self._ring = array("q", bytes(8 * size))
-        self._i = 0
-        self.count = 0
-        self.total_ns = 0
-        self.max_ns = 0
-        # Power-of-two histogram over every sample since start: the bucket is the sample's bit
-        # length, one integer op instead of a search, and cumulative counts for Prometheus.
-        self._buckets = array("q", bytes(8 * 65))
+        self._i = 0  # the next slot; the ones before it are not folded yet
+        self._folded = 0
+        self._total = 0
+        self._max = 0
+        # Power-of-two histogram over every folded sample: the bucket is the sample's bit
+        # length, cumulative counts for Prometheus.
+        self._buckets = np.zeros(_BUCKETS, dtype=np.int64)
 
     def record(self, ns: int) -> None:
-        self._buckets[ns.bit_length() if ns > 0 else 0] += 1
-        self._ring[self._i] = ns
-        self._i = (self._i + 1) % self._size
-        self.count += 1
-        self.total_ns += ns
-        if ns > self.max_ns:
-            self.max_ns = ns
+        i = self._i
+        self._ring[i] = ns
+        i += 1
+        if i == self._size:
+            self._fold(self._size)
+            i = 0
+        self._i = i
+
+    def _fold(self, n: int) -> None:
+        samples = np.frombuffer(self._ring, dtype=np.int64, count=n)
+        self._folded += n
+        self._total += int(samples.sum())
+        self._max = max(self._max, int(samples.max()))
+        self._buckets += _bucket_counts(samples)
+
+    def _pending(self) -> np.ndarray:
+        """The samples recorded since the last fold."""
+        return np.frombuffer(self._ring, dtype=np.int64, count=self._i)
+
+    @property
+    def count(self) -> int:
+        return self._folded + self._i
+
+    @property
+    def total_ns(self) -> int:
+        return self._total + int(self._pending().sum())
+
+    @property
+    def max_ns(self) -> int:
+        pending = self._pending()
+        return max(self._max, int(pending.max())) if len(pending) else self._max
 
     def recent(self) -> list[int]:
         """The samples in the ring, sorted."""
@@ -45,7 +76,7 @@ class LatencyStats:
 
         The +Inf bucket is ``count``; samples below the first bound are counted in it.
         """
-        buckets = self._buckets
+        buckets = [int(n) for n in self._buckets + _bucket_counts(self._pending())]
         running = sum(buckets[: low_bits + 1])
         out = [(2**low_bits / 1e9, running)]
         for bits in range(low_bits + 1, high_bits + 1):
@@ -55,7 +86,8 @@ class LatencyStats:
 
     @property
     def mean_us(self) -> float:
-        return self.total_ns / self.count / 1000.0 if self.count else 0.0
+        count = self.count
+        return self.total_ns / count / 1000.0 if count else 0.0
 
     def summary(self) -> dict[str, float]:
         recent = self.recent()
@@ -68,6 +100,13 @@ class LatencyStats:
             "p99_us": round(_percentile_us(recent, 99), 2),
             "max_us": round(self.max_ns / 1000.0, 2),
         }
+
+
+def _bucket_counts(samples: np.ndarray) -> np.ndarray:
+    """How many samples have each bit length (0 for a sample ≤ 0)."""
+    positive = np.clip(samples, 0, _EXACT_BITS).astype(np.float64)
+    _, bits = np.frexp(positive)  # x = m * 2**bits with 0.5 ≤ m < 1: bits is x's bit length
+    return np.bincount(bits, minlength=_BUCKETS)[:_BUCKETS].astype(np.int64)
 
 
 def _percentile_us(ordered: list[int], pct: float) -> float:

@@ -314,3 +314,30 @@ def test_the_largest_sequence_number_accepted_is_exact_in_javascript() -> None:
     parsed = parse_frame(orjson.dumps({**ticker_frame(), "sequence_num": 2**53 - 1}), 0)
     assert parsed.sequence == 2**53 - 1
     assert parsed.tickers[0].sequence == 2**53 - 1
+
+
+# --- what the parser completes --------------------------------------------------------------------
+
+
+def test_tickers_of_a_frame_share_its_time_sequence_and_receive_time() -> None:
+    frame = ticker_frame()
+    second = dict(frame["events"][0]["tickers"][0], product_id="ETH-USD")
+    del second["best_bid"]
+    frame["events"].append({"type": "update", "tickers": [second]})
+    frame["sequence_num"] = 9
+
+    parsed = parse_frame(orjson.dumps(frame), 77)
+
+    assert [t.product_id for t in parsed.tickers] == ["BTC-USD", "ETH-USD"]
+    assert {(t.time, t.received_ns, t.sequence) for t in parsed.tickers} == {
+        (unix("2023-02-09T20:30:37.167360"), 77, 9)
+    }
+    assert parsed.tickers[1].best_bid == parsed.tickers[1].price
+
+
+def test_fields_the_exchange_might_add_to_an_item_do_not_reach_the_ticker() -> None:
+    frame = ticker_frame(time="2023-02-09T20:30:37Z", sequence="x", received_ns=None)
+
+    (tick,) = parse_frame(orjson.dumps(frame), 5).tickers
+
+    assert (tick.time, tick.received_ns, tick.sequence) == (unix("2023-02-09T20:30:37.167360"), 5, 0)

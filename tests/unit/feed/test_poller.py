@@ -17,7 +17,19 @@ def book(bid: str, ask: str) -> BestBidAsk:
 
 
 def test_mid_price_and_previous_figures() -> None:
-    previous = Ticker("BTC-USD", 100.0, 99.0, 101.0, 5.0, 90.0, 110.0, 1.5, 0.0, 0, 7)
+    previous = Ticker(
+        product_id="BTC-USD",
+        price=100.0,
+        best_bid=99.0,
+        best_ask=101.0,
+        volume_24h=5.0,
+        low_24h=90.0,
+        high_24h=110.0,
+        price_change_pct_24h=1.5,
+        time=0.0,
+        received_ns=0,
+        sequence=7,
+    )
     tick = ticker_from_book(book("99", "101"), previous, 42, NOW)
     assert tick is not None
     assert (tick.price, tick.best_bid, tick.best_ask) == (100.0, 99.0, 101.0)

@@ -30,3 +30,21 @@ def test_percentiles_cover_the_ring_only_and_agree_with_the_summary() -> None:
     assert (summary["p50_us"], summary["p99_us"]) == (3.0, 4.0)
     assert summary["max_us"] == 900.0  # the maximum is over every sample
     assert summary["count"] == 5
+
+
+def test_figures_over_every_sample_survive_the_ring_filling_up_many_times() -> None:
+    samples = [(i * 7919) % 5_000_000 - 10 for i in range(1, 23)]  # some ≤ 0: bucket 0
+    stats = LatencyStats(size=4)
+    for ns in samples:
+        stats.record(ns)
+
+    assert stats.count == len(samples)
+    assert stats.total_ns == sum(samples)
+    assert stats.max_ns == max(samples)
+    assert stats.mean_us == sum(samples) / len(samples) / 1000.0
+    expected = [0] * 65
+    for ns in samples:
+        expected[ns.bit_length() if ns > 0 else 0] += 1
+    for bound, cumulative in stats.histogram(low_bits=0, high_bits=24):
+        assert cumulative == sum(expected[: int(bound * 1e9).bit_length()])
+    assert stats.recent() == sorted(samples[-4:])

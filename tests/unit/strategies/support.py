@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from decimal import Decimal
+
+from msgspec.structs import replace
 
 from streambot.clock import ManualClock
 from streambot.domain import BotId, Position, Signal, Ticker

@@ -118,3 +118,17 @@ def test_dust_below_the_minimum_order_size_is_not_a_position() -> None:
     assert not dusty.holding
     dusty.min_base = Decimal(0)
     assert dusty.holding
+
+
+def test_holding_follows_every_change_of_the_position_and_the_minimum() -> None:
+    state = ctx(Decimal(0))
+    assert not state.holding
+    state.position.apply_fill(Side.BUY, Decimal("0.5"), Decimal(50), Decimal(0))
+    assert state.holding  # the same Position, a new base
+    state.min_base = Decimal(1)
+    assert not state.holding
+    state.position = Position(base=Decimal(2))
+    assert state.holding
+    state.position.apply_fill(Side.SELL, Decimal(2), Decimal(200), Decimal(0))
+    assert not state.holding
+    assert not state.holding  # asked again: the same answer

@@ -194,7 +194,19 @@ def _bot(clock: ManualClock) -> BotRuntime:
 
 def _tick(clock: ManualClock) -> Ticker:
     price = float(PRICE)
-    return Ticker(BTC.product_id, price, price, price, 0.0, 0.0, 0.0, 0.0, clock.time(), 0, 0)
+    return Ticker(
+        product_id=BTC.product_id,
+        price=price,
+        best_bid=price,
+        best_ask=price,
+        volume_24h=0.0,
+        low_24h=0.0,
+        high_24h=0.0,
+        price_change_pct_24h=0.0,
+        time=clock.time(),
+        received_ns=0,
+        sequence=0,
+    )
 
 
 BUY = Signal(Side.BUY, "unit", quote_size=Decimal(100))
