@@ -38,8 +38,8 @@ class Summary:
         self._platform = platform
         self._clock = clock
         self._requests = requests
-        # The platform's start as a monotonic time: its tick count was 0 then.
-        self._ticks = RateMeter(clock, clock.monotonic() - max(0.0, clock.time() - platform.started_at))
+        # Built with the platform, before any tick: the tick count is 0 now.
+        self._ticks = RateMeter(clock, clock.monotonic())
         self._cached: tuple[float, dict[str, Any]] | None = None
 
     def metrics(self, max_age: float = 0.5) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from streambot.domain import (
 )
 from streambot.events import OrderUpdated, TradeBooked
 from streambot.exchange import Exchange
+from streambot.risk.base import amount
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import BotContext
 from streambot.trading.open_orders import OpenOrders
@@ -198,4 +199,4 @@ class Settler:
 def shown_amount(value: Decimal, increment: Decimal | None) -> str:
     """For people: on the product's increment, in plain notation (3600, never 3.6E+3), without
     trailing zeros. Records keep the exchange's exact figures."""
-    return format((value.quantize(increment) if increment else value).normalize(), "f")
+    return amount(value.quantize(increment) if increment else value)
