@@ -11,16 +11,14 @@ undoes it all in reverse.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -38,7 +36,6 @@ from streambot.domain import BotId, BotRecord, BotState, FeeSource, FeeTier, Pro
 from streambot.evaluator import StreamingEvaluator
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
-from streambot.feed.parse import valid_quote
 from streambot.observability.requests import RequestStats
 from streambot.observability.supervisor import Supervisor, TaskFactory
 from streambot.risk.base import RiskLimits
@@ -446,9 +443,8 @@ class Platform:
         if simulator is not None and settings.market_data is MarketData.COINBASE:
             self._spawn(lambda: self._follow_live_prices(simulator), "paper-market")
         self._spawn(self._log_summary, "summary")
-        for coro, name in self._trading_background():
-            coro.close()  # only its name is needed here: each (re)start makes a fresh one
-            self._spawn(functools.partial(self._trading_task, name), name)
+        for factory, name in self.trading.background():
+            self._spawn(factory, name)
         self._spawn(self.events.run, "live-push")
         self._spawn(self.candles.run, "chart-candles")
         self._spawn(self.alerts.run, "alerts")
@@ -545,8 +541,6 @@ class Platform:
         try:
             while True:
                 tick = await mailbox.get()
-                if not valid_quote(tick.price, tick.best_bid, tick.best_ask):
-                    continue  # the feed drops these; a fill at NaN must never be possible
                 simulator.market.apply_external_tick(
                     tick.product_id, tick.price, tick.best_bid, tick.best_ask
                 )
@@ -580,21 +574,6 @@ class Platform:
     def _spawn(self, factory: TaskFactory, name: str) -> None:
         """Run a background task under the supervisor: restarted from ``factory()`` if it dies."""
         self.supervisor.spawn(factory, name)
-
-    def _trading_background(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
-        return self.trading.background()
-
-    def _trading_task(self, name: str) -> Coroutine[Any, Any, None]:
-        """A fresh coroutine of the trading desk's background task ``name`` (for each restart)."""
-        chosen: Coroutine[Any, Any, None] | None = None
-        for coro, each in self._trading_background():
-            if each == name and chosen is None:
-                chosen = coro
-            else:
-                coro.close()  # never started: closing it is all it needs
-        if chosen is None:
-            raise RuntimeError(f"the trading desk has no background task {name!r}")
-        return chosen
 
     # --- shutdown --------------------------------------------------------------------------
 

@@ -264,10 +264,9 @@ class BotManager:
     def break_even_price(self, bot_id: BotId) -> Decimal | None:
         """The price at which selling the bot's whole position gets back what it cost, buy and sell
         fees included (taker both ways); None while it holds nothing it could sell."""
-        ctx = self._contexts.get(bot_id)
-        if ctx is None or not ctx.holding:
+        if not self.holding(bot_id):
             return None
-        return self.fees.current.break_even_price(ctx.position.average_entry)
+        return self.fees.current.break_even_price(self._contexts[bot_id].position.average_entry)
 
     def position(self, bot_id: BotId) -> Position:
         """The bot's position, running or not: a fill booked for a stopped bot lands on it."""

@@ -90,6 +90,52 @@ def test_a_raising_strategy_puts_only_that_bot_in_error() -> None:
     assert evaluator.evaluations == 2  # the broken bot left the stream on its first tick
 
 
+class ExplodingOn:
+    """Raises on its ``n``-th tick only."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen = 0
+
+    def on_tick(self, t: Ticker, ctx: BotContext) -> Signal | None:
+        self.seen += 1
+        if self.seen == self.n:
+            raise ZeroDivisionError("bad math on a sampled tick")
+        return Signal(Side.BUY, "every tick", budget_pct=Decimal(10))
+
+
+def test_sampled_ticks_time_each_bot_and_isolate_a_raising_one_like_the_others() -> None:
+    """One tick in 16 takes the timed copy of the loop: it must count, decide and fail the same."""
+    errors: list[int] = []
+    decided: list[int] = []
+    evaluator = StreamingEvaluator(
+        InProcessBus(ManualClock()),
+        lambda bot, s, t: decided.append(bot.bot_id),
+        lambda bot, exc: errors.append(bot.bot_id),
+        prices=PriceBoard(),
+        clock=ManualClock(),
+    )
+    healthy = Recorder(signal_every=1)
+    broken = ExplodingOn(16)  # the 16th tick is the first sampled one
+    evaluator.add(runtime(1, healthy))
+    evaluator.add(runtime(2, broken))
+    for n in range(32):
+        evaluator.evaluate(tick("BTC-USD", float(n + 1)))
+    first, second = evaluator.get(BotId(1)), evaluator.get(BotId(2))
+    assert first is not None
+    assert second is not None
+    assert len(healthy.seen) == 32
+    assert first.timed == 2  # ticks 16 and 32
+    assert first.eval_ns_total > 0
+    assert second.state is BotState.ERROR
+    assert "bad math on a sampled tick" in second.error_reason
+    assert errors == [2]
+    assert broken.seen == 16  # out of the stream after it raised
+    assert evaluator.evaluations == 32 + 15  # the broken bot's failed evaluation does not count
+    assert decided.count(1) == 32
+    assert decided.count(2) == 15
+
+
 def test_removed_bots_are_no_longer_evaluated() -> None:
     evaluator = StreamingEvaluator(
         InProcessBus(ManualClock()), lambda *a: None, prices=PriceBoard(), clock=ManualClock()

@@ -14,14 +14,13 @@ from streambot.domain import ProductId, Ticker
 class TickMailbox:
     """Newest unprocessed tick per product, drained in the order products became pending."""
 
-    __slots__ = ("_pending", "_waiter", "delivered", "name", "skipped", "skipped_by_product")
+    __slots__ = ("_pending", "_waiter", "name", "skipped", "skipped_by_product")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._pending: dict[ProductId, Ticker] = {}
         self._waiter: asyncio.Future[None] | None = None
         self.skipped = 0
-        self.delivered = 0
         self.skipped_by_product: dict[ProductId, int] = {}
 
     def __len__(self) -> int:
@@ -43,7 +42,6 @@ class TickMailbox:
         if not pending:
             return None
         product = next(iter(pending))
-        self.delivered += 1
         return pending.pop(product)
 
     async def get(self) -> Ticker:

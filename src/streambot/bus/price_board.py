@@ -13,12 +13,16 @@ from streambot.domain import ProductId, Ticker
 
 
 class PriceBoard:
-    __slots__ = ("_latest", "ticks_by_product", "ticks_published")
+    __slots__ = ("_latest", "ticks_by_product")
 
     def __init__(self) -> None:
         self._latest: dict[ProductId, Ticker] = {}
-        self.ticks_published = 0
         self.ticks_by_product: dict[ProductId, int] = {}
+
+    @property
+    def ticks_published(self) -> int:
+        """Every tick recorded: summed when read (a few products), not counted twice per tick."""
+        return sum(self.ticks_by_product.values())
 
     @property
     def latest(self) -> Mapping[ProductId, Ticker]:
@@ -31,6 +35,5 @@ class PriceBoard:
     def record(self, tick: Ticker) -> None:
         product = tick.product_id
         self._latest[product] = tick
-        self.ticks_published += 1
         counts = self.ticks_by_product
         counts[product] = counts.get(product, 0) + 1

@@ -138,22 +138,12 @@ class BotContext:
     # Below this (the product's minimum order size) what is held is dust that cannot be sold.
     min_base: Decimal = _ZERO
 
-    # The answer of ``holding`` for the (immutable) Decimals it was computed from: strategies ask
-    # on every tick, and a position changes only when a fill lands.
-    _held_base: Decimal | None = field(default=None, init=False, repr=False, compare=False)
-    _held_min: Decimal | None = field(default=None, init=False, repr=False, compare=False)
-    _held: bool = field(default=False, init=False, repr=False, compare=False)
-
     @property
     def holding(self) -> bool:
         """Holding more than dust: a positive base of at least the product's minimum order size."""
+        # Two Decimal compares: measured faster than a cache keyed on the Decimals' identity.
         base = self.position.base
-        min_base = self.min_base
-        if base is not self._held_base or min_base is not self._held_min:
-            self._held = base > _ZERO and base >= min_base
-            self._held_base = base
-            self._held_min = min_base
-        return self._held
+        return base > _ZERO and base >= self.min_base
 
     def now(self) -> float:
         """The time as UNIX seconds, from the platform's clock."""

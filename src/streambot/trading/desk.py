@@ -10,7 +10,7 @@ check, the equity watch.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -76,12 +76,14 @@ class TradingDesk:
             self.open_orders.record_sent(BotId(bot_id), at.timestamp())
         await self.reconciler.run_once()
 
-    def background(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
+    def background(self) -> list[tuple[Callable[[], Coroutine[Any, Any, None]], str]]:
+        """The desk's background work, as makers of a fresh coroutine (a supervisor restarts one
+        that died by calling its maker again) with their names."""
         return [
-            (self.reconciler.run_every(self._reconcile_every), "reconciliation"),
-            (self.sweep.run_every(self._reconcile_every), "sweep"),
-            (self.balance_check.run(), "balance-check"),
-            (self.equity.run(), "equity"),
+            (lambda: self.reconciler.run_every(self._reconcile_every), "reconciliation"),
+            (lambda: self.sweep.run_every(self._reconcile_every), "sweep"),
+            (self.balance_check.run, "balance-check"),
+            (self.equity.run, "equity"),
         ]
 
     # --- figures -----------------------------------------------------------------------------

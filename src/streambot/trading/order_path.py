@@ -62,7 +62,6 @@ from streambot.trading.open_orders import OpenOrders
 from streambot.trading.protocols import OrderStore, TradingStore
 from streambot.trading.settlement import (
     FINAL_EXCHANGE_STATUSES,
-    NEVER_SUBMITTED,
     UNKNOWN_GRACE_S,
     OrderOwner,
     Settler,
@@ -531,15 +530,8 @@ class OrderPath:
                 found is _NOT_LISTED
                 and (self._clock.now() - sent_at).total_seconds() >= self._unknown_grace_s
             ):
-                self.open_orders.remove(client_order_id)
                 log.error("❌ Order %s for %s never reached the exchange", client_order_id, name)
-                return await self.settler.transition(
-                    record,
-                    OrderStatus.FAILED,
-                    error_code=NEVER_SUBMITTED,
-                    error="the exchange has no order with this client_order_id; it was never placed",
-                    completed_at=self._clock.now(),
-                )
+                return await self.settler.never_submitted(record)
         return record
 
     async def _look_up(

@@ -26,8 +26,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from streambot.clock import Clock
 from streambot.domain import (
@@ -41,7 +40,7 @@ from streambot.domain import (
 )
 from streambot.exchange import CircuitOpen, Exchange, ExchangeError
 from streambot.trading.protocols import BotDirectory, OrderStore
-from streambot.trading.settlement import NEVER_SUBMITTED, UNKNOWN_GRACE_S, OrderOwner, Settler
+from streambot.trading.settlement import NEVER_SUBMITTED, UNKNOWN_GRACE_S, OrderOwner, Settler, fills_cover
 
 __all__ = ["NEVER_SUBMITTED", "BatchReads", "ReconcileReport", "Reconciler", "owner_of"]
 
@@ -51,7 +50,6 @@ log = logging.getLogger(__name__)
 # created_at on one clock, so the listed window starts this much earlier.
 CLOCK_SKEW = timedelta(minutes=5)
 # A fill's size converted from quote currency is a quotient; sums may miss by a rounding digit.
-_SIZE_TOLERANCE = Decimal("1e-12")
 
 
 @runtime_checkable
@@ -201,7 +199,7 @@ class Reconciler:
         found = batch.orders.get(order.client_order_id)
         if found is not None:
             fills = batch.fills.get(found.order_id, [])
-            if sum((f.size for f in fills), Decimal(0)) >= found.filled_size * (1 - _SIZE_TOLERANCE):
+            if fills_cover(found, fills):
                 report.batched += 1
                 async with self._limit:
                     await self._settle(order, found, fills, report)
@@ -233,7 +231,7 @@ class Reconciler:
                 if self._may_still_arrive(order):
                     report.still_open += 1
                     return
-                await self._never_submitted(order)
+                await self._settler.never_submitted(order)
                 report.never_submitted += 1
                 return
             await self._settle(order, found, None, report)
@@ -245,12 +243,8 @@ class Reconciler:
         fills: Sequence[Fill] | None,
         report: ReconcileReport,
     ) -> None:
-        # Open orders count it as exposure until the exchange says otherwise.
-        open_orders = self._settler.open_orders
-        if order.client_order_id not in open_orders:
-            open_orders.add(order)
         try:
-            settled = await self._settler.settle(order, found, self._owner(order.bot_id), fills)
+            settled = await self._settler.settle(order, found, owner_of(self._bots, order.bot_id), fills)
         except ExchangeError as exc:
             report.errors += 1
             report.problems.append(f"{order.client_order_id}: {exc}")
@@ -266,18 +260,6 @@ class Reconciler:
             return False
         sent_at = order.submitted_at or order.created_at
         return (self._clock.now() - sent_at).total_seconds() < self._unknown_grace_s
-
-    async def _never_submitted(self, order: OrderRecord) -> None:
-        changes: dict[str, Any] = {
-            "error_code": NEVER_SUBMITTED,
-            "error": "the exchange has no order with this client_order_id; it was never placed",
-            "completed_at": self._clock.now(),
-        }
-        await self._settler.transition(order, OrderStatus.FAILED, **changes)
-        self._settler.open_orders.remove(order.client_order_id)
-
-    def _owner(self, bot_id: BotId) -> OrderOwner:
-        return owner_of(self._bots, bot_id)
 
     async def run_every(self, interval: float) -> None:
         while True:

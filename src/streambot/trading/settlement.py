@@ -70,6 +70,16 @@ def our_status(order: ExchangeOrder) -> OrderStatus:
     return OrderStatus.PARTIALLY_FILLED if order.filled_size > 0 else OrderStatus.ACKNOWLEDGED
 
 
+# Fills listed in one request add up to the order's filled size within this (rounding of the sums).
+_SIZE_TOLERANCE = Decimal("1e-12")
+
+
+def fills_cover(order: ExchangeOrder, fills: Sequence[Fill]) -> bool:
+    """Whether ``fills`` (read in a batch) are all of the order's fills as the exchange reports it;
+    if not, the order moved on between the two reads and ``Settler.settle`` lists them itself."""
+    return sum((f.size for f in fills), Decimal(0)) >= order.filled_size * (1 - _SIZE_TOLERANCE)
+
+
 class Settler:
     def __init__(
         self,
@@ -99,6 +109,17 @@ class Settler:
         self.publish(updated)
         return updated
 
+    async def never_submitted(self, record: OrderRecord) -> OrderRecord:
+        """The exchange has no order with this client_order_id and will not get one: final."""
+        self.open_orders.remove(record.client_order_id)
+        return await self.transition(
+            record,
+            OrderStatus.FAILED,
+            error_code=NEVER_SUBMITTED,
+            error="the exchange has no order with this client_order_id; it was never placed",
+            completed_at=self._clock.now(),
+        )
+
     def publish(self, record: OrderRecord, **extra: Any) -> None:
         self._bus.publish(OrderUpdated(order=record, **extra))
 
@@ -111,9 +132,13 @@ class Settler:
     ) -> OrderRecord:
         """Book the order's fills and its status as the exchange reports them now.
 
-        ``fills`` are the order's fills when the caller already read them (reconciliation reads
-        many orders' fills in one request); otherwise they are listed here.
+        ``fills`` are the order's fills when the caller already read them all (reconciliation and
+        the sweep read many orders' fills in one request: see ``fills_cover``); otherwise they are
+        listed here. An order not among the open orders (found by reconciliation or the sweep)
+        counts as exposure until the exchange says it is done.
         """
+        if record.client_order_id not in self.open_orders:
+            self.open_orders.add(record)
         if fills is None:
             fills = await self._exchange.list_fills(order.order_id) if order.filled_size > 0 else []
         new = 0

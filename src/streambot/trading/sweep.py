@@ -26,7 +26,7 @@ from streambot.events import ExchangeActivityFlagged
 from streambot.exchange import Exchange, ExchangeError
 from streambot.trading.protocols import BotDirectory, FillTotals, OrderStore
 from streambot.trading.reconcile import BatchReads, owner_of
-from streambot.trading.settlement import Settler, our_status
+from streambot.trading.settlement import Settler, fills_cover, our_status
 
 log = logging.getLogger(__name__)
 
@@ -74,32 +74,40 @@ class ExchangeSweep:
         open_orders = await exchange.list_orders(statuses=[ExchangeOrderStatus.OPEN])
         fills = await exchange.list_fills(since=since)
         report.open_orders, report.recent_fills = len(open_orders), len(fills)
-        known = await self._fills.known_trade_ids([f.trade_id for f in fills])
-        new_fills: dict[str, list[Fill]] = {}
+        in_flight = self._in_flight  # orders the order path is placing now: it books them itself
+        by_order: dict[str, list[Fill]] = {}
         for fill in fills:
-            if fill.trade_id not in known:
-                new_fills.setdefault(fill.order_id, []).append(fill)
-        orders = {o.order_id: o for o in open_orders}
-        for order_id in new_fills.keys() - orders.keys():
+            by_order.setdefault(fill.order_id, []).append(fill)
+        known = await self._fills.known_trade_ids([f.trade_id for f in fills])
+        unbooked = {
+            order_id for order_id, listed in by_order.items() if any(f.trade_id not in known for f in listed)
+        }
+        orders = {o.order_id: o for o in open_orders if o.client_order_id not in in_flight}
+        for order_id in unbooked - orders.keys():
             try:
-                orders[order_id] = await self._exchange.get_order(order_id)
+                order = await self._exchange.get_order(order_id)
             except ExchangeError as exc:
                 report.problems.append(f"order {order_id} of an unbooked fill: {exc}")
+                continue
+            if order.client_order_id not in in_flight:
+                orders[order_id] = order
         stored = await self._store.get_orders([o.client_order_id for o in orders.values()])
         for order in orders.values():
-            kind = "fill" if order.order_id in new_fills else "order"
+            kind = "fill" if order.order_id in unbooked else "order"
             record = stored.get(order.client_order_id)
-            if order.client_order_id in self._in_flight:
-                continue
             if record is None:
                 self._flag(order, kind, report)
                 continue
             if kind == "order" and our_status(order) is record.status:
                 continue  # open on both sides: reconciliation follows it
-            if record.client_order_id not in self._settler.open_orders and not our_status(order).is_final:
-                self._settler.open_orders.add(record)
+            listed = by_order.get(order.order_id, [])
             try:
-                await self._settler.settle(record, order, owner_of(self._bots, record.bot_id))
+                await self._settler.settle(
+                    record,
+                    order,
+                    owner_of(self._bots, record.bot_id),
+                    listed if fills_cover(order, listed) else None,
+                )
             except ExchangeError as exc:
                 report.problems.append(f"{record.client_order_id}: {exc}")
                 continue
