@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from streambot.domain import DEFAULT_PRODUCTS
+from streambot.domain import COINBASE_ENTRY_TIER, DEFAULT_PRODUCTS
 from streambot.observability.logging import LogFormat
 
 
@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     order_cooldown_s: float = Field(default=5.0, ge=0)
     # Paper trading's fee tier (fractions: 0.012 is 1.2 %), Coinbase's entry tier by default. Live
     # reads the account's own tier from Coinbase; these are its fallback until the first read.
-    paper_maker_fee_rate: Decimal = Field(default=Decimal("0.006"), ge=0, lt=Decimal("0.5"))
-    paper_taker_fee_rate: Decimal = Field(default=Decimal("0.012"), ge=0, lt=Decimal("0.5"))
+    paper_maker_fee_rate: Decimal = Field(default=COINBASE_ENTRY_TIER.maker_fee_rate, ge=0, lt=Decimal("0.5"))
+    paper_taker_fee_rate: Decimal = Field(default=COINBASE_ENTRY_TIER.taker_fee_rate, ge=0, lt=Decimal("0.5"))
     # Risk limits (quote currency or percent; 0 turns a limit off). See streambot.risk.
     risk_max_order_notional: Decimal = Field(default=Decimal(10_000), ge=0)
     risk_max_position_notional: Decimal = Field(default=Decimal(50_000), ge=0)

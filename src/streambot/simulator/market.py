@@ -677,52 +677,7 @@ class SimMarket:
         seq = state.trade_seq = state.trade_seq + 1
         trade = MarketTrade(seq, product_id, price, size, side, now, state.quote, state.base)
         state.trades.append(trade)
-        current = state.minutes[-1]
-        if now >= current.start + MINUTE:
-            tick = self._record(state, now, trade)
-        else:  # ``_record`` inline for the common case: the tick falls in the current minute
-            if price > current.high:
-                current.high = price
-            elif price < current.low:
-                current.low = price
-            current.close = price
-            volume = current.volume = current.volume + size
-            high = current.high
-            low = current.low
-            if state.window:
-                open_24h = state.window[0].open
-                window_high = state.window_highs[0].high
-                window_low = state.window_lows[0].low
-                if window_high > high:
-                    high = window_high
-                if window_low < low:
-                    low = window_low
-            else:
-                open_24h = current.open
-            if price > state.high_52w:
-                state.high_52w = price
-            elif price < state.low_52w:
-                state.low_52w = price
-            tick = state.last = MarketTick(
-                product_id,
-                now,
-                trade,
-                state.quote,
-                state.base,
-                (
-                    price,
-                    state.bid,
-                    state.bid_qty,
-                    state.ask,
-                    state.ask_qty,
-                    state.window_volume + volume,
-                    open_24h,
-                    high,
-                    low,
-                    state.high_52w,
-                    state.low_52w,
-                ),
-            )
+        tick = self._record(state, now, trade)
         if self._listeners:
             self._notify(tick)
         return tick

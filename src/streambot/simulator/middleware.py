@@ -157,11 +157,12 @@ class RequestGate:
             except AuthFailure as exc:
                 log.info("Simulator refused a REST request to %s: %s", path, exc)
                 return web.Response(status=401, text="Unauthorized\n")
-            scopes = self.verifier.scopes(key_name)
+        scopes = self.verifier.scopes(key_name)
+        if key_name is not None:
             needed = "trade" if request.method == "POST" else "view"
             if needed not in scopes and path != f"{REST_PREFIX}/key_permissions":
                 return error_response(403, "PERMISSION_DENIED", "Missing required scopes")
-        request["key_scopes"] = self.verifier.scopes(key_name)
+        request["key_scopes"] = scopes
         decision: Decision | None = None
         if self.rate_limits:
             if public:

@@ -24,7 +24,7 @@ from typing import Final
 from aiohttp import web
 
 from streambot.clock import Clock, SystemClock
-from streambot.domain import DEFAULT_PRODUCTS
+from streambot.domain import COINBASE_ENTRY_TIER, DEFAULT_PRODUCTS
 from streambot.simulator.admin import FaultAdmin
 from streambot.simulator.auth import JwtVerifier
 from streambot.simulator.connection import CLOSE_TIMEOUT
@@ -52,8 +52,8 @@ class SimulatorConfig:
     seed: int | None = None
     starting_quote: Decimal = Decimal("10000")
     # Coinbase's entry tier (the lowest volume): 1.20 % taker, 0.60 % maker.
-    taker_fee_rate: Decimal = Decimal("0.012")
-    maker_fee_rate: Decimal = Decimal("0.006")
+    taker_fee_rate: Decimal = COINBASE_ENTRY_TIER.taker_fee_rate
+    maker_fee_rate: Decimal = COINBASE_ENTRY_TIER.maker_fee_rate
     subscribe_timeout: float = 5.0
     heartbeat_interval: float = 1.0
     tick_rate_scale: float = 1.0  # multiplies every product's tick rate (tests and benchmarks speed it up)

@@ -24,20 +24,6 @@ GRANULARITY_SECONDS: Final[dict[str, int]] = {
 """The candles endpoint's ``granularity`` values and their length in seconds, as documented
 (``FOUR_HOUR`` appears only in third-party lists, so neither the client nor the simulator uses it)."""
 
-ORDER_STATUSES: Final = (
-    "PENDING",
-    "OPEN",
-    "FILLED",
-    "CANCELLED",
-    "EXPIRED",
-    "FAILED",
-    "UNKNOWN_ORDER_STATUS",
-    "QUEUED",
-    "CANCEL_QUEUED",
-    "EDIT_QUEUED",
-)
-"""The ``status`` values of an order, as documented for Get Order and List Orders."""
-
 
 class RestAmount(msgspec.Struct):
     value: str = "0"

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, localcontext
 
-from streambot.domain import Product
+from streambot.domain import COINBASE_ENTRY_TIER, Product
 from streambot.venues.matcher.accounts import ID_NAMESPACE, Account, account_uuid
 from streambot.venues.matcher.changes import Changes
 from streambot.venues.matcher.fees import PRECISION, buy_hold, fee_on, quantize_amount, value_of_quote_spend
@@ -63,8 +63,8 @@ class MatchingEngine:
         *,
         starting_balances: Mapping[str, Decimal] | None = None,
         # Coinbase's entry tier (the lowest volume): 1.20 % taker, 0.60 % maker.
-        taker_fee_rate: Decimal = Decimal("0.012"),
-        maker_fee_rate: Decimal = Decimal("0.006"),
+        taker_fee_rate: Decimal = COINBASE_ENTRY_TIER.taker_fee_rate,
+        maker_fee_rate: Decimal = COINBASE_ENTRY_TIER.maker_fee_rate,
         seed: int | None = None,
         now: float = 0.0,
     ) -> None:

@@ -39,4 +39,4 @@ def buy_hold(base: Decimal, price: Decimal, taker_rate: Decimal) -> Decimal:
     with localcontext() as context:
         context.prec = PRECISION
         value = base * price
-        return value + quantize_amount(value * taker_rate)
+    return value + fee_on(value, taker_rate)
