@@ -271,6 +271,11 @@ class Balance:
     available: Decimal
     hold: Decimal
 
+    @property
+    def total(self) -> Decimal:
+        """What the account holds of the currency: available plus held for open orders."""
+        return self.available + self.hold
+
 
 @dataclass(frozen=True, slots=True)
 class BestBidAsk:

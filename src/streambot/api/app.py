@@ -55,8 +55,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     app.state.auth_guard = guard = AuthGuard(
         settings.auth_max_failures, settings.auth_lockout_s, platform.clock
     )
-    app.state.requests = requests = platform.requests
-    app.state.summary = platform.summary
+    requests = platform.requests
     # CORS stays off unless origins are configured (the dashboard is served from this origin).
     if settings.cors_origins:
         app.add_middleware(

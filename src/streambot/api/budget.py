@@ -28,9 +28,10 @@ async def check_budget(platform: ServedPlatform, budget: Decimal, product_id: st
             ("body", "budget"),
             f"budget must be at most {maximum:f} (STREAMBOT_MAX_BOT_BUDGET), not {_shown(budget)}",
         )
-    if settings.mode is not Mode.LIVE or product_id not in settings.products:
+    product = platform.order_path.products.get(product_id)
+    if settings.mode is not Mode.LIVE or product is None:
         return  # an unknown product is refused on its own field by the bot manager
-    quote = product_id.partition("-")[2]
+    quote = product.quote_currency
     try:
         balances = await platform.balances.balances()
     except ExchangeError as exc:
@@ -40,7 +41,7 @@ async def check_budget(platform: ServedPlatform, budget: Decimal, product_id: st
             "the account's balance could not be read to check the budget; try again shortly",
         ) from exc
     balance = balances.get(quote)
-    held = balance.available + balance.hold if balance is not None else Decimal(0)
+    held = balance.total if balance is not None else Decimal(0)
     if budget > held:
         raise unprocessable(
             ("body", "budget"),

@@ -69,13 +69,14 @@ class AuthGuard:
         """The right token? In constant time, and counting nothing either way."""
         return hmac.compare_digest(presented.encode(), expected.encode())
 
-    def admits(self, peer: str, presented: str | None, expected: str) -> bool:
-        """May this request go on to the token check? Yes unless its address is locked out, and
-        always with the right token: a guesser sharing the owner's address (127.0.0.1) locks
-        itself out, never the owner."""
-        if not self.locked_for(peer):
-            return True
-        return presented is not None and self.matches(presented, expected)
+    def lockout_for(self, peer: str, presented: str | None, expected: str) -> float:
+        """Seconds this request is refused for its address's lockout; 0 when it may go on to the
+        token check. Never with the right token: a guesser sharing the owner's address
+        (127.0.0.1) locks itself out, never the owner."""
+        locked = self.locked_for(peer)
+        if locked and presented is not None and self.matches(presented, expected):
+            return 0.0
+        return locked
 
     def _fail(self, peer: str) -> None:
         now = self._clock.monotonic()
@@ -212,12 +213,13 @@ class GuardMiddleware:
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET")
         started = time.perf_counter_ns()
-        if path not in self.open_paths and not self.guard.admits(peer, bearer_of(scope), self._token):
-            locked = self.guard.locked_for(peer)
-            if locked:
-                await _too_many(send, locked, "too many wrong API tokens from this address; try again later")
-                self.stats.record(method, "locked_out", 429, time.perf_counter_ns() - started)
-                return
+        locked = (
+            0.0 if path in self.open_paths else self.guard.lockout_for(peer, bearer_of(scope), self._token)
+        )
+        if locked:
+            await _too_many(send, locked, "too many wrong API tokens from this address; try again later")
+            self.stats.record(method, "locked_out", 429, time.perf_counter_ns() - started)
+            return
         wait = self.buckets.take(peer)
         if wait:
             await _too_many(send, wait, "too many requests; slow down")

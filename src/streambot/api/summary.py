@@ -13,11 +13,11 @@ from streambot.observability.rates import RateMeter
 
 if TYPE_CHECKING:
     from streambot.api.served import ServedPlatform
+    from streambot.feed.state import FeedStatus
     from streambot.observability.requests import RequestStats
 
 
-def feed_summary(platform: ServedPlatform) -> dict[str, Any]:
-    status = platform.feed.status()
+def feed_summary(status: FeedStatus) -> dict[str, Any]:
     return {
         "state": status.state,
         "connected": status.connected,
@@ -34,7 +34,7 @@ def feed_summary(platform: ServedPlatform) -> dict[str, Any]:
 class Summary:
     """Builds the summary; keeps the previous tick count to report a rate."""
 
-    def __init__(self, platform: ServedPlatform, clock: Clock, requests: RequestStats | None = None) -> None:
+    def __init__(self, platform: ServedPlatform, clock: Clock, requests: RequestStats) -> None:
         self._platform = platform
         self._clock = clock
         self._requests = requests
@@ -91,7 +91,7 @@ class Summary:
                 "request_free_rate": round(balances.request_free_rate, 4),
                 "age_s": round(age, 1) if age is not None else None,
             },
-            "feed": feed_summary(p),
+            "feed": feed_summary(p.feed.status()),
             "exchange": {
                 "rate_limited_429": p.exchange.rate_limited,
                 "breaker_state": p.exchange.breaker.state,
@@ -100,15 +100,15 @@ class Summary:
             "websocket_clients_by_channel": hub.clients_by_channel(),
             "alerts_active": len(p.alerts.active),
             "rest": {
-                "requests": requests.total if requests else 0,
-                "errors_5xx": requests.errors_5xx() if requests else 0,
-                "rate_limited_429": requests.count_status(429) if requests else 0,
+                "requests": requests.total,
+                "errors_5xx": requests.errors_5xx(),
+                "rate_limited_429": requests.count_status(429),
             },
         }
 
-    async def health(self) -> dict[str, Any]:
+    async def health(self, feed: FeedStatus | None = None) -> dict[str, Any]:
         p = self._platform
-        feed_state = p.feed.status().state
+        feed_state = (feed or p.feed.status()).state
         # Polling is what the user asked for when they stopped the stream: degraded, not down.
         feed_ok = feed_state in {"live", "polling"}
         store: dict[str, Any] = {"ok": True}
@@ -141,17 +141,17 @@ class Summary:
 
     async def status_frame(self) -> dict[str, Any]:
         """The body of the status WebSocket frame (its "type" is added by the hub)."""
-        health = await self.health()
+        feed = self._platform.feed.status()  # one read for the whole frame
         return {
-            "feed": feed_summary(self._platform),
-            "health": health,
+            "feed": feed_summary(feed),
+            "health": await self.health(feed),
             "metrics": self.metrics(),
-            "entries_blocked": entries_blocked(self._platform),
+            "entries_blocked": entries_blocked(self._platform, feed),
         }
 
 
-def entries_blocked(platform: ServedPlatform) -> str | None:
+def entries_blocked(platform: ServedPlatform, feed: FeedStatus) -> str | None:
     """Why no bot may open a position right now (the stale-price rule refuses entries while the
     feed is not live), or None when entries are allowed by the feed."""
-    feed_live = platform.feed.status().state == "live"
+    feed_live = feed.state == "live"
     return None if feed_live or platform.settings.risk_stale_price_s <= 0 else "feed not live"

@@ -108,7 +108,7 @@ class BalanceCheck:
     async def _read(self) -> list[AssetReading]:
         if self._busy:
             return []  # an order on its way: its fills and the balance may disagree for a moment
-        balances = {b.currency: b.available + b.hold for b in await self._accounts()}
+        balances = {b.currency: b.total for b in await self._accounts()}
         net = await self._fills.net_base_by_product()
         by_asset: dict[str, list[Product]] = {}
         for product in self._products.values():

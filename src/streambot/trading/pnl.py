@@ -81,7 +81,7 @@ def account_equity(
     """Everything held valued in ``quote`` at the latest prices; currencies without a price are left out."""
     total = _ZERO
     for balance in balances:
-        held = balance.available + balance.hold
+        held = balance.total
         if not held:
             continue
         if balance.currency == quote:
@@ -116,7 +116,7 @@ class AccountFigures:
         prices = latest_prices(self._latest)
         for balance in balances.values():
             product = f"{balance.currency}-USD"
-            if balance.available + balance.hold and product in self._products and product not in prices:
+            if balance.total and product in self._products and product not in prices:
                 return None
         return account_equity(balances.values(), prices)
 

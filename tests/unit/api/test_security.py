@@ -52,10 +52,10 @@ def test_a_locked_address_still_admits_the_right_token() -> None:
     for _ in range(11):
         guard.verify("127.0.0.1", "guess", "secret")
     assert guard.locked_for("127.0.0.1") > 0
-    assert guard.admits("127.0.0.1", "secret", "secret")  # the owner, sharing the address
-    assert not guard.admits("127.0.0.1", "guess", "secret")
-    assert not guard.admits("127.0.0.1", None, "secret")
-    assert guard.admits("10.0.0.1", None, "secret")  # not locked: on to the token check
+    assert guard.lockout_for("127.0.0.1", "secret", "secret") == 0  # the owner, sharing the address
+    assert guard.lockout_for("127.0.0.1", "guess", "secret") > 0
+    assert guard.lockout_for("127.0.0.1", None, "secret") > 0
+    assert guard.lockout_for("10.0.0.1", None, "secret") == 0  # not locked: on to the token check
     assert guard.failures_total == 11  # admitting counts nothing
 
 

@@ -42,20 +42,23 @@ async def unassigned(p: Platform) -> list[UnassignedHoldingOut]:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "the exchange did not return balances; try again shortly"
         ) from exc
+    products = p.order_path.products
     held_by_bots: dict[str, Decimal] = {}
     for record in await p.bots.list():
-        currency = record.product_id.partition("-")[0]
-        held_by_bots[currency] = held_by_bots.get(currency, Decimal(0)) + p.bots.position(record.id).base
+        traded = products.get(record.product_id)
+        if traded is not None:
+            currency = traded.base_currency
+            held_by_bots[currency] = held_by_bots.get(currency, Decimal(0)) + p.bots.position(record.id).base
     out: list[UnassignedHoldingOut] = []
     seen: set[str] = set()
     for product_id in p.settings.products:
-        product = p.order_path.products.get(product_id)
-        currency = product_id.partition("-")[0]
-        if currency in seen or product is None:
+        product = products.get(product_id)
+        if product is None or product.base_currency in seen:
             continue
+        currency = product.base_currency
         seen.add(currency)
         balance = balances.get(currency)
-        total = balance.available + balance.hold if balance is not None else Decimal(0)
+        total = balance.total if balance is not None else Decimal(0)
         left = round_down(total - held_by_bots.get(currency, Decimal(0)), product.base_increment)
         if left <= 0:
             continue
@@ -88,11 +91,11 @@ async def accounts(
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "the exchange did not return balances; try again shortly"
         ) from exc
-    rows = sorted(balances.values(), key=lambda b: (-(b.available + b.hold), b.currency))
+    rows = sorted(balances.values(), key=lambda b: (-b.total, b.currency))
     age = cache.age
     return AccountsOut(
         accounts=[
-            AccountOut(currency=b.currency, available=b.available, hold=b.hold, total=b.available + b.hold)
+            AccountOut(currency=b.currency, available=b.available, hold=b.hold, total=b.total)
             for b in rows[offset : offset + limit]
         ],
         total=len(rows),

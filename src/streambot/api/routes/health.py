@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
+
+from streambot.api.deps import Platform
 
 router = APIRouter()
 
 
 @router.get("/health")
-async def health(request: Request) -> dict[str, Any]:
+async def health(p: Platform) -> dict[str, Any]:
     """Overall status and each component's (feed, evaluator, store, exchange, live push, alerts)."""
-    result: dict[str, Any] = await request.app.state.summary.health()
-    return result
+    return await p.summary.health()

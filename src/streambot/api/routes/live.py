@@ -113,7 +113,7 @@ async def _authenticate(
                 'the first message must be {"type":"auth","token":"<TOKEN>","last_event_id":<int|null>}',
             ) from None
         token, last_event_id = message.token, message.last_event_id
-    if not guard.admits(peer, token, platform.api_token):  # the right token is never locked out
+    if guard.lockout_for(peer, token, platform.api_token):  # the right token is never locked out
         raise Refused(CloseCode.LOCKED_OUT, "too many wrong API tokens from this address; try later")
     if not guard.verify(peer, token, platform.api_token):
         raise Refused(CloseCode.UNAUTHORIZED, "invalid API token")

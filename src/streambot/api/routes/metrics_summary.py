@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
+
+from streambot.api.deps import Platform
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 
 @router.get("/summary")
-async def metrics_summary(request: Request) -> dict[str, Any]:
+async def metrics_summary(p: Platform) -> dict[str, Any]:
     """Ticks, latency, evaluations, feed, exchange, cache, WebSocket clients, alerts, REST."""
-    summary = request.app.state.summary
-    result: dict[str, Any] = summary.metrics()
-    return result
+    return p.summary.metrics()
