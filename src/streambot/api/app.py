@@ -75,6 +75,9 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         templates=RouteTemplates(lambda: app.routes),
         token=platform.api_token,
         open_paths=("/api/v1/health",),
+        # The lockout guards what a token opens; the dashboard's page and files ask for none, so a
+        # guesser on the owner's address (127.0.0.1) cannot keep the owner from loading them.
+        token_paths=("/api/", "/metrics"),
     )
 
     # Every module's router straight onto the app: FastAPI matches included routers level by

@@ -196,6 +196,7 @@ class GuardMiddleware:
         templates: RouteTemplates,
         token: str,
         open_paths: Iterable[str] = (),
+        token_paths: Iterable[str] = ("/",),
     ) -> None:
         self.app = app
         self.templates = templates
@@ -204,6 +205,7 @@ class GuardMiddleware:
         self.guard = guard
         self.stats = stats
         self.open_paths = frozenset(open_paths)
+        self.token_paths = tuple(token_paths)  # prefixes of the paths a lockout applies to
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -213,9 +215,8 @@ class GuardMiddleware:
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET")
         started = time.perf_counter_ns()
-        locked = (
-            0.0 if path in self.open_paths else self.guard.lockout_for(peer, bearer_of(scope), self._token)
-        )
+        guarded = path not in self.open_paths and path.startswith(self.token_paths)
+        locked = self.guard.lockout_for(peer, bearer_of(scope), self._token) if guarded else 0.0
         if locked:
             await _too_many(send, locked, "too many wrong API tokens from this address; try again later")
             self.stats.record(method, "locked_out", 429, time.perf_counter_ns() - started)

@@ -101,6 +101,10 @@ async def test_wrong_tokens_lock_the_guesser_out_never_the_owner(start: StartApi
         assert response.status == 200
     async with api.http.get(api.url("/api/v1/health")) as response:
         assert response.status == 200
+    # The dashboard's page asks for no token (it carries one in its address for the API calls):
+    # the owner opening it from the locked address gets it.
+    async with api.http.get(api.url("/?token=x")) as response:
+        assert response.status == 200
     owner = await api.ws("/api/v1/ws/market")
     assert (await next_frame(owner))["type"] == "hello"
     await owner.close()
