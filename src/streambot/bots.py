@@ -8,6 +8,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from streambot.bus import Bus
 from streambot.clock import Clock
 from streambot.domain import (
@@ -29,6 +31,19 @@ from streambot.strategies.registry import StrategyError, build, validate_params
 from streambot.strategies.warmup import CandleHistory
 
 log = logging.getLogger(__name__)
+
+
+class BotCreate(BaseModel):
+    """A new bot as a user asks for it: ``POST /api/v1/bots`` and each entry of a backtest's
+    ``--bots`` file, validated alike (unknown fields refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    strategy: str
+    product_id: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    budget: Decimal = Field(gt=0, description="In the product's quote currency")
 
 
 class BotStore(Protocol):

@@ -162,7 +162,95 @@ def _read_key_file(path: Path) -> tuple[str, str]:
     return name, key
 
 
-BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator")
+@cli.command()
+def backtest(
+    data: Annotated[
+        list[str],
+        typer.Option(
+            "--data",
+            help="A recording (folder or feed-*.jsonl.zst), a Parquet candle file, or JSON lines of ticks "
+            "or ticker frames (plain, .gz, .zst); repeatable, merged by time",
+        ),
+    ],
+    bots: Annotated[Path, typer.Option("--bots", help="JSON list of bots, as POST /api/v1/bots takes them")],
+    json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object as the last line of stdout")
+    ] = False,
+    report_dir: Annotated[
+        Path | None, typer.Option("--report-dir", help="Write report.html and PNG charts here")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Replay from (UNIX seconds or ISO date/time)")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Replay until (inclusive)")] = None,
+    fees: Annotated[
+        str | None,
+        typer.Option("--fees", help="maker,taker rates, e.g. 0.006,0.012 (default: Coinbase's entry tier)"),
+    ] = None,
+    latency_ms: Annotated[
+        float,
+        typer.Option("--latency-ms", help="An order executes on the first tick at or after decision + this"),
+    ] = 50.0,
+    sample_s: Annotated[
+        float, typer.Option("--sample-s", help="Equity sampled every this many seconds of data")
+    ] = 60.0,
+) -> None:
+    """Replay market data through the live engine (evaluator, strategies, risk rules, order path) on a
+    ManualClock against the matcher: deterministic, tick by tick, with fees and latency."""
+    from decimal import Decimal, InvalidOperation
+
+    from streambot.app import limits_from
+    from streambot.backtest.bots_file import read_bots
+    from streambot.backtest.command import backtest_command, parse_fees, parse_time
+    from streambot.backtest.engine import BacktestConfig, BotFileError
+    from streambot.domain import COINBASE_ENTRY_TIER, FeeTier
+    from streambot.simulator.market import spec_for
+
+    settings = load_settings()
+    streambot_logging.configure(settings.log_level, settings.log_format)
+    try:
+        window = (
+            parse_time(start, "--from") if start is not None else None,
+            parse_time(end, "--to") if end is not None else None,
+        )
+        tier = COINBASE_ENTRY_TIER
+        if fees is not None:
+            maker, taker = (Decimal(rate) for rate in parse_fees(fees))
+            if not (0 <= maker < Decimal("0.5") and 0 <= taker < Decimal("0.5")):
+                raise ValueError(f"--fees {fees!r}: rates are fractions between 0 and 0.5 (0.012 is 1.2 %)")
+            tier = FeeTier(maker, taker)
+    except (ValueError, InvalidOperation) as exc:
+        _fail(str(exc) if not isinstance(exc, InvalidOperation) else f"--fees {fees!r}: not two numbers")
+    if latency_ms < 0:
+        _fail("--latency-ms must be 0 or more")
+    if sample_s <= 0:
+        _fail("--sample-s must be positive")
+    try:
+        specs = read_bots(bots)
+    except BotFileError as exc:
+        _fail(f"--bots: {exc}")
+    config = BacktestConfig(
+        fee_tier=tier,
+        latency_s=latency_ms / 1000,
+        sample_s=sample_s,
+        limits=limits_from(settings),
+        cooldown_s=settings.order_cooldown_s,
+    )
+    status = backtest_command(
+        data=data,
+        bots=specs,
+        config=config,
+        rules=lambda product_id: spec_for(product_id).product(),
+        start=window[0],
+        end=window[1],
+        as_json=json,
+        report_dir=report_dir,
+    )
+    if status:
+        raise typer.Exit(code=status)
+
+
+BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest")
 """What ``streambot bench`` measures, in the order it runs them."""
 
 
@@ -209,6 +297,8 @@ def bench(
             benchmarks("trading").print_trading_benchmarks()
         elif name == "simulator":
             benchmarks("simulator").print_simulator_benchmarks()
+        elif name == "backtest":
+            benchmarks("backtest").print_backtest_benchmarks()
 
 
 def _benchmarks() -> Callable[[str], ModuleType]:
@@ -228,3 +318,7 @@ def main() -> None:
         cli()
     except BrokenPipeError:  # e.g. piped into head
         sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -190,12 +190,19 @@ class ManualClock:
 
     def advance(self, to: datetime | float) -> None:
         """Move to ``to`` (a datetime, or seconds on the ``monotonic`` scale), running what falls due."""
-        target = self._target(to)
-        while (deadline := self.next_deadline) is not None and deadline <= target:
-            entry = heapq.heappop(self._queue)
-            self._elapsed = max(self._elapsed, entry.when)
+        # A float at or after now is the replay's case, once a tick: checked without the
+        # conversions a datetime needs.
+        target = to if type(to) is float and to >= self._elapsed else self._target(to)
+        queue = self._queue
+        while queue and queue[0].when <= target:
+            entry = heapq.heappop(queue)
+            if entry.cancelled:
+                continue
+            if entry.when > self._elapsed:
+                self._elapsed = entry.when
             entry.callback()
-        self._elapsed = max(self._elapsed, target)
+        if target > self._elapsed:
+            self._elapsed = target
 
     def advance_by(self, seconds: float) -> None:
         self.advance(self._elapsed + seconds)

@@ -8,7 +8,10 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from streambot.bots import BotCreate
 from streambot.domain import BotRecord, Trade
+
+__all__ = ["BotCreate"]  # defined with the bots (backtests read the same fields from a file)
 
 
 def _plain(value: Decimal) -> str:
@@ -39,14 +42,6 @@ trailing zeros dropped. Exact would read ``180.9693400000000000268848052`` for a
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class BotCreate(Input):
-    name: str = Field(min_length=1, max_length=100)
-    strategy: str
-    product_id: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    budget: Decimal = Field(gt=0, description="In the product's quote currency")
 
 
 class BotUpdate(Input):

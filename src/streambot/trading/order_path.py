@@ -225,6 +225,13 @@ class OrderPath:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def abandon(self) -> None:
+        """Cancel every order under way and wait for them to unwind: a replay whose data ended
+        has no market left for them to meet."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self.drain()
+
     async def close(self) -> None:
         """Shutdown: stop looking up orders with an unknown outcome (they stay ``unknown``, and
         reconciliation resolves them at the next start), then wait for the rest."""

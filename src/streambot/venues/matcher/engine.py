@@ -80,6 +80,8 @@ class MatchingEngine:
         self._resting: dict[str, dict[str, SimOrder]] = {}  # product -> order_id -> order
         self._stops: dict[str, dict[str, SimOrder]] = {}  # untriggered stop-limit orders
         self._fills: list[SimFill] = []
+        # Each order's fills, so settling one order reads its own fills, not every fill ever made.
+        self._fills_by_order: dict[str, list[SimFill]] = {}
         self._quotes: dict[str, tuple[Decimal, Decimal]] = {}
         self._order_seq = 0
         self._fill_seq = 0
@@ -146,6 +148,9 @@ class MatchingEngine:
                 else:
                     self._resting.setdefault(order.product_id, {})[order.order_id] = order
         self._fills = sorted(fills, key=lambda f: f.sequence)
+        self._fills_by_order = {}
+        for fill in self._fills:
+            self._fills_by_order.setdefault(fill.order_id, []).append(fill)
         self._order_seq = max(order_sequence, max((o.sequence for o in self._orders.values()), default=0))
         self._fill_seq = max(fill_sequence, self._fills[-1].sequence if self._fills else 0)
         if self._seed is not None:
@@ -175,6 +180,18 @@ class MatchingEngine:
 
     def get_order(self, order_id: str) -> SimOrder | None:
         return self._orders.get(order_id)
+
+    def order_for_client_id(self, client_order_id: str) -> SimOrder | None:
+        return self._by_client_id.get(client_order_id)
+
+    def fills_of(self, order_id: str) -> list[SimFill]:
+        """The order's fills, oldest first."""
+        return list(self._fills_by_order.get(order_id, ()))
+
+    def working(self, product_id: str) -> bool:
+        """Whether orders on the product rest or wait for their stop: only then does a new quote
+        need to reach the book (a venue fed every tick can skip the rest)."""
+        return bool(self._resting.get(product_id) or self._stops.get(product_id))
 
     def list_orders(
         self,
@@ -579,6 +596,7 @@ class MatchingEngine:
         )
         self._fills.append(fill)
         self._new_fills.append(fill)
+        self._fills_by_order.setdefault(fill.order_id, []).append(fill)
         self._dirty_orders[order.order_id] = order
         order.filled_size += size
         order.filled_value += value

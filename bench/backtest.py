@@ -1,0 +1,210 @@
+"""Backtest benchmark (``streambot bench --only backtest``): replay speed beside its references.
+
+The workload of the peers' anchor scripts (``shared/anchors/backtest``): N seeded random-walk
+quotes (numpy PCG64 seed 42, 100 ms apart, BTC about 50,000, spread 1–5 USD), an EMA(10/20) cross
+on every quote with market orders. Measured in one run, each the best of a few:
+
+- reference: the plain-Python loop over the same (time, bid, ask) tuples, two EMAs and a cross
+  check (no orders): the floor for per-tick Python;
+- streambot, 1 bot and 10 bots, pre-parsed ticks (``Ticker`` objects built before timing), through
+  the live evaluator, strategy, risk rules, order path and matcher, orders included;
+- streambot, 1 bot, from a recording of raw Coinbase ticker frames (zstd JSON lines as
+  ``streambot record`` writes them): reading, decompressing and the real frame parser included;
+- memory: the process's peak RSS before and after the longest replay.
+
+The bots trade every cross as the peers' do: the risk limits and the order cooldown are off (a
+zero turns a limit off), fees are Coinbase's entry tier, and the budget is large enough not to
+run out. Prints figures and asserts nothing: the targets (≥ 250,000 ticks/s with 1 bot, ≥ 100,000
+with 10, ≥ 150,000 frames/s from raw frames) are read by people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import zstandard
+
+from streambot.backtest.engine import Backtest, BacktestConfig
+from streambot.backtest.sources import MarketData
+from streambot.bots import BotCreate
+from streambot.domain import Product, Ticker
+from streambot.risk.base import RiskLimits
+from streambot.simulator.market import spec_for
+
+TICKS = 1_000_000
+REPEATS = 2
+SEED = 42
+START_NS = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z
+STEP_NS = 100_000_000
+FAST, SLOW = 10, 20
+NO_LIMITS = RiskLimits(
+    max_order_notional=Decimal(0),
+    max_position_notional=Decimal(0),
+    daily_loss_pct=Decimal(0),
+    max_drawdown_pct=Decimal(0),
+    loss_cooldown_s=0.0,
+    max_trades_per_hour=0,
+    stale_price_s=0.0,
+)
+
+
+def make_quotes(n: int, seed: int = SEED) -> tuple[list[float], list[float], list[float]]:
+    """The anchors' generator (``gen_data.make_ticks``): times in seconds, bids and asks."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0.0, 0.0002, size=n)
+    mid = 50_000.0 * np.exp(np.cumsum(steps))
+    half_spread = 0.5 + rng.integers(0, 5, size=n) * 0.5
+    bid = np.round(mid - half_spread, 2)
+    ask = np.maximum(np.round(mid + half_spread, 2), bid + 0.01)
+    ts = (START_NS + np.arange(n, dtype=np.int64) * STEP_NS) / 1e9
+    return ts.tolist(), bid.tolist(), ask.tolist()
+
+
+def python_floor(quotes: list[tuple[float, float, float]]) -> int:
+    """The reference: two EMAs and a cross check a tick, in plain Python."""
+    a_f, a_s = 2.0 / (FAST + 1), 2.0 / (SLOW + 1)
+    ema_f = ema_s = 0.0
+    count = signals = 0
+    prev: bool | None = None
+    for _, bid, ask in quotes:
+        mid = (bid + ask) * 0.5
+        if count == 0:
+            ema_f = ema_s = mid
+        else:
+            ema_f += a_f * (mid - ema_f)
+            ema_s += a_s * (mid - ema_s)
+        count += 1
+        if count < SLOW:
+            continue
+        above = ema_f >= ema_s
+        if prev is not None and above != prev:
+            signals += 1
+        prev = above
+    return signals
+
+
+def tickers(quotes: list[tuple[float, float, float]]) -> list[tuple[float, Ticker]]:
+    return [
+        (
+            at,
+            Ticker(
+                product_id="BTC-USD",
+                price=round((bid + ask) / 2, 2),
+                best_bid=bid,
+                best_ask=ask,
+                volume_24h=0.0,
+                low_24h=0.0,
+                high_24h=0.0,
+                price_change_pct_24h=0.0,
+                time=at,
+            ),
+        )
+        for at, bid, ask in quotes
+    ]
+
+
+def write_recording(directory: Path, quotes: list[tuple[float, float, float]]) -> Path:
+    """The quotes as Coinbase ticker frames in a recording file (one hour-file is enough here)."""
+    first = datetime.fromtimestamp(quotes[0][0], UTC)
+    path = directory / f"feed-{first:%Y%m%dT%H}.jsonl.zst"
+    compressor = zstandard.ZstdCompressor(level=3)
+    with path.open("wb") as raw, compressor.stream_writer(raw) as out:
+        for seq, (at, bid, ask) in enumerate(quotes):
+            stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+            price = round((bid + ask) / 2, 2)
+            frame = (
+                f'{{"channel":"ticker","client_id":"","timestamp":"{stamp}","sequence_num":{seq},'
+                f'"events":[{{"type":"update","tickers":[{{"type":"ticker","product_id":"BTC-USD",'
+                f'"price":"{price}","volume_24_h":"1000","low_24_h":"1","high_24_h":"100000",'
+                f'"low_52_w":"1","high_52_w":"100000","price_percent_chg_24_h":"0","best_bid":"{bid}",'
+                f'"best_bid_quantity":"1","best_ask":"{ask}","best_ask_quantity":"1"}}]}}]}}'
+            )
+            out.write(f'{{"t":{at:.6f},"frame":{frame}}}\n'.encode())
+    return path
+
+
+def bots(count: int) -> list[BotCreate]:
+    return [
+        BotCreate(
+            name=f"ema-{i + 1}",
+            strategy="ema_crossover",
+            product_id="BTC-USD",
+            params={"fast": FAST, "slow": SLOW, "order_pct": 0.1},
+            budget=Decimal(10_000_000),
+        )
+        for i in range(count)
+    ]
+
+
+async def _replay(ticks: Callable[[], object], count: int, product: Product) -> tuple[float, int, int]:
+    """Seconds of replay, ticks replayed and orders placed."""
+    source = ticks()
+    iterator = iter(source)  # type: ignore[call-overload]
+    first = next(iterator)
+    config = BacktestConfig(limits=NO_LIMITS, cooldown_s=0.0)
+    backtest = await Backtest.open(bots(count), {"BTC-USD": product}, start=first[0], config=config)
+    began = time.perf_counter()
+    await backtest.run(_chain(first, iterator))
+    await backtest.finish()
+    elapsed = time.perf_counter() - began
+    return elapsed, backtest.ticks, backtest.exchange.orders_matched
+
+
+def _chain(first: tuple[float, Ticker], rest: object) -> object:
+    yield first
+    yield from rest  # type: ignore[misc]
+
+
+def _best(run: Callable[[], tuple[float, int, int]]) -> tuple[float, int, int]:
+    return min((run() for _ in range(REPEATS)), key=lambda figures: figures[0])
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def print_backtest_benchmarks(ticks: int = TICKS) -> None:
+    logging.getLogger("streambot").setLevel(logging.ERROR)
+    times, bids, asks = make_quotes(ticks)
+    quotes = list(zip(times, bids, asks, strict=True))
+    print(f"\n📼 Backtest: {ticks:,} seeded random-walk quotes, EMA({FAST}/{SLOW}) cross, market orders")
+    floor = min(_timed(lambda: python_floor(quotes)) for _ in range(REPEATS))
+    print(f"  reference  plain Python loop (2 EMAs + cross, no orders)   {ticks / floor:>12,.0f} ticks/s")
+    product = spec_for("BTC-USD").product()
+    parsed = tickers(quotes)
+    rss_before = _rss_mb()
+    for count in (1, 10):
+        elapsed, replayed, orders = _best(lambda: asyncio.run(_replay(lambda: parsed, count, product)))
+        print(
+            f"  streambot  {count:>2} bot{'s' if count > 1 else ' '} pre-parsed ticks, orders included"
+            f"        {replayed / elapsed:>12,.0f} ticks/s   ({orders:,} orders)"
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        write_recording(Path(folder), quotes)
+        data = MarketData.open([folder])
+        elapsed, replayed, orders = _best(lambda: asyncio.run(_replay(data.ticks, 1, product)))
+        print(
+            f"  streambot   1 bot  raw recorded frames (zstd, parser)          {replayed / elapsed:>12,.0f} frames/s"
+            f"  ({orders:,} orders)"
+        )
+    print(f"  peak RSS   {rss_before:,.0f} MB before the replays, {_rss_mb():,.0f} MB after")
+    print("  targets    ≥ 250,000 ticks/s (1 bot), ≥ 100,000 (10 bots), ≥ 150,000 frames/s (raw, 1 bot)")
+
+
+def _timed(run: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    run()
+    return time.perf_counter() - began
+
+
+if __name__ == "__main__":
+    print_backtest_benchmarks()

@@ -1,0 +1,459 @@
+"""A backtest: ticks replayed through the live engine on a ManualClock.
+
+The parts are the live ones — ``StreamingEvaluator``, the strategies and their shared indicators,
+``BotManager`` (the API's validation), ``RiskEngine`` with every rule, the order path with its
+sizing, intent, settlement and P&L — built here as ``app.Platform`` builds them, with three
+different collaborators plugged in: a ``ManualClock`` the data moves, the matcher as the venue
+(``venues.matcher.exchange``: fees, increments, minimum sizes, latency), and an in-memory store.
+
+Determinism: everything the engine awaits completes without suspending except sleeps on the
+ManualClock, so after each tick the replay runs the event loop until nothing is runnable (only
+clock sleepers are left) before it moves the clock again. The same ticks, bots and settings then
+give the same orders and fills in any process, any number of times.
+
+Per tick the replay does: hand the quote to the venue, move the clock (due sleepers wake: orders
+whose latency has passed meet this quote), evaluate the product's bots, and, only when a signal
+came or a coroutine woke, run the loop until it is quiet again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from streambot.backtest.memory_store import MemoryStore
+from streambot.backtest.result import BacktestResult, BotResult, EquityPoint, FillRow, SkippedLine, TradeRow
+from streambot.bots import BotCreate, BotError, BotManager
+from streambot.bus import InProcessBus, PriceBoard
+from streambot.clock import ManualClock
+from streambot.domain import (
+    COINBASE_ENTRY_TIER,
+    BotId,
+    FeedState,
+    FeeSource,
+    FeeTier,
+    Position,
+    Product,
+    ProductId,
+    Ticker,
+)
+from streambot.evaluator import BotRuntime, StreamingEvaluator
+from streambot.events import FeedStateChanged
+from streambot.risk.base import RiskLimits
+from streambot.risk.engine import RiskEngine
+from streambot.strategies.base import LiveBalances
+from streambot.strategies.warmup import CandleHistory
+from streambot.trading.balances import BalanceCache
+from streambot.trading.fees import FeeSchedule
+from streambot.trading.holds import ProductHolds
+from streambot.trading.order_path import OrderPath, assemble_order_path
+from streambot.venues.matcher.exchange import MatcherExchange
+
+log = logging.getLogger(__name__)
+
+_PROGRESS_EVERY = 1 << 16  # ticks between progress reports (a power of two: a mask, not a modulo)
+INSTANCE_ID = "backtest"  # part of every client_order_id: the same in every run, so ids repeat
+
+
+class BotFileError(ValueError):
+    """A bot of the ``--bots`` list the platform would refuse; the message names which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    fee_tier: FeeTier = COINBASE_ENTRY_TIER
+    latency_s: float = 0.05
+    sample_s: float = 60.0  # the equity grid (data time)
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    cooldown_s: float = 5.0  # the order path's, as in live trading (STREAMBOT_ORDER_COOLDOWN_S)
+    seed: int = 0  # the matcher's order and trade ids
+
+
+Progress = Callable[[int, float], None]  # (ticks replayed, data time reached)
+
+
+@dataclass(slots=True)
+class _Tracked:
+    """A bot of the run and what is sampled of it as the replay goes."""
+
+    spec: BotCreate
+    bot_id: BotId
+    runtime: BotRuntime
+    params: dict[str, object]  # as validated: every parameter, defaults included
+    equity: list[EquityPoint] = field(default_factory=list)
+    first_price: Decimal | None = None
+
+
+class Backtest:
+    """One run's engine; build with ``await Backtest.open(...)``, then ``await run(ticks)``."""
+
+    def __init__(
+        self,
+        *,
+        clock: ManualClock,
+        start: float,
+        bus: InProcessBus,
+        store: MemoryStore,
+        exchange: MatcherExchange,
+        order_path: OrderPath,
+        evaluator: StreamingEvaluator,
+        bots: BotManager,
+        risk: RiskEngine,
+        config: BacktestConfig,
+    ) -> None:
+        self.clock = clock
+        self._start = start
+        self.bus = bus
+        self.store = store
+        self.exchange = exchange
+        self.order_path = order_path
+        self.evaluator = evaluator
+        self.bots = bots
+        self.risk = risk
+        self.config = config
+        self._tracked: list[_Tracked] = []
+        self._by_product: dict[ProductId, list[_Tracked]] = {}
+        self._last: dict[ProductId, Ticker] = {}
+        self.errors: list[tuple[str, str]] = []  # (bot name, why its strategy was stopped)
+        self.ticks = 0
+        self.first_at = start
+        self.last_at = start
+
+    @classmethod
+    async def open(
+        cls,
+        bots: Sequence[BotCreate],
+        products: Mapping[ProductId, Product],
+        *,
+        start: float,
+        config: BacktestConfig = BacktestConfig(),
+    ) -> Backtest:
+        """Every part, built as the platform builds them, and the bots created and started.
+
+        Raises ``BotFileError`` naming the first bot the platform would refuse (index and field).
+        """
+        clock = ManualClock(datetime.fromtimestamp(start, UTC))
+        bus = InProcessBus(clock)
+        store = MemoryStore(clock)
+        # The account holds what the bots may spend: each quote currency their budgets' sum, so the
+        # bots' own budgets are what limit them, as on an account funded for its bots.
+        cash: dict[str, Decimal] = {}
+        for spec in bots:
+            product = products.get(spec.product_id)
+            if product is not None:
+                cash[product.quote_currency] = cash.get(product.quote_currency, Decimal(0)) + spec.budget
+        exchange = MatcherExchange(
+            products,
+            clock=clock,
+            starting_balances=cash,
+            fee_tier=config.fee_tier,
+            latency_s=config.latency_s,
+            seed=config.seed,
+        )
+        balances = BalanceCache(exchange.accounts, clock=clock)
+        fees = FeeSchedule(
+            exchange.fee_tier, initial=config.fee_tier, source=FeeSource.CONFIGURED, clock=clock
+        )
+        risk = RiskEngine(config.limits, store, publish=bus.publish, clock=clock)
+        await risk.load()
+        holds = ProductHolds(store=store, bus=bus, clock=clock)
+        order_path = assemble_order_path(
+            bus=bus,
+            exchange=exchange,
+            store=store,
+            balances=balances,
+            risk=risk,
+            holds=holds,
+            products=products,
+            clock=clock,
+            instance_id=INSTANCE_ID,
+            cooldown_s=config.cooldown_s,
+        )
+        errors: list[tuple[str, str]] = []
+        evaluator = StreamingEvaluator(
+            bus,
+            order_path.on_signal,
+            lambda bot, exc: errors.append((bot.name, bot.error_reason)),
+            prices=PriceBoard(),
+            clock=clock,
+        )
+        manager = BotManager(
+            store,
+            evaluator,
+            bus,
+            list(products),
+            products,
+            history=CandleHistory(exchange.candles, clock),
+            balances=LiveBalances(lambda: balances.latest),
+            fees=fees,
+            clock=clock,
+        )
+        backtest = cls(
+            clock=clock,
+            start=start,
+            bus=bus,
+            store=store,
+            exchange=exchange,
+            order_path=order_path,
+            evaluator=evaluator,
+            bots=manager,
+            risk=risk,
+            config=config,
+        )
+        backtest.errors = errors
+        await backtest._add_bots(bots)
+        # The replay's market data is live from its first tick: entries are not held back as they
+        # are while a real feed connects.
+        bus.publish(FeedStateChanged(state=FeedState.LIVE, reason="replay", since=clock.time()))
+        return backtest
+
+    async def _add_bots(self, bots: Sequence[BotCreate]) -> None:
+        names: set[str] = set()
+        for index, spec in enumerate(bots):
+            if spec.name in names:
+                raise BotFileError(f"bots[{index}].name: {spec.name!r} is used by another bot of the list")
+            names.add(spec.name)
+            try:
+                record = await self.bots.create(
+                    name=spec.name,
+                    strategy=spec.strategy,
+                    product_id=spec.product_id,
+                    params=spec.params,
+                    budget=spec.budget,
+                )
+                await self.bots.start(record.id)
+            except BotError as exc:
+                raise BotFileError(f"bots[{index}].{exc.field}: {exc}") from None
+            runtime = self.bots.runtime(record.id)
+            if runtime is None:  # the bot could not start (its warm-up failed): say why
+                stored = await self.bots.get(record.id)
+                raise BotFileError(f"bots[{index}] ({spec.name}) did not start: {stored.error_reason}")
+            tracked = _Tracked(spec, record.id, runtime, dict(record.params))
+            self._tracked.append(tracked)
+            self._by_product.setdefault(spec.product_id, []).append(tracked)
+
+    # --- the replay --------------------------------------------------------------------------
+
+    async def run(self, ticks: Iterable[tuple[float, Ticker]], progress: Progress | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        # The loop's queue of runnable callbacks: empty means every coroutine of the engine waits
+        # on the ManualClock (or is done). CPython's BaseEventLoop keeps it as ``_ready``.
+        ready: deque[Any] = loop._ready  # type: ignore[attr-defined]
+        start = self._start
+        advance = self.clock.advance
+        quote = self.exchange.quote
+        evaluate = self.evaluator.evaluate
+        last = self._last
+        sample_s = self.config.sample_s
+        next_sample = start
+        now = start
+        count = self.ticks
+        for at, tick in ticks:
+            quote(tick)
+            last[tick.product_id] = tick
+            if at > now:
+                now = at
+                advance(at - start)
+                if ready:
+                    await _quiet(ready)
+            if evaluate(tick) or ready:
+                await _quiet(ready)
+            count += 1
+            if now >= next_sample:
+                await self._sample(now)
+                next_sample = now - (now - start) % sample_s + sample_s
+            if not count & (_PROGRESS_EVERY - 1) and progress is not None:
+                progress(count, now)
+        self.ticks = count
+        self.last_at = now
+        await self._sample(now)
+        if progress is not None:
+            progress(count, now)
+
+    async def _sample(self, now: float) -> None:
+        total = Decimal(0)
+        for tracked in self._tracked:
+            tick = self._last.get(tracked.spec.product_id)
+            if tick is None:
+                total += tracked.spec.budget
+                continue
+            price = Decimal(repr(tick.price))
+            if tracked.first_price is None:
+                tracked.first_price = price
+            position = tracked.runtime.ctx.position
+            equity = _equity(tracked.spec.budget, position, price)
+            total += equity
+            points = tracked.equity
+            if points and points[-1].time == now:
+                points[-1] = EquityPoint(now, equity, position.base, price)
+            else:
+                points.append(EquityPoint(now, equity, position.base, price))
+        # The account's daily-loss and drawdown limits, judged on the same grid as the equity
+        # watcher judges them live.
+        await self.risk.observe_equity(total)
+
+    async def finish(self) -> None:
+        """Orders still on their way when the data ends never reach the venue: they are
+        cancelled (left at ``submitted``), not executed on a market that is not in the data."""
+        await self.order_path.abandon()
+
+    # --- the result --------------------------------------------------------------------------
+
+    def result(
+        self,
+        *,
+        data: list[str],
+        candle_derived: bool,
+        skipped: list[SkippedLine],
+        elapsed_s: float,
+    ) -> BacktestResult:
+        names = {tracked.bot_id: tracked.spec.name for tracked in self._tracked}
+        orders = self.store.orders
+        by_client: dict[str, list[FillRow]] = {}
+        client_of = {o.exchange_order_id: o.client_order_id for o in orders.values() if o.exchange_order_id}
+        all_fills: list[FillRow] = []
+        for fill in self.exchange.fills():
+            client_order_id = client_of.get(fill.order_id)
+            if client_order_id is None:
+                continue  # an order the store never acknowledged (cancelled at the end)
+            row = FillRow(
+                bot=names.get(orders[client_order_id].bot_id, ""),
+                side=fill.side,
+                size=fill.size,
+                price=fill.price,
+                fee=fill.commission,
+                quote=fill.size * fill.price,
+                time=fill.time,
+                client_order_id=client_order_id,
+                liquidity=fill.liquidity_indicator,
+            )
+            by_client.setdefault(client_order_id, []).append(row)
+            all_fills.append(row)
+
+        result = BacktestResult(
+            data=data,
+            candle_derived=candle_derived,
+            products=sorted({t.spec.product_id for t in self._tracked} | set(self._last)),
+            start=self.first_at,
+            end=self.last_at,
+            maker_fee_rate=self.config.fee_tier.maker_fee_rate,
+            taker_fee_rate=self.config.fee_tier.taker_fee_rate,
+            latency_ms=self.config.latency_s * 1000,
+            sample_s=self.config.sample_s,
+            ticks=self.ticks,
+            skipped=skipped,
+            elapsed_s=elapsed_s,
+        )
+        for tracked in self._tracked:
+            result.bots.append(self._bot_result(tracked, by_client))
+        result.digest = digest(result, list(orders.values()), names)
+        return result
+
+    def _bot_result(self, tracked: _Tracked, by_client: Mapping[str, list[FillRow]]) -> BotResult:
+        spec = tracked.spec
+        runtime = tracked.runtime
+        orders = [o for o in self.store.orders.values() if o.bot_id == tracked.bot_id]
+        trades = sorted(
+            (t for t in self.store.trades.values() if t.bot_id == tracked.bot_id),
+            key=lambda t: (t.filled_at or t.created_at, t.client_order_id),
+        )
+        fills = [row for order in orders for row in by_client.get(order.client_order_id, ())]
+        fills.sort(key=lambda row: (row.time, row.client_order_id))
+        position = Position()
+        rows: list[TradeRow] = []
+        fees = Decimal(0)
+        for trade in trades:
+            realized_before = position.realized_pnl
+            position.apply_fill(trade.side, trade.base_size, trade.quote_amount, trade.fee)
+            fees += trade.fee
+            when = trade.filled_at or trade.created_at
+            rows.append(
+                TradeRow(
+                    bot=spec.name,
+                    product_id=trade.product_id,
+                    side=trade.side.value,
+                    size=trade.base_size,
+                    price=trade.price,
+                    quote=trade.quote_amount,
+                    fee=trade.fee,
+                    realized_pnl=position.realized_pnl - realized_before,
+                    time=when.timestamp(),
+                    reason=trade.reason,
+                    client_order_id=trade.client_order_id,
+                )
+            )
+        tick = self._last.get(spec.product_id)
+        last_price = Decimal(repr(tick.price)) if tick is not None else Decimal(0)
+        unrealized = position.base * last_price - position.cost if position.base else Decimal(0)
+        return BotResult(
+            name=spec.name,
+            strategy=spec.strategy,
+            product_id=spec.product_id,
+            params=tracked.params,
+            budget=spec.budget,
+            fills=fills,
+            trades=rows,
+            equity=tracked.equity,
+            signals=runtime.signals,
+            orders=sum(1 for o in orders if o.exchange_order_id),
+            rejected=sum(1 for o in orders if o.status.value == "rejected"),
+            realized_pnl=position.realized_pnl,
+            unrealized_pnl=unrealized,
+            fees=fees,
+            position_base=position.base,
+            last_price=last_price,
+            first_price=tracked.first_price or last_price,
+        )
+
+
+def _equity(budget: Decimal, position: Position, price: Decimal) -> Decimal:
+    """Budget + realized P&L + the holding marked at ``price`` less what it cost (fees included)."""
+    return budget + position.realized_pnl + (position.base * price - position.cost)
+
+
+async def _quiet(ready: deque[Any]) -> None:
+    """Let every runnable coroutine run until all of them wait on the clock (or are done)."""
+    await asyncio.sleep(0)
+    # Not an event to wait on: "nothing else is runnable" is the loop's own state, read between turns.
+    while ready:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def digest(result: BacktestResult, orders: Sequence[Any], names: Mapping[BotId, str]) -> str:
+    """sha256 of the run's orders and fills in a canonical form: equal digests, equal trading."""
+    canonical_orders = [
+        [
+            o.client_order_id,
+            names.get(o.bot_id, ""),
+            o.side.value,
+            o.status.value,
+            _plain(o.quote_size) if o.quote_size is not None else None,
+            _plain(o.base_size) if o.base_size is not None else None,
+            _plain(o.filled_size),
+            _plain(o.average_price),
+            _plain(o.fees),
+            o.error_code,
+            o.created_at.isoformat(),
+        ]
+        for o in sorted(orders, key=lambda o: (o.created_at, o.client_order_id))
+    ]
+    canonical_fills = [
+        [b.name, f.side, _plain(f.size), _plain(f.price), _plain(f.fee), f"{f.time:.6f}", f.client_order_id]
+        for b in result.bots
+        for f in b.fills
+    ]
+    blob = orjson.dumps({"orders": canonical_orders, "fills": canonical_fills})
+    return hashlib.sha256(blob).hexdigest()

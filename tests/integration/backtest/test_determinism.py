@@ -1,0 +1,132 @@
+"""The same data, bots and settings give the same bytes, in any process, plain or compressed."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import zstandard
+
+pytestmark = pytest.mark.integration
+
+TIMING = ("ticks_per_s", "elapsed_s")
+T0 = 1_767_225_600.0
+TICKS = 6_000
+
+BOTS = [
+    {"name": "ema fast", "strategy": "ema_crossover", "product_id": "BTC-USD", "params": {"fast": 5, "slow": 13}, "budget": "2000"},
+    {"name": "ema slow", "strategy": "ema_crossover", "product_id": "ETH-USD", "params": {"fast": 8, "slow": 21}, "budget": "1500"},
+    {
+        "name": "dips",
+        "strategy": "threshold",
+        "product_id": "BTC-USD",
+        "params": {"buy_dip_pct": 0.4, "sell_rise_pct": 3.0},
+        "budget": "1000",
+    },
+    {"name": "rsi", "strategy": "rsi_reversion", "product_id": "ETH-USD", "params": {}, "budget": "800"},
+]
+
+
+def frames() -> list[tuple[float, str]]:
+    """Ticker frames of two products on seeded random walks, as Coinbase sends them."""
+    rng = random.Random(7)
+    price = {"BTC-USD": 97_000.0, "ETH-USD": 3_400.0}
+    out: list[tuple[float, str]] = []
+    for seq in range(TICKS):
+        product = "BTC-USD" if seq % 2 == 0 else "ETH-USD"
+        price[product] *= 1 + rng.gauss(0, 0.002)
+        last = round(price[product], 2)
+        at = T0 + seq * 0.5
+        stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        frame = json.dumps(
+            {
+                "channel": "ticker",
+                "client_id": "",
+                "timestamp": stamp,
+                "sequence_num": seq,
+                "events": [
+                    {
+                        "type": "update",
+                        "tickers": [
+                            {
+                                "type": "ticker",
+                                "product_id": product,
+                                "price": f"{last:.2f}",
+                                "volume_24_h": "1000",
+                                "low_24_h": "1",
+                                "high_24_h": "200000",
+                                "low_52_w": "1",
+                                "high_52_w": "200000",
+                                "price_percent_chg_24_h": "0",
+                                "best_bid": f"{last - 0.01:.2f}",
+                                "best_bid_quantity": "3",
+                                "best_ask": f"{last + 0.01:.2f}",
+                                "best_ask_quantity": "3",
+                            }
+                        ],
+                    }
+                ],
+            },
+            separators=(",", ":"),
+        )
+        out.append((at, frame))
+    return out
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("data")
+    made = frames()
+    recording = folder / "recording"
+    recording.mkdir()
+    first = datetime.fromtimestamp(made[0][0], UTC)
+    lines = b"".join(f'{{"t":{at:.6f},"frame":{frame}}}\n'.encode() for at, frame in made)
+    (recording / f"feed-{first:%Y%m%dT%H}.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines))
+    plain = b"".join(frame.encode() + b"\n" for _, frame in made)
+    (folder / "frames.jsonl").write_bytes(plain)
+    (folder / "frames.jsonl.gz").write_bytes(gzip.compress(plain))
+    (folder / "frames.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(plain))
+    bots = folder / "bots.json"
+    bots.write_text(json.dumps(BOTS))
+    return {
+        "recording": recording,
+        "plain": folder / "frames.jsonl",
+        "gz": folder / "frames.jsonl.gz",
+        "zst": folder / "frames.jsonl.zst",
+        "bots": bots,
+    }
+
+
+def backtest(data: Path, bots: Path, home: Path) -> tuple[bytes, dict[str, object]]:
+    """``streambot backtest --json`` in a process of its own: its last line, timing fields removed."""
+    env = {**os.environ, "STREAMBOT_DATA_DIR": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "streambot.cli", "backtest", "--data", str(data), "--bots", str(bots), "--json"],
+        capture_output=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    summary = json.loads(last)
+    for name in TIMING:
+        summary.pop(name)
+    return json.dumps(summary, sort_keys=False).encode(), summary
+
+
+def test_output_is_byte_identical_across_processes_runs_and_compression(inputs: dict[str, Path], tmp_path: Path) -> None:
+    first, summary = backtest(inputs["recording"], inputs["bots"], tmp_path)
+    assert summary["ticks"] == TICKS
+    assert summary["orders"] > 10, "the bots must trade for the comparison to mean something"
+    assert len({bot["name"] for bot in summary["bots"]}) == len(BOTS)
+    assert backtest(inputs["recording"], inputs["bots"], tmp_path)[0] == first
+    for kind in ("plain", "gz", "zst"):
+        assert backtest(inputs[kind], inputs["bots"], tmp_path)[0] == first, kind
