@@ -1,0 +1,136 @@
+"""A file of JSON lines (plain, gzip or zstd) read as whole lines in chunks of about a megabyte.
+
+Chunks rather than lines: the readers decode a chunk's lines with one msgspec call, which is most
+of what makes them fast, and memory stays flat whatever the file's size. Compression is told by
+the first bytes (zstd ``28 b5 2f fd``, gzip ``1f 8b``), not by the name.
+
+A compressed file that ends early (a recording cut off by a crash, a partial copy) is not fatal:
+what was decompressed is used, the incomplete last line is dropped, and the chunk iterator
+reports the truncation once through ``LineChunks.truncated`` for the reader to list as a skipped
+line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+__all__ = ["CHUNK_BYTES", "LineChunks", "compression_of"]
+
+CHUNK_BYTES = 1 << 20
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def compression_of(path: Path) -> str:
+    """``"zstd"``, ``"gzip"`` or ``"plain"``, from the file's first bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    return "plain"
+
+
+class LineChunks:
+    """Iterate ``(first_line_number, chunk)``: each chunk holds whole lines (the last one ending
+    in a newline, except at the end of the file). ``truncated`` names the problem, and
+    ``truncated_line`` the line it cut, once the iteration has met a compressed stream that ends
+    early or is corrupt."""
+
+    __slots__ = ("_chunk_bytes", "path", "truncated", "truncated_line")
+
+    def __init__(self, path: Path, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.path = path
+        self._chunk_bytes = chunk_bytes
+        self.truncated = ""
+        self.truncated_line = 0
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        compression = compression_of(self.path)
+        with self.path.open("rb") as raw:
+            if compression == "zstd":
+                yield from self._zstd(raw)
+            elif compression == "gzip":
+                yield from self._gzip(raw)
+            else:
+                yield from self._lines(iter(lambda: raw.read(self._chunk_bytes), b""))
+
+    def _lines(self, blocks: Iterator[bytes], *, what: str = "") -> Iterator[tuple[int, bytes]]:
+        """Whole lines out of arbitrary blocks; ``what`` names the compression for the truncation
+        message (the block iterator raises ``_Truncated`` when its stream breaks)."""
+        line = 1
+        rest = b""
+        try:
+            for block in blocks:
+                data = rest + block if rest else block
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                rest = data[cut:]
+                chunk = data[:cut]
+                yield line, chunk
+                line += chunk.count(b"\n")
+        except _Truncated as exc:
+            # The incomplete last line (if any) is part of what the truncation cost.
+            self.truncated = f"{what} stream ends early or is corrupt ({exc}); the rest is lost"
+            self.truncated_line = line
+            return
+        if rest:
+            yield line, rest
+
+    def _zstd(self, raw: BinaryIO) -> Iterator[tuple[int, bytes]]:
+        def blocks() -> Iterator[bytes]:
+            # One decompressor per frame: the recorder flushes frames as it goes, so a file holds
+            # many; an unfinished frame at the end of the file is the truncation.
+            decompressor = zstandard.ZstdDecompressor()
+            obj = decompressor.decompressobj()
+            in_frame = False  # part of a frame fed to obj, its end not yet seen
+            while True:
+                # A 16th: market data compresses about tenfold, so what comes out is a chunk.
+                compressed = raw.read(self._chunk_bytes // 16)
+                if not compressed:
+                    if in_frame:
+                        raise _Truncated("the last zstd frame is incomplete")
+                    return
+                while compressed:
+                    in_frame = True
+                    try:
+                        out = obj.decompress(compressed)
+                    except zstandard.ZstdError as exc:
+                        raise _Truncated(str(exc)) from None
+                    if out:
+                        yield out
+                    if obj.eof:
+                        compressed = obj.unused_data
+                        obj = decompressor.decompressobj()
+                        in_frame = False
+                    else:
+                        compressed = b""
+
+        return self._lines(blocks(), what="zstd")
+
+    def _gzip(self, raw: BinaryIO) -> Iterator[tuple[int, bytes]]:
+        def blocks() -> Iterator[bytes]:
+            reader = gzip.GzipFile(fileobj=raw, mode="rb")
+            while True:
+                try:
+                    block = reader.read(self._chunk_bytes)
+                except (EOFError, OSError, zlib.error) as exc:
+                    raise _Truncated(str(exc)) from None
+                if not block:
+                    return
+                yield block
+
+        return self._lines(blocks(), what="gzip")
+
+
+class _Truncated(Exception):
+    pass
