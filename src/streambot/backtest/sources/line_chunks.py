@@ -12,11 +12,10 @@ line.
 
 from __future__ import annotations
 
-import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import zstandard
 
@@ -87,49 +86,52 @@ class LineChunks:
             yield line, rest
 
     def _zstd(self, raw: BinaryIO) -> Iterator[tuple[int, bytes]]:
-        def blocks() -> Iterator[bytes]:
-            # One decompressor per frame: the recorder flushes frames as it goes, so a file holds
-            # many; an unfinished frame at the end of the file is the truncation.
-            decompressor = zstandard.ZstdDecompressor()
-            obj = decompressor.decompressobj()
-            in_frame = False  # part of a frame fed to obj, its end not yet seen
-            while True:
-                # A 16th: market data compresses about tenfold, so what comes out is a chunk.
-                compressed = raw.read(self._chunk_bytes // 16)
-                if not compressed:
-                    if in_frame:
-                        raise _Truncated("the last zstd frame is incomplete")
-                    return
-                while compressed:
-                    in_frame = True
-                    try:
-                        out = obj.decompress(compressed)
-                    except zstandard.ZstdError as exc:
-                        raise _Truncated(str(exc)) from None
-                    if out:
-                        yield out
-                    if obj.eof:
-                        compressed = obj.unused_data
-                        obj = decompressor.decompressobj()
-                        in_frame = False
-                    else:
-                        compressed = b""
-
-        return self._lines(blocks(), what="zstd")
+        decompressor = zstandard.ZstdDecompressor()
+        return self._lines(self._frames(raw, decompressor.decompressobj, zstandard.ZstdError), what="zstd")
 
     def _gzip(self, raw: BinaryIO) -> Iterator[tuple[int, bytes]]:
-        def blocks() -> Iterator[bytes]:
-            reader = gzip.GzipFile(fileobj=raw, mode="rb")
-            while True:
-                try:
-                    block = reader.read(self._chunk_bytes)
-                except (EOFError, OSError, zlib.error) as exc:
-                    raise _Truncated(str(exc)) from None
-                if not block:
-                    return
-                yield block
+        # zlib rather than GzipFile: a stream cut short still gives up everything before the cut.
+        return self._lines(self._frames(raw, lambda: zlib.decompressobj(wbits=31), zlib.error), what="gzip")
 
-        return self._lines(blocks(), what="gzip")
+    def _frames(
+        self, raw: BinaryIO, new: Callable[[], _Decompressor], error: type[Exception]
+    ) -> Iterator[bytes]:
+        """Decompressed blocks of a file of one or more frames (zstd frames, gzip members): the
+        recorder flushes frames as it goes, so a file holds many. An unfinished frame at the end
+        of the file, or a corrupt one, raises ``_Truncated`` after all that came before it."""
+        obj = new()
+        in_frame = False  # part of a frame fed to obj, its end not yet seen
+        while True:
+            # A 16th: market data compresses about tenfold, so what comes out is about a chunk.
+            compressed = raw.read(self._chunk_bytes // 16)
+            if not compressed:
+                if in_frame:
+                    raise _Truncated("the last frame is incomplete")
+                return
+            while compressed:
+                in_frame = True
+                try:
+                    out = obj.decompress(compressed)
+                except error as exc:
+                    raise _Truncated(str(exc)) from None
+                if out:
+                    yield out
+                if obj.eof:
+                    compressed = obj.unused_data
+                    obj = new()
+                    in_frame = False
+                else:
+                    compressed = b""
+
+
+class _Decompressor(Protocol):
+    def decompress(self, data: bytes, /) -> bytes: ...
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
 
 
 class _Truncated(Exception):

@@ -80,7 +80,8 @@ def read_recordings(paths: Sequence[Path], window: Window, tally: Tally) -> Iter
                 if at > end:
                     return
                 try:
-                    frame = parse_frame(bytes(record.frame), 0)
+                    # A view of the frame's bytes, not a copy: msgspec decodes any buffer.
+                    frame = parse_frame(memoryview(record.frame), 0)  # type: ignore[arg-type]
                 except MalformedFrame as exc:
                     line = (numbers or line_numbers(chunk, first_line))[index]
                     tally.skip(name, line, str(exc))
