@@ -1,0 +1,55 @@
+"""Decode a chunk of JSON lines into typed values: all at once when every line is good, line by
+line (listing the bad ones) when not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import msgspec
+
+from streambot.backtest.sources.tally import Tally
+
+__all__ = ["ChunkDecoder", "line_numbers"]
+
+T = TypeVar("T")
+
+
+def line_numbers(chunk: bytes, first_line: int) -> list[int]:
+    """The number of every non-blank line of ``chunk`` (the lines ``decode_lines`` returns), for
+    the rare path that has to name a line."""
+    return [first_line + i for i, text in enumerate(chunk.split(b"\n")) if text.strip()]
+
+
+class ChunkDecoder(Generic[T]):
+    """``decode(chunk, first_line, file, tally)`` → the chunk's values and, when some line was bad
+    (and listed as skipped), the line number of each value; None when all were good (the caller
+    computes numbers with ``line_numbers`` only if it needs one)."""
+
+    __slots__ = ("_describe", "_lines", "_one")
+
+    def __init__(self, kind: type[T], describe: Callable[[msgspec.DecodeError], str]) -> None:
+        decoder = msgspec.json.Decoder(kind, strict=False)
+        self._lines = decoder.decode_lines
+        self._one = decoder.decode
+        self._describe = describe
+
+    def decode(
+        self, chunk: bytes, first_line: int, file: str, tally: Tally
+    ) -> tuple[list[T], list[int] | None]:
+        try:
+            return self._lines(chunk), None
+        except msgspec.DecodeError:
+            pass
+        values: list[T] = []
+        numbers: list[int] = []
+        for number, text in enumerate(chunk.split(b"\n"), first_line):
+            if not text.strip():
+                continue
+            try:
+                values.append(self._one(text))
+            except msgspec.DecodeError as exc:
+                tally.skip(file, number, self._describe(exc))
+                continue
+            numbers.append(number)
+        return values, numbers
