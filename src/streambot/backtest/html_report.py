@@ -139,7 +139,7 @@ def _page(result: BacktestResult, sections: Sequence[_Section]) -> str:
         f"<title>Backtest report: {_e(', '.join(result.products))}</title>",
         f"<style>{CSS}</style></head><body>",
         *_header(result),
-        "<h2 id=\"metrics\">Metrics</h2>",
+        '<h2 id="metrics">Metrics</h2>',
         _metrics_table([s.metrics for s in sections]),
     ]
     for section in sections:
@@ -175,7 +175,7 @@ def _header(result: BacktestResult) -> list[str]:
             "inside a candle approximate what the market did.</p>"
         )
     out.append('<table class="meta">')
-    out += [f"<tr><th>{_e(k)}</th><td class=\"text\">{_e(v)}</td></tr>" for k, v in rows]
+    out += [f'<tr><th>{_e(k)}</th><td class="text">{_e(v)}</td></tr>' for k, v in rows]
     out.append("</table>")
     return out
 
@@ -222,7 +222,7 @@ def _metric_cell(m: BotMetrics, field: str) -> str:
         return _money_cell(value)
     if isinstance(value, float) or value is None:
         return f"<td>{_e(ratio_text(value))}</td>"
-    return f"<td class=\"text\">{_e(value)}</td>" if isinstance(value, str) else f"<td>{_e(value)}</td>"
+    return f'<td class="text">{_e(value)}</td>' if isinstance(value, str) else f"<td>{_e(value)}</td>"
 
 
 def _money_cell(value: Decimal | None) -> str:
@@ -232,7 +232,7 @@ def _money_cell(value: Decimal | None) -> str:
 
 def _metrics_table(metrics: Sequence[BotMetrics]) -> str:
     head = "".join(f'<th><a href="#{_e(a)}">{_e(m.name)}</a></th>' for a, m in _anchored(metrics))
-    rows = [f"<table id=\"metrics-table\"><thead><tr><th>metric</th>{head}</tr></thead><tbody>"]
+    rows = [f'<table id="metrics-table"><thead><tr><th>metric</th>{head}</tr></thead><tbody>']
     for label, field in _METRIC_ROWS:
         cells = "".join(_metric_cell(m, field) for m in metrics)
         rows.append(f"<tr><th>{_e(label)}</th>{cells}</tr>")
@@ -249,9 +249,13 @@ def _section(section: _Section) -> list[str]:
     m = section.metrics
     title = "All bots" if section.trades is None else f"{m.name} · {m.product_id}"
     out = [f'<h2 id="{_e(section.anchor)}">{_e(title)}</h2>']
-    for chart, alt in zip(section.charts, ("equity and drawdown", "price with entries and exits", "P&L"), strict=True):
+    for chart, alt in zip(
+        section.charts, ("equity and drawdown", "price with entries and exits", "P&L"), strict=True
+    ):
         data = base64.b64encode(chart.read_bytes()).decode("ascii")
-        out.append(f'<img src="data:image/png;base64,{data}" alt="{_e(m.name)}: {alt}" title="{_e(chart.name)}">')
+        out.append(
+            f'<img src="data:image/png;base64,{data}" alt="{_e(m.name)}: {alt}" title="{_e(chart.name)}">'
+        )
     for label, rows in (("day", m.by_day), ("ISO week", m.by_week), ("month", m.by_month)):
         out.append(f"<h3>By {label}</h3>")
         out.append(_period_table(label, rows))
@@ -262,8 +266,10 @@ def _section(section: _Section) -> list[str]:
 
 
 def _period_table(label: str, rows: Sequence[PeriodRow]) -> str:
-    out = [f"<table><thead><tr><th>{_e(label)}</th><th>trades</th><th>realized P&amp;L</th>"
-           "<th>fees</th><th>end equity</th></tr></thead><tbody>"]
+    out = [
+        f"<table><thead><tr><th>{_e(label)}</th><th>trades</th><th>realized P&amp;L</th>"
+        "<th>fees</th><th>end equity</th></tr></thead><tbody>"
+    ]
     for r in rows:
         out.append(
             f"<tr><td>{_e(r.period)}</td><td>{r.trades}</td>{_money_cell(r.realized_pnl_quote)}"
@@ -281,9 +287,9 @@ def _trades_table(trades: Sequence[TradeRow]) -> str:
     for t in trades:
         pnl = _money_cell(t.realized_pnl) if t.side == "SELL" else "<td></td>"
         out.append(
-            f"<tr><td>{_e(time_text(t.time))}</td><td class=\"text\">{_e(t.side)}</td>"
+            f'<tr><td>{_e(time_text(t.time))}</td><td class="text">{_e(t.side)}</td>'
             f"<td>{_e(plain(t.size))}</td><td>{_e(plain(t.price))}</td><td>{_e(plain(t.fee))}</td>"
-            f"{pnl}<td class=\"text\">{_e(t.reason)}</td></tr>"
+            f'{pnl}<td class="text">{_e(t.reason)}</td></tr>'
         )
     out.append("</tbody></table>")
     return "\n".join(out)
@@ -304,4 +310,3 @@ def _skipped(result: BacktestResult) -> list[str]:
     ]
     out.append("</tbody></table>")
     return out
-

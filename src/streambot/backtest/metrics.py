@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -225,7 +226,9 @@ def _metrics(
     gross_win = sum((p for p in pnls if p > 0), ZERO)
     gross_loss = -sum((p for p in pnls if p < 0), ZERO)
     mean_pnl = sum(pnls, ZERO) / closed if closed else None
-    pcts = [float(t.realized_pnl / cost) * 100 for t in sells if (cost := t.quote - t.fee - t.realized_pnl) > 0]
+    pcts = [
+        float(t.realized_pnl / cost) * 100 for t in sells if (cost := t.quote - t.fee - t.realized_pnl) > 0
+    ]
     total = realized + unrealized
     drawdown = _drawdown(equity)
     sharpe, sortino, calmar = _return_ratios(equity, budget, result, drawdown.pct)
@@ -316,7 +319,9 @@ def _as_of(equity: Sequence[EquityPoint]) -> Callable[[float], EquityPoint | Non
     return at
 
 
-def _grid_equity(equity: Sequence[EquityPoint], budget: Decimal, result: BacktestResult) -> npt.NDArray[np.float64]:
+def _grid_equity(
+    equity: Sequence[EquityPoint], budget: Decimal, result: BacktestResult
+) -> npt.NDArray[np.float64]:
     """Equity as of each time ``start + k · sample_s`` up to ``end`` (a trailing partial step is
     left out so every return covers the same time)."""
     if result.sample_s <= 0 or result.end <= result.start or not equity:
@@ -357,7 +362,7 @@ def _return_ratios(
 def _exposure(equity: Sequence[EquityPoint]) -> float | None:
     if len(equity) < 2 or equity[-1].time <= equity[0].time:
         return None
-    held = math.fsum(b.time - a.time for a, b in zip(equity, equity[1:], strict=False) if a.position_base > 0)
+    held = math.fsum(b.time - a.time for a, b in pairwise(equity) if a.position_base > 0)
     return _ratio(held / (equity[-1].time - equity[0].time) * 100)
 
 

@@ -112,7 +112,16 @@ def generated(bots: int = 1, points: int = 100_000, seed: int = 7, sample_s: flo
                 held = False
                 pnl = price - entry - 0.24
                 trades.append(
-                    trade("SELL", "1", f"{price:.2f}", "0.12", f"{pnl:.2f}", time=t, bot=name, product_id=product)
+                    trade(
+                        "SELL",
+                        "1",
+                        f"{price:.2f}",
+                        "0.12",
+                        f"{pnl:.2f}",
+                        time=t,
+                        bot=name,
+                        product_id=product,
+                    )
                 )
             curve.append(point(t, f"{equity:.2f}", "1" if held else "0", f"{price:.2f}"))
         realized = sum((tr.realized_pnl for tr in trades), D(0))

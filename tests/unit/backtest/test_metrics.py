@@ -13,8 +13,8 @@ from streambot.backtest.metrics import JSON_KEYS, bot_metrics, json_figures, tot
 from .support import D, bot, generated, point, run, trade
 
 
-def utc(*parts: int) -> float:
-    return datetime(*parts, tzinfo=UTC).timestamp()  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()
 
 
 def round_trips() -> list[object]:
@@ -145,13 +145,25 @@ def test_breakdown_at_month_and_iso_week_boundaries() -> None:
     m = bot_metrics(bot(trades=trades, equity=equity), run(start=times[0], end=times[-1], sample_s=3600))
     weeks = [(r.period, r.trades, r.realized_pnl_quote, r.fees_quote, r.end_equity_quote) for r in m.by_week]
     assert weeks == [
-        ("2026-W01", 2, 8, 2, 1001),
-        ("2026-W02", 1, 0, 1, 1002),
-        ("2026-W05", 2, -7, 3, 1004),
+        ("2026-W01", 2, D(8), D(2), D(1001)),
+        ("2026-W02", 1, D(0), D(1), D(1002)),
+        ("2026-W05", 2, D(-7), D(3), D(1004)),
     ]
-    months = [(r.period, r.trades, r.realized_pnl_quote, r.fees_quote, r.end_equity_quote) for r in m.by_month]
-    assert months == [("2025-12", 1, 0, 1, 1000), ("2026-01", 3, 1, 3, 1003), ("2026-02", 1, 0, 2, 1004)]
-    assert [r.period for r in m.by_day] == ["2025-12-31", "2026-01-04", "2026-01-05", "2026-01-31", "2026-02-01"]
+    months = [
+        (r.period, r.trades, r.realized_pnl_quote, r.fees_quote, r.end_equity_quote) for r in m.by_month
+    ]
+    assert months == [
+        ("2025-12", 1, D(0), D(1), D(1000)),
+        ("2026-01", 3, D(1), D(3), D(1003)),
+        ("2026-02", 1, D(0), D(2), D(1004)),
+    ]
+    assert [r.period for r in m.by_day] == [
+        "2025-12-31",
+        "2026-01-04",
+        "2026-01-05",
+        "2026-01-31",
+        "2026-02-01",
+    ]
 
 
 def test_total_of_two_bots() -> None:
@@ -180,7 +192,12 @@ def test_total_of_two_bots() -> None:
     assert t.name == "total"
     assert t.product_id == "BTC-USD, ETH-USD"
     assert t.budget_quote == 1500
-    assert (t.realized_pnl_quote, t.unrealized_pnl_quote, t.total_pnl_quote, t.fees_quote) == (8, -50, -42, 3)
+    assert (t.realized_pnl_quote, t.unrealized_pnl_quote, t.total_pnl_quote, t.fees_quote) == (
+        D(8),
+        D(-50),
+        D(-42),
+        D(3),
+    )
     assert t.trades == 2
     assert t.end_equity_quote == 1550  # 1100 + 450; b counted at its budget before its first point
     assert t.exposure_pct == 50.0  # b holds from 30 to 60
