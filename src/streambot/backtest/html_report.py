@@ -208,6 +208,11 @@ _METRIC_ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
+_PROFIT_FIELDS = frozenset(
+    {"realized_pnl_quote", "unrealized_pnl_quote", "total_pnl_quote", "avg_profit_quote", "expectancy"}
+)
+
+
 def _metric_cell(m: BotMetrics, field: str) -> str:
     if not field:
         return f"<td>{m.wins} / {m.draws} / {m.losses}</td>"
@@ -218,8 +223,10 @@ def _metric_cell(m: BotMetrics, field: str) -> str:
         return f"<td>{_e(duration_text(value))}</td>"
     if field.endswith("_pct"):
         return f"<td>{_e(pct_text(value))}</td>"
-    if isinstance(value, Decimal) or (value is None and field in {"avg_profit_quote", "expectancy"}):
-        return _money_cell(value)
+    if field in _PROFIT_FIELDS:
+        return _money_cell(value)  # green or red
+    if isinstance(value, Decimal):
+        return f"<td>{_e(money_text(value))}</td>"
     if isinstance(value, float) or value is None:
         return f"<td>{_e(ratio_text(value))}</td>"
     return f'<td class="text">{_e(value)}</td>' if isinstance(value, str) else f"<td>{_e(value)}</td>"

@@ -107,9 +107,6 @@ def bot_metrics(bot: BotResult, result: BacktestResult) -> BotMetrics:
     - ``by_day``, ``by_week``, ``by_month``: per UTC period with data, the trades booked in it, their
       realized P&L and fees, and the equity as of the period's end.
     """
-    first_price = bot.first_price or (bot.equity[0].price if bot.equity else ZERO)
-    last_price = bot.last_price or (bot.equity[-1].price if bot.equity else ZERO)
-    buy_and_hold = _ratio(float(last_price / first_price - 1) * 100) if first_price > 0 else None
     return _metrics(
         name=bot.name,
         product_id=bot.product_id,
@@ -119,7 +116,7 @@ def bot_metrics(bot: BotResult, result: BacktestResult) -> BotMetrics:
         realized=bot.realized_pnl,
         unrealized=bot.unrealized_pnl,
         fees=bot.fees,
-        buy_and_hold_pct=buy_and_hold,
+        buy_and_hold_pct=_buy_and_hold(bot),
         result=result,
     )
 
@@ -135,7 +132,7 @@ def total_metrics(result: BacktestResult) -> BotMetrics:
     bots = result.bots
     trades = sorted((t for b in bots for t in b.trades), key=lambda t: (t.time, t.bot, t.client_order_id))
     equity = portfolio_equity(result)
-    weighted = [(bot_metrics(b, result).buy_and_hold_pct, b.budget) for b in bots]
+    weighted = [(_buy_and_hold(b), b.budget) for b in bots]
     known = [(pct, budget) for pct, budget in weighted if pct is not None]
     weight = sum((budget for _, budget in known), ZERO)
     buy_and_hold = (
@@ -264,6 +261,12 @@ def _metrics(
         by_week=_breakdown(trades, equity, budget, _iso_week),
         by_month=_breakdown(trades, equity, budget, _month),
     )
+
+
+def _buy_and_hold(bot: BotResult) -> float | None:
+    first_price = bot.first_price or (bot.equity[0].price if bot.equity else ZERO)
+    last_price = bot.last_price or (bot.equity[-1].price if bot.equity else ZERO)
+    return _ratio(float(last_price / first_price - 1) * 100) if first_price > 0 else None
 
 
 def _ratio(value: float | None) -> float | None:

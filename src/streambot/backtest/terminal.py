@@ -57,7 +57,7 @@ def summary_table(result: BacktestResult) -> Table:
     for header in (
         "bot",
         "product",
-        "trades",
+        "trades (W/D/L)",
         "win rate",
         "realized",
         "unrealized",
