@@ -263,13 +263,20 @@ def _section(section: _Section) -> list[str]:
         out.append(
             f'<img src="data:image/png;base64,{data}" alt="{_e(m.name)}: {alt}" title="{_e(chart.name)}">'
         )
-    for label, rows in (("day", m.by_day), ("ISO week", m.by_week), ("month", m.by_month)):
-        out.append(f"<h3>By {label}</h3>")
-        out.append(_period_table(label, rows))
+    # Months and weeks open; days and trades (long lists on a long run) folded, without a script.
+    for label, rows, folded in (
+        ("month", m.by_month, False),
+        ("ISO week", m.by_week, False),
+        ("day", m.by_day, True),
+    ):
+        out.append(_fold(f"By {label} ({len(rows):,})", _period_table(label, rows), folded))
     if section.trades is not None:
-        out.append(f"<h3>Trades ({len(section.trades):,})</h3>")
-        out.append(_trades_table(section.trades))
+        out.append(_fold(f"Trades ({len(section.trades):,})", _trades_table(section.trades), True))
     return out
+
+
+def _fold(title: str, body: str, folded: bool) -> str:
+    return f"<details{'' if folded else ' open'}><summary>{_e(title)}</summary>\n{body}\n</details>"
 
 
 def _period_table(label: str, rows: Sequence[PeriodRow]) -> str:

@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from streambot.backtest.metrics import JSON_KEYS, bot_metrics, json_figures, total_metrics
+from streambot.backtest.metrics import JSON_KEYS, bot_metrics, json_figures, run_json, total_metrics
 
 from .support import D, bot, generated, point, run, trade
 
@@ -235,3 +235,14 @@ def test_a_hundred_thousand_points_in_well_under_a_second_and_byte_stable() -> N
     assert len(figures["by_month"]) == 3  # type: ignore[arg-type]
     again = json_figures(bot_metrics(result.bots[0], result))
     assert json.dumps(again) == json.dumps(figures)
+
+
+def test_run_json_lists_each_bot_and_the_total() -> None:
+    result = generated(bots=2, points=1_000)
+    out = run_json(result)
+    assert [b["name"] for b in out["bots"]] == ["bot 0", "bot 1"]  # type: ignore[attr-defined]
+    total = out["total"]
+    assert isinstance(total, dict)
+    assert total["name"] == "total"
+    assert set(JSON_KEYS) <= set(total)
+    assert json.loads(json.dumps(out)) == out
