@@ -25,16 +25,17 @@ import logging
 import resource
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import zstandard
 
 from streambot.backtest.engine import Backtest, BacktestConfig
-from streambot.backtest.sources import MarketData
+from streambot.backtest.sources import ReplayData
 from streambot.bots import BotCreate
 from streambot.domain import Product, Ticker
 from streambot.risk.base import RiskLimits
@@ -106,6 +107,8 @@ def tickers(quotes: list[tuple[float, float, float]]) -> list[tuple[float, Ticke
                 high_24h=0.0,
                 price_change_pct_24h=0.0,
                 time=at,
+                received_ns=0,
+                sequence=-1,
             ),
         )
         for at, bid, ask in quotes
@@ -145,23 +148,19 @@ def bots(count: int) -> list[BotCreate]:
     ]
 
 
-async def _replay(ticks: Callable[[], object], count: int, product: Product) -> tuple[float, int, int]:
+async def _replay(
+    ticks: Callable[[], Iterable[tuple[float, Ticker]]], count: int, product: Product
+) -> tuple[float, int, int]:
     """Seconds of replay, ticks replayed and orders placed."""
-    source = ticks()
-    iterator = iter(source)  # type: ignore[call-overload]
+    iterator = iter(ticks())
     first = next(iterator)
     config = BacktestConfig(limits=NO_LIMITS, cooldown_s=0.0)
     backtest = await Backtest.open(bots(count), {"BTC-USD": product}, start=first[0], config=config)
     began = time.perf_counter()
-    await backtest.run(_chain(first, iterator))
+    await backtest.run(chain((first,), iterator))
     await backtest.finish()
     elapsed = time.perf_counter() - began
     return elapsed, backtest.ticks, backtest.exchange.orders_matched
-
-
-def _chain(first: tuple[float, Ticker], rest: object) -> object:
-    yield first
-    yield from rest  # type: ignore[misc]
 
 
 def _best(run: Callable[[], tuple[float, int, int]]) -> tuple[float, int, int]:
@@ -183,18 +182,18 @@ def print_backtest_benchmarks(ticks: int = TICKS) -> None:
     parsed = tickers(quotes)
     rss_before = _rss_mb()
     for count in (1, 10):
-        elapsed, replayed, orders = _best(lambda: asyncio.run(_replay(lambda: parsed, count, product)))
+        elapsed, replayed, orders = _best(lambda n=count: asyncio.run(_replay(lambda: parsed, n, product)))  # type: ignore[misc]
         print(
             f"  streambot  {count:>2} bot{'s' if count > 1 else ' '} pre-parsed ticks, orders included"
             f"        {replayed / elapsed:>12,.0f} ticks/s   ({orders:,} orders)"
         )
     with tempfile.TemporaryDirectory() as folder:
         write_recording(Path(folder), quotes)
-        data = MarketData.open([folder])
+        data = ReplayData.open([folder])
         elapsed, replayed, orders = _best(lambda: asyncio.run(_replay(data.ticks, 1, product)))
         print(
-            f"  streambot   1 bot  raw recorded frames (zstd, parser)          {replayed / elapsed:>12,.0f} frames/s"
-            f"  ({orders:,} orders)"
+            f"  streambot   1 bot  raw recorded frames (zstd, parser)          "
+            f"{replayed / elapsed:>12,.0f} frames/s  ({orders:,} orders)"
         )
     print(f"  peak RSS   {rss_before:,.0f} MB before the replays, {_rss_mb():,.0f} MB after")
     print("  targets    ≥ 250,000 ticks/s (1 bot), ≥ 100,000 (10 bots), ≥ 150,000 frames/s (raw, 1 bot)")

@@ -33,10 +33,10 @@ from streambot.strategies.warmup import CandleHistory
 log = logging.getLogger(__name__)
 
 
+# A new bot as a user asks for it: ``POST /api/v1/bots`` and each entry of a backtest's ``--bots``
+# file, validated alike (unknown fields refused). A comment, not a docstring: that would become
+# the OpenAPI schema's description and change the dashboard's generated client.
 class BotCreate(BaseModel):
-    """A new bot as a user asks for it: ``POST /api/v1/bots`` and each entry of a backtest's
-    ``--bots`` file, validated alike (unknown fields refused)."""
-
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)

@@ -31,7 +31,14 @@ from typing import Any
 import orjson
 
 from streambot.backtest.memory_store import MemoryStore
-from streambot.backtest.result import BacktestResult, BotResult, EquityPoint, FillRow, SkippedLine, TradeRow
+from streambot.backtest.result import (
+    BacktestFill,
+    BacktestResult,
+    BacktestTrade,
+    BotResult,
+    EquitySample,
+    SkippedLine,
+)
 from streambot.bots import BotCreate, BotError, BotManager
 from streambot.bus import InProcessBus, PriceBoard
 from streambot.clock import ManualClock
@@ -89,7 +96,7 @@ class _Tracked:
     bot_id: BotId
     runtime: BotRuntime
     params: dict[str, object]  # as validated: every parameter, defaults included
-    equity: list[EquityPoint] = field(default_factory=list)
+    equity: list[EquitySample] = field(default_factory=list)
     first_price: Decimal | None = None
 
 
@@ -294,9 +301,9 @@ class Backtest:
             total += equity
             points = tracked.equity
             if points and points[-1].time == now:
-                points[-1] = EquityPoint(now, equity, position.base, price)
+                points[-1] = EquitySample(now, equity, position.base, price)
             else:
-                points.append(EquityPoint(now, equity, position.base, price))
+                points.append(EquitySample(now, equity, position.base, price))
         # The account's daily-loss and drawdown limits, judged on the same grid as the equity
         # watcher judges them live.
         await self.risk.observe_equity(total)
@@ -318,14 +325,14 @@ class Backtest:
     ) -> BacktestResult:
         names = {tracked.bot_id: tracked.spec.name for tracked in self._tracked}
         orders = self.store.orders
-        by_client: dict[str, list[FillRow]] = {}
+        by_client: dict[str, list[BacktestFill]] = {}
         client_of = {o.exchange_order_id: o.client_order_id for o in orders.values() if o.exchange_order_id}
-        all_fills: list[FillRow] = []
+        all_fills: list[BacktestFill] = []
         for fill in self.exchange.fills():
             client_order_id = client_of.get(fill.order_id)
             if client_order_id is None:
                 continue  # an order the store never acknowledged (cancelled at the end)
-            row = FillRow(
+            row = BacktestFill(
                 bot=names.get(orders[client_order_id].bot_id, ""),
                 side=fill.side,
                 size=fill.size,
@@ -358,7 +365,7 @@ class Backtest:
         result.digest = digest(result, list(orders.values()), names)
         return result
 
-    def _bot_result(self, tracked: _Tracked, by_client: Mapping[str, list[FillRow]]) -> BotResult:
+    def _bot_result(self, tracked: _Tracked, by_client: Mapping[str, list[BacktestFill]]) -> BotResult:
         spec = tracked.spec
         runtime = tracked.runtime
         orders = [o for o in self.store.orders.values() if o.bot_id == tracked.bot_id]
@@ -369,7 +376,7 @@ class Backtest:
         fills = [row for order in orders for row in by_client.get(order.client_order_id, ())]
         fills.sort(key=lambda row: (row.time, row.client_order_id))
         position = Position()
-        rows: list[TradeRow] = []
+        rows: list[BacktestTrade] = []
         fees = Decimal(0)
         for trade in trades:
             realized_before = position.realized_pnl
@@ -377,7 +384,7 @@ class Backtest:
             fees += trade.fee
             when = trade.filled_at or trade.created_at
             rows.append(
-                TradeRow(
+                BacktestTrade(
                     bot=spec.name,
                     product_id=trade.product_id,
                     side=trade.side.value,

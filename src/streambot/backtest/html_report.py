@@ -32,7 +32,7 @@ from streambot.backtest.metrics import (
     time_text,
     total_metrics,
 )
-from streambot.backtest.result import BacktestResult, BotResult, TradeRow
+from streambot.backtest.result import BacktestResult, BacktestTrade, BotResult
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class _Section:
     anchor: str
     metrics: BotMetrics
     charts: tuple[Path, Path, Path]  # equity, price, P&L distribution
-    trades: Sequence[TradeRow] | None  # None for the total (the bots list theirs)
+    trades: Sequence[BacktestTrade] | None  # None for the total (the bots list theirs)
 
 
 def write_report(result: BacktestResult, directory: Path) -> Path:
@@ -293,7 +293,7 @@ def _period_table(label: str, rows: Sequence[PeriodRow]) -> str:
     return "\n".join(out)
 
 
-def _trades_table(trades: Sequence[TradeRow]) -> str:
+def _trades_table(trades: Sequence[BacktestTrade]) -> str:
     out = [
         "<table><thead><tr><th>time (UTC)</th><th>side</th><th>size</th><th>price</th><th>fee</th>"
         "<th>P&amp;L</th><th>reason</th></tr></thead><tbody>"

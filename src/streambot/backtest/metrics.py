@@ -22,7 +22,7 @@ from itertools import groupby, pairwise
 import numpy as np
 import numpy.typing as npt
 
-from streambot.backtest.result import BacktestResult, BotResult, EquityPoint, TradeRow
+from streambot.backtest.result import BacktestResult, BacktestTrade, BotResult, EquitySample
 
 SECONDS_PER_YEAR = 365 * 86_400  # crypto trades every day of the year
 RATIO_DECIMALS = 6
@@ -152,7 +152,7 @@ def total_metrics(result: BacktestResult) -> BotMetrics:
     )
 
 
-def portfolio_equity(result: BacktestResult) -> list[EquityPoint]:
+def portfolio_equity(result: BacktestResult) -> list[EquitySample]:
     """All bots' equity summed at every time any bot has a point: each bot's equity as of that
     time, its budget before its first point. ``position_base`` is 1 when any bot holds a position
     (the portfolio is exposed), else 0; ``price`` is 0 (bots trade different products)."""
@@ -162,7 +162,7 @@ def portfolio_equity(result: BacktestResult) -> list[EquityPoint]:
     latest = [b.budget for b in bots]
     holding = [False] * len(bots)
     value = sum(latest, ZERO)
-    equity: list[EquityPoint] = []
+    equity: list[EquitySample] = []
     merged = heapq.merge(
         *([(p.time, i, p) for p in b.equity] for i, b in enumerate(bots)), key=lambda e: e[0]
     )
@@ -172,7 +172,7 @@ def portfolio_equity(result: BacktestResult) -> list[EquityPoint]:
             latest[i] = p.equity
             holding[i] = p.position_base > 0
         equity.append(
-            EquityPoint(time=t, equity=value, position_base=Decimal(1 if any(holding) else 0), price=ZERO)
+            EquitySample(time=t, equity=value, position_base=Decimal(1 if any(holding) else 0), price=ZERO)
         )
     return equity
 
@@ -225,8 +225,8 @@ def _metrics(
     name: str,
     product_id: str,
     budget: Decimal,
-    trades: Sequence[TradeRow],
-    equity: Sequence[EquityPoint],
+    trades: Sequence[BacktestTrade],
+    equity: Sequence[EquitySample],
     realized: Decimal,
     unrealized: Decimal,
     fees: Decimal,
@@ -301,7 +301,7 @@ class _Drawdown:
     duration_s: float
 
 
-def _drawdown(equity: Sequence[EquityPoint]) -> _Drawdown:
+def _drawdown(equity: Sequence[EquitySample]) -> _Drawdown:
     if not equity:
         return _Drawdown(0.0, ZERO, 0.0)
     peak = equity[0].equity
@@ -330,7 +330,7 @@ def _drawdown(equity: Sequence[EquityPoint]) -> _Drawdown:
 
 
 def _grid_equity(
-    equity: Sequence[EquityPoint], budget: Decimal, result: BacktestResult
+    equity: Sequence[EquitySample], budget: Decimal, result: BacktestResult
 ) -> npt.NDArray[np.float64]:
     """Equity as of each time ``start + k · sample_s`` up to ``end`` (a trailing partial step is
     left out so every return covers the same time)."""
@@ -345,7 +345,7 @@ def _grid_equity(
 
 
 def _return_ratios(
-    equity: Sequence[EquityPoint], budget: Decimal, result: BacktestResult, max_drawdown_pct: float
+    equity: Sequence[EquitySample], budget: Decimal, result: BacktestResult, max_drawdown_pct: float
 ) -> tuple[float | None, float | None, float | None]:
     values = _grid_equity(equity, budget, result)
     if len(values) < 3 or np.any(values[:-1] <= 0):
@@ -372,7 +372,7 @@ def _return_ratios(
     return sharpe, sortino, calmar
 
 
-def _exposure(equity: Sequence[EquityPoint]) -> float | None:
+def _exposure(equity: Sequence[EquitySample]) -> float | None:
     if len(equity) < 2 or equity[-1].time <= equity[0].time:
         return None
     held = math.fsum(b.time - a.time for a, b in pairwise(equity) if a.position_base > 0)
@@ -397,7 +397,10 @@ def _month(t: float) -> str:
 
 
 def _breakdown(
-    trades: Sequence[TradeRow], equity: Sequence[EquityPoint], budget: Decimal, key: Callable[[float], str]
+    trades: Sequence[BacktestTrade],
+    equity: Sequence[EquitySample],
+    budget: Decimal,
+    key: Callable[[float], str],
 ) -> tuple[PeriodRow, ...]:
     # Period keys sort in time order (zero-padded, ISO year with ISO week), and both inputs are in
     # time order, so the last equity point seen in a period is its end equity.

@@ -24,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from streambot.backtest.result import EquityPoint, TradeRow
+from streambot.backtest.result import BacktestTrade, EquitySample
 
 MAX_PLOTTED_POINTS = 2_000
 SIZE_IN = (9.0, 4.5)
@@ -41,8 +41,8 @@ class PriceLine:
     """One product's price over the run with the bot's (or bots') fills on it."""
 
     label: str
-    equity: Sequence[EquityPoint]  # the points carry the price
-    trades: Sequence[TradeRow]
+    equity: Sequence[EquitySample]  # the points carry the price
+    trades: Sequence[BacktestTrade]
     scale: float = 1.0  # 100 / first price when products are drawn together, normalised
 
 
@@ -65,7 +65,7 @@ def downsample(times: Floats, values: Floats, max_points: int = MAX_PLOTTED_POIN
     return times[index], values[index]
 
 
-def equity_chart(path: Path, title: str, equity: Sequence[EquityPoint]) -> None:
+def equity_chart(path: Path, title: str, equity: Sequence[EquitySample]) -> None:
     """Two panes sharing the time axis: equity (quote) above, drawdown from the running peak (%)
     below."""
     times, values = _series(equity, lambda p: float(p.equity))
@@ -123,7 +123,7 @@ def price_chart(path: Path, title: str, lines: Sequence[PriceLine], ylabel: str 
     _save(figure, path)
 
 
-def pnl_chart(path: Path, title: str, trades: Sequence[TradeRow]) -> None:
+def pnl_chart(path: Path, title: str, trades: Sequence[BacktestTrade]) -> None:
     """The realized P&L of each closed trade (sell) as a histogram; wins green, losses red."""
     pnls = np.fromiter((float(t.realized_pnl) for t in trades if t.side == "SELL"), np.float64)
     figure = _figure()
@@ -144,7 +144,7 @@ def pnl_chart(path: Path, title: str, trades: Sequence[TradeRow]) -> None:
     _save(figure, path)
 
 
-def _series(equity: Sequence[EquityPoint], value: Callable[[EquityPoint], float]) -> tuple[Floats, Floats]:
+def _series(equity: Sequence[EquitySample], value: Callable[[EquitySample], float]) -> tuple[Floats, Floats]:
     n = len(equity)
     times = np.fromiter((p.time for p in equity), np.float64, n)
     values = np.fromiter((value(p) for p in equity), np.float64, n)

@@ -21,7 +21,7 @@ class SkippedLine:
 
 
 @dataclass(frozen=True, slots=True)
-class FillRow:
+class BacktestFill:
     """One fill of one bot's order, as the exchange (the matcher) reported it."""
 
     bot: str  # the bot's name
@@ -36,7 +36,7 @@ class FillRow:
 
 
 @dataclass(frozen=True, slots=True)
-class TradeRow:
+class BacktestTrade:
     """One order's fills as the platform booked them (a ``domain.Trade``), with what a sell realized.
 
     ``realized_pnl`` is the change of the bot's realized P&L that this trade caused: 0 for buys,
@@ -58,7 +58,7 @@ class TradeRow:
 
 
 @dataclass(frozen=True, slots=True)
-class EquityPoint:
+class EquitySample:
     """A bot's value at ``time``: budget + realized P&L + unrealized P&L marked at the last price."""
 
     time: float
@@ -74,11 +74,11 @@ class BotResult:
     product_id: str
     params: dict[str, object]
     budget: Decimal
-    fills: list[FillRow] = field(default_factory=list)
-    trades: list[TradeRow] = field(default_factory=list)
+    fills: list[BacktestFill] = field(default_factory=list)
+    trades: list[BacktestTrade] = field(default_factory=list)
     # Sampled on a fixed data-time grid (``BacktestResult.sample_s``), and at every trade, and at
     # the first and last tick: enough for returns, drawdown and charts without one point a tick.
-    equity: list[EquityPoint] = field(default_factory=list)
+    equity: list[EquitySample] = field(default_factory=list)
     signals: int = 0
     orders: int = 0
     rejected: int = 0  # orders refused by risk rules or the exchange

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -21,8 +22,20 @@ T0 = 1_767_225_600.0
 TICKS = 6_000
 
 BOTS = [
-    {"name": "ema fast", "strategy": "ema_crossover", "product_id": "BTC-USD", "params": {"fast": 5, "slow": 13}, "budget": "2000"},
-    {"name": "ema slow", "strategy": "ema_crossover", "product_id": "ETH-USD", "params": {"fast": 8, "slow": 21}, "budget": "1500"},
+    {
+        "name": "ema fast",
+        "strategy": "ema_crossover",
+        "product_id": "BTC-USD",
+        "params": {"fast": 5, "slow": 13},
+        "budget": "2000",
+    },
+    {
+        "name": "ema slow",
+        "strategy": "ema_crossover",
+        "product_id": "ETH-USD",
+        "params": {"fast": 8, "slow": 21},
+        "budget": "1500",
+    },
     {
         "name": "dips",
         "strategy": "threshold",
@@ -104,11 +117,21 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def backtest(data: Path, bots: Path, home: Path) -> tuple[bytes, dict[str, object]]:
+def backtest(data: Path, bots: Path, home: Path) -> tuple[bytes, dict[str, Any]]:
     """``streambot backtest --json`` in a process of its own: its last line, timing fields removed."""
     env = {**os.environ, "STREAMBOT_DATA_DIR": str(home)}
     done = subprocess.run(
-        [sys.executable, "-m", "streambot.cli", "backtest", "--data", str(data), "--bots", str(bots), "--json"],
+        [
+            sys.executable,
+            "-m",
+            "streambot.cli",
+            "backtest",
+            "--data",
+            str(data),
+            "--bots",
+            str(bots),
+            "--json",
+        ],
         capture_output=True,
         env=env,
         timeout=300,
@@ -122,7 +145,9 @@ def backtest(data: Path, bots: Path, home: Path) -> tuple[bytes, dict[str, objec
     return json.dumps(summary, sort_keys=False).encode(), summary
 
 
-def test_output_is_byte_identical_across_processes_runs_and_compression(inputs: dict[str, Path], tmp_path: Path) -> None:
+def test_output_is_byte_identical_across_processes_runs_and_compression(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
     first, summary = backtest(inputs["recording"], inputs["bots"], tmp_path)
     assert summary["ticks"] == TICKS
     assert summary["orders"] > 10, "the bots must trade for the comparison to mean something"

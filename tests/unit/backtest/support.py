@@ -5,7 +5,14 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from streambot.backtest.result import BacktestResult, BotResult, EquityPoint, FillRow, SkippedLine, TradeRow
+from streambot.backtest.result import (
+    BacktestFill,
+    BacktestResult,
+    BacktestTrade,
+    BotResult,
+    EquitySample,
+    SkippedLine,
+)
 
 D = Decimal
 
@@ -36,8 +43,8 @@ def trade(
     time: float = 0.0,
     bot: str = "a",
     product_id: str = "BTC-USD",
-) -> TradeRow:
-    return TradeRow(
+) -> BacktestTrade:
+    return BacktestTrade(
         bot=bot,
         product_id=product_id,
         side=side,
@@ -52,8 +59,8 @@ def trade(
     )
 
 
-def fill_of(t: TradeRow) -> FillRow:
-    return FillRow(
+def fill_of(t: BacktestTrade) -> BacktestFill:
+    return BacktestFill(
         bot=t.bot,
         side=t.side,
         size=t.size,
@@ -66,8 +73,8 @@ def fill_of(t: TradeRow) -> FillRow:
     )
 
 
-def point(time: float, equity: str, base: str = "0", price: str = "100") -> EquityPoint:
-    return EquityPoint(time=time, equity=D(equity), position_base=D(base), price=D(price))
+def point(time: float, equity: str, base: str = "0", price: str = "100") -> EquitySample:
+    return EquitySample(time=time, equity=D(equity), position_base=D(base), price=D(price))
 
 
 def bot(name: str = "a", budget: str = "1000", product_id: str = "BTC-USD", **kw: object) -> BotResult:
@@ -96,8 +103,8 @@ def generated(bots: int = 1, points: int = 100_000, seed: int = 7, sample_s: flo
         equity = 1000.0
         held = False
         entry = 0.0
-        trades: list[TradeRow] = []
-        curve: list[EquityPoint] = []
+        trades: list[BacktestTrade] = []
+        curve: list[EquitySample] = []
         first = D("100.00")
         for i in range(points):
             t = start + i * sample_s

@@ -38,6 +38,8 @@ def quote(at: float, price: float, spread: float = 0.01) -> tuple[float, Ticker]
         high_24h=0.0,
         price_change_pct_24h=0.0,
         time=at,
+        received_ns=0,
+        sequence=-1,
     )
 
 
@@ -56,7 +58,9 @@ PRICES = [100.0, 98.5, 98.0, 101.0, 106.0, 107.0, 104.0]
 TICKS = [quote(T0 + 10 * i, price) for i, price in enumerate(PRICES)]
 
 
-async def replay(ticks: list[tuple[float, Ticker]], bots: list[BotCreate], **config: object) -> BacktestResult:
+async def replay(
+    ticks: list[tuple[float, Ticker]], bots: list[BotCreate], **config: object
+) -> BacktestResult:
     backtest = await Backtest.open(bots, {"BTC-USD": BTC}, start=ticks[0][0], config=BacktestConfig(**config))  # type: ignore[arg-type]
     await backtest.run(ticks)
     await backtest.finish()
@@ -90,8 +94,10 @@ async def test_realized_pnl_fees_and_trades_add_up() -> None:
     assert bot.fees == buy.fee + sell.fee
     assert [t.side for t in bot.trades] == ["BUY", "SELL"]
     assert bot.trades[1].realized_pnl == bot.realized_pnl
-    assert bot.position_base == 0 and bot.unrealized_pnl == 0
-    assert bot.orders == 2 and bot.signals == 2
+    assert bot.position_base == 0
+    assert bot.unrealized_pnl == 0
+    assert bot.orders == 2
+    assert bot.signals == 2
     assert bot.equity[0].equity == Decimal(1000)
     assert bot.equity[-1].equity == Decimal(1000) + bot.realized_pnl
 
@@ -109,14 +115,17 @@ async def test_an_open_position_is_marked_at_the_last_price() -> None:
     bot = result.bots[0]
     assert bot.position_base > 0
     assert bot.last_price == Decimal("101.0")
-    assert bot.unrealized_pnl == bot.position_base * Decimal("101.0") - (bot.fills[0].quote + bot.fills[0].fee)
+    assert bot.unrealized_pnl == bot.position_base * Decimal("101.0") - (
+        bot.fills[0].quote + bot.fills[0].fee
+    )
 
 
 async def test_risk_rules_apply_as_in_live_trading() -> None:
     limits = RiskLimits(max_order_notional=Decimal(100))  # the 250 buy is over it
     result = await replay(TICKS, [threshold_bot()], limits=limits)
     bot = result.bots[0]
-    assert bot.fills == [] and bot.rejected == 1
+    assert bot.fills == []
+    assert bot.rejected == 1
 
 
 async def test_an_order_still_travelling_when_the_data_ends_is_not_executed() -> None:
@@ -129,10 +138,19 @@ async def test_an_order_still_travelling_when_the_data_ends_is_not_executed() ->
     [
         (BotCreate(name="x", strategy="nope", product_id="BTC-USD", budget=Decimal(1)), "bots[0].strategy: "),
         (
-            BotCreate(name="x", strategy="ema_crossover", product_id="BTC-USD", params={"fast": 30, "slow": 20}, budget=Decimal(1)),
+            BotCreate(
+                name="x",
+                strategy="ema_crossover",
+                product_id="BTC-USD",
+                params={"fast": 30, "slow": 20},
+                budget=Decimal(1),
+            ),
             "bots[0].params",
         ),
-        (BotCreate(name="x", strategy="threshold", product_id="ETH-USD", budget=Decimal(1)), "bots[0].product_id: "),
+        (
+            BotCreate(name="x", strategy="threshold", product_id="ETH-USD", budget=Decimal(1)),
+            "bots[0].product_id: ",
+        ),
     ],
 )
 async def test_a_bot_the_platform_refuses_is_named_with_the_reason(bot: BotCreate, message: str) -> None:

@@ -30,7 +30,7 @@ from streambot.backtest.sources.recording import read_recordings, recording_file
 from streambot.backtest.sources.tally import Tally, Window
 from streambot.backtest.sources.ticks import TimedTick
 
-__all__ = ["DataSourceError", "MarketData", "SourceKind"]
+__all__ = ["DataSourceError", "ReplayData", "SourceKind"]
 
 _PARQUET_MAGIC = b"PAR1"
 _PROBE_LINES = 100
@@ -84,10 +84,10 @@ def _kind_of_file(path: Path) -> str:
     return SourceKind.PRICES
 
 
-class MarketData:
+class ReplayData:
     """Ticks from any number of ``--data`` paths, in replay-time order.
 
-    >>> data = MarketData.open(["rec/", "ETH-USD-1m.parquet"], start=1767225600.0)
+    >>> data = ReplayData.open(["rec/", "ETH-USD-1m.parquet"], start=1767225600.0)
     >>> for at, tick in data.ticks():   # at: the replay time; tick: a domain.Ticker
     ...     clock.advance(at)
     >>> data.skipped, data.candle_derived, data.products   # complete once ticks() is exhausted
@@ -107,7 +107,7 @@ class MarketData:
     @classmethod
     def open(
         cls, paths: Sequence[str | Path], start: float | None = None, end: float | None = None
-    ) -> MarketData:
+    ) -> ReplayData:
         """Check every path and tell what it holds; nothing is read beyond a first line yet.
         ``start``/``end`` (UNIX seconds, inclusive) keep the ticks whose replay time lies between.
         Raises ``DataSourceError`` for a missing path, a directory without recording files, or
