@@ -95,7 +95,10 @@ _file_writers: list[logging.handlers.QueueListener] = []  # the one running, if 
 
 def _stop_file_writer() -> None:
     while _file_writers:
-        _file_writers.pop().stop()  # writes what is queued, then joins the thread
+        listener = _file_writers.pop()
+        listener.stop()  # writes what is queued, then joins the thread
+        for handler in listener.handlers:
+            handler.close()
 
 
 atexit.register(_stop_file_writer)
