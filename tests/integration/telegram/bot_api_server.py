@@ -65,7 +65,7 @@ class BotApiServer:
         async with asyncio.timeout(within):
             while True:
                 for body in self.sent[after:]:
-                    if body["chat_id"] == chat_id:
+                    if str(body["chat_id"]) == str(chat_id):  # Telegram takes either
                         return body
                 await asyncio.sleep(0.02)
 

@@ -3,6 +3,7 @@ replies out, the kill switch and bots moved through the same objects the API use
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from streambot.api.server import start_api
-from streambot.app import Platform
-from streambot.domain import BotState
+from streambot.domain import BotState, Side
+from streambot.events import RiskHalted, TradeBooked
+from tests.factories import trade_record
 from tests.integration.platform.conftest import Running, serving, settings_for
 from tests.integration.telegram.bot_api_server import TOKEN, BotApiServer, bot_api_server
 
@@ -161,19 +162,41 @@ async def test_start_stop_and_close_a_bot(telegram: tuple[BotApiServer, Running]
         assert expected in (await server.reply(OWNER, before))["text"], command
 
 
-async def test_an_unreachable_bot_api_does_not_stop_the_platform(tmp_path: Path) -> None:
+async def test_an_unreachable_bot_api_is_retried_without_stopping_anything(tmp_path: Path) -> None:
     settings = settings_for(
         tmp_path / "data",
         telegram_bot_token=TOKEN,
         telegram_chat_id=str(OWNER),
-        telegram_api_url="http://127.0.0.1:9",
+        telegram_api_url="http://127.0.0.1:9",  # nothing listens there
         telegram_poll_timeout_s=1,
     )
-    platform = await Platform.open(settings)
-    try:
-        await platform.start()
-        api = await start_api(platform, "127.0.0.1", 0)
-        await api.stop()
-        assert platform.telegram is not None
-    finally:
-        await platform.stop()
+    async with serving(settings) as running:
+        control = running.platform.telegram
+        assert control is not None
+        async with asyncio.timeout(10):
+            while control.poll_errors == 0:  # noqa: ASYNC110 - a counter, no event to wait on
+                await asyncio.sleep(0.05)
+        assert running.platform.supervisor.restarts.get("telegram", 0) == 0
+        async with running.http.get(running.url("/api/v1/health")) as response:
+            assert response.status == 200
+
+
+async def test_trades_and_alerts_reach_the_alert_chat(tmp_path: Path) -> None:
+    async with bot_api_server() as server:
+        settings = settings_for(
+            tmp_path / "data",
+            telegram_bot_token=TOKEN,
+            telegram_chat_id=str(OWNER),
+            telegram_api_url=server.url,
+            telegram_poll_timeout_s=1,
+            alert_trades_telegram=True,
+        )
+        async with serving(settings) as running:
+            running.platform.bus.publish(TradeBooked(trade=trade_record(1, Side.BUY)))
+            trade = await server.reply(OWNER, 0)
+            assert trade["text"].startswith("💰 streambot trade: BUY ")
+            before = len(server.sent)
+            halted = RiskHalted(scope="account", bot_id=None, code="daily_loss", reason="lost 10 %")
+            running.platform.bus.publish(halted)
+            alert = await server.reply(OWNER, before)
+            assert alert["text"].startswith("❌ streambot ALERT [critical] halted")

@@ -17,8 +17,10 @@ from streambot.api.routes import feed, live
 
 TAGS = "legacy paths"
 
-# HTTP aliases: the app adds the token dependency when it includes this router.
-router = APIRouter(prefix="/ws", tags=[TAGS])
+# HTTP aliases: the app adds the token dependency when it includes this router. Out of the
+# OpenAPI schema: the /api/v1 routes document them, and a second copy would give the generated
+# dashboard client two operations for each.
+router = APIRouter(prefix="/ws", tags=[TAGS], include_in_schema=False)
 router.add_api_route("/start-streaming/{bot_id}", feed.start_streaming, methods=["POST"])
 router.add_api_route("/stop-streaming/{bot_id}", feed.stop_streaming, methods=["POST"])
 router.add_api_route("/streaming-status", feed.streaming_status, methods=["GET"])
