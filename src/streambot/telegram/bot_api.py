@@ -60,6 +60,7 @@ class _Reply(msgspec.Struct):
 
 
 Button = tuple[str, str]  # label, callback data
+MAX_TEXT = 4096  # characters in one message
 
 
 class BotApi:
@@ -84,6 +85,8 @@ class BotApi:
         return reply.result
 
     async def send_message(self, chat_id: int | str, text: str, buttons: list[Button] | None = None) -> None:
+        if len(text) > MAX_TEXT:  # Telegram refuses longer messages outright
+            text = text[: MAX_TEXT - 2] + "\n…"
         body: dict[str, Any] = {"chat_id": chat_id, "text": text}
         if buttons:
             body["reply_markup"] = {
