@@ -36,6 +36,7 @@ from streambot.domain import BotId, BotRecord, BotState, FeeSource, FeeTier, Pro
 from streambot.evaluator import StreamingEvaluator
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
+from streambot.observability.activity import ActivityLog, CacheReading, ProductBots
 from streambot.observability.requests import RequestStats
 from streambot.observability.supervisor import Supervisor, TaskFactory
 from streambot.risk.base import RiskLimits
@@ -45,6 +46,10 @@ from streambot.store.database import Store
 from streambot.strategies.base import LiveBalances
 from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
+from streambot.telegram.bot_api import BotApi
+from streambot.telegram.commands import TelegramCommands
+from streambot.telegram.confirmations import PendingConfirmations
+from streambot.telegram.control import TelegramControl
 from streambot.trading.balance_check import BalanceCheck
 from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
@@ -186,6 +191,15 @@ class Platform:
         # Every background task runs under it: one that dies is restarted (and alerted on).
         self.supervisor = Supervisor(clock)
         self.alerts = alert_manager_for(self)
+        # Commands over Telegram (None unless a bot token is configured).
+        self.telegram = telegram_control_for(self)
+        self.activity = ActivityLog(
+            prices,
+            lambda: bots_by_product(evaluator),
+            lambda: CacheReading(balances.age, balances.hit_rate),
+            clock,
+            interval_s=settings.log_activity_interval_s,
+        )
         # What the API and the live push report: built here, once every part it reads exists.
         self.requests = RequestStats()
         self.summary = Summary(self, clock, self.requests)
@@ -443,6 +457,9 @@ class Platform:
         if simulator is not None and settings.market_data is MarketData.COINBASE:
             self._spawn(lambda: self._follow_live_prices(simulator), "paper-market")
         self._spawn(self._log_summary, "summary")
+        self._spawn(self.activity.run, "activity-log")
+        if self.telegram is not None:
+            self._spawn(self.telegram.run, "telegram")
         for factory, name in self.trading.background():
             self._spawn(factory, name)
         self._spawn(self.events.run, "live-push")
@@ -650,6 +667,41 @@ def alert_notifiers(settings: Settings) -> list[Notifier]:
             )
         )
     return notifiers
+
+
+def telegram_control_for(platform: Platform) -> TelegramControl | None:
+    """Telegram commands from the alert chat and STREAMBOT_TELEGRAM_ALLOWED_CHATS, acting through
+    the same bots manager and trading desk as the API's routes."""
+    settings = platform.settings
+    if settings.telegram_bot_token is None:
+        return None
+    commands = TelegramCommands(
+        bots=platform.bots,
+        desk=platform.trading,
+        balances=platform.balances,
+        prices=platform.prices,
+        trades=platform.store,
+        feed_state=lambda: platform.feed.state,
+        confirmations=PendingConfirmations(platform.clock, settings.telegram_confirm_ttl_s),
+    )
+    return TelegramControl(
+        BotApi(platform._session, settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url),
+        commands,
+        allowed_chats=settings.telegram_command_chats,
+        clock=platform.clock,
+        poll_timeout_s=settings.telegram_poll_timeout_s,
+    )
+
+
+def bots_by_product(evaluator: StreamingEvaluator) -> dict[str, ProductBots]:
+    """Running bots and their evaluations so far, per product (for the old bot's log lines)."""
+    running: dict[str, int] = {}
+    evaluations: dict[str, int] = {}
+    for bot in evaluator.bots():
+        product = bot.product_id
+        running[product] = running.get(product, 0) + 1
+        evaluations[product] = evaluations.get(product, 0) + bot.evaluations
+    return {p: ProductBots(running[p], evaluations[p]) for p in running}
 
 
 def alert_readings(platform: Platform) -> Readings:

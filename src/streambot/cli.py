@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from streambot.observability import logging as streambot_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming trading bots for Coinbase.")
 log = logging.getLogger("streambot")
+
+PID_FILE = "streambot.pid"  # in the data dir while `streambot run` serves: its pid, then its URL
 
 
 def _fail(message: str) -> NoReturn:
@@ -43,7 +46,13 @@ def load_settings() -> Settings:
 def run() -> None:
     """Start the whole platform (paper mode on the built-in simulator unless configured otherwise)."""
     settings = load_settings()
-    streambot_logging.configure(settings.log_level, settings.log_format)
+    streambot_logging.configure(
+        settings.log_level,
+        settings.log_format,
+        log_file=settings.data_dir / streambot_logging.LOG_FILE if settings.log_file_max_bytes else None,
+        max_bytes=settings.log_file_max_bytes,
+        backups=settings.log_file_backups,
+    )
     # SIGTERM (a service manager, `kill`) stops the platform as Ctrl-C does: orders under way are
     # waited for and the store is closed. uvicorn handles the signal while it serves, then raises
     # it again with the handler it found, which by default would end the process on the spot.
@@ -66,6 +75,7 @@ async def _run(settings: Settings) -> None:
     except (StartupError, OSError) as exc:
         await platform.stop()
         _fail(str(exc))
+    pid_file = settings.data_dir / PID_FILE
     try:
         if settings.mode is Mode.LIVE:
             # stdout, not the log: what will trade real money, for the person starting it to read.
@@ -74,8 +84,13 @@ async def _run(settings: Settings) -> None:
         print(f"\n  streambot is running ({settings.mode.value} mode)")
         print(f"  Dashboard: {api.url}/?token={platform.api_token}")
         print(f"  API:       {api.url}/api/v1  (Authorization: Bearer {platform.api_token})\n", flush=True)
+        # scripts/restart.sh finds the process to stop here (and the address to wait on).
+        pid_file.write_text(f"{os.getpid()}\n{api.url}\n")
         await api.task
     finally:
+        with contextlib.suppress(OSError):
+            if pid_file.read_text().split()[0] == str(os.getpid()):
+                pid_file.unlink()
         await platform.stop()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +14,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from streambot.domain import COINBASE_ENTRY_TIER, DEFAULT_PRODUCTS
 from streambot.observability.logging import LogFormat
+
+_CHAT_ID = re.compile(r"-?[0-9]{1,19}")  # a Telegram chat id: users positive, groups negative
 
 
 class Mode(StrEnum):
@@ -46,6 +49,11 @@ class Settings(BaseSettings):
     demo_bots: bool = True
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.CONSOLE
+    # logs/backend.log in the data dir, rotated at this size, this many old files kept; 0: no file.
+    log_file_max_bytes: int = Field(default=10_485_760, ge=0)
+    log_file_backups: int = Field(default=5, ge=0, le=100)
+    # The old bot's per-product lines (📈 ticker, 🤖 triggering, ✅ completed, 💾 cache) this often.
+    log_activity_interval_s: float = Field(default=30.0, gt=0)
     sim_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
     sim_seed: int | None = None
     balance_cache_ttl: float = Field(default=60.0, gt=0)
@@ -99,6 +107,11 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # Chats besides STREAMBOT_TELEGRAM_CHAT_ID that may command (comma-separated chat ids); commands
+    # from any other chat are ignored and counted.
+    telegram_allowed_chats: Annotated[tuple[int, ...], NoDecode] = ()
+    telegram_poll_timeout_s: int = Field(default=30, ge=1, le=50)  # getUpdates long-poll wait
+    telegram_confirm_ttl_s: float = Field(default=120.0, gt=0)  # a confirmation code lives this long
     alert_feed_down_s: float = Field(default=30.0, gt=0)  # feed not live this long: alert
     alert_feed_live_settle_s: float = Field(default=10.0, ge=0)  # live this long ends an outage
     alert_breaker_clear_s: float = Field(default=30.0, ge=0)  # breaker closed this long: cleared
@@ -120,6 +133,24 @@ class Settings(BaseSettings):
                         f"STREAMBOT_CORS_ORIGINS: {origin!r} is not an origin like https://host[:port]"
                     )
             return tuple(str(o) for o in value)
+        return value
+
+    @field_validator("telegram_allowed_chats", mode="before")
+    @classmethod
+    def _split_chats(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [c.strip() for c in value.split(",") if c.strip()]
+        if isinstance(value, list | tuple):
+            chats = []
+            for chat in value:
+                text = str(chat).strip()
+                if not _CHAT_ID.fullmatch(text):
+                    raise ValueError(
+                        f"STREAMBOT_TELEGRAM_ALLOWED_CHATS: {text[:30]!r} is not a numeric chat id "
+                        "(e.g. 123456789, or -1001234567890 for a group)"
+                    )
+                chats.append(int(text))
+            return tuple(dict.fromkeys(chats))
         return value
 
     @field_validator("products", mode="before")
@@ -173,6 +204,16 @@ class Settings(BaseSettings):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+    @property
+    def telegram_command_chats(self) -> frozenset[int]:
+        """Chats that may command: the alert chat (when it is a numeric id) and the allowed ones."""
+        chats = set(self.telegram_allowed_chats)
+        if self.telegram_chat_id is not None:
+            text = self.telegram_chat_id.get_secret_value().strip()
+            if _CHAT_ID.fullmatch(text):
+                chats.add(int(text))
+        return frozenset(chats)
 
     @property
     def resolved_database_url(self) -> str:

@@ -32,6 +32,8 @@ def test_products_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"STREAMBOT_MAX_BOT_BUDGET": "0"}, "max_bot_budget"),
         ({"STREAMBOT_MAX_BOT_BUDGET": "1e308"}, "max_bot_budget"),
         ({"STREAMBOT_MAX_REQUEST_BYTES": "10"}, "max_request_bytes"),
+        ({"STREAMBOT_TELEGRAM_ALLOWED_CHATS": "123,@friend"}, "'@friend' is not a numeric chat id"),
+        ({"STREAMBOT_TELEGRAM_ALLOWED_CHATS": "--5"}, "not a numeric chat id"),
     ],
 )
 def test_invalid_configuration_is_rejected_with_a_reason(
@@ -51,3 +53,17 @@ def test_bad_input_bounds_default_to_a_million_and_one_mebibyte(monkeypatch: pyt
     assert settings.max_request_bytes == 1_048_576
     monkeypatch.setenv("STREAMBOT_MAX_BOT_BUDGET", "2500.5")
     assert Settings().max_bot_budget == Decimal("2500.5")
+
+
+def test_telegram_command_chats_are_the_alert_chat_and_the_allowed_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().telegram_command_chats == frozenset()
+    monkeypatch.setenv("STREAMBOT_TELEGRAM_CHAT_ID", "42")
+    monkeypatch.setenv("STREAMBOT_TELEGRAM_ALLOWED_CHATS", " 7, -1001234567890 ,7")
+    settings = Settings()
+    assert settings.telegram_allowed_chats == (7, -1001234567890)
+    assert settings.telegram_command_chats == frozenset({42, 7, -1001234567890})
+    # A channel name receives alerts but cannot command (updates carry numeric chat ids).
+    monkeypatch.setenv("STREAMBOT_TELEGRAM_CHAT_ID", "@alerts_channel")
+    assert Settings().telegram_command_chats == frozenset({7, -1001234567890})

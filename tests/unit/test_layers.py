@@ -42,6 +42,9 @@ ALLOWED: dict[str, frozenset[str] | AnythingBut] = {
     "risk": FOUNDATION,
     "observability": FOUNDATION | {"bus"},
     "alerts": FOUNDATION | {"bus", "observability"},
+    # Commands over Telegram act through the parts the API's routes use (bots manager, trading
+    # desk, balance cache), handed to it by app.py; never the API or the process that serves it.
+    "telegram": FOUNDATION | {"bus", "bots", "trading", "risk", "exchange"},
     "evaluator": FOUNDATION | {"bus", "strategies", "observability"},
     "bots": FOUNDATION | {"bus", "evaluator", "strategies", "observability"},
     "trading": FOUNDATION | {"bus", "risk", "strategies", "evaluator", "exchange", "observability"},

@@ -20,6 +20,7 @@ from streambot.api.routes import (
     bots,
     feed,
     health,
+    legacy,
     live,
     market,
     metrics_summary,
@@ -77,7 +78,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         open_paths=("/api/v1/health",),
         # The lockout guards what a token opens; the dashboard's page and files ask for none, so a
         # guesser on the owner's address (127.0.0.1) cannot keep the owner from loading them.
-        token_paths=("/api/", "/metrics"),
+        token_paths=("/api/", "/ws/", "/metrics"),
     )
 
     # Every module's router straight onto the app: FastAPI matches included routers level by
@@ -92,6 +93,9 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         app.include_router(module.router, prefix=prefix, dependencies=protected)
     # WebSockets authenticate in the handshake or first message (see routes/live.py).
     app.include_router(live.router, prefix=prefix)
+    # The old bot's paths (its users' scripts): the same handlers and auth at /ws/ without /api/v1.
+    app.include_router(legacy.router, dependencies=protected)
+    app.include_router(legacy.sockets)
 
     registry = registry_for(platform)
     registry.register(ApiCollector(platform.events, requests, guard, platform.alerts))

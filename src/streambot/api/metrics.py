@@ -63,6 +63,19 @@ class PlatformCollector(Collector):
             skipped.add_metric([product], count)
         yield skipped
         yield CounterMetricFamily("streambot_bot_evaluations", "Bot evaluations", value=evaluator.evaluations)
+        telegram = p.telegram
+        if telegram is not None:
+            ignored = CounterMetricFamily(
+                "streambot_telegram_ignored_updates",
+                "Telegram commands and button presses from chats not allowed to command",
+                labels=["kind"],
+            )
+            for kind in ("message", "callback"):
+                ignored.add_metric([kind], telegram.ignored[kind])
+            yield ignored
+            yield CounterMetricFamily(
+                "streambot_telegram_commands", "Telegram commands answered", value=telegram.handled
+            )
         yield CounterMetricFamily(
             "streambot_bot_evaluation_errors", "Strategies that raised", value=evaluator.errors
         )

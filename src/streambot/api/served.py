@@ -21,6 +21,7 @@ from streambot.observability.requests import RequestStats
 from streambot.observability.supervisor import Supervisor
 from streambot.simulator.server import Simulator
 from streambot.store.database import Store
+from streambot.telegram.control import TelegramControl
 from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.order_path import OrderPath
@@ -78,6 +79,11 @@ class ServedPlatform(Protocol):
     def candles(self) -> MarketCandles: ...
     @property
     def alerts(self) -> AlertManager: ...
+    @property
+    def telegram(self) -> TelegramControl | None:
+        """Telegram commands; None when no bot token is configured."""
+        ...
+
     @property
     def supervisor(self) -> Supervisor: ...
     @property

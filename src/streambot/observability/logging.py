@@ -5,10 +5,14 @@ Markers: 📈 ticker, 🤖 evaluation/decision, ✅ done, 💾 cache, ❌ error,
 
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
+import queue
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 import orjson
 
@@ -84,12 +88,60 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
-def configure(level: str = "INFO", fmt: LogFormat = LogFormat.CONSOLE) -> None:
+LOG_FILE = Path("logs") / "backend.log"  # under the data dir, where the old bot's users look
+
+_file_writers: list[logging.handlers.QueueListener] = []  # the one running, if any
+
+
+def _stop_file_writer() -> None:
+    while _file_writers:
+        listener = _file_writers.pop()
+        listener.stop()  # writes what is queued, then joins the thread
+        for handler in listener.handlers:
+            handler.close()
+
+
+atexit.register(_stop_file_writer)
+
+
+def file_handler(path: Path, max_bytes: int, backups: int) -> logging.Handler:
+    """Records go to ``path`` (rotated at ``max_bytes``, ``backups`` old files kept) from a thread:
+    the loop only puts them on a queue, a file write or a rotation never holds it up."""
+    _stop_file_writer()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = logging.handlers.RotatingFileHandler(
+        path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
+    writer.setFormatter(ConsoleFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, writer)
+    listener.start()
+    _file_writers.append(listener)
+    handler = logging.handlers.QueueHandler(records)
+    handler.addFilter(_REDACT)  # before the record is queued: the message is final then
+    return handler
+
+
+def configure(
+    level: str = "INFO",
+    fmt: LogFormat = LogFormat.CONSOLE,
+    *,
+    log_file: Path | None = None,
+    max_bytes: int = 10_485_760,
+    backups: int = 5,
+) -> None:
+    """stderr in ``fmt``; with ``log_file`` also that file, rotated, in the console format (the
+    old bot's users ``tail -f logs/backend.log | grep -E "📈|🤖|✅|💾"``)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt is LogFormat.JSON else ConsoleFormatter())
     handler.addFilter(_REDACT)
+    handlers: list[logging.Handler] = [handler]
+    if log_file is not None:
+        handlers.append(file_handler(log_file, max_bytes, backups))
+    else:
+        _stop_file_writer()
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level)
     for name in _NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
