@@ -54,7 +54,7 @@ from streambot.domain import (
     Ticker,
 )
 from streambot.evaluator import BotRuntime, StreamingEvaluator
-from streambot.events import FeedStateChanged
+from streambot.events import FeedStateChanged, TradeBooked
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import LiveBalances
@@ -131,6 +131,10 @@ class Backtest:
         self._by_product: dict[ProductId, list[_Tracked]] = {}
         self._last: dict[ProductId, Ticker] = {}
         self.errors: list[tuple[str, str]] = []  # (bot name, why its strategy was stopped)
+        # A trade booked since the last sample: equity is sampled at trades too, so the charts and
+        # the drawdown see each fill's effect at its own time, not at the next grid point.
+        self._traded = False
+        bus.subscribe(TradeBooked, self._on_trade)
         self.ticks = 0
         self.first_at = start
         self.last_at = start
@@ -275,6 +279,9 @@ class Backtest:
             if evaluate(tick) or ready:
                 await _quiet(ready)
             count += 1
+            if self._traded:
+                self._traded = False
+                await self._sample(now)
             if now >= next_sample:
                 await self._sample(now)
                 next_sample = now - (now - start) % sample_s + sample_s
@@ -285,6 +292,9 @@ class Backtest:
         await self._sample(now)
         if progress is not None:
             progress(count, now)
+
+    def _on_trade(self, event: TradeBooked) -> None:
+        self._traded = True
 
     async def _sample(self, now: float) -> None:
         total = Decimal(0)
