@@ -30,7 +30,7 @@ from streambot.backtest.sources.recording import read_recordings, recording_file
 from streambot.backtest.sources.tally import Tally, Window
 from streambot.backtest.sources.ticks import TimedTick
 
-__all__ = ["DataSourceError", "MarketData", "SourceKind"]
+__all__ = ["BacktestData", "DataSourceError", "SourceKind"]
 
 _PARQUET_MAGIC = b"PAR1"
 _PROBE_LINES = 100
@@ -84,10 +84,14 @@ def _kind_of_file(path: Path) -> str:
     return SourceKind.PRICES
 
 
-class MarketData:
+def _by_file_and_line(skipped: SkippedLine) -> tuple[str, int]:
+    return skipped.file, skipped.line
+
+
+class BacktestData:
     """Ticks from any number of ``--data`` paths, in replay-time order.
 
-    >>> data = MarketData.open(["rec/", "ETH-USD-1m.parquet"], start=1767225600.0)
+    >>> data = BacktestData.open(["rec/", "ETH-USD-1m.parquet"], start=1767225600.0)
     >>> for at, tick in data.ticks():   # at: the replay time; tick: a domain.Ticker
     ...     clock.advance(at)
     >>> data.skipped, data.candle_derived, data.products   # complete once ticks() is exhausted
@@ -107,7 +111,7 @@ class MarketData:
     @classmethod
     def open(
         cls, paths: Sequence[str | Path], start: float | None = None, end: float | None = None
-    ) -> MarketData:
+    ) -> BacktestData:
         """Check every path and tell what it holds; nothing is read beyond a first line yet.
         ``start``/``end`` (UNIX seconds, inclusive) keep the ticks whose replay time lies between.
         Raises ``DataSourceError`` for a missing path, a directory without recording files, or
@@ -140,8 +144,8 @@ class MarketData:
 
     @property
     def skipped(self) -> list[SkippedLine]:
-        """Every line skipped so far (file, line number, reason), in the order met."""
-        return self._tally.skipped
+        """Every line skipped so far (file, line number, reason), by file and line."""
+        return sorted(self._tally.skipped, key=_by_file_and_line)
 
     @property
     def candle_derived(self) -> bool:
