@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from streambot.backtest.sources.line_chunks import Chunk
 from streambot.backtest.sources.tally import Tally
 
 __all__ = ["ChunkDecoder", "line_numbers"]
@@ -15,10 +16,10 @@ __all__ = ["ChunkDecoder", "line_numbers"]
 T = TypeVar("T")
 
 
-def line_numbers(chunk: bytes, first_line: int) -> list[int]:
+def line_numbers(chunk: Chunk, first_line: int) -> list[int]:
     """The number of every non-blank line of ``chunk`` (the lines ``decode_lines`` returns), for
     the rare path that has to name a line."""
-    return [first_line + i for i, text in enumerate(chunk.split(b"\n")) if text.strip()]
+    return [first_line + i for i, text in enumerate(bytes(chunk).split(b"\n")) if text.strip()]
 
 
 class ChunkDecoder(Generic[T]):
@@ -35,7 +36,7 @@ class ChunkDecoder(Generic[T]):
         self._describe = describe
 
     def decode(
-        self, chunk: bytes, first_line: int, file: str, tally: Tally
+        self, chunk: Chunk, first_line: int, file: str, tally: Tally
     ) -> tuple[list[T], list[int] | None]:
         try:
             return self._lines(chunk), None
@@ -43,7 +44,7 @@ class ChunkDecoder(Generic[T]):
             pass
         values: list[T] = []
         numbers: list[int] = []
-        for number, text in enumerate(chunk.split(b"\n"), first_line):
+        for number, text in enumerate(bytes(chunk).split(b"\n"), first_line):
             if not text.strip():
                 continue
             try:
