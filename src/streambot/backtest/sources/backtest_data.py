@@ -13,6 +13,7 @@ than the one before it is replayed at that one's time (see the readers).
 
 from __future__ import annotations
 
+import enum
 import heapq
 import math
 from collections.abc import Iterator, Sequence
@@ -40,7 +41,9 @@ class DataSourceError(ValueError):
     """A ``--data`` path that cannot be read at all (missing, empty directory…): names the path."""
 
 
-class SourceKind:
+class SourceKind(enum.StrEnum):
+    """What a --data path holds."""
+
     RECORDING = "recording"
     CANDLES = "candles"
     PRICES = "prices"
@@ -57,11 +60,11 @@ _probe = msgspec.json.Decoder(_Probe).decode
 @dataclass(frozen=True, slots=True)
 class _Source:
     path: str  # as given
-    kind: str
+    kind: SourceKind
     files: tuple[Path, ...]
 
 
-def _kind_of_file(path: Path) -> str:
+def _kind_of_file(path: Path) -> SourceKind:
     with path.open("rb") as handle:
         if handle.read(4) == _PARQUET_MAGIC:
             return SourceKind.CANDLES
@@ -138,7 +141,7 @@ class BacktestData:
         return cls(sources, window)
 
     @property
-    def kinds(self) -> list[tuple[str, str]]:
+    def kinds(self) -> list[tuple[str, SourceKind]]:
         """``(path, kind)`` for each path as given: recording, candles or prices."""
         return [(source.path, source.kind) for source in self._sources]
 

@@ -127,6 +127,8 @@ def _checked(
 
 
 def _invalid(product: str, price: float, bid: float, ask: float, when: float) -> str:
+    if math.isnan(when):
+        return f"{product}: no time (UNIX seconds or RFC 3339)"
     if not -_INF < when < _INF:
         return f"{product}: time {when!r} is not a finite number"
     return invalid_ticker_reason(product, price, bid, ask)

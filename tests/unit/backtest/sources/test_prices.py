@@ -94,10 +94,22 @@ def test_corrupt_lines_are_skipped_with_file_line_and_reason(tmp_path: Path, lin
 
 def test_a_bad_price_in_a_clean_chunk_names_its_line(tmp_path: Path, lines_file: WriteLines) -> None:
     """The fast path (one decode per chunk) still names the line, blank lines counted."""
-    path = lines_file(tmp_path / "p.jsonl", [flat(T0, "BTC-USD", "1"), "", "", flat(T0 + 1, "BTC-USD", "0")])
+    path = lines_file(
+        tmp_path / "p.jsonl",
+        [
+            flat(T0, "BTC-USD", "1"),
+            "",
+            "",
+            flat(T0 + 1, "BTC-USD", "0"),
+            '{"product_id": "BTC-USD", "price": 2}',
+        ],
+    )
     data = BacktestData.open([path])
     assert len(list(data.ticks())) == 1
-    assert data.skipped == [SkippedLine(str(path), 4, "BTC-USD: price 0.0 is not a positive finite number")]
+    assert data.skipped == [
+        SkippedLine(str(path), 4, "BTC-USD: price 0.0 is not a positive finite number"),
+        SkippedLine(str(path), 5, "BTC-USD: no time (UNIX seconds or RFC 3339)"),
+    ]
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])
