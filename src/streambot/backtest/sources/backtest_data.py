@@ -25,6 +25,7 @@ import msgspec
 
 from streambot.backtest.result import SkippedLine
 from streambot.backtest.sources.candles import read_candles
+from streambot.backtest.sources.decode import DECODE_ERRORS
 from streambot.backtest.sources.line_chunks import LineChunks
 from streambot.backtest.sources.prices import read_prices
 from streambot.backtest.sources.recording import read_recordings, recording_files
@@ -75,7 +76,7 @@ def _kind_of_file(path: Path) -> SourceKind:
                 continue
             try:
                 probe = _probe(text)
-            except (msgspec.DecodeError, UnicodeDecodeError):
+            except DECODE_ERRORS:
                 seen += 1
                 if seen >= _PROBE_LINES:
                     return SourceKind.PRICES

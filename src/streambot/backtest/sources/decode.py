@@ -11,7 +11,11 @@ import msgspec
 from streambot.backtest.sources.line_chunks import Chunk
 from streambot.backtest.sources.tally import Tally
 
-__all__ = ["ChunkDecoder", "line_numbers"]
+__all__ = ["DECODE_ERRORS", "ChunkDecoder", "line_numbers"]
+
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+"""What a msgspec decode of bad bytes raises: invalid UTF-8 inside a string and nesting too deep
+for the decoder are not ``DecodeError``s."""
 
 T = TypeVar("T")
 
@@ -29,7 +33,7 @@ class ChunkDecoder(Generic[T]):
 
     __slots__ = ("_describe", "_lines", "_one")
 
-    def __init__(self, kind: type[T], describe: Callable[[msgspec.DecodeError], str]) -> None:
+    def __init__(self, kind: type[T], describe: Callable[[Exception], str]) -> None:
         decoder = msgspec.json.Decoder(kind, strict=False)
         self._lines = decoder.decode_lines
         self._one = decoder.decode
@@ -40,7 +44,7 @@ class ChunkDecoder(Generic[T]):
     ) -> tuple[list[T], list[int] | None]:
         try:
             return self._lines(chunk), None
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             pass
         values: list[T] = []
         numbers: list[int] = []
@@ -49,7 +53,7 @@ class ChunkDecoder(Generic[T]):
                 continue
             try:
                 values.append(self._one(text))
-            except msgspec.DecodeError as exc:
+            except DECODE_ERRORS as exc:
                 tally.skip(file, number, self._describe(exc))
                 continue
             numbers.append(number)

@@ -140,3 +140,33 @@ def test_time_going_back_is_replayed_at_the_last_time(tmp_path: Path, lines_file
     ticks = list(BacktestData.open([path]).ticks())
     assert [at for at, _ in ticks] == [T0 + 5, T0 + 5, T0 + 6]  # the clock never goes back
     assert [t.time for _, t in ticks] == [T0 + 5, T0 + 3, T0 + 6]  # the tick keeps its own time
+
+
+def test_invalid_utf8_and_deep_nesting_are_skipped_lines(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    good = flat(T0 + 1, "BTC-USD", "1").encode()
+    path.write_bytes(
+        b'{"time": 1767225600, "product_id": "BTC-\xff", "price": "1"}\n'
+        + good
+        + b"\n"
+        + b"[" * 100_000
+        + b"\n"
+    )
+    data = BacktestData.open([path])
+    assert [at for at, _ in data.ticks()] == [T0 + 1]
+    assert [s.line for s in data.skipped] == [1, 3]
+    assert "utf-8" in data.skipped[0].reason
+
+
+def test_the_same_ticks_plain_gzip_or_zstd(tmp_path: Path, lines_file: WriteLines) -> None:
+    stamp = "2026-01-01T00:00:05Z"
+    lines = [flat(T0 + i * 0.1, "BTC-USD", f"{100 + i}.5") for i in range(3000)]
+    lines[1500] = "garbage"
+    lines[2000] = ticker_frame("ETH-USD", "7", stamp)
+    results = []
+    for compression in ("plain", "gzip", "zstd"):
+        data = BacktestData.open([lines_file(tmp_path / compression, lines, compression)])
+        ticks = list(data.ticks())
+        results.append((ticks, [(s.line, s.reason) for s in data.skipped], data.products))
+    assert results[0] == results[1] == results[2]
+    assert len(results[0][0]) == 2999
