@@ -8,17 +8,22 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from streambot.backtest.sources.line_chunks import Chunk
 from streambot.backtest.sources.tally import Tally
 
-__all__ = ["ChunkDecoder", "line_numbers"]
+__all__ = ["DECODE_ERRORS", "ChunkDecoder", "line_numbers"]
+
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+"""What a msgspec decode of bad bytes raises: invalid UTF-8 inside a string and nesting too deep
+for the decoder are not ``DecodeError``s."""
 
 T = TypeVar("T")
 
 
-def line_numbers(chunk: bytes, first_line: int) -> list[int]:
+def line_numbers(chunk: Chunk, first_line: int) -> list[int]:
     """The number of every non-blank line of ``chunk`` (the lines ``decode_lines`` returns), for
     the rare path that has to name a line."""
-    return [first_line + i for i, text in enumerate(chunk.split(b"\n")) if text.strip()]
+    return [first_line + i for i, text in enumerate(bytes(chunk).split(b"\n")) if text.strip()]
 
 
 class ChunkDecoder(Generic[T]):
@@ -28,27 +33,27 @@ class ChunkDecoder(Generic[T]):
 
     __slots__ = ("_describe", "_lines", "_one")
 
-    def __init__(self, kind: type[T], describe: Callable[[msgspec.DecodeError], str]) -> None:
+    def __init__(self, kind: type[T], describe: Callable[[Exception], str]) -> None:
         decoder = msgspec.json.Decoder(kind, strict=False)
         self._lines = decoder.decode_lines
         self._one = decoder.decode
         self._describe = describe
 
     def decode(
-        self, chunk: bytes, first_line: int, file: str, tally: Tally
+        self, chunk: Chunk, first_line: int, file: str, tally: Tally
     ) -> tuple[list[T], list[int] | None]:
         try:
             return self._lines(chunk), None
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             pass
         values: list[T] = []
         numbers: list[int] = []
-        for number, text in enumerate(chunk.split(b"\n"), first_line):
+        for number, text in enumerate(bytes(chunk).split(b"\n"), first_line):
             if not text.strip():
                 continue
             try:
                 values.append(self._one(text))
-            except msgspec.DecodeError as exc:
+            except DECODE_ERRORS as exc:
                 tally.skip(file, number, self._describe(exc))
                 continue
             numbers.append(number)

@@ -15,11 +15,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 import zstandard
 
-__all__ = ["CHUNK_BYTES", "LineChunks", "compression_of"]
+__all__ = ["CHUNK_BYTES", "Chunk", "LineChunks", "compression_of"]
+
+Chunk = bytes | memoryview
 
 CHUNK_BYTES = 1 << 20
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -39,19 +41,29 @@ def compression_of(path: Path) -> str:
 
 class LineChunks:
     """Iterate ``(first_line_number, chunk)``: each chunk holds whole lines (the last one ending
-    in a newline, except at the end of the file). ``truncated`` names the problem, and
-    ``truncated_line`` the line it cut, once the iteration has met a compressed stream that ends
-    early or is corrupt."""
+    in a newline, except at the end of the file). ``views()`` gives the same chunks as
+    ``memoryview``s of the decompressed blocks where it can, without a copy (for readers that
+    only hand them to msgspec). ``truncated`` names the problem, and ``truncated_line`` the line
+    it cut, once the iteration has met a compressed stream that ends early or is corrupt."""
 
-    __slots__ = ("_chunk_bytes", "path", "truncated", "truncated_line")
+    __slots__ = ("_chunk_bytes", "_views", "path", "truncated", "truncated_line")
 
     def __init__(self, path: Path, chunk_bytes: int = CHUNK_BYTES) -> None:
         self.path = path
         self._chunk_bytes = chunk_bytes
+        self._views = False
         self.truncated = ""
         self.truncated_line = 0
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        self._views = False
+        return cast("Iterator[tuple[int, bytes]]", self._read())
+
+    def views(self) -> Iterator[tuple[int, Chunk]]:
+        self._views = True
+        return self._read()
+
+    def _read(self) -> Iterator[tuple[int, Chunk]]:
         compression = compression_of(self.path)
         with self.path.open("rb") as raw:
             if compression == "zstd":
@@ -61,22 +73,30 @@ class LineChunks:
             else:
                 yield from self._lines(iter(lambda: raw.read(self._chunk_bytes), b""))
 
-    def _lines(self, blocks: Iterator[bytes], *, what: str = "") -> Iterator[tuple[int, bytes]]:
+    def _lines(self, blocks: Iterator[bytes], *, what: str = "") -> Iterator[tuple[int, Chunk]]:
         """Whole lines out of arbitrary blocks; ``what`` names the compression for the truncation
-        message (the block iterator raises ``_Truncated`` when its stream breaks)."""
+        message (the block iterator raises ``_Truncated`` when its stream breaks).
+
+        Each block gives at most two chunks: the line begun in the blocks before it, completed,
+        and then the block's own whole lines (a view when ``views`` is set: no copy at all)."""
+        views = self._views
         line = 1
         rest = b""
         try:
             for block in blocks:
-                data = rest + block if rest else block
-                cut = data.rfind(b"\n") + 1
+                cut = block.rfind(b"\n") + 1
                 if cut == 0:
-                    rest = data
+                    rest += block  # no line ends in this block
                     continue
-                rest = data[cut:]
-                chunk = data[:cut]
-                yield line, chunk
-                line += chunk.count(b"\n")
+                head = 0
+                if rest:
+                    head = block.find(b"\n") + 1
+                    yield line, rest + block[:head]
+                    line += 1
+                if head < cut:
+                    yield line, memoryview(block)[head:cut] if views else block[head:cut]
+                    line += block.count(b"\n", head, cut)
+                rest = block[cut:]
         except _Truncated as exc:
             # The incomplete last line (if any) is part of what the truncation cost.
             self.truncated = f"{what} stream ends early or is corrupt ({exc}); the rest is lost"
@@ -85,11 +105,11 @@ class LineChunks:
         if rest:
             yield line, rest
 
-    def _zstd(self, raw: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    def _zstd(self, raw: BinaryIO) -> Iterator[tuple[int, Chunk]]:
         decompressor = zstandard.ZstdDecompressor()
         return self._lines(self._frames(raw, decompressor.decompressobj, zstandard.ZstdError), what="zstd")
 
-    def _gzip(self, raw: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    def _gzip(self, raw: BinaryIO) -> Iterator[tuple[int, Chunk]]:
         # zlib rather than GzipFile: a stream cut short still gives up everything before the cut.
         return self._lines(self._frames(raw, lambda: zlib.decompressobj(wbits=31), zlib.error), what="gzip")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import msgspec
 
-from streambot.backtest.sources.decode import line_numbers
+from streambot.backtest.sources.decode import DECODE_ERRORS, line_numbers
 from streambot.backtest.sources.line_chunks import LineChunks
 from streambot.backtest.sources.tally import Tally, Window
 from streambot.backtest.sources.ticks import TimedTick, make_ticker
@@ -80,7 +80,7 @@ def read_prices(path: Path, window: Window, tally: Tally) -> Iterator[TimedTick]
         ticks: Iterable[TimedTick]
         fast: list[FlatTicker] | None = None
         if _FRAME_KEY not in chunk:
-            with contextlib.suppress(msgspec.DecodeError):
+            with contextlib.suppress(*DECODE_ERRORS):
                 fast = _decode_fast(chunk)
         if fast is None:
             # Ticker frames, RFC 3339 times or bad lines in this chunk: line by line.
@@ -127,6 +127,8 @@ def _checked(
 
 
 def _invalid(product: str, price: float, bid: float, ask: float, when: float) -> str:
+    if math.isnan(when):
+        return f"{product}: no time (UNIX seconds or RFC 3339)"
     if not -_INF < when < _INF:
         return f"{product}: time {when!r} is not a finite number"
     return invalid_ticker_reason(product, price, bid, ask)
@@ -152,7 +154,7 @@ def _line_by_line(chunk: bytes, first_line: int, name: str, tally: Tally) -> Ite
             continue
         try:
             flat = _decode_flat(text)
-        except msgspec.DecodeError as exc:
+        except DECODE_ERRORS as exc:
             tally.skip(name, number, f"neither a flat tick nor a ticker frame: {exc}")
             continue
         when = _seconds(flat.time)

@@ -67,7 +67,7 @@ def read_recordings(paths: Sequence[Path], window: Window, tally: Tally) -> Iter
     for path in paths:
         name = str(path)
         chunks = LineChunks(path)
-        for first_line, chunk in chunks:
+        for first_line, chunk in chunks.views():
             records, numbers = _decoder.decode(chunk, first_line, name, tally)
             for index, record in enumerate(records):
                 at = record.t

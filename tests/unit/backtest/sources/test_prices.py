@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streambot.backtest.result import SkippedLine
-from streambot.backtest.sources import ReplayData
+from streambot.backtest.sources import BacktestData
 from streambot.domain import Ticker
 from tests.unit.backtest.sources.conftest import WriteLines, flat, ticker_frame
 
@@ -24,7 +24,7 @@ def test_flat_ticks_read_the_same_plain_or_compressed(
         [flat(T0, "BTC-USD", "97000.01", "97000", "97000.02"), "", flat(T0 + 0.5, "ETH-USD", "3000")],
         compression,
     )
-    data = ReplayData.open([path])
+    data = BacktestData.open([path])
     ticks = list(data.ticks())
     assert [at for at, _ in ticks] == [T0, T0 + 0.5]
     first, second = ticks[0][1], ticks[1][1]
@@ -55,7 +55,7 @@ def test_ticker_frames_and_rfc3339_times_mix_with_flat_ticks(tmp_path: Path, lin
             flat("2026-01-01T00:00:02", "BTC-USD", "3"),  # no zone: UTC
         ],
     )
-    data = ReplayData.open([path])
+    data = BacktestData.open([path])
     ticks = list(data.ticks())
     t1 = datetime(2026, 1, 1, 0, 0, 1, 250000, UTC).timestamp()
     assert [(at, t.product_id, t.price, t.sequence) for at, t in ticks] == [
@@ -80,7 +80,7 @@ def test_corrupt_lines_are_skipped_with_file_line_and_reason(tmp_path: Path, lin
             flat(T0 + 4, "BTC-USD", "2"),
         ],
     )
-    data = ReplayData.open([path])
+    data = BacktestData.open([path])
     assert [at for at, _ in data.ticks()] == [T0, T0 + 4]
     name = str(path)
     assert [(s.file, s.line) for s in data.skipped] == [(name, 2), (name, 3), (name, 4), (name, 5), (name, 6)]
@@ -94,10 +94,22 @@ def test_corrupt_lines_are_skipped_with_file_line_and_reason(tmp_path: Path, lin
 
 def test_a_bad_price_in_a_clean_chunk_names_its_line(tmp_path: Path, lines_file: WriteLines) -> None:
     """The fast path (one decode per chunk) still names the line, blank lines counted."""
-    path = lines_file(tmp_path / "p.jsonl", [flat(T0, "BTC-USD", "1"), "", "", flat(T0 + 1, "BTC-USD", "0")])
-    data = ReplayData.open([path])
+    path = lines_file(
+        tmp_path / "p.jsonl",
+        [
+            flat(T0, "BTC-USD", "1"),
+            "",
+            "",
+            flat(T0 + 1, "BTC-USD", "0"),
+            '{"product_id": "BTC-USD", "price": 2}',
+        ],
+    )
+    data = BacktestData.open([path])
     assert len(list(data.ticks())) == 1
-    assert data.skipped == [SkippedLine(str(path), 4, "BTC-USD: price 0.0 is not a positive finite number")]
+    assert data.skipped == [
+        SkippedLine(str(path), 4, "BTC-USD: price 0.0 is not a positive finite number"),
+        SkippedLine(str(path), 5, "BTC-USD: no time (UNIX seconds or RFC 3339)"),
+    ]
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])
@@ -109,7 +121,7 @@ def test_a_truncated_compressed_file_is_one_skipped_entry(
     path = lines_file(tmp_path / "cut.jsonl", lines, compression)
     data_bytes = path.read_bytes()
     path.write_bytes(data_bytes[: len(data_bytes) * 2 // 3])
-    data = ReplayData.open([path])
+    data = BacktestData.open([path])
     ticks = list(data.ticks())
     assert 0 < len(ticks) < 20_000
     assert [at for at, _ in ticks] == [T0 + i for i in range(len(ticks))]  # what came before is kept
@@ -125,6 +137,36 @@ def test_time_going_back_is_replayed_at_the_last_time(tmp_path: Path, lines_file
         tmp_path / "p.jsonl",
         [flat(T0 + 5, "BTC-USD", "1"), flat(T0 + 3, "BTC-USD", "2"), flat(T0 + 6, "BTC-USD", "3")],
     )
-    ticks = list(ReplayData.open([path]).ticks())
+    ticks = list(BacktestData.open([path]).ticks())
     assert [at for at, _ in ticks] == [T0 + 5, T0 + 5, T0 + 6]  # the clock never goes back
     assert [t.time for _, t in ticks] == [T0 + 5, T0 + 3, T0 + 6]  # the tick keeps its own time
+
+
+def test_invalid_utf8_and_deep_nesting_are_skipped_lines(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    good = flat(T0 + 1, "BTC-USD", "1").encode()
+    path.write_bytes(
+        b'{"time": 1767225600, "product_id": "BTC-\xff", "price": "1"}\n'
+        + good
+        + b"\n"
+        + b"[" * 100_000
+        + b"\n"
+    )
+    data = BacktestData.open([path])
+    assert [at for at, _ in data.ticks()] == [T0 + 1]
+    assert [s.line for s in data.skipped] == [1, 3]
+    assert "utf-8" in data.skipped[0].reason
+
+
+def test_the_same_ticks_plain_gzip_or_zstd(tmp_path: Path, lines_file: WriteLines) -> None:
+    stamp = "2026-01-01T00:00:05Z"
+    lines = [flat(T0 + i * 0.1, "BTC-USD", f"{100 + i}.5") for i in range(3000)]
+    lines[1500] = "garbage"
+    lines[2000] = ticker_frame("ETH-USD", "7", stamp)
+    results = []
+    for compression in ("plain", "gzip", "zstd"):
+        data = BacktestData.open([lines_file(tmp_path / compression, lines, compression)])
+        ticks = list(data.ticks())
+        results.append((ticks, [(s.line, s.reason) for s in data.skipped], data.products))
+    assert results[0] == results[1] == results[2]
+    assert len(results[0][0]) == 2999

@@ -13,6 +13,7 @@ than the one before it is replayed at that one's time (see the readers).
 
 from __future__ import annotations
 
+import enum
 import heapq
 import math
 from collections.abc import Iterator, Sequence
@@ -24,13 +25,14 @@ import msgspec
 
 from streambot.backtest.result import SkippedLine
 from streambot.backtest.sources.candles import read_candles
+from streambot.backtest.sources.decode import DECODE_ERRORS
 from streambot.backtest.sources.line_chunks import LineChunks
 from streambot.backtest.sources.prices import read_prices
 from streambot.backtest.sources.recording import read_recordings, recording_files
 from streambot.backtest.sources.tally import Tally, Window
 from streambot.backtest.sources.ticks import TimedTick
 
-__all__ = ["DataSourceError", "ReplayData", "SourceKind"]
+__all__ = ["BacktestData", "DataSourceError", "SourceKind"]
 
 _PARQUET_MAGIC = b"PAR1"
 _PROBE_LINES = 100
@@ -40,7 +42,9 @@ class DataSourceError(ValueError):
     """A ``--data`` path that cannot be read at all (missing, empty directory…): names the path."""
 
 
-class SourceKind:
+class SourceKind(enum.StrEnum):
+    """What a --data path holds."""
+
     RECORDING = "recording"
     CANDLES = "candles"
     PRICES = "prices"
@@ -57,11 +61,11 @@ _probe = msgspec.json.Decoder(_Probe).decode
 @dataclass(frozen=True, slots=True)
 class _Source:
     path: str  # as given
-    kind: str
+    kind: SourceKind
     files: tuple[Path, ...]
 
 
-def _kind_of_file(path: Path) -> str:
+def _kind_of_file(path: Path) -> SourceKind:
     with path.open("rb") as handle:
         if handle.read(4) == _PARQUET_MAGIC:
             return SourceKind.CANDLES
@@ -72,7 +76,7 @@ def _kind_of_file(path: Path) -> str:
                 continue
             try:
                 probe = _probe(text)
-            except (msgspec.DecodeError, UnicodeDecodeError):
+            except DECODE_ERRORS:
                 seen += 1
                 if seen >= _PROBE_LINES:
                     return SourceKind.PRICES
@@ -84,17 +88,22 @@ def _kind_of_file(path: Path) -> str:
     return SourceKind.PRICES
 
 
-class ReplayData:
+def _by_file_and_line(skipped: SkippedLine) -> tuple[str, int]:
+    return skipped.file, skipped.line
+
+
+class BacktestData:
     """Ticks from any number of ``--data`` paths, in replay-time order.
 
-    >>> data = ReplayData.open(["rec/", "ETH-USD-1m.parquet"], start=1767225600.0)
+    >>> data = BacktestData.open(["rec/", "ETH-USD-1m.parquet"], start=1767225600.0)
     >>> for at, tick in data.ticks():   # at: the replay time; tick: a domain.Ticker
     ...     clock.advance(at)
     >>> data.skipped, data.candle_derived, data.products   # complete once ticks() is exhausted
 
     ``ticks()`` may be called again: each call reads the files from the start and refills
-    ``skipped``, ``products`` and ``candle_derived``. Reading is synchronous file work: run it in
-    a worker process or thread, never on an event loop.
+    ``skipped``, ``products`` and ``candle_derived``. Reading is synchronous file work done in
+    steps of about a megabyte of decompressed data (a few milliseconds), so a backtest's own
+    loop may pull ticks between its steps; a server runs backtests in another process anyway.
     """
 
     __slots__ = ("_sources", "_tally", "window")
@@ -107,7 +116,7 @@ class ReplayData:
     @classmethod
     def open(
         cls, paths: Sequence[str | Path], start: float | None = None, end: float | None = None
-    ) -> ReplayData:
+    ) -> BacktestData:
         """Check every path and tell what it holds; nothing is read beyond a first line yet.
         ``start``/``end`` (UNIX seconds, inclusive) keep the ticks whose replay time lies between.
         Raises ``DataSourceError`` for a missing path, a directory without recording files, or
@@ -134,14 +143,14 @@ class ReplayData:
         return cls(sources, window)
 
     @property
-    def kinds(self) -> list[tuple[str, str]]:
+    def kinds(self) -> list[tuple[str, SourceKind]]:
         """``(path, kind)`` for each path as given: recording, candles or prices."""
         return [(source.path, source.kind) for source in self._sources]
 
     @property
     def skipped(self) -> list[SkippedLine]:
-        """Every line skipped so far (file, line number, reason), in the order met."""
-        return self._tally.skipped
+        """Every line skipped so far (file, line number, reason), by file and line."""
+        return sorted(self._tally.skipped, key=_by_file_and_line)
 
     @property
     def candle_derived(self) -> bool:
