@@ -29,7 +29,6 @@ RATIO_DECIMALS = 6
 TOTAL_NAME = "total"
 
 ZERO = Decimal(0)
-HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,7 @@ class PeriodRow:
     trades: int
     realized_pnl_quote: Decimal
     fees_quote: Decimal
-    end_equity_quote: Decimal
+    end_equity_quote: Decimal  # the last equity point (budget + P&L without points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +54,15 @@ class BotMetrics:
     wins: int
     draws: int
     losses: int
-    win_rate: float | None
+    win_rate: float | None  # a fraction, 0…1
     realized_pnl_quote: Decimal
     unrealized_pnl_quote: Decimal
     total_pnl_quote: Decimal
-    total_pnl_pct: float | None
+    total_pnl_pct: float | None  # percentages are 0…100 (and beyond)
     avg_profit_quote: Decimal | None
     avg_profit_pct: float | None
     fees_quote: Decimal
-    max_drawdown_pct: float
+    max_drawdown_pct: float  # a fall, so ≥ 0: 12.5 means equity was 12.5 % below its peak
     max_drawdown_quote: Decimal
     max_drawdown_duration_s: float
     sharpe: float | None
@@ -71,7 +70,7 @@ class BotMetrics:
     calmar: float | None
     profit_factor: float | None
     expectancy: Decimal | None
-    exposure_pct: float | None
+    exposure_pct: float | None  # None when the equity points span no time
     buy_and_hold_pct: float | None
     end_equity_quote: Decimal
     by_day: tuple[PeriodRow, ...]
