@@ -54,6 +54,15 @@ def test_a_drawdown_that_recovers() -> None:
     assert m.max_drawdown_duration_s == 180.0  # the peak at 60 is reached again at 240
 
 
+def test_a_drawdown_runs_from_the_first_time_at_its_peak_to_recovery_after_the_trough() -> None:
+    # The peak is touched again at 120 before the fall: the drawdown still starts at 60 and only
+    # a point after the trough (240) ends it.
+    equity = [point(0, "1000"), point(60, "1100"), point(120, "1100"), point(180, "990"), point(240, "1100")]
+    m = bot_metrics(bot(equity=equity), run(end=240))
+    assert m.max_drawdown_quote == 110
+    assert m.max_drawdown_duration_s == 180.0
+
+
 def test_a_drawdown_never_recovered_lasts_to_the_end() -> None:
     equity = [point(0, "1000"), point(60, "1100"), point(120, "990"), point(180, "1050")]
     m = bot_metrics(bot(equity=equity), run())
