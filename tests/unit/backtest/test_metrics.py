@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from streambot.backtest.metrics import JSON_KEYS, bot_metrics, json_figures, run_json, total_metrics
 
@@ -255,3 +259,26 @@ def test_run_json_lists_each_bot_and_the_total() -> None:
     assert total["name"] == "total"
     assert set(JSON_KEYS) <= set(total)
     assert json.loads(json.dumps(out)) == out
+
+
+def test_the_figures_are_the_same_bytes_in_another_process() -> None:
+    # Another interpreter with another hash seed: no set or dict order leaks into the output.
+    code = (
+        "import json; from tests.unit.backtest.support import generated; "
+        "from streambot.backtest.metrics import run_json; "
+        "print(json.dumps(run_json(generated(bots=3, points=3_000))))"
+    )
+    root = Path(__file__).resolve().parents[3]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
+    assert json.dumps(run_json(generated(bots=3, points=3_000))) + "\n" in outputs
