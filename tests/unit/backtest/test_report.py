@@ -135,3 +135,14 @@ def test_the_terminal_summary_has_a_row_per_bot_and_a_total() -> None:
     assert "0.6 % maker / 1.2 % taker" in text
     assert "latency 50 ms" in text
     assert "4.37" in text
+
+
+def test_runs_without_bots_points_or_time_still_report(tmp_path: Path) -> None:
+    for index, result in enumerate(
+        (run(), run(bots=[bot()]), run(bots=[bot(equity=[point(5, "1000")])], start=5, end=5))
+    ):
+        page = write_report(result, tmp_path / str(index)).read_text(encoding="utf-8")
+        assert 'id="metrics-table"' in page
+        out = io.StringIO()
+        print_summary(result, Console(file=out, width=250, color_system=None))
+        assert "0 ticks" in out.getvalue()
