@@ -35,7 +35,7 @@ import numpy as np
 import zstandard
 
 from streambot.backtest.engine import Backtest, BacktestConfig
-from streambot.backtest.sources import ReplayData
+from streambot.backtest.sources import BacktestData
 from streambot.bots import BotCreate
 from streambot.domain import Product, Ticker
 from streambot.risk.base import RiskLimits
@@ -189,7 +189,7 @@ def print_backtest_benchmarks(ticks: int = TICKS) -> None:
         )
     with tempfile.TemporaryDirectory() as folder:
         write_recording(Path(folder), quotes)
-        data = ReplayData.open([folder])
+        data = BacktestData.open([folder])
         elapsed, replayed, orders = _best(lambda: asyncio.run(_replay(data.ticks, 1, product)))
         print(
             f"  streambot   1 bot  raw recorded frames (zstd, parser)          "

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import groupby, pairwise
+from itertools import groupby
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,6 @@ RATIO_DECIMALS = 6
 TOTAL_NAME = "total"
 
 ZERO = Decimal(0)
-HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,7 @@ class PeriodRow:
     trades: int
     realized_pnl_quote: Decimal
     fees_quote: Decimal
-    end_equity_quote: Decimal
+    end_equity_quote: Decimal  # the last equity point (budget + P&L without points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +54,15 @@ class BotMetrics:
     wins: int
     draws: int
     losses: int
-    win_rate: float | None
+    win_rate: float | None  # a fraction, 0…1
     realized_pnl_quote: Decimal
     unrealized_pnl_quote: Decimal
     total_pnl_quote: Decimal
-    total_pnl_pct: float | None
+    total_pnl_pct: float | None  # percentages are 0…100 (and beyond)
     avg_profit_quote: Decimal | None
     avg_profit_pct: float | None
     fees_quote: Decimal
-    max_drawdown_pct: float
+    max_drawdown_pct: float  # a fall, so ≥ 0: 12.5 means equity was 12.5 % below its peak
     max_drawdown_quote: Decimal
     max_drawdown_duration_s: float
     sharpe: float | None
@@ -71,7 +70,7 @@ class BotMetrics:
     calmar: float | None
     profit_factor: float | None
     expectancy: Decimal | None
-    exposure_pct: float | None
+    exposure_pct: float | None  # None when the equity points span no time
     buy_and_hold_pct: float | None
     end_equity_quote: Decimal
     by_day: tuple[PeriodRow, ...]
@@ -93,8 +92,9 @@ def bot_metrics(bot: BotResult, result: BacktestResult) -> BotMetrics:
     - ``profit_factor = Σ pnl_i>0 / |Σ pnl_i<0|`` (None without losses).
     - Drawdown on the equity points: ``dd_t = peak_t − equity_t`` with ``peak_t`` the running
       maximum; ``max_drawdown_quote = max dd_t``, ``max_drawdown_pct = max 100 · dd_t / peak_t``;
-      ``max_drawdown_duration_s`` runs from the peak before the deepest (quote) drawdown to the
-      first point back at that peak, or to the last point if equity never got back.
+      ``max_drawdown_duration_s`` runs from the peak before the deepest (quote) drawdown (the
+      first time that peak was reached) to the first point after the trough back at that peak, or
+      to the last point if equity never got back.
     - Returns ``r_k = E_k / E_{k−1} − 1`` on the sample grid ``start + k · sample_s`` (equity as
       of each grid time; the budget before the first point), ``N = 365 · 86400 / sample_s``
       periods a year: ``sharpe = mean(r) / std(r, ddof=1) · √N``; ``sortino = mean(r) / DD · √N``
@@ -245,8 +245,10 @@ def _metrics(
         float(t.realized_pnl / cost) * 100 for t in sells if (cost := t.quote - t.fee - t.realized_pnl) > 0
     ]
     total = realized + unrealized
-    drawdown = _drawdown(equity)
-    sharpe, sortino, calmar = _return_ratios(equity, budget, result, drawdown.pct)
+    curve = _Curve.of(equity)
+    drawdown = _drawdown(curve)
+    sharpe, sortino, calmar = _return_ratios(curve, budget, result, drawdown.pct)
+    day_ends = _day_ends(curve)
     return BotMetrics(
         name=name,
         product_id=product_id,
@@ -272,12 +274,12 @@ def _metrics(
         calmar=calmar,
         profit_factor=_ratio(float(gross_win / gross_loss)) if gross_loss > 0 else None,
         expectancy=mean_pnl,
-        exposure_pct=_exposure(equity),
+        exposure_pct=_exposure(curve),
         buy_and_hold_pct=buy_and_hold_pct,
         end_equity_quote=equity[-1].equity if equity else budget + total,
-        by_day=_breakdown(trades, equity, budget, _day),
-        by_week=_breakdown(trades, equity, budget, _iso_week),
-        by_month=_breakdown(trades, equity, budget, _month),
+        by_day=_breakdown(trades, day_ends, budget, _day),
+        by_week=_breakdown(trades, day_ends, budget, _iso_week),
+        by_month=_breakdown(trades, day_ends, budget, _month),
     )
 
 
@@ -295,59 +297,67 @@ def _ratio(value: float | None) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
+class _Curve:
+    """The equity points as arrays, converted once: time, equity as a float (for ratios, never for
+    money figures), and whether a position was held."""
+
+    points: Sequence[EquitySample]
+    times: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64]
+    held: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, points: Sequence[EquitySample]) -> _Curve:
+        n = len(points)
+        return cls(
+            points=points,
+            times=np.fromiter((p.time for p in points), np.float64, n),
+            values=np.fromiter((float(p.equity) for p in points), np.float64, n),
+            held=np.fromiter((p.position_base > 0 for p in points), np.bool_, n),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class _Drawdown:
     pct: float
     quote: Decimal
     duration_s: float
 
 
-def _drawdown(equity: Sequence[EquitySample]) -> _Drawdown:
-    if not equity:
+def _drawdown(curve: _Curve) -> _Drawdown:
+    values = curve.values
+    if not len(values):
         return _Drawdown(0.0, ZERO, 0.0)
-    peak = equity[0].equity
-    peak_time = equity[0].time
-    worst_quote = ZERO
-    worst_pct = 0.0
-    worst_peak = peak
-    worst_peak_time = peak_time
-    for point in equity:
-        if point.equity > peak:
-            peak, peak_time = point.equity, point.time
-            continue
-        fall = peak - point.equity
-        if fall > worst_quote:
-            worst_quote, worst_peak, worst_peak_time = fall, peak, peak_time
-        if peak > 0:
-            pct = float(fall / peak) * 100
-            if pct > worst_pct:
-                worst_pct = pct
-    if worst_quote == 0:
+    peaks = np.maximum.accumulate(values)
+    falls = peaks - values
+    trough = int(np.argmax(falls))
+    if falls[trough] <= 0:
         return _Drawdown(0.0, ZERO, 0.0)
-    recovered = next(
-        (p.time for p in equity if p.time > worst_peak_time and p.equity >= worst_peak), equity[-1].time
-    )
-    return _Drawdown(worst_pct, worst_quote, recovered - worst_peak_time)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = float(np.max(np.where(peaks > 0, falls / peaks, 0.0))) * 100
+    peak = int(np.argmax(values[: trough + 1]))  # the first time that peak was reached
+    # The figure in quote is exact: the two points' Decimal equity.
+    quote = curve.points[peak].equity - curve.points[trough].equity
+    back = np.flatnonzero(values[trough + 1 :] >= values[peak])
+    recovered = curve.times[trough + 1 + int(back[0])] if len(back) else curve.times[-1]
+    return _Drawdown(pct, quote, float(recovered - curve.times[peak]))
 
 
-def _grid_equity(
-    equity: Sequence[EquitySample], budget: Decimal, result: BacktestResult
-) -> npt.NDArray[np.float64]:
+def _grid_equity(curve: _Curve, budget: Decimal, result: BacktestResult) -> npt.NDArray[np.float64]:
     """Equity as of each time ``start + k · sample_s`` up to ``end`` (a trailing partial step is
     left out so every return covers the same time)."""
-    if result.sample_s <= 0 or result.end <= result.start or not equity:
+    if result.sample_s <= 0 or result.end <= result.start or not len(curve.values):
         return np.empty(0)
     steps = int((result.end - result.start) // result.sample_s)
     grid = result.start + np.arange(steps + 1, dtype=np.float64) * result.sample_s
-    times = np.fromiter((p.time for p in equity), dtype=np.float64, count=len(equity))
-    values = np.fromiter((float(p.equity) for p in equity), dtype=np.float64, count=len(equity))
-    index = np.searchsorted(times, grid, side="right") - 1
-    return np.where(index >= 0, values[np.maximum(index, 0)], float(budget))
+    index = np.searchsorted(curve.times, grid, side="right") - 1
+    return np.where(index >= 0, curve.values[np.maximum(index, 0)], float(budget))
 
 
 def _return_ratios(
-    equity: Sequence[EquitySample], budget: Decimal, result: BacktestResult, max_drawdown_pct: float
+    curve: _Curve, budget: Decimal, result: BacktestResult, max_drawdown_pct: float
 ) -> tuple[float | None, float | None, float | None]:
-    values = _grid_equity(equity, budget, result)
+    values = _grid_equity(curve, budget, result)
     if len(values) < 3 or np.any(values[:-1] <= 0):
         return None, None, None
     # Element-wise numpy, sums with math.fsum: correctly rounded whatever the order or the CPU's
@@ -372,11 +382,12 @@ def _return_ratios(
     return sharpe, sortino, calmar
 
 
-def _exposure(equity: Sequence[EquitySample]) -> float | None:
-    if len(equity) < 2 or equity[-1].time <= equity[0].time:
+def _exposure(curve: _Curve) -> float | None:
+    times = curve.times
+    if len(times) < 2 or times[-1] <= times[0]:
         return None
-    held = math.fsum(b.time - a.time for a, b in pairwise(equity) if a.position_base > 0)
-    return _ratio(held / (equity[-1].time - equity[0].time) * 100)
+    held = math.fsum(np.diff(times)[curve.held[:-1]].tolist())
+    return _ratio(held / float(times[-1] - times[0]) * 100)
 
 
 def _utc(t: float) -> datetime:
@@ -396,14 +407,24 @@ def _month(t: float) -> str:
     return _utc(t).strftime("%Y-%m")
 
 
+def _day_ends(curve: _Curve) -> list[EquitySample]:
+    """The last point of each UTC day: periods are whole days, so these carry every period's end
+    equity (a few hundred points where a run has ~100k)."""
+    if not len(curve.times):
+        return []
+    days = np.floor_divide(curve.times, 86_400.0)
+    last = np.append(np.flatnonzero(np.diff(days)), len(days) - 1)
+    return [curve.points[int(i)] for i in last]
+
+
 def _breakdown(
     trades: Sequence[BacktestTrade],
-    equity: Sequence[EquitySample],
+    day_ends: Sequence[EquitySample],
     budget: Decimal,
     key: Callable[[float], str],
 ) -> tuple[PeriodRow, ...]:
     # Period keys sort in time order (zero-padded, ISO year with ISO week), and both inputs are in
-    # time order, so the last equity point seen in a period is its end equity.
+    # time order, so the last day end seen in a period is its end equity.
     counts: dict[str, int] = {}
     realized: dict[str, Decimal] = {}
     fees: dict[str, Decimal] = {}
@@ -413,15 +434,8 @@ def _breakdown(
         counts[period] = counts.get(period, 0) + 1
         realized[period] = realized.get(period, ZERO) + trade.realized_pnl
         fees[period] = fees.get(period, ZERO) + trade.fee
-    # Periods are whole UTC days, so the key only changes when the day does: one datetime per day,
-    # not one per point (a run has ~100k points).
-    last_day = None
-    period = ""
-    for point in equity:
-        day = int(point.time // 86_400)
-        if day != last_day:
-            last_day, period = day, key(point.time)
-        end[period] = point.equity
+    for point in day_ends:
+        end[key(point.time)] = point.equity
     rows: list[PeriodRow] = []
     carried = budget
     for period in sorted(counts.keys() | end.keys()):

@@ -76,7 +76,7 @@ def equity_chart(path: Path, title: str, equity: Sequence[EquitySample]) -> None
     top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     t, v = downsample(times, values)
     top.plot(_dates(t), v, color=LINE_COLOR, linewidth=1.0)
-    top.set_title(title)
+    top.set_title(_literal(title))
     top.set_ylabel("equity (quote)")
     top.grid(alpha=0.3)
     t, d = downsample(times, drawdown)
@@ -95,7 +95,12 @@ def price_chart(path: Path, title: str, lines: Sequence[PriceLine], ylabel: str 
     for line in lines:
         times, values = _series(line.equity, lambda p: float(p.price))
         t, v = downsample(times, values * line.scale)
-        axes.plot(_dates(t), v, linewidth=1.0, label=line.label if len(lines) > 1 else None)
+        axes.plot(
+            _dates(t),
+            v,
+            linewidth=1.0,
+            label=_literal(line.label).lstrip("_") or "bot" if len(lines) > 1 else None,
+        )
         for side, marker, color in (("BUY", "^", ENTRY_COLOR), ("SELL", "v", EXIT_COLOR)):
             fills = [tr for tr in line.trades if tr.side == side]
             if not fills:
@@ -114,7 +119,7 @@ def price_chart(path: Path, title: str, lines: Sequence[PriceLine], ylabel: str 
                 zorder=3,
                 label=label,
             )
-    axes.set_title(title)
+    axes.set_title(_literal(title))
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
@@ -137,11 +142,16 @@ def pnl_chart(path: Path, title: str, trades: Sequence[BacktestTrade]) -> None:
         axes.axvline(0.0, color="#444444", linewidth=0.8)
     else:
         axes.text(0.5, 0.5, "no closed trades", ha="center", va="center", transform=axes.transAxes)
-    axes.set_title(title)
+    axes.set_title(_literal(title))
     axes.set_xlabel("realized P&L per closed trade (quote)")
     axes.set_ylabel("trades")
     axes.grid(alpha=0.3)
     _save(figure, path)
+
+
+def _literal(text: str) -> str:
+    """User text (a bot's name) drawn as typed: matplotlib reads ``$…$`` as math."""
+    return text.replace("$", r"\$")
 
 
 def _series(equity: Sequence[EquitySample], value: Callable[[EquitySample], float]) -> tuple[Floats, Floats]:

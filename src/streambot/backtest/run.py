@@ -14,7 +14,7 @@ from itertools import chain
 
 from streambot.backtest.engine import Backtest, BacktestConfig, BotFileError, Progress
 from streambot.backtest.result import BacktestResult
-from streambot.backtest.sources import DataSourceError, ReplayData
+from streambot.backtest.sources import BacktestData, DataSourceError
 from streambot.bots import BotCreate
 from streambot.domain import Product, ProductId
 
@@ -55,7 +55,7 @@ async def run_backtest(
     platform would refuse, ``DataSourceError`` for a path that cannot be read at all.
     """
     try:
-        data = ReplayData.open(list(request.data), request.start, request.end)
+        data = BacktestData.open(list(request.data), request.start, request.end)
     except DataSourceError as exc:
         raise BacktestError(str(exc)) from None
     products = products_of(request.bots, rules)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from streambot.backtest.metrics import JSON_KEYS, bot_metrics, json_figures, run_json, total_metrics
 
@@ -52,6 +56,15 @@ def test_a_drawdown_that_recovers() -> None:
     assert m.max_drawdown_quote == 110
     assert m.max_drawdown_pct == 10.0
     assert m.max_drawdown_duration_s == 180.0  # the peak at 60 is reached again at 240
+
+
+def test_a_drawdown_runs_from_the_first_time_at_its_peak_to_recovery_after_the_trough() -> None:
+    # The peak is touched again at 120 before the fall: the drawdown still starts at 60 and only
+    # a point after the trough (240) ends it.
+    equity = [point(0, "1000"), point(60, "1100"), point(120, "1100"), point(180, "990"), point(240, "1100")]
+    m = bot_metrics(bot(equity=equity), run(end=240))
+    assert m.max_drawdown_quote == 110
+    assert m.max_drawdown_duration_s == 180.0
 
 
 def test_a_drawdown_never_recovered_lasts_to_the_end() -> None:
@@ -246,3 +259,26 @@ def test_run_json_lists_each_bot_and_the_total() -> None:
     assert total["name"] == "total"
     assert set(JSON_KEYS) <= set(total)
     assert json.loads(json.dumps(out)) == out
+
+
+def test_the_figures_are_the_same_bytes_in_another_process() -> None:
+    # Another interpreter with another hash seed: no set or dict order leaks into the output.
+    code = (
+        "import json; from tests.unit.backtest.support import generated; "
+        "from streambot.backtest.metrics import run_json; "
+        "print(json.dumps(run_json(generated(bots=3, points=3_000))))"
+    )
+    root = Path(__file__).resolve().parents[3]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
+    assert json.dumps(run_json(generated(bots=3, points=3_000))) + "\n" in outputs

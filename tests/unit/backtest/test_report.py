@@ -37,7 +37,7 @@ def small_result() -> BacktestResult:
         trade("SELL", "0.5", "110", "0.33", "4.37", time=120),
     ]
     b = bot(
-        "ema <fast>",
+        "ema <fast> $5",
         trades=trades,
         equity=[
             point(0, "1000"),
@@ -72,7 +72,7 @@ def test_the_report_is_self_contained_with_valid_charts(tmp_path: Path) -> None:
     pngs = sorted(p.name for p in path.parent.glob("*.png"))
     assert pngs == sorted(
         f"{stem}-{kind}.png"
-        for stem in ("total", "bot-01-ema-fast", "bot-02-idle")
+        for stem in ("total", "bot-01-ema-fast-5", "bot-02-idle")
         for kind in ("equity", "price", "pnl")
     )
     for png in path.parent.glob("*.png"):
@@ -82,7 +82,7 @@ def test_the_report_is_self_contained_with_valid_charts(tmp_path: Path) -> None:
     assert 'id="metrics-table"' in page
     assert "Sharpe" in page
     assert "profit factor" in page
-    assert "ema &lt;fast&gt;" in page  # names are escaped
+    assert "ema &lt;fast&gt; $5" in page  # names are escaped
     assert "Candle-derived data" in page
     assert "cross down" in page  # the trades table with the reason
 
@@ -126,7 +126,7 @@ def test_the_terminal_summary_has_a_row_per_bot_and_a_total() -> None:
     out = io.StringIO()
     print_summary(small_result(), Console(file=out, width=250, color_system=None))
     text = out.getvalue()
-    assert "ema <fast>" in text
+    assert "ema <fast> $5" in text
     assert "idle" in text
     assert "total" in text
     assert "4 ticks" in text
@@ -135,3 +135,14 @@ def test_the_terminal_summary_has_a_row_per_bot_and_a_total() -> None:
     assert "0.6 % maker / 1.2 % taker" in text
     assert "latency 50 ms" in text
     assert "4.37" in text
+
+
+def test_runs_without_bots_points_or_time_still_report(tmp_path: Path) -> None:
+    for index, result in enumerate(
+        (run(), run(bots=[bot()]), run(bots=[bot(equity=[point(5, "1000")])], start=5, end=5))
+    ):
+        page = write_report(result, tmp_path / str(index)).read_text(encoding="utf-8")
+        assert 'id="metrics-table"' in page
+        out = io.StringIO()
+        print_summary(result, Console(file=out, width=250, color_system=None))
+        assert "0 ticks" in out.getvalue()
