@@ -5,8 +5,9 @@ given are not part of it: the report names them)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from streambot.backtest.metrics import bot_metrics, json_figures, plain, total_metrics
+from streambot.backtest.metrics import plain, run_json
 from streambot.backtest.result import BacktestResult
 
 TIMING_FIELDS = ("ticks_per_s", "elapsed_s")
@@ -17,6 +18,7 @@ def iso(seconds: float) -> str:
 
 
 def json_summary(result: BacktestResult) -> dict[str, object]:
+    report: dict[str, Any] = run_json(result)
     fills = sorted(
         (fill for bot in result.bots for fill in bot.fills), key=lambda f: (f.time, f.client_order_id)
     )
@@ -39,10 +41,10 @@ def json_summary(result: BacktestResult) -> dict[str, object]:
             for f in fills
         ],
         "bots": [
-            json_figures(bot_metrics(bot, result)) | {"signals": bot.signals, "orders": bot.orders}
-            for bot in result.bots
+            figures | {"signals": bot.signals, "orders": bot.orders, "rejected": bot.rejected}
+            for figures, bot in zip(report["bots"], result.bots, strict=True)
         ],
-        "total": json_figures(total_metrics(result)),
+        "total": report["total"],
         "digest": result.digest,
         "candle_derived": result.candle_derived,
         "products": result.products,
