@@ -36,6 +36,7 @@ from streambot.domain import BotId, BotRecord, BotState, FeeSource, FeeTier, Pro
 from streambot.evaluator import StreamingEvaluator
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
+from streambot.feed.recorder import FeedRecorder
 from streambot.observability.requests import RequestStats
 from streambot.observability.supervisor import Supervisor, TaskFactory
 from streambot.risk.base import RiskLimits
@@ -163,6 +164,7 @@ class Platform:
         feed: FeedClient,
         candles: MarketCandles,
         bot_errors: asyncio.Queue[tuple[BotId, str]],
+        recorder: FeedRecorder | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -182,6 +184,7 @@ class Platform:
         self.bots = bots
         self.trading = trading
         self.feed = feed
+        self.recorder = recorder  # the feed's own recording (STREAMBOT_RECORD_DIR), if any
         self.candles = candles
         # Every background task runs under it: one that dies is restarted (and alerted on).
         self.supervisor = Supervisor(clock)
@@ -384,6 +387,7 @@ class Platform:
             clock=clock,
             reconcile_every=settings.reconcile_interval_s,
         )
+        recorder = FeedRecorder(settings.record_dir, clock) if settings.record_dir is not None else None
         feed = FeedClient(
             ws_url,
             settings.products,
@@ -397,6 +401,7 @@ class Platform:
             prices=exchange.best_bid_ask,
             poll_interval=settings.rest_poll_interval,
             on_user_gap=lambda reason: reconciler.run_once(),
+            recorder=recorder,
         )
         return cls(
             settings=settings,
@@ -418,6 +423,7 @@ class Platform:
             feed=feed,
             candles=candles,
             bot_errors=bot_errors,
+            recorder=recorder,
         )
 
     # --- start-up --------------------------------------------------------------------------
@@ -438,6 +444,8 @@ class Platform:
         self._spawn(self._record_bot_errors, "bot-errors")
         self._spawn(self.evaluator.run, "evaluator")
         self._spawn(lambda: self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
+        if self.recorder is not None:
+            self.recorder.start()
         self._spawn(self.feed.run, "feed")
         simulator = self.simulator
         if simulator is not None and settings.market_data is MarketData.COINBASE:
@@ -579,6 +587,8 @@ class Platform:
 
     async def stop(self) -> None:
         await self.feed.stop()
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)
         await self.supervisor.stop()
         await self.order_path.close()
         while not self._bot_errors.empty():

@@ -223,6 +223,57 @@ def _benchmarks() -> Callable[[str], ModuleType]:
     return lambda name: importlib.import_module(f"bench.{name}")
 
 
+# --- recording and candle downloads (issue 15: feed/recorder.py, venues/coinbase/candle_download.py) ---
+
+
+def _product_list(text: str | None, default: tuple[str, ...], flag: str = "--products") -> tuple[str, ...]:
+    if text is None:
+        return default
+    products = tuple(dict.fromkeys(p.strip().upper() for p in text.split(",") if p.strip()))
+    if not products:
+        _fail(f"{flag} lists no product")
+    for product in products:
+        base, sep, quote = product.partition("-")
+        if not (sep and base and quote):
+            _fail(f"{flag}: {product!r} is not of the form BASE-QUOTE")
+    return products
+
+
+@cli.command()
+def record(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the hourly feed-*.jsonl.zst files")],
+    products: Annotated[
+        str | None, typer.Option(help="Comma-separated products (default: STREAMBOT_PRODUCTS)")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds to record (default: until Ctrl-C or SIGTERM)")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="WebSocket URL (default: STREAMBOT_COINBASE_WS_URL, e.g. the simulator's)"),
+    ] = None,
+) -> None:
+    """Record the raw market-data frames (ticker + heartbeats) with their receive time: zstd JSON
+    lines rotated per UTC hour, plus index.json (products and time span per file)."""
+    from streambot.clock import SystemClock
+    from streambot.feed.record_session import record_feed
+
+    settings = load_settings()
+    streambot_logging.configure(settings.log_level, settings.log_format)
+    chosen = _product_list(products, settings.products)
+    if duration is not None and duration <= 0:
+        _fail("--duration must be positive")
+    if out.exists() and not out.is_dir():
+        _fail(f"--out: {out} exists and is not a directory")
+    try:
+        summary = asyncio.run(
+            record_feed(url or settings.coinbase_ws_url, chosen, out, SystemClock(), duration)
+        )
+    except OSError as exc:
+        _fail(f"--out: cannot record into {out} ({exc.strerror or exc})")
+    print(summary.line(out), flush=True)
+
+
 def main() -> None:
     try:
         cli()
