@@ -236,7 +236,6 @@ class Platform:
 
         bus = InProcessBus(clock)
         prices = PriceBoard()
-        candles = MarketCandles(bus, settings.products)
 
         store = Store(settings.resolved_database_url, clock=clock)
         await store.open()
@@ -285,6 +284,8 @@ class Platform:
             session=session,
         )
         opened.push_async_callback(exchange.close)
+        # The dashboard's charts open on the venue's candles (the simulator's seeded history in paper).
+        candles = MarketCandles(bus, settings.products, history=exchange.candles, clock=clock)
         balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
         products = {p.product_id: p for p in await load_products(exchange, settings.products, clock)}
         # Live: the account's fee tier, read now and daily; paper: the configured one (the simulator's).
