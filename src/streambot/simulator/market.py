@@ -623,36 +623,28 @@ class SimMarket:
         return bids[:levels], asks[:levels]
 
     def candles(
-        self, product_id: str, start: int, end: int, granularity: int, limit: int = 350
+        self,
+        product_id: str,
+        start: int,
+        end: int,
+        granularity: int,
+        limit: int = 350,
+        *,
+        past: dict[int, list[int]] | None = None,
     ) -> list[MarketCandle]:
         """Candles of ``granularity`` seconds (a multiple of 60) starting in [start, end], newest first,
         at most ``limit`` (the newest). Minutes before the live walk began come from the seeded
-        history, the others from the live minutes kept (the last ``HISTORY_MINUTES``)."""
-        if granularity < MINUTE or granularity % MINUTE:
-            raise ValueError("granularity must be a positive multiple of 60 seconds")
+        history (``past``: ``history_buckets`` computed beforehand, e.g. in a thread), the others
+        from the live minutes kept (the last ``HISTORY_MINUTES``)."""
         state = self._state(product_id)
-        first = -(-start // granularity) * granularity  # the first bucket starting at or after start
-        newest = state.minutes[-1].start if state.minutes else self._live_from
-        last = min(end, newest) - min(end, newest) % granularity  # no candle of the future
-        if last < first or limit < 1:
+        span = self._span(state, start, end, granularity, limit)
+        if span is None:
             return []
-        first = max(first, last - (limit - 1) * granularity)
-        buckets: dict[int, list[int]] = {}  # start: [low, high, open, close, volume] in increments
-        history_end = min(last + granularity, self._live_from)
-        if first < history_end:
-            past = self._histories[product_id].minutes(first, (history_end - first) // MINUTE)
-            at = np.flatnonzero(np.diff(past.start // granularity, prepend=-1))  # each bucket's first minute
-            rows = zip(
-                past.start[at] // granularity * granularity,
-                np.minimum.reduceat(past.low, at),
-                np.maximum.reduceat(past.high, at),
-                past.open[at],
-                past.close[np.append(at[1:], len(past.start)) - 1],
-                np.add.reduceat(past.volume, at),
-                strict=True,
-            )
-            for bucket, low, high, open_, close, volume in rows:
-                buckets[int(bucket)] = [int(low), int(high), int(open_), int(close), int(volume)]
+        first, last = span
+        if past is None:
+            past = self.history_buckets(product_id, start, end, granularity, limit)
+        # start: [low, high, open, close, volume] in increments
+        buckets = {bucket: list(row) for bucket, row in past.items() if first <= bucket <= last}
         for minute in state.minutes:  # oldest first
             if minute.start < self._live_from or minute.start < first:
                 continue
@@ -672,6 +664,50 @@ class SimMarket:
             MarketCandle(bucket, quote * low, quote * high, quote * open_, quote * close, base * volume)
             for bucket, (low, high, open_, close, volume) in sorted(buckets.items(), reverse=True)
         ]
+
+    def history_buckets(
+        self, product_id: str, start: int, end: int, granularity: int, limit: int = 350
+    ) -> dict[int, list[int]]:
+        """The seeded history's part of ``candles``: bucket start → [low, high, open, close, volume]
+        in increments. Pure numpy over the immutable history, so it may run in a thread (a page of
+        daily candles is half a million minutes)."""
+        state = self._state(product_id)
+        span = self._span(state, start, end, granularity, limit)
+        if span is None:
+            return {}
+        first, last = span
+        history_end = min(last + granularity, self._live_from)
+        if first >= history_end:
+            return {}
+        past = self._histories[product_id].minutes(first, (history_end - first) // MINUTE)
+        at = np.flatnonzero(np.diff(past.start // granularity, prepend=-1))  # each bucket's first minute
+        rows = zip(
+            past.start[at] // granularity * granularity,
+            np.minimum.reduceat(past.low, at),
+            np.maximum.reduceat(past.high, at),
+            past.open[at],
+            past.close[np.append(at[1:], len(past.start)) - 1],
+            np.add.reduceat(past.volume, at),
+            strict=True,
+        )
+        return {
+            int(bucket): [int(low), int(high), int(open_), int(close), int(volume)]
+            for bucket, low, high, open_, close, volume in rows
+        }
+
+    def _span(
+        self, state: _ProductState, start: int, end: int, granularity: int, limit: int
+    ) -> tuple[int, int] | None:
+        """The first and last bucket ``candles`` returns, or None when there is none."""
+        if granularity < MINUTE or granularity % MINUTE:
+            raise ValueError("granularity must be a positive multiple of 60 seconds")
+        first = -(-start // granularity) * granularity  # the first bucket starting at or after start
+        minutes = state.minutes
+        newest = minutes[-1].start if minutes else self._live_from
+        last = min(end, newest) - min(end, newest) % granularity  # no candle of the future
+        if last < first or limit < 1:
+            return None
+        return max(first, last - (limit - 1) * granularity), last
 
     # --- listeners -----------------------------------------------------------------------------
 
