@@ -95,8 +95,9 @@ class FeedRecorder:
     def __init__(self, directory: Path, clock: Clock, *, max_pending: int = MAX_PENDING) -> None:
         self.directory = directory
         self._clock = clock
-        self._max_pending = max_pending
-        self._pending: deque[tuple[float, bytes, FeedFrame | None]] = deque()
+        self._now = clock.time
+        self._max_pending = max_pending  # 0 once recording has failed
+        self._pending: deque[tuple[float, bytes | str, FeedFrame | None]] = deque()
         self._files = read_index(directory)  # an earlier recording into the same directory stays indexed
         self.frames = 0  # written
         self.touched: set[str] = set()  # files written by this recorder (the index lists earlier ones too)
@@ -106,6 +107,7 @@ class FeedRecorder:
         self._thread: threading.Thread | None = None
         # Writer-thread state.
         self._name = ""
+        self._hour_start = -1.0e18  # UNIX seconds at the start of the current file's hour
         self._raw: IO[bytes] | None = None
         self._writer: zstandard.ZstdCompressionWriter | None = None
         self._last_flush = clock.time()
@@ -124,10 +126,11 @@ class FeedRecorder:
         log.info("⏺️ Recording the feed into %s", self.directory)
 
     def record(self, data: bytes | str, frame: FeedFrame | None) -> None:
-        """One frame as received (``frame``: its parse, None when malformed). The hot path: no I/O."""
+        """One frame as received (``frame``: its parse, None when malformed). The hot path: no I/O,
+        no lock; a deque append is atomic under the GIL."""
         pending = self._pending
-        if len(pending) < self._max_pending and not self.failed:
-            pending.append((self._clock.time(), data if type(data) is bytes else str(data).encode(), frame))
+        if len(pending) < self._max_pending:
+            pending.append((self._now(), data, frame))
         elif not self.failed:
             self.dropped += 1
 
@@ -156,10 +159,15 @@ class FeedRecorder:
         files = self._files
         tickers = FrameKind.TICKERS
         while pending:
-            t, data, frame = popleft()
-            name = file_name_for(t)
-            if name != self._name:
-                self._rotate(name)
+            t, received, frame = popleft()
+            data = received if type(received) is bytes else str(received).encode()
+            if not self._hour_start <= t < self._hour_start + 3600.0:
+                # Another UTC hour (or the first frame): its file. Names are made once an hour.
+                self._hour_start = t - t % 3600.0
+                name = file_name_for(t)
+                if name != self._name:
+                    self._rotate(name)
+            name = self._name
             assert self._writer is not None
             if frame is None:
                 # Malformed (maybe not JSON at all): kept as a JSON string, so the line stays JSON
@@ -214,6 +222,7 @@ class FeedRecorder:
 
     def _fail(self, exc: Exception) -> None:
         self.failed = f"{type(exc).__name__}: {exc}"
+        self._max_pending = 0
         self._pending.clear()
         log.error(
             "❌ Feed recording stopped: cannot write into %s (%s); trading goes on",

@@ -102,3 +102,32 @@ async def test_bad_flags_get_one_sentence_and_exit_code_2(tmp_path: Path) -> Non
         _, err = await asyncio.wait_for(process.communicate(), WAIT)
         assert process.returncode == 2
         assert expected in err.decode()
+
+
+async def test_a_platform_with_a_record_dir_records_its_own_feed(tmp_path: Path) -> None:
+    from streambot.app import Platform
+    from streambot.config import Settings
+    from tests.integration.feed.conftest import until
+
+    record_dir = tmp_path / "recording"
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        sim_port=0,
+        sim_seed=3,
+        products=("BTC-USD", "ETH-USD"),
+        demo_bots=False,
+        record_dir=record_dir,
+    )
+    platform = await Platform.open(settings)
+    try:
+        await platform.start()
+        recorder = platform.recorder
+        assert recorder is not None
+        await until(lambda: recorder.frames >= 10, "frames recorded")
+    finally:
+        await platform.stop()
+    lines = [line for f in sorted(record_dir.glob("feed-*.jsonl.zst")) for line in read_lines(f)]
+    assert len(lines) == recorder.frames
+    assert recorder.frames == platform.feed.messages_received  # every frame, none dropped
+    index = json.loads((record_dir / "index.json").read_text())["files"]
+    assert {p for entry in index.values() for p in entry["products"]} == {"BTC-USD", "ETH-USD"}
