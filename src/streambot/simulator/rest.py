@@ -114,9 +114,16 @@ def _new_order(body: Mapping[str, Any], client_order_id: str) -> NewOrder:
 
 class SimulatedRestApi:
     def __init__(
-        self, market: SimMarket, book: MatchingEngine, save: Callable[[], Awaitable[None]], *, clock: Clock
+        self,
+        market: SimMarket,
+        book: MatchingEngine,
+        save: Callable[[], Awaitable[None]],
+        *,
+        clock: Clock,
+        max_candles: int = MAX_CANDLES,
     ) -> None:
         self._clock = clock
+        self._max_candles = max_candles
         self.market = market
         self.book = book
         self._save = save  # hands the account's changes on and waits until they are on disk
@@ -291,10 +298,10 @@ class SimulatedRestApi:
             raise bad_request("start and end must be UNIX seconds") from None
         if start > end:
             raise bad_request("start must not be after end")
-        if (end - start) // granularity > MAX_CANDLES:
+        if (end - start) // granularity > self._max_candles:
             raise bad_request(
                 "start and end argument is invalid - "
-                f"number of candles requested should be less than {MAX_CANDLES}"
+                f"number of candles requested should be less than {self._max_candles}"
             )
         # The seeded history's numpy work in a thread (a page of daily candles is ~0.5 s of it);
         # the live minutes are merged here, on the loop that moves them.

@@ -25,6 +25,7 @@ so an unknown product is reported on the first round.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,9 @@ import pyarrow.parquet as pq
 
 from streambot.domain import Candle, Timeframe
 from streambot.exchange import ExchangeError
-from streambot.venues.coinbase.client import MAX_CANDLES_PAGE, CoinbaseRest
+from streambot.venues.coinbase.client import CANDLES_PAGE, MAX_CANDLES_PAGE, CoinbaseRest
+
+log = logging.getLogger(__name__)
 
 PARTIAL_DIR: Final = ".partial"
 
@@ -119,6 +122,10 @@ def _table(product_id: str, candles: Sequence[Candle], metadata: dict[str, str] 
     return table.replace_schema_metadata(metadata) if metadata else table
 
 
+def _too_many_candles(exc: ExchangeError) -> bool:
+    return exc.status == 400 and "number of candles" in str(exc)
+
+
 def _write_atomically(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.tmp")
@@ -159,19 +166,28 @@ async def download_candles(
     so far stay for the next run."""
     queues = [download.missing() for download in downloads]
     rounds = max((len(q) for q in queues), default=0)
+    per_request = MAX_CANDLES_PAGE
     for index in range(rounds):
         for download, queue in zip(downloads, queues, strict=True):
             if index >= len(queue):
                 continue
             page = queue[index]
+            product, timeframe = download.product_id, download.timeframe
             try:
-                candles = await client.candles(
-                    download.product_id, download.timeframe, page.start, page.end, page=MAX_CANDLES_PAGE
-                )
+                try:
+                    candles = await client.candles(product, timeframe, page.start, page.end, page=per_request)
+                except ExchangeError as exc:
+                    if per_request == CANDLES_PAGE or not _too_many_candles(exc):
+                        raise
+                    # Coinbase documents 350 per request but has answered "should be less than
+                    # 300": from here on each page is fetched in requests of the client's safe size.
+                    per_request = CANDLES_PAGE
+                    log.warning(
+                        "⚠️ The venue refused 350 candles per request; fetching %d at a time", per_request
+                    )
+                    candles = await client.candles(product, timeframe, page.start, page.end, page=per_request)
             except ExchangeError as exc:
-                raise ExchangeError(
-                    f"{download.product_id}: {exc}", status=exc.status, code=exc.code
-                ) from None
+                raise ExchangeError(f"{product}: {exc}", status=exc.status, code=exc.code) from None
             await asyncio.to_thread(
                 _write_atomically, _table(download.product_id, candles), download.partial / page.name
             )

@@ -124,3 +124,18 @@ async def test_an_unknown_product_is_named(sim: Simulator, tmp_path: Path) -> No
         assert caught.value.status == 404
     finally:
         await client.close()
+
+
+async def test_a_venue_refusing_350_candles_gets_smaller_requests(tmp_path: Path) -> None:
+    config = SimulatorConfig(products=("BTC-USD",), seed=11, rate_limits=False, max_candles_per_request=300)
+    simulator = Simulator(config)
+    await simulator.start("127.0.0.1", 0)
+    client = CoinbaseRest(simulator.rest_url, clock=SystemClock())
+    try:
+        plan = CandleDownload("BTC-USD", Timeframe.ONE_MINUTE, START, END, tmp_path)
+        counts = await download_candles(client, [plan], source="sim")
+    finally:
+        await client.close()
+        await simulator.stop()
+    assert counts == {"BTC-USD": (END - START) // 60}
+    assert client.requests.get((ENDPOINT, 400)) == 1  # refused once, then pages of 300 and the rest
