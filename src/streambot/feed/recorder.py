@@ -98,7 +98,11 @@ class FeedRecorder:
         self._now = clock.time
         self._max_pending = max_pending  # 0 once recording has failed
         self._pending: deque[tuple[float, bytes | str, FeedFrame | None]] = deque()
-        self._files = read_index(directory)  # an earlier recording into the same directory stays indexed
+        try:  # an earlier recording into the same directory stays indexed
+            self._files = read_index(directory)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("⚠️ %s is unreadable (%s); a new index is written", directory / INDEX_NAME, exc)
+            self._files = {}
         self.frames = 0  # written
         self.touched: set[str] = set()  # files written by this recorder (the index lists earlier ones too)
         self.dropped = 0  # the writer fell behind

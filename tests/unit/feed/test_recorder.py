@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,3 +127,37 @@ def test_a_disk_that_fails_stops_recording_with_one_clear_log_line(
     assert len(errors) == 1
     recorder.record(ticker("BTC-USD", "1", 9), None)  # no error, no growth: recording is off
     assert recorder.frames == 0
+
+
+def test_an_unreadable_index_is_replaced_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "index.json").write_text("{not json")
+    clock = ManualClock(START)
+    recorder = FeedRecorder(tmp_path, clock)
+    recorder.start()
+    frame = ticker("BTC-USD", "5", 1)
+    recorder.record(frame, parse_frame(frame, 0))
+    recorder.close()
+    assert any("is unreadable" in r.getMessage() for r in caplog.records)
+    assert read_index(tmp_path)[file_name_for(START.timestamp())].frames == 1
+
+
+def test_what_was_flushed_is_readable_while_recording_goes_on(tmp_path: Path) -> None:
+    """As after a crash: the file holds complete zstd frames up to the last flush (about a second)."""
+    clock = ManualClock(START)
+    recorder = FeedRecorder(tmp_path, clock)
+    recorder.start()
+    try:
+        for seq in range(5):
+            frame = ticker("BTC-USD", "7", seq)
+            recorder.record(frame, parse_frame(frame, 0))
+        clock.advance(clock.monotonic() + 1.5)  # the writer flushes when a second has passed
+        path = tmp_path / file_name_for(START.timestamp())
+        deadline = time.monotonic() + 10
+        read: list[Line] = []
+        while time.monotonic() < deadline and len(read) < 5:
+            time.sleep(0.02)
+            if path.exists():
+                read = lines_of(path)
+        assert len(read) == 5
+    finally:
+        recorder.close()
