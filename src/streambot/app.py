@@ -36,6 +36,7 @@ from streambot.domain import BotId, BotRecord, BotState, FeeSource, FeeTier, Pro
 from streambot.evaluator import StreamingEvaluator
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
+from streambot.feed.recorder import FeedRecorder
 from streambot.observability.activity import ActivityLog, CacheReading, ProductBots
 from streambot.observability.requests import RequestStats
 from streambot.observability.supervisor import Supervisor, TaskFactory
@@ -168,6 +169,7 @@ class Platform:
         feed: FeedClient,
         candles: MarketCandles,
         bot_errors: asyncio.Queue[tuple[BotId, str]],
+        recorder: FeedRecorder | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -187,6 +189,7 @@ class Platform:
         self.bots = bots
         self.trading = trading
         self.feed = feed
+        self.recorder = recorder  # the feed's own recording (STREAMBOT_RECORD_DIR), if any
         self.candles = candles
         # Every background task runs under it: one that dies is restarted (and alerted on).
         self.supervisor = Supervisor(clock)
@@ -247,7 +250,6 @@ class Platform:
 
         bus = InProcessBus(clock)
         prices = PriceBoard()
-        candles = MarketCandles(bus, settings.products)
 
         store = Store(settings.resolved_database_url, clock=clock)
         await store.open()
@@ -296,6 +298,8 @@ class Platform:
             session=session,
         )
         opened.push_async_callback(exchange.close)
+        # The dashboard's charts open on the venue's candles (the simulator's seeded history in paper).
+        candles = MarketCandles(bus, settings.products, history=exchange.candles, clock=clock)
         balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
         products = {p.product_id: p for p in await load_products(exchange, settings.products, clock)}
         # Live: the account's fee tier, read now and daily; paper: the configured one (the simulator's).
@@ -398,6 +402,7 @@ class Platform:
             clock=clock,
             reconcile_every=settings.reconcile_interval_s,
         )
+        recorder = FeedRecorder(settings.record_dir, clock) if settings.record_dir is not None else None
         feed = FeedClient(
             ws_url,
             settings.products,
@@ -411,6 +416,7 @@ class Platform:
             prices=exchange.best_bid_ask,
             poll_interval=settings.rest_poll_interval,
             on_user_gap=lambda reason: reconciler.run_once(),
+            recorder=recorder,
         )
         return cls(
             settings=settings,
@@ -432,6 +438,7 @@ class Platform:
             feed=feed,
             candles=candles,
             bot_errors=bot_errors,
+            recorder=recorder,
         )
 
     # --- start-up --------------------------------------------------------------------------
@@ -452,6 +459,8 @@ class Platform:
         self._spawn(self._record_bot_errors, "bot-errors")
         self._spawn(self.evaluator.run, "evaluator")
         self._spawn(lambda: self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
+        if self.recorder is not None:
+            self.recorder.start()
         self._spawn(self.feed.run, "feed")
         simulator = self.simulator
         if simulator is not None and settings.market_data is MarketData.COINBASE:
@@ -596,6 +605,8 @@ class Platform:
 
     async def stop(self) -> None:
         await self.feed.stop()
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)
         await self.supervisor.stop()
         await self.order_path.close()
         while not self._bot_errors.empty():

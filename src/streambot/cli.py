@@ -328,6 +328,139 @@ def _benchmarks() -> Callable[[str], ModuleType]:
     return lambda name: importlib.import_module(f"bench.{name}")
 
 
+# --- recording and candle downloads (issue 15: feed/recorder.py, venues/coinbase/candle_download.py) ---
+
+
+def _product_list(text: str | None, default: tuple[str, ...], flag: str = "--products") -> tuple[str, ...]:
+    if text is None:
+        return default
+    products = tuple(dict.fromkeys(p.strip().upper() for p in text.split(",") if p.strip()))
+    if not products:
+        _fail(f"{flag} lists no product")
+    for product in products:
+        base, sep, quote = product.partition("-")
+        if not (sep and base and quote):
+            _fail(f"{flag}: {product!r} is not of the form BASE-QUOTE")
+    return products
+
+
+@cli.command()
+def record(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the hourly feed-*.jsonl.zst files")],
+    products: Annotated[
+        str | None, typer.Option(help="Comma-separated products (default: STREAMBOT_PRODUCTS)")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds to record (default: until Ctrl-C or SIGTERM)")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="WebSocket URL (default: STREAMBOT_COINBASE_WS_URL, e.g. the simulator's)"),
+    ] = None,
+) -> None:
+    """Record the raw market-data frames (ticker + heartbeats) with their receive time: zstd JSON
+    lines rotated per UTC hour, plus index.json (products and time span per file)."""
+    from streambot.clock import SystemClock
+    from streambot.feed.record_session import record_feed
+
+    settings = load_settings()
+    streambot_logging.configure(settings.log_level, settings.log_format)
+    chosen = _product_list(products, settings.products)
+    if duration is not None and duration <= 0:
+        _fail("--duration must be positive")
+    if out.exists() and not out.is_dir():
+        _fail(f"--out: {out} exists and is not a directory")
+    try:
+        summary = asyncio.run(
+            record_feed(url or settings.coinbase_ws_url, chosen, out, SystemClock(), duration)
+        )
+    except OSError as exc:
+        _fail(f"--out: cannot record into {out} ({exc.strerror or exc})")
+    print(summary.line(out), flush=True)
+
+
+def _utc_seconds(text: str, flag: str) -> int:
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"{flag}: {text!r} is not a date like 2026-01-01 or 2026-01-01T12:00")
+    return int((when.replace(tzinfo=UTC) if when.tzinfo is None else when).timestamp())
+
+
+@cli.command()
+def download(
+    products: Annotated[str, typer.Option(help="Comma-separated products, e.g. BTC-USD,ETH-USD")],
+    start: Annotated[str, typer.Option(help="First day (UTC), e.g. 2026-01-01 or 2026-01-01T12:00")],
+    end: Annotated[str, typer.Option(help="End (UTC, exclusive), e.g. 2026-01-08")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for <PRODUCT>-<timeframe>.parquet")],
+    timeframe: Annotated[str, typer.Option(help="Candle length: 1m, 5m, 15m, 30m, 1h, 2h, 6h, 1d")] = "1m",
+    url: Annotated[
+        str | None, typer.Option(help="REST URL (default: STREAMBOT_COINBASE_REST_URL, e.g. the simulator's)")
+    ] = None,
+) -> None:
+    """Download public Coinbase candles into DIR/<PRODUCT>-<timeframe>.parquet (sorted, no duplicates).
+
+    Resumable: each page of 350 candles fetched is kept in DIR/.partial/<PRODUCT>-<timeframe>/, and
+    a rerun fetches only the pages missing before merging them all; delete DIR/.partial to fetch
+    everything again. Only closed candles are fetched."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from streambot.clock import SystemClock
+    from streambot.domain import Timeframe
+    from streambot.exchange import ExchangeError
+    from streambot.venues.coinbase.candle_download import CandleDownload, download_candles
+    from streambot.venues.coinbase.client import CoinbaseRest
+
+    settings = load_settings()
+    streambot_logging.configure(settings.log_level, settings.log_format)
+    chosen = _product_list(products, ())
+    try:
+        frame = Timeframe(timeframe)
+    except ValueError:
+        _fail(f"--timeframe: {timeframe!r} is not one of {', '.join(t.value for t in Timeframe)}")
+    first, stop = _utc_seconds(start, "--start"), _utc_seconds(end, "--end")
+    if first >= stop:
+        _fail(f"--start {start} must be before --end {end}")
+    clock = SystemClock()
+    closed = int(clock.time()) // frame.seconds * frame.seconds  # the forming candle is not fetched
+    stop = min(stop, closed)
+    if first >= stop:
+        _fail(f"--start {start} is not before the last closed {frame.value} candle")
+    rest_url = url or settings.coinbase_rest_url
+    if out.exists() and not out.is_dir():
+        _fail(f"--out: {out} exists and is not a directory")
+    downloads = [CandleDownload(p, frame, first, stop, out) for p in chosen]
+
+    async def fetch() -> dict[str, int]:
+        client = CoinbaseRest(rest_url, clock=clock)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        try:
+            with Progress(*columns, transient=False) as progress:
+                tasks = {
+                    d.product_id: progress.add_task(f"{d.product_id} {frame.value}", total=len(d.missing()))
+                    for d in downloads
+                }
+                return await download_candles(
+                    client, downloads, source=rest_url, on_page=lambda p, _: progress.advance(tasks[p])
+                )
+        finally:
+            await client.close()
+
+    try:
+        counts = asyncio.run(fetch())
+    except ExchangeError as exc:
+        if exc.status in (400, 404):
+            _fail(f"--products: the exchange refused {exc}")
+        typer.secho(f"streambot: download stopped, rerun to resume: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot download into {out} or from {rest_url}: {exc}")
+    for download_ in downloads:
+        print(f"{download_.path}: {counts[download_.product_id]} candles", flush=True)
+
+
 def main() -> None:
     try:
         cli()

@@ -68,3 +68,25 @@ def test_bench_names_the_benchmarks_it_knows() -> None:
     result = CliRunner().invoke(cli, ["bench", "nonsense"])
     assert result.exit_code == 2
     assert "unknown benchmark 'nonsense'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--start", "2026-01-08"], "--start 2026-01-08 must be before --end 2026-01-08"),
+        (["--start", "2026-13-01"], "--start: '2026-13-01' is not a date like 2026-01-01"),
+        (["--start", "2026-01-01", "--timeframe", "7m"], "--timeframe: '7m' is not one of 1m, 5m,"),
+        (
+            ["--start", "2026-01-01", "--products", "BTCUSD"],
+            "--products: 'BTCUSD' is not of the form BASE-QUOTE",
+        ),
+        (["--start", "2099-01-01", "--end", "2099-01-02"], "is not before the last closed 1m candle"),
+    ],
+)
+def test_download_refuses_bad_input_with_one_sentence(tmp_path: Path, args: list[str], expected: str) -> None:
+    base = {"--products": "BTC-USD", "--end": "2026-01-08", "--out": str(tmp_path)}
+    flags = [part for flag, value in base.items() if flag not in args for part in (flag, value)]
+    result = CliRunner().invoke(cli, ["download", *flags, *args, "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert "Traceback" not in result.output

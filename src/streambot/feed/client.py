@@ -38,6 +38,7 @@ from streambot.feed.gaps import GapDetector
 from streambot.feed.log_once import OnceLogger
 from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame
 from streambot.feed.poller import PriceSource, RestPricePoller
+from streambot.feed.recorder import FeedRecorder
 from streambot.feed.state import FeedStateMachine, FeedStatus
 from streambot.feed.user_gaps import UserGapHandler, UserGapReconciler
 from streambot.feed.watchdog import StreamWatchdog
@@ -77,6 +78,7 @@ class FeedClient:
         poll_grace: float = POLL_GRACE_S,
         on_user_gap: UserGapHandler | None = None,
         backoff: ReconnectBackoff | None = None,
+        recorder: FeedRecorder | None = None,
     ) -> None:
         if not products:
             raise ValueError("FeedClient needs at least one product")
@@ -104,6 +106,8 @@ class FeedClient:
             if on_user_gap is not None and USER_CHANNEL in self.channels
             else None
         )
+        # Every frame received, raw, with its receive time (STREAMBOT_RECORD_DIR, `streambot record`).
+        self._recorder = recorder
         self._stream_enabled = True
         self._wake: asyncio.Event | None = None
 
@@ -355,6 +359,7 @@ class FeedClient:
         debug_enabled = log.isEnabledFor
         text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
         tickers_kind, heartbeat_kind = FrameKind.TICKERS, FrameKind.HEARTBEAT
+        recording = self._recorder.record if self._recorder is not None else None
         last_seq = -1
         dropped_in_a_row = 0
         live = False
@@ -372,9 +377,14 @@ class FeedClient:
             try:
                 frame = parse(msg.data, stamp())
             except MalformedFrame as exc:
+                if recording is not None:
+                    recording(msg.data, None)
                 self.malformed += 1
                 self._warn.warn("malformed", "", "Malformed feed frame (%s): %.200r", exc, msg.data)
                 continue
+            if recording is not None:
+                # After the parse, so the recorder takes the products from it instead of parsing again.
+                recording(msg.data, frame)
 
             seq = frame.sequence
             if seq is not None:

@@ -26,13 +26,14 @@ import numpy as np
 
 from streambot.clock import Clock
 from streambot.domain import Product, to_decimal
+from streambot.simulator.history import SeededHistory
 
 log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY: Final = 86_400
 MINUTE: Final = 60
 HISTORY_MINUTES: Final = 3 * 1440  # bound of the candle buffer (3 days of minutes)
-BACKFILL_MINUTES: Final = 1440
+BACKFILL_MINUTES: Final = 1440  # of the seeded history, in the buffer for the 24 h figures
 TRADE_HISTORY: Final = 200
 MEAN_REVERSION_HALF_LIFE_S: Final = 3 * SECONDS_PER_DAY
 PERCENT_QUANTUM: Final = Decimal("0.00000001")
@@ -522,6 +523,11 @@ class SimMarket:
         self._clock = clock
         start = clock.time()
         self._seed = seed
+        # The past before the live walk's first minute is the seeded history (simulator/history.py);
+        # an unseeded market draws a seed for it, so its candles still join up.
+        self._history_seed = seed if seed is not None else random.randrange(2**62)
+        self._live_from = int(start // MINUTE) * MINUTE
+        self._histories: dict[str, SeededHistory] = {}
         self._states: dict[str, _ProductState] = {}
         self._listeners: list[TickListener] = []
         for product_id in dict.fromkeys(product_ids):
@@ -533,9 +539,19 @@ class SimMarket:
                 self._generator(product_id, "draws"),
             )
             self._states[product_id] = state
-            self._backfill(state, start, backfill_minutes)
+            self._histories[product_id] = SeededHistory(
+                self._history_seed,
+                product_id,
+                level=float(spec.price),
+                daily_volatility=spec.daily_volatility,
+                quote_increment=state.quote_f,
+                base_increment=state.base_f,
+                daily_volume=spec.daily_volume,
+            )
+            self._backfill(state, backfill_minutes)
             self._quote(state)
-            state.price = min(max(_units(spec.price, state.quote), state.bid), state.ask)
+            level = max(1, round(math.exp(state.log_mid) / state.quote_f))
+            state.price = min(max(level, state.bid), state.ask)
             self._record(state, start, trade=None)
 
     def _rng(self, product_id: str, purpose: str) -> random.Random:
@@ -607,34 +623,91 @@ class SimMarket:
         return bids[:levels], asks[:levels]
 
     def candles(
-        self, product_id: str, start: int, end: int, granularity: int, limit: int = 350
+        self,
+        product_id: str,
+        start: int,
+        end: int,
+        granularity: int,
+        limit: int = 350,
+        *,
+        past: dict[int, list[int]] | None = None,
     ) -> list[MarketCandle]:
-        """Candles of ``granularity`` seconds (a multiple of 60) starting in [start, end], newest first."""
-        if granularity < MINUTE or granularity % MINUTE:
-            raise ValueError("granularity must be a positive multiple of 60 seconds")
+        """Candles of ``granularity`` seconds (a multiple of 60) starting in [start, end], newest first,
+        at most ``limit`` (the newest). Minutes before the live walk began come from the seeded
+        history (``past``: ``history_buckets`` computed beforehand, e.g. in a thread), the others
+        from the live minutes kept (the last ``HISTORY_MINUTES``)."""
         state = self._state(product_id)
-        buckets: dict[int, list[int]] = {}  # start: [low, high, open, close, volume] in increments
-        for minute in reversed(state.minutes):
-            bucket = minute.start - minute.start % granularity
-            if bucket > end:
+        span = self._span(state, start, end, granularity, limit)
+        if span is None:
+            return []
+        first, last = span
+        if past is None:
+            past = self.history_buckets(product_id, start, end, granularity, limit)
+        # start: [low, high, open, close, volume] in increments
+        buckets = {bucket: list(row) for bucket, row in past.items() if first <= bucket <= last}
+        for minute in state.minutes:  # oldest first
+            if minute.start < self._live_from or minute.start < first:
                 continue
-            if bucket < start:
+            bucket = minute.start - minute.start % granularity
+            if bucket > last:
                 break
             found = buckets.get(bucket)
             if found is None:
-                if len(buckets) >= limit:
-                    break
                 buckets[bucket] = [minute.low, minute.high, minute.open, minute.close, minute.volume]
-            else:  # walking backwards: this minute is earlier than what the bucket holds
+            else:
                 found[0] = min(found[0], minute.low)
                 found[1] = max(found[1], minute.high)
-                found[2] = minute.open
+                found[3] = minute.close
                 found[4] += minute.volume
         quote, base = state.quote, state.base
         return [
             MarketCandle(bucket, quote * low, quote * high, quote * open_, quote * close, base * volume)
-            for bucket, (low, high, open_, close, volume) in buckets.items()
+            for bucket, (low, high, open_, close, volume) in sorted(buckets.items(), reverse=True)
         ]
+
+    def history_buckets(
+        self, product_id: str, start: int, end: int, granularity: int, limit: int = 350
+    ) -> dict[int, list[int]]:
+        """The seeded history's part of ``candles``: bucket start → [low, high, open, close, volume]
+        in increments. Pure numpy over the immutable history, so it may run in a thread (a page of
+        daily candles is half a million minutes)."""
+        state = self._state(product_id)
+        span = self._span(state, start, end, granularity, limit)
+        if span is None:
+            return {}
+        first, last = span
+        history_end = min(last + granularity, self._live_from)
+        if first >= history_end:
+            return {}
+        past = self._histories[product_id].minutes(first, (history_end - first) // MINUTE)
+        at = np.flatnonzero(np.diff(past.start // granularity, prepend=-1))  # each bucket's first minute
+        rows = zip(
+            past.start[at] // granularity * granularity,
+            np.minimum.reduceat(past.low, at),
+            np.maximum.reduceat(past.high, at),
+            past.open[at],
+            past.close[np.append(at[1:], len(past.start)) - 1],
+            np.add.reduceat(past.volume, at),
+            strict=True,
+        )
+        return {
+            int(bucket): [int(low), int(high), int(open_), int(close), int(volume)]
+            for bucket, low, high, open_, close, volume in rows
+        }
+
+    def _span(
+        self, state: _ProductState, start: int, end: int, granularity: int, limit: int
+    ) -> tuple[int, int] | None:
+        """The first and last bucket ``candles`` returns, or None when there is none."""
+        if granularity < MINUTE or granularity % MINUTE:
+            raise ValueError("granularity must be a positive multiple of 60 seconds")
+        first = -(-start // granularity) * granularity  # the first bucket starting at or after start
+        minutes = state.minutes
+        newest = minutes[-1].start if minutes else self._live_from
+        last = min(end, newest) - min(end, newest) % granularity  # no candle of the future
+        if last < first or limit < 1:
+            return None
+        return max(first, last - (limit - 1) * granularity), last
 
     # --- listeners -----------------------------------------------------------------------------
 
@@ -852,35 +925,19 @@ class SimMarket:
             if state.window_lows and state.window_lows[0] is minute:
                 state.window_lows.popleft()
 
-    def _backfill(self, state: _ProductState, now: float, minutes: int) -> None:
-        """A past that ends at the starting price, so 24 h figures and candles exist from the start."""
-        spec = state.spec
-        rng = state.rng
-        increment_f = state.quote_f
-        per_minute = spec.daily_volatility / math.sqrt(1440)
-        mean_volume = spec.daily_volume / 1440
-        current_start = int(now // MINUTE) * MINUTE
-        closes = [math.log(float(spec.price))]
-        for _ in range(minutes):
-            closes.append(closes[-1] + per_minute * rng.gauss(0.0, 1.0))
-        closes.reverse()  # walked backwards from now; oldest first from here on
-
-        def units(log_price: float) -> int:
-            return max(1, round(math.exp(log_price) / increment_f))
-
-        for index in range(minutes):
-            open_, close = units(closes[index]), units(closes[index + 1])
-            wiggle = abs(rng.gauss(0.0, per_minute / 2))
-            high = max(open_, close, units(max(closes[index], closes[index + 1]) + wiggle))
-            low = min(open_, close, units(min(closes[index], closes[index + 1]) - wiggle))
-            # The volume as a decimal first, so it is exactly the one rounded down onto the increment.
-            volume = int(to_decimal(mean_volume * rng.expovariate(1.0)) // spec.base_increment)
-            start = current_start - (minutes - index) * MINUTE
-            candle = MinuteCandle(start, open_, high, low, close, volume)
-            if state.minutes:
-                self._complete(state, state.minutes[-1])
-            state.minutes.append(candle)
-        state.log_mid = closes[-1]
+    def _backfill(self, state: _ProductState, minutes: int) -> None:
+        """The seeded history's last ``minutes`` into the buffer, so 24 h figures exist from the
+        start; the live walk starts at the history's price of its first minute."""
+        history = self._histories[state.spec.product_id]
+        if minutes > 0:
+            past = history.minutes(self._live_from - minutes * MINUTE, minutes)
+            rows = zip(past.start, past.open, past.high, past.low, past.close, past.volume, strict=True)
+            for start, open_, high, low, close, volume in rows:
+                candle = MinuteCandle(int(start), int(open_), int(high), int(low), int(close), int(volume))
+                if state.minutes:
+                    self._complete(state, state.minutes[-1])
+                state.minutes.append(candle)
+        state.log_mid = math.log(history.price_at(self._live_from))
         for minute in state.minutes:
             state.high_52w = max(state.high_52w, minute.high)
             state.low_52w = min(state.low_52w, minute.low)

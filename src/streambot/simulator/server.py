@@ -73,6 +73,9 @@ class SimulatorConfig:
     replay_speed: float = 1.0
     replay_loop: bool = True
     ticker_batch_interval: float = 5.0
+    # Coinbase documents 350 candles per request but has answered "should be less than 300":
+    # 300 here rehearses that answer.
+    max_candles_per_request: int = 350
     market_trades_interval: float = 0.25
     # Finish a create or cancel whose client went away (timeout, dropped connection), as Coinbase
     # does; False cancels it with the request (aiohttp's default).
@@ -129,7 +132,9 @@ class Simulator:
             public_rate=config.public_rate,
             finish_abandoned=config.finish_abandoned_requests,
         )
-        self._rest = SimulatedRestApi(self.market, self.book, self._save, clock=clock)
+        self._rest = SimulatedRestApi(
+            self.market, self.book, self._save, clock=clock, max_candles=config.max_candles_per_request
+        )
         self._admin = FaultAdmin(self.faults)
         self._store = PaperAccountStore(config.state_path) if config.state_path is not None else None
         # Registered for the simulator's whole life: the paper account must follow external ticks

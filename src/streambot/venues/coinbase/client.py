@@ -83,6 +83,7 @@ ACCOUNTS_PAGE: Final = 250
 ORDERS_PAGE: Final = 100
 FILLS_PAGE: Final = 100
 CANDLES_PAGE: Final = 300  # documented max is 350, but a 2023 error text said "less than 300"
+MAX_CANDLES_PAGE: Final = 350  # the documented limit (``streambot download`` pages at it)
 CANCEL_BATCH: Final = 100  # undocumented limit; nautilus_trader chunks by 100
 # Ids per List Orders / List Fills request: ~47 URL bytes each keeps the query near 2.4 KB.
 ORDER_IDS_PER_REQUEST: Final = 50
@@ -164,12 +165,13 @@ class CoinbaseRest:
         return parse_best_bid_ask(await self._get("/best_bid_ask", [("product_ids", p) for p in product_ids]))
 
     async def candles(
-        self, product_id: ProductId, timeframe: Timeframe, start: int, end: int
+        self, product_id: ProductId, timeframe: Timeframe, start: int, end: int, *, page: int = CANDLES_PAGE
     ) -> list[Candle]:
         """Candles of ``timeframe`` starting in ``[start, end)`` (UNIX seconds), oldest first.
 
-        Ranges longer than one request allows are fetched in pages; intervals without trades have
-        no candle.
+        Ranges longer than one request allows (``page`` candles, at most 350) are fetched in pages;
+        intervals without trades have no candle. Without a key the public ``/market`` endpoint
+        answers (its own, looser rate limit), so candles need no account.
         """
         granularity = GRANULARITY.get(timeframe)
         if granularity is None:
@@ -181,17 +183,21 @@ class CoinbaseRest:
         if start >= end:
             return []
         found: dict[int, Candle] = {}
+        page = max(1, min(page, MAX_CANDLES_PAGE))
+        path = f"/products/{product_id}/candles"
+        if self._signer is None:
+            path = "/market" + path
         page_start = start
         while page_start < end:
             # Inclusive end on the wire: stop one second short so pages do not overlap.
-            page_end = min(end, page_start + CANDLES_PAGE * seconds)
+            page_end = min(end, page_start + page * seconds)
             params = [
                 ("start", str(page_start)),
                 ("end", str(page_end - 1)),
                 ("granularity", granularity),
-                ("limit", str(CANDLES_PAGE)),
+                ("limit", str(page)),
             ]
-            body = await self._get(f"/products/{product_id}/candles", params)
+            body = await self._get(path, params)
             for candle in parse_candles(body, seconds):
                 if start <= candle.start < end:
                     found[candle.start] = candle
@@ -476,6 +482,7 @@ class CoinbaseRest:
 _PUBLIC_PREFIXES: Final = ("/market/", "/time")
 _ENDPOINT_PATTERNS: Final = (
     (re.compile(r"^/products/[^/]+/candles$"), "/products/{product_id}/candles"),
+    (re.compile(r"^/market/products/[^/]+/candles$"), "/market/products/{product_id}/candles"),
     (re.compile(r"^/products/[^/]+/ticker$"), "/products/{product_id}/ticker"),
     (re.compile(r"^/products/[^/]+$"), "/products/{product_id}"),
     (re.compile(r"^/orders/historical/(?!batch$|fills$)[^/]+$"), "/orders/historical/{order_id}"),
