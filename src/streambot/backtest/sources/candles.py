@@ -24,8 +24,8 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from streambot.backtest.sources.tally import Tally, Window
 from streambot.backtest.sources.ticks import TimedTick, make_ticker
