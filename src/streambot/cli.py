@@ -180,14 +180,21 @@ def _read_key_file(path: Path) -> tuple[str, str]:
 @cli.command()
 def backtest(
     data: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--data",
             help="A recording (folder or feed-*.jsonl.zst), a Parquet candle file, or JSON lines of ticks "
             "or ticker frames (plain, .gz, .zst); repeatable, merged by time",
         ),
-    ],
-    bots: Annotated[Path, typer.Option("--bots", help="JSON list of bots, as POST /api/v1/bots takes them")],
+    ] = None,
+    bots: Annotated[
+        Path | None,
+        typer.Option(
+            "--bots",
+            help="JSON list of bots, as POST /api/v1/bots takes them "
+            "(default with --compare-session: the session's)",
+        ),
+    ] = None,
     json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object as the last line of stdout")
     ] = False,
@@ -209,6 +216,14 @@ def backtest(
     sample_s: Annotated[
         float, typer.Option("--sample-s", help="Equity sampled every this many seconds of data")
     ] = 60.0,
+    compare_session: Annotated[
+        str | None,
+        typer.Option(
+            "--compare-session",
+            help="A session's data dir (or database URL): replay its recording (--data, default "
+            "DIR/recording) with its bots and print where replay and session differ, and why",
+        ),
+    ] = None,
 ) -> None:
     """Replay market data through the live engine (evaluator, strategies, risk rules, order path) on a
     ManualClock against the matcher: deterministic, tick by tick, with fees and latency."""
@@ -240,10 +255,34 @@ def backtest(
         _fail("--latency-ms must be 0 or more")
     if sample_s <= 0:
         _fail("--sample-s must be positive")
+    session = None
+    if compare_session is not None:
+        from streambot.backtest.compare import database_url, read_session
+        from streambot.clock import SystemClock
+
+        where = Path(compare_session)
+        if "://" not in compare_session and not (where / "streambot.db").is_file():
+            _fail(
+                f"--compare-session: {compare_session} holds no streambot.db "
+                "(give a data dir or a database URL)"
+            )
+        url = compare_session if "://" in compare_session else database_url(where)
+        try:
+            session = asyncio.run(read_session(url, SystemClock()))
+        except Exception as exc:  # the session's database could not be read: say why
+            _fail(f"--compare-session: cannot read {compare_session}: {exc}")
+        if not data and "://" not in compare_session and (where / "recording").is_dir():
+            data = [str(where / "recording")]
+    if not data:
+        _fail("--data: give at least one recording, candle file or JSON-lines file")
+    if bots is None and session is None:
+        _fail("--bots: give the bots to replay (a JSON list, as POST /api/v1/bots takes them)")
     try:
-        specs = read_bots(bots)
+        specs = read_bots(bots) if bots is not None else session.bots if session is not None else []
     except BotFileError as exc:
         _fail(f"--bots: {exc}")
+    if not specs:
+        _fail("--bots: the session has no bots to replay")
     config = BacktestConfig(
         fee_tier=tier,
         latency_s=latency_ms / 1000,
@@ -260,6 +299,7 @@ def backtest(
         end=window[1],
         as_json=json,
         report_dir=report_dir,
+        session=session,
     )
     if status:
         raise typer.Exit(code=status)

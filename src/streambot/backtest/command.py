@@ -16,6 +16,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from streambot.backtest.compare import Session, compare, print_comparison
 from streambot.backtest.engine import BacktestConfig, BotFileError
 from streambot.backtest.html_report import write_report
 from streambot.backtest.json_summary import iso, json_summary
@@ -101,6 +102,7 @@ def backtest_command(
     end: float | None,
     as_json: bool,
     report_dir: Path | None,
+    session: Session | None = None,
 ) -> int:
     """Run, print, write; the exit status (0, or 2 for input the run refused)."""
     console = Console(stderr=as_json)
@@ -119,8 +121,13 @@ def backtest_command(
     if report_dir is not None:
         page = write_report(result, report_dir)
         console.print(f"📄 Report: {page}")
+    summary = json_summary(result)
+    if session is not None:
+        comparison = compare(session, result)
+        print_comparison(comparison, console)
+        summary["compare"] = comparison.as_json()
     if as_json:
-        sys.stdout.write(orjson.dumps(json_summary(result)).decode() + "\n")
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
         sys.stdout.flush()
     return 0
 

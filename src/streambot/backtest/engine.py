@@ -33,6 +33,7 @@ import orjson
 from streambot.backtest.memory_store import MemoryStore
 from streambot.backtest.result import (
     BacktestFill,
+    BacktestOrder,
     BacktestResult,
     BacktestTrade,
     BotResult,
@@ -408,6 +409,20 @@ class Backtest:
                     client_order_id=trade.client_order_id,
                 )
             )
+        decisions = [
+            BacktestOrder(
+                bot=spec.name,
+                side=order.side.value,
+                time=order.created_at.timestamp(),
+                status=order.status.value,
+                error_code=order.error_code,
+                reason=order.reason,
+                price=order.average_price,
+                filled_size=order.filled_size,
+                client_order_id=order.client_order_id,
+            )
+            for order in sorted(orders, key=lambda o: (o.created_at, o.client_order_id))
+        ]
         tick = self._last.get(spec.product_id)
         last_price = Decimal(repr(tick.price)) if tick is not None else Decimal(0)
         unrealized = position.base * last_price - position.cost if position.base else Decimal(0)
@@ -419,6 +434,7 @@ class Backtest:
             budget=spec.budget,
             fills=fills,
             trades=rows,
+            decisions=decisions,
             equity=tracked.equity,
             signals=runtime.signals,
             orders=sum(1 for o in orders if o.exchange_order_id),

@@ -58,6 +58,22 @@ class BacktestTrade:
 
 
 @dataclass(frozen=True, slots=True)
+class BacktestOrder:
+    """One decision of a bot that reached the order path: the intent as stored, and how it ended
+    (filled, rejected by a risk rule or the exchange, or still under way when the data ended)."""
+
+    bot: str
+    side: str
+    time: float  # when it was decided (the intent's created_at)
+    status: str  # OrderStatus value: filled, rejected, submitted…
+    error_code: str  # why it was rejected, e.g. LOSS_COOLDOWN, INSUFFICIENT_FUND
+    reason: str  # the strategy's reason for the signal
+    price: Decimal  # average fill price (0 when nothing filled)
+    filled_size: Decimal
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class EquitySample:
     """A bot's value at ``time``: budget + realized P&L + unrealized P&L marked at the last price."""
 
@@ -76,6 +92,7 @@ class BotResult:
     budget: Decimal
     fills: list[BacktestFill] = field(default_factory=list)
     trades: list[BacktestTrade] = field(default_factory=list)
+    decisions: list[BacktestOrder] = field(default_factory=list)  # every intent, in time order
     # Sampled on a fixed data-time grid (``BacktestResult.sample_s``), and at every trade, and at
     # the first and last tick: enough for returns, drawdown and charts without one point a tick.
     equity: list[EquitySample] = field(default_factory=list)
