@@ -216,6 +216,14 @@ def backtest(
     sample_s: Annotated[
         float, typer.Option("--sample-s", help="Equity sampled every this many seconds of data")
     ] = 60.0,
+    save: Annotated[
+        str | None,
+        typer.Option(
+            "--save",
+            help="Also write the run's bots, orders, fills and trades into this database (a SQLite file "
+            "or a database URL; not the platform's own). Without it everything stays in memory",
+        ),
+    ] = None,
     compare_session: Annotated[
         str | None,
         typer.Option(
@@ -300,6 +308,11 @@ def backtest(
         as_json=json,
         report_dir=report_dir,
         session=session,
+        save=(
+            save
+            if save is None or "://" in save
+            else f"sqlite+aiosqlite:///{Path(save).resolve().as_posix()}"
+        ),
     )
     if status:
         raise typer.Exit(code=status)

@@ -103,11 +103,12 @@ def backtest_command(
     as_json: bool,
     report_dir: Path | None,
     session: Session | None = None,
+    save: str | None = None,
 ) -> int:
     """Run, print, write; the exit status (0, or 2 for input the run refused)."""
     console = Console(stderr=as_json)
     errors = Console(stderr=True)
-    request = BacktestRequest(data=data, bots=bots, start=start, end=end, config=config)
+    request = BacktestRequest(data=data, bots=bots, start=start, end=end, config=config, save=save)
     # Each refused signal is logged live; in a replay of millions of ticks that is noise the
     # summary already counts (rejected), so only errors are shown while it runs.
     logging.getLogger("streambot").setLevel(logging.ERROR)
@@ -118,6 +119,8 @@ def backtest_command(
         errors.print(f"[red]streambot: {exc}[/red]")
         return 2
     print_summary(result, console)
+    if save is not None:
+        console.print(f"💾 Saved the run's bots, orders, fills and trades to {save}")
     if report_dir is not None:
         page = write_report(result, report_dir)
         console.print(f"📄 Report: {page}")

@@ -14,6 +14,7 @@ from itertools import chain
 
 from streambot.backtest.engine import Backtest, BacktestConfig, BotFileError, Progress
 from streambot.backtest.result import BacktestResult
+from streambot.backtest.save import SaveError, save_run
 from streambot.backtest.sources import BacktestData, DataSourceError
 from streambot.bots import BotCreate
 from streambot.domain import Product, ProductId
@@ -32,6 +33,7 @@ class BacktestRequest:
     start: float | None = None  # --from, UNIX seconds
     end: float | None = None  # --to
     config: BacktestConfig = field(default_factory=BacktestConfig)
+    save: str | None = None  # --save: a database URL to write the run's records into
 
 
 def products_of(bots: Sequence[BotCreate], rules: ProductRules) -> Mapping[ProductId, Product]:
@@ -72,6 +74,11 @@ async def run_backtest(
     await backtest.run(chain((first,), ticks), progress)
     await backtest.finish()
     elapsed = time.perf_counter() - began
+    if request.save is not None:
+        try:
+            await save_run(backtest.store, request.save, backtest.clock)
+        except SaveError as exc:
+            raise BacktestError(f"--save: {exc}") from None
     return backtest.result(
         data=[str(path) for path in request.data],
         candle_derived=data.candle_derived,

@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -155,3 +156,24 @@ def test_output_is_byte_identical_across_processes_runs_and_compression(
     assert backtest(inputs["recording"], inputs["bots"], tmp_path)[0] == first
     for kind in ("plain", "gz", "zst"):
         assert backtest(inputs[kind], inputs["bots"], tmp_path)[0] == first, kind
+
+
+def test_save_writes_the_run_into_a_database_once(inputs: dict[str, Path], tmp_path: Path) -> None:
+    database = tmp_path / "run.db"
+    command = [sys.executable, "-m", "streambot.cli", "backtest", "--data", str(inputs["recording"])]
+    command += ["--bots", str(inputs["bots"]), "--save", str(database)]
+    env = {**os.environ, "STREAMBOT_DATA_DIR": str(tmp_path)}
+    first = subprocess.run(command, capture_output=True, env=env, timeout=300, check=False)
+    assert first.returncode == 0, first.stderr.decode()[-2000:]
+    with sqlite3.connect(database) as db:
+        orders = db.execute("select count(*) from orders").fetchone()[0]
+        fills = db.execute("select count(*) from fills").fetchone()[0]
+        bots = db.execute("select count(*) from bots").fetchone()[0]
+    assert orders > 10
+    assert fills > 0
+    assert bots == len(BOTS)
+    again = subprocess.run(command, capture_output=True, env=env, timeout=300, check=False)
+    assert again.returncode == 2
+    assert b"already holds this run's orders" in again.stderr
+    with sqlite3.connect(database) as db:
+        assert db.execute("select count(*) from bots").fetchone()[0] == len(BOTS)
