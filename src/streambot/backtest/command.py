@@ -22,6 +22,7 @@ from streambot.backtest.html_report import write_report
 from streambot.backtest.json_summary import iso, json_summary
 from streambot.backtest.result import BacktestResult
 from streambot.backtest.run import BacktestError, BacktestRequest, ProductRules, run_backtest
+from streambot.backtest.sources import BacktestData, DataSourceError
 from streambot.backtest.terminal import print_summary
 from streambot.bots import BotCreate
 
@@ -75,7 +76,11 @@ class _Bar:
         self._task = self._progress.add_task("replay", total=total, ticks=0, rate=0.0, at="")
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None and self._task is not None:
+            total = self._progress.tasks[0].total
+            if total is not None:  # the data ended: the bar says done, whatever the span hint said
+                self._progress.update(self._task, completed=total)
         self._progress.__exit__(None, None, None)
 
     def update(self, ticks: int, at: float) -> None:
@@ -113,7 +118,11 @@ def backtest_command(
     # summary already counts (rejected), so only errors are shown while it runs.
     logging.getLogger("streambot").setLevel(logging.ERROR)
     try:
-        with _Bar(errors, start, end) as bar:
+        span = BacktestData.open(data, start, end).span_hint()
+    except DataSourceError:
+        span = None  # the run says what is wrong with the paths
+    try:
+        with _Bar(errors, *(span if span is not None else (start, end))) as bar:
             result = asyncio.run(run_backtest(request, rules, bar.update))
     except (BacktestError, BotFileError) as exc:
         errors.print(f"[red]streambot: {exc}[/red]")

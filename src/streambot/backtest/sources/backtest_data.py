@@ -65,6 +65,27 @@ class _Source:
     files: tuple[Path, ...]
 
 
+def _span_of(source: _Source) -> tuple[float, float] | None:
+    try:
+        if source.kind is SourceKind.RECORDING:
+            spans: list[tuple[float, float]] = []
+            for folder in {path.parent for path in source.files}:
+                index = msgspec.json.decode((folder / "index.json").read_bytes())
+                for name, entry in index.get("files", {}).items():
+                    if folder / name in source.files:
+                        spans.append((float(entry["start"]), float(entry["end"])))
+            return (min(s for s, _ in spans), max(e for _, e in spans)) if spans else None
+        if source.kind is SourceKind.CANDLES:
+            import pyarrow.parquet as pq
+
+            column = pq.read_table(source.files[0], columns=["start"]).column("start")
+            first, last = column[0].as_py(), column[-1].as_py()
+            return (first.timestamp(), last.timestamp() + 60)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, msgspec.DecodeError):
+        return None
+    return None
+
+
 def _kind_of_file(path: Path) -> SourceKind:
     with path.open("rb") as handle:
         if handle.read(4) == _PARQUET_MAGIC:
@@ -141,6 +162,24 @@ class BacktestData:
             else:
                 raise DataSourceError(f"{given}: no such file or directory")
         return cls(sources, window)
+
+    def span_hint(self) -> tuple[float, float] | None:
+        """The data's time span as far as it can be known without reading it (a recording's
+        index.json, a candle file's Parquet statistics), clipped to the window; None when a path
+        gives no hint (plain JSON lines). For a progress bar's ETA, not for the replay."""
+        starts: list[float] = []
+        ends: list[float] = []
+        for source in self._sources:
+            span = _span_of(source)
+            if span is None:
+                return None
+            starts.append(span[0])
+            ends.append(span[1])
+        if not starts:
+            return None
+        start = max(min(starts), self.window.start)
+        end = min(max(ends), self.window.end)
+        return (start, end) if end > start else None
 
     @property
     def kinds(self) -> list[tuple[str, SourceKind]]:
