@@ -64,6 +64,7 @@ from streambot.trading.balances import BalanceCache
 from streambot.trading.fees import FeeSchedule
 from streambot.trading.holds import ProductHolds
 from streambot.trading.order_path import OrderPath, assemble_order_path
+from streambot.venues.factory import MatcherVenue, open_exchange
 from streambot.venues.matcher.exchange import MatcherExchange
 
 log = logging.getLogger(__name__)
@@ -163,13 +164,15 @@ class Backtest:
             product = products.get(spec.product_id)
             if product is not None:
                 cash[product.quote_currency] = cash.get(product.quote_currency, Decimal(0)) + spec.budget
-        exchange = MatcherExchange(
-            products,
+        exchange = open_exchange(
+            MatcherVenue(
+                products,
+                starting_balances=cash,
+                fee_tier=config.fee_tier,
+                latency_s=config.latency_s,
+                seed=config.seed,
+            ),
             clock=clock,
-            starting_balances=cash,
-            fee_tier=config.fee_tier,
-            latency_s=config.latency_s,
-            seed=config.seed,
         )
         balances = BalanceCache(exchange.accounts, clock=clock)
         fees = FeeSchedule(

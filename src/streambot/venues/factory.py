@@ -1,21 +1,24 @@
 """Picks the venue an engine trades on: the one place that knows which ``Exchange`` to build.
 
-Today every way of running trades over Coinbase REST: live against api.coinbase.com with a CDP key,
-paper against the simulator on loopback without one. Backtests will add an in-process venue over
-``venues.matcher`` (its own spec type here and a branch in ``open_exchange``), so callers choose a
-venue by the spec they pass, never by ``if backtest:`` in the engine.
+Live trading goes over Coinbase REST to api.coinbase.com with a CDP key, paper trading over the same
+client to the simulator on loopback; backtests trade in-process on the matcher (``MatcherVenue``).
+Callers choose a venue by the spec they pass, never by ``if backtest:`` in the engine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import assert_never
+from decimal import Decimal
+from typing import assert_never, overload
 
 import aiohttp
 
 from streambot.clock import Clock
+from streambot.domain import FeeTier, Product, ProductId
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.keys import ApiKey
+from streambot.venues.matcher.exchange import MatcherExchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +30,36 @@ class CoinbaseVenue:
     timeout: float = 10.0
 
 
-VenueSpec = CoinbaseVenue
-"""Every venue ``open_exchange`` can build (a union once the backtest venue joins)."""
+@dataclass(frozen=True, slots=True)
+class MatcherVenue:
+    """The matcher in this process (backtests): one account funded with ``starting_balances``."""
+
+    products: Mapping[ProductId, Product]
+    starting_balances: Mapping[str, Decimal]
+    fee_tier: FeeTier
+    latency_s: float = 0.05
+    seed: int = 0
+
+
+VenueSpec = CoinbaseVenue | MatcherVenue
+"""Every venue ``open_exchange`` can build."""
+
+
+@overload
+def open_exchange(
+    venue: CoinbaseVenue, *, clock: Clock, session: aiohttp.ClientSession | None = None
+) -> CoinbaseRest: ...
+
+
+@overload
+def open_exchange(
+    venue: MatcherVenue, *, clock: Clock, session: aiohttp.ClientSession | None = None
+) -> MatcherExchange: ...
 
 
 def open_exchange(
     venue: VenueSpec, *, clock: Clock, session: aiohttp.ClientSession | None = None
-) -> CoinbaseRest:
+) -> CoinbaseRest | MatcherExchange:
     """The ``Exchange`` for ``venue``, reading time from ``clock``; the caller closes it."""
     match venue:
         case CoinbaseVenue():
@@ -45,6 +71,15 @@ def open_exchange(
                 api_secret=key.secret if key is not None else None,
                 session=session,
                 timeout=venue.timeout,
+            )
+        case MatcherVenue():
+            return MatcherExchange(
+                venue.products,
+                clock=clock,
+                starting_balances=venue.starting_balances,
+                fee_tier=venue.fee_tier,
+                latency_s=venue.latency_s,
+                seed=venue.seed,
             )
         case _:
             assert_never(venue)
