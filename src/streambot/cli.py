@@ -194,6 +194,13 @@ def backtest(
     sample_s: Annotated[
         float, typer.Option("--sample-s", help="Equity sampled every this many seconds of data")
     ] = 60.0,
+    progress_json: Annotated[
+        bool,
+        typer.Option(
+            "--progress-json",
+            help='Progress as JSON lines on stderr ({"ticks": …, "at": …, "ticks_per_s": …}), not the bar',
+        ),
+    ] = False,
 ) -> None:
     """Replay market data through the live engine (evaluator, strategies, risk rules, order path) on a
     ManualClock against the matcher: deterministic, tick by tick, with fees and latency."""
@@ -245,6 +252,7 @@ def backtest(
         end=window[1],
         as_json=json,
         report_dir=report_dir,
+        progress_json=progress_json,
     )
     if status:
         raise typer.Exit(code=status)

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     equity_snapshot_interval_s: float = Field(default=60.0, gt=0)
     # Python files defining user strategies, loaded by name at start-up (see strategies/user.py).
     strategy_dir: Path | None = None
+    # Record the raw market-data frames the platform receives into this directory (feed/recorder.py).
+    record_dir: Path | None = None
     # How often bots with streaming off decide on the latest price (the old "legacy" mode).
     legacy_poll_interval: float = Field(default=5.0, gt=0)
     # --- API security, live push and alerts (api/, alerts/) ---

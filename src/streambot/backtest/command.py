@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from streambot.backtest.engine import BacktestConfig, BotFileError
 from streambot.backtest.html_report import write_report
 from streambot.backtest.json_summary import iso, json_summary
+from streambot.backtest.progress_json import ProgressLines
 from streambot.backtest.result import BacktestResult
 from streambot.backtest.run import BacktestError, BacktestRequest, ProductRules, run_backtest
 from streambot.backtest.terminal import print_summary
@@ -101,6 +102,7 @@ def backtest_command(
     end: float | None,
     as_json: bool,
     report_dir: Path | None,
+    progress_json: bool = False,
 ) -> int:
     """Run, print, write; the exit status (0, or 2 for input the run refused)."""
     console = Console(stderr=as_json)
@@ -110,7 +112,9 @@ def backtest_command(
     # summary already counts (rejected), so only errors are shown while it runs.
     logging.getLogger("streambot").setLevel(logging.ERROR)
     try:
-        with _Bar(errors, start, end) as bar:
+        # A program reading the progress (the API's worker) gets JSON lines; a person, the bar.
+        reporter: ProgressLines | _Bar = ProgressLines() if progress_json else _Bar(errors, start, end)
+        with reporter as bar:
             result = asyncio.run(run_backtest(request, rules, bar.update))
     except (BacktestError, BotFileError) as exc:
         errors.print(f"[red]streambot: {exc}[/red]")
