@@ -82,6 +82,7 @@ class BacktestOut(BaseModel):
 
 class BacktestDetailOut(BacktestOut):
     summary: dict[str, Any] | None = Field(description="The full JSON summary of `streambot backtest --json`")
+    charts: list[str] = Field(description="The report's PNG charts, each at report_url/<name>")
 
 
 def _time(seconds: float | None) -> datetime | None:

@@ -71,9 +71,10 @@ async def test_a_run_reports_progress_live_and_serves_its_summary_and_report(api
         assert response.status == 200
         assert response.content_type == "text/html"
         assert "data:image/png;base64," in await response.text()
-    charts = sorted((api.platform.backtests.folder(run_id) / "report").glob("*.png"))
+    charts = sorted(path.name for path in (api.platform.backtests.folder(run_id) / "report").glob("*.png"))
+    assert run["charts"] == charts
     assert charts
-    async with api.http.get(api.url(f"{run['report_url']}/{charts[0].name}"), headers=api.auth) as response:
+    async with api.http.get(api.url(f"{run['report_url']}/{charts[0]}"), headers=api.auth) as response:
         assert response.status == 200
         assert response.content_type == "image/png"
     async with api.http.get(api.url(f"{run['report_url']}/..%2Fsummary.json"), headers=api.auth) as response:

@@ -783,6 +783,11 @@ export interface components {
                 [key: string]: unknown;
             }[];
             /**
+             * Charts
+             * @description The report's PNG charts, each at report_url/<name>
+             */
+            charts: string[];
+            /**
              * Created
              * Format: date-time
              */

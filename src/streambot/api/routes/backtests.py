@@ -166,11 +166,14 @@ async def get_backtest(backtest_id: BacktestIdPath, platform: Platform) -> Backt
         run = queue.get(backtest_id)
     except LookupError as exc:
         not_found(exc)
-    summary = None
+    summary, charts = None, []
     if run.state == "done":
-        path = queue.folder(backtest_id) / SUMMARY_FILE
-        summary = orjson.loads(await asyncio.to_thread(path.read_bytes))
-    return BacktestDetailOut(**BacktestOut.of(run).model_dump(), summary=summary)
+        folder = queue.folder(backtest_id)
+        summary = orjson.loads(await asyncio.to_thread((folder / SUMMARY_FILE).read_bytes))
+        charts = sorted(
+            path.name for path in await asyncio.to_thread(list, (folder / REPORT_DIR).glob("*.png"))
+        )
+    return BacktestDetailOut(**BacktestOut.of(run).model_dump(), summary=summary, charts=charts)
 
 
 @router.delete("/{backtest_id}", responses={204: {"description": "A finished run, removed with its files"}})
