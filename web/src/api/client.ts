@@ -92,13 +92,13 @@ async function request(method: string, url: string, body?: unknown): Promise<unk
   return json;
 }
 
-/** A file the API serves behind the token (a backtest's report or chart), as an object URL for an
- * iframe or an image: a plain link could not send the Authorization header. Revoke it when done. */
-export async function fetchObjectUrl(url: string): Promise<string> {
+/** A file the API serves behind the token (a backtest's report or chart): a plain link or <img>
+ * could not send the Authorization header. */
+export async function fetchFile(url: string): Promise<Blob> {
   const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (response.status === 401) onUnauthorized?.();
   if (!response.ok) throw new ApiError(response.status, `GET ${url}: ${response.status}`, await response.text());
-  return URL.createObjectURL(await response.blob());
+  return response.blob();
 }
 
 function call<M extends Method>(method: M) {

@@ -1,9 +1,10 @@
 // One finished run: its report (self-contained HTML, fetched with the token and shown in a sandboxed
 // frame), its PNG charts, and each bot's key figures from the JSON summary.
 import { useEffect, useState } from "react";
-import { api, fetchObjectUrl, type Schemas } from "../../api/client";
+import { api, fetchFile, type Schemas } from "../../api/client";
 import { formatMoney, formatPct } from "../../state/format";
 import { Empty, Panel } from "../ui/Panel";
+import { drawdown } from "./progress";
 
 type Detail = Schemas["BacktestDetailOut"];
 type Figures = Record<string, unknown>;
@@ -15,7 +16,8 @@ function num(value: unknown): number | null {
 
 export function BacktestReport({ id, onClose }: { id: number; onClose: () => void }) {
   const [detail, setDetail] = useState<Detail | null>(null);
-  const [page, setPage] = useState<string | null>(null);
+  const [page, setPage] = useState<string | null>(null); // object URL, for a tab of its own
+  const [html, setHtml] = useState<string | null>(null); // the same page, for the sandboxed frame
   const [charts, setCharts] = useState<[string, string][]>([]);
   const [error, setError] = useState<string | null>(null);
 
@@ -27,11 +29,15 @@ export function BacktestReport({ id, onClose }: { id: number; onClose: () => voi
       if (!live) return;
       setDetail(run);
       if (!run.report_url) return;
-      const html = await fetchObjectUrl(run.report_url);
-      urls.push(html);
-      if (live) setPage(html);
+      const report = await fetchFile(run.report_url);
+      const text = await report.text();
+      const url = URL.createObjectURL(report);
+      urls.push(url);
+      if (!live) return;
+      setPage(url);
+      setHtml(text);
       for (const name of run.charts) {
-        const url = await fetchObjectUrl(`${run.report_url}/${encodeURIComponent(name)}`);
+        const url = URL.createObjectURL(await fetchFile(`${run.report_url}/${encodeURIComponent(name)}`));
         urls.push(url);
         if (!live) return;
         setCharts((c) => [...c, [name, url]]);
@@ -82,7 +88,7 @@ export function BacktestReport({ id, onClose }: { id: number; onClose: () => voi
                   <td className="num">{formatPct(num(b.total_pnl_pct))}</td>
                   <td className="num">{formatMoney(num(b.fees_quote))}</td>
                   <td className="num">{num(b.win_rate) === null ? "—" : `${((num(b.win_rate) ?? 0) * 100).toFixed(0)}%`}</td>
-                  <td className="num">{formatPct(num(b.max_drawdown_pct))}</td>
+                  <td className="num">{drawdown(num(b.max_drawdown_pct))}</td>
                   <td className="num">{num(b.sharpe)?.toFixed(2) ?? "—"}</td>
                   <td className="num">{formatPct(num(b.buy_and_hold_pct))}</td>
                 </tr>
@@ -91,7 +97,10 @@ export function BacktestReport({ id, onClose }: { id: number; onClose: () => voi
           </table>
         </div>
       )}
-      {page && <iframe className="report-frame" title={`Backtest ${id} report`} src={page} sandbox="allow-popups" data-testid="report-frame" />}
+      {html !== null && (
+        // srcdoc in an empty sandbox: the report's own page, with no script and no access to this one.
+        <iframe className="report-frame" title={`Backtest ${id} report`} srcDoc={html} sandbox="" data-testid="report-frame" />
+      )}
       {charts.length > 0 && (
         <div className="chart-gallery" data-testid="backtest-charts">
           {charts.map(([name, url]) => (

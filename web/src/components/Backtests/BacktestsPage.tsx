@@ -7,7 +7,7 @@ import { formatMoney, formatPct } from "../../state/format";
 import { Empty, Panel } from "../ui/Panel";
 import { BacktestForm } from "./BacktestForm";
 import { BacktestReport } from "./BacktestReport";
-import { type Backtest, isActive, progressFraction } from "./progress";
+import { type Backtest, drawdown, isActive, progressFraction } from "./progress";
 
 const STATE_CLASS: Record<Backtest["state"], string> = {
   queued: "state-muted",
@@ -148,7 +148,7 @@ export function BacktestsPage({ botId }: { botId: number | null }) {
                       </td>
                       <td className="num">{f.trades === undefined ? "—" : String(f.trades)}</td>
                       <td className="num">{num(f.win_rate) === null ? "—" : `${((num(f.win_rate) ?? 0) * 100).toFixed(0)}%`}</td>
-                      <td className="num">{formatPct(num(f.max_drawdown_pct))}</td>
+                      <td className="num">{drawdown(num(f.max_drawdown_pct))}</td>
                       <td className="num">{num(f.sharpe)?.toFixed(2) ?? "—"}</td>
                       <td className="row-actions">
                         {run.report_url && (

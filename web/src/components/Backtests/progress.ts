@@ -18,3 +18,8 @@ export function progressFraction(run: Backtest): number | null {
 export function isActive(run: Backtest): boolean {
   return run.state === "queued" || run.state === "running";
 }
+
+/** A drawdown is a size, not a gain: "9.95%", never "+9.95%". */
+export function drawdown(pct: number | null): string {
+  return pct === null ? "—" : `${pct.toFixed(2)}%`;
+}
