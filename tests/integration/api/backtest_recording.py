@@ -7,12 +7,13 @@ import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import zstandard
 
 T0 = 1_767_225_600.0
 
-BOTS = [
+BOTS: list[dict[str, Any]] = [
     {
         "name": "ema fast",
         "strategy": "ema_crossover",
