@@ -228,7 +228,11 @@ class Platform:
         )
         # Backtests the API starts: each in a child process, kept under the data dir.
         self.backtests = BacktestQueue(
-            settings.data_dir / "backtests", bus, clock, parallel=1, env=backtest_env(settings)
+            settings.data_dir / "backtests",
+            bus,
+            clock,
+            parallel=settings.backtest_workers,
+            env=backtest_env(settings),
         )
         self._bot_errors = bot_errors
         # Bots a first live start stopped (they were running in paper mode): the plan names them.

@@ -210,3 +210,12 @@ async def test_the_runs_are_listed_again_after_a_restart(tmp_path: Path) -> None
             headers=running.auth,
         ) as response:
             assert (await response.json())["id"] == run_id + 1, "ids go on after a restart"
+        queue = running.platform.backtests
+        while queue.get(run_id + 1).state != "running":
+            await running.platform.clock.sleep(0.05)
+    # Stopped mid-run: the child was killed, and the run says it was interrupted.
+    async with serving(settings) as running:
+        interrupted = running.platform.backtests.get(run_id + 1)
+        assert interrupted.state == "failed"
+        assert interrupted.error is not None
+        assert "interrupted" in interrupted.error

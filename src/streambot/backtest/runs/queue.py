@@ -188,6 +188,17 @@ class BacktestQueue:
         return args
 
     async def _execute(self, run: BacktestRun) -> None:
+        try:
+            await self._replay(run)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # A fault of ours (a summary that cannot be written, say): the run fails and says why,
+            # rather than showing "running" for ever.
+            log.exception("❌ Backtest %d: the worker failed", run.id)
+            await self._finish(run, "failed", f"internal error: {exc}")
+
+    async def _replay(self, run: BacktestRun) -> None:
         process: asyncio.subprocess.Process | None = None
         try:
             run.state, run.started = "running", self._clock.time()

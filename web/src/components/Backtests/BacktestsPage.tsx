@@ -45,7 +45,13 @@ function ProgressBar({ run }: { run: Backtest }) {
   );
 }
 
-export function BacktestsPage({ botId }: { botId: number | null }) {
+/** The bot of "Backtest this bot" (#/backtests?bot=3), read from the address when not given. */
+function botFromHash(): number | null {
+  const bot = new URLSearchParams(window.location.hash.split("?")[1] ?? "").get("bot");
+  return bot && /^\d+$/.test(bot) ? Number(bot) : null;
+}
+
+export function BacktestsPage({ botId = botFromHash() }: { botId?: number | null }) {
   const [runs, setRuns] = useState<Backtest[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<number | null>(null);
