@@ -219,3 +219,17 @@ async def test_the_runs_are_listed_again_after_a_restart(tmp_path: Path) -> None
         assert interrupted.state == "failed"
         assert interrupted.error is not None
         assert "interrupted" in interrupted.error
+
+
+async def test_a_run_the_engine_refuses_fails_with_its_sentence(api: Api) -> None:
+    (api.platform.settings.data_dir / "empty.jsonl").write_text("not json\n")
+    ws = await api.ws("/api/v1/ws/status")
+    status, body = await _post(api, {"data": ["empty.jsonl"], "bots": BOTS})
+    assert status == 202, body
+    events = await _until(ws, body["id"], {"done", "failed"})
+    assert events[-1]["state"] == "failed"
+    run = await _get(api, f"/api/v1/backtests/{body['id']}")
+    assert run["error"] == events[-1]["error"]
+    assert run["error"].startswith("the data holds no ticks (1 lines skipped"), run["error"]
+    assert run["summary"] is None
+    assert run["report_url"] is None
