@@ -83,54 +83,53 @@ async def test_a_run_reports_progress_live_and_serves_its_summary_and_report(api
         assert response.status == 401
 
 
-@pytest.mark.parametrize(
-    ("body", "loc", "words"),
-    [
-        ({"data": ["nowhere.jsonl"], "bots": BOTS}, ["body", "data", "0"], "does not exist"),
-        ({"data": ["/etc/passwd"], "bots": BOTS}, ["body", "data", "0"], "outside the data dir"),
-        ({"data": ["recordings", "../x"], "bots": BOTS}, ["body", "data", "1"], "outside the data dir"),
-        ({"data": ["recordings"], "bots": []}, ["body", "bots"], "empty"),
-        (
-            {"data": ["recordings"], "bots": [{**BOTS[0], "budget": "-1"}]},
-            ["body", "bots", "0", "budget"],
-            "greater than 0",
-        ),
-        (
-            {"data": ["recordings"], "bots": [BOTS[0], {**BOTS[1], "strategy": "nope"}]},
-            ["body", "bots", "1", "strategy"],
-            "unknown strategy",
-        ),
-        (
-            {"data": ["recordings"], "bots": [{**BOTS[0], "params": {"fast": -3}}]},
-            ["body", "bots", "0", "params", "fast"],
-            "",
-        ),
-        (
-            {"data": ["recordings"], "bots": [{**BOTS[0], "product_id": "BTCUSD"}]},
-            ["body", "bots", "0", "product_id"],
-            "BASE-QUOTE",
-        ),
-        ({"data": ["recordings"]}, ["body", "bots"], "bot_id"),
-        ({"data": ["recordings"], "bot_id": 999}, ["body", "bot_id"], "999"),
-        ({"bot_id": 999}, ["body", "bot_id"], "999"),
-        ({"data": ["recordings"], "bots": BOTS, "from": "yesterday"}, ["body", "from"], "ISO"),
-        (
-            {"data": ["recordings"], "bots": BOTS, "fees": {"maker": "0.7", "taker": "0.01"}},
-            ["body", "fees", "maker"],
-            "",
-        ),
-        ({"data": ["recordings"], "bots": BOTS, "latency_ms": -1}, ["body", "latency_ms"], ""),
-    ],
-)
-async def test_bad_input_is_refused_naming_the_field(
-    api: Api, body: dict[str, Any], loc: list[str], words: str
-) -> None:
+# (body, the error's loc, words of its message): one platform for all, each refused before any run.
+BAD_INPUT: list[tuple[dict[str, Any], list[str | int], str]] = [
+    ({"data": ["nowhere.jsonl"], "bots": BOTS}, ["body", "data", 0], "does not exist"),
+    ({"data": ["/etc/passwd"], "bots": BOTS}, ["body", "data", 0], "outside the data dir"),
+    ({"data": ["recordings", "../x"], "bots": BOTS}, ["body", "data", 1], "outside the data dir"),
+    ({"data": ["recordings"], "bots": []}, ["body", "bots"], "empty"),
+    (
+        {"data": ["recordings"], "bots": [{**BOTS[0], "budget": "-1"}]},
+        ["body", "bots", 0, "budget"],
+        "greater than 0",
+    ),
+    (
+        {"data": ["recordings"], "bots": [BOTS[0], {**BOTS[1], "strategy": "nope"}]},
+        ["body", "bots", 1, "strategy"],
+        "unknown strategy",
+    ),
+    (
+        {"data": ["recordings"], "bots": [{**BOTS[0], "params": {"fast": -3}}]},
+        ["body", "bots", 0, "params", "fast"],
+        "",
+    ),
+    (
+        {"data": ["recordings"], "bots": [{**BOTS[0], "product_id": "BTCUSD"}]},
+        ["body", "bots", 0, "product_id"],
+        "BASE-QUOTE",
+    ),
+    ({"data": ["recordings"]}, ["body", "bots"], "bot_id"),
+    ({"data": ["recordings"], "bot_id": 999}, ["body", "bot_id"], "999"),
+    ({"bot_id": 999}, ["body", "bot_id"], "999"),
+    ({"data": ["recordings"], "bots": BOTS, "from": "yesterday"}, ["body", "from"], "ISO"),
+    (
+        {"data": ["recordings"], "bots": BOTS, "fees": {"maker": "0.7", "taker": "0.01"}},
+        ["body", "fees", "maker"],
+        "",
+    ),
+    ({"data": ["recordings"], "bots": BOTS, "latency_ms": -1}, ["body", "latency_ms"], ""),
+]
+
+
+async def test_bad_input_is_refused_naming_the_field(api: Api) -> None:
     write_recording(api.platform.settings.data_dir / "recordings", 10)
-    status, answer = await _post(api, body)
-    assert status == 422, answer
-    error = answer["detail"][0]
-    assert error["loc"] == loc, error
-    assert words in error["msg"], error
+    for body, loc, words in BAD_INPUT:
+        status, answer = await _post(api, body)
+        assert status == 422, (body, answer)
+        error = answer["detail"][0]
+        assert error["loc"] == loc, (body, error)
+        assert words in error["msg"], (body, error)
     assert api.platform.backtests.all() == []
 
 

@@ -38,7 +38,8 @@ _REPORT_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.(png|html)$")
 _BOTS_ENTRY = re.compile(r"^bots\[(\d+)\]((?:\.[A-Za-z0-9_]+)*)(?: \([^)]*\))?: (.*)$", re.DOTALL)
 
 
-def _refuse(loc: tuple[str, ...], message: str) -> NoReturn:
+def _refuse(loc: tuple[str | int, ...], message: str) -> NoReturn:
+    # List indices as numbers, as in FastAPI's own validation errors (body.bots.0.budget).
     raise unprocessable(("body", *loc), message)
 
 
@@ -48,7 +49,7 @@ def _bots_error(exc: BotFileError) -> NoReturn:
     if match is None:
         _refuse(("bots",), str(exc))
     index, path, message = match.groups()
-    _refuse(("bots", index, *[part for part in path.split(".") if part]), message)
+    _refuse(("bots", int(index), *[part for part in path.split(".") if part]), message)
 
 
 def _check_bots(bots: list[BotCreate]) -> None:
@@ -57,11 +58,11 @@ def _check_bots(bots: list[BotCreate]) -> None:
         try:
             validate_params(bot.strategy, bot.params)
         except StrategyError as exc:
-            _refuse(("bots", str(index), *exc.field.split(".")), str(exc))
+            _refuse(("bots", index, *exc.field.split(".")), str(exc))
         try:
             spec_for(bot.product_id)
         except ValueError as exc:
-            _refuse(("bots", str(index), "product_id"), str(exc))
+            _refuse(("bots", index, "product_id"), str(exc))
 
 
 def allowed_roots(settings: Settings) -> list[Path]:
@@ -75,7 +76,7 @@ def _check_data(paths: list[str], settings: Settings) -> list[str]:
     roots = allowed_roots(settings)
     checked: list[str] = []
     for index, raw in enumerate(paths):
-        where = ("data", str(index))
+        where: tuple[str | int, ...] = ("data", index)
         if not raw.strip():
             _refuse(where, "the path is empty")
         given = Path(raw).expanduser()
