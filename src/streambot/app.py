@@ -11,6 +11,7 @@ undoes it all in reverse.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import os
 import secrets
@@ -28,6 +29,7 @@ from streambot.alerts.rules import Readings, Rules
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.api.summary import Summary
+from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
 from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
@@ -130,6 +132,33 @@ def limits_from(settings: Settings) -> RiskLimits:
     )
 
 
+# What ``streambot backtest`` reads of the settings: the platform's values, not the environment's,
+# so a run started from the API trades under the same limits as the platform's bots.
+_BACKTEST_SETTINGS = (
+    "risk_max_order_notional",
+    "risk_max_position_notional",
+    "risk_daily_loss_pct",
+    "risk_max_drawdown_pct",
+    "risk_loss_cooldown_s",
+    "risk_max_trades_per_hour",
+    "risk_stale_price_s",
+    "risk_halt_allows_exits",
+    "order_cooldown_s",
+    "log_format",
+)
+
+
+def backtest_env(settings: Settings) -> dict[str, str]:
+    """The environment of a backtest's child process: no STREAMBOT_* of ours (a replay needs no
+    API token or Coinbase key), the settings it reads, and wide lines for its error sentences."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("STREAMBOT_")}
+    for name in _BACKTEST_SETTINGS:
+        value = getattr(settings, name)
+        env[f"STREAMBOT_{name.upper()}"] = str(value.value if isinstance(value, enum.Enum) else value)
+    env["COLUMNS"] = "400"
+    return env
+
+
 def read_or_create_secret(path: Path, make: str) -> str:
     """A value kept in a 0600 file in the data dir, created on first use."""
     if path.exists():
@@ -213,6 +242,14 @@ class Platform:
             ring_size=settings.ws_ring_size,
             ping_interval=settings.ws_ping_interval_s,
             status_source=self.summary.status_frame,
+        )
+        # Backtests the API starts: each in a child process, kept under the data dir.
+        self.backtests = BacktestQueue(
+            settings.data_dir / "backtests",
+            bus,
+            clock,
+            parallel=settings.backtest_workers,
+            env=backtest_env(settings),
         )
         self._bot_errors = bot_errors
         # Bots a first live start stopped (they were running in paper mode): the plan names them.
@@ -475,6 +512,8 @@ class Platform:
         self._spawn(self.candles.run, "chart-candles")
         self._spawn(self.alerts.run, "alerts")
         self._spawn(self.bots.fees.run, "fee-tier")
+        await self.backtests.load()
+        self._spawn(self.backtests.run, "backtests")
         log.info(
             "✅ streambot started: mode=%s market=%s products=%d bots=%d store=%s",
             settings.mode.value,
@@ -608,6 +647,7 @@ class Platform:
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)
         await self.supervisor.stop()
+        await self.backtests.close()
         await self.order_path.close()
         while not self._bot_errors.empty():
             await self.bots.record_error(*self._bot_errors.get_nowait())

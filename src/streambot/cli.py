@@ -232,6 +232,13 @@ def backtest(
             "DIR/recording) with its bots and print where replay and session differ, and why",
         ),
     ] = None,
+    progress_json: Annotated[
+        bool,
+        typer.Option(
+            "--progress-json",
+            help='Progress as JSON lines on stderr ({"ticks": …, "at": …, "ticks_per_s": …}), not the bar',
+        ),
+    ] = False,
 ) -> None:
     """Replay market data through the live engine (evaluator, strategies, risk rules, order path) on a
     ManualClock against the matcher: deterministic, tick by tick, with fees and latency."""
@@ -313,6 +320,7 @@ def backtest(
             if save is None or "://" in save
             else f"sqlite+aiosqlite:///{Path(save).resolve().as_posix()}"
         ),
+        progress_json=progress_json,
     )
     if status:
         raise typer.Exit(code=status)

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     strategy_dir: Path | None = None
     # Record the raw market-data frames the platform receives into this directory (feed/recorder.py).
     record_dir: Path | None = None
+    # Backtests started from the API that run at once, each a process keeping a core busy; the rest
+    # wait in the queue. One leaves the other core of a small machine to the platform.
+    backtest_workers: int = Field(default=1, ge=1, le=8)
     # How often bots with streaming off decide on the latest price (the old "legacy" mode).
     legacy_poll_interval: float = Field(default=5.0, gt=0)
     # --- API security, live push and alerts (api/, alerts/) ---

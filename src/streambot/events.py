@@ -184,6 +184,26 @@ class AlertCleared(Event, frozen=True, kw_only=True):
     since: float
 
 
+# --- backtests run by the API -----------------------------------------------------------------
+
+
+class BacktestUpdated(Event, frozen=True, kw_only=True, omit_defaults=True):
+    """A backtest run was queued, made progress, finished, failed or was cancelled; the topic is
+    ``backtests.<state>``. ``at`` is the data time the replay reached (UNIX seconds)."""
+
+    TOPIC: ClassVar[str] = "backtests"
+    backtest_id: int
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    ticks: int = 0
+    at: float | None = None
+    ticks_per_s: int = 0
+    error: str | None = None
+
+    @property
+    def topic(self) -> str:
+        return f"backtests.{self.state}"
+
+
 AnyEvent = (
     FeedStateChanged
     | FeedGapDetected
@@ -202,6 +222,7 @@ AnyEvent = (
     | ExchangeActivityFlagged
     | AlertRaised
     | AlertCleared
+    | BacktestUpdated
 )
 """Every concrete event: ``msgspec.json.decode(data, type=AnyEvent)`` reads any of them back."""
 
@@ -223,4 +244,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ExchangeActivityFlagged,
     AlertRaised,
     AlertCleared,
+    BacktestUpdated,
 )

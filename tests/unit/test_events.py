@@ -13,6 +13,7 @@ from streambot.events import (
     AlertCleared,
     AlertRaised,
     AnyEvent,
+    BacktestUpdated,
     BotCreated,
     BotDeleted,
     BotStateChanged,
@@ -61,6 +62,8 @@ EXAMPLES: list[Event] = [
     ),
     AlertRaised(code="feed_down", severity="critical", message="m", since=1.0),
     AlertCleared(code="feed_down", severity="critical", message="m", since=1.0),
+    BacktestUpdated(backtest_id=3, state="running", ticks=65_536, at=1_767_225_600.5, ticks_per_s=210_000),
+    BacktestUpdated(backtest_id=4, state="failed", error="the data holds no ticks"),
 ]
 
 
@@ -98,6 +101,8 @@ def test_topics_are_those_the_dashboard_knows() -> None:
         "risk.exchange_activity",
         "alerts.raised",
         "alerts.cleared",
+        "backtests.running",
+        "backtests.failed",
     ]
 
 

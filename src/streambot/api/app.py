@@ -17,6 +17,7 @@ from streambot.api.errors import validation_error
 from streambot.api.metrics import ApiCollector, registry_for
 from streambot.api.routes import (
     accounts,
+    backtests,
     bots,
     feed,
     health,
@@ -86,7 +87,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     prefix = "/api/v1"
     app.include_router(health.router, prefix=prefix)
     protected = [Depends(require_token)]
-    for module in (bots, strategies, market, trades, feed, accounts, metrics_summary):
+    for module in (bots, strategies, market, trades, feed, accounts, metrics_summary, backtests):
         app.include_router(module.router, prefix=prefix, dependencies=protected)
     # The trading engine's records and controls.
     for module in (orders_routes, positions_routes, pnl_routes, risk_routes):

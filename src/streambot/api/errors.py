@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
-def unprocessable(loc: Sequence[str], msg: str) -> HTTPException:
+def unprocessable(loc: Sequence[str | int], msg: str) -> HTTPException:
     """A 422 found by a route, in the shape of FastAPI's validation errors: clients handle one format."""
     return HTTPException(
         status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": list(loc), "msg": msg, "type": "value_error"}]

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from streambot.alerts.manager import AlertManager
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
+from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
 from streambot.bus import PriceBoard
 from streambot.clock import Clock
@@ -93,6 +94,10 @@ class ServedPlatform(Protocol):
 
     @property
     def summary(self) -> PlatformReport: ...
+    @property
+    def backtests(self) -> BacktestQueue:
+        """Backtests run for the API, each in a process of its own."""
+        ...
 
     async def start_feed(self) -> None:
         """Resume the market-data stream after ``stop_feed``."""

@@ -20,6 +20,7 @@ from streambot.backtest.compare import Session, compare, print_comparison
 from streambot.backtest.engine import BacktestConfig, BotFileError
 from streambot.backtest.html_report import write_report
 from streambot.backtest.json_summary import iso, json_summary
+from streambot.backtest.progress_json import ProgressLines
 from streambot.backtest.result import BacktestResult
 from streambot.backtest.run import BacktestError, BacktestRequest, ProductRules, run_backtest
 from streambot.backtest.sources import BacktestData, DataSourceError
@@ -109,6 +110,7 @@ def backtest_command(
     report_dir: Path | None,
     session: Session | None = None,
     save: str | None = None,
+    progress_json: bool = False,
 ) -> int:
     """Run, print, write; the exit status (0, or 2 for input the run refused)."""
     console = Console(stderr=as_json)
@@ -122,7 +124,10 @@ def backtest_command(
     except DataSourceError:
         span = None  # the run says what is wrong with the paths
     try:
-        with _Bar(errors, *(span if span is not None else (start, end))) as bar:
+        # A program reading the progress (the API's worker) gets JSON lines; a person, the bar.
+        window = span if span is not None else (start, end)
+        reporter: ProgressLines | _Bar = ProgressLines() if progress_json else _Bar(errors, *window)
+        with reporter as bar:
             result = asyncio.run(run_backtest(request, rules, bar.update))
     except (BacktestError, BotFileError) as exc:
         errors.print(f"[red]streambot: {exc}[/red]")

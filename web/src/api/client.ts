@@ -17,7 +17,9 @@ type Success<O> = O extends { responses: infer R }
     ? JsonBody<R[200]>
     : 201 extends keyof R
       ? JsonBody<R[201]>
-      : undefined
+      : 202 extends keyof R
+        ? JsonBody<R[202]>
+        : undefined
   : never;
 type RequestBody<O> = O extends { requestBody: { content: { "application/json": infer B } } } ? B : never;
 type PathParams<O> = O extends { parameters: { path: infer P } } ? P : never;
@@ -88,6 +90,15 @@ async function request(method: string, url: string, body?: unknown): Promise<unk
     throw new ApiError(response.status, `${method.toUpperCase()} ${url}: ${response.status} ${describeDetail(detail)}`, detail);
   }
   return json;
+}
+
+/** A file the API serves behind the token (a backtest's report or chart): a plain link or <img>
+ * could not send the Authorization header. */
+export async function fetchFile(url: string): Promise<Blob> {
+  const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (response.status === 401) onUnauthorized?.();
+  if (!response.ok) throw new ApiError(response.status, `GET ${url}: ${response.status}`, await response.text());
+  return response.blob();
 }
 
 function call<M extends Method>(method: M) {

@@ -67,6 +67,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/backtests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Backtests
+         * @description Every run kept, newest first.
+         */
+        get: operations["list_backtests_api_v1_backtests_get"];
+        put?: never;
+        /**
+         * Start Backtest
+         * @description Queue a backtest; it runs in a process of its own, progress on the status WebSocket
+         *     (``backtests.*`` events).
+         */
+        post: operations["start_backtest_api_v1_backtests_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/backtests/{backtest_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Backtest
+         * @description One run with its full JSON summary once done (``error`` says why a failed one failed).
+         */
+        get: operations["get_backtest_api_v1_backtests__backtest_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Backtest
+         * @description Cancel a queued or running run (its process is killed; the run stays listed as cancelled),
+         *     or remove a finished one with its files (204).
+         */
+        delete: operations["delete_backtest_api_v1_backtests__backtest_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/backtests/{backtest_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Backtest Report
+         * @description The self-contained HTML report (its charts embedded).
+         */
+        get: operations["backtest_report_api_v1_backtests__backtest_id__report_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/backtests/{backtest_id}/report/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Backtest Report File
+         * @description A file of the report: report.html or one of its PNG charts.
+         */
+        get: operations["backtest_report_file_api_v1_backtests__backtest_id__report__file__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bots": {
         parameters: {
             query?: never;
@@ -648,6 +738,182 @@ export interface components {
             product_holds: components["schemas"]["HoldOut"][];
             /** Product Id */
             product_id: string;
+        };
+        /**
+         * BacktestCreate
+         * @description Either ``bots`` (with the fields of POST /api/v1/bots) or ``bot_id`` (an existing bot's
+         *     strategy, params, product and budget). ``data`` are paths on the server, inside the data dir
+         *     or the record dir (relative ones are read from the data dir); with ``bot_id`` and no ``data``,
+         *     the platform's recordings (STREAMBOT_RECORD_DIR).
+         */
+        BacktestCreate: {
+            /** Bot Id */
+            bot_id?: number | null;
+            /**
+             * Bots
+             * @description Bots as POST /api/v1/bots takes them
+             */
+            bots?: unknown[] | null;
+            /** Data */
+            data?: string[] | null;
+            /** @description Default: Coinbase's entry tier */
+            fees?: components["schemas"]["BacktestFees"] | null;
+            /**
+             * From
+             * @description Replay from (UNIX seconds or ISO date/time)
+             */
+            from?: string | number | null;
+            /**
+             * Latency Ms
+             * @default 50
+             */
+            latency_ms: number;
+            /**
+             * To
+             * @description Replay until, inclusive
+             */
+            to?: string | number | null;
+        };
+        /** BacktestDetailOut */
+        BacktestDetailOut: {
+            /** Bot Id */
+            bot_id: number | null;
+            /** Bots */
+            bots: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Charts
+             * @description The report's PNG charts, each at report_url/<name>
+             */
+            charts: string[];
+            /**
+             * Created
+             * Format: date-time
+             */
+            created: string;
+            /** Data */
+            data: string[];
+            /**
+             * End
+             * @description The request's to
+             */
+            end: string | null;
+            /** Error */
+            error: string | null;
+            /**
+             * Figures
+             * @description Key figures of the summary (its total) once done
+             */
+            figures: {
+                [key: string]: unknown;
+            };
+            /** Finished */
+            finished: string | null;
+            /** Id */
+            id: number;
+            progress: components["schemas"]["BacktestProgressOut"];
+            /**
+             * Report Url
+             * @description The HTML report, once done
+             */
+            report_url: string | null;
+            /**
+             * Start
+             * @description The request's from
+             */
+            start: string | null;
+            /** Started */
+            started: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "queued" | "running" | "done" | "failed" | "cancelled";
+            /**
+             * Summary
+             * @description The full JSON summary of `streambot backtest --json`
+             */
+            summary: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** BacktestFees */
+        BacktestFees: {
+            /**
+             * Maker
+             * @description Fraction: 0.006 is 0.6 %
+             */
+            maker: number | string;
+            /**
+             * Taker
+             * @description Fraction: 0.012 is 1.2 %
+             */
+            taker: number | string;
+        };
+        /** BacktestOut */
+        BacktestOut: {
+            /** Bot Id */
+            bot_id: number | null;
+            /** Bots */
+            bots: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Created
+             * Format: date-time
+             */
+            created: string;
+            /** Data */
+            data: string[];
+            /**
+             * End
+             * @description The request's to
+             */
+            end: string | null;
+            /** Error */
+            error: string | null;
+            /**
+             * Figures
+             * @description Key figures of the summary (its total) once done
+             */
+            figures: {
+                [key: string]: unknown;
+            };
+            /** Finished */
+            finished: string | null;
+            /** Id */
+            id: number;
+            progress: components["schemas"]["BacktestProgressOut"];
+            /**
+             * Report Url
+             * @description The HTML report, once done
+             */
+            report_url: string | null;
+            /**
+             * Start
+             * @description The request's from
+             */
+            start: string | null;
+            /** Started */
+            started: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "queued" | "running" | "done" | "failed" | "cancelled";
+        };
+        /** BacktestProgressOut */
+        BacktestProgressOut: {
+            /**
+             * At
+             * @description The data time the replay reached
+             */
+            at: string | null;
+            /** Ticks */
+            ticks: number;
+            /** Ticks Per S */
+            ticks_per_s: number;
         };
         /** BotCreate */
         BotCreate: {
@@ -1412,6 +1678,191 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnassignedHoldingOut"][];
+                };
+            };
+        };
+    };
+    list_backtests_api_v1_backtests_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestOut"][];
+                };
+            };
+        };
+    };
+    start_backtest_api_v1_backtests_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BacktestCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_backtest_api_v1_backtests__backtest_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The backtest's id */
+                backtest_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestDetailOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_backtest_api_v1_backtests__backtest_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The backtest's id */
+                backtest_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description A finished run, removed with its files */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    backtest_report_api_v1_backtests__backtest_id__report_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The backtest's id */
+                backtest_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    backtest_report_file_api_v1_backtests__backtest_id__report__file__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The backtest's id */
+                backtest_id: number;
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -1,6 +1,7 @@
 // Feeds the store: three dashboard sockets (market, trade-execution, status) for live data, plus
 // a bot's own socket while its page is open; REST for the initial state and for whatever a socket
 // cannot deliver right now (polling fallback).
+import { type BacktestUpdate, publishBacktestUpdate } from "./backtests";
 import { api, ApiError, configureClient, describeDetail, type Trade } from "../api/client";
 import type { EventFrame, Frame, OrderData, StatusFrame, TickerFrame } from "../stream/frames";
 import { channelUrl, EventStream, type SocketState } from "../stream/socket";
@@ -408,6 +409,13 @@ export class Dashboard {
           return { alerts };
         });
       }
+      return;
+    }
+    if (topic.startsWith("backtests.")) {
+      const update = data as unknown as BacktestUpdate;
+      publishBacktestUpdate(update);
+      if (update.state === "done") toast("good", `Backtest #${update.backtest_id} done`, `${(update.ticks ?? 0).toLocaleString("en-US")} ticks`);
+      if (update.state === "failed") toast("bad", `Backtest #${update.backtest_id} failed`, update.error ?? "");
       return;
     }
     if (topic === "feed.state") {

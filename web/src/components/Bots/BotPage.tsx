@@ -38,6 +38,9 @@ export function BotPage({ botId }: { botId: number }) {
         <StateBadge bot={bot} />
         <small className="muted">live events: {channel}</small>
         <BotActions bot={bot} onEdit={() => setEditing(true)} />
+        <a className="button" href={`#/backtests?bot=${bot.id}`} data-testid="backtest-this-bot">
+          Backtest this bot
+        </a>
       </div>
       {editing && <BotForm bot={bot} onDone={() => setEditing(false)} />}
       <dl className="metrics bot-figures">

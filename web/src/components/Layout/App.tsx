@@ -3,6 +3,7 @@ import { forgetToken, saveToken, takeTokenFromUrl } from "../../api/token";
 import { useRoute } from "../../hooks/useRoute";
 import { startDashboard } from "../../state/controller";
 import { useDashboard } from "../../state/store";
+import { BacktestsPage } from "../Backtests/BacktestsPage";
 import { BotPage } from "../Bots/BotPage";
 import { BotsTable } from "../Bots/BotsTable";
 import { MetricsPanel } from "../Health/MetricsPanel";
@@ -74,6 +75,9 @@ export function App() {
           streambot
         </a>
         <ConnectionBadges />
+        <a href="#/backtests" className={route.page === "backtests" ? "nav-active" : ""}>
+          Backtests
+        </a>
         <button
           type="button"
           className="link"
@@ -85,7 +89,15 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main>{route.page === "bot" ? <BotPage botId={route.botId} /> : <Home />}</main>
+      <main>
+        {route.page === "bot" ? (
+          <BotPage botId={route.botId} />
+        ) : route.page === "backtests" ? (
+          <BacktestsPage botId={route.botId} />
+        ) : (
+          <Home />
+        )}
+      </main>
       <Toasts />
     </div>
   );

@@ -1,0 +1,1 @@
+"""Backtests run for the API: each in a process of its own, queued, kept on disk (backtests/<id>/)."""
