@@ -36,6 +36,7 @@ import zstandard
 
 from streambot.backtest.engine import Backtest, BacktestConfig
 from streambot.backtest.sources import BacktestData
+from streambot.backtest.sources.ticks import make_ticker
 from streambot.bots import BotCreate
 from streambot.domain import Product, Ticker
 from streambot.risk.base import RiskLimits
@@ -95,25 +96,7 @@ def python_floor(quotes: list[tuple[float, float, float]]) -> int:
 
 
 def tickers(quotes: list[tuple[float, float, float]]) -> list[tuple[float, Ticker]]:
-    return [
-        (
-            at,
-            Ticker(
-                product_id="BTC-USD",
-                price=round((bid + ask) / 2, 2),
-                best_bid=bid,
-                best_ask=ask,
-                volume_24h=0.0,
-                low_24h=0.0,
-                high_24h=0.0,
-                price_change_pct_24h=0.0,
-                time=at,
-                received_ns=0,
-                sequence=-1,
-            ),
-        )
-        for at, bid, ask in quotes
-    ]
+    return [(at, make_ticker("BTC-USD", round((bid + ask) / 2, 2), bid, ask, at)) for at, bid, ask in quotes]
 
 
 def write_recording(directory: Path, quotes: list[tuple[float, float, float]]) -> Path:

@@ -28,7 +28,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from streambot.backtest.result import BacktestOrder, BacktestResult
+from streambot.backtest.result import BacktestOrder, BacktestResult, decision
 from streambot.bots import BotCreate
 from streambot.clock import Clock
 from streambot.store.database import Store
@@ -114,17 +114,7 @@ async def read_session(url: str, clock: Clock) -> Session:
     finally:
         await store.close()
     decisions = [
-        BacktestOrder(
-            bot=names.get(order.bot_id, f"bot {order.bot_id}"),
-            side=order.side.value,
-            time=order.created_at.timestamp(),
-            status=order.status.value,
-            error_code=order.error_code,
-            reason=order.reason,
-            price=order.average_price,
-            filled_size=order.filled_size,
-            client_order_id=order.client_order_id,
-        )
+        decision(order, names.get(order.bot_id, f"bot {order.bot_id}"))
         for order in sorted(orders, key=lambda o: (o.created_at, o.client_order_id))
     ]
     bots = [
@@ -156,10 +146,10 @@ def compare(session: Session, replay: BacktestResult) -> Comparison:
     replayed = [d for bot in replay.bots for d in bot.decisions]
     result.replay_decisions = len(replayed)
     by_bot: dict[str, tuple[list[BacktestOrder], list[BacktestOrder]]] = {}
-    for decision in session.decisions:
-        by_bot.setdefault(decision.bot, ([], []))[0].append(decision)
-    for decision in replayed:
-        by_bot.setdefault(decision.bot, ([], []))[1].append(decision)
+    for made in session.decisions:
+        by_bot.setdefault(made.bot, ([], []))[0].append(made)
+    for made in replayed:
+        by_bot.setdefault(made.bot, ([], []))[1].append(made)
     for bot in sorted(by_bot):
         ours, theirs = by_bot[bot]
         _pair(bot, ours, theirs, session, replay, result)

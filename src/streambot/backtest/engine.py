@@ -33,12 +33,12 @@ import orjson
 from streambot.backtest.memory_store import MemoryStore
 from streambot.backtest.result import (
     BacktestFill,
-    BacktestOrder,
     BacktestResult,
     BacktestTrade,
     BotResult,
     EquitySample,
     SkippedLine,
+    decision,
 )
 from streambot.bots import BotCreate, BotError, BotManager
 from streambot.bus import InProcessBus, PriceBoard
@@ -413,17 +413,7 @@ class Backtest:
                 )
             )
         decisions = [
-            BacktestOrder(
-                bot=spec.name,
-                side=order.side.value,
-                time=order.created_at.timestamp(),
-                status=order.status.value,
-                error_code=order.error_code,
-                reason=order.reason,
-                price=order.average_price,
-                filled_size=order.filled_size,
-                client_order_id=order.client_order_id,
-            )
+            decision(order, spec.name)
             for order in sorted(orders, key=lambda o: (o.created_at, o.client_order_id))
         ]
         tick = self._last.get(spec.product_id)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from streambot.domain import OrderRecord
+
 
 @dataclass(frozen=True, slots=True)
 class SkippedLine:
@@ -71,6 +73,21 @@ class BacktestOrder:
     price: Decimal  # average fill price (0 when nothing filled)
     filled_size: Decimal
     client_order_id: str
+
+
+def decision(order: OrderRecord, bot: str) -> BacktestOrder:
+    """A stored order intent (a session's or a replay's) as the report and the comparison read it."""
+    return BacktestOrder(
+        bot=bot,
+        side=order.side.value,
+        time=order.created_at.timestamp(),
+        status=order.status.value,
+        error_code=order.error_code,
+        reason=order.reason,
+        price=order.average_price,
+        filled_size=order.filled_size,
+        client_order_id=order.client_order_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import random
 import sqlite3
 import subprocess
 import sys
@@ -16,10 +15,11 @@ from typing import Any
 import pytest
 import zstandard
 
+from tests.recordings import ticker_frames
+
 pytestmark = pytest.mark.integration
 
 TIMING = ("ticks_per_s", "elapsed_s")
-T0 = 1_767_225_600.0
 TICKS = 6_000
 
 BOTS = [
@@ -50,48 +50,7 @@ BOTS = [
 
 def frames() -> list[tuple[float, str]]:
     """Ticker frames of two products on seeded random walks, as Coinbase sends them."""
-    rng = random.Random(7)
-    price = {"BTC-USD": 97_000.0, "ETH-USD": 3_400.0}
-    out: list[tuple[float, str]] = []
-    for seq in range(TICKS):
-        product = "BTC-USD" if seq % 2 == 0 else "ETH-USD"
-        price[product] *= 1 + rng.gauss(0, 0.002)
-        last = round(price[product], 2)
-        at = T0 + seq * 0.5
-        stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        frame = json.dumps(
-            {
-                "channel": "ticker",
-                "client_id": "",
-                "timestamp": stamp,
-                "sequence_num": seq,
-                "events": [
-                    {
-                        "type": "update",
-                        "tickers": [
-                            {
-                                "type": "ticker",
-                                "product_id": product,
-                                "price": f"{last:.2f}",
-                                "volume_24_h": "1000",
-                                "low_24_h": "1",
-                                "high_24_h": "200000",
-                                "low_52_w": "1",
-                                "high_52_w": "200000",
-                                "price_percent_chg_24_h": "0",
-                                "best_bid": f"{last - 0.01:.2f}",
-                                "best_bid_quantity": "3",
-                                "best_ask": f"{last + 0.01:.2f}",
-                                "best_ask_quantity": "3",
-                            }
-                        ],
-                    }
-                ],
-            },
-            separators=(",", ":"),
-        )
-        out.append((at, frame))
-    return out
+    return ticker_frames(TICKS, seed=7)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pytest
 
 from streambot.backtest.engine import Backtest, BacktestConfig, BotFileError
 from streambot.backtest.result import BacktestResult
+from streambot.backtest.sources.ticks import make_ticker
 from streambot.bots import BotCreate
 from streambot.domain import Product, Ticker
 from streambot.risk.base import RiskLimits
@@ -28,19 +29,7 @@ BTC = Product(
 
 
 def quote(at: float, price: float, spread: float = 0.01) -> tuple[float, Ticker]:
-    return at, Ticker(
-        product_id="BTC-USD",
-        price=price,
-        best_bid=round(price - spread, 2),
-        best_ask=round(price + spread, 2),
-        volume_24h=0.0,
-        low_24h=0.0,
-        high_24h=0.0,
-        price_change_pct_24h=0.0,
-        time=at,
-        received_ns=0,
-        sequence=-1,
-    )
+    return at, make_ticker("BTC-USD", price, round(price - spread, 2), round(price + spread, 2), at)
 
 
 def threshold_bot(name: str = "dip", **params: object) -> BotCreate:
