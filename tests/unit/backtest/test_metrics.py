@@ -7,7 +7,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -237,12 +236,10 @@ def test_json_figures_lead_with_the_issue_keys_and_are_plain() -> None:
     json.dumps(figures)  # JSON-ready as it is
 
 
-def test_a_hundred_thousand_points_in_well_under_a_second_and_byte_stable() -> None:
+def test_a_hundred_thousand_points_are_byte_stable() -> None:
+    # How fast is for the benchmarks: tests assert behaviour, not time.
     result = generated(bots=1, points=100_000)
-    started = time.perf_counter()
     figures = json_figures(bot_metrics(result.bots[0], result))
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.5, elapsed
     assert figures["sharpe"] is not None
     assert figures["closed"] == 200
     assert len(figures["by_month"]) == 3  # type: ignore[arg-type]
