@@ -53,6 +53,7 @@ from streambot.trading.fees import FeeSchedule
 from streambot.trading.holds import ProductHolds
 from streambot.trading.kill_switch import KillSwitch
 from streambot.trading.lease import DatabaseLease, LeaseRefused, pid_alive
+from streambot.trading.fault_point import FaultPoint
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.trading.pnl import AccountFigures
 from streambot.trading.reconcile import Reconciler
@@ -309,6 +310,7 @@ class Platform:
             instance_id=instance_id,
             cooldown_s=settings.order_cooldown_s,
             unknown_grace_s=settings.order_unknown_grace_s,
+            fault_point=FaultPoint(settings.fault_point) if settings.fault_point else None,
         )
         open_orders, settler = order_path.open_orders, order_path.settler
         # A strategy that raises is taken out by the evaluator on the hot path; why is stored off it.

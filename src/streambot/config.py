@@ -6,7 +6,7 @@ import ipaddress
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # An order whose outcome is unknown and that the exchange still does not list after this long
     # was never placed (FAILED, NEVER_SUBMITTED).
     order_unknown_grace_s: float = Field(default=30.0, gt=0)
+    # A test facility for the crash tests only: SIGKILL this process the first time an order
+    # reaches this point (after_intent_commit | after_send). See trading/fault_point.py.
+    fault_point: Literal["after_intent_commit", "after_send"] | None = None
     # One process per database: the lease is renewed this often and taken over when this stale.
     lease_renew_s: float = Field(default=5.0, gt=0)
     lease_stale_s: float = Field(default=30.0, gt=0)

@@ -113,6 +113,9 @@ class RequestGate:
         self.public_rate = public_rate
         self._private_limiter = RateLimitBuckets(private_rate, clock=clock)
         self._public_limiter = RateLimitBuckets(public_rate, clock=clock)
+        # 429s of the simulator's own rate limit, not injected ones: each one a client caused by
+        # asking too fast (the reliability tests assert the platform causes none).
+        self.rate_limited = 0
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -172,6 +175,7 @@ class RequestGate:
                     key_name or _token_subject(request) or request.remote or ""
                 )
             if not decision.allowed:
+                self.rate_limited += 1
                 return json_response(RATE_LIMITED_BODY, 429, decision.headers())
         response = await handler(request)
         if decision is not None:

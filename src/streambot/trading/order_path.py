@@ -57,6 +57,7 @@ from streambot.risk.base import Intent, RiskContext, RiskRejection
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import WHOLE_POSITION
 from streambot.trading.balances import BalanceCache
+from streambot.trading.fault_point import FaultPoint, kill_self_at
 from streambot.trading.holds import ProductHolds
 from streambot.trading.open_orders import OpenOrders
 from streambot.trading.protocols import OrderStore, TradingStore
@@ -122,8 +123,10 @@ class OrderPath:
         poll_interval: float = 0.05,
         fill_timeout: float = 10.0,
         unknown_grace_s: float = UNKNOWN_GRACE_S,
+        fault_point: FaultPoint | None = None,
     ) -> None:
         self._bus = bus
+        self._fault_point = fault_point  # a test facility: see trading/fault_point.py
         self._exchange = exchange
         self._store = store
         self._balances = balances
@@ -312,6 +315,8 @@ class OrderPath:
             log.warning("Signal of %s not traded: %s", bot.name, verdict)
             return
         self._observe(OrderStatus.RISK_CHECKED, decided_ns)
+        if self._fault_point is FaultPoint.AFTER_INTENT_COMMIT:
+            kill_self_at(self._fault_point)
         await self._submit(bot, record, verdict, decided_ns)
 
     def _repeated(self, bot_id: BotId, rejection: RiskRejection) -> bool:
@@ -443,6 +448,8 @@ class OrderPath:
             self._observe(OrderStatus.SUBMITTED, decided_ns)
             self.settler.publish(record)
             placed = await placing
+            if self._fault_point is FaultPoint.AFTER_SEND and isinstance(placed, str):
+                kill_self_at(self._fault_point)
             if isinstance(placed, str):
                 self._observe(OrderStatus.ACKNOWLEDGED, decided_ns)  # the exchange's answer
             if isinstance(placed, NotPlaced):
@@ -618,6 +625,7 @@ def assemble_order_path(
     cooldown_s: float = 5.0,
     fill_timeout: float = 10.0,
     unknown_grace_s: float = UNKNOWN_GRACE_S,
+    fault_point: FaultPoint | None = None,
 ) -> OrderPath:
     """An order path with its own open orders and settlement, both reachable from it
     (``order_path.open_orders``, ``order_path.settler``) for the parts that share them."""
@@ -646,4 +654,5 @@ def assemble_order_path(
         cooldown_s=cooldown_s,
         fill_timeout=fill_timeout,
         unknown_grace_s=unknown_grace_s,
+        fault_point=fault_point,
     )
