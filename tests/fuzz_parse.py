@@ -23,18 +23,21 @@ with atheris.instrument_imports():
     from streambot.feed import parse  # noqa: F401  # instrumented for coverage
 
 from tests.chaos import report
-from tests.unit.feed.test_parse_fuzz import frame_holds
+from tests.unit.feed.test_parse_fuzz import TICKER_FIXTURE, frame_holds
 
 DEFAULT_RUNS = 1_000_000
 REPORT_EVERY = 250_000
 _SPECIAL = ["NaN", "Infinity", "-Infinity", "-1", "0", "1e400", "", "9" * 40]
 
-counts = {"frames": 0, "malformed": 0, "tickers": 0}
+TICKER = json.loads(TICKER_FIXTURE)["events"][0]["tickers"][0]
+counts = {"frames": 0, "malformed": 0, "tickers": 0, "rejected_tickers": 0}
 runs = DEFAULT_RUNS
 
 
 def _number(fdp: atheris.FuzzedDataProvider) -> object:
-    choice = fdp.ConsumeIntInRange(0, 4)
+    choice = fdp.ConsumeIntInRange(0, 5)
+    if choice == 5:
+        return str(fdp.ConsumeIntInRange(1, 10**6) / 100)
     if choice == 0:
         return _SPECIAL[fdp.ConsumeIntInRange(0, len(_SPECIAL) - 1)]
     if choice == 1:
@@ -48,22 +51,17 @@ def _number(fdp: atheris.FuzzedDataProvider) -> object:
 
 def _structured(fdp: atheris.FuzzedDataProvider) -> bytes:
     tickers = [
-        {
-            "type": "ticker",
-            "product_id": "BTC-USD",
-            "price": _number(fdp),
-            "best_bid": _number(fdp),
-            "best_ask": _number(fdp),
-        }
+        TICKER | {"price": _number(fdp), "best_bid": _number(fdp), "best_ask": _number(fdp)}
         for _ in range(fdp.ConsumeIntInRange(0, 3))
     ]
-    sequence = fdp.ConsumeInt(fdp.ConsumeIntInRange(1, 12))  # up to 96-bit integers, signed
+    # Mostly plausible numbers; now and then any integer of up to 96 bits, signed.
+    sequence = fdp.ConsumeIntInRange(0, 2**20) if fdp.ConsumeIntInRange(0, 3) else fdp.ConsumeInt(12)
     frame = {
         "channel": ["ticker", "ticker_batch", "heartbeats", "l2_data"][fdp.ConsumeIntInRange(0, 3)],
         "client_id": "",
         "timestamp": "2023-02-09T20:30:37.167359596Z",
         "sequence_num": sequence,
-        "events": [{"type": "update", "tickers": tickers}],
+        "events": [{"type": "update", "tickers": tickers, "current_time": "", "heartbeat_counter": 1}],
     }
     depth = fdp.ConsumeIntInRange(0, 3000) if fdp.ConsumeIntInRange(0, 15) == 0 else 0
     text = json.dumps(frame).encode()
@@ -79,6 +77,7 @@ def one_input(data: bytes) -> None:
         counts["malformed"] += 1
     else:
         counts["tickers"] += len(frame.tickers)
+        counts["rejected_tickers"] += frame.rejected
     if counts["frames"] % REPORT_EVERY == 0 or counts["frames"] == runs:
         # libFuzzer ends the process with exit(): no Python hook runs after the last input.
         figures = dict(counts, escaped=0, bad_tickers=0)
