@@ -148,6 +148,7 @@ class OrderPath:
         self._last_order_at: dict[BotId, float] = {}
         self._last_rejection: dict[BotId, tuple[str, float]] = {}
         self._last_unknown_notice: dict[BotId, float] = {}
+        self._last_exchange_notice: dict[BotId, float] = {}
         self.suspended = ""  # why this process places no orders at all (it lost its lease)
         self._tasks: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
@@ -237,6 +238,14 @@ class OrderPath:
     async def _execute(self, bot: BotRuntime, signal: Signal, tick: Ticker, decided_ns: int) -> None:
         try:
             await self._place_and_settle(bot, signal, tick, decided_ns)
+        except ExchangeError as exc:
+            # The exchange down or refusing (5xx, 429, circuit open) while sizing read the balances
+            # or the order was followed: expected in an outage, so one line, not a traceback. An
+            # order already stored is finished by reconciliation.
+            now = self._clock.monotonic()
+            if now - self._last_exchange_notice.get(bot.bot_id, -_REPEAT_REJECTION_S) >= _REPEAT_REJECTION_S:
+                self._last_exchange_notice[bot.bot_id] = now  # once a while, not once a tick
+                log.warning("⚠️ Signal of %s not carried through: %s", bot.name, exc)
         except Exception:
             log.exception("❌ Order for bot %s failed unexpectedly", bot.bot_id)
         finally:

@@ -47,8 +47,15 @@ async def test_socket_kills_while_trading_are_back_within_2s_and_place_no_order_
         name="churn",
         strategy="threshold",
         product_id="BTC-USD",
-        # Buys on every tick while flat, sells on the smallest rise: an order every tick or two.
-        params={"buy_below": 1e9, "sell_rise_pct": 0.0001, "order_pct": 20, "allow_below_fee": True},
+        # Buys whenever flat, sells on the smallest rise or fall: an order every tick or two,
+        # whichever way the price drifts.
+        params={
+            "buy_below": 1e9,
+            "sell_rise_pct": 0.0001,
+            "stop_loss_pct": 0.0001,
+            "order_pct": 20,
+            "allow_below_fee": True,
+        },
         budget=Decimal(1000),
     )
     await platform.bots.start(record.id)

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -125,6 +126,7 @@ FRAMES = st.one_of(
 EXAMPLES = scale(2_000, 100_000)
 
 
+@pytest.mark.chaos
 def test_parse_frame_lets_no_exception_escape_and_no_bad_ticker_through() -> None:
     outcomes = {"frames": 0, "parsed": 0, "malformed": 0, "tickers": 0, "rejected_tickers": 0}
 
