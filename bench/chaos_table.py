@@ -1,18 +1,28 @@
 """The table ``make chaos`` ends with: one row per reliability test, its figures beside its name.
 
-Reads the JSON lines the reliability tests append to ``STREAMBOT_CHAOS_RESULTS`` (tests/chaos.py).
+Reads the JSON lines the reliability tests (tests/chaos.py) and the soak run (bench/soak.py) append
+to ``STREAMBOT_CHAOS_RESULTS``.
 Run as ``python -m bench.chaos_table RESULTS_FILE``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+
+def append_result(name: str, figures: dict[str, Any], *, long: bool) -> None:
+    """One result as a JSON line in ``STREAMBOT_CHAOS_RESULTS``, if that is set."""
+    results = os.environ.get("STREAMBOT_CHAOS_RESULTS")
+    if results:
+        with Path(results).open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"name": name, "long": long, "figures": figures}) + "\n")
 
 
 def load(path: Path) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ The short version of each test runs in ``make test`` (CI); ``STREAMBOT_CHAOS_LON
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
+
+from bench.chaos_table import append_result
 
 LONG = os.environ.get("STREAMBOT_CHAOS_LONG", "") not in {"", "0", "false"}
 
@@ -34,11 +34,7 @@ def report(name: str, **figures: Figure) -> None:
     line = f"CHAOS {name}: {shown}"
     print(line)
     reported.append(line)
-    results = os.environ.get("STREAMBOT_CHAOS_RESULTS")
-    if results:
-        record = {"name": name, "long": LONG, "figures": figures}
-        with Path(results).open("a", encoding="utf-8") as out:
-            out.write(json.dumps(record) + "\n")
+    append_result(name, dict(figures), long=LONG)
 
 
 def _show(value: Figure) -> str:

@@ -261,6 +261,7 @@ class Platform:
                 SimulatorConfig(
                     products=settings.products,
                     seed=settings.sim_seed,
+                    tick_rate_scale=settings.sim_tick_rate_scale,
                     synthetic=settings.market_data is MarketData.SIM,
                     maker_fee_rate=settings.paper_maker_fee_rate,
                     taker_fee_rate=settings.paper_taker_fee_rate,

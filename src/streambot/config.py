@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.CONSOLE
     sim_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
     sim_seed: int | None = None
+    # Paper mode's simulator ticks this many times faster than the markets it imitates (`make soak`).
+    sim_tick_rate_scale: float = Field(default=1.0, gt=0, le=1000)
     balance_cache_ttl: float = Field(default=60.0, gt=0)
     order_cooldown_s: float = Field(default=5.0, ge=0)
     # Paper trading's fee tier (fractions: 0.012 is 1.2 %), Coinbase's entry tier by default. Live
