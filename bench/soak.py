@@ -38,6 +38,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _tail(log: Path) -> str:
+    """The end of the platform's log, for the message when it died."""
+    return log.read_text(errors="replace")[-2000:]
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -106,7 +111,13 @@ async def soak(duration: float, every: float, scale: float, warmup: float) -> di
         log = Path(tmp) / "streambot.log"
         with log.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", "from streambot.cli import main; main()", "run", env=env, stdout=out, stderr=out
+                sys.executable,
+                "-c",
+                "from streambot.cli import main; main()",
+                "run",
+                env=env,
+                stdout=out,
+                stderr=out,
             )
         stop = asyncio.Event()
         try:
@@ -120,7 +131,7 @@ async def soak(duration: float, every: float, scale: float, warmup: float) -> di
                 print(f"{'elapsed s':>9} {'RSS MB':>8} {'open fds':>8} {'orders':>7}", flush=True)
                 while (elapsed := time.monotonic() - began) <= duration:
                     if proc.returncode is not None:
-                        raise SystemExit(f"streambot exited with {proc.returncode}: {log.read_text()[-2000:]}")
+                        raise SystemExit(f"streambot exited with {proc.returncode}: {_tail(log)}")
                     orders = await _orders(http, api)
                     rss.append((elapsed, rss_mb(proc.pid)))
                     fds.append((elapsed, open_fds(proc.pid)))
@@ -158,13 +169,13 @@ async def _until_healthy(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.returncode is not None:
-            raise SystemExit(f"streambot exited with {proc.returncode}: {log.read_text()[-2000:]}")
+            raise SystemExit(f"streambot exited with {proc.returncode}: {_tail(log)}")
         with contextlib.suppress(aiohttp.ClientError):
             async with http.get(f"{api}/health") as response:
                 if response.status == 200:
                     return
         await asyncio.sleep(0.2)
-    raise SystemExit(f"streambot did not answer within 60 s: {log.read_text()[-2000:]}")
+    raise SystemExit(f"streambot did not answer within 60 s: {_tail(log)}")
 
 
 async def _churn_bots(http: aiohttp.ClientSession, api: str) -> None:

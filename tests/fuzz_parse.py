@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sys
 
-import atheris  # type: ignore[import-not-found]  # the `chaos` extra: pip install -e '.[chaos]'
+import atheris  # type: ignore[import-not-found,import-untyped,unused-ignore]  # the `chaos` extra: pip install -e '.[chaos]'
 
 with atheris.instrument_imports():
     from streambot.feed import parse  # noqa: F401  # instrumented for coverage
@@ -31,7 +31,7 @@ _SPECIAL = ["NaN", "Infinity", "-Infinity", "-1", "0", "1e400", "", "9" * 40]
 
 TICKER = json.loads(TICKER_FIXTURE)["events"][0]["tickers"][0]
 counts = {"frames": 0, "malformed": 0, "tickers": 0, "rejected_tickers": 0}
-runs = DEFAULT_RUNS
+run = {"runs": DEFAULT_RUNS}  # set from -runs= before the fuzzer starts
 
 
 def _number(fdp: atheris.FuzzedDataProvider) -> object:
@@ -78,23 +78,22 @@ def one_input(data: bytes) -> None:
     else:
         counts["tickers"] += len(frame.tickers)
         counts["rejected_tickers"] += frame.rejected
-    if counts["frames"] % REPORT_EVERY == 0 or counts["frames"] == runs:
+    if counts["frames"] % REPORT_EVERY == 0 or counts["frames"] == run["runs"]:
         # libFuzzer ends the process with exit(): no Python hook runs after the last input.
         figures = dict(counts, escaped=0, bad_tickers=0)
-        if counts["frames"] == runs:
+        if counts["frames"] == run["runs"]:
             report("parse_frame_atheris", **figures)
         else:
             print(f"… {figures}", flush=True)
 
 
 def main() -> None:
-    global runs
     argv = list(sys.argv)
     given = [a for a in argv if a.startswith("-runs=")]
     if given:
-        runs = int(given[-1].removeprefix("-runs="))
+        run["runs"] = int(given[-1].removeprefix("-runs="))
     else:
-        argv.append(f"-runs={runs}")
+        argv.append(f"-runs={run['runs']}")
     atheris.Setup(argv, one_input)
     atheris.Fuzz()
 

@@ -49,11 +49,11 @@ from streambot.trading.balance_check import BalanceCheck
 from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.equity import EquityWatcher
+from streambot.trading.fault_point import FaultPoint
 from streambot.trading.fees import FeeSchedule
 from streambot.trading.holds import ProductHolds
 from streambot.trading.kill_switch import KillSwitch
 from streambot.trading.lease import DatabaseLease, LeaseRefused, pid_alive
-from streambot.trading.fault_point import FaultPoint
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.trading.pnl import AccountFigures
 from streambot.trading.reconcile import Reconciler

@@ -23,15 +23,15 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorDetail, "description": description}
 
 
-_GUARDED = {
+_GUARDED: dict[int | str, dict[str, Any]] = {
     401: _error("No token, or a wrong one (send `Authorization: Bearer <token>`)"),
     429: _error("Too many requests from this address, or locked out after wrong tokens (see Retry-After)"),
 }
-_WITH_BODY = {
+_WITH_BODY: dict[int | str, dict[str, Any]] = {
     400: _error("The Content-Length header is not a byte count"),
     413: _error("The request body is larger than the configured limit"),
 }
-_NOT_FOUND = {404: _error("Nothing by that id or name")}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("Nothing by that id or name")}
 
 
 GUARDED: dict[int | str, dict[str, Any]] = {**_GUARDED, **_WITH_BODY}

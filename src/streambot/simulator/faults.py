@@ -2,9 +2,9 @@
 
 Shapes are the contract in docs/contracts.md ("Simulator fault injection"). Instant faults
 (``drop_connections``, ``skip_sequence``, ``malformed``, ``poison``) act on the sockets open right
-now; timed faults (``silence``, ``http_error``, ``latency``, ``slow_response``, ``reject_orders``) hold for their
-``seconds`` and a new injection of the same kind replaces the old one. The server asks this object
-what to do, frame by frame and request by request; the object itself never touches a socket.
+now; timed faults (``silence``, ``http_error``, ``latency``, ``slow_response``, ``reject_orders``)
+hold for their ``seconds`` and a new injection of the same kind replaces the old one. The server
+asks this object what to do, frame by frame and request by request; it never touches a socket.
 """
 
 from __future__ import annotations

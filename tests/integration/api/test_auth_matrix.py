@@ -75,7 +75,9 @@ async def test_every_http_route_refuses_requests_without_a_valid_token(start: St
                 assert response.status == 401, f"{method} {path} took a token from the query string"
             # A page on another site cannot ride on the browser: without the token it gets nothing.
             async with api.http.request(method, url, headers=EVIL_ORIGIN) as response:
-                assert response.status == 401, f"{method} {path} answered {response.status} to a foreign Origin"
+                assert response.status == 401, (
+                    f"{method} {path} answered {response.status} to a foreign Origin"
+                )
                 assert "Access-Control-Allow-Origin" not in response.headers
             async with api.http.request(method, url, headers=api.auth) as response:
                 assert response.status not in {401, 403}, f"{method} {path} refused the right token"

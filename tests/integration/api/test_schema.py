@@ -48,7 +48,12 @@ def _fuzz(
     schema_doc: dict[str, Any], base_url: str, headers: dict[str, str], statuses: Counter[int]
 ) -> list[str]:
     schema = schemathesis.openapi.from_dict(schema_doc)
-    checks = [not_a_server_error, response_schema_conformance, content_type_conformance, status_code_conformance]
+    checks = [
+        not_a_server_error,
+        response_schema_conformance,
+        content_type_conformance,
+        status_code_conformance,
+    ]
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]  # an invalid schema raises here

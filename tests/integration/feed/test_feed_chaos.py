@@ -17,6 +17,7 @@ import pytest
 
 from streambot.domain import OrderStatus
 from streambot.events import Event, FeedStateChanged
+from streambot.feed.client import FeedClient
 from tests.chaos import report, scale
 from tests.integration.feed.conftest import until
 from tests.integration.feed.test_faults import Harness, harness, sim
@@ -34,6 +35,19 @@ NO_RISK_LIMITS = {
 }
 BACK_WITHIN_S = 2.0  # the issue's bound: a killed socket is streaming again within 2 s
 STALE_WITHIN_S = 3.5  # the issue's bound: a silent open socket is declared stale by then
+
+
+def _live_past(feed: FeedClient, reconnects: int, tickers: int) -> Callable[[], bool]:
+    """Live again after ``reconnects`` reconnects, with tickers streamed past ``tickers``."""
+    return lambda: feed.reconnects > reconnects and feed.state == "live" and feed.tickers > tickers
+
+
+def _reconnected_after(feed: FeedClient, reconnects: int) -> Callable[[], bool]:
+    return lambda: feed.reconnects > reconnects
+
+
+def _longer_than(items: list[float], length: int) -> Callable[[], bool]:
+    return lambda: len(items) > length
 
 
 async def test_socket_kills_while_trading_are_back_within_2s_and_place_no_order_twice(
@@ -71,16 +85,12 @@ async def test_socket_kills_while_trading_are_back_within_2s_and_place_no_order_
     backs: list[float] = []
     try:
         for _ in range(kills):
-            streamed = feed.tickers
-            await until(lambda: feed.state == "live" and feed.tickers > streamed, "live and ticking")
+            await until(_live_past(feed, feed.reconnects - 1, feed.tickers), "live and ticking")
             reconnects, streamed = feed.reconnects, feed.tickers
             began = time.monotonic()
             down = True
             simulator.faults.inject("drop_connections")
-            await until(
-                lambda: feed.reconnects > reconnects and feed.state == "live" and feed.tickers > streamed,
-                "streaming again",
-            )
+            await until(_live_past(feed, reconnects, streamed), "streaming again")
             down = False
             backs.append(time.monotonic() - began)
     finally:
@@ -129,8 +139,8 @@ async def test_a_silent_open_socket_is_declared_stale_within_3_5s(harness: Calla
     for _ in range(trials):
         reconnects, seen = h.client.reconnects, len(ages)
         await h.inject({"fault": "silence", "seconds": 6.0})
-        await until(lambda: len(ages) > seen, "stale")
-        await until(lambda: h.client.reconnects > reconnects, "a reconnect")
+        await until(_longer_than(ages, seen), "stale")
+        await until(_reconnected_after(h.client, reconnects), "a reconnect")
         await h.inject({"fault": "silence", "seconds": 0.001})  # ends it: a new one replaces the old
         await until(lambda: h.client.state == "live", "live again")
     report("feed_silent_socket_stale", silences=trials, stale_after_s_max=max(ages), stale_detected=len(ages))

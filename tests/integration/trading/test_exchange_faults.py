@@ -63,7 +63,9 @@ async def test_storms_timeouts_and_rejects_lose_no_order_and_place_none_twice(tr
     bot_id = record.id
 
     def orders_made() -> int:
-        return sum(1 for e in trading.events if isinstance(e, OrderUpdated) and e.order.status is OrderStatus.INTENT)
+        return sum(
+            1 for e in trading.events if isinstance(e, OrderUpdated) and e.order.status is OrderStatus.INTENT
+        )
 
     rounds = 3 if LONG else 1
     for _ in range(rounds):
@@ -71,9 +73,13 @@ async def test_storms_timeouts_and_rejects_lose_no_order_and_place_none_twice(tr
             before = orders_made()
             simulator.faults.inject(phase)
             await trading.until(lambda: not simulator.faults.active(), within=phase["seconds"] + 20)
+
             # Trading goes on between faults: the next one hits a bot that is trading again.
+            def trading_again(before: int = before) -> bool:
+                return orders_made() > before + 1
+
             try:
-                await trading.until(lambda before=before: orders_made() > before + 1, within=60)
+                await trading.until(trading_again, within=60)
             except AssertionError:
                 raise AssertionError(f"the bot stopped trading after {phase}") from None
 

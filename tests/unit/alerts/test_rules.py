@@ -200,7 +200,9 @@ async def test_a_75_s_outage_with_30_flaps_raises_the_feed_down_alert() -> None:
     assert clock.monotonic() - outage_started == 75
 
     raised_after = raised[0].ts - (clock.time() - 75) if raised else -1.0
-    report("feed_flapping_outage_alert", flaps=30, outage_s=75, alerts=len(raised), raised_after_s=raised_after)
+    report(
+        "feed_flapping_outage_alert", flaps=30, outage_s=75, alerts=len(raised), raised_after_s=raised_after
+    )
     assert [e.code for e in raised] == ["feed_down"]
     # 1.5 s of every 2.5 s without a socket: 30 s of it after 50 s, raised at the next check.
     assert raised_after <= 50 + 5

@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame
 from tests.chaos import report, scale
 
-TICKER_FIXTURE = (Path(__file__).resolve().parents[2] / "fixtures" / "coinbase" / "ws_ticker.json").read_bytes()
+TICKER_FIXTURE = (
+    Path(__file__).resolve().parents[2] / "fixtures" / "coinbase" / "ws_ticker.json"
+).read_bytes()
 
 
 class BadTicker(AssertionError):
@@ -38,7 +40,7 @@ def frame_holds(data: bytes) -> FeedFrame | None:
     if frame.kind is FrameKind.TICKERS:
         for tick in frame.tickers:
             price, bid, ask = tick.price, tick.best_bid, tick.best_ask
-            if not (0 < price and math.isfinite(price) and 0 < bid <= ask and math.isfinite(ask)):
+            if not (price > 0 and math.isfinite(price) and 0 < bid <= ask and math.isfinite(ask)):
                 raise BadTicker(f"ticker {tick!r} from {data[:200]!r}")
     return frame
 
@@ -52,14 +54,18 @@ _READABLE = st.one_of(
     st.floats().map(repr),
     st.floats(),
 )
-_NUMBER = st.one_of(_READABLE, _READABLE, _READABLE, st.sampled_from([None, True, 7, -(2**70), "abc", "", [], {}]))
+_NUMBER: st.SearchStrategy[object] = st.one_of(
+    _READABLE, _READABLE, _READABLE, st.sampled_from([None, True, 7, -(2**70), "abc", "", [], {}])
+)
 _SEQUENCE = st.one_of(
     st.integers(min_value=0, max_value=1000),
     st.integers(min_value=0, max_value=1000),
     st.integers(min_value=0, max_value=1000),
     st.sampled_from([-1, 2**53 - 1, 2**53, 2**63, 2**64, -(2**70), 1.5, "12", None, True]),
 )
-_CHANNEL = st.sampled_from(["ticker", "ticker", "ticker", "ticker_batch", "heartbeats", "subscriptions", "l2_data", "", "x"])
+_CHANNEL = st.sampled_from(
+    ["ticker", "ticker", "ticker", "ticker_batch", "heartbeats", "subscriptions", "l2_data", "", "x"]
+)
 _FIXTURE_TICKER = json.loads(TICKER_FIXTURE)["events"][0]["tickers"][0]
 _TICKER = st.fixed_dictionaries(
     {}, optional={"price": _NUMBER, "best_bid": _NUMBER, "best_ask": _NUMBER, "volume_24_h": _NUMBER}
@@ -109,7 +115,9 @@ def _mutated_fixture(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-_NESTED = st.integers(1, 5_000).map(lambda depth: b'{"channel":"ticker","events":' + b"[" * depth + b"]" * depth + b"}")
+_NESTED = st.integers(1, 5_000).map(
+    lambda depth: b'{"channel":"ticker","events":' + b"[" * depth + b"]" * depth + b"}"
+)
 _BAD_UTF8 = st.binary(min_size=1, max_size=8).map(
     lambda junk: TICKER_FIXTURE.replace(b'"BTC-USD"', b'"BTC-' + junk + b'"')
 )
@@ -151,7 +159,8 @@ def test_parse_frame_lets_no_exception_escape_and_no_bad_ticker_through() -> Non
     holds()
     report("parse_frame_property", **outcomes, escaped=0, bad_tickers=0)
     assert outcomes["frames"] >= EXAMPLES // 2  # hypothesis ran what was asked, near enough
-    assert outcomes["tickers"] > 0 and outcomes["malformed"] > 0  # both kinds were exercised
+    assert outcomes["tickers"] > 0
+    assert outcomes["malformed"] > 0
 
 
 def test_a_valid_ticker_frame_still_holds() -> None:
