@@ -61,7 +61,7 @@ chaos: $(STAMP)
 	rm -f $(CHAOS_RESULTS)
 	status=0; \
 	STREAMBOT_CHAOS_LONG=1 STREAMBOT_CHAOS_RESULTS=$(CHAOS_RESULTS) $(BIN)/pytest -q -m chaos || status=$$?; \
-	STREAMBOT_CHAOS_RESULTS=$(CHAOS_RESULTS) $(BIN)/python -m tests.fuzz_parse -runs=1000000 || status=$$?; \
+	STREAMBOT_CHAOS_LONG=1 STREAMBOT_CHAOS_RESULTS=$(CHAOS_RESULTS) $(BIN)/python -m tests.fuzz_parse -runs=1000000 || status=$$?; \
 	$(BIN)/python -m bench.chaos_table $(CHAOS_RESULTS); \
 	exit $$status
 

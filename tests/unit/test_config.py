@@ -51,3 +51,14 @@ def test_bad_input_bounds_default_to_a_million_and_one_mebibyte(monkeypatch: pyt
     assert settings.max_request_bytes == 1_048_576
     monkeypatch.setenv("STREAMBOT_MAX_BOT_BUDGET", "2500.5")
     assert Settings().max_bot_budget == Decimal("2500.5")
+
+
+def test_the_crash_tests_fault_point_is_off_by_default_and_only_takes_a_known_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().fault_point is None
+    monkeypatch.setenv("STREAMBOT_FAULT_POINT", "after_send")
+    assert Settings().fault_point == "after_send"
+    monkeypatch.setenv("STREAMBOT_FAULT_POINT", "after_lunch")
+    with pytest.raises(ValidationError, match="fault_point"):
+        Settings()
