@@ -30,6 +30,7 @@ import aiohttp
 from bench.chaos_table import append_result
 
 TOKEN = "soak-token"
+_OWN = frozenset({"STREAMBOT_PORT", "STREAMBOT_SIM_PORT", "STREAMBOT_DATA_DIR", "STREAMBOT_API_TOKEN"})
 
 
 def _free_port() -> int:
@@ -108,6 +109,9 @@ async def soak(duration: float, every: float, scale: float, warmup: float) -> di
             "STREAMBOT_RISK_MAX_DRAWDOWN_PCT": "0",
             "STREAMBOT_LOG_LEVEL": "WARNING",
         }
+        # The caller's own STREAMBOT_* settings win (e.g. a smaller STREAMBOT_WS_RING_SIZE, to see
+        # which part a slope comes from).
+        env |= {k: v for k, v in os.environ.items() if k.startswith("STREAMBOT_") and k not in _OWN}
         log = Path(tmp) / "streambot.log"
         with log.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
