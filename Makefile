@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format clean web web-test api-client
+.PHONY: run test bench lint format clean web web-test api-client chaos soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,23 @@ test: $(STAMP) web web-test
 
 bench: $(STAMP)
 	$(BIN)/streambot bench
+
+# The reliability suite, long versions: more kills, crash trials and fuzzed frames than `make test`
+# runs, then a million frames through the atheris fuzzer; ends with a table of every test's figures.
+CHAOS_RESULTS := $(CURDIR)/.chaos-results.jsonl
+chaos: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,chaos]'
+	rm -f $(CHAOS_RESULTS)
+	status=0; \
+	STREAMBOT_CHAOS_LONG=1 STREAMBOT_CHAOS_RESULTS=$(CHAOS_RESULTS) $(BIN)/pytest -q -m chaos || status=$$?; \
+	STREAMBOT_CHAOS_LONG=1 STREAMBOT_CHAOS_RESULTS=$(CHAOS_RESULTS) $(BIN)/python -m tests.fuzz_parse -runs=1000000 || status=$$?; \
+	$(BIN)/python -m bench.chaos_table $(CHAOS_RESULTS); \
+	exit $$status
+
+# The whole platform at full simulator speed for DURATION seconds: RSS and open fds over time.
+DURATION ?= 600
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --duration $(DURATION)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

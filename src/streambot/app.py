@@ -57,6 +57,7 @@ from streambot.trading.balance_check import BalanceCheck
 from streambot.trading.balances import BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.equity import EquityWatcher
+from streambot.trading.fault_point import FaultPoint
 from streambot.trading.fees import FeeSchedule
 from streambot.trading.holds import ProductHolds
 from streambot.trading.kill_switch import KillSwitch
@@ -313,6 +314,7 @@ class Platform:
                 SimulatorConfig(
                     products=settings.products,
                     seed=settings.sim_seed,
+                    tick_rate_scale=settings.sim_tick_rate_scale,
                     synthetic=settings.market_data is MarketData.SIM,
                     maker_fee_rate=settings.paper_maker_fee_rate,
                     taker_fee_rate=settings.paper_taker_fee_rate,
@@ -364,6 +366,7 @@ class Platform:
             instance_id=instance_id,
             cooldown_s=settings.order_cooldown_s,
             unknown_grace_s=settings.order_unknown_grace_s,
+            fault_point=FaultPoint(settings.fault_point) if settings.fault_point else None,
         )
         open_orders, settler = order_path.open_orders, order_path.settler
         # A strategy that raises is taken out by the evaluator on the hot path; why is stored off it.

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     log_activity_interval_s: float = Field(default=30.0, gt=0)
     sim_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
     sim_seed: int | None = None
+    # Paper mode's simulator ticks this many times faster than the markets it imitates (`make soak`).
+    sim_tick_rate_scale: float = Field(default=1.0, gt=0, le=1000)
     balance_cache_ttl: float = Field(default=60.0, gt=0)
     order_cooldown_s: float = Field(default=5.0, ge=0)
     # Paper trading's fee tier (fractions: 0.012 is 1.2 %), Coinbase's entry tier by default. Live
@@ -78,6 +80,9 @@ class Settings(BaseSettings):
     # An order whose outcome is unknown and that the exchange still does not list after this long
     # was never placed (FAILED, NEVER_SUBMITTED).
     order_unknown_grace_s: float = Field(default=30.0, gt=0)
+    # A test facility for the crash tests only: SIGKILL this process the first time an order
+    # reaches this point (after_intent_commit | after_send). See trading/fault_point.py.
+    fault_point: Literal["after_intent_commit", "after_send"] | None = None
     # One process per database: the lease is renewed this often and taken over when this stale.
     lease_renew_s: float = Field(default=5.0, gt=0)
     lease_stale_s: float = Field(default=30.0, gt=0)

@@ -67,3 +67,14 @@ def test_telegram_command_chats_are_the_alert_chat_and_the_allowed_ones(
     # A channel name receives alerts but cannot command (updates carry numeric chat ids).
     monkeypatch.setenv("STREAMBOT_TELEGRAM_CHAT_ID", "@alerts_channel")
     assert Settings().telegram_command_chats == frozenset({7, -1001234567890})
+
+
+def test_the_crash_tests_fault_point_is_off_by_default_and_only_takes_a_known_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().fault_point is None
+    monkeypatch.setenv("STREAMBOT_FAULT_POINT", "after_send")
+    assert Settings().fault_point == "after_send"
+    monkeypatch.setenv("STREAMBOT_FAULT_POINT", "after_lunch")
+    with pytest.raises(ValidationError, match="fault_point"):
+        Settings()

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from streambot import __version__
 from streambot.api.auth import require_token
 from streambot.api.dashboard import mount_dashboard
+from streambot.api.documented_errors import GUARDED, LOOKED_UP
 from streambot.api.errors import validation_error
 from streambot.api.metrics import ApiCollector, registry_for
 from streambot.api.routes import (
@@ -87,11 +88,15 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     prefix = "/api/v1"
     app.include_router(health.router, prefix=prefix)
     protected = [Depends(require_token)]
+    # ``responses``: what the guards (and lookups) answer is in the schema too (documented_errors.py).
+    looked_up = {bots, market, feed, orders_routes, backtests}
     for module in (bots, strategies, market, trades, feed, accounts, metrics_summary, backtests):
-        app.include_router(module.router, prefix=prefix, dependencies=protected)
+        responses = LOOKED_UP if module in looked_up else GUARDED
+        app.include_router(module.router, prefix=prefix, dependencies=protected, responses=responses)
     # The trading engine's records and controls.
     for module in (orders_routes, positions_routes, pnl_routes, risk_routes):
-        app.include_router(module.router, prefix=prefix, dependencies=protected)
+        responses = LOOKED_UP if module in looked_up else GUARDED
+        app.include_router(module.router, prefix=prefix, dependencies=protected, responses=responses)
     # WebSockets authenticate in the handshake or first message (see routes/live.py).
     app.include_router(live.router, prefix=prefix)
     # The old bot's paths (its users' scripts): the same handlers and auth at /ws/ without /api/v1.

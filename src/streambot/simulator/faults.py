@@ -2,9 +2,9 @@
 
 Shapes are the contract in docs/contracts.md ("Simulator fault injection"). Instant faults
 (``drop_connections``, ``skip_sequence``, ``malformed``, ``poison``) act on the sockets open right
-now; timed faults (``silence``, ``http_error``, ``latency``, ``slow_response``) hold for their
-``seconds`` and a new injection of the same kind replaces the old one. The server asks this object
-what to do, frame by frame and request by request; the object itself never touches a socket.
+now; timed faults (``silence``, ``http_error``, ``latency``, ``slow_response``, ``reject_orders``)
+hold for their ``seconds`` and a new injection of the same kind replaces the old one. The server
+asks this object what to do, frame by frame and request by request; it never touches a socket.
 """
 
 from __future__ import annotations
@@ -81,8 +81,27 @@ class SlowResponse(_Fault):
     writes_only: bool = False  # only POSTs (create and cancel orders): lookups answer at once
 
 
+class RejectOrders(_Fault):
+    """Order creates are refused as Coinbase refuses them (HTTP 200, ``success: false`` with
+    ``error``) and nothing is created; every other request is served as usual."""
+
+    fault: Literal["reject_orders"]
+    seconds: float = Field(gt=0, le=_MAX_SECONDS)
+    error: Literal["INSUFFICIENT_FUND", "INVALID_PRICE_PRECISION", "UNKNOWN_FAILURE_REASON"] = (
+        "INSUFFICIENT_FUND"
+    )
+
+
 AnyFault = Annotated[
-    DropConnections | Silence | SkipSequence | Malformed | Poison | HttpError | Latency | SlowResponse,
+    DropConnections
+    | Silence
+    | SkipSequence
+    | Malformed
+    | Poison
+    | HttpError
+    | Latency
+    | SlowResponse
+    | RejectOrders,
     Field(discriminator="fault"),
 ]
 _ADAPTER: TypeAdapter[AnyFault] = TypeAdapter(AnyFault)
@@ -95,6 +114,7 @@ FAULT_NAMES = (
     "http_error",
     "latency",
     "slow_response",
+    "reject_orders",
 )
 
 
@@ -164,7 +184,7 @@ class FaultTarget(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Timed:
-    fault: Silence | HttpError | Latency | SlowResponse
+    fault: Silence | HttpError | Latency | SlowResponse | RejectOrders
     until: float  # monotonic
     until_epoch: float  # for x-ratelimit-reset and the listing
 
@@ -255,6 +275,13 @@ class Faults:
         if self._clock.monotonic() >= timed.until or (timed.fault.writes_only and method != "POST"):
             return 0.0
         return timed.fault.ms / 1000
+
+    def order_rejection(self) -> str | None:
+        """The error an order create is refused with now (``reject_orders``), or None."""
+        timed = self._timed.get("reject_orders")
+        if timed is None or not isinstance(timed.fault, RejectOrders):
+            return None
+        return timed.fault.error if self._clock.monotonic() < timed.until else None
 
     def http_error(self) -> tuple[HttpError, float] | None:
         """The error REST must answer with now, and when it ends (UNIX seconds)."""

@@ -23,7 +23,7 @@ from streambot.simulator.auth import COINBASE_HOST, AuthFailure, JwtVerifier
 from streambot.simulator.faults import Faults
 from streambot.simulator.ratelimit import Decision, RateLimitBuckets
 from streambot.simulator.responses import RATE_LIMITED_BODY, ApiError, error_response, json_response
-from streambot.simulator.rest import REST_PREFIX
+from streambot.simulator.rest import KEY_SCOPES, REST_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,9 @@ class RequestGate:
         self.public_rate = public_rate
         self._private_limiter = RateLimitBuckets(private_rate, clock=clock)
         self._public_limiter = RateLimitBuckets(public_rate, clock=clock)
+        # 429s of the simulator's own rate limit, not injected ones: each one a client caused by
+        # asking too fast (the reliability tests assert the platform causes none).
+        self.rate_limited = 0
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -162,7 +165,7 @@ class RequestGate:
             needed = "trade" if request.method == "POST" else "view"
             if needed not in scopes and path != f"{REST_PREFIX}/key_permissions":
                 return error_response(403, "PERMISSION_DENIED", "Missing required scopes")
-        request["key_scopes"] = scopes
+        request[KEY_SCOPES] = scopes
         decision: Decision | None = None
         if self.rate_limits:
             if public:
@@ -172,7 +175,12 @@ class RequestGate:
                     key_name or _token_subject(request) or request.remote or ""
                 )
             if not decision.allowed:
+                self.rate_limited += 1
                 return json_response(RATE_LIMITED_BODY, 429, decision.headers())
+        if request.method == "POST" and path == _CREATE_ORDER:
+            refused = self.faults.order_rejection()
+            if refused is not None:
+                return json_response(_refused_order(refused))
         response = await handler(request)
         if decision is not None:
             response.headers.update(decision.headers())
@@ -187,6 +195,24 @@ class RequestGate:
             raise AuthFailure("no bearer token")
         hosts = {request.host, COINBASE_HOST}
         return self.verifier.verify(token, uri=(request.method, request.path, hosts))
+
+
+_CREATE_ORDER: Final = f"{REST_PREFIX}/orders"
+
+
+def _refused_order(error: str) -> dict[str, object]:
+    """A create refused as Coinbase words it (``reject_orders`` fault): HTTP 200, success false."""
+    return {
+        "success": False,
+        "failure_reason": "UNKNOWN_FAILURE_REASON",
+        "order_id": "",
+        "error_response": {
+            "error": error,
+            "message": f"fault injected: reject_orders ({error})",
+            "error_details": "",
+            "preview_failure_reason": f"PREVIEW_{error}",
+        },
+    }
 
 
 def _finished(task: asyncio.Task[web.StreamResponse]) -> None:

@@ -159,6 +159,11 @@ class Simulator:
     def connection_count(self) -> int:
         return len(self._ws.connections)
 
+    @property
+    def rate_limited(self) -> int:
+        """429s the simulator's own rate limit answered (injected ``http_error`` ones excluded)."""
+        return self._gate.rate_limited
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Bind (port 0: any free port) and start ticking."""
         if self._runner is not None:

@@ -57,6 +57,7 @@ from streambot.risk.base import Intent, RiskContext, RiskRejection
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import WHOLE_POSITION
 from streambot.trading.balances import BalanceCache
+from streambot.trading.fault_point import FaultPoint, kill_self_at
 from streambot.trading.holds import ProductHolds
 from streambot.trading.open_orders import OpenOrders
 from streambot.trading.protocols import OrderStore, TradingStore
@@ -122,8 +123,10 @@ class OrderPath:
         poll_interval: float = 0.05,
         fill_timeout: float = 10.0,
         unknown_grace_s: float = UNKNOWN_GRACE_S,
+        fault_point: FaultPoint | None = None,
     ) -> None:
         self._bus = bus
+        self._fault_point = fault_point  # a test facility: see trading/fault_point.py
         self._exchange = exchange
         self._store = store
         self._balances = balances
@@ -145,6 +148,7 @@ class OrderPath:
         self._last_order_at: dict[BotId, float] = {}
         self._last_rejection: dict[BotId, tuple[str, float]] = {}
         self._last_unknown_notice: dict[BotId, float] = {}
+        self._last_exchange_notice: dict[BotId, float] = {}
         self.suspended = ""  # why this process places no orders at all (it lost its lease)
         self._tasks: set[asyncio.Task[None]] = set()
         self.in_flight: set[str] = set()
@@ -241,6 +245,14 @@ class OrderPath:
     async def _execute(self, bot: BotRuntime, signal: Signal, tick: Ticker, decided_ns: int) -> None:
         try:
             await self._place_and_settle(bot, signal, tick, decided_ns)
+        except ExchangeError as exc:
+            # The exchange down or refusing (5xx, 429, circuit open) while sizing read the balances
+            # or the order was followed: expected in an outage, so one line, not a traceback. An
+            # order already stored is finished by reconciliation.
+            now = self._clock.monotonic()
+            if now - self._last_exchange_notice.get(bot.bot_id, -_REPEAT_REJECTION_S) >= _REPEAT_REJECTION_S:
+                self._last_exchange_notice[bot.bot_id] = now  # once a while, not once a tick
+                log.warning("⚠️ Signal of %s not carried through: %s", bot.name, exc)
         except Exception:
             log.exception("❌ Order for bot %s failed unexpectedly", bot.bot_id)
         finally:
@@ -319,6 +331,8 @@ class OrderPath:
             log.warning("Signal of %s not traded: %s", bot.name, verdict)
             return
         self._observe(OrderStatus.RISK_CHECKED, decided_ns)
+        if self._fault_point is FaultPoint.AFTER_INTENT_COMMIT:
+            kill_self_at(self._fault_point)
         await self._submit(bot, record, verdict, decided_ns)
 
     def _repeated(self, bot_id: BotId, rejection: RiskRejection) -> bool:
@@ -450,6 +464,8 @@ class OrderPath:
             self._observe(OrderStatus.SUBMITTED, decided_ns)
             self.settler.publish(record)
             placed = await placing
+            if self._fault_point is FaultPoint.AFTER_SEND and isinstance(placed, str):
+                kill_self_at(self._fault_point)
             if isinstance(placed, str):
                 self._observe(OrderStatus.ACKNOWLEDGED, decided_ns)  # the exchange's answer
             if isinstance(placed, NotPlaced):
@@ -625,6 +641,7 @@ def assemble_order_path(
     cooldown_s: float = 5.0,
     fill_timeout: float = 10.0,
     unknown_grace_s: float = UNKNOWN_GRACE_S,
+    fault_point: FaultPoint | None = None,
 ) -> OrderPath:
     """An order path with its own open orders and settlement, both reachable from it
     (``order_path.open_orders``, ``order_path.settler``) for the parts that share them."""
@@ -653,4 +670,5 @@ def assemble_order_path(
         cooldown_s=cooldown_s,
         fill_timeout=fill_timeout,
         unknown_grace_s=unknown_grace_s,
+        fault_point=fault_point,
     )

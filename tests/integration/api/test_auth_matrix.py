@@ -10,10 +10,12 @@ import re
 from typing import Any
 
 import aiohttp
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import BaseRoute, Mount, Route
 
+from tests.chaos import report
 from tests.integration.api.conftest import Api, StartApi, close_code, next_frame
 
 PUBLIC: dict[str, str] = {
@@ -43,10 +45,14 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "1", path)
 
 
+EVIL_ORIGIN = {"Origin": "https://evil.example"}
+
+
+@pytest.mark.chaos
 async def test_every_http_route_refuses_requests_without_a_valid_token(start: StartApi) -> None:
     # A generous lockout threshold: this test sends a wrong token to every route on purpose.
     api = await start(auth_max_failures=10_000)
-    checked = 0
+    checked = probes = 0
     for path, route in _routes(api):
         if isinstance(route, APIWebSocketRoute):
             continue
@@ -64,13 +70,25 @@ async def test_every_http_route_refuses_requests_without_a_valid_token(start: St
                 assert response.headers.get("WWW-Authenticate") == "Bearer"
             async with api.http.request(method, url, headers={"Authorization": "Bearer wrong"}) as response:
                 assert response.status == 401, f"{method} {path} answered {response.status} to a wrong token"
+            # A token in the query string is no token (it would end up in access logs).
+            async with api.http.request(method, f"{url}?token={api.token}") as response:
+                assert response.status == 401, f"{method} {path} took a token from the query string"
+            # A page on another site cannot ride on the browser: without the token it gets nothing.
+            async with api.http.request(method, url, headers=EVIL_ORIGIN) as response:
+                assert response.status == 401, (
+                    f"{method} {path} answered {response.status} to a foreign Origin"
+                )
+                assert "Access-Control-Allow-Origin" not in response.headers
             async with api.http.request(method, url, headers=api.auth) as response:
                 assert response.status not in {401, 403}, f"{method} {path} refused the right token"
             checked += 1
+            probes += 5
+    report("api_auth_matrix_http", routes=checked, probes=probes, bypasses=0)
     assert checked >= 10
 
 
-async def test_every_websocket_refuses_a_missing_or_wrong_token(start: StartApi) -> None:
+@pytest.mark.chaos
+async def test_every_websocket_refuses_a_missing_or_wrong_token_or_a_foreign_origin(start: StartApi) -> None:
     api = await start(ws_auth_timeout_s=0.3, auth_max_failures=10_000)
     paths = [path for path, route in _routes(api) if isinstance(route, APIWebSocketRoute)]
     assert len(paths) >= 4
@@ -83,6 +101,10 @@ async def test_every_websocket_refuses_a_missing_or_wrong_token(start: StartApi)
         # A token in the query string is not a way in (it would end up in access logs).
         queried = await api.http.ws_connect(f"{url}?token={api.token}")
         assert await close_code(queried) == 4401, path
+        # The right token from a page on another site (cross-site WebSocket hijacking): refused.
+        foreign = await api.ws(_concrete(path), origin=EVIL_ORIGIN["Origin"])
+        assert await close_code(foreign) == 4403, path
+    report("api_auth_matrix_websocket", sockets=len(paths), probes=4 * len(paths), bypasses=0)
 
 
 async def test_wrong_tokens_lock_the_guesser_out_never_the_owner(start: StartApi) -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from streambot.events import RiskHalted
 from streambot.observability.logging import RedactSecrets
+from tests.chaos import report
 from tests.integration.api.conftest import StartApi, next_frame
 
 API_TOKEN = "canary-api-token-7f3a9c1e"
@@ -44,6 +45,7 @@ async def failing_notify_server() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+@pytest.mark.chaos
 async def test_canaries_never_leak(
     start: StartApi, failing_notify_server: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -98,6 +100,14 @@ async def test_canaries_never_leak(
 
     text = "\n".join(seen)
     logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records) + caplog.text
+    leaks = sum(canary in text or canary in logged for canary in CANARIES)
+    report(
+        "api_secret_canary",
+        canaries=len(CANARIES),
+        responses_and_frames=len(seen),
+        log_lines=len(caplog.records),
+        leaks=leaks,
+    )
     assert "notification" in logged
     assert "WebSocket" in logged  # uvicorn's line about the queried socket is there, redacted
     for canary in CANARIES:

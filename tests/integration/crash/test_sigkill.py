@@ -1,4 +1,8 @@
-"""Crash tests: ``streambot run`` in paper mode, SIGKILLed at random points while it trades.
+"""Crash tests: ``streambot run`` in paper mode, SIGKILLed while it trades, on SQLite and PostgreSQL.
+
+Every third life is killed at a random moment; the others kill themselves through the fault hook
+(``STREAMBOT_FAULT_POINT``, trading/fault_point.py) exactly where an order is most at risk: between
+the commit of its intent and its send, and between its send and the booking of its fills.
 
 After every restart the exchange (the simulator's persisted paper account) and our records must
 agree: every order that existed before the kill is settled by reconciliation, no client_order_id
@@ -24,9 +28,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.chaos import report, scale
+from tests.integration.store.test_store import database_url
 
-TRIALS = 20
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+__all__ = ["database_url"]  # the fixture: SQLite in the data dir, or a fresh PostgreSQL database
+
+LIVES = ("random", "after_intent_commit", "after_send")
+TRIALS = {"sqlite": scale(6, 25), "postgresql": scale(3, 12)}
 TOKEN = "crash-test-token"
 API = "/api/v3/brokerage"
 FINAL = {"filled", "cancelled", "rejected", "failed"}
@@ -41,8 +50,9 @@ def _free_port() -> int:
 class Process:
     """One ``streambot run`` on a data dir; killed and restarted on the same ports."""
 
-    def __init__(self, data_dir: Path, http: aiohttp.ClientSession) -> None:
+    def __init__(self, data_dir: Path, http: aiohttp.ClientSession, database_url: str) -> None:
         self.data_dir = data_dir
+        self.database_url = database_url
         self.http = http
         self.port = _free_port()
         self.sim_port = _free_port()
@@ -58,7 +68,8 @@ class Process:
     def sim(self) -> str:
         return f"http://127.0.0.1:{self.sim_port}{API}"
 
-    async def start(self) -> None:
+    async def start(self, fault_point: str | None = None) -> None:
+        """Start a life; one with a fault point kills itself, maybe before it ever answers."""
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", str(self.data_dir)),
@@ -76,7 +87,8 @@ class Process:
             "STREAMBOT_RISK_MAX_DRAWDOWN_PCT": "0",
             "STREAMBOT_RECONCILE_INTERVAL_S": "1",
             "STREAMBOT_LOG_LEVEL": "WARNING",
-        }
+            "STREAMBOT_DATABASE_URL": self.database_url,
+        } | ({"STREAMBOT_FAULT_POINT": fault_point} if fault_point else {})
         self.started_at = datetime.now(UTC)
         with self.log.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
@@ -88,7 +100,8 @@ class Process:
                 stdout=log,
                 stderr=log,
             )
-        await self._wait_healthy()
+        if fault_point is None:
+            await self._wait_healthy()
 
     async def _wait_healthy(self, within: float = 60.0) -> None:
         deadline = asyncio.get_running_loop().time() + within
@@ -111,6 +124,13 @@ class Process:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         await self.proc.wait()
+        self.proc = None
+
+    async def killed_itself(self, within: float = 60.0) -> None:
+        """Wait for the fault hook's SIGKILL."""
+        assert self.proc is not None
+        code = await asyncio.wait_for(self.proc.wait(), within)
+        assert code == -signal.SIGKILL, f"exited with {code}, not by the fault hook's SIGKILL"
         self.proc = None
 
     async def stop(self) -> None:
@@ -168,9 +188,9 @@ class Process:
 
 
 @pytest.fixture
-async def process(tmp_path: Path) -> AsyncIterator[Process]:
+async def process(tmp_path: Path, database_url: str) -> AsyncIterator[Process]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        running = Process(tmp_path / "data", http)
+        running = Process(tmp_path / "data", http, database_url)
         try:
             yield running
         finally:
@@ -219,7 +239,11 @@ async def _check_records(process: Process, killed_at: datetime) -> int:
     return len(orders)
 
 
-async def test_sigkill_while_trading_leaves_nothing_duplicated_or_unresolved(process: Process) -> None:
+async def test_sigkill_anywhere_in_the_order_path_leaves_no_duplicate_orphan_or_unknown_order(
+    process: Process, request: pytest.FixtureRequest
+) -> None:
+    backend = request.node.callspec.params["database_url"]
+    trials = TRIALS[backend]
     rng = random.Random(os.environ.get("STREAMBOT_CRASH_SEED", "5"))
     await process.start()
     for product in ("BTC-USD", "ETH-USD"):
@@ -245,11 +269,20 @@ async def test_sigkill_while_trading_leaves_nothing_duplicated_or_unresolved(pro
         started = process.started_at
         return any(datetime.fromisoformat(o["created_at"]) > started for o in await process.orders())
 
+    kills = Counter[str]()
     total_orders = 0
-    for _ in range(TRIALS):
-        await _wait(orders_in_this_life)
-        await asyncio.sleep(rng.uniform(0.0, 0.6))
-        await process.kill()
+    for trial in range(trials):
+        life = LIVES[trial % len(LIVES)]
+        if life == "random":
+            await _wait(orders_in_this_life)
+            await asyncio.sleep(rng.uniform(0.0, 0.6))
+            await process.kill()
+        else:
+            # A clean stop, then a life that kills itself at the fault point with its first order.
+            await process.stop()
+            await process.start(fault_point=life)
+            await process.killed_itself()
+        kills[life] += 1
         killed_at = datetime.now(UTC)
         await process.start()
         total_orders = await _check_records(process, killed_at)
@@ -261,11 +294,14 @@ async def test_sigkill_while_trading_leaves_nothing_duplicated_or_unresolved(pro
     async def all_final() -> bool:
         return all(o["status"] in FINAL for o in await process.orders())
 
-    await _wait(all_final)
+    await _wait(all_final)  # no order left unknown (or anything else not final)
     orders = {o["client_order_id"]: o for o in await process.orders()}
     # Nothing trades now: our records and the exchange must agree order for order.
+    sent_orders = await process.exchange_orders()
+    orphans = [s["client_order_id"] for s in sent_orders if s["client_order_id"] not in orders]
+    duplicates = [c for c, n in Counter(s["client_order_id"] for s in sent_orders).items() if n > 1]
     by_exchange_id: dict[str, dict[str, Any]] = {}
-    for sent in await process.exchange_orders():
+    for sent in sent_orders:
         order = orders.get(sent["client_order_id"])
         assert order is not None, f"exchange order {sent['client_order_id']} is not recorded"
         assert order["exchange_order_id"] == sent["order_id"], (order, sent)
@@ -274,7 +310,8 @@ async def test_sigkill_while_trading_leaves_nothing_duplicated_or_unresolved(pro
         by_exchange_id[sent["order_id"]] = order
     # Positions are the exchange's fills, summed.
     held: dict[int, Decimal] = {}
-    for fill in await process.exchange_fills():
+    fills = await process.exchange_fills()
+    for fill in fills:
         order = by_exchange_id[fill["order_id"]]
         size = Decimal(fill["size"])
         if fill.get("size_in_quote"):
@@ -283,8 +320,28 @@ async def test_sigkill_while_trading_leaves_nothing_duplicated_or_unresolved(pro
             size if fill["side"] == "BUY" else -size
         )
     positions = {p["bot_id"]: Decimal(p["base_size"]) for p in await process.get("/positions")}
+    worst = max((abs(base - held.get(bot_id, Decimal(0))) for bot_id, base in positions.items()), default=0)
+    never_sent = sum(1 for o in orders.values() if o["error_code"] == "NEVER_SUBMITTED")
+    report(
+        f"crash_sigkill_{backend}",
+        kills=sum(kills.values()),
+        random_kills=kills["random"],
+        after_intent_commit=kills["after_intent_commit"],
+        after_send=kills["after_send"],
+        orders=len(orders),
+        fills=len(fills),
+        never_sent=never_sent,
+        duplicate_orders=len(duplicates),
+        orphan_orders=len(orphans),
+        unresolved=sum(1 for o in orders.values() if o["status"] not in FINAL),
+        position_diff_max=float(worst),
+    )
+    assert not duplicates
+    assert not orphans
     # Quotients carry 28 significant digits, so sums in another order may differ far below a satoshi.
     for bot_id, base in positions.items():
         assert abs(base - held.get(bot_id, Decimal(0))) < Decimal("1e-18"), (bot_id, base, held)
     assert set(held) <= set(positions)
-    assert total_orders >= TRIALS
+    assert total_orders >= trials
+    assert kills["after_send"] >= 1
+    assert kills["after_intent_commit"] >= 1

@@ -18,6 +18,7 @@ from streambot.events import Event, FeedGapDetected, FeedStateChanged
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.venues.coinbase.client import CoinbaseRest
+from tests.chaos import report
 from tests.integration.feed.conftest import WAIT, until
 
 pytestmark = pytest.mark.integration
@@ -153,6 +154,7 @@ async def test_malformed_frames_are_counted_and_the_stream_goes_on(harness: Call
     assert h.client.reconnects == 0
 
 
+@pytest.mark.chaos
 async def test_poison_frames_leave_the_feed_live_and_later_tickers_arrive(
     harness: Callable[..., Harness],
 ) -> None:
@@ -169,6 +171,16 @@ async def test_poison_frames_leave_the_feed_live_and_later_tickers_arrive(
     await until(lambda: h.client.tickers > ticks + 10, "ticking on after the poison")
 
     status = h.client.status()
+    report(
+        "feed_poison_huge_sequence_bad_bid_ask",
+        rounds=2,
+        malformed=status.malformed,
+        invalid_tickers=status.invalid_tickers,
+        sequence_resyncs=status.sequence_resyncs,
+        out_of_order=status.out_of_order,
+        reconnects=status.reconnects,
+        state=status.state,
+    )
     assert status.state == "live"
     assert status.reconnects == 0
     assert status.sequence_resyncs >= 1

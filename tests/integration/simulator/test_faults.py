@@ -279,3 +279,43 @@ async def test_slow_response_answers_late_what_it_did_at_once(
         orders = (await response.json())["orders"]
     assert [o["client_order_id"] for o in orders] == ["slow-1"]
     assert parse_fault_flag("slow_response:ms=10,seconds=1,writes_only=true").fault == "slow_response"
+
+
+async def test_reject_orders_refuses_creates_like_coinbase_and_creates_nothing(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    status, _ = await admin(http, sim, "POST", {"fault": "reject_orders", "seconds": 30})
+    assert status == 200
+    body = {
+        "client_order_id": "refused-1",
+        "product_id": "BTC-USD",
+        "side": "BUY",
+        "order_configuration": {"market_market_ioc": {"quote_size": "25"}},
+    }
+    async with http.post(f"{sim.rest_url}{REST_PREFIX}/orders", json=body) as response:
+        assert response.status == 200
+        answer = await response.json()
+    assert answer["success"] is False
+    assert answer["error_response"]["error"] == "INSUFFICIENT_FUND"
+    async with http.get(f"{sim.rest_url}{REST_PREFIX}/accounts") as response:
+        assert response.status == 200  # everything else is served
+    await admin(http, sim, "DELETE")
+    async with http.get(f"{sim.rest_url}{REST_PREFIX}/orders/historical/batch") as response:
+        assert (await response.json())["orders"] == []
+    async with http.post(f"{sim.rest_url}{REST_PREFIX}/orders", json=body) as response:
+        assert (await response.json())["success"] is True
+
+
+async def test_the_simulators_own_429s_are_counted_apart_from_injected_ones(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.faults.inject("http_error", status=429, seconds=30)
+    async with http.get(f"{sim.rest_url}{REST_PREFIX}/accounts") as response:
+        assert response.status == 429
+    assert sim.rate_limited == 0  # injected: not the client's doing
+    sim.faults.clear()
+    statuses = []
+    for _ in range(40):  # over the 30/s private limit at once
+        async with http.get(f"{sim.rest_url}{REST_PREFIX}/accounts") as response:
+            statuses.append(response.status)
+    assert sim.rate_limited == statuses.count(429) > 0

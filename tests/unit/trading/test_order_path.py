@@ -160,7 +160,7 @@ class MemoryHoldStore:
 
 
 def _desk(
-    clock: ManualClock, exchange: MemoryExchange, **settings: float
+    clock: ManualClock, exchange: MemoryExchange, **settings: Any
 ) -> tuple[OrderPath, MemoryTradingStore, Bus]:
     bus = InProcessBus(clock)
     store = MemoryTradingStore()
