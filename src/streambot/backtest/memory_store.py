@@ -10,13 +10,12 @@ a run deterministic. The run's orders, fills and trades are read back from here 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from streambot.clock import Clock
-from streambot.domain import BotId, BotRecord, BotState, Fill, OrderRecord, ProductHold, Trade
+from streambot.domain import BotId, BotRecord, BotState, Fill, OrderRecord, ProductHold, Trade, evolve
 from streambot.risk.state import EquitySnapshot, ScopeState
 
 
@@ -75,7 +74,7 @@ class MemoryStore:
             return None
         if "state" in changes:
             changes["state"] = BotState(changes["state"])
-        record = replace(record, **changes, updated_at=self._clock.now())
+        record = evolve(record, **changes, updated_at=self._clock.now())
         self._bots[record.id] = record
         return record
 
@@ -104,7 +103,7 @@ class MemoryStore:
             raise LookupError(f"no order with client_order_id {client_order_id!r} is stored")
         if not changes:
             return found
-        order = replace(found, **changes)
+        order = evolve(found, **changes)
         if order.submitted_at is not None and found.submitted_at is None:
             self._submitted.append((order.bot_id, order.submitted_at))
         self._keep(order)
@@ -140,7 +139,7 @@ class MemoryStore:
 
     async def upsert_trade(self, trade: Trade) -> Trade:
         known = self.trades.get(trade.client_order_id)
-        stored = replace(trade, id=known.id if known is not None else len(self.trades) + 1)
+        stored = evolve(trade, id=known.id if known is not None else len(self.trades) + 1)
         self.trades[trade.client_order_id] = stored
         return stored
 

@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -47,6 +47,7 @@ from streambot.domain import (
     Side,
     Signal,
     Ticker,
+    evolve,
     to_decimal,
 )
 from streambot.evaluator import BotRuntime
@@ -323,7 +324,7 @@ class OrderPath:
         # The one durable write before the order leaves: a crash after it is reconciled.
         record = await self._store.insert_order_with_seq(bot.bot_id, make)
         self.settler.publish(
-            replace(record, status=OrderStatus.INTENT, risk_checked_at=None), tick_price=tick.price
+            evolve(record, status=OrderStatus.INTENT, risk_checked_at=None), tick_price=tick.price
         )
         self.settler.publish(record)
         if isinstance(verdict, RiskRejection):
@@ -369,14 +370,14 @@ class OrderPath:
                 risk_checked_at=checked_at,
             )
             if isinstance(verdict, RiskRejection):
-                return replace(
+                return evolve(
                     base,
                     status=OrderStatus.REJECTED,
                     error_code=verdict.code,
                     error=verdict.message,
                     completed_at=checked_at,
                 )
-            return replace(
+            return evolve(
                 base,
                 status=OrderStatus.RISK_CHECKED,
                 quote_size=verdict.quote_size,
@@ -460,7 +461,7 @@ class OrderPath:
             except BaseException:
                 placing.cancel()
                 raise
-            record = replace(record, status=OrderStatus.SUBMITTED, submitted_at=self._clock.now())
+            record = evolve(record, status=OrderStatus.SUBMITTED, submitted_at=self._clock.now())
             self._observe(OrderStatus.SUBMITTED, decided_ns)
             self.settler.publish(record)
             placed = await placing
