@@ -6,6 +6,7 @@ so HALTED and the kill switches survive a restart; only ``resume`` (the API) lif
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -78,6 +79,10 @@ class RiskEngine:
     ) -> None:
         self.limits = limits
         self._store = store
+        # One save at a time per scope, each copying the state when its turn comes: otherwise an
+        # equity mark's save that began before a kill switch flipped could land after the kill
+        # switch's own save and write the old value back (last writer wins with a stale copy).
+        self._saving: dict[str, asyncio.Lock] = {}
         self._publish = publish
         self._clock = clock
         self._rules: tuple[Check, ...] = tuple(rule.check for rule in rules)
@@ -225,7 +230,11 @@ class RiskEngine:
     # --- internals ---------------------------------------------------------------------------
 
     async def _save(self, state: ScopeState) -> None:
-        await self._store.save_risk_state(replace(state))
+        lock = self._saving.get(state.key)
+        if lock is None:
+            lock = self._saving[state.key] = asyncio.Lock()
+        async with lock:
+            await self._store.save_risk_state(replace(state))
 
 
 def _who(bot_id: BotId | None) -> str:
