@@ -21,6 +21,7 @@ from streambot.api.routes import (
     feed,
     health,
     live,
+    logs,
     market,
     metrics_summary,
     strategies,
@@ -37,6 +38,7 @@ from streambot.api.security import (
     RouteTemplates,
     TokenBuckets,
 )
+from streambot.observability.logging import install_log_ring
 
 if TYPE_CHECKING:
     from streambot.api.served import ServedPlatform
@@ -50,6 +52,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         "Send `Authorization: Bearer <token>`.",
     )
     app.state.platform = platform
+    install_log_ring()  # the log view reads the ring whether or not the CLI configured logging
     app.add_exception_handler(RequestValidationError, validation_error)
     settings = platform.settings
     app.state.auth_guard = guard = AuthGuard(
@@ -88,7 +91,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     for module in (bots, strategies, market, trades, feed, accounts, metrics_summary):
         app.include_router(module.router, prefix=prefix, dependencies=protected)
     # The trading engine's records and controls.
-    for module in (orders_routes, positions_routes, pnl_routes, risk_routes):
+    for module in (orders_routes, positions_routes, pnl_routes, risk_routes, logs):
         app.include_router(module.router, prefix=prefix, dependencies=protected)
     # WebSockets authenticate in the handshake or first message (see routes/live.py).
     app.include_router(live.router, prefix=prefix)

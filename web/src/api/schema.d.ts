@@ -88,6 +88,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bots/budget-limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Budget Limits
+         * @description What a new budget is checked against: the configured maximum, and the cash per quote
+         *     currency (a live budget may not exceed it; in paper mode it is shown as a guide).
+         */
+        get: operations["budget_limits_api_v1_bots_budget_limits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bots/status/enhanced": {
         parameters: {
             query?: never;
@@ -196,6 +217,26 @@ export interface paths {
          * @description Overall status and each component's (feed, evaluator, store, exchange, live push, alerts).
          */
         get: operations["health_api_v1_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Logs
+         * @description The newest records (oldest first), filtered by level and text.
+         */
+        get: operations["logs_api_v1_logs_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -797,6 +838,17 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** BudgetLimitsOut */
+        BudgetLimitsOut: {
+            /** Cash Available */
+            cash_available: {
+                [key: string]: string;
+            } | null;
+            /** Checked Against Cash */
+            checked_against_cash: boolean;
+            /** Maximum */
+            maximum: string;
+        };
         /** CandleOut */
         CandleOut: {
             /** Close */
@@ -968,6 +1020,28 @@ export interface components {
             max_trades_per_hour: number;
             /** Stale Price S */
             stale_price_s: number;
+        };
+        /** LogEntryOut */
+        LogEntryOut: {
+            /** Id */
+            id: number;
+            /** Level */
+            level: string;
+            /** Logger */
+            logger: string;
+            /** Message */
+            message: string;
+            /** Ts */
+            ts: number;
+        };
+        /** LogsOut */
+        LogsOut: {
+            /** Capacity */
+            capacity: number;
+            /** Entries */
+            entries: components["schemas"]["LogEntryOut"][];
+            /** Last Id */
+            last_id: number;
         };
         /** OrderOut */
         OrderOut: {
@@ -1483,6 +1557,26 @@ export interface operations {
             };
         };
     };
+    budget_limits_api_v1_bots_budget_limits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetLimitsOut"];
+                };
+            };
+        };
+    };
     enhanced_status_api_v1_bots_status_enhanced_get: {
         parameters: {
             query?: {
@@ -1732,6 +1826,42 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    logs_api_v1_logs_get: {
+        parameters: {
+            query?: {
+                /** @description This level and above */
+                level?: "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL";
+                /** @description Text in the message or logger name */
+                search?: string;
+                after_id?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -1,4 +1,4 @@
-// Hash routes (#/ and #/bots/3), so the server only ever serves one page.
+// Hash routes (#/, #/portfolio, #/bots/3…), so the server only ever serves one page.
 import { useSyncExternalStore } from "react";
 
 function subscribe(listener: () => void): () => void {
@@ -6,11 +6,22 @@ function subscribe(listener: () => void): () => void {
   return () => window.removeEventListener("hashchange", listener);
 }
 
-export type Route = { page: "home" } | { page: "bot"; botId: number };
+export type Page = "home" | "portfolio" | "backtests" | "optimize" | "logs";
+
+export type Route = { page: Page } | { page: "bot"; botId: number };
+
+const PAGES: Record<string, Page> = {
+  "#/portfolio": "portfolio",
+  "#/backtests": "backtests",
+  "#/optimize": "optimize",
+  "#/logs": "logs",
+};
 
 export function parseRoute(hash: string): Route {
   const match = /^#\/bots\/(\d+)/.exec(hash);
-  return match?.[1] ? { page: "bot", botId: Number(match[1]) } : { page: "home" };
+  if (match?.[1]) return { page: "bot", botId: Number(match[1]) };
+  const page = PAGES[hash.replace(/\/$/, "").split("?")[0] ?? ""];
+  return { page: page ?? "home" };
 }
 
 export function useRoute(): Route {

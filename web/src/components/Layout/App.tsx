@@ -12,7 +12,11 @@ import { RiskPanel } from "../Risk/RiskPanel";
 import { TradeExecutionFeed } from "../Trading/TradeExecutionFeed";
 import { TradeProgressIndicator } from "../Trading/TradeProgressIndicator";
 import { Panel } from "../ui/Panel";
-import { Toasts } from "../ui/Toasts";
+import { LogsPage } from "../Logs/LogsPage";
+import { BacktestsPage, OptimizePage } from "../Pages/Placeholders";
+import { PortfolioPage } from "../Portfolio/PortfolioPage";
+import { NotificationCentre, Toasts } from "../ui/Notifications";
+import { useStatus } from "../../hooks/useStatus";
 import { ConnectionBadges } from "./ConnectionBadges";
 import { SignIn } from "./SignIn";
 
@@ -41,6 +45,26 @@ function Home() {
   );
 }
 
+const NAV = [
+  ["home", "#/", "Trading"],
+  ["portfolio", "#/portfolio", "Portfolio"],
+  ["backtests", "#/backtests", "Backtests"],
+  ["optimize", "#/optimize", "Optimize"],
+  ["logs", "#/logs", "Logs"],
+] as const;
+
+function Nav({ current }: { current: string }) {
+  return (
+    <nav className="nav" aria-label="Pages" data-testid="nav">
+      {NAV.map(([page, href, label]) => (
+        <a key={page} href={href} className={current === page ? "active" : ""} aria-current={current === page ? "page" : undefined}>
+          {label}
+        </a>
+      ))}
+    </nav>
+  );
+}
+
 export function App() {
   const [token, setToken] = useState<string | null>(() => takeTokenFromUrl());
   const [attempt, setAttempt] = useState(0);
@@ -48,6 +72,7 @@ export function App() {
   const authError = useDashboard((s) => s.authError);
   const route = useRoute();
   const halted = useDashboard((s) => Boolean(s.risk?.account.halted || s.risk?.account.kill_switch));
+  const status = useStatus();
 
   useEffect(() => {
     if (!token) return;
@@ -68,12 +93,13 @@ export function App() {
     );
   }
   return (
-    <div className={`app ${halted ? "app-halted" : ""}`}>
+    <div className={`app ${halted ? "app-halted" : ""} ${status.api === "lost" ? "app-lost" : ""}`} data-testid="app" data-api={status.api}>
       <header className="top">
         <a href="#/" className="brand">
           streambot
         </a>
         <ConnectionBadges />
+        <NotificationCentre />
         <button
           type="button"
           className="link"
@@ -85,7 +111,22 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main>{route.page === "bot" ? <BotPage botId={route.botId} /> : <Home />}</main>
+      <Nav current={route.page} />
+      <main>
+        {route.page === "bot" ? (
+          <BotPage botId={route.botId} />
+        ) : route.page === "portfolio" ? (
+          <PortfolioPage />
+        ) : route.page === "backtests" ? (
+          <BacktestsPage />
+        ) : route.page === "optimize" ? (
+          <OptimizePage />
+        ) : route.page === "logs" ? (
+          <LogsPage />
+        ) : (
+          <Home />
+        )}
+      </main>
       <Toasts />
     </div>
   );
