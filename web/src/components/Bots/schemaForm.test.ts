@@ -33,6 +33,8 @@ describe("schema form", () => {
     expect(fieldOfError(["body", "params", "slow"], "x", fields)).toBe("params.slow");
     expect(fieldOfError(["body", "budget"], "x", fields)).toBe("budget");
     expect(sentence("Fast", "Value error, fast must be shorter than slow")).toBe("Fast must be shorter than slow.");
+    expect(fieldOfError(["body", "params"], "params: Value error, fast must be shorter than slow", fields)).toBe("params.fast");
+    expect(sentence("Fast", "params: Value error, fast must be shorter than slow")).toBe("Fast must be shorter than slow.");
     expect(sentence("Slow", "Input should be greater than or equal to 3")).toBe("Slow must be at least 3.");
     expect(sentence("Budget", "budget must be at most 1000000 (STREAMBOT_MAX_BOT_BUDGET), not 1E+30")).toBe(
       "Budget must be at most 1000000 (STREAMBOT_MAX_BOT_BUDGET), not 1E+30.",

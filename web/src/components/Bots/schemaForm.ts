@@ -43,9 +43,18 @@ export function unitOf(name: string, description: string): string {
   return match?.[1] ?? "";
 }
 
+/** A message without what people need not read: the field prefix the bot manager adds
+ * ("params: …") and pydantic's error kind ("Value error, …"). */
+function bare(message: string): string {
+  return message
+    .replace(/^[\w.]+: (?=Value error|Assertion failed)/, "")
+    .replace(/^(Value error|Assertion failed), /, "")
+    .trim();
+}
+
 /** A server or schema message as a sentence about the field: "Fast must be at least 2." */
 export function sentence(label: string, message: string): string {
-  let m = message.replace(/^Value error, /, "").replace(/^Assertion failed, /, "").trim();
+  let m = bare(message);
   const rules: [RegExp, string][] = [
     [/^Input should be greater than or equal to (.+)$/, "must be at least $1"],
     [/^Input should be greater than (.+)$/, "must be more than $1"],
@@ -74,7 +83,7 @@ export function fieldOfError(loc: string[], message: string, fields: Field[]): s
   const path = loc.filter((p) => p !== "body");
   if (path[0] === "params" && path[1]) return `params.${path[1]}`;
   if (path[0] === "params") {
-    const text = message.replace(/^Value error, /, "");
+    const text = bare(message);
     const named = fields
       .map((f) => ({ f, at: text.search(new RegExp(`\\b${f.name}\\b`)) }))
       .filter((x) => x.at >= 0)
