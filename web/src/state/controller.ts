@@ -340,6 +340,9 @@ export class Dashboard {
     store.update((s) => ({ sockets: { ...s.sockets, [channel]: { state, detail } } }));
     // One toast for the dashboard connection as a whole, not one per channel.
     if (channel !== "trade-execution") return;
+    // What happened between the first REST load and this socket's first event is in neither:
+    // read the records once more now that nothing further can be missed.
+    if (before === "connecting" && state === "live") void this.loadAll();
     if (before === "live" && state === "reconnecting") toast("warn", "Dashboard connection lost", detail, { group: "dashboard-connection" });
     else if (before === "reconnecting" && state === "live") {
       toast("good", "Dashboard connection back", "resumed from the last event seen", { group: "dashboard-connection" });
