@@ -268,7 +268,14 @@ export class Dashboard {
 
   async loadTrades(): Promise<void> {
     const page = await api.get("/api/v1/trades", { query: { limit: 200 } });
-    store.update(() => ({ trades: page.trades }));
+    // A union, not a replacement: a trade pushed while this request was under way may be newer
+    // than the page the server had read.
+    store.update((s) => {
+      const listed = new Set(page.trades.map((t) => t.client_order_id));
+      const trades = [...page.trades, ...s.trades.filter((t) => !listed.has(t.client_order_id))];
+      trades.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+      return { trades: trades.slice(0, MAX_TRADES) };
+    });
   }
 
   async loadOrders(): Promise<void> {
@@ -442,7 +449,11 @@ export class Dashboard {
     }
     if (topic === "trades.executed") {
       const trade = data.trade as Trade | undefined;
-      if (trade) store.update((s) => ({ trades: [trade, ...s.trades].slice(0, MAX_TRADES) }));
+      // A trade is booked again as more fills come: the newer copy replaces the one shown.
+      if (trade)
+        store.update((s) => ({
+          trades: [trade, ...s.trades.filter((t) => t.client_order_id !== trade.client_order_id)].slice(0, MAX_TRADES),
+        }));
       return;
     }
     if (topic === "bots.signal") {
