@@ -43,7 +43,7 @@ def screen(request: pytest.FixtureRequest, browser: Browser, live: Live) -> Iter
 
 def shot(page: Page, name: str) -> None:
     DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_SHOTS / f"{name}-{page.screen_name}.png"), full_page=True)  # type: ignore[attr-defined]
+    page.screenshot(path=str(DOCS_SHOTS / f"{name}-{page.screen_name}.png"))  # type: ignore[attr-defined]
 
 
 def no_sideways_scroll(page: Page) -> None:

@@ -908,8 +908,8 @@ export interface components {
             /** Status */
             status: string;
         };
-        /** EquityPoint */
-        EquityPoint: {
+        /** EquityPointOut */
+        EquityPointOut: {
             /** Equity */
             equity: string;
             /** Realized Pnl */
@@ -2050,7 +2050,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EquityPoint"][];
+                    "application/json": components["schemas"]["EquityPointOut"][];
                 };
             };
             /** @description Validation Error */

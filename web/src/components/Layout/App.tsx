@@ -99,6 +99,7 @@ export function App() {
           streambot
         </a>
         <ConnectionBadges />
+        <Toasts />
         <NotificationCentre />
         <button
           type="button"
@@ -127,7 +128,6 @@ export function App() {
           <Home />
         )}
       </main>
-      <Toasts />
     </div>
   );
 }

@@ -162,8 +162,7 @@ export function PortfolioPage() {
       <Panel title="Equity and P&L" testId="equity-panel">
         <EquityChart live={live} />
       </Panel>
-      <div className="grid-2">
-        <Panel title="Open positions" testId="positions-panel">
+      <Panel title="Open positions" testId="positions-panel">
           <DataTable
             rows={open}
             columns={positionColumns}
@@ -182,8 +181,8 @@ export function PortfolioPage() {
               />
             )}
           />
-        </Panel>
-        <Panel title="Cash and holdings" testId="holdings-panel">
+      </Panel>
+      <Panel title="Cash and holdings" testId="holdings-panel">
           {accounts.error && <p className="form-error">Balances unavailable: {accounts.error}</p>}
           <DataTable
             rows={holdings}
@@ -193,8 +192,7 @@ export function PortfolioPage() {
             empty={accounts.data ? "The account holds nothing." : "Loading balances…"}
             initialSort={{ key: "value", desc: true }}
           />
-        </Panel>
-      </div>
+      </Panel>
       <Panel title="Trades" testId="trades-panel">
         <DataTable
           rows={closed}
