@@ -257,3 +257,28 @@ def test_live_log_view_filters_by_level_and_text(screen: Page, live: Live) -> No
     expect(screen.get_by_test_id("log-line")).to_have_count(1)
     no_sideways_scroll(screen)
     shot(screen, "logs")
+
+
+def test_a_bots_chart_draws_its_strategys_indicators_and_marks_its_fills(screen: Page, live: Live) -> None:
+    bot = live.call(
+        "POST",
+        "/api/v1/bots",
+        {
+            "name": f"e2e rsi {next(_names)}",
+            "strategy": "rsi_reversion",
+            "product_id": "ETH-USD",
+            "budget": "100",
+            "params": {"period": 5},
+        },
+    )
+    screen.goto(f"{live.url}/#/bots/{bot['id']}")
+    # Its parameters read as labelled values, not raw JSON.
+    expect(screen.get_by_test_id("param-period")).to_have_text("Period5")
+    expect(screen.get_by_test_id("param-order_pct")).to_have_text("Order size25%")
+    legend = screen.get_by_test_id("chart-indicators")
+    expect(legend).to_have_text("RSI 5")
+    # The RSI has a pane of its own below the candles: a second row of canvases.
+    chart = screen.get_by_test_id("bot-page").get_by_test_id("candle-chart")
+    expect(chart.locator("table tr")).to_have_count(4)  # price pane, separator, RSI pane, time axis
+    no_sideways_scroll(screen)
+    shot(screen, "bot-indicators")

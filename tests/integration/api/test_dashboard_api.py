@@ -79,3 +79,27 @@ async def test_the_status_frame_names_the_market_and_whether_entries_are_allowed
         api.platform.trading.risk.account.halted = False
         api.platform.trading.risk.account.halt_reason = ""
     await ws.close()
+
+
+async def test_a_bots_indicators_are_its_strategys_with_its_periods(api: Api) -> None:
+    async def indicators(strategy: str, params: dict[str, object]) -> list[dict[str, object]]:
+        body = {**BOT, "strategy": strategy, "params": params, "budget": "100"}
+        async with api.http.post(api.url("/api/v1/bots"), headers=api.auth, json=body) as r:
+            assert r.status == 201, await r.text()
+            bot_id = (await r.json())["id"]
+        async with api.http.get(api.url(f"/api/v1/bots/{bot_id}/indicators"), headers=api.auth) as r:
+            assert r.status == 200
+            result: list[dict[str, object]] = await r.json()
+            return result
+
+    ema = await indicators("ema_crossover", {"fast": 5, "slow": 20})
+    assert [(i["kind"], i["label"], i["pane"]) for i in ema] == [
+        ("ema", "EMA 5", "price"),
+        ("ema", "EMA 20", "price"),
+    ]
+    rsi = await indicators("rsi_reversion", {"oversold": 25})
+    assert [(i["label"], i["pane"], i["levels"]) for i in rsi] == [("RSI 14", "oscillator", [25.0, 70.0])]
+    assert [i["kind"] for i in await indicators("bollinger", {})] == ["bollinger"]
+    assert await indicators("threshold", {"buy_below": 1, "sell_above": 2}) == []
+    async with api.http.get(api.url("/api/v1/bots/424242/indicators"), headers=api.auth) as r:
+        assert r.status == 404

@@ -171,6 +171,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bots/{bot_id}/indicators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Bot Indicators
+         * @description The indicators the bot's strategy trades on, with the bot's periods, for its chart.
+         */
+        get: operations["bot_indicators_api_v1_bots__bot_id__indicators_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bots/{bot_id}/start": {
         parameters: {
             query?: never;
@@ -891,6 +911,30 @@ export interface components {
             /** Changed */
             changed: boolean;
             state: components["schemas"]["ScopeOut"];
+        };
+        /** ChartIndicator */
+        ChartIndicator: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "ema" | "sma" | "bollinger" | "rsi" | "macd";
+            /** Label */
+            label: string;
+            /**
+             * Levels
+             * @default []
+             */
+            levels: number[];
+            /**
+             * Pane
+             * @enum {string}
+             */
+            pane: "price" | "oscillator";
+            /** Params */
+            params: {
+                [key: string]: number;
+            };
         };
         /**
          * CloseOut
@@ -1731,6 +1775,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CloseOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    bot_indicators_api_v1_bots__bot_id__indicators_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChartIndicator"][];
                 };
             };
             /** @description Validation Error */

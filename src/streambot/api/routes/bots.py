@@ -9,6 +9,7 @@ from typing import Annotated, Literal, NoReturn
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
 from streambot.api.budget import check_budget
+from streambot.api.chart_indicators import ChartIndicator, chart_indicators
 from streambot.api.deps import BotIdPath, Bots, PageLimit, PageOffset, Platform, not_found, platform_of
 from streambot.api.errors import unprocessable
 from streambot.api.schemas import (
@@ -150,6 +151,16 @@ async def get_bot(bot_id: BotIdPath, bots: Bots, view: View) -> BotOut:
         return view(await bots.get(BotId(bot_id)))
     except LookupError as exc:
         not_found(exc)
+
+
+@router.get("/{bot_id}/indicators")
+async def bot_indicators(bot_id: BotIdPath, bots: Bots) -> list[ChartIndicator]:
+    """The indicators the bot's strategy trades on, with the bot's periods, for its chart."""
+    try:
+        record = await bots.get(BotId(bot_id))
+    except LookupError as exc:
+        not_found(exc)
+    return chart_indicators(record.strategy, dict(record.params))
 
 
 @router.patch("/{bot_id}")
