@@ -282,3 +282,21 @@ def test_a_bots_chart_draws_its_strategys_indicators_and_marks_its_fills(screen:
     expect(chart.locator("table tr")).to_have_count(4)  # price pane, separator, RSI pane, time axis
     no_sideways_scroll(screen)
     shot(screen, "bot-indicators")
+
+
+def test_without_sockets_the_page_polls_and_still_says_entries_are_blocked(screen: Page, live: Live) -> None:
+    # Every dashboard WebSocket is refused: the page lives on REST polling alone.
+    screen.route_web_socket(re.compile(r".*/api/v1/ws/.*"), lambda ws: ws.close(code=1011, reason="e2e"))
+    screen.reload()
+    expect(screen.get_by_test_id("dashboard-connection")).to_have_attribute("data-state", "polling")
+    expect(screen.get_by_test_id("dashboard-connection")).to_have_text("API polling")
+    expect(screen.get_by_test_id("feed-connection")).to_have_text("Simulator feed live")
+    live.call("POST", "/api/v1/ws/websocket/stop")
+    try:
+        entries = screen.get_by_test_id("entries")
+        expect(entries).to_have_text("Entries blocked: feed not live (polling)", timeout=15_000)
+        expect(screen.get_by_test_id("risk-state")).to_have_text("Entries blocked: feed not live (polling)")
+        expect(screen.get_by_test_id("feed-connection")).to_have_attribute("data-state", "polling")
+    finally:
+        live.call("POST", "/api/v1/ws/start-portfolio-stream")
+    expect(screen.get_by_test_id("entries")).to_have_text("Entries allowed", timeout=15_000)

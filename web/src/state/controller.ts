@@ -317,7 +317,14 @@ export class Dashboard {
 
   async loadMetrics(): Promise<void> {
     const metrics = await api.get("/api/v1/metrics/summary");
-    store.update(() => ({ metrics }));
+    this.contact();
+    const blocked = metrics.entries_blocked;
+    store.update(() => ({
+      metrics,
+      // Polled only while the status socket is down: then this is the one word on entries.
+      ...(this.socketLive("status") ? {} : { entriesBlocked: typeof blocked === "string" ? blocked : null }),
+      ...(typeof metrics.market === "string" ? { market: metrics.market } : {}),
+    }));
   }
 
   async loadRisk(): Promise<void> {
