@@ -225,6 +225,12 @@ def test_every_view_fits_the_screen_with_cards_for_tables(screen: Page, live: Li
         assert box is not None
         assert box["x"] + box["width"] <= width, f"{what} is on the screen"
     expect(row.locator("td[data-label='P&L']")).to_be_visible()
+    # The account's equity is on the first screen, not two screens down.
+    strip = screen.get_by_test_id("equity-strip")
+    expect(strip).to_contain_text(re.compile(r"Equity [\d,]+\.\d\d"))
+    box = strip.bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] <= VIEWPORTS[screen.screen_name][1]  # type: ignore[attr-defined]
     no_sideways_scroll(screen)
     shot(screen, "dashboard")
     for page_name in ("Portfolio", "Backtests", "Optimize", "Logs"):

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { forgetToken, saveToken, takeTokenFromUrl } from "../../api/token";
 import { useRoute } from "../../hooks/useRoute";
 import { startDashboard } from "../../state/controller";
+import { formatMoney } from "../../state/format";
 import { useDashboard } from "../../state/store";
 import { BotPage } from "../Bots/BotPage";
 import { BotsTable } from "../Bots/BotsTable";
@@ -20,12 +21,35 @@ import { useStatus } from "../../hooks/useStatus";
 import { ConnectionBadges } from "./ConnectionBadges";
 import { SignIn } from "./SignIn";
 
+/** The account at a glance on the trading view (on a phone the risk panel is screens down). */
+function EquityStrip() {
+  const risk = useDashboard((s) => s.risk);
+  const bots = useDashboard((s) => s.bots);
+  const pnl = (bots ?? []).reduce((sum, b) => sum + Number(b.position.realized_pnl) + Number(b.unrealized_pnl), 0);
+  const open = (bots ?? []).filter((b) => b.break_even_price !== null && b.break_even_price !== undefined).length;
+  return (
+    <a href="#/portfolio" className="equity-strip" data-testid="equity-strip">
+      <span>
+        Equity <strong>{formatMoney(risk?.equity)}</strong>
+      </span>
+      <span>
+        P&amp;L <strong className={pnl > 0 ? "up" : pnl < 0 ? "down" : ""}>{formatMoney(pnl)}</strong>
+      </span>
+      <span>
+        Open positions <strong>{open}</strong>
+      </span>
+      <span className="muted">Portfolio →</span>
+    </a>
+  );
+}
+
 function Home() {
   const products = useDashboard((s) => s.products);
   const [selected, setSelected] = useState<string | null>(null);
   const product = selected ?? products[0] ?? null;
   return (
     <>
+      <EquityStrip />
       <MarketTiles selected={product} onSelect={setSelected} />
       <div className="grid-main">
         <Panel title="Chart" className="chart-panel">
