@@ -314,7 +314,9 @@ export interface paths {
         };
         /**
          * Metrics Summary
-         * @description Ticks, latency, evaluations, feed, exchange, cache, WebSocket clients, alerts, REST.
+         * @description Ticks, latency, evaluations, feed, exchange, cache, WebSocket clients, alerts, REST; and,
+         *     as the status frame gives them, whose market it is and why entries are refused (a dashboard
+         *     without its status socket polls this, and must not say "Trading active" meanwhile).
          */
         get: operations["metrics_summary_api_v1_metrics_summary_get"];
         put?: never;
