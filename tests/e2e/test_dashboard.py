@@ -25,7 +25,7 @@ def test_page_loads_signed_in_with_live_prices(page: Page, live: Live) -> None:
 
     for product in PRODUCTS:
         expect(page.get_by_test_id(f"tile-{product}").get_by_test_id("price")).to_have_text(re.compile(r"\d"))
-    expect(page.get_by_test_id("dashboard-connection")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id("dashboard-connection")).to_have_attribute("data-state", "connected")
     expect(page.get_by_test_id("feed-connection")).to_have_attribute("data-state", "live")
 
     # Live: the prices move without a reload.
@@ -69,7 +69,7 @@ def test_bot_created_in_the_form_trades_and_its_order_fills(page: Page, live: Li
     for step in ("signal", "risk", "submitted", "acknowledged", "filled"):
         expect(progress.locator(f"[data-step={step}]")).to_have_attribute("data-state", "done")
     expect(progress.locator("[data-step=filled] small")).to_have_text(re.compile(r"\d+(\.\d+)? m?s"))
-    expect(page.get_by_test_id("toasts")).to_contain_text("Filled: BUY ETH-USD")
+    expect(page.get_by_test_id("toasts")).to_contain_text(f"e2e buyer (#{bot_id}): BUY ETH-USD filled")
     expect(page.get_by_test_id("execution-feed")).to_contain_text(FILLED_BUY)
     screenshot(page, "order-filled")
 
@@ -142,21 +142,23 @@ def test_dropped_feed_shows_reconnecting_then_live(page: Page, live: Live) -> No
     # A loaded machine (CI) may take longer than the default 5 s to reconnect and tell the page.
     expect(badge).to_have_attribute("data-history", re.compile(after_fault), timeout=20_000)
     expect(badge).to_have_attribute("data-state", "live")
-    expect(page.get_by_test_id("dashboard-connection")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id("dashboard-connection")).to_have_attribute("data-state", "connected")
 
 
 def test_a_stopped_feed_says_entries_blocked_in_the_header_and_the_risk_panel(page: Page, live: Live) -> None:
     risk = page.get_by_test_id("risk-panel")
     expect(risk.get_by_test_id("risk-state")).to_have_text("Trading active")
-    expect(page.get_by_test_id("entries-blocked")).to_have_count(0)
+    entries = page.get_by_test_id("entries")
+    expect(entries).to_have_text("Entries allowed")
     live.call("POST", "/api/v1/ws/websocket/stop")
     try:
         expect(page.get_by_test_id("feed-connection")).to_have_attribute("data-state", "polling")
-        expect(page.get_by_test_id("entries-blocked")).to_have_text("Entries blocked: feed not live")
-        expect(risk.get_by_test_id("risk-state")).to_have_text("Entries blocked: feed not live")
+        expect(entries).to_have_attribute("data-allowed", "false")
+        expect(entries).to_have_text("Entries blocked: feed not live (polling)")
+        expect(risk.get_by_test_id("risk-state")).to_have_text("Entries blocked: feed not live (polling)")
         screenshot(page, "entries-blocked")
     finally:
         live.call("POST", "/api/v1/ws/start-portfolio-stream")
     expect(page.get_by_test_id("feed-connection")).to_have_attribute("data-state", "live")
     expect(risk.get_by_test_id("risk-state")).to_have_text("Trading active")
-    expect(page.get_by_test_id("entries-blocked")).to_have_count(0)
+    expect(entries).to_have_text("Entries allowed")

@@ -24,6 +24,7 @@ from streambot.api.routes import (
     health,
     legacy,
     live,
+    logs,
     market,
     metrics_summary,
     strategies,
@@ -40,6 +41,7 @@ from streambot.api.security import (
     RouteTemplates,
     TokenBuckets,
 )
+from streambot.observability.logging import install_log_ring
 
 if TYPE_CHECKING:
     from streambot.api.served import ServedPlatform
@@ -53,6 +55,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         "Send `Authorization: Bearer <token>`.",
     )
     app.state.platform = platform
+    install_log_ring()  # the log view reads the ring whether or not the CLI configured logging
     app.add_exception_handler(RequestValidationError, validation_error)
     settings = platform.settings
     app.state.auth_guard = guard = AuthGuard(
@@ -94,7 +97,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         responses = LOOKED_UP if module in looked_up else GUARDED
         app.include_router(module.router, prefix=prefix, dependencies=protected, responses=responses)
     # The trading engine's records and controls.
-    for module in (orders_routes, positions_routes, pnl_routes, risk_routes):
+    for module in (orders_routes, positions_routes, pnl_routes, risk_routes, logs):
         responses = LOOKED_UP if module in looked_up else GUARDED
         app.include_router(module.router, prefix=prefix, dependencies=protected, responses=responses)
     # WebSockets authenticate in the handshake or first message (see routes/live.py).

@@ -128,6 +128,12 @@ class CloseOut(BaseModel):
     product_id: str
 
 
+class BudgetLimitsOut(BaseModel):
+    maximum: Amount  # STREAMBOT_MAX_BOT_BUDGET
+    cash_available: dict[str, Amount] | None  # per quote currency; None when balances are unavailable
+    checked_against_cash: bool  # live: the server refuses a budget above the cash
+
+
 class FeesOut(BaseModel):
     maker_fee_rate: Amount = Field(description="A fraction: 0.006 is 0.6 %")
     taker_fee_rate: Amount = Field(description="A fraction: 0.012 is 1.2 %")

@@ -8,6 +8,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from streambot.clock import Clock
+from streambot.config import MarketData
 from streambot.domain import BotState
 from streambot.observability.rates import RateMeter
 
@@ -147,11 +148,25 @@ class Summary:
             "health": await self.health(feed),
             "metrics": self.metrics(),
             "entries_blocked": entries_blocked(self._platform, feed),
+            "market": market_source(self._platform),
+            "mode": self._platform.settings.mode.value,
         }
 
 
+def market_source(platform: ServedPlatform) -> str:
+    """Whose market the prices are: "simulator" (paper on the simulator's market) or "coinbase"."""
+    return "simulator" if platform.settings.market_data is MarketData.SIM else "coinbase"
+
+
 def entries_blocked(platform: ServedPlatform, feed: FeedStatus) -> str | None:
-    """Why no bot may open a position right now (the stale-price rule refuses entries while the
-    feed is not live), or None when entries are allowed by the feed."""
-    feed_live = feed.state == "live"
-    return None if feed_live or platform.settings.risk_stale_price_s <= 0 else "feed not live"
+    """Why no bot may open a position right now, or None when entries are allowed: the account's
+    kill switch or HALTED state, or the stale-price rule, which refuses entries while the feed is
+    not live (REST polling included)."""
+    account = platform.trading.risk.account
+    if account.kill_switch:
+        return f"kill switch on{': ' + account.kill_reason if account.kill_reason else ''}"
+    if account.halted:
+        return f"trading halted{': ' + account.halt_reason if account.halt_reason else ''}"
+    if feed.state == "live" or platform.settings.risk_stale_price_s <= 0:
+        return None
+    return f"feed not live ({feed.state})"

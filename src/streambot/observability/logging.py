@@ -6,10 +6,14 @@ Markers: 📈 ticker, 🤖 evaluation/decision, ✅ done, 💾 cache, ❌ error,
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import logging.handlers
 import queue
 import sys
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -141,7 +145,7 @@ def configure(
     else:
         _stop_file_writer()
     root = logging.getLogger()
-    root.handlers[:] = handlers
+    root.handlers[:] = [*handlers, LOG_RING]
     root.setLevel(level)
     for name in _NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -152,3 +156,84 @@ def guard_uvicorn_logs() -> None:
         logger = logging.getLogger(name)
         if _REDACT not in logger.filters:
             logger.addFilter(_REDACT)
+
+
+LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One log record as the dashboard's log view shows it (already redacted)."""
+
+    id: int
+    ts: float  # the record's own time (UNIX s), as logging stamped it
+    level: str
+    logger: str
+    message: str
+
+
+LogListener = Callable[[LogEntry], None]
+
+
+class LogRing(logging.Handler):
+    """The platform's recent log records in a bounded ring, for GET /api/v1/logs and the live
+    log view. Listeners hear every new entry; they run in the thread that logged, so they must
+    only hand the entry over (the live push does so onto its own loop)."""
+
+    def __init__(self, capacity: int = 2000, level: int = logging.INFO) -> None:
+        super().__init__(level)
+        self.entries: deque[LogEntry] = deque(maxlen=capacity)
+        self.last_id = 0
+        self._listeners: list[LogListener] = []
+        self._ids = itertools.count(1)
+        self.addFilter(_REDACT)
+
+    def listen(self, listener: LogListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info and record.exc_text is None:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                message += "\n" + redact(record.exc_text)
+            entry = LogEntry(next(self._ids), record.created, record.levelname, record.name, message)
+            self.entries.append(entry)
+            self.last_id = entry.id
+            for listener in tuple(self._listeners):
+                listener(entry)
+        except Exception:
+            self.handleError(record)
+
+    def select(
+        self, *, after_id: int = 0, level: str = "DEBUG", search: str = "", limit: int = 500
+    ) -> list[LogEntry]:
+        """The newest ``limit`` entries after ``after_id``, at ``level`` or above, whose logger or
+        message contains ``search`` (any case), oldest first."""
+        floor = logging.getLevelNamesMapping()[level]
+        needle = search.casefold()
+        out: list[LogEntry] = []
+        for entry in reversed(self.entries):
+            if entry.id <= after_id or len(out) >= limit:
+                break
+            if logging.getLevelNamesMapping().get(entry.level, 0) < floor:
+                continue
+            if needle and needle not in entry.message.casefold() and needle not in entry.logger.casefold():
+                continue
+            out.append(entry)
+        out.reverse()
+        return out
+
+
+LOG_RING = LogRing()
+"""The process's log ring: one per process, like the root logger it hangs on."""
+
+
+def install_log_ring(ring: LogRing = LOG_RING) -> LogRing:
+    """Hang the ring on the root logger (once), whatever else handles the records."""
+    root = logging.getLogger()
+    if ring not in root.handlers:
+        root.addHandler(ring)
+    return ring

@@ -178,6 +178,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bots/budget-limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Budget Limits
+         * @description What a new budget is checked against: the configured maximum, and the cash per quote
+         *     currency (a live budget may not exceed it; in paper mode it is shown as a guide).
+         */
+        get: operations["budget_limits_api_v1_bots_budget_limits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bots/status/enhanced": {
         parameters: {
             query?: never;
@@ -240,6 +261,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bots/{bot_id}/indicators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Bot Indicators
+         * @description The indicators the bot's strategy trades on, with the bot's periods, for its chart.
+         */
+        get: operations["bot_indicators_api_v1_bots__bot_id__indicators_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bots/{bot_id}/start": {
         parameters: {
             query?: never;
@@ -286,6 +327,26 @@ export interface paths {
          * @description Overall status and each component's (feed, evaluator, store, exchange, live push, alerts).
          */
         get: operations["health_api_v1_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Logs
+         * @description The newest records (oldest first), filtered by level and text.
+         */
+        get: operations["logs_api_v1_logs_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -343,7 +404,9 @@ export interface paths {
         };
         /**
          * Metrics Summary
-         * @description Ticks, latency, evaluations, feed, exchange, cache, WebSocket clients, alerts, REST.
+         * @description Ticks, latency, evaluations, feed, exchange, cache, WebSocket clients, alerts, REST; and,
+         *     as the status frame gives them, whose market it is and why entries are refused (a dashboard
+         *     without its status socket polls this, and must not say "Trading active" meanwhile).
          */
         get: operations["metrics_summary_api_v1_metrics_summary_get"];
         put?: never;
@@ -1063,6 +1126,17 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** BudgetLimitsOut */
+        BudgetLimitsOut: {
+            /** Cash Available */
+            cash_available: {
+                [key: string]: string;
+            } | null;
+            /** Checked Against Cash */
+            checked_against_cash: boolean;
+            /** Maximum */
+            maximum: string;
+        };
         /** CandleOut */
         CandleOut: {
             /** Close */
@@ -1106,6 +1180,30 @@ export interface components {
             changed: boolean;
             state: components["schemas"]["ScopeOut"];
         };
+        /** ChartIndicator */
+        ChartIndicator: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "ema" | "sma" | "bollinger" | "rsi" | "macd";
+            /** Label */
+            label: string;
+            /**
+             * Levels
+             * @default []
+             */
+            levels: number[];
+            /**
+             * Pane
+             * @enum {string}
+             */
+            pane: "price" | "oscillator";
+            /** Params */
+            params: {
+                [key: string]: number;
+            };
+        };
         /**
          * CloseOut
          * @description A close (market sell of the bot's whole position) accepted: its order, stored and under way.
@@ -1122,8 +1220,8 @@ export interface components {
             /** Status */
             status: string;
         };
-        /** EquityPoint */
-        EquityPoint: {
+        /** EquityPointOut */
+        EquityPointOut: {
             /** Equity */
             equity: string;
             /** Realized Pnl */
@@ -1242,6 +1340,28 @@ export interface components {
             max_trades_per_hour: number;
             /** Stale Price S */
             stale_price_s: number;
+        };
+        /** LogEntryOut */
+        LogEntryOut: {
+            /** Id */
+            id: number;
+            /** Level */
+            level: string;
+            /** Logger */
+            logger: string;
+            /** Message */
+            message: string;
+            /** Ts */
+            ts: number;
+        };
+        /** LogsOut */
+        LogsOut: {
+            /** Capacity */
+            capacity: number;
+            /** Entries */
+            entries: components["schemas"]["LogEntryOut"][];
+            /** Last Id */
+            last_id: number;
         };
         /** OrderOut */
         OrderOut: {
@@ -2410,6 +2530,26 @@ export interface operations {
             };
         };
     };
+    budget_limits_api_v1_bots_budget_limits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetLimitsOut"];
+                };
+            };
+        };
+    };
     enhanced_status_api_v1_bots_status_enhanced_get: {
         parameters: {
             query?: {
@@ -2802,6 +2942,38 @@ export interface operations {
             };
         };
     };
+    bot_indicators_api_v1_bots__bot_id__indicators_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChartIndicator"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     start_bot_api_v1_bots__bot_id__start_post: {
         parameters: {
             query?: never;
@@ -2974,6 +3146,42 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    logs_api_v1_logs_get: {
+        parameters: {
+            query?: {
+                /** @description This level and above */
+                level?: "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL";
+                /** @description Text in the message or logger name */
+                search?: string;
+                after_id?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3414,7 +3622,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EquityPoint"][];
+                    "application/json": components["schemas"]["EquityPointOut"][];
                 };
             };
             /** @description The Content-Length header is not a byte count */

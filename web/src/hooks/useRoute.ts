@@ -1,4 +1,4 @@
-// Hash routes (#/, #/bots/3, #/backtests…), so the server only ever serves one page.
+// Hash routes (#/, #/portfolio, #/bots/3…), so the server only ever serves one page.
 import { useSyncExternalStore } from "react";
 
 function subscribe(listener: () => void): () => void {
@@ -6,18 +6,22 @@ function subscribe(listener: () => void): () => void {
   return () => window.removeEventListener("hashchange", listener);
 }
 
-export type Route = { page: "home" } | { page: "bot"; botId: number } | { page: "backtests"; botId: number | null };
+export type Page = "home" | "portfolio" | "backtests" | "optimize" | "logs";
+
+export type Route = { page: Page } | { page: "bot"; botId: number };
+
+const PAGES: Record<string, Page> = {
+  "#/portfolio": "portfolio",
+  "#/backtests": "backtests",
+  "#/optimize": "optimize",
+  "#/logs": "logs",
+};
 
 export function parseRoute(hash: string): Route {
   const match = /^#\/bots\/(\d+)/.exec(hash);
   if (match?.[1]) return { page: "bot", botId: Number(match[1]) };
-  const [path, query] = hash.split("?");
-  if (path?.replace(/\/$/, "") === "#/backtests") {
-    // #/backtests?bot=3: "Backtest this bot" opens the form with bot 3 picked.
-    const bot = new URLSearchParams(query ?? "").get("bot");
-    return { page: "backtests", botId: bot && /^\d+$/.test(bot) ? Number(bot) : null };
-  }
-  return { page: "home" };
+  const page = PAGES[hash.replace(/\/$/, "").split("?")[0] ?? ""];
+  return { page: page ?? "home" };
 }
 
 export function useRoute(): Route {

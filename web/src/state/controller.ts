@@ -6,25 +6,74 @@ import { api, ApiError, configureClient, describeDetail, type Trade } from "../a
 import type { EventFrame, Frame, OrderData, StatusFrame, TickerFrame } from "../stream/frames";
 import { channelUrl, EventStream, type SocketState } from "../stream/socket";
 import { formatPrice, formatSize, isoToUnix } from "./format";
-import { type Channel, type DashboardState, type FeedItem, type OrderView, type StrategyInfo, store, type Toast } from "./store";
+import { type Channel, type DashboardState, type FeedItem, type LogLine, type OrderView, type StrategyInfo, store, type Toast } from "./store";
 
 const HISTORY = 120;
 const MAX_EVENTS = 300;
 const MAX_ORDERS = 200;
 const MAX_TRADES = 500;
+const MAX_LOGS = 2000;
 /** Event ids remembered to drop the copies of one event that several channels carry. */
 const SEEN_EVENTS = 2000;
 
 let toastId = 0;
+const MAX_NOTICES = 200;
+/** At most this many new toasts per window; the rest go to the notification centre only. */
+const TOAST_BUDGET = 3;
+const TOAST_WINDOW_MS = 10_000;
+const MAX_VISIBLE = 3;
+const shownAt: number[] = [];
+const timers = new Map<number, ReturnType<typeof setTimeout>>();
 
-export function toast(tone: Toast["tone"], title: string, body = "", ms = tone === "bad" ? 10_000 : 6_000): void {
+/** Tell the trader something: always kept in the notification centre; shown as a toast unless one
+ * of its group is showing already (that one is updated and counts up) or too many came lately. */
+export function toast(tone: Toast["tone"], title: string, body = "", options: { group?: string; ms?: number } = {}): void {
+  const group = options.group ?? title;
+  const ms = options.ms ?? (tone === "bad" ? 10_000 : 6_000);
+  const now = Date.now();
   const id = ++toastId;
-  store.update((s) => ({ toasts: [...s.toasts.slice(-4), { id, tone, title, body }] }));
-  setTimeout(() => dismissToast(id), ms);
+  store.update((s) => ({
+    notices: [{ id, tone, title, body, at: now }, ...s.notices].slice(0, MAX_NOTICES),
+    unread: s.unread + 1,
+  }));
+  const existing = store.get().toasts.find((t) => t.group === group);
+  if (existing) {
+    store.update((s) => ({
+      toasts: s.toasts.map((t) => (t.id === existing.id ? { ...t, tone, title, body, count: t.count + 1 } : t)),
+    }));
+    schedule(existing.id, ms);
+    return;
+  }
+  while (shownAt.length && now - (shownAt[0] ?? 0) > TOAST_WINDOW_MS) shownAt.shift();
+  if (shownAt.length >= TOAST_BUDGET && tone !== "bad") return;
+  shownAt.push(now);
+  store.update((s) => ({ toasts: [...s.toasts, { id, tone, title, body, group, count: 1 }].slice(-MAX_VISIBLE) }));
+  schedule(id, ms);
+}
+
+function schedule(id: number, ms: number): void {
+  const before = timers.get(id);
+  if (before) clearTimeout(before);
+  timers.set(
+    id,
+    setTimeout(() => dismissToast(id), ms),
+  );
 }
 
 export function dismissToast(id: number): void {
+  timers.delete(id);
   store.update((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) }));
+}
+
+export function markNoticesRead(): void {
+  store.update(() => ({ unread: 0 }));
+}
+
+/** A bot as people call it: its name and id ("Trend ETH (#3)"), or "bot 3" before bots load. */
+export function botLabel(botId: unknown): string {
+  const id = Number(botId);
+  const bot = store.get().bots?.find((b) => b.id === id);
+  return bot ? `${bot.name} (#${id})` : `bot ${id}`;
 }
 
 /** What went wrong, in the server's words when it said any. */
@@ -128,6 +177,32 @@ export class Dashboard {
     return () => stream.stop();
   }
 
+  /** Follow the platform's log records until the returned stop is called. */
+  watchLogs(onState: (state: SocketState) => void): () => void {
+    const stream = new EventStream({
+      url: channelUrl("logs", {}),
+      token: this.token,
+      onFrame: (frame) => {
+        if (frame.type === "log") this.addLogs([frame.entry]);
+      },
+      onState,
+      // Missed records are read again over REST (ids are the ring's: no resume on the socket).
+      onReset: () => undefined,
+    });
+    stream.start();
+    return () => stream.stop();
+  }
+
+  addLogs(entries: LogLine[]): void {
+    if (!entries.length) return;
+    store.update((s) => {
+      const known = new Set(s.logs.map((l) => l.id));
+      const fresh = entries.filter((e) => !known.has(e.id));
+      if (!fresh.length) return {};
+      return { logs: [...s.logs, ...fresh].sort((a, b) => a.id - b.id).slice(-MAX_LOGS) };
+    });
+  }
+
   onTick(listener: (t: TickerFrame) => void): () => void {
     this.tickListeners.add(listener);
     return () => this.tickListeners.delete(listener);
@@ -139,6 +214,13 @@ export class Dashboard {
         void Promise.resolve(fn()).catch(() => undefined);
       }, ms),
     );
+  }
+
+  /** The API answered: the header's "last update" and the grey-out key off this. */
+  private contact(): void {
+    const now = Date.now();
+    const before = store.get().lastContact;
+    if (before === null || now - before > 500) store.update(() => ({ lastContact: now }));
   }
 
   private socketLive(channel: Channel): boolean {
@@ -178,6 +260,7 @@ export class Dashboard {
   async loadBots(): Promise<void> {
     try {
       const bots = await api.get("/api/v1/bots/status/enhanced");
+      this.contact();
       store.update(() => ({ bots, botsError: "" }));
     } catch (error) {
       store.update(() => ({ botsError: errorText(error) }));
@@ -186,7 +269,14 @@ export class Dashboard {
 
   async loadTrades(): Promise<void> {
     const page = await api.get("/api/v1/trades", { query: { limit: 200 } });
-    store.update(() => ({ trades: page.trades }));
+    // A union, not a replacement: a trade pushed while this request was under way may be newer
+    // than the page the server had read.
+    store.update((s) => {
+      const listed = new Set(page.trades.map((t) => t.client_order_id));
+      const trades = [...page.trades, ...s.trades.filter((t) => !listed.has(t.client_order_id))];
+      trades.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+      return { trades: trades.slice(0, MAX_TRADES) };
+    });
   }
 
   async loadOrders(): Promise<void> {
@@ -228,7 +318,14 @@ export class Dashboard {
 
   async loadMetrics(): Promise<void> {
     const metrics = await api.get("/api/v1/metrics/summary");
-    store.update(() => ({ metrics }));
+    this.contact();
+    const blocked = metrics.entries_blocked;
+    store.update(() => ({
+      metrics,
+      // Polled only while the status socket is down: then this is the one word on entries.
+      ...(this.socketLive("status") ? {} : { entriesBlocked: typeof blocked === "string" ? blocked : null }),
+      ...(typeof metrics.market === "string" ? { market: metrics.market } : {}),
+    }));
   }
 
   async loadRisk(): Promise<void> {
@@ -238,7 +335,9 @@ export class Dashboard {
 
   async loadHealth(): Promise<void> {
     const health = (await api.get("/api/v1/health")) as Record<string, unknown>;
-    store.update(() => ({ health }));
+    this.contact();
+    const market = health.market_data === "sim" ? "simulator" : typeof health.market_data === "string" ? health.market_data : null;
+    store.update(() => ({ health, market, mode: typeof health.mode === "string" ? health.mode : null }));
   }
 
   refreshBotsSoon(): void {
@@ -256,9 +355,12 @@ export class Dashboard {
     store.update((s) => ({ sockets: { ...s.sockets, [channel]: { state, detail } } }));
     // One toast for the dashboard connection as a whole, not one per channel.
     if (channel !== "trade-execution") return;
-    if (before === "live" && state === "reconnecting") toast("warn", "Dashboard connection lost", detail);
+    // What happened between the first REST load and this socket's first event is in neither:
+    // read the records once more now that nothing further can be missed.
+    if (before === "connecting" && state === "live") void this.loadAll();
+    if (before === "live" && state === "reconnecting") toast("warn", "Dashboard connection lost", detail, { group: "dashboard-connection" });
     else if (before === "reconnecting" && state === "live") {
-      toast("good", "Dashboard connection back", "resumed from the last event seen");
+      toast("good", "Dashboard connection back", "resumed from the last event seen", { group: "dashboard-connection" });
       void this.loadAll();
     } else if (state === "unauthorized") {
       store.update(() => ({ signedIn: false, authError: "The server did not accept the saved token." }));
@@ -266,6 +368,7 @@ export class Dashboard {
   }
 
   private onFrame(frame: Frame): void {
+    this.contact();
     switch (frame.type) {
       case "tickers":
         for (const t of frame.tickers) this.onTicker({ ...t, type: "ticker" });
@@ -289,7 +392,13 @@ export class Dashboard {
   private onStatus(frame: StatusFrame): void {
     const feed = frame.feed ?? {};
     const metrics = frame.metrics && Object.keys(frame.metrics).length ? frame.metrics : store.get().metrics;
-    store.update(() => ({ metrics, health: frame.health ?? null, entriesBlocked: frame.entries_blocked ?? null }));
+    store.update(() => ({
+      metrics,
+      health: frame.health ?? null,
+      entriesBlocked: frame.entries_blocked ?? null,
+      market: frame.market ?? null,
+      mode: frame.mode ?? null,
+    }));
     if (typeof feed.state === "string") {
       this.setFeed(feed.state, String(feed.reason ?? ""), typeof feed.since === "number" ? feed.since : null);
     }
@@ -304,7 +413,8 @@ export class Dashboard {
     }));
     if (before && before.state !== state) {
       const tone = state === "live" ? "good" : state === "stopped" ? "info" : "warn";
-      toast(tone, `Coinbase feed ${state}`, reason);
+      const market = store.get().market === "simulator" ? "Simulator" : "Coinbase";
+      toast(tone, `${market} feed ${state}`, reason, { group: "feed" });
     }
   }
 
@@ -334,16 +444,24 @@ export class Dashboard {
       const status = topic.slice("orders.".length);
       if (status === "filled") {
         const [size, price] = fillParts(order);
-        toast("good", `Filled: ${order.side} ${order.product_id}`, `${size}${price}`.trim() + (order.reason ? ` — ${order.reason}` : ""));
+        toast("good", `${botLabel(order.bot_id)}: ${order.side} ${order.product_id} filled`, `${size}${price}`.trim() + (order.reason ? ` — ${order.reason}` : ""), {
+          group: `filled-${order.bot_id}`,
+        });
       } else if (item.tone === "bad") {
-        toast("bad", `Order ${status}: ${order.side} ${order.product_id}`, order.error || order.reason || "no reason given");
+        toast("bad", `${botLabel(order.bot_id)}: ${order.side} ${order.product_id} ${status}`, order.error || order.reason || "no reason given", {
+          group: `refused-${order.bot_id}`,
+        });
       }
       if (status === "filled" || item.tone === "bad") this.refreshBotsSoon();
       return;
     }
     if (topic === "trades.executed") {
       const trade = data.trade as Trade | undefined;
-      if (trade) store.update((s) => ({ trades: [trade, ...s.trades].slice(0, MAX_TRADES) }));
+      // A trade is booked again as more fills come: the newer copy replaces the one shown.
+      if (trade)
+        store.update((s) => ({
+          trades: [trade, ...s.trades.filter((t) => t.client_order_id !== trade.client_order_id)].slice(0, MAX_TRADES),
+        }));
       return;
     }
     if (topic === "bots.signal") {
@@ -360,7 +478,7 @@ export class Dashboard {
     if (topic.startsWith("bots.")) {
       this.refreshBotsSoon();
       if (topic === "bots.state" && data.state === "error") {
-        toast("bad", `Bot ${String(data.bot_id)} stopped with an error`, String(data.reason ?? ""));
+        toast("bad", `${botLabel(data.bot_id)} stopped with an error`, String(data.reason ?? ""));
       }
       if (topic === "bots.state") {
         this.pushEvent({
@@ -376,7 +494,7 @@ export class Dashboard {
     if (topic.startsWith("risk.")) {
       void this.loadRisk();
       this.refreshBotsSoon();
-      const who = data.bot_id ? `bot ${String(data.bot_id)}` : "account";
+      const who = data.bot_id ? botLabel(data.bot_id) : "account";
       if (topic === "risk.halted") toast("bad", `Trading halted (${who})`, String(data.reason ?? data.code ?? ""));
       if (topic === "risk.resumed") toast("good", `Trading resumed (${who})`, data.by ? `by ${String(data.by)}` : "");
       if (topic === "risk.kill_switch") {
@@ -401,7 +519,7 @@ export class Dashboard {
           since: Number(data.since ?? ts),
         };
         store.update((s) => ({ alerts: { ...s.alerts, [code]: alert } }));
-        toast(alert.severity === "critical" ? "bad" : "warn", `Alert: ${code}`, alert.message);
+        toast(alert.severity === "critical" ? "bad" : "warn", `Alert: ${code}`, alert.message, { group: `alert-${code}` });
       } else {
         store.update((s) => {
           const alerts = { ...s.alerts };

@@ -46,6 +46,26 @@ export interface Toast {
   tone: "good" | "bad" | "info" | "warn";
   title: string;
   body: string;
+  /** Toasts of one group (say "feed" or "filled ETH-USD by bot 3") replace each other and count up. */
+  group: string;
+  count: number;
+}
+
+/** A notification kept in the centre after its toast has gone (or when it was never shown). */
+export interface Notice {
+  id: number;
+  tone: Toast["tone"];
+  title: string;
+  body: string;
+  at: number;
+}
+
+export interface LogLine {
+  id: number;
+  ts: number;
+  level: string;
+  logger: string;
+  message: string;
 }
 
 export interface StrategyInfo {
@@ -104,6 +124,14 @@ export interface DashboardState {
   risk: Schemas["RiskOut"] | null;
   alerts: Record<string, AlertView>;
   toasts: Toast[];
+  notices: Notice[];
+  unread: number;
+  /** When (ms) the API last answered: a frame on any socket or a REST reply. */
+  lastContact: number | null;
+  /** Whose market the prices are ("simulator" or "coinbase") and the trading mode, from the status frame. */
+  market: string | null;
+  mode: string | null;
+  logs: LogLine[];
 }
 
 const initialSocket = (): SocketView => ({ state: "connecting", detail: "" });
@@ -131,6 +159,12 @@ export function initialState(): DashboardState {
     risk: null,
     alerts: {},
     toasts: [],
+    notices: [],
+    unread: 0,
+    lastContact: null,
+    market: null,
+    mode: null,
+    logs: [],
   };
 }
 

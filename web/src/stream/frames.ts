@@ -34,6 +34,15 @@ export interface StatusFrame {
   metrics: Record<string, unknown>;
   /** Why entries are refused now ("feed not live"), null when they are not. */
   entries_blocked?: string | null;
+  /** Whose market the prices are: "simulator" or "coinbase". */
+  market?: string;
+  mode?: string;
+}
+
+/** One platform log record, as GET /api/v1/logs lists them and the logs channel pushes them. */
+export interface LogFrame {
+  type: "log";
+  entry: { id: number; ts: number; level: string; logger: string; message: string };
 }
 
 export interface HelloFrame {
@@ -48,6 +57,7 @@ export type Frame =
   | EventFrame
   | StatusFrame
   | HelloFrame
+  | LogFrame
   | { type: "reset" }
   | { type: "ping" };
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from streambot.domain import Ticker
 from streambot.events import Event
+from streambot.observability.logging import LogEntry
 
 SUBPROTOCOL: Final = "streambot.v1"
 TOKEN_PREFIX: Final = "token."
@@ -32,11 +33,17 @@ class CloseCode(enum.IntEnum):
     TRY_AGAIN_LATER = 1013  # the server has as many clients as it accepts
 
 
+LOG_TOPIC: Final = "logs"
+"""The log records' topic: only the logs channel carries it, and it is never replayed (log ids
+are the ring's, not the events'); a client reads what it missed from GET /api/v1/logs."""
+
+
 class Channel(enum.StrEnum):
     TRADE_EXECUTION = "trade-execution"
     BOTS = "bots"
     MARKET = "market"
     STATUS = "status"
+    LOGS = "logs"
 
 
 # Which bus topics each channel carries (a prefix matches itself and "<prefix>.*").
@@ -45,6 +52,7 @@ CHANNEL_TOPICS: Final[dict[Channel, tuple[str, ...]]] = {
     Channel.BOTS: ("orders", "trades", "bots", "risk"),
     Channel.MARKET: (),
     Channel.STATUS: ("feed", "alerts", "risk", "backtests"),
+    Channel.LOGS: (LOG_TOPIC,),
 }
 
 
@@ -144,6 +152,20 @@ def event_data(event: Event) -> dict[str, Any]:
 
 def event_frame(event_id: int, topic: str, ts: float, data: dict[str, Any]) -> str:
     return dumps({"type": "event", "id": event_id, "topic": topic, "ts": ts, "data": data})
+
+
+def log_json(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "ts": entry.ts,
+        "level": entry.level,
+        "logger": entry.logger,
+        "message": entry.message,
+    }
+
+
+def log_frame(entry: LogEntry) -> str:
+    return dumps({"type": "log", "entry": log_json(entry)})
 
 
 def ticker_json(tick: Ticker) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any
 
 from streambot.api.live.client import LiveClient
 from streambot.api.live.frames import (
+    LOG_TOPIC,
     RESET_FRAME,
     Channel,
     StoredEvent,
@@ -25,12 +26,14 @@ from streambot.api.live.frames import (
     event_data,
     event_frame,
     hello_frame,
+    log_frame,
     ticker_json,
 )
 from streambot.bus import Bus
 from streambot.clock import Clock
 from streambot.domain import ProductId, Ticker
 from streambot.events import Event
+from streambot.observability.logging import LOG_RING, LogEntry, LogRing
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class EventHub:
         ping_interval: float = 15.0,
         status_source: StatusSource,
         status_interval: float = 2.0,
+        log_ring: LogRing = LOG_RING,
     ) -> None:
         self._bus = bus
         self.clock = clock
@@ -67,6 +71,9 @@ class EventHub:
         self.cut_off_total = 0
         self.unencodable_events = 0
         self._unsubscribe = bus.subscribe("", self._on_event)
+        self.log_ring = log_ring
+        self._logs: deque[LogEntry] = deque(maxlen=1000)  # a burst beyond this is read over REST
+        self._logs_wake = asyncio.Event()
 
     # --- the engine's side: as little as possible -------------------------------------------
 
@@ -177,6 +184,7 @@ class EventHub:
                 (self._ticks(), "ticks"),
                 (self._turns(), "turns"),
                 (self._periodic(), "periodic"),
+                (self._log_records(), "logs"),
             ):
                 group.create_task(work, name=f"live-push-{name}")
 
@@ -188,6 +196,34 @@ class EventHub:
             await self._pending_wake.wait()
             self._pending_wake.clear()
             self._fan_out()
+
+    async def _log_records(self) -> None:
+        """Push each new log record to the logs channel. Records arrive from any thread, so the
+        ring's listener only hands them to this loop; a record logged while pushing (a cut-off
+        client, say) is pushed on the next turn, never recursively."""
+        loop = asyncio.get_running_loop()
+
+        def arrived(entry: LogEntry) -> None:
+            loop.call_soon_threadsafe(self._log_arrived, entry)
+
+        stop_listening = self.log_ring.listen(arrived)
+        try:
+            while True:
+                await self._logs_wake.wait()
+                self._logs_wake.clear()
+                while self._logs:
+                    entry = self._logs.popleft()
+                    stored = StoredEvent(id=entry.id, topic=LOG_TOPIC, bot_id=None, frame=log_frame(entry))
+                    for client in tuple(self.clients):
+                        if client.channel is Channel.LOGS and not client.offer(stored):
+                            self._cut_off(client)
+        finally:
+            stop_listening()
+
+    def _log_arrived(self, entry: LogEntry) -> None:
+        if any(c.channel is Channel.LOGS for c in self.clients):
+            self._logs.append(entry)
+            self._logs_wake.set()
 
     async def _ticks(self) -> None:
         mailbox = self._bus.tick_mailbox("live-push")

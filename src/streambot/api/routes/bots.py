@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Literal, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
 from streambot.api.budget import check_budget
+from streambot.api.chart_indicators import ChartIndicator, chart_indicators
 from streambot.api.deps import BotIdPath, Bots, PageLimit, PageOffset, Platform, not_found, platform_of
 from streambot.api.errors import unprocessable
 from streambot.api.schemas import (
@@ -15,12 +17,15 @@ from streambot.api.schemas import (
     BotOut,
     BotStatusOut,
     BotUpdate,
+    BudgetLimitsOut,
     CloseOut,
     PositionSummaryOut,
     SignalOut,
 )
 from streambot.bots import BotError, BotManager
+from streambot.config import Mode
 from streambot.domain import BotId, BotRecord, BotState, OrderRecord, to_decimal
+from streambot.exchange import ExchangeError
 from streambot.risk.base import RiskRejection
 from streambot.trading.order_path import ORDER_IN_FLIGHT
 from streambot.trading.pnl import bot_pnl
@@ -73,6 +78,23 @@ async def create_bot(body: BotCreate, bots: Bots, p: Platform) -> BotOut:
     except BotError as exc:
         _unprocessable(exc)
     return BotOut.of(record)
+
+
+@router.get("/budget-limits")
+async def budget_limits(p: Platform) -> BudgetLimitsOut:
+    """What a new budget is checked against: the configured maximum, and the cash per quote
+    currency (a live budget may not exceed it; in paper mode it is shown as a guide)."""
+    try:
+        balances = await p.balances.balances()
+        quotes = sorted({product.quote_currency for product in p.order_path.products.values()})
+        cash: dict[str, Decimal] | None = {c: balances[c].available for c in quotes if c in balances}
+    except ExchangeError:
+        cash = None  # the form still checks the maximum; the server checks the balance (live)
+    return BudgetLimitsOut(
+        maximum=p.settings.max_bot_budget,
+        cash_available=cash,
+        checked_against_cash=p.settings.mode is Mode.LIVE,
+    )
 
 
 @router.get("/status/enhanced")
@@ -129,6 +151,16 @@ async def get_bot(bot_id: BotIdPath, bots: Bots, view: View) -> BotOut:
         return view(await bots.get(BotId(bot_id)))
     except LookupError as exc:
         not_found(exc)
+
+
+@router.get("/{bot_id}/indicators")
+async def bot_indicators(bot_id: BotIdPath, bots: Bots) -> list[ChartIndicator]:
+    """The indicators the bot's strategy trades on, with the bot's periods, for its chart."""
+    try:
+        record = await bots.get(BotId(bot_id))
+    except LookupError as exc:
+        not_found(exc)
+    return chart_indicators(record.strategy, dict(record.params))
 
 
 @router.patch("/{bot_id}")

@@ -63,6 +63,13 @@ async def status_channel(websocket: WebSocket) -> None:
     await _serve(websocket, Channel.STATUS)
 
 
+@router.websocket("/logs")
+async def logs_channel(websocket: WebSocket) -> None:
+    """The platform's log records as they are written (``log`` frames); GET /api/v1/logs has
+    the ones before."""
+    await _serve(websocket, Channel.LOGS)
+
+
 def _query_number(websocket: WebSocket, name: str, *, low: float, high: float) -> float | None:
     raw = websocket.query_params.get(name)
     if raw is None or raw == "":

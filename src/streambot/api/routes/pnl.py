@@ -34,7 +34,7 @@ class PnlOut(BaseModel):
     account_equity: Computed | None  # None until balances and prices are known
 
 
-class EquityPoint(BaseModel):
+class EquityPointOut(BaseModel):
     taken_at: datetime
     equity: Computed
     realized_pnl: Computed
@@ -73,11 +73,11 @@ async def equity_curve(
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
-) -> list[EquityPoint]:
+) -> list[EquityPointOut]:
     """Snapshots oldest first: the account's without ``bot_id``, else that bot's."""
     snapshots = await p.store.list_equity_snapshots(bot_id=bot_id, since=since, until=until, limit=limit)
     return [
-        EquityPoint(
+        EquityPointOut(
             taken_at=s.taken_at, equity=s.equity, realized_pnl=s.realized_pnl, unrealized_pnl=s.unrealized_pnl
         )
         for s in snapshots

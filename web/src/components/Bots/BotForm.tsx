@@ -1,9 +1,10 @@
 // Create or edit a bot; the strategy's parameters come from its JSON schema.
-import { type FormEvent, useMemo, useState } from "react";
-import { api, ApiError, type BotStatus } from "../../api/client";
-import { dashboard, toast } from "../../state/controller";
+import { type FormEvent, useEffect, useMemo, useState } from "react";
+import { api, ApiError, type BotStatus, type Schemas } from "../../api/client";
+import { dashboard, errorText, toast } from "../../state/controller";
+import { formatMoney } from "../../state/format";
 import { useDashboard } from "../../state/store";
-import { fieldsOf, paramsFrom, valuesFrom } from "./schemaForm";
+import { type Field, fieldOfError, fieldsOf, paramsFrom, sentence, valuesFrom } from "./schemaForm";
 
 interface Props {
   bot?: BotStatus;
@@ -12,17 +13,38 @@ interface Props {
 
 type ServerErrors = Record<string, string>;
 
-function serverErrors(error: unknown): { fields: ServerErrors; message: string } {
-  const fields: ServerErrors = {};
+const TOP_LABELS: Record<string, string> = { name: "Name", strategy: "Strategy", product_id: "Product", budget: "Budget", params: "Parameters" };
+
+/** The server's 422 as sentences next to the fields they are about; anything else as one message. */
+export function serverErrors(error: unknown, fields: Field[]): { fields: ServerErrors; message: string } {
+  const out: ServerErrors = {};
   if (error instanceof ApiError && Array.isArray(error.detail)) {
     for (const d of error.detail as { loc?: unknown[]; msg?: string }[]) {
-      const loc = (d.loc ?? []).filter((p) => p !== "body").map(String);
-      const key = loc[0] === "params" && loc[1] ? `params.${loc[1]}` : (loc[0] ?? "");
-      fields[key] = d.msg ?? "invalid";
+      const key = fieldOfError((d.loc ?? []).map(String), d.msg ?? "", fields);
+      const label = key.startsWith("params.") ? (fields.find((f) => `params.${f.name}` === key)?.label ?? key) : (TOP_LABELS[key] ?? key);
+      out[key || "form"] = sentence(label, d.msg ?? "is not valid");
     }
-    return { fields, message: "The server did not accept some values (marked below)." };
+    const unplaced = Object.entries(out).filter(([k]) => k === "form" || k === "params");
+    return {
+      fields: out,
+      message: unplaced.length ? unplaced.map(([, v]) => v).join(" ") : "Fix the marked fields: the server did not accept them.",
+    };
   }
-  return { fields, message: error instanceof Error ? error.message : String(error) };
+  return { fields: out, message: errorText(error) };
+}
+
+type Limits = Schemas["BudgetLimitsOut"];
+
+/** A budget's problem as a sentence, or "" when it is fine: a positive amount within the configured
+ * maximum and (when known) the cash available in the product's quote currency. */
+export function budgetProblem(budget: string, quote: string, limits: Limits | null): string {
+  const n = Number(budget);
+  if (!budget.trim() || !Number.isFinite(n) || n <= 0) return `Budget must be a positive amount in ${quote || "the quote currency"}.`;
+  if (limits && n > Number(limits.maximum))
+    return `Budget must be at most ${formatMoney(limits.maximum)} ${quote} (the configured maximum, STREAMBOT_MAX_BOT_BUDGET).`;
+  const cash = limits?.cash_available?.[quote];
+  if (cash !== undefined && n > Number(cash)) return `Budget is more than the ${formatMoney(cash)} ${quote} cash available.`;
+  return "";
 }
 
 export function BotForm({ bot, onDone }: Props) {
@@ -39,6 +61,11 @@ export function BotForm({ bot, onDone }: Props) {
   const [errors, setErrors] = useState<ServerErrors>({});
   const [message, setMessage] = useState("");
   const [busy, setBusy] = useState(false);
+  const [limits, setLimits] = useState<Limits | null>(null);
+  useEffect(() => {
+    api.get("/api/v1/bots/budget-limits").then(setLimits, () => setLimits(null));
+  }, []);
+  const quote = productId.split("-")[1] ?? "";
 
   // Reset the parameter values when the strategy changes (and on first render for an edit).
   if (strategy && touched !== strategy.name) {
@@ -49,10 +76,12 @@ export function BotForm({ bot, onDone }: Props) {
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const local: ServerErrors = {};
-    if (!name.trim()) local.name = "give the bot a name";
-    if (!bot && !strategy) local.strategy = "choose a strategy";
-    if (!bot && !productId) local.product_id = "choose a product";
-    if (!(Number(budget) > 0)) local.budget = "a positive amount in the quote currency";
+    if (!name.trim()) local.name = "Give the bot a name.";
+    if (!bot && !strategy) local.strategy = "Choose a strategy.";
+    if (!bot && !productId) local.product_id = "Choose a product.";
+    // An edit keeps its budget's money in the bot already: only the maximum applies.
+    const budgetError = budgetProblem(budget, quote, bot && limits ? { ...limits, cash_available: null } : limits);
+    if (budgetError) local.budget = budgetError;
     const { params, errors: paramErrors } = paramsFrom(fields, values);
     for (const [k, v] of Object.entries(paramErrors)) local[`params.${k}`] = v;
     setErrors(local);
@@ -75,7 +104,7 @@ export function BotForm({ bot, onDone }: Props) {
       void dashboard()?.loadBots();
       onDone();
     } catch (error) {
-      const parsed = serverErrors(error);
+      const parsed = serverErrors(error, fields);
       setErrors(parsed.fields);
       setMessage(parsed.message);
     } finally {
@@ -118,8 +147,14 @@ export function BotForm({ bot, onDone }: Props) {
           {errors.product_id && <em className="field-error">{errors.product_id}</em>}
         </label>
         <label>
-          Budget (quote currency)
-          <input name="budget" inputMode="decimal" value={budget} onChange={(e) => setBudget(e.target.value)} />
+          Budget ({quote || "quote currency"})
+          <input name="budget" inputMode="decimal" value={budget} onChange={(e) => setBudget(e.target.value)} aria-invalid={Boolean(errors.budget)} />
+          {limits && (
+            <small className="muted" data-testid="budget-hint">
+              at most {formatMoney(limits.maximum)}
+              {quote && limits.cash_available?.[quote] !== undefined ? ` · ${formatMoney(limits.cash_available[quote])} ${quote} cash available` : ""}
+            </small>
+          )}
           {errors.budget && <em className="field-error">{errors.budget}</em>}
         </label>
       </div>
@@ -133,7 +168,10 @@ export function BotForm({ bot, onDone }: Props) {
             const def = field.defaultValue ?? strategy?.defaults[field.name];
             return (
               <label key={field.name} title={field.description} className={field.kind === "boolean" ? "check" : ""}>
-                {field.label}
+                <span>
+                  {field.label}
+                  {field.unit && <small className="muted"> ({field.unit})</small>}
+                </span>
                 {field.kind === "boolean" ? (
                   <input
                     type="checkbox"

@@ -10,6 +10,7 @@ import { TradeExecutionFeed } from "../Trading/TradeExecutionFeed";
 import { TradeProgressIndicator } from "../Trading/TradeProgressIndicator";
 import { Empty, Panel } from "../ui/Panel";
 import { BotForm } from "./BotForm";
+import { humanLabel, unitOf } from "./schemaForm";
 import { BotActions, pnl, StateBadge } from "./BotsTable";
 
 export function BotPage({ botId }: { botId: number }) {
@@ -52,7 +53,17 @@ export function BotPage({ botId }: { botId: number }) {
         <div><dt>evaluations</dt><dd>{bot.evaluations.toLocaleString("en-US")} · {formatUs(bot.mean_eval_us)} mean</dd></div>
         <div><dt>tick→decision p99</dt><dd>{formatUs(bot.tick_to_decision_p99_us)}</dd></div>
         <div><dt>last signal</dt><dd>{bot.last_signal ? `${bot.last_signal.side} — ${bot.last_signal.reason}` : "none yet"}</dd></div>
-        <div><dt>params</dt><dd><code>{JSON.stringify(bot.params)}</code></dd></div>
+        {Object.entries(bot.params)
+          .filter(([, v]) => v !== null && v !== false)
+          .map(([k, v]) => (
+            <div key={k} data-testid={`param-${k}`}>
+              <dt>{humanLabel(k)}</dt>
+              <dd>
+                {String(v)}
+                {unitOf(k, "") === "%" ? "%" : ""}
+              </dd>
+            </div>
+          ))}
       </dl>
       <Panel title="Chart">
         <CandleChart productId={bot.product_id} botId={bot.id} height={340} />

@@ -123,21 +123,21 @@ export function BotsTable() {
                 const total = pnl(bot);
                 return (
                   <tr key={bot.id} data-testid={`bot-row-${bot.id}`} data-bot-name={bot.name}>
-                    <td>
+                    <td data-label="Bot">
                       <a href={`#/bots/${bot.id}`}>{bot.name}</a> <small className="muted">#{bot.id}</small>
                     </td>
-                    <td>{bot.strategy}</td>
-                    <td>{bot.product_id}</td>
-                    <td>
+                    <td data-label="Strategy">{bot.strategy}</td>
+                    <td data-label="Product">{bot.product_id}</td>
+                    <td data-label="State">
                       <StateBadge bot={bot} />
                     </td>
-                    <td>
+                    <td data-label="Stream">
                       <label className="switch" title={bot.streaming ? "streaming: every ticker" : "polling"}>
                         <input type="checkbox" checked={bot.streaming} onChange={(e) => void setStreaming(bot, e.target.checked)} />
                         <span />
                       </label>
                     </td>
-                    <td className="num" data-testid="bot-position">
+                    <td data-label="Position" className="num" data-testid="bot-position">
                       {formatSize(bot.position.base_size)}
                       {holding(bot) && (
                         <small className="muted" data-testid="break-even" title="Break-even: average entry with the buy fee, grossed up for the sell fee">
@@ -145,10 +145,10 @@ export function BotsTable() {
                         </small>
                       )}
                     </td>
-                    <td className={`num ${total > 0 ? "up" : total < 0 ? "down" : ""}`} title={`realized ${bot.position.realized_pnl} · unrealized ${bot.unrealized_pnl}`}>
+                    <td data-label="P&L" className={`num ${total > 0 ? "up" : total < 0 ? "down" : ""}`} title={`realized ${bot.position.realized_pnl} · unrealized ${bot.unrealized_pnl}`}>
                       {formatMoney(total)}
                     </td>
-                    <td className="signal">
+                    <td data-label="Last signal" className="signal">
                       {bot.last_signal ? (
                         <>
                           <span className={bot.last_signal.side === "BUY" ? "up" : "down"}>{bot.last_signal.side}</span>{" "}
@@ -158,7 +158,7 @@ export function BotsTable() {
                         <small className="muted">none yet</small>
                       )}
                     </td>
-                    <td className="num">
+                    <td data-label="Eval" className="num">
                       {formatUs(bot.mean_eval_us)}
                       <small className="muted"> · p99 {formatUs(bot.tick_to_decision_p99_us)}</small>
                     </td>

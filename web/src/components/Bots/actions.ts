@@ -1,5 +1,6 @@
 import { api, type BotStatus } from "../../api/client";
 import { dashboard, errorText, toast } from "../../state/controller";
+export { botLabel } from "../../state/controller";
 
 async function run(label: string, action: () => Promise<unknown>): Promise<void> {
   try {

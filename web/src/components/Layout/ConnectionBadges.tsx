@@ -1,55 +1,58 @@
-// Always visible: the dashboard's own sockets and the Coinbase market-data feed.
+// Always visible: the API connection, the market-data feed (and whose market it is), and whether
+// entries are allowed. All three come from honestStatus(), as the risk panel's state does.
+import { useStatus } from "../../hooks/useStatus";
+import { agoText } from "../../state/status";
 import { useDashboard } from "../../state/store";
 
 const FEED_TONE: Record<string, string> = {
   live: "good",
   polling: "warn",
   stale: "warn",
-  connecting: "warn",
   reconnecting: "warn",
-  stopped: "bad",
+  down: "bad",
+  unknown: "muted",
 };
 
 export function ConnectionBadges() {
+  const status = useStatus();
   const sockets = useDashboard((s) => s.sockets);
-  const feed = useDashboard((s) => s.feed);
   const history = useDashboard((s) => s.feedHistory);
-  const entriesBlocked = useDashboard((s) => s.entriesBlocked);
-  const states = Object.values(sockets).map((v) => v.state);
-  // The dashboard link is as good as its worst channel.
-  const dashboard = states.includes("unauthorized")
-    ? "unauthorized"
-    : states.every((v) => v === "live")
-      ? "live"
-      : states.some((v) => v === "live")
-        ? "partial"
-        : "reconnecting";
   const detail = Object.entries(sockets)
     .map(([channel, v]) => `${channel}: ${v.state}${v.detail ? ` (${v.detail})` : ""}`)
     .join("\n");
-  const dashTone = dashboard === "live" ? "good" : dashboard === "unauthorized" ? "bad" : "warn";
-  const feedState = feed?.state ?? "unknown";
+  const apiTone = status.api === "connected" ? "good" : status.api === "lost" ? "bad" : "warn";
+  const apiText =
+    status.api === "connected"
+      ? "API live"
+      : status.api === "polling"
+        ? "API polling"
+        : status.api === "lost"
+          ? `API lost · last update ${agoText(status.lastUpdateAgo)}`
+          : "API connecting";
   return (
     <div className="badges">
-      <span className={`badge badge-${dashTone}`} title={detail} data-testid="dashboard-connection" data-state={dashboard}>
-        <i /> Dashboard {dashboard === "partial" ? "partly live" : dashboard}
-        {dashboard !== "live" && dashboard !== "unauthorized" && <small> · polling REST</small>}
+      <span className={`badge badge-${apiTone}`} title={detail} data-testid="dashboard-connection" data-state={status.api}>
+        <i /> {apiText}
       </span>
       <span
-        className={`badge badge-${FEED_TONE[feedState] ?? "warn"}`}
-        title={`${feed?.reason || "Coinbase market-data feed"}\nrecent: ${history.join(" → ")}`}
+        className={`badge badge-${FEED_TONE[status.feed] ?? "warn"}`}
+        title={`${status.feedReason || "market-data feed"}\nrecent: ${history.join(" → ")}`}
         data-testid="feed-connection"
-        data-state={feedState}
+        data-state={status.feed}
+        data-market={status.market}
         data-history={history.join(" ")}
       >
-        <i /> Coinbase feed {feedState}
-        {feedState === "polling" && <small> · REST fallback</small>}
+        <i /> {status.market} feed {status.feed}
+        {status.feed === "polling" && <small> · REST fallback</small>}
       </span>
-      {entriesBlocked && (
-        <span className="badge badge-bad" data-testid="entries-blocked" title="No bot opens a position until this clears; exits still run">
-          <i /> Entries blocked: {entriesBlocked}
-        </span>
-      )}
+      <span
+        className={`badge badge-${status.entriesAllowed === null ? "muted" : status.entriesAllowed ? "good" : "bad"}`}
+        data-testid="entries"
+        data-allowed={String(status.entriesAllowed)}
+        title="Whether bots may open positions now; exits always run"
+      >
+        <i /> {status.entriesAllowed === null ? `Entries ${status.entriesReason}` : status.entriesAllowed ? "Entries allowed" : `Entries blocked: ${status.entriesReason}`}
+      </span>
     </div>
   );
 }

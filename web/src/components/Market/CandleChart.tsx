@@ -2,6 +2,7 @@
 // it has them), with the bots' buys and sells marked.
 import {
   CandlestickSeries,
+  LineSeries,
   createChart,
   createSeriesMarkers,
   type IChartApi,
@@ -12,11 +13,43 @@ import {
   type UTCTimestamp,
 } from "lightweight-charts";
 import { useEffect, useMemo, useRef, useState } from "react";
-import { api } from "../../api/client";
+import { api, type Schemas } from "../../api/client";
 import { dashboard } from "../../state/controller";
-import { isoToUnix } from "../../state/format";
+import { formatPrice, formatSize, isoToUnix } from "../../state/format";
 import { useDashboard } from "../../state/store";
 import { addTick, type Bar, barsFrom, bucket, onServer, TIMEFRAMES } from "./candles";
+import { bollinger, ema, type LinePoint, macd, rsi, sma } from "./indicators";
+
+type ChartIndicator = Schemas["ChartIndicator"];
+const COLORS = ["#f59e0b", "#a78bfa", "#38bdf8", "#f472b6"];
+const asLine = (points: LinePoint[]) => points.map((p) => ({ time: p.time as UTCTimestamp, value: p.value }));
+
+/** One indicator's lines, computed from the bars: [values, series] pairs to set. */
+function linesOf(ind: ChartIndicator, bars: Bar[]): LinePoint[][] {
+  const times = bars.map((b) => b.time);
+  const closes = bars.map((b) => b.close);
+  const p = ind.params;
+  switch (ind.kind) {
+    case "ema":
+      return [ema(times, closes, p.period ?? 12)];
+    case "sma":
+      return [sma(times, closes, p.period ?? 12)];
+    case "bollinger": {
+      const b = bollinger(times, closes, p.period ?? 20, p.deviations ?? 2);
+      return [b.upper, b.middle, b.lower];
+    }
+    case "rsi":
+      return [rsi(times, closes, p.period ?? 14)];
+    case "macd": {
+      const m = macd(times, closes, p.fast ?? 12, p.slow ?? 26, p.signal ?? 9);
+      return [m.macd, m.signal];
+    }
+    default:
+      return [];
+  }
+}
+
+const LINE_COUNT: Record<string, number> = { bollinger: 3, macd: 2 };
 
 const toChart = (b: Bar) => ({ ...b, time: b.time as UTCTimestamp });
 
@@ -29,6 +62,7 @@ export function CandleChart(props: { productId: string | null; botId?: number; h
   const [timeframe, setTimeframe] = useState("1m");
   const [source, setSource] = useState("");
   const trades = useDashboard((s) => s.trades);
+  const [indicators, setIndicators] = useState<ChartIndicator[]>([]);
   const seconds = TIMEFRAMES[timeframe] ?? 60;
   const { productId, botId } = props;
 
@@ -99,6 +133,51 @@ export function CandleChart(props: { productId: string | null; botId?: number; h
     };
   }, [productId, timeframe, seconds]);
 
+  // The bot's own indicators (what its strategy trades on, with its periods), redrawn each second
+  // from the bars the chart shows.
+  useEffect(() => {
+    if (botId === undefined) return;
+    api.get("/api/v1/bots/{bot_id}/indicators", { path: { bot_id: botId } }).then(setIndicators, () => setIndicators([]));
+  }, [botId]);
+
+  useEffect(() => {
+    const c = chart.current;
+    if (!c || indicators.length === 0) return;
+    const drawn = indicators.map((ind, i) => {
+      const color = COLORS[i % COLORS.length] ?? "#f59e0b";
+      const pane = ind.pane === "oscillator" ? 1 : 0;
+      const series = Array.from({ length: LINE_COUNT[ind.kind] ?? 1 }, (_, j) =>
+        c.addSeries(
+          LineSeries,
+          {
+            color: j === 1 && ind.kind === "macd" ? "#94a3b8" : color,
+            lineWidth: j === 1 && ind.kind === "bollinger" ? 1 : 2,
+            lineStyle: ind.kind === "bollinger" && j !== 1 ? 2 : 0,
+            priceLineVisible: false,
+            lastValueVisible: j === 0,
+            title: j === 0 ? ind.label : "",
+          },
+          pane,
+        ),
+      );
+      for (const level of ind.levels ?? []) {
+        series[0]?.createPriceLine({ price: level, color: "#64748b", lineWidth: 1, lineStyle: 2, axisLabelVisible: true, title: "" });
+      }
+      return { ind, series };
+    });
+    const draw = () => {
+      for (const { ind, series } of drawn) {
+        linesOf(ind, bars.current).forEach((points, j) => series[j]?.setData(asLine(points)));
+      }
+    };
+    draw();
+    const handle = setInterval(draw, 1000);
+    return () => {
+      clearInterval(handle);
+      for (const { series } of drawn) for (const s of series) c.removeSeries(s);
+    };
+  }, [indicators, productId, timeframe]);
+
   const markers = useMemo((): SeriesMarker<Time>[] => {
     if (!productId) return [];
     return trades
@@ -111,7 +190,8 @@ export function CandleChart(props: { productId: string | null; botId?: number; h
           position: buy ? "belowBar" : "aboveBar",
           shape: buy ? "arrowUp" : "arrowDown",
           color: buy ? "#22c55e" : "#ef4444",
-          text: `${buy ? "B" : "S"} #${t.bot_id}`,
+          // The fill itself: what was bought or sold, at what average price.
+          text: `${buy ? "B" : "S"} ${formatSize(t.base_size)} @ ${formatPrice(t.price)}${botId === undefined ? ` #${t.bot_id}` : ""}`,
         } satisfies SeriesMarker<Time>;
       })
       .sort((a, b) => (a.time as number) - (b.time as number));
@@ -133,8 +213,21 @@ export function CandleChart(props: { productId: string | null; botId?: number; h
           ))}
         </div>
         <small className="muted">{source}</small>
+        {indicators.length > 0 && (
+          <small className="chart-legend" data-testid="chart-indicators">
+            {indicators.map((ind, i) => (
+              <span key={ind.label} style={{ color: COLORS[i % COLORS.length] }}>
+                {ind.label}
+              </span>
+            ))}
+          </small>
+        )}
       </div>
-      <div ref={container} className="chart" style={{ height: props.height ?? 320 }} />
+      <div
+        ref={container}
+        className="chart"
+        style={{ height: (props.height ?? 320) + (indicators.some((i) => i.pane === "oscillator") ? 120 : 0) }}
+      />
     </div>
   );
 }

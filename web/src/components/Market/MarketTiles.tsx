@@ -1,4 +1,5 @@
 import { useNow } from "../../hooks/useNow";
+import { useStatus } from "../../hooks/useStatus";
 import { formatPct, formatPrice } from "../../state/format";
 import { useDashboard } from "../../state/store";
 import { Empty } from "../ui/Panel";
@@ -9,6 +10,7 @@ export function MarketTiles(props: { selected: string | null; onSelect: (product
   const tickers = useDashboard((s) => s.tickers);
   const history = useDashboard((s) => s.history);
   const now = useNow(1000);
+  const status = useStatus();
   if (products.length === 0) {
     return <Empty>No prices yet: waiting for the first ticker from the market-data feed.</Empty>;
   }
@@ -19,7 +21,8 @@ export function MarketTiles(props: { selected: string | null; onSelect: (product
         if (!t) return null;
         const change = t.price_change_pct_24h;
         const tickDir = t.previous === null ? "" : t.price > t.previous ? "tick-up" : t.price < t.previous ? "tick-down" : "";
-        const stale = now - t.receivedAt / 1000 > 10;
+        // Grey when this price is old, or when the dashboard cannot know whether it still is.
+        const stale = status.api === "lost" || now - t.receivedAt / 1000 > 10;
         return (
           <button
             type="button"

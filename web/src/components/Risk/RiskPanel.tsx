@@ -2,6 +2,8 @@
 import { api } from "../../api/client";
 import { dashboard, errorText, toast } from "../../state/controller";
 import { formatMoney } from "../../state/format";
+import { useStatus } from "../../hooks/useStatus";
+import { agoText } from "../../state/status";
 import { type DashboardState, useDashboard } from "../../state/store";
 import { ConfirmButton } from "../ui/Confirm";
 import { Empty, Panel } from "../ui/Panel";
@@ -57,7 +59,9 @@ async function act(label: string, action: () => Promise<{ changed: boolean }>): 
 
 export function RiskPanel() {
   const risk = useDashboard((s) => s.risk);
-  const entriesBlocked = useDashboard((s) => s.entriesBlocked);
+  const status = useStatus();
+  const lost = status.api === "lost";
+  const entriesBlocked = status.entriesAllowed === false ? status.entriesReason : null;
   const account = risk?.account;
   const halted = Boolean(account?.halted || account?.kill_switch);
   const reason = account ? account.kill_reason || account.halt_reason : "";
@@ -107,12 +111,14 @@ export function RiskPanel() {
       ) : (
         <>
           <p
-            className={`risk-state ${halted || entriesBlocked ? "bad" : "good"}`}
+            className={`risk-state ${lost ? "muted" : halted || entriesBlocked ? "bad" : "good"}`}
             data-testid="risk-state"
             data-halted={halted}
             data-entries-blocked={entriesBlocked ?? ""}
           >
-            {halted
+            {lost
+              ? `Unknown: no word from the API since ${agoText(status.lastUpdateAgo)}`
+              : halted
               ? `HALTED${account.kill_switch ? " — kill switch on" : ""}${reason ? `: ${reason}` : ""}`
               : entriesBlocked
                 ? `Entries blocked: ${entriesBlocked}`
