@@ -50,8 +50,9 @@ EVIL_ORIGIN = {"Origin": "https://evil.example"}
 
 @pytest.mark.chaos
 async def test_every_http_route_refuses_requests_without_a_valid_token(start: StartApi) -> None:
-    # A generous lockout threshold: this test sends a wrong token to every route on purpose.
-    api = await start(auth_max_failures=10_000)
+    # A generous lockout threshold and request rate: this test sends a wrong token to every route on
+    # purpose, four requests a route as fast as it can (a 429 would hide whether the token counted).
+    api = await start(auth_max_failures=10_000, api_rate_limit=100_000, api_rate_burst=100_000)
     checked = probes = 0
     for path, route in _routes(api):
         if isinstance(route, APIWebSocketRoute):

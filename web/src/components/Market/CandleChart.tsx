@@ -174,6 +174,9 @@ export function CandleChart(props: { productId: string | null; botId?: number; h
     const handle = setInterval(draw, 1000);
     return () => {
       clearInterval(handle);
+      // On unmount the chart's own cleanup may already have removed the chart (and its series
+      // with it); removing them again would throw inside lightweight-charts.
+      if (chart.current !== c) return;
       for (const { series } of drawn) for (const s of series) c.removeSeries(s);
     };
   }, [indicators, productId, timeframe]);
