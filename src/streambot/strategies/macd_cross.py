@@ -15,6 +15,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
+from streambot.strategies.search import search
 from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, macd
@@ -22,9 +23,19 @@ from streambot.strategies.indicators.hub import Frame
 
 
 class MacdCrossParams(CandleParams):
-    fast: int = Field(default=12, ge=2, le=500, description="Fast EMA period, in bars.")
-    slow: int = Field(default=26, ge=3, le=1000, description="Slow EMA period, in bars.")
-    signal: int = Field(default=9, ge=2, le=500, description="Signal line (EMA of MACD) period, in bars.")
+    fast: int = Field(
+        default=12, ge=2, le=500, description="Fast EMA period, in bars.", json_schema_extra=search(3, 50)
+    )
+    slow: int = Field(
+        default=26, ge=3, le=1000, description="Slow EMA period, in bars.", json_schema_extra=search(10, 200)
+    )
+    signal: int = Field(
+        default=9,
+        ge=2,
+        le=500,
+        description="Signal line (EMA of MACD) period, in bars.",
+        json_schema_extra=search(3, 30),
+    )
     order_pct: Decimal = Field(
         default=Decimal(25), gt=0, le=100, description="Percent of the budget each buy spends."
     )
