@@ -1,0 +1,281 @@
+"""A study: trials sampled by Optuna, each one a backtest, run in J worker processes.
+
+The parent creates (or finds) the study in the storage, counts the trials already finished and
+splits what is left of ``--trials`` among the workers, so a rerun of the same command carries on
+where an interrupted one stopped. Each worker process reads the data once into a ``TickTape``,
+opens the same storage and runs its share of trials with its own sampler seed (seed + worker),
+so workers do not propose the same points. With one job the trials run in this process: with
+``--seed`` the same command then gives the same trials and the same best parameters every time.
+
+TPE for one objective, NSGA-II for several. Pruning (one objective only, as Optuna allows) uses
+the median rule on the profit so far at each tenth of the replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import optuna
+import orjson
+
+from streambot.backtest.engine import BacktestConfig, BotFileError
+from streambot.backtest.metrics import bot_metrics
+from streambot.bots import BotCreate
+from streambot.domain import Product, ProductId
+from streambot.optimize.objectives import Objective, score
+from streambot.optimize.replay import replay
+from streambot.optimize.space import SearchSpace
+from streambot.optimize.storage import finished_trials, open_storage
+from streambot.optimize.tape import TickTape
+from streambot.optimize.warmup import warmup_shortfall
+
+log = logging.getLogger(__name__)
+
+TRIAL_BOT = "optimize"  # the name of the one bot each trial replays
+PRUNER_STARTUP_TRIALS = 5
+PRUNER_WARMUP_STEPS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizeJob:
+    """Everything a worker needs, picklable: what to search, on which data, scored how."""
+
+    data: tuple[str, ...]
+    strategy: str
+    product_id: ProductId
+    budget: Decimal
+    space: SearchSpace
+    objectives: tuple[Objective, ...]
+    products: Mapping[ProductId, Product]
+    config: BacktestConfig = field(default_factory=BacktestConfig)
+    start: float | None = None  # --from/--to of the data as read
+    end: float | None = None
+    window: tuple[float, float] | None = None  # the ticks searched (a walk-forward train window)
+    min_trades: int = 0
+    storage: str = ""
+    study_name: str = ""
+    seed: int | None = None
+    prune: bool = True
+
+    @property
+    def directions(self) -> list[str]:
+        return ["maximize"] * len(self.objectives)
+
+
+def study_name_of(job: OptimizeJob) -> str:
+    """The default study name: the same command gives the same name (so it resumes), another
+    strategy, product, objective, data or space another study."""
+    key = orjson.dumps(
+        [
+            sorted(os.path.abspath(p) for p in job.data),
+            job.start,
+            job.end,
+            str(job.budget),
+            job.space.key(),
+            str(job.config.fee_tier.maker_fee_rate),
+            str(job.config.fee_tier.taker_fee_rate),
+            job.config.latency_s,
+            job.min_trades,
+        ]
+    )
+    digest = hashlib.sha256(key).hexdigest()[:10]
+    return f"{job.strategy}-{job.product_id}-{'+'.join(job.objectives)}-{digest}"
+
+
+def _sampler(job: OptimizeJob, worker: int) -> optuna.samplers.BaseSampler:
+    seed = None if job.seed is None else job.seed + worker
+    if len(job.objectives) > 1:
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def _pruner(job: OptimizeJob) -> optuna.pruners.BasePruner:
+    if not job.prune or len(job.objectives) > 1:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS
+    )
+
+
+class TrialObjective:
+    """Optuna's objective: sample, replay, score. A trial the strategy refuses (fast ≥ slow), whose
+    warm-up is longer than its data, or with fewer than --min-trades trades is pruned, its reason
+    kept as the trial's ``reason`` attribute."""
+
+    def __init__(self, job: OptimizeJob, tape: TickTape) -> None:
+        self._job = job
+        self._tape = tape
+        if job.window is not None:
+            self._lo, self._hi = tape.index_of(job.window[0]), tape.index_of(job.window[1])
+        else:
+            self._lo, self._hi = 0, len(tape)
+
+    def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:
+        job = self._job
+        params = job.space.suggest(trial)
+        shortfall = warmup_shortfall(job.strategy, params, self._tape, self._lo, self._hi)
+        if shortfall is not None:
+            return _pruned(trial, shortfall)
+        bot = BotCreate(
+            name=TRIAL_BOT, strategy=job.strategy, product_id=job.product_id, params=params, budget=job.budget
+        )
+
+        def checkpoint(step: int, profit_pct: float) -> None:
+            trial.report(profit_pct, step)
+            if trial.should_prune():
+                trial.set_user_attr("reason", f"pruned at {step * 10} % of the data")
+                raise optuna.TrialPruned()
+
+        pruning = job.prune and len(job.objectives) == 1
+        try:
+            result = asyncio.run(
+                replay(
+                    self._tape,
+                    bot,
+                    job.products,
+                    job.config,
+                    lo=self._lo,
+                    hi=self._hi,
+                    checkpoint=checkpoint if pruning else None,
+                )
+            )
+        except BotFileError as exc:
+            return _pruned(trial, str(exc).removeprefix("bots[0]."))
+        metrics = bot_metrics(result.bots[0], result)
+        trial.set_user_attr("trades", metrics.trades)
+        trial.set_user_attr("profit_pct", metrics.total_pnl_pct)
+        trial.set_user_attr("max_drawdown_pct", metrics.max_drawdown_pct)
+        if metrics.trades < job.min_trades:
+            return _pruned(trial, f"{metrics.trades} trades, fewer than --min-trades {job.min_trades}")
+        values: list[float] = []
+        for objective in job.objectives:
+            value = score(metrics, objective)
+            if value is None:
+                return _pruned(trial, f"{objective} is undefined for this run (too few returns or no drawdown)")
+            values.append(value)
+        return values[0] if len(values) == 1 else values
+
+
+def _pruned(trial: optuna.Trial, reason: str) -> float:
+    trial.set_user_attr("reason", reason)
+    raise optuna.TrialPruned(reason)
+
+
+def load_study(job: OptimizeJob, worker: int = 0) -> optuna.Study:
+    return optuna.create_study(
+        storage=open_storage(job.storage),
+        study_name=job.study_name,
+        directions=job.directions,
+        sampler=_sampler(job, worker),
+        pruner=_pruner(job),
+        load_if_exists=True,
+    )
+
+
+def _quiet() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("streambot").setLevel(logging.CRITICAL)
+
+
+def _worker(job: OptimizeJob, worker: int, trials: int) -> None:
+    """A worker process: its own copy of the data, its share of the trials."""
+    _quiet()
+    tape = TickTape.read(job.data, job.start, job.end)
+    study = load_study(job, worker)
+    # Ctrl-C reaches every process of the terminal's group: the trial under way is recorded as
+    # failed by Optuna and the process ends; finished trials are already in the storage.
+    with contextlib.suppress(KeyboardInterrupt):
+        study.optimize(TrialObjective(job, tape), n_trials=trials, gc_after_trial=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StudyRun:
+    study: optuna.Study
+    before: int  # finished trials in the study when this run began
+    after: int
+    interrupted: bool
+
+    @property
+    def trials(self) -> int:
+        return self.after - self.before
+
+
+def shares(total: int, jobs: int) -> list[int]:
+    return [total // jobs + (1 if index < total % jobs else 0) for index in range(jobs)]
+
+
+def run_study(job: OptimizeJob, tape: TickTape, *, trials: int, jobs: int) -> StudyRun:
+    """Run the study until it holds ``trials`` finished trials (or Ctrl-C); what is left split
+    among ``jobs`` processes, or run here with one job."""
+    _quiet()
+    study = load_study(job)
+    before = finished_trials(study)
+    remaining = max(0, trials - before)
+    interrupted = False
+    if remaining and jobs <= 1:
+        try:
+            study.optimize(TrialObjective(job, tape), n_trials=remaining, gc_after_trial=False)
+        except KeyboardInterrupt:
+            interrupted = True
+    elif remaining:
+        context = multiprocessing.get_context("spawn")
+        processes = [
+            context.Process(target=_worker, args=(job, index, share), name=f"optimize-{index}")
+            for index, share in enumerate(shares(remaining, jobs))
+            if share
+        ]
+        for process in processes:
+            process.start()
+        try:
+            for process in processes:
+                process.join()
+        except KeyboardInterrupt:
+            interrupted = True
+            for process in processes:
+                if process.is_alive() and process.pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(process.pid, signal.SIGINT)
+            for process in processes:
+                process.join(timeout=30)
+        if any(process.exitcode not in (0, None) for process in processes) and not interrupted:
+            failed = [p.name for p in processes if p.exitcode not in (0, None)]
+            log.error("💥 Worker %s ended with an error; its finished trials are kept", ", ".join(failed))
+    study = load_study(job)
+    return StudyRun(study=study, before=before, after=finished_trials(study), interrupted=interrupted)
+
+
+def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The best trial (one objective) or the Pareto front (several); empty when none completed."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not complete:
+        return []
+    if len(study.directions) > 1:
+        return list(study.best_trials)
+    return [study.best_trial]
+
+
+def trial_params(job: OptimizeJob, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    return job.space.params_of(trial.params)
+
+
+__all__ = [
+    "OptimizeJob",
+    "StudyRun",
+    "TrialObjective",
+    "best_trials",
+    "load_study",
+    "run_study",
+    "shares",
+    "study_name_of",
+    "trial_params",
+]
