@@ -324,15 +324,19 @@ def optimize(
         list[str] | None,
         typer.Option("--data", help="Market data as `streambot backtest --data` takes it (repeatable)"),
     ] = None,
-    strategy: Annotated[str | None, typer.Option("--strategy", help="The strategy whose parameters to search")] = None,
-    product: Annotated[str | None, typer.Option("--product", help="The product the bot trades, e.g. BTC-USD")] = None,
-    budget: Annotated[str | None, typer.Option("--budget", help="The bot's budget, in the quote currency")] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="The strategy whose parameters to search")
+    ] = None,
+    product: Annotated[
+        str | None, typer.Option("--product", help="The product the bot trades, e.g. BTC-USD")
+    ] = None,
+    budget: Annotated[
+        str | None, typer.Option("--budget", help="The bot's budget, in the quote currency")
+    ] = None,
     trials: Annotated[
         int, typer.Option("--trials", help="Finished trials the study should hold (a rerun carries on to it)")
     ] = 100,
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", help="Worker processes (default: all cores)")
-    ] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", help="Worker processes (default: all cores)")] = None,
     objective: Annotated[
         list[str] | None,
         typer.Option(
@@ -353,18 +357,26 @@ def optimize(
         ),
     ] = None,
     study: Annotated[
-        str | None, typer.Option("--study", help="Study name (default: from strategy, product, objective, data, space)")
+        str | None,
+        typer.Option("--study", help="Study name (default: from strategy, product, objective, data, space)"),
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Sampler seed; with --jobs 1 the same best every time")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Sampler seed; with --jobs 1 the same best every time")
+    ] = None,
     walk_forward: Annotated[
         str | None,
-        typer.Option("--walk-forward", help="TRAIN:TEST windows, e.g. 3d:1d: in-sample next to out-of-sample"),
+        typer.Option(
+            "--walk-forward", help="TRAIN:TEST windows, e.g. 3d:1d: in-sample next to out-of-sample"
+        ),
     ] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line of stdout")] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object as the last line of stdout")
+    ] = False,
     param: Annotated[
         list[str] | None,
         typer.Option(
-            "--param", help="Narrow or fix a parameter: NAME=LOW:HIGH[:STEP], NAME=VALUE or NAME=A,B (repeatable)"
+            "--param",
+            help="Narrow or fix a parameter: NAME=LOW:HIGH[:STEP], NAME=VALUE or NAME=A,B (repeatable)",
         ),
     ] = None,
     space: Annotated[
@@ -377,14 +389,17 @@ def optimize(
         Path | None,
         typer.Option("--report-dir", help="Where optimize.html, the plots and the best run's report go"),
     ] = None,
-    start: Annotated[str | None, typer.Option("--from", help="Use data from (UNIX seconds or ISO date/time)")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Use data from (UNIX seconds or ISO date/time)")
+    ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Use data until (inclusive)")] = None,
     fees: Annotated[
         str | None,
         typer.Option("--fees", help="maker,taker rates, e.g. 0.006,0.012 (default: Coinbase's entry tier)"),
     ] = None,
     latency_ms: Annotated[
-        float, typer.Option("--latency-ms", help="An order executes on the first tick at or after decision + this")
+        float,
+        typer.Option("--latency-ms", help="An order executes on the first tick at or after decision + this"),
     ] = 50.0,
 ) -> None:
     """Search a strategy's parameters with Optuna, each trial a backtest on the live engine: TPE (NSGA-II
@@ -530,7 +545,9 @@ async def _apply_bot(
     await store.open()
     try:
         bus = InProcessBus(clock)
-        evaluator = StreamingEvaluator(bus, _no_signal, lambda bot, exc: None, prices=PriceBoard(), clock=clock)
+        evaluator = StreamingEvaluator(
+            bus, _no_signal, lambda bot, exc: None, prices=PriceBoard(), clock=clock
+        )
 
         async def no_candles(*args: object, **kwargs: object) -> list[object]:
             return []
@@ -550,7 +567,11 @@ async def _apply_bot(
         await manager.load()
         try:
             record = await manager.create(
-                name=name, strategy=strategy, product_id=product_id, params=params, budget=Decimal(str(budget))
+                name=name,
+                strategy=strategy,
+                product_id=product_id,
+                params=params,
+                budget=Decimal(str(budget)),
             )
         except BotError as exc:
             _fail(f"--apply: {exc.field}: {exc}")
@@ -559,8 +580,8 @@ async def _apply_bot(
         await store.close()
 
 
-async def _no_signal(*args: object) -> None:
-    return None
+def _no_signal(*args: object) -> None:
+    """The bots of ``--apply`` are created stopped: no tick reaches them in this process."""
 
 
 BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest")

@@ -27,9 +27,17 @@ from streambot.bots import BotCreate
 from streambot.optimize.replay import replay
 from streambot.optimize.report import importance, write_page, write_plots
 from streambot.optimize.storage import StorageError, masked, open_storage
-from streambot.optimize.study import OptimizeJob, StudyRun, best_trials, run_study, study_name_of, trial_params
+from streambot.optimize.study import (
+    OptimizeJob,
+    StudyRun,
+    best_trials,
+    run_study,
+    study_name_of,
+    trial_params,
+)
 from streambot.optimize.tape import TickTape
 from streambot.optimize.walk_forward import WalkForwardError, WindowResult, walk_forward
+from streambot.optimize.walk_forward import windows as windows_of
 from streambot.optimize.warmup import smallest_params, warmup_shortfall
 
 
@@ -56,7 +64,9 @@ def read_tape(job: OptimizeJob) -> TickTape:
     except DataSourceError as exc:
         raise OptimizeError(str(exc)) from None
     if not len(tape):
-        raise OptimizeError("the data holds no ticks" + (" between --from and --to" if job.start or job.end else ""))
+        raise OptimizeError(
+            "the data holds no ticks" + (" between --from and --to" if job.start or job.end else "")
+        )
     if job.product_id not in tape.products:
         raise OptimizeError(
             f"--product {job.product_id}: the data has no ticks of it (it has {', '.join(tape.products)})"
@@ -82,6 +92,8 @@ def optimize_command(
     shortfall = warmup_shortfall(job.strategy, smallest_params(job.space), tape, 0, len(tape))
     if shortfall is not None:
         raise OptimizeError(shortfall + ", even with the smallest parameters of the space")
+    if walk is not None:
+        windows_of(tape.start, tape.end, *walk)  # data too short for one window: say so before any trial
     if not job.study_name:
         job = replace(job, study_name=study_name_of(job))
     searched = ", ".join(r.describe() for r in job.space.searched) or "nothing (every parameter fixed)"
@@ -117,7 +129,9 @@ def optimize_command(
         "storage": masked(job.storage),
         "strategy": job.strategy,
         "product": job.product_id,
-        "objective": job.objectives[0].value if len(job.objectives) == 1 else [o.value for o in job.objectives],
+        "objective": job.objectives[0].value
+        if len(job.objectives) == 1
+        else [o.value for o in job.objectives],
         "best_params": _plain(best_params),
         "best_value": best_value,
         "trials": trials_run,
@@ -132,24 +146,32 @@ def optimize_command(
         ]
     if walk is not None:
         summary["out_of_sample"] = [w.as_json() for w in windows]
-        _print_walk_forward(console, windows)
+        _print_walk_forward(console, windows, [r.name for r in job.space.searched])
     report_dir.mkdir(parents=True, exist_ok=True)
     backtest_page: Path | None = None
     if best_params is not None:
         result = _best_run(job, tape, best_params)
-        console.print(f"🏆 Best parameters: {_plain(best_params)}  ({summary['objective']} {best_value})")
+        shown = {r.name: _plain(best_params).get(r.name) for r in job.space.searched}  # type: ignore[union-attr]
+        console.print(f"🏆 Best parameters: {shown}  ({summary['objective']} {best_value})")
         print_summary(result, console)
         backtest_page = write_report(result, report_dir)
         summary["backtest"] = {
-            key: value for key, value in json_summary(result).items() if key in ("total", "ticks", "digest", "orders")
+            key: value
+            for key, value in json_summary(result).items()
+            if key in ("total", "ticks", "digest", "orders")
         }
     else:
         console.print("🤷 No trial completed (all pruned or refused): no best parameters yet.")
     if shares:
         console.print("📊 Parameter importance: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
     plots = write_plots(run.study, report_dir, str(summary["objective"]))
-    page = write_page(report_dir, summary=summary, plots=plots, backtest_report=backtest_page,
-                      walk_forward=summary.get("out_of_sample", ()))
+    page = write_page(
+        report_dir,
+        summary=summary,
+        plots=plots,
+        backtest_report=backtest_page,
+        walk_forward=summary.get("out_of_sample", ()),
+    )
     summary["report"] = str(page)
     console.print(f"📄 Report: {page}")
     if as_json:
@@ -163,13 +185,15 @@ def _count(run: StudyRun, state: optuna.trial.TrialState) -> int:
 
 
 def _best_run(job: OptimizeJob, tape: TickTape, params: dict[str, Any]) -> BacktestResult:
-    bot = BotCreate(name="best", strategy=job.strategy, product_id=job.product_id, params=params, budget=job.budget)
+    bot = BotCreate(
+        name="best", strategy=job.strategy, product_id=job.product_id, params=params, budget=job.budget
+    )
     result = asyncio.run(replay(tape, bot, job.products, job.config))
     result.data = list(job.data)
     return result
 
 
-def _print_walk_forward(console: Console, windows: list[WindowResult]) -> None:
+def _print_walk_forward(console: Console, windows: list[WindowResult], searched: list[str]) -> None:
     table = Table(title="Walk-forward: in-sample vs out-of-sample")
     for column in ("window", "train", "test", "in-sample", "out-of-sample", "test trades", "parameters"):
         table.add_column(column)
@@ -182,7 +206,7 @@ def _print_walk_forward(console: Console, windows: list[WindowResult]) -> None:
             _figures(w.in_sample),
             _figures(w.out_of_sample),
             str(w.test_trades),
-            str(row["params"]),
+            ", ".join(f"{k}={v}" for k, v in (row["params"] or {}).items() if k in searched),
         )
     console.print(table)
 
@@ -193,4 +217,11 @@ def _figures(values: list[float] | list[float | None] | None) -> str:
     return ", ".join("—" if v is None else f"{v:.4g}" for v in values)
 
 
-__all__ = ["OptimizeError", "OptimizeOutcome", "StorageError", "WalkForwardError", "optimize_command", "read_tape"]
+__all__ = [
+    "OptimizeError",
+    "OptimizeOutcome",
+    "StorageError",
+    "WalkForwardError",
+    "optimize_command",
+    "read_tape",
+]

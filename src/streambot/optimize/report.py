@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # files only: no display, no GUI toolkit in worker proces
 
 import matplotlib.pyplot as plt
 import optuna
+from matplotlib.figure import Figure
 
 PLOTS = ("history", "parallel", "importance")
 
@@ -56,13 +57,15 @@ def write_plots(study: optuna.Study, directory: Path, objective: str) -> dict[st
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                axes = make()
+                axes: Any = make()  # type: ignore[no-untyped-call]
         except (RuntimeError, ValueError, ZeroDivisionError, IndexError):
             plt.close("all")
             continue
-        figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure  # type: ignore[union-attr]
-        figure.set_size_inches(10, 5)
+        # A plot is one Axes, or an array of them (one per parameter); either way one Figure.
+        first: Any = axes if hasattr(axes, "figure") else axes.flat[0]
+        figure: Figure = first.figure
         path = directory / f"optimize-{name}.png"
+        figure.set_size_inches(10, 5)
         figure.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(figure)
         drawn[name] = path
@@ -84,7 +87,8 @@ def write_page(
         for name, value in (summary.get("best_params") or {}).items()
     )
     shares = "".join(
-        f"<tr><th>{e(name)}</th><td>{value:.1%}</td></tr>" for name, value in summary.get("importance", {}).items()
+        f"<tr><th>{e(name)}</th><td>{value:.1%}</td></tr>"
+        for name, value in summary.get("importance", {}).items()
     )
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>streambot optimize</title>",
@@ -92,12 +96,15 @@ def write_page(
         "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;"
         "text-align:left}img{max-width:100%}</style></head><body>",
         f"<h1>Optimisation: {e(str(summary.get('strategy')))} on {e(str(summary.get('product')))}</h1>",
-        f"<p>Study <code>{e(str(summary.get('study')))}</code>; objective {e(str(summary.get('objective')))}; "
+        f"<p>Study <code>{e(str(summary.get('study')))}</code>; "
+        f"objective {e(str(summary.get('objective')))}; "
         f"{summary.get('trials')} trials in this run, {summary.get('trials_total')} in the study.</p>",
         f"<h2>Best parameters (value {e(str(summary.get('best_value')))})</h2><table>{rows}</table>",
     ]
     if backtest_report is not None:
-        parts.append(f"<p><a href='{e(backtest_report.name)}'>Full backtest report of the best parameters</a></p>")
+        parts.append(
+            f"<p><a href='{e(backtest_report.name)}'>Full backtest report of the best parameters</a></p>"
+        )
     if shares:
         parts.append(f"<h2>Parameter importance</h2><table>{shares}</table>")
     if walk_forward:
@@ -116,7 +123,9 @@ def write_page(
         path = plots.get(name)
         if path is not None:
             data = base64.b64encode(path.read_bytes()).decode()
-            parts.append(f"<h2>{e(name.capitalize())}</h2><img alt='{e(name)}' src='data:image/png;base64,{data}'>")
+            parts.append(
+                f"<h2>{e(name.capitalize())}</h2><img alt='{e(name)}' src='data:image/png;base64,{data}'>"
+            )
     parts.append("</body></html>")
     page = directory / "optimize.html"
     page.write_text("\n".join(parts), encoding="utf-8")

@@ -108,8 +108,19 @@ class SearchSpace:
     def key(self) -> str:
         """A stable text of the space (part of the default study name: another space, another study)."""
         return orjson.dumps(
-            [[r.name, r.kind, r.low, r.high, r.step, r.log, [_json_value(c) for c in r.choices],
-              _json_value(r.value)] for r in self.ranges]
+            [
+                [
+                    r.name,
+                    r.kind,
+                    r.low,
+                    r.high,
+                    r.step,
+                    r.log,
+                    [_json_value(c) for c in r.choices],
+                    _json_value(r.value),
+                ]
+                for r in self.ranges
+            ]
         ).decode()
 
 
@@ -253,8 +264,10 @@ def narrowed(space: SearchSpace, spec: StrategySpec[Any], name: str, given: Any,
             if not isinstance(values, list) or not values:
                 raise SpaceError(f"{flag}: choices must be a non-empty list")
             checked = tuple(_json_value(_check_value(strategy, name, v, flag)) for v in values)
-            new = ParamRange(name, "choice", choices=checked) if len(checked) > 1 else ParamRange(
-                name, "fixed", value=_check_value(strategy, name, values[0], flag)
+            new = (
+                ParamRange(name, "choice", choices=checked)
+                if len(checked) > 1
+                else ParamRange(name, "fixed", value=_check_value(strategy, name, values[0], flag))
             )
         else:
             if kind is None:
@@ -282,7 +295,9 @@ def narrowed(space: SearchSpace, spec: StrategySpec[Any], name: str, given: Any,
     return replace(space, ranges=tuple(new if r.name == name else r for r in space.ranges))
 
 
-def _parse_text(text: str, kind: Kind | None, choices: tuple[Any, ...] | None, optional: bool, flag: str) -> Any:
+def _parse_text(
+    text: str, kind: Kind | None, choices: tuple[Any, ...] | None, optional: bool, flag: str
+) -> Any:
     text = text.strip()
     if optional and text.lower() in ("none", "null"):
         return None
@@ -335,7 +350,9 @@ def read_space_file(space: SearchSpace, spec: StrategySpec[Any], path: Path) -> 
     except orjson.JSONDecodeError as exc:
         raise SpaceError(f"--space {path}: not JSON ({exc})") from None
     if not isinstance(raw, dict):
-        raise SpaceError(f'--space {path}: expected a JSON object such as {{"fast": {{"low": 5, "high": 30}}}}')
+        raise SpaceError(
+            f'--space {path}: expected a JSON object such as {{"fast": {{"low": 5, "high": 30}}}}'
+        )
     for name, given in raw.items():
         space = narrowed(space, spec, name, given, f"--space {path}: {name}")
     return space

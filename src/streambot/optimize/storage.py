@@ -49,7 +49,9 @@ def open_storage(url: str) -> RDBStorage:
         return RDBStorage(target, engine_kwargs={"connect_args": connect_args})
     except Exception as exc:  # the driver's own error: unreachable host, refused, auth, no such db…
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        raise StorageError(f"--storage {masked(url)}: cannot open it ({reason[0] if reason else exc})") from None
+        raise StorageError(
+            f"--storage {masked(url)}: cannot open it ({reason[0] if reason else exc})"
+        ) from None
 
 
 def finished_trials(study: optuna.Study) -> int:

@@ -68,8 +68,8 @@ class OptimizeJob:
     prune: bool = True
 
     @property
-    def directions(self) -> list[str]:
-        return ["maximize"] * len(self.objectives)
+    def directions(self) -> list[optuna.study.StudyDirection]:
+        return [optuna.study.StudyDirection.MAXIMIZE] * len(self.objectives)
 
 
 def study_name_of(job: OptimizeJob) -> str:
@@ -161,7 +161,9 @@ class TrialObjective:
         for objective in job.objectives:
             value = score(metrics, objective)
             if value is None:
-                return _pruned(trial, f"{objective} is undefined for this run (too few returns or no drawdown)")
+                return _pruned(
+                    trial, f"{objective} is undefined for this run (too few returns or no drawdown)"
+                )
             values.append(value)
         return values[0] if len(values) == 1 else values
 

@@ -49,17 +49,17 @@ def parse_walk_forward(text: str) -> tuple[float, float]:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class WalkWindow:
     index: int  # 1, 2, …
     train: tuple[float, float]  # [start, end) in data time
     test: tuple[float, float]
 
 
-def windows(start: float, end: float, train_s: float, test_s: float) -> list[Window]:
-    out: list[Window] = []
+def windows(start: float, end: float, train_s: float, test_s: float) -> list[WalkWindow]:
+    out: list[WalkWindow] = []
     at = start
     while at + train_s + test_s <= end + 1e-9:
-        out.append(Window(len(out) + 1, (at, at + train_s), (at + train_s, at + train_s + test_s)))
+        out.append(WalkWindow(len(out) + 1, (at, at + train_s), (at + train_s, at + train_s + test_s)))
         at += test_s
     if not out:
         raise WalkForwardError(
@@ -71,7 +71,7 @@ def windows(start: float, end: float, train_s: float, test_s: float) -> list[Win
 
 @dataclass(slots=True)
 class WindowResult:
-    window: Window
+    window: WalkWindow
     run: StudyRun
     params: dict[str, Any] | None  # the train window's best (None: no trial completed)
     in_sample: list[float] | None
@@ -119,7 +119,11 @@ def walk_forward(
             trades = 0
             if hi > lo:
                 bot = BotCreate(
-                    name=TRIAL_BOT, strategy=job.strategy, product_id=job.product_id, params=params, budget=job.budget
+                    name=TRIAL_BOT,
+                    strategy=job.strategy,
+                    product_id=job.product_id,
+                    params=params,
+                    budget=job.budget,
                 )
                 try:
                     result = asyncio.run(replay(tape, bot, job.products, job.config, lo=lo, hi=hi))
@@ -135,4 +139,4 @@ def walk_forward(
     return results
 
 
-__all__ = ["Window", "WindowResult", "WalkForwardError", "parse_walk_forward", "walk_forward", "windows"]
+__all__ = ["WalkForwardError", "WalkWindow", "WindowResult", "parse_walk_forward", "walk_forward", "windows"]

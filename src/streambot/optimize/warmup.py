@@ -18,7 +18,9 @@ from streambot.strategies.base import history_needed
 from streambot.strategies.registry import StrategyError, build
 
 
-def warmup_shortfall(strategy: str, params: Mapping[str, Any], tape: TickTape, lo: int, hi: int) -> str | None:
+def warmup_shortfall(
+    strategy: str, params: Mapping[str, Any], tape: TickTape, lo: int, hi: int
+) -> str | None:
     """Why ticks ``lo``…``hi-1`` are too short for ``strategy`` with ``params``; None when long enough
     (or when the parameters are refused: the replay says why)."""
     try:

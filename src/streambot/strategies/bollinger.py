@@ -22,11 +22,11 @@ from typing import Literal
 from pydantic import Field
 
 from streambot.domain import Side, Signal
-from streambot.strategies.search import search
 from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, bollinger
 from streambot.strategies.indicators.hub import Frame
+from streambot.strategies.search import search
 
 
 class BollingerParams(CandleParams):

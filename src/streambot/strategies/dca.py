@@ -18,8 +18,8 @@ from typing import Literal
 from pydantic import Field
 
 from streambot.domain import Position, Side, Signal, Ticker
-from streambot.strategies.search import search
 from streambot.strategies.base import BotContext, StrategyParams, StrategySpec
+from streambot.strategies.search import search
 
 
 class DcaParams(StrategyParams):

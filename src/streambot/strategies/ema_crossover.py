@@ -22,12 +22,12 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.search import search
 from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.candles import BarTimeframe
 from streambot.strategies.indicators import StreamIndicator, ema
 from streambot.strategies.indicators.hub import Frame
+from streambot.strategies.search import search
 
 
 class CrossoverParams(CandleParams):

@@ -21,8 +21,8 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal, Ticker
-from streambot.strategies.search import search
 from streambot.strategies.base import BotContext, StrategyParams, StrategySpec
+from streambot.strategies.search import search
 
 
 class GridParams(StrategyParams):

@@ -15,11 +15,11 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.search import search
 from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, macd
 from streambot.strategies.indicators.hub import Frame
+from streambot.strategies.search import search
 
 
 class MacdCrossParams(CandleParams):

@@ -24,8 +24,8 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal, Ticker
-from streambot.strategies.search import search
 from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategyParams, StrategySpec
+from streambot.strategies.search import search
 
 
 class ThresholdParams(StrategyParams):
@@ -37,7 +37,8 @@ class ThresholdParams(StrategyParams):
         default=0.15,
         gt=0,
         le=50,
-        json_schema_extra=search(0.05, 5.0, step=0.05), description="Buy when the price is this % below its running high."
+        json_schema_extra=search(0.05, 5.0, step=0.05),
+        description="Buy when the price is this % below its running high.",
     )
     sell_rise_pct: float | None = Field(
         default=3.0,
