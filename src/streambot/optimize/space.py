@@ -166,14 +166,22 @@ def _limits(info: FieldInfo) -> tuple[float, float]:
     """The field's own limits (ge/gt/le/lt) as an inclusive low and high; ±inf when open."""
     low, high = -math.inf, math.inf
     for item in info.metadata:
-        for attr, is_low in (("ge", True), ("gt", True), ("le", False), ("lt", False)):
+        for attr, is_low, strict in (
+            ("ge", True, False),
+            ("gt", True, True),
+            ("le", False, False),
+            ("lt", False, True),
+        ):
             bound = getattr(item, attr, None)
             if bound is None:
                 continue
+            value = float(bound)
+            if strict:  # an open limit: the nearest value inside it
+                value = math.nextafter(value, math.inf if is_low else -math.inf)
             if is_low:
-                low = max(low, float(bound))
+                low = max(low, value)
             else:
-                high = min(high, float(bound))
+                high = min(high, value)
     return low, high
 
 
@@ -203,6 +211,7 @@ def _default_range(name: str, info: FieldInfo, marker: dict[str, Any] | None, se
     step = marker.get("step") if marker else None
     if kind == "int":
         step = step or 1
+        low, high = float(math.ceil(low)), float(math.floor(high))
     return ParamRange(name, kind, low=low, high=high, step=step, log=bool(marker and marker.get("log")))
 
 

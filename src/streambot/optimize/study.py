@@ -20,8 +20,9 @@ import logging
 import multiprocessing
 import os
 import signal
+import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -66,6 +67,7 @@ class OptimizeJob:
     study_name: str = ""
     seed: int | None = None
     prune: bool = True
+    run_id: str = ""  # this command's mark on its trials: several processes may share the study
 
     @property
     def directions(self) -> list[optuna.study.StudyDirection]:
@@ -112,8 +114,9 @@ class TrialObjective:
     warm-up is longer than its data, or with fewer than --min-trades trades is pruned, its reason
     kept as the trial's ``reason`` attribute."""
 
-    def __init__(self, job: OptimizeJob, tape: TickTape) -> None:
+    def __init__(self, job: OptimizeJob, tape: TickTape, worker: int = 0) -> None:
         self._job = job
+        self._worker = worker
         self._tape = tape
         if job.window is not None:
             self._lo, self._hi = tape.index_of(job.window[0]), tape.index_of(job.window[1])
@@ -122,6 +125,8 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:
         job = self._job
+        trial.set_user_attr("run", job.run_id)
+        trial.set_user_attr("worker", self._worker)
         params = job.space.suggest(trial)
         shortfall = warmup_shortfall(job.strategy, params, self._tape, self._lo, self._hi)
         if shortfall is not None:
@@ -197,19 +202,15 @@ def _worker(job: OptimizeJob, worker: int, trials: int) -> None:
     # Ctrl-C reaches every process of the terminal's group: the trial under way is recorded as
     # failed by Optuna and the process ends; finished trials are already in the storage.
     with contextlib.suppress(KeyboardInterrupt):
-        study.optimize(TrialObjective(job, tape), n_trials=trials, gc_after_trial=False)
+        study.optimize(TrialObjective(job, tape, worker), n_trials=trials, gc_after_trial=False)
 
 
 @dataclass(frozen=True, slots=True)
 class StudyRun:
     study: optuna.Study
-    before: int  # finished trials in the study when this run began
-    after: int
+    trials: int  # finished trials this run added (its own, not another process's on the same study)
+    after: int  # finished trials in the study now
     interrupted: bool
-
-    @property
-    def trials(self) -> int:
-        return self.after - self.before
 
 
 def shares(total: int, jobs: int) -> list[int]:
@@ -220,6 +221,7 @@ def run_study(job: OptimizeJob, tape: TickTape, *, trials: int, jobs: int) -> St
     """Run the study until it holds ``trials`` finished trials (or Ctrl-C); what is left split
     among ``jobs`` processes, or run here with one job."""
     _quiet()
+    job = replace(job, run_id=uuid.uuid4().hex)
     study = load_study(job)
     before = finished_trials(study)
     remaining = max(0, trials - before)
@@ -253,7 +255,13 @@ def run_study(job: OptimizeJob, tape: TickTape, *, trials: int, jobs: int) -> St
             failed = [p.name for p in processes if p.exitcode not in (0, None)]
             log.error("💥 Worker %s ended with an error; its finished trials are kept", ", ".join(failed))
     study = load_study(job)
-    return StudyRun(study=study, before=before, after=finished_trials(study), interrupted=interrupted)
+    ours = sum(1 for trial in _finished(study) if trial.user_attrs.get("run") == job.run_id)
+    return StudyRun(study=study, trials=ours, after=len(_finished(study)), interrupted=interrupted)
+
+
+def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return study.get_trials(deepcopy=False, states=states)
 
 
 def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
