@@ -584,7 +584,7 @@ def _no_signal(*args: object) -> None:
     """The bots of ``--apply`` are created stopped: no tick reaches them in this process."""
 
 
-BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest")
+BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest", "optimize")
 """What ``streambot bench`` measures, in the order it runs them."""
 
 
@@ -633,6 +633,8 @@ def bench(
             benchmarks("simulator").print_simulator_benchmarks()
         elif name == "backtest":
             benchmarks("backtest").print_backtest_benchmarks()
+        elif name == "optimize":
+            benchmarks("optimize").print_optimize_benchmarks()
 
 
 def _benchmarks() -> Callable[[str], ModuleType]:
