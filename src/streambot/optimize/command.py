@@ -174,6 +174,8 @@ def optimize_command(
     )
     summary["report"] = str(page)
     console.print(f"📄 Report: {page}")
+    for each in [w.run for w in windows] or [run]:
+        each.close()
     if as_json:
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
         sys.stdout.flush()

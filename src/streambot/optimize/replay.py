@@ -33,6 +33,7 @@ async def replay(
     lo: int = 0,
     hi: int | None = None,
     checkpoint: Checkpoint | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> BacktestResult:
     """The backtest of ``bot`` over ticks ``lo``…``hi-1``; ``BotFileError`` when the bot is refused."""
     hi = len(tape) if hi is None else hi
@@ -41,12 +42,22 @@ async def replay(
     if checkpoint is not None:
         bot_id = (await backtest.bots.list())[0].id
         ticks = _checkpointed(ticks, hi - lo, backtest, bot_id, bot, checkpoint)
+    if stop is not None:
+        ticks = _stoppable(ticks, stop)
     began = time.perf_counter()
     await backtest.run(ticks)
     await backtest.finish()
     return backtest.result(
         data=[], candle_derived=tape.candle_derived, skipped=[], elapsed_s=time.perf_counter() - began
     )
+
+
+def _stoppable(ticks: Iterator[TimedTick], stop: Callable[[], bool]) -> Iterator[TimedTick]:
+    """Ends the replay with KeyboardInterrupt once ``stop()`` says so (checked every 4,096 ticks)."""
+    for index, item in enumerate(ticks):
+        if not index & 4095 and stop():
+            raise KeyboardInterrupt
+        yield item
 
 
 def _checkpointed(

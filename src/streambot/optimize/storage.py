@@ -8,13 +8,16 @@ reached fails within ``CONNECT_TIMEOUT_S`` with the driver's reason, never after
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
 
 CONNECT_TIMEOUT_S = 4
-SQLITE_BUSY_TIMEOUT_S = 60  # several worker processes write one SQLite file: wait for the lock
+SQLITE_BUSY_TIMEOUT_S = 60
+HEARTBEAT_S = 10
+HEARTBEAT_GRACE_S = 60  # several worker processes write one SQLite file: wait for the lock
 
 
 class StorageError(ValueError):
@@ -46,7 +49,16 @@ def open_storage(url: str) -> RDBStorage:
             "postgresql://user@host:port/db)"
         )
     try:
-        return RDBStorage(target, engine_kwargs={"connect_args": connect_args})
+        with warnings.catch_warnings():  # the heartbeat is marked experimental since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                target,
+                engine_kwargs={"connect_args": connect_args},
+                # A worker that dies (killed, machine lost) leaves its trial RUNNING; without a heartbeat
+                # for a grace period the next optimize on the study marks it failed.
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=HEARTBEAT_GRACE_S,
+            )
     except Exception as exc:  # the driver's own error: unreachable host, refused, auth, no such db…
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         raise StorageError(

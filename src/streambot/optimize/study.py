@@ -20,14 +20,16 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 import optuna
 import orjson
+from optuna.storages import RDBStorage
 
 from streambot.backtest.engine import BacktestConfig, BotFileError
 from streambot.backtest.metrics import bot_metrics
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 TRIAL_BOT = "optimize"  # the name of the one bot each trial replays
 PRUNER_STARTUP_TRIALS = 5
 PRUNER_WARMUP_STEPS = 2
+WORKER_STOP_S = 10.0  # a worker's time to stop after Ctrl-C before it is terminated
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,8 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:
         job = self._job
+        if _CtrlC.stop():
+            raise KeyboardInterrupt
         trial.set_user_attr("run", job.run_id)
         trial.set_user_attr("worker", self._worker)
         params = job.space.suggest(trial)
@@ -152,6 +157,7 @@ class TrialObjective:
                     lo=self._lo,
                     hi=self._hi,
                     checkpoint=checkpoint if pruning else None,
+                    stop=_CtrlC.stop,
                 )
             )
         except BotFileError as exc:
@@ -178,9 +184,9 @@ def _pruned(trial: optuna.Trial, reason: str) -> float:
     raise optuna.TrialPruned(reason)
 
 
-def load_study(job: OptimizeJob, worker: int = 0) -> optuna.Study:
+def load_study(job: OptimizeJob, worker: int = 0, storage: RDBStorage | None = None) -> optuna.Study:
     return optuna.create_study(
-        storage=open_storage(job.storage),
+        storage=storage if storage is not None else open_storage(job.storage),
         study_name=job.study_name,
         directions=job.directions,
         sampler=_sampler(job, worker),
@@ -194,15 +200,54 @@ def _quiet() -> None:
     logging.getLogger("streambot").setLevel(logging.CRITICAL)
 
 
+class _CtrlC:
+    """Ctrl-C as a flag the replay checks between ticks (``replay``'s ``stop``), so the trial under
+    way ends at a safe point, never in the middle of a database write; a second Ctrl-C ends it at
+    once."""
+
+    pressed = False
+
+    @classmethod
+    def handle(cls, signum: int, frame: object) -> None:
+        if cls.pressed:
+            raise KeyboardInterrupt
+        cls.pressed = True
+
+    @classmethod
+    def stop(cls) -> bool:
+        return cls.pressed
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops_trials() -> Iterator[None]:
+    """Each trial's replay runs in ``asyncio.run``, which, while Python's default SIGINT handler is
+    in place, turns Ctrl-C into a cancellation of the replay's task; the engine completes its work
+    despite a cancellation, so the interrupt would be lost and the study would carry on. Our own
+    handler keeps asyncio's out of the way; the trial under way is recorded as failed by Optuna
+    and the finished ones stay in the storage."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _CtrlC.pressed = False
+    previous = signal.signal(signal.SIGINT, _CtrlC.handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker(job: OptimizeJob, worker: int, trials: int) -> None:
     """A worker process: its own copy of the data, its share of the trials."""
     _quiet()
-    tape = TickTape.read(job.data, job.start, job.end)
-    study = load_study(job, worker)
-    # Ctrl-C reaches every process of the terminal's group: the trial under way is recorded as
-    # failed by Optuna and the process ends; finished trials are already in the storage.
-    with contextlib.suppress(KeyboardInterrupt):
-        study.optimize(TrialObjective(job, tape, worker), n_trials=trials, gc_after_trial=False)
+    # Ctrl-C reaches every process of the terminal's group: here it ends this worker.
+    with contextlib.suppress(KeyboardInterrupt), _ctrl_c_stops_trials():
+        tape = TickTape.read(job.data, job.start, job.end)
+        storage = open_storage(job.storage)
+        try:
+            study = load_study(job, worker, storage)
+            study.optimize(TrialObjective(job, tape, worker), n_trials=trials, gc_after_trial=False)
+        finally:
+            storage.engine.dispose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +256,11 @@ class StudyRun:
     trials: int  # finished trials this run added (its own, not another process's on the same study)
     after: int  # finished trials in the study now
     interrupted: bool
+    storage: RDBStorage
+
+    def close(self) -> None:
+        """Close the storage's connections (the study cannot be read after)."""
+        self.storage.engine.dispose()
 
 
 def shares(total: int, jobs: int) -> list[int]:
@@ -222,13 +272,15 @@ def run_study(job: OptimizeJob, tape: TickTape, *, trials: int, jobs: int) -> St
     among ``jobs`` processes, or run here with one job."""
     _quiet()
     job = replace(job, run_id=uuid.uuid4().hex)
-    study = load_study(job)
+    storage = open_storage(job.storage)
+    study = load_study(job, storage=storage)
     before = finished_trials(study)
     remaining = max(0, trials - before)
     interrupted = False
     if remaining and jobs <= 1:
         try:
-            study.optimize(TrialObjective(job, tape), n_trials=remaining, gc_after_trial=False)
+            with _ctrl_c_stops_trials():
+                study.optimize(TrialObjective(job, tape), n_trials=remaining, gc_after_trial=False)
         except KeyboardInterrupt:
             interrupted = True
     elif remaining:
@@ -245,18 +297,26 @@ def run_study(job: OptimizeJob, tape: TickTape, *, trials: int, jobs: int) -> St
                 process.join()
         except KeyboardInterrupt:
             interrupted = True
+            # Ctrl-C in a terminal reached the workers too; a SIGINT sent to this process alone
+            # did not: they are told once they have had the time to stop by themselves.
             for process in processes:
+                process.join(timeout=WORKER_STOP_S)
                 if process.is_alive() and process.pid is not None:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(process.pid, signal.SIGINT)
             for process in processes:
-                process.join(timeout=30)
+                process.join(timeout=WORKER_STOP_S)
+                if process.is_alive():  # stuck: its trial under way is failed by the heartbeat
+                    process.terminate()
+                    process.join()
         if any(process.exitcode not in (0, None) for process in processes) and not interrupted:
             failed = [p.name for p in processes if p.exitcode not in (0, None)]
             log.error("💥 Worker %s ended with an error; its finished trials are kept", ", ".join(failed))
-    study = load_study(job)
+    study = load_study(job, storage=storage)
     ours = sum(1 for trial in _finished(study) if trial.user_attrs.get("run") == job.run_id)
-    return StudyRun(study=study, trials=ours, after=len(_finished(study)), interrupted=interrupted)
+    return StudyRun(
+        study=study, trials=ours, after=len(_finished(study)), interrupted=interrupted, storage=storage
+    )
 
 
 def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -140,8 +140,10 @@ def test_seeded_runs_find_the_same_best(data: Path, tmp_path: Path) -> None:
         job = job_for(
             data, f"sqlite:///{tmp_path / run}.db", "seeded", seed=7, objectives=(Objective.SHARPE,)
         )
-        study = run_study(job, tape, trials=6, jobs=1).study
+        done = run_study(job, tape, trials=6, jobs=1)
+        study = done.study
         bests.append((study.best_trial.params, study.best_value, [t.params for t in study.trials]))
+        done.close()
     assert bests[0] == bests[1]
 
 
@@ -177,6 +179,7 @@ def test_ctrl_c_keeps_finished_trials_and_the_same_command_resumes(data: Path, t
     # The same study again (in this process: the command's own path, without its report).
     job = job_for(data, f"sqlite:///{db}", "resume")
     resumed = run_study(job, TickTape.read([str(data)]), trials=kept + 2, jobs=1)
+    resumed.close()
     assert resumed.trials == 2
     assert resumed.after == kept + 2
 
@@ -197,6 +200,7 @@ def test_two_processes_share_one_study_on_postgresql(data: Path, pg_study: str) 
     job = job_for(data, PG_URL, pg_study)
     run = run_study(job, TickTape.read([str(data)]), trials=8, jobs=2)  # two worker processes
     trials = run.study.get_trials(deepcopy=False)
+    run.close()
     numbers = sorted(t.number for t in trials)
     assert numbers == list(range(8))  # none counted twice, none missing
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in trials)
