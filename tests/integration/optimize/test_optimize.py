@@ -239,3 +239,22 @@ def test_unknown_parameter_and_bounds_are_refused(data: Path, tmp_path: Path) ->
     assert "params.fast: Input should be greater than or equal to 2" in refused(
         data, tmp_path, "--param", "fast=0:4"
     )
+
+
+def test_walk_forward_scores_each_train_windows_best_on_the_next_test_window(
+    data: Path, tmp_path: Path
+) -> None:
+    from streambot.optimize.walk_forward import walk_forward
+
+    job = job_for(data, f"sqlite:///{tmp_path / 'wf.db'}", "wf", seed=3)
+    results = walk_forward(job, TickTape.read([str(data)]), 1200.0, 500.0, trials=2, jobs=1)
+    for window in results:
+        window.run.close()
+    assert [w.window.index for w in results] == [1, 2, 3]  # 2,999 s of data: 20 min train, 500 s test
+    for window in results:
+        assert window.window.test[0] == window.window.train[1]
+        if window.params is not None:
+            assert window.in_sample is not None
+            assert window.out_of_sample is not None
+        row = window.as_json()
+        assert set(row) >= {"train", "test", "in_sample", "out_of_sample", "params"}
