@@ -512,7 +512,8 @@ def optimize(
             jobs=workers,
             walk=walk,
             as_json=json,
-            report_dir=report_dir or settings.data_dir / "optimize" / (study or spec.name),
+            report_dir=report_dir,
+            report_root=settings.data_dir / "optimize",
         )
     except (OptimizeError, StorageError, WalkForwardError) as exc:
         _fail(str(exc))

@@ -81,7 +81,8 @@ def optimize_command(
     jobs: int,
     walk: tuple[float, float] | None,
     as_json: bool,
-    report_dir: Path,
+    report_dir: Path | None,
+    report_root: Path = Path("optimize"),
 ) -> OptimizeOutcome:
     """Run the study (or the walk-forward), report, and return what ``--json`` prints and
     ``--apply`` uses. Raises ``OptimizeError``/``StorageError``/``WalkForwardError`` for input
@@ -96,6 +97,8 @@ def optimize_command(
         windows_of(tape.start, tape.end, *walk)  # data too short for one window: say so before any trial
     if not job.study_name:
         job = replace(job, study_name=study_name_of(job))
+    if report_dir is None:  # one folder per study: another study's report is never overwritten
+        report_dir = report_root / job.study_name
     searched = ", ".join(r.describe() for r in job.space.searched) or "nothing (every parameter fixed)"
     console.print(
         f"🔎 Study [bold]{job.study_name}[/bold] in {masked(job.storage)}: {len(tape):,} ticks, "
