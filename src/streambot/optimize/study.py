@@ -245,7 +245,8 @@ def _worker(job: OptimizeJob, worker: int, trials: int) -> None:
         storage = open_storage(job.storage)
         try:
             study = load_study(job, worker, storage)
-            study.optimize(TrialObjective(job, tape, worker), n_trials=trials, gc_after_trial=False)
+            if not _CtrlC.stop():  # Ctrl-C while the data was read: no trial to start
+                study.optimize(TrialObjective(job, tape, worker), n_trials=trials, gc_after_trial=False)
         finally:
             storage.engine.dispose()
 
