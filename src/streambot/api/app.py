@@ -15,6 +15,7 @@ from streambot.api.auth import require_token
 from streambot.api.dashboard import mount_dashboard
 from streambot.api.errors import validation_error
 from streambot.api.metrics import ApiCollector, registry_for
+from streambot.api.optimizations import OptimizationRuns
 from streambot.api.routes import (
     accounts,
     bots,
@@ -24,6 +25,7 @@ from streambot.api.routes import (
     live,
     market,
     metrics_summary,
+    optimizations,
     strategies,
     trades,
 )
@@ -51,6 +53,8 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         "Send `Authorization: Bearer <token>`.",
     )
     app.state.platform = platform
+    # Parameter searches run as child processes of the server; RunningApi.stop stops them.
+    app.state.optimizations = OptimizationRuns(platform.bus, platform.clock, platform.settings.data_dir)
     app.add_exception_handler(RequestValidationError, validation_error)
     settings = platform.settings
     app.state.auth_guard = guard = AuthGuard(
@@ -86,7 +90,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     prefix = "/api/v1"
     app.include_router(health.router, prefix=prefix)
     protected = [Depends(require_token)]
-    for module in (bots, strategies, market, trades, feed, accounts, metrics_summary):
+    for module in (bots, strategies, market, trades, feed, accounts, metrics_summary, optimizations):
         app.include_router(module.router, prefix=prefix, dependencies=protected)
     # The trading engine's records and controls.
     for module in (orders_routes, positions_routes, pnl_routes, risk_routes):

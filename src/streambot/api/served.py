@@ -12,7 +12,7 @@ from streambot.alerts.manager import AlertManager
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.bots import BotManager
-from streambot.bus import PriceBoard
+from streambot.bus import Bus, PriceBoard
 from streambot.clock import Clock
 from streambot.config import Settings
 from streambot.evaluator import StreamingEvaluator
@@ -52,6 +52,8 @@ class ServedPlatform(Protocol):
     def api_token(self) -> str: ...
     @property
     def prices(self) -> PriceBoard: ...
+    @property
+    def bus(self) -> Bus: ...
     @property
     def store(self) -> Store: ...
     @property

@@ -44,7 +44,7 @@ CHANNEL_TOPICS: Final[dict[Channel, tuple[str, ...]]] = {
     Channel.TRADE_EXECUTION: ("orders", "trades", "bots.signal", "risk"),
     Channel.BOTS: ("orders", "trades", "bots", "risk"),
     Channel.MARKET: (),
-    Channel.STATUS: ("feed", "alerts", "risk"),
+    Channel.STATUS: ("feed", "alerts", "risk", "optimizations"),
 }
 
 
