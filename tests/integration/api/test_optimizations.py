@@ -64,8 +64,13 @@ async def test_a_search_runs_apart_reports_progress_and_gives_a_bot(api: Api, tm
 
 async def test_bad_searches_get_the_commands_sentences(api: Api, tmp_path: Path) -> None:
     data = write_ticks(tmp_path / "ticks.jsonl", 10)
-    base = {"data": [str(data)], "strategy": "ema_crossover", "product_id": "BTC-USD", "budget": "1000"}
-    cases = [
+    base: dict[str, object] = {
+        "data": [str(data)],
+        "strategy": "ema_crossover",
+        "product_id": "BTC-USD",
+        "budget": "1000",
+    }
+    cases: list[tuple[dict[str, object], str]] = [
         ({"space": {"slowest": {"low": 1, "high": 2}}}, "ema_crossover has no parameter 'slowest'"),
         (
             {"space": {"fast": {"low": 1, "high": 9}}},

@@ -16,7 +16,9 @@ from streambot.api.errors import unprocessable
 from streambot.api.optimizations import OptimizationRun, OptimizationRuns
 from streambot.bots import BotError
 
-router = APIRouter(prefix="/optimizations", tags=["optimizations"])
+# Out of the OpenAPI schema for now: the dashboard's typed client is generated from it (web/), and
+# these routes have no dashboard page yet; they join the schema with that page.
+router = APIRouter(prefix="/optimizations", tags=["optimizations"], include_in_schema=False)
 
 ObjectiveName = Literal["profit", "sharpe", "sortino", "calmar", "profit_drawdown"]
 
