@@ -326,7 +326,274 @@ def backtest(
         raise typer.Exit(code=status)
 
 
-BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest")
+@cli.command()
+def optimize(
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="Market data as `streambot backtest --data` takes it (repeatable)"),
+    ] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="The strategy whose parameters to search")
+    ] = None,
+    product: Annotated[
+        str | None, typer.Option("--product", help="The product the bot trades, e.g. BTC-USD")
+    ] = None,
+    budget: Annotated[
+        str | None, typer.Option("--budget", help="The bot's budget, in the quote currency")
+    ] = None,
+    trials: Annotated[
+        int, typer.Option("--trials", help="Finished trials the study should hold (a rerun carries on to it)")
+    ] = 100,
+    jobs: Annotated[int | None, typer.Option("--jobs", help="Worker processes (default: all cores)")] = None,
+    objective: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--objective",
+            help="profit, sharpe, sortino, calmar or profit_drawdown (default profit); twice for a "
+            "two-objective search (NSGA-II)",
+        ),
+    ] = None,
+    min_trades: Annotated[
+        int, typer.Option("--min-trades", help="Trials with fewer trades are pruned, never best")
+    ] = 0,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="Where the study lives: sqlite:///FILE or postgresql://user@host:port/db "
+            "(default: optimize.db in the data dir)",
+        ),
+    ] = None,
+    study: Annotated[
+        str | None,
+        typer.Option("--study", help="Study name (default: from strategy, product, objective, data, space)"),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Sampler seed; with --jobs 1 the same best every time")
+    ] = None,
+    walk_forward: Annotated[
+        str | None,
+        typer.Option(
+            "--walk-forward", help="TRAIN:TEST windows, e.g. 3d:1d: in-sample next to out-of-sample"
+        ),
+    ] = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object as the last line of stdout")
+    ] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="Narrow or fix a parameter: NAME=LOW:HIGH[:STEP], NAME=VALUE or NAME=A,B (repeatable)",
+        ),
+    ] = None,
+    space: Annotated[
+        Path | None, typer.Option("--space", help='JSON file: {"fast": {"low": 5, "high": 30, "step": 1}, …}')
+    ] = None,
+    apply: Annotated[
+        str | None, typer.Option("--apply", help="Create a stopped bot of this name with the best parameters")
+    ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report-dir", help="Where optimize.html, the plots and the best run's report go"),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Use data from (UNIX seconds or ISO date/time)")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Use data until (inclusive)")] = None,
+    fees: Annotated[
+        str | None,
+        typer.Option("--fees", help="maker,taker rates, e.g. 0.006,0.012 (default: Coinbase's entry tier)"),
+    ] = None,
+    latency_ms: Annotated[
+        float,
+        typer.Option("--latency-ms", help="An order executes on the first tick at or after decision + this"),
+    ] = 50.0,
+) -> None:
+    """Search a strategy's parameters with Optuna, each trial a backtest on the live engine: TPE (NSGA-II
+    for two objectives), pruning on partial data, parallel worker processes sharing a resumable study."""
+    from decimal import Decimal, InvalidOperation
+
+    from streambot.app import limits_from
+    from streambot.backtest.command import parse_fees, parse_time
+    from streambot.backtest.engine import BacktestConfig
+    from streambot.domain import COINBASE_ENTRY_TIER, FeeTier
+    from streambot.optimize.command import OptimizeError, optimize_command
+    from streambot.optimize.objectives import Objective
+    from streambot.optimize.space import SpaceError, default_space, parse_param_flags, read_space_file
+    from streambot.optimize.storage import StorageError
+    from streambot.optimize.study import OptimizeJob
+    from streambot.optimize.walk_forward import WalkForwardError, parse_walk_forward
+    from streambot.simulator.market import spec_for
+    from streambot.strategies.registry import StrategyError, get_spec
+
+    settings = load_settings()
+    streambot_logging.configure(settings.log_level, settings.log_format)
+    if not data:
+        _fail("--data: give at least one recording, candle file or JSON-lines file")
+    if strategy is None:
+        _fail("--strategy: give the strategy whose parameters to search, e.g. ema_crossover")
+    if product is None:
+        _fail("--product: give the product the bot trades, e.g. BTC-USD")
+    if budget is None:
+        _fail("--budget: give the bot's budget in the quote currency, e.g. 1000")
+    try:
+        amount = Decimal(budget)
+    except InvalidOperation:
+        _fail(f"--budget {budget!r} is not a number")
+    if not amount.is_finite() or amount <= 0:
+        _fail("--budget must be greater than 0")
+    if trials < 1:
+        _fail("--trials must be at least 1")
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        _fail("--jobs must be at least 1")
+    if min_trades < 0:
+        _fail("--min-trades must be 0 or more")
+    if latency_ms < 0:
+        _fail("--latency-ms must be 0 or more")
+    names = objective or ["profit"]
+    try:
+        objectives = tuple(Objective(name) for name in names)
+    except ValueError:
+        bad = next(n for n in names if n not in {o.value for o in Objective})
+        _fail(f"--objective {bad!r}: choose from {', '.join(o.value for o in Objective)}")
+    if len(objectives) > 2 or len(set(objectives)) != len(objectives):
+        _fail("--objective: give one objective, or two different ones (NSGA-II)")
+    try:
+        spec = get_spec(strategy)
+        rules = spec_for(product).product()
+    except StrategyError as exc:
+        _fail(f"--strategy: {exc}")
+    except ValueError as exc:
+        _fail(f"--product: {exc}")
+    try:
+        search_space = default_space(spec)
+        if space is not None:
+            search_space = read_space_file(search_space, spec, space)
+        search_space = parse_param_flags(search_space, spec, param or [])
+        window = (
+            parse_time(start, "--from") if start is not None else None,
+            parse_time(end, "--to") if end is not None else None,
+        )
+        tier = COINBASE_ENTRY_TIER
+        if fees is not None:
+            maker, taker = (Decimal(rate) for rate in parse_fees(fees))
+            if not (0 <= maker < Decimal("0.5") and 0 <= taker < Decimal("0.5")):
+                raise ValueError(f"--fees {fees!r}: rates are fractions between 0 and 0.5 (0.012 is 1.2 %)")
+            tier = FeeTier(maker, taker)
+        walk = parse_walk_forward(walk_forward) if walk_forward is not None else None
+    except (SpaceError, WalkForwardError, ValueError) as exc:
+        _fail(str(exc))
+    except InvalidOperation:
+        _fail(f"--fees {fees!r}: not two numbers")
+    if storage is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{(settings.data_dir / 'optimize.db').resolve().as_posix()}"
+    job = OptimizeJob(
+        data=tuple(data),
+        strategy=spec.name,
+        product_id=product,
+        budget=amount,
+        space=search_space,
+        objectives=objectives,
+        products={product: rules},
+        config=BacktestConfig(
+            fee_tier=tier,
+            latency_s=latency_ms / 1000,
+            limits=limits_from(settings),
+            cooldown_s=settings.order_cooldown_s,
+        ),
+        start=window[0],
+        end=window[1],
+        min_trades=min_trades,
+        storage=storage,
+        study_name=study or "",
+        seed=seed,
+    )
+    # Refused signals are logged live by the engine; over hundreds of replays that is noise.
+    logging.getLogger("streambot").setLevel(logging.CRITICAL)
+    try:
+        outcome = optimize_command(
+            job,
+            trials=trials,
+            jobs=workers,
+            walk=walk,
+            as_json=json,
+            report_dir=report_dir,
+            report_root=settings.data_dir / "optimize",
+        )
+    except (OptimizeError, StorageError, WalkForwardError) as exc:
+        _fail(str(exc))
+    if apply is not None:
+        if outcome.best_params is None:
+            _fail("--apply: no trial completed, so there are no best parameters to create a bot from")
+        bot_id = asyncio.run(_apply_bot(settings, apply, spec.name, product, outcome.best_params, amount))
+        typer.echo(f"🤖 Created stopped bot {bot_id} ({apply}) with the best parameters", err=json)
+    if outcome.interrupted:
+        raise typer.Exit(code=130)
+
+
+async def _apply_bot(
+    settings: Settings, name: str, strategy: str, product_id: str, params: dict[str, object], budget: object
+) -> int:
+    """A stopped bot in the platform's database, checked by the bot manager as the API's are."""
+    from decimal import Decimal
+
+    from streambot.bots import BotError, BotManager
+    from streambot.bus import InProcessBus, PriceBoard
+    from streambot.clock import SystemClock
+    from streambot.domain import COINBASE_ENTRY_TIER, FeeSource
+    from streambot.evaluator import StreamingEvaluator
+    from streambot.store.database import Store
+    from streambot.strategies.warmup import CandleHistory
+    from streambot.trading.fees import FeeSchedule
+
+    clock = SystemClock()
+    store = Store(settings.resolved_database_url, clock=clock)
+    await store.open()
+    try:
+        bus = InProcessBus(clock)
+        evaluator = StreamingEvaluator(
+            bus, _no_signal, lambda bot, exc: None, prices=PriceBoard(), clock=clock
+        )
+
+        async def no_candles(*args: object, **kwargs: object) -> list[object]:
+            return []
+
+        async def no_tier() -> object:
+            return COINBASE_ENTRY_TIER
+
+        manager = BotManager(
+            store,
+            evaluator,
+            bus,
+            list(settings.products),
+            history=CandleHistory(no_candles, clock),  # type: ignore[arg-type]
+            fees=FeeSchedule(no_tier, initial=COINBASE_ENTRY_TIER, source=FeeSource.CONFIGURED, clock=clock),  # type: ignore[arg-type]
+            clock=clock,
+        )
+        await manager.load()
+        try:
+            record = await manager.create(
+                name=name,
+                strategy=strategy,
+                product_id=product_id,
+                params=params,
+                budget=Decimal(str(budget)),
+            )
+        except BotError as exc:
+            _fail(f"--apply: {exc.field}: {exc}")
+        return int(record.id)
+    finally:
+        await store.close()
+
+
+def _no_signal(*args: object) -> None:
+    """The bots of ``--apply`` are created stopped: no tick reaches them in this process."""
+
+
+BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest", "optimize")
 """What ``streambot bench`` measures, in the order it runs them."""
 
 
@@ -375,6 +642,8 @@ def bench(
             benchmarks("simulator").print_simulator_benchmarks()
         elif name == "backtest":
             benchmarks("backtest").print_backtest_benchmarks()
+        elif name == "optimize":
+            benchmarks("optimize").print_optimize_benchmarks()
 
 
 def _benchmarks() -> Callable[[str], ModuleType]:

@@ -204,6 +204,20 @@ class BacktestUpdated(Event, frozen=True, kw_only=True, omit_defaults=True):
         return f"backtests.{self.state}"
 
 
+# --- parameter optimisations (the API's runs) ------------------------------------------------
+
+
+class OptimizationProgressed(Event, frozen=True, kw_only=True):
+    """A parameter search started from the API moved on: trials finished, best so far, or ended."""
+
+    TOPIC: ClassVar[str] = "optimizations.progress"
+    optimization_id: str
+    status: Literal["running", "done", "failed", "interrupted"]
+    trials: int  # finished trials in the study
+    trials_target: int
+    best_value: float | None = None
+
+
 AnyEvent = (
     FeedStateChanged
     | FeedGapDetected
@@ -223,6 +237,7 @@ AnyEvent = (
     | AlertRaised
     | AlertCleared
     | BacktestUpdated
+    | OptimizationProgressed
 )
 """Every concrete event: ``msgspec.json.decode(data, type=AnyEvent)`` reads any of them back."""
 

@@ -58,6 +58,10 @@ ALLOWED: dict[str, frozenset[str] | AnythingBut] = {
     # The next issue's backtest: the engine's parts, never the API or the process that serves it.
     "backtest": FOUNDATION
     | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"},
+    # Parameter searches replay through the backtest; product rules and settings come from the CLI.
+    "optimize": FOUNDATION
+    | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"}
+    | {"backtest"},
     "api": AnythingBut(frozenset({"app", "cli"})),
     "app": AnythingBut(frozenset({"cli"})),
     "cli": AnythingBut(frozenset()),

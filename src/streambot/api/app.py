@@ -16,6 +16,7 @@ from streambot.api.dashboard import mount_dashboard
 from streambot.api.documented_errors import GUARDED, LOOKED_UP
 from streambot.api.errors import validation_error
 from streambot.api.metrics import ApiCollector, registry_for
+from streambot.api.optimizations import OptimizationRuns
 from streambot.api.routes import (
     accounts,
     backtests,
@@ -27,6 +28,7 @@ from streambot.api.routes import (
     logs,
     market,
     metrics_summary,
+    optimizations,
     strategies,
     trades,
 )
@@ -56,6 +58,8 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     )
     app.state.platform = platform
     install_log_ring()  # the log view reads the ring whether or not the CLI configured logging
+    # Parameter searches run as child processes of the server; RunningApi.stop stops them.
+    app.state.optimizations = OptimizationRuns(platform.bus, platform.clock, platform.settings.data_dir)
     app.add_exception_handler(RequestValidationError, validation_error)
     settings = platform.settings
     app.state.auth_guard = guard = AuthGuard(
@@ -92,8 +96,18 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     app.include_router(health.router, prefix=prefix)
     protected = [Depends(require_token)]
     # ``responses``: what the guards (and lookups) answer is in the schema too (documented_errors.py).
-    looked_up = {bots, market, feed, orders_routes, backtests}
-    for module in (bots, strategies, market, trades, feed, accounts, metrics_summary, backtests):
+    looked_up = {bots, market, feed, orders_routes, backtests, optimizations}
+    for module in (
+        bots,
+        strategies,
+        market,
+        trades,
+        feed,
+        accounts,
+        metrics_summary,
+        backtests,
+        optimizations,
+    ):
         responses = LOOKED_UP if module in looked_up else GUARDED
         app.include_router(module.router, prefix=prefix, dependencies=protected, responses=responses)
     # The trading engine's records and controls.

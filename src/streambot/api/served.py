@@ -13,7 +13,7 @@ from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
-from streambot.bus import PriceBoard
+from streambot.bus import Bus, PriceBoard
 from streambot.clock import Clock
 from streambot.config import Settings
 from streambot.evaluator import StreamingEvaluator
@@ -53,6 +53,8 @@ class ServedPlatform(Protocol):
     def api_token(self) -> str: ...
     @property
     def prices(self) -> PriceBoard: ...
+    @property
+    def bus(self) -> Bus: ...
     @property
     def store(self) -> Store: ...
     @property

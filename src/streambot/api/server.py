@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from streambot.api.app import create_app
+from streambot.api.optimizations import OptimizationRuns
 from streambot.observability import logging as streambot_logging
 
 if TYPE_CHECKING:
@@ -27,9 +28,13 @@ class RunningApi:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    optimizations: OptimizationRuns | None = None
+
     async def stop(self) -> None:
         self.server.should_exit = True
         await self.task
+        if self.optimizations is not None:  # the searches the API started are its child processes
+            await self.optimizations.close()
 
 
 async def start_api(platform: ServedPlatform, host: str, port: int) -> RunningApi:
@@ -50,9 +55,10 @@ async def start_api(platform: ServedPlatform, host: str, port: int) -> RunningAp
         ),
     )
     streambot_logging.guard_uvicorn_logs()
+    app = create_app(platform)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(platform),
+            app,
             host=host,
             port=port,
             log_config=None,
@@ -76,4 +82,4 @@ async def start_api(platform: ServedPlatform, host: str, port: int) -> RunningAp
             raise OSError(f"the API could not start on {host}:{port} (is the port already in use?)")
         await asyncio.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-    return RunningApi(server=server, task=task, host=host, port=bound)
+    return RunningApi(server=server, task=task, host=host, port=bound, optimizations=app.state.optimizations)

@@ -26,13 +26,27 @@ from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, bollinger
 from streambot.strategies.indicators.hub import Frame
+from streambot.strategies.search import search
 
 
 class BollingerParams(CandleParams):
-    period: int = Field(default=20, ge=2, le=500, description="Bars in the average and deviation.")
-    deviations: float = Field(default=2.0, gt=0, le=10, description="Band width in standard deviations.")
+    period: int = Field(
+        default=20,
+        ge=2,
+        le=500,
+        description="Bars in the average and deviation.",
+        json_schema_extra=search(5, 100, step=1),
+    )
+    deviations: float = Field(
+        default=2.0,
+        gt=0,
+        le=10,
+        description="Band width in standard deviations.",
+        json_schema_extra=search(1.0, 4.0, step=0.25),
+    )
     mode: Literal["reversion", "breakout"] = Field(
         default="reversion",
+        json_schema_extra=search(),
         description="'reversion': buy at the lower band, sell at the middle. "
         "'breakout': buy above the upper band, sell back at the middle.",
     )

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from streambot.domain import Position, Side, Signal, Ticker
 from streambot.strategies.base import BotContext, StrategyParams, StrategySpec
+from streambot.strategies.search import search
 
 
 class DcaParams(StrategyParams):
@@ -30,6 +31,7 @@ class DcaParams(StrategyParams):
     )
     drop_pct: float = Field(
         default=2.0,
+        json_schema_extra=search(0.5, 10.0, step=0.25),
         gt=0,
         lt=100,
         description="In drop mode, buy when the price is this % below the last buy.",
@@ -37,7 +39,9 @@ class DcaParams(StrategyParams):
     order_pct: Decimal = Field(
         default=Decimal(10), gt=0, le=100, description="Percent of the budget each buy spends."
     )
-    max_orders: int = Field(default=10, ge=1, le=1000, description="Most buys in one cycle.")
+    max_orders: int = Field(
+        default=10, ge=1, le=1000, description="Most buys in one cycle.", json_schema_extra=search(1, 20)
+    )
     take_profit_pct: float | None = Field(
         default=5.0,
         gt=0,

@@ -27,17 +27,31 @@ from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.candles import BarTimeframe
 from streambot.strategies.indicators import StreamIndicator, ema
 from streambot.strategies.indicators.hub import Frame
+from streambot.strategies.search import search
 
 
 class CrossoverParams(CandleParams):
-    fast: int = Field(default=12, ge=2, le=500, description="Period of the fast average, in bars.")
-    slow: int = Field(default=26, ge=3, le=2000, description="Period of the slow average, in bars.")
+    fast: int = Field(
+        default=12,
+        ge=2,
+        le=500,
+        description="Period of the fast average, in bars.",
+        json_schema_extra=search(3, 50, step=1),
+    )
+    slow: int = Field(
+        default=26,
+        ge=3,
+        le=2000,
+        description="Period of the slow average, in bars.",
+        json_schema_extra=search(10, 200, step=1),
+    )
     order_pct: Decimal = Field(
         default=Decimal(25), gt=0, le=100, description="Percent of the budget each buy spends."
     )
     sell_on_cross: bool = Field(
         default=True,
         strict=True,
+        json_schema_extra=search(),
         description="Sell the position when the fast average crosses below the slow one. Off: only "
         "the exits (take_profit_pct, stop_loss_pct, trailing_stop_pct) sell, so a cross that comes "
         "back within the round-trip fee does not turn into a loss.",

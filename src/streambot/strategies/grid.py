@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal, Ticker
 from streambot.strategies.base import BotContext, StrategyParams, StrategySpec
+from streambot.strategies.search import search
 
 
 class GridParams(StrategyParams):
@@ -29,11 +30,18 @@ class GridParams(StrategyParams):
     upper: float | None = Field(default=None, gt=0, description="Highest grid line, as a price.")
     range_pct: float = Field(
         default=10.0,
+        json_schema_extra=search(2.0, 30.0, step=0.5),
         gt=0,
         lt=100,
         description="Without lower/upper: the grid spans this % either side of the first price seen.",
     )
-    levels: int = Field(default=6, ge=2, le=200, description="Cells between the lowest and highest line.")
+    levels: int = Field(
+        default=6,
+        ge=2,
+        le=200,
+        description="Cells between the lowest and highest line.",
+        json_schema_extra=search(2, 40),
+    )
     order_pct: Decimal = Field(
         default=Decimal(10), gt=0, le=100, description="Percent of the budget each grid buy spends."
     )

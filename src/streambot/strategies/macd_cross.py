@@ -19,12 +19,23 @@ from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, macd
 from streambot.strategies.indicators.hub import Frame
+from streambot.strategies.search import search
 
 
 class MacdCrossParams(CandleParams):
-    fast: int = Field(default=12, ge=2, le=500, description="Fast EMA period, in bars.")
-    slow: int = Field(default=26, ge=3, le=1000, description="Slow EMA period, in bars.")
-    signal: int = Field(default=9, ge=2, le=500, description="Signal line (EMA of MACD) period, in bars.")
+    fast: int = Field(
+        default=12, ge=2, le=500, description="Fast EMA period, in bars.", json_schema_extra=search(3, 50)
+    )
+    slow: int = Field(
+        default=26, ge=3, le=1000, description="Slow EMA period, in bars.", json_schema_extra=search(10, 200)
+    )
+    signal: int = Field(
+        default=9,
+        ge=2,
+        le=500,
+        description="Signal line (EMA of MACD) period, in bars.",
+        json_schema_extra=search(3, 30),
+    )
     order_pct: Decimal = Field(
         default=Decimal(25), gt=0, le=100, description="Percent of the budget each buy spends."
     )

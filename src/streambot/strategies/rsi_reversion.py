@@ -20,12 +20,27 @@ from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, rsi
 from streambot.strategies.indicators.hub import Frame
+from streambot.strategies.search import search
 
 
 class RsiReversionParams(CandleParams):
-    period: int = Field(default=14, ge=2, le=200, description="RSI period, in bars.")
-    oversold: float = Field(default=30.0, gt=0, lt=100, description="Buy at or below this RSI.")
-    overbought: float = Field(default=70.0, gt=0, lt=100, description="Sell at or above this RSI.")
+    period: int = Field(
+        default=14, ge=2, le=200, description="RSI period, in bars.", json_schema_extra=search(5, 50)
+    )
+    oversold: float = Field(
+        default=30.0,
+        gt=0,
+        lt=100,
+        description="Buy at or below this RSI.",
+        json_schema_extra=search(10.0, 45.0, step=1.0),
+    )
+    overbought: float = Field(
+        default=70.0,
+        gt=0,
+        lt=100,
+        description="Sell at or above this RSI.",
+        json_schema_extra=search(55.0, 90.0, step=1.0),
+    )
     order_pct: Decimal = Field(
         default=Decimal(25), gt=0, le=100, description="Percent of the budget each buy spends."
     )

@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal, Ticker
 from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategyParams, StrategySpec
+from streambot.strategies.search import search
 
 
 class ThresholdParams(StrategyParams):
@@ -33,10 +34,15 @@ class ThresholdParams(StrategyParams):
         default=None, gt=0, description="Sell the position when the price is at or above this."
     )
     buy_dip_pct: float | None = Field(
-        default=0.15, gt=0, le=50, description="Buy when the price is this % below its running high."
+        default=0.15,
+        gt=0,
+        le=50,
+        json_schema_extra=search(0.05, 5.0, step=0.05),
+        description="Buy when the price is this % below its running high.",
     )
     sell_rise_pct: float | None = Field(
         default=3.0,
+        json_schema_extra=search(1.0, 10.0, step=0.25),
         gt=0,
         le=500,
         description="Sell when the price is this % above the entry price (above the round-trip fee).",

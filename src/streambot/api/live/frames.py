@@ -51,7 +51,7 @@ CHANNEL_TOPICS: Final[dict[Channel, tuple[str, ...]]] = {
     Channel.TRADE_EXECUTION: ("orders", "trades", "bots.signal", "risk"),
     Channel.BOTS: ("orders", "trades", "bots", "risk"),
     Channel.MARKET: (),
-    Channel.STATUS: ("feed", "alerts", "risk", "backtests"),
+    Channel.STATUS: ("feed", "alerts", "risk", "backtests", "optimizations"),
     Channel.LOGS: (LOG_TOPIC,),
 }
 

@@ -1,0 +1,1 @@
+"""``streambot optimize``: Optuna searches over a strategy's parameters, each trial a backtest."""
