@@ -260,4 +260,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AlertRaised,
     AlertCleared,
     BacktestUpdated,
+    OptimizationProgressed,
 )

@@ -23,6 +23,7 @@ from streambot.events import (
     FeedGapDetected,
     FeedStateChanged,
     KillSwitchChanged,
+    OptimizationProgressed,
     OrderUpdated,
     PositionMismatchAcknowledged,
     PositionMismatchFound,
@@ -64,6 +65,9 @@ EXAMPLES: list[Event] = [
     AlertCleared(code="feed_down", severity="critical", message="m", since=1.0),
     BacktestUpdated(backtest_id=3, state="running", ticks=65_536, at=1_767_225_600.5, ticks_per_s=210_000),
     BacktestUpdated(backtest_id=4, state="failed", error="the data holds no ticks"),
+    OptimizationProgressed(
+        optimization_id="opt-1", status="running", trials=3, trials_target=20, best_value=1.5
+    ),
 ]
 
 
