@@ -107,6 +107,7 @@ def test_topics_are_those_the_dashboard_knows() -> None:
         "alerts.cleared",
         "backtests.running",
         "backtests.failed",
+        "optimizations.progress",
     ]
 
 
