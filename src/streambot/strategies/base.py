@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -163,6 +163,18 @@ class Strategy(Protocol):
 P = TypeVar("P", bound=StrategyParams)
 
 
+@dataclass(frozen=True, slots=True)
+class ChartLine:
+    """An indicator a strategy decides on, as a chart draws it: what the strategy declares (its
+    spec's ``chart``), so the lines on a bot's chart are the ones it trades on, with its periods."""
+
+    kind: Literal["ema", "sma", "bollinger", "rsi", "macd"]
+    label: str
+    params: Mapping[str, float]  # period, deviations, fast/slow/signal
+    pane: Literal["price", "oscillator"] = "price"  # on the candles, or in a pane of its own
+    levels: tuple[float, ...] = ()  # horizontal lines of an oscillator (RSI's oversold/overbought)
+
+
 @dataclass(frozen=True)
 class StrategySpec(Generic[P]):
     name: str
@@ -170,6 +182,14 @@ class StrategySpec(Generic[P]):
     params_model: type[P]
     factory: Callable[[P], Strategy]
     origin: str = "builtin"  # or the path of the user's file
+    # The indicators it decides on, for charts; a user's strategy may declare them the same way.
+    chart: Callable[[P], Sequence[ChartLine]] | None = None
+
+    def chart_lines(self, params: Mapping[str, Any]) -> list[ChartLine]:
+        """What a bot with ``params`` (as stored) draws; none when the strategy declares nothing."""
+        if self.chart is None:
+            return []
+        return list(self.chart(self.params_model.model_validate(dict(params))))
 
     def defaults(self) -> dict[str, Any]:
         return {

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import Field
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
+from streambot.strategies.base import WHOLE_POSITION, BotContext, ChartLine, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, bollinger
 from streambot.strategies.indicators.hub import Frame
@@ -102,10 +102,18 @@ class Bollinger(CandleStrategy[BollingerParams]):
         return Signal(Side.SELL, f"Bollinger {reason}{self.when(final)}", budget_pct=WHOLE_POSITION)
 
 
+def chart(params: BollingerParams) -> list[ChartLine]:
+    period, deviations = params.period, params.deviations
+    return [
+        ChartLine("bollinger", f"BB {period} ±{deviations:g}σ", {"period": period, "deviations": deviations})
+    ]
+
+
 SPEC = StrategySpec(
     name="bollinger",
     description="Bollinger bands: buy at the lower band and sell at the middle (reversion), "
     "or buy above the upper band and sell back at the middle (breakout).",
     params_model=BollingerParams,
     factory=Bollinger,
+    chart=chart,
 )

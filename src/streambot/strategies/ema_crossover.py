@@ -22,7 +22,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
+from streambot.strategies.base import WHOLE_POSITION, BotContext, ChartLine, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.candles import BarTimeframe
 from streambot.strategies.indicators import StreamIndicator, ema
@@ -127,9 +127,14 @@ class EmaCrossover(MovingAverageCrossover):
     __slots__ = ()
 
 
+def chart(params: CrossoverParams) -> list[ChartLine]:
+    return [ChartLine("ema", f"EMA {n}", {"period": n}) for n in (params.fast, params.slow)]
+
+
 SPEC = StrategySpec(
     name="ema_crossover",
     description="Buy when the fast EMA crosses above the slow EMA; sell the position when it crosses below.",
     params_model=EmaCrossoverParams,
     factory=EmaCrossover,
+    chart=chart,
 )

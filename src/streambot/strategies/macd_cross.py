@@ -15,7 +15,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
+from streambot.strategies.base import WHOLE_POSITION, BotContext, ChartLine, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, Triple, macd
 from streambot.strategies.indicators.hub import Frame
@@ -89,10 +89,24 @@ class MacdCross(CandleStrategy[MacdCrossParams]):
         return None
 
 
+def chart(params: MacdCrossParams) -> list[ChartLine]:
+    fast, slow, signal = params.fast, params.slow, params.signal
+    return [
+        ChartLine(
+            "macd",
+            f"MACD {fast}/{slow}/{signal}",
+            {"fast": fast, "slow": slow, "signal": signal},
+            "oscillator",
+            (0.0,),
+        )
+    ]
+
+
 SPEC = StrategySpec(
     name="macd_cross",
     description="Buy when the MACD line crosses above its signal line; "
     "sell the position when it crosses below.",
     params_model=MacdCrossParams,
     factory=MacdCross,
+    chart=chart,
 )

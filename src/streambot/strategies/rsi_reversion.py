@@ -16,7 +16,7 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal
-from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategySpec
+from streambot.strategies.base import WHOLE_POSITION, BotContext, ChartLine, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.indicators import StreamIndicator, rsi
 from streambot.strategies.indicators.hub import Frame
@@ -85,9 +85,15 @@ class RsiReversion(CandleStrategy[RsiReversionParams]):
         return None
 
 
+def chart(params: RsiReversionParams) -> list[ChartLine]:
+    levels = (float(params.oversold), float(params.overbought))
+    return [ChartLine("rsi", f"RSI {params.period}", {"period": params.period}, "oscillator", levels)]
+
+
 SPEC = StrategySpec(
     name="rsi_reversion",
     description="Mean reversion on the RSI: buy when oversold, sell the position when overbought.",
     params_model=RsiReversionParams,
     factory=RsiReversion,
+    chart=chart,
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from streambot.strategies.base import StrategySpec
+from streambot.strategies.base import ChartLine, StrategySpec
 from streambot.strategies.ema_crossover import CrossoverParams, MovingAverageCrossover
 from streambot.strategies.indicators import StreamIndicator, sma
 
@@ -34,9 +34,14 @@ class SmaCrossover(MovingAverageCrossover):
         return self.params.slow  # an SMA forgets everything older than its period
 
 
+def chart(params: CrossoverParams) -> list[ChartLine]:
+    return [ChartLine("sma", f"SMA {n}", {"period": n}) for n in (params.fast, params.slow)]
+
+
 SPEC = StrategySpec(
     name="sma_crossover",
     description="Buy when the fast SMA crosses above the slow SMA; sell the position when it crosses below.",
     params_model=SmaCrossoverParams,
     factory=SmaCrossover,
+    chart=chart,
 )
