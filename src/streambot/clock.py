@@ -136,13 +136,20 @@ class ManualClock:
             raise ValueError("ManualClock needs a timezone-aware start time")
         self._start = start.astimezone(UTC)
         self._elapsed = 0.0
+        self._now_at = 0.0
+        self._now = self._start
         self._queue: list[_Scheduled] = []
         self._seq = itertools.count()
 
     # --- reading ---------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self._elapsed)
+        # Asked many times at one instant (an order's stamps, a replay's tick): made once per instant.
+        elapsed = self._elapsed
+        if elapsed != self._now_at:
+            self._now_at = elapsed
+            self._now = self._start + timedelta(seconds=elapsed)
+        return self._now
 
     def time(self) -> float:
         return self._start.timestamp() + self._elapsed
