@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from "react";
 import { api, ApiError, describeDetail } from "../../api/client";
 import { dashboard, toast } from "../../state/controller";
 import { onOptimizationProgress } from "../../state/optimizations";
+import { useDashboard } from "../../state/store";
 import { Empty, Panel } from "../ui/Panel";
 import { OptimizeForm } from "./OptimizeForm";
 import { formatParam, formatValue, type Optimization, trialsFraction, withProgress } from "./progress";
@@ -148,6 +149,7 @@ function OptimizationDetail({ run, onClose }: { run: Optimization; onClose: () =
 }
 
 export function OptimizePage() {
+  const signedIn = useDashboard((s) => s.signedIn);
   const [runs, setRuns] = useState<Optimization[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
@@ -161,9 +163,11 @@ export function OptimizePage() {
     }
   }, []);
 
+  // Only once signed in: a page opened by reloading its address mounts before the App's effect
+  // hands the client its token, and a request without one would sign the user out.
   useEffect(() => {
-    void load();
-  }, [load]);
+    if (signedIn) void load();
+  }, [signedIn, load]);
 
   // Live: trials and best value patched in place; the end reloads (best parameters come with it).
   useEffect(
@@ -201,7 +205,7 @@ export function OptimizePage() {
           <Empty>No parameter searches yet: start one above.</Empty>
         ) : (
           <div className="table-scroll">
-            <table data-testid="optimizations-table">
+            <table className="cards-on-phone" data-testid="optimizations-table">
               <thead>
                 <tr>
                   <th>Search</th><th>Status</th><th>Strategy</th><th>Progress</th><th className="num">Best</th><th>Started</th><th />
@@ -210,20 +214,20 @@ export function OptimizePage() {
               <tbody>
                 {runs.map((run) => (
                   <tr key={run.id} data-testid={`optimization-${run.id}`} data-status={run.status}>
-                    <td>{run.id}</td>
-                    <td>
+                    <td data-label="Search">{run.id}</td>
+                    <td data-label="Status">
                       <span className={`state ${STATUS_CLASS[run.status]}`}>{run.status}</span>
                     </td>
-                    <td>
+                    <td data-label="Strategy">
                       <small>
                         {run.strategy} · {run.product_id}
                       </small>
                     </td>
-                    <td>
+                    <td data-label="Progress">
                       <TrialsBar run={run} />
                     </td>
-                    <td className="num" data-testid="optimization-best">{formatValue(run.best_value)}</td>
-                    <td>
+                    <td className="num" data-label="Best" data-testid="optimization-best">{formatValue(run.best_value)}</td>
+                    <td data-label="Started">
                       <small>{new Date(run.started_at * 1000).toLocaleString("en-GB")}</small>
                     </td>
                     <td className="row-actions">
