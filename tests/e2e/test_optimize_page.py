@@ -50,6 +50,7 @@ def test_search_parameters_follow_it_and_create_a_bot(page: Page, live: Live) ->
     detail.locator("input[name=bot_name]").fill("tuned-ema")
     detail.get_by_test_id("optimization-create-bot").click()
     expect(page.get_by_text("Created tuned-ema")).to_be_visible()
+    screenshot(page, "optimize-desktop")
 
     page.set_viewport_size({"width": 390, "height": 844})
     expect(detail).to_be_visible()
