@@ -417,6 +417,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/optimizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Optimizations */
+        get: operations["list_optimizations_api_v1_optimizations_get"];
+        put?: never;
+        /**
+         * Start Optimization
+         * @description Start a search; its progress comes as ``optimizations.progress`` events on /ws/status.
+         */
+        post: operations["start_optimization_api_v1_optimizations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/optimizations/{optimization_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Optimization */
+        get: operations["get_optimization_api_v1_optimizations__optimization_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/optimizations/{optimization_id}/bots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bot From Best
+         * @description A stopped bot with the search's best parameters (as POST /bots checks bots).
+         */
+        post: operations["bot_from_best_api_v1_optimizations__optimization_id__bots_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders": {
         parameters: {
             query?: never;
@@ -996,6 +1054,24 @@ export interface components {
             /** Strategy */
             strategy: string;
         };
+        /** BotFromBest */
+        BotFromBest: {
+            /** Name */
+            name: string;
+        };
+        /** BotFromBestOut */
+        BotFromBestOut: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** State */
+            state: string;
+        };
         /** BotOut */
         BotOut: {
             /**
@@ -1362,6 +1438,106 @@ export interface components {
             entries: components["schemas"]["LogEntryOut"][];
             /** Last Id */
             last_id: number;
+        };
+        /** OptimizationCreate */
+        OptimizationCreate: {
+            /** Budget */
+            budget: number | string;
+            /**
+             * Data
+             * @description Paths on the server, as --data takes them
+             */
+            data: string[];
+            /** Jobs */
+            jobs?: number | null;
+            /**
+             * Min Trades
+             * @default 0
+             */
+            min_trades: number;
+            /**
+             * Objectives
+             * @default [
+             *       "profit"
+             *     ]
+             */
+            objectives: ("profit" | "sharpe" | "sortino" | "calmar" | "profit_drawdown")[];
+            /** Product Id */
+            product_id: string;
+            /** Seed */
+            seed?: number | null;
+            /**
+             * Space
+             * @description As --space FILE holds it
+             */
+            space?: {
+                [key: string]: unknown;
+            };
+            /** Strategy */
+            strategy: string;
+            /**
+             * Trials
+             * @default 50
+             */
+            trials: number;
+            /**
+             * Walk Forward
+             * @description TRAIN:TEST, e.g. 3d:1d
+             */
+            walk_forward?: string | null;
+        };
+        /**
+         * OptimizationOut
+         * @description A search as the dashboard shows it (``OptimizationRun.as_json``).
+         */
+        OptimizationOut: {
+            /** Best Params */
+            best_params: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Best Value
+             * @description Best (first) objective value so far
+             */
+            best_value: number | null;
+            /** Budget */
+            budget: string;
+            /** Error */
+            error: string;
+            /** Id */
+            id: string;
+            /** Product Id */
+            product_id: string;
+            /**
+             * Report
+             * @description optimize.html on the server, once the search ended
+             */
+            report: string | null;
+            /**
+             * Result
+             * @description The command's --json object once it ended
+             */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            /** Started At */
+            started_at: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "done" | "failed" | "interrupted";
+            /** Strategy */
+            strategy: string;
+            /** Study */
+            study: string;
+            /**
+             * Trials
+             * @description Finished trials in the study
+             */
+            trials: number;
+            /** Trials Target */
+            trials_target: number;
         };
         /** OrderOut */
         OrderOut: {
@@ -3501,6 +3677,305 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Too many requests from this address, or locked out after wrong tokens (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    list_optimizations_api_v1_optimizations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OptimizationOut"][];
+                };
+            };
+            /** @description The Content-Length header is not a byte count */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description No token, or a wrong one (send `Authorization: Bearer <token>`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The request body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Too many requests from this address, or locked out after wrong tokens (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    start_optimization_api_v1_optimizations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OptimizationCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OptimizationOut"];
+                };
+            };
+            /** @description The Content-Length header is not a byte count */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description No token, or a wrong one (send `Authorization: Bearer <token>`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The request body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many requests from this address, or locked out after wrong tokens (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    get_optimization_api_v1_optimizations__optimization_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                optimization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OptimizationOut"];
+                };
+            };
+            /** @description The Content-Length header is not a byte count */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description No token, or a wrong one (send `Authorization: Bearer <token>`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The request body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many requests from this address, or locked out after wrong tokens (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    bot_from_best_api_v1_optimizations__optimization_id__bots_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                optimization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BotFromBest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotFromBestOut"];
+                };
+            };
+            /** @description The Content-Length header is not a byte count */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description No token, or a wrong one (send `Authorization: Bearer <token>`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Nothing by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The request body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description Too many requests from this address, or locked out after wrong tokens (see Retry-After) */

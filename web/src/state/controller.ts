@@ -2,6 +2,7 @@
 // a bot's own socket while its page is open; REST for the initial state and for whatever a socket
 // cannot deliver right now (polling fallback).
 import { type BacktestUpdate, publishBacktestUpdate } from "./backtests";
+import { type OptimizationProgress, publishOptimizationProgress } from "./optimizations";
 import { api, ApiError, configureClient, describeDetail, type Trade } from "../api/client";
 import type { EventFrame, Frame, OrderData, StatusFrame, TickerFrame } from "../stream/frames";
 import { channelUrl, EventStream, type SocketState } from "../stream/socket";
@@ -534,6 +535,14 @@ export class Dashboard {
       publishBacktestUpdate(update);
       if (update.state === "done") toast("good", `Backtest #${update.backtest_id} done`, `${(update.ticks ?? 0).toLocaleString("en-US")} ticks`);
       if (update.state === "failed") toast("bad", `Backtest #${update.backtest_id} failed`, update.error ?? "");
+      return;
+    }
+    if (topic === "optimizations.progress") {
+      const update = data as unknown as OptimizationProgress;
+      publishOptimizationProgress(update);
+      const best = typeof update.best_value === "number" ? `best ${update.best_value.toPrecision(4)}` : "";
+      if (update.status === "done") toast("good", `Optimization ${update.optimization_id} done`, `${update.trials} trials${best ? `, ${best}` : ""}`);
+      if (update.status === "failed") toast("bad", `Optimization ${update.optimization_id} failed`, "");
       return;
     }
     if (topic === "feed.state") {

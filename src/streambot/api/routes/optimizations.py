@@ -16,9 +16,7 @@ from streambot.api.errors import unprocessable
 from streambot.api.optimizations import OptimizationRun, OptimizationRuns
 from streambot.bots import BotError
 
-# Out of the OpenAPI schema for now: the dashboard's typed client is generated from it (web/), and
-# these routes have no dashboard page yet; they join the schema with that page.
-router = APIRouter(prefix="/optimizations", tags=["optimizations"], include_in_schema=False)
+router = APIRouter(prefix="/optimizations", tags=["optimizations"])
 
 ObjectiveName = Literal["profit", "sharpe", "sortino", "calmar", "profit_drawdown"]
 
@@ -37,6 +35,32 @@ class OptimizationCreate(BaseModel):
     space: dict[str, Any] = Field(default_factory=dict, description="As --space FILE holds it")
     seed: int | None = None
     walk_forward: str | None = Field(default=None, description="TRAIN:TEST, e.g. 3d:1d")
+
+
+class OptimizationOut(BaseModel):
+    """A search as the dashboard shows it (``OptimizationRun.as_json``)."""
+
+    id: str
+    study: str
+    strategy: str
+    product_id: str
+    budget: str
+    status: Literal["running", "done", "failed", "interrupted"]
+    trials: int = Field(description="Finished trials in the study")
+    trials_target: int
+    best_value: float | None = Field(description="Best (first) objective value so far")
+    best_params: dict[str, Any] | None
+    result: dict[str, Any] | None = Field(description="The command's --json object once it ended")
+    error: str
+    report: str | None = Field(description="optimize.html on the server, once the search ended")
+    started_at: float
+
+
+class BotFromBestOut(BaseModel):
+    id: int
+    name: str
+    state: str
+    params: dict[str, Any]
 
 
 class BotFromBest(BaseModel):
@@ -87,7 +111,7 @@ def _check(body: OptimizationCreate, products: tuple[str, ...]) -> None:
             _refuse(("data", str(index)), f"{path}: no such file or directory")
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=OptimizationOut)
 async def start_optimization(
     body: OptimizationCreate, platform: Platform, request: Request
 ) -> dict[str, Any]:
@@ -117,7 +141,7 @@ async def start_optimization(
     return run.as_json()
 
 
-@router.get("")
+@router.get("", response_model=list[OptimizationOut])
 async def list_optimizations(request: Request) -> list[dict[str, Any]]:
     return [run.as_json() for run in sorted(_runs(request).runs.values(), key=lambda r: r.started_at)]
 
@@ -129,12 +153,12 @@ def _run(request: Request, optimization_id: str) -> OptimizationRun:
     return run
 
 
-@router.get("/{optimization_id}")
+@router.get("/{optimization_id}", response_model=OptimizationOut)
 async def get_optimization(optimization_id: str, request: Request) -> dict[str, Any]:
     return _run(request, optimization_id).as_json()
 
 
-@router.post("/{optimization_id}/bots", status_code=status.HTTP_201_CREATED)
+@router.post("/{optimization_id}/bots", status_code=status.HTTP_201_CREATED, response_model=BotFromBestOut)
 async def bot_from_best(
     optimization_id: str, body: BotFromBest, request: Request, bots: Bots
 ) -> dict[str, Any]:

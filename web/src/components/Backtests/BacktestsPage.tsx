@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from "react";
 import { api, ApiError, describeDetail } from "../../api/client";
 import { onBacktestUpdate } from "../../state/backtests";
 import { formatMoney, formatPct } from "../../state/format";
+import { useDashboard } from "../../state/store";
 import { Empty, Panel } from "../ui/Panel";
 import { BacktestForm } from "./BacktestForm";
 import { BacktestReport } from "./BacktestReport";
@@ -52,6 +53,7 @@ function botFromHash(): number | null {
 }
 
 export function BacktestsPage({ botId = botFromHash() }: { botId?: number | null }) {
+  const signedIn = useDashboard((s) => s.signedIn);
   const [runs, setRuns] = useState<Backtest[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<number | null>(null);
@@ -65,9 +67,11 @@ export function BacktestsPage({ botId = botFromHash() }: { botId?: number | null
     }
   }, []);
 
+  // Only once signed in: reloading #/backtests mounts the page before the App's effect hands the
+  // client its token, and a request without one would sign the user out.
   useEffect(() => {
-    void load();
-  }, [load]);
+    if (signedIn) void load();
+  }, [signedIn, load]);
 
   // Live: progress patched in place; a change of state reloads (figures and report come with it).
   useEffect(

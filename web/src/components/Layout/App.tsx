@@ -15,7 +15,7 @@ import { TradeExecutionFeed } from "../Trading/TradeExecutionFeed";
 import { TradeProgressIndicator } from "../Trading/TradeProgressIndicator";
 import { Panel } from "../ui/Panel";
 import { LogsPage } from "../Logs/LogsPage";
-import { OptimizePage } from "../Pages/Placeholders";
+import { OptimizePage } from "../Optimize/OptimizePage";
 import { PortfolioPage } from "../Portfolio/PortfolioPage";
 import { NotificationCentre, Toasts } from "../ui/Notifications";
 import { useStatus } from "../../hooks/useStatus";
