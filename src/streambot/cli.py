@@ -177,6 +177,16 @@ def _read_key_file(path: Path) -> tuple[str, str]:
     return name, key
 
 
+FeesOption = Annotated[
+    str | None,
+    typer.Option("--fees", help="maker,taker rates, e.g. 0.006,0.012 (default: Coinbase's entry tier)"),
+]
+LatencyOption = Annotated[
+    float,
+    typer.Option("--latency-ms", help="An order executes on the first tick at or after decision + this"),
+]
+
+
 @cli.command()
 def backtest(
     data: Annotated[
@@ -205,14 +215,8 @@ def backtest(
         str | None, typer.Option("--from", help="Replay from (UNIX seconds or ISO date/time)")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Replay until (inclusive)")] = None,
-    fees: Annotated[
-        str | None,
-        typer.Option("--fees", help="maker,taker rates, e.g. 0.006,0.012 (default: Coinbase's entry tier)"),
-    ] = None,
-    latency_ms: Annotated[
-        float,
-        typer.Option("--latency-ms", help="An order executes on the first tick at or after decision + this"),
-    ] = 50.0,
+    fees: FeesOption = None,
+    latency_ms: LatencyOption = 50.0,
     sample_s: Annotated[
         float, typer.Option("--sample-s", help="Equity sampled every this many seconds of data")
     ] = 60.0,
@@ -242,30 +246,20 @@ def backtest(
 ) -> None:
     """Replay market data through the live engine (evaluator, strategies, risk rules, order path) on a
     ManualClock against the matcher: deterministic, tick by tick, with fees and latency."""
-    from decimal import Decimal, InvalidOperation
 
     from streambot.app import limits_from
     from streambot.backtest.bots_file import read_bots
-    from streambot.backtest.command import backtest_command, parse_fees, parse_time
+    from streambot.backtest.command import backtest_command, parse_fees, parse_window
     from streambot.backtest.engine import BacktestConfig, BotFileError
-    from streambot.domain import COINBASE_ENTRY_TIER, FeeTier
     from streambot.simulator.market import spec_for
 
     settings = load_settings()
     streambot_logging.configure(settings.log_level, settings.log_format)
     try:
-        window = (
-            parse_time(start, "--from") if start is not None else None,
-            parse_time(end, "--to") if end is not None else None,
-        )
-        tier = COINBASE_ENTRY_TIER
-        if fees is not None:
-            maker, taker = (Decimal(rate) for rate in parse_fees(fees))
-            if not (0 <= maker < Decimal("0.5") and 0 <= taker < Decimal("0.5")):
-                raise ValueError(f"--fees {fees!r}: rates are fractions between 0 and 0.5 (0.012 is 1.2 %)")
-            tier = FeeTier(maker, taker)
-    except (ValueError, InvalidOperation) as exc:
-        _fail(str(exc) if not isinstance(exc, InvalidOperation) else f"--fees {fees!r}: not two numbers")
+        window = parse_window(start, end)
+        tier = parse_fees(fees)
+    except ValueError as exc:
+        _fail(str(exc))
     if latency_ms < 0:
         _fail("--latency-ms must be 0 or more")
     if sample_s <= 0:
@@ -401,23 +395,16 @@ def optimize(
         str | None, typer.Option("--from", help="Use data from (UNIX seconds or ISO date/time)")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Use data until (inclusive)")] = None,
-    fees: Annotated[
-        str | None,
-        typer.Option("--fees", help="maker,taker rates, e.g. 0.006,0.012 (default: Coinbase's entry tier)"),
-    ] = None,
-    latency_ms: Annotated[
-        float,
-        typer.Option("--latency-ms", help="An order executes on the first tick at or after decision + this"),
-    ] = 50.0,
+    fees: FeesOption = None,
+    latency_ms: LatencyOption = 50.0,
 ) -> None:
     """Search a strategy's parameters with Optuna, each trial a backtest on the live engine: TPE (NSGA-II
     for two objectives), pruning on partial data, parallel worker processes sharing a resumable study."""
     from decimal import Decimal, InvalidOperation
 
     from streambot.app import limits_from
-    from streambot.backtest.command import parse_fees, parse_time
+    from streambot.backtest.command import parse_fees, parse_window
     from streambot.backtest.engine import BacktestConfig
-    from streambot.domain import COINBASE_ENTRY_TIER, FeeTier
     from streambot.optimize.command import OptimizeError, optimize_command
     from streambot.optimize.objectives import Objective
     from streambot.optimize.space import SpaceError, default_space, parse_param_flags, read_space_file
@@ -472,21 +459,11 @@ def optimize(
         if space is not None:
             search_space = read_space_file(search_space, spec, space)
         search_space = parse_param_flags(search_space, spec, param or [])
-        window = (
-            parse_time(start, "--from") if start is not None else None,
-            parse_time(end, "--to") if end is not None else None,
-        )
-        tier = COINBASE_ENTRY_TIER
-        if fees is not None:
-            maker, taker = (Decimal(rate) for rate in parse_fees(fees))
-            if not (0 <= maker < Decimal("0.5") and 0 <= taker < Decimal("0.5")):
-                raise ValueError(f"--fees {fees!r}: rates are fractions between 0 and 0.5 (0.012 is 1.2 %)")
-            tier = FeeTier(maker, taker)
+        window = parse_window(start, end)
+        tier = parse_fees(fees)
         walk = parse_walk_forward(walk_forward) if walk_forward is not None else None
     except (SpaceError, WalkForwardError, ValueError) as exc:
         _fail(str(exc))
-    except InvalidOperation:
-        _fail(f"--fees {fees!r}: not two numbers")
     if storage is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         storage = f"sqlite:///{(settings.data_dir / 'optimize.db').resolve().as_posix()}"

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import orjson
@@ -26,6 +27,7 @@ from streambot.backtest.run import BacktestError, BacktestRequest, ProductRules,
 from streambot.backtest.sources import BacktestData, DataSourceError
 from streambot.backtest.terminal import print_summary
 from streambot.bots import BotCreate
+from streambot.domain import COINBASE_ENTRY_TIER, FeeTier
 
 
 def parse_time(text: str, flag: str) -> float:
@@ -44,11 +46,28 @@ def parse_time(text: str, flag: str) -> float:
     return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
 
 
-def parse_fees(text: str) -> tuple[str, str]:
-    maker, sep, taker = text.partition(",")
+def parse_fees(text: str | None) -> FeeTier:
+    """``--fees maker,taker`` (fractions: 0.012 is 1.2 %); Coinbase's entry tier when not given."""
+    if text is None:
+        return COINBASE_ENTRY_TIER
+    maker_text, sep, taker_text = text.partition(",")
     if not sep:
         raise ValueError(f"--fees {text!r}: give maker,taker rates as fractions, e.g. 0.006,0.012")
-    return maker.strip(), taker.strip()
+    try:
+        maker, taker = Decimal(maker_text.strip()), Decimal(taker_text.strip())
+    except InvalidOperation:
+        raise ValueError(f"--fees {text!r}: not two numbers") from None
+    if not (0 <= maker < Decimal("0.5") and 0 <= taker < Decimal("0.5")):
+        raise ValueError(f"--fees {text!r}: rates are fractions between 0 and 0.5 (0.012 is 1.2 %)")
+    return FeeTier(maker, taker)
+
+
+def parse_window(start: str | None, end: str | None) -> tuple[float | None, float | None]:
+    """``--from`` / ``--to`` as UNIX seconds (None where not given)."""
+    return (
+        parse_time(start, "--from") if start is not None else None,
+        parse_time(end, "--to") if end is not None else None,
+    )
 
 
 class _Bar:
@@ -149,4 +168,4 @@ def backtest_command(
     return 0
 
 
-__all__ = ["BacktestResult", "backtest_command", "parse_fees", "parse_time"]
+__all__ = ["BacktestResult", "backtest_command", "parse_fees", "parse_time", "parse_window"]
