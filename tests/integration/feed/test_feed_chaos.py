@@ -11,7 +11,6 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from decimal import Decimal
 
 import pytest
 
@@ -21,18 +20,11 @@ from streambot.feed.client import FeedClient
 from tests.chaos import report, scale
 from tests.integration.feed.conftest import until
 from tests.integration.feed.test_faults import Harness, harness, sim
-from tests.integration.trading.conftest import Trading, trading
+from tests.integration.trading.conftest import NO_RISK_LIMITS, Trading, trading
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 __all__ = ["harness", "sim", "trading"]  # fixtures
 
-# Risk limits that would pause a bot trading this fast; what is tested here is the feed and the orders.
-NO_RISK_LIMITS = {
-    "risk_loss_cooldown_s": 0,
-    "risk_max_trades_per_hour": 0,
-    "risk_daily_loss_pct": 0,
-    "risk_max_drawdown_pct": 0,
-}
 BACK_WITHIN_S = 2.0  # the bound: a killed socket is streaming again within 2 s
 STALE_WITHIN_S = 3.5  # the bound: a silent open socket is declared stale by then
 
@@ -57,22 +49,7 @@ async def test_socket_kills_while_trading_are_back_within_2s_and_place_no_order_
     platform = await trading.start(**NO_RISK_LIMITS)
     simulator, feed = platform.simulator, platform.feed
     assert simulator is not None
-    record = await platform.bots.create(
-        name="churn",
-        strategy="threshold",
-        product_id="BTC-USD",
-        # Buys whenever flat, sells on the smallest rise or fall: an order every tick or two,
-        # whichever way the price drifts.
-        params={
-            "buy_below": 1e9,
-            "sell_rise_pct": 0.0001,
-            "stop_loss_pct": 0.0001,
-            "order_pct": 20,
-            "allow_below_fee": True,
-        },
-        budget=Decimal(1000),
-    )
-    await platform.bots.start(record.id)
+    bot_id = await trading.churn_bot()
 
     down = False
     missed = 0
@@ -96,9 +73,9 @@ async def test_socket_kills_while_trading_are_back_within_2s_and_place_no_order_
     finally:
         stop_counting()
 
-    await platform.bots.stop(record.id)
+    await platform.bots.stop(bot_id)
     await platform.order_path.drain()
-    ours = await platform.store.page_orders(bot_id=record.id, limit=10_000)
+    ours = await platform.store.page_orders(bot_id=bot_id, limit=10_000)
     by_id = {o.client_order_id: o for o in ours}
     sent = await platform.exchange.list_orders(product_ids=["BTC-USD"])
     counts = Counter(o.client_order_id for o in sent)

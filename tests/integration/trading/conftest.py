@@ -18,6 +18,15 @@ from streambot.domain import BotId
 from streambot.events import Event
 from tests.integration.platform.conftest import settings_for
 
+# Risk limits that would pause a bot trading as fast as the churn bot: what the tests that use it
+# examine is the feed and the orders, not the rules.
+NO_RISK_LIMITS: dict[str, object] = {
+    "risk_loss_cooldown_s": 0,
+    "risk_max_trades_per_hour": 0,
+    "risk_daily_loss_pct": 0,
+    "risk_max_drawdown_pct": 0,
+}
+
 
 @dataclass
 class Trading:
@@ -81,6 +90,25 @@ class Trading:
             name="trader", strategy="threshold", product_id="BTC-USD", params=values, budget=Decimal(budget)
         )
         await bots.start(record.id)
+        return record.id
+
+    async def churn_bot(self) -> BotId:
+        """A started bot that orders every tick or two, whichever way the price drifts: it buys
+        whenever flat and sells on the smallest rise or fall."""
+        record = await self.p.bots.create(
+            name="churn",
+            strategy="threshold",
+            product_id="BTC-USD",
+            params={
+                "buy_below": 1e9,
+                "sell_rise_pct": 0.0001,
+                "stop_loss_pct": 0.0001,
+                "order_pct": 20,
+                "allow_below_fee": True,
+            },
+            budget=Decimal(1000),
+        )
+        await self.p.bots.start(record.id)
         return record.id
 
     async def poll(self, path: str, ready: Callable[[Any], object], within: float = 20.0) -> Any:

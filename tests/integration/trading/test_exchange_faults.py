@@ -44,23 +44,7 @@ async def test_storms_timeouts_and_rejects_lose_no_order_and_place_none_twice(tr
     )
     simulator = platform.simulator
     assert simulator is not None
-    record = await platform.bots.create(
-        name="churn",
-        strategy="threshold",
-        product_id="BTC-USD",
-        # Buys whenever flat, sells on the smallest rise or fall: an order every tick or two,
-        # whichever way the price drifts.
-        params={
-            "buy_below": 1e9,
-            "sell_rise_pct": 0.0001,
-            "stop_loss_pct": 0.0001,
-            "order_pct": 20,
-            "allow_below_fee": True,
-        },
-        budget=Decimal(1000),
-    )
-    await platform.bots.start(record.id)
-    bot_id = record.id
+    bot_id = await trading.churn_bot()
 
     def orders_made() -> int:
         return sum(
