@@ -488,18 +488,18 @@ def optimize(
         study_name=study or "",
         seed=seed,
     )
-    # Refused signals are logged live by the engine; over hundreds of replays that is noise.
-    logging.getLogger("streambot").setLevel(logging.CRITICAL)
     try:
-        outcome = optimize_command(
-            job,
-            trials=trials,
-            jobs=workers,
-            walk=walk,
-            as_json=json,
-            report_dir=report_dir,
-            report_root=settings.data_dir / "optimize",
-        )
+        # Refused signals are logged live by the engine; over hundreds of replays that is noise.
+        with streambot_logging.quieter(logging.CRITICAL):
+            outcome = optimize_command(
+                job,
+                trials=trials,
+                jobs=workers,
+                walk=walk,
+                as_json=json,
+                report_dir=report_dir,
+                report_root=settings.data_dir / "optimize",
+            )
     except (OptimizeError, StorageError, WalkForwardError) as exc:
         _fail(str(exc))
     if apply is not None:

@@ -57,11 +57,12 @@ ALLOWED: dict[str, frozenset[str] | AnythingBut] = {
     | {"venues.matcher", "venues.coinbase.rest_messages", "venues.coinbase.key_material"},
     # The next issue's backtest: the engine's parts, never the API or the process that serves it.
     "backtest": FOUNDATION
-    | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"},
+    | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"}
+    | {"observability"},
     # Parameter searches replay through the backtest; product rules and settings come from the CLI.
     "optimize": FOUNDATION
     | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"}
-    | {"backtest"},
+    | {"backtest", "observability"},
     "api": AnythingBut(frozenset({"app", "cli"})),
     "app": AnythingBut(frozenset({"cli"})),
     "cli": AnythingBut(frozenset()),

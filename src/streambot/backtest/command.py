@@ -28,6 +28,7 @@ from streambot.backtest.sources import BacktestData, DataSourceError
 from streambot.backtest.terminal import print_summary
 from streambot.bots import BotCreate
 from streambot.domain import COINBASE_ENTRY_TIER, FeeTier
+from streambot.observability.logging import quieter
 
 
 def parse_time(text: str, flag: str) -> float:
@@ -135,9 +136,6 @@ def backtest_command(
     console = Console(stderr=as_json)
     errors = Console(stderr=True)
     request = BacktestRequest(data=data, bots=bots, start=start, end=end, config=config, save=save)
-    # Each refused signal is logged live; in a replay of millions of ticks that is noise the
-    # summary already counts (rejected), so only errors are shown while it runs.
-    logging.getLogger("streambot").setLevel(logging.ERROR)
     try:
         span = BacktestData.open(data, start, end).span_hint()
     except DataSourceError:
@@ -146,7 +144,9 @@ def backtest_command(
         # A program reading the progress (the API's worker) gets JSON lines; a person, the bar.
         window = span if span is not None else (start, end)
         reporter: ProgressLines | _Bar = ProgressLines() if progress_json else _Bar(errors, *window)
-        with reporter as bar:
+        # Each refused signal is logged live; in a replay of millions of ticks that is noise the
+        # summary already counts (rejected), so only errors are shown while it runs.
+        with reporter as bar, quieter(logging.ERROR):
             result = asyncio.run(run_backtest(request, rules, bar.update))
     except (BacktestError, BotFileError) as exc:
         errors.print(f"[red]streambot: {exc}[/red]")

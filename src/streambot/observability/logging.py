@@ -6,13 +6,14 @@ Markers: 📈 ticker, 🤖 evaluation/decision, ✅ done, 💾 cache, ❌ error,
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import logging
 import logging.handlers
 import queue
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -237,3 +238,17 @@ def install_log_ring(ring: LogRing = LOG_RING) -> LogRing:
     if ring not in root.handlers:
         root.addHandler(ring)
     return ring
+
+
+@contextlib.contextmanager
+def quieter(level: int, name: str = "streambot") -> Iterator[None]:
+    """Only records of ``level`` and above from ``name``'s loggers while inside, the level it had
+    restored after: a replay of millions of ticks logs each refused signal, which its summary
+    already counts, and a caller in the same process (a test, the API) keeps its own logging."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        logger.setLevel(before)

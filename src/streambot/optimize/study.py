@@ -271,7 +271,8 @@ def shares(total: int, jobs: int) -> list[int]:
 def run_study(job: OptimizeJob, tape: TickTape, *, trials: int, jobs: int) -> StudyRun:
     """Run the study until it holds ``trials`` finished trials (or Ctrl-C); what is left split
     among ``jobs`` processes, or run here with one job."""
-    _quiet()
+    # The engine's own logs are the caller's to quiet (the CLI does); Optuna's chatter is not wanted.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     job = replace(job, run_id=uuid.uuid4().hex)
     storage = open_storage(job.storage)
     study = load_study(job, storage=storage)
