@@ -22,6 +22,8 @@ def test_search_parameters_follow_it_and_create_a_bot(page: Page, live: Live) ->
     page.goto(f"{live.url}/#/optimize")
     page.reload()
     form = page.get_by_test_id("optimize-form")
+    # The page asks for its lists once signed in; on a loaded machine that can take a while.
+    expect(form).to_be_visible(timeout=60_000)
     form.locator("textarea[name=data]").fill(str(data))
     form.locator("select[name=strategy]").select_option("ema_crossover")
     form.locator("select[name=product_id]").select_option("BTC-USD")
