@@ -58,6 +58,9 @@ ALLOWED: dict[str, frozenset[str] | AnythingBut] = {
     # The next issue's backtest: the engine's parts, never the API or the process that serves it.
     "backtest": FOUNDATION
     | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"},
+    # The cluster's infrastructure (Redis Streams bus, bot leases, shared rate limit): a bus and
+    # protocols of its own; app.py composes the roles from it and the engine's parts.
+    "cluster": FOUNDATION | {"bus", "observability"},
     "api": AnythingBut(frozenset({"app", "cli"})),
     "app": AnythingBut(frozenset({"cli"})),
     "cli": AnythingBut(frozenset()),
