@@ -35,10 +35,10 @@ from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
 from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
-from streambot.cluster.ownership import BotOwnership, WorkerReading
+from streambot.cluster.ownership import BotOwnership, WorkerReading, wait_or_sleep
 from streambot.cluster.streams import StreamNames
 from streambot.cluster.streams_bus import RedisStreamsBus
-from streambot.config import MarketData, Mode, Settings
+from streambot.config import MarketData, Mode, Role, Settings
 from streambot.domain import (
     BotId,
     BotRecord,
@@ -102,15 +102,6 @@ log = logging.getLogger(__name__)
 
 class StartupError(Exception):
     """Start-up cannot go on; the message is one sentence for the user."""
-
-
-class Role(enum.StrEnum):
-    """Which parts a process runs: all of them (``streambot run``), or one role of a cluster."""
-
-    ALL = "all"
-    FEED = "feed"  # the one market-data WebSocket; ticks and feed events to Redis
-    WORKER = "worker"  # evaluator and order path for the bots it owns (bot leases)
-    API = "api"  # REST, WebSockets and the dashboard, from PostgreSQL and the event stream
 
 
 ACCOUNT_LEASE = "account"  # in a cluster: the worker that reconciles the account (one at a time)
@@ -703,8 +694,7 @@ class Platform:
         anyway); a kill switch turned on cancels this process's open orders too."""
         risk = self.trading.risk
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), 5.0)
+            await wait_or_sleep(changed, self.clock, 5.0)
             changed.clear()
             before = {s.key: s.kill_switch for s in risk.scopes()}
             await risk.load()

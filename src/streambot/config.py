@@ -28,6 +28,15 @@ class MarketData(StrEnum):
     COINBASE = "coinbase"
 
 
+class Role(StrEnum):
+    """Which parts a process runs: all of them (``streambot run``), or one role of a cluster."""
+
+    ALL = "all"
+    FEED = "feed"  # the one market-data WebSocket; ticks and feed events to Redis
+    WORKER = "worker"  # evaluator and order path for the bots it owns (bot leases)
+    API = "api"  # REST, WebSockets and the dashboard, from PostgreSQL and the event stream
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STREAMBOT_", extra="ignore", frozen=True)
 

@@ -19,6 +19,7 @@ from streambot.api.routes import (
     accounts,
     backtests,
     bots,
+    cluster,
     feed,
     health,
     legacy,
@@ -87,7 +88,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     prefix = "/api/v1"
     app.include_router(health.router, prefix=prefix)
     protected = [Depends(require_token)]
-    for module in (bots, strategies, market, trades, feed, accounts, metrics_summary, backtests):
+    for module in (bots, strategies, market, trades, feed, accounts, metrics_summary, backtests, cluster):
         app.include_router(module.router, prefix=prefix, dependencies=protected)
     # The trading engine's records and controls.
     for module in (orders_routes, positions_routes, pnl_routes, risk_routes):

@@ -25,6 +25,17 @@ from streambot.domain import BotId, BotLease, ClusterWorker, FencingTokens
 log = logging.getLogger(__name__)
 
 
+async def wait_or_sleep(event: asyncio.Event, clock: Clock, seconds: float) -> None:
+    """Until ``event`` is set or ``seconds`` passed on ``clock``, whichever comes first."""
+    waiter = asyncio.ensure_future(event.wait())
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    try:
+        await asyncio.wait((waiter, sleeper), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        sleeper.cancel()
+
+
 class OwnershipStore(Protocol):
     async def claim_bot_lease(
         self, bot_id: BotId, worker_id: str, *, at: datetime, stale_before: datetime
@@ -97,11 +108,7 @@ class BotOwnership:
                     log.error("⛔ Bot leases lost (store unreachable): this worker drops its bots")
                     await self._drop_all()
             self._wake.clear()
-            with_timeout = asyncio.wait_for(self._wake.wait(), self._renew_every)
-            try:
-                await with_timeout
-            except TimeoutError:
-                pass
+            await wait_or_sleep(self._wake, self._clock, self._renew_every)
 
     async def step(self) -> None:
         """One round: heartbeat, renew, even out."""
