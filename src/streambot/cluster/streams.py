@@ -34,13 +34,14 @@ class TickEnvelope(msgspec.Struct, array_like=True, frozen=True):
 class StreamNames:
     """The keys of one cluster's streams; ``prefix`` keeps two clusters on one Redis apart."""
 
-    __slots__ = ("events", "prefix")
+    __slots__ = ("events", "feed_state", "prefix")
 
     def __init__(self, prefix: str = "streambot") -> None:
         if not prefix or any(c.isspace() for c in prefix):
             raise ValueError(f"stream prefix {prefix!r} must be non-empty without spaces")
         self.prefix = prefix
         self.events = f"{prefix}:events"
+        self.feed_state = f"{prefix}:feed_state"  # the feed's latest FeedStateChanged, for late starters
 
     def ticks(self, product_id: ProductId | str) -> str:
         return f"{self.prefix}:ticks:{product_id}"

@@ -15,6 +15,7 @@ without an answer (a worker stops placing orders), ``on_link(True, "")`` once it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -36,14 +37,14 @@ from streambot.cluster.streams import (
     StreamNames,
 )
 from streambot.domain import ProductId, Ticker
-from streambot.events import Event
+from streambot.events import Event, FeedStateChanged
 from streambot.observability.latency import LatencyStats
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
 
-_READ_BLOCK_MS = 500  # an XREAD answers at least this often, which is how the link is watched
+_READ_BLOCK_MS = 500  # the longest an XREAD waits for entries
 _READ_COUNT = 1_000
 _OUTBOX_EVENTS_MAX = 50_000  # events kept while Redis is away; beyond, the oldest are dropped
 
@@ -83,7 +84,12 @@ class RedisStreamsBus:
         self._codec = StreamCodec()
         self._ticks_out: dict[ProductId, Ticker] = {}  # latest wins while the writer is busy
         self._events_out: deque[bytes] = deque()
+        # The feed's state is also kept under a key: a process that starts later begins with it.
+        self._feed_state_out: bytes | None = None
         self._wake_writer = asyncio.Event()
+        self._sending = asyncio.Lock()
+        # An XREAD returns at least this often even when nothing came: how the link is watched.
+        self._block_ms = max(10, min(_READ_BLOCK_MS, int(lost_after_s * 1000 / 3)))
         self.connected = True
         self._answered_at = clock.monotonic()
         self.ticks_sent = 0
@@ -100,7 +106,10 @@ class RedisStreamsBus:
         if len(self._events_out) >= _OUTBOX_EVENTS_MAX:
             self._events_out.popleft()
             self.events_dropped += 1
-        self._events_out.append(self._codec.encode_event(delivered))
+        data = self._codec.encode_event(delivered)
+        self._events_out.append(data)
+        if isinstance(delivered, FeedStateChanged):
+            self._feed_state_out = data
         self._wake_writer.set()
         return delivered
 
@@ -153,8 +162,13 @@ class RedisStreamsBus:
                 self._wake_writer.set()
 
     async def _send(self) -> None:
+        async with self._sending:  # one batch at a time: the writer's and a flush's never overlap
+            await self._send_batch()
+
+    async def _send_batch(self) -> None:
         ticks, self._ticks_out = self._ticks_out, {}
         events = list(self._events_out)
+        feed_state, self._feed_state_out = self._feed_state_out, None
         if not ticks and not events:
             return
         now = self._clock.time()
@@ -169,9 +183,13 @@ class RedisStreamsBus:
                 maxlen=EVENTS_MAXLEN,
                 approximate=True,
             )
+        if feed_state is not None:
+            pipe.set(self.names.feed_state, feed_state)
         try:
             await pipe.execute()
         except BaseException:
+            if self._feed_state_out is None:
+                self._feed_state_out = feed_state
             # Unsent ticks are superseded by newer ones if any came meanwhile; events are kept.
             for product, tick in ticks.items():
                 self._ticks_out.setdefault(product, tick)
@@ -187,7 +205,7 @@ class RedisStreamsBus:
         backoff = 0.1
         while True:
             try:
-                answer = await self._redis.xread(streams, count=_READ_COUNT, block=_READ_BLOCK_MS)  # type: ignore[arg-type]
+                answer = await self._redis.xread(streams, count=_READ_COUNT, block=self._block_ms)  # type: ignore[arg-type]
             except (RedisError, OSError) as exc:
                 log.debug("Redis read failed: %s", exc)
                 await self._clock.sleep(backoff)
@@ -212,12 +230,16 @@ class RedisStreamsBus:
                 pipe = self._redis.pipeline(transaction=False)
                 for key in keys:
                     pipe.xrevrange(key, count=1)
-                newest = await pipe.execute()
+                pipe.get(self.names.feed_state)
+                *newest, feed_state = await pipe.execute()
                 break
             except (RedisError, OSError) as exc:
                 log.warning("📡 Redis not reachable (%s); retrying", exc or type(exc).__name__)
                 await self._clock.sleep(1.0)
         self._answered()
+        if feed_state is not None and not self._publish_ticks:
+            with contextlib.suppress(msgspec.DecodeError):
+                self.local.publish(self._codec.decode_event(feed_state))
         return {key: (found[0][0] if found else b"0-0") for key, found in zip(keys, newest, strict=True)}
 
     def _deliver(self, stream: str, fields: dict[bytes, bytes]) -> None:
