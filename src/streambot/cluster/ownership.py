@@ -111,22 +111,9 @@ class BotOwnership:
             await wait_or_sleep(self._wake, self._clock, self._renew_every)
 
     async def step(self) -> None:
-        """One round: heartbeat, renew, even out."""
+        """One round: renew, even out, heartbeat."""
         now = self._clock.now()
         stale_before = now - timedelta(seconds=self._stale_after)
-        reading = self._reading()
-        await self._store.save_cluster_worker(
-            ClusterWorker(
-                self.worker_id,
-                self._host,
-                self._pid,
-                self._started_at,
-                now,
-                self.fencing.owned(),
-                reading.ticks_per_s,
-                reading.p99_us,
-            )
-        )
         held = await self._store.renew_bot_leases(self.worker_id, now)
         self._renewed_at = self._clock.monotonic()
         for bot_id in self.fencing.owned():
@@ -141,8 +128,9 @@ class BotOwnership:
         for bot_id, token in held.items():
             if self.fencing.get(bot_id) is None:  # ours in the store, not running here (a restart)
                 await self._take(bot_id, token)
-        alive = [w for w in await self._store.cluster_workers() if w.last_seen >= stale_before]
-        share = math.ceil(len(running) / max(1, len(alive)))
+        alive = {w.worker_id for w in await self._store.cluster_workers() if w.last_seen >= stale_before}
+        alive.add(self.worker_id)  # its first heartbeat is written at the end of its first round
+        share = math.ceil(len(running) / len(alive))
         owned = self.fencing.owned()
         for bot_id in owned[share:] if len(owned) > share else ():
             log.info("🔑 Bot %s handed on: %d running bots over %d workers", bot_id, len(running), len(alive))
@@ -162,7 +150,24 @@ class BotOwnership:
                 if claimed is not None:
                     await self._take(bot_id, claimed)
                     missing -= 1
+        await self._heartbeat(now)
         self.rounds += 1
+
+    async def _heartbeat(self, now: datetime) -> None:
+        """Written after the round, so it lists the bots as they are owned now."""
+        reading = self._reading()
+        await self._store.save_cluster_worker(
+            ClusterWorker(
+                self.worker_id,
+                self._host,
+                self._pid,
+                self._started_at,
+                now,
+                self.fencing.owned(),
+                reading.ticks_per_s,
+                reading.p99_us,
+            )
+        )
 
     async def leave(self) -> None:
         """A clean stop: every bot is released so the others take them over at once."""
