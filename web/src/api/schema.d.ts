@@ -274,6 +274,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cluster
+         * @description Every worker seen lately: id, host, pid, alive, last_seen, bots, ticks/s and p99.
+         */
+        get: operations["cluster_api_v1_cluster_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -1121,6 +1141,47 @@ export interface components {
             product_id: string;
             /** Status */
             status: string;
+        };
+        /** ClusterOut */
+        ClusterOut: {
+            /**
+             * Role
+             * @description This process's role: all (streambot run), api, worker or feed
+             */
+            role: string;
+            /** Workers */
+            workers: components["schemas"]["ClusterWorkerOut"][];
+        };
+        /** ClusterWorkerOut */
+        ClusterWorkerOut: {
+            /**
+             * Alive
+             * @description Heartbeat newer than STREAMBOT_BOT_LEASE_STALE_S
+             */
+            alive: boolean;
+            /**
+             * Bots
+             * @description Ids of the bots it owns
+             */
+            bots: number[];
+            /** Host */
+            host: string;
+            /** Id */
+            id: string;
+            /**
+             * Last Seen
+             * Format: date-time
+             */
+            last_seen: string;
+            /**
+             * P99 Us
+             * @description Tick→decision p99, microseconds
+             */
+            p99_us: number;
+            /** Pid */
+            pid: number;
+            /** Ticks Per S */
+            ticks_per_s: number;
         };
         /** EquityPoint */
         EquityPoint: {
@@ -2161,6 +2222,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cluster_api_v1_cluster_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterOut"];
                 };
             };
         };
