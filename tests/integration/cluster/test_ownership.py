@@ -29,8 +29,8 @@ from streambot.store.database import Store
 pytestmark = pytest.mark.integration
 
 BOTS = 20
-RENEW_S = 0.2
-STALE_S = 1.0
+RENEW_S = 0.3
+STALE_S = 2.0
 
 
 @dataclass
