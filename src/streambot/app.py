@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 import logging
 import os
 import secrets
@@ -36,6 +37,7 @@ from streambot.bots import BotManager
 from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
 from streambot.cluster.ownership import BotOwnership, WorkerReading, wait_or_sleep
+from streambot.cluster.rate_bucket import RedisRateLimiter
 from streambot.cluster.streams import StreamNames
 from streambot.cluster.streams_bus import RedisStreamsBus
 from streambot.config import MarketData, Mode, Role, Settings
@@ -95,6 +97,7 @@ from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.key_check import CHECK_TIMEOUT_S, KeyProblem, check_api_key
 from streambot.venues.coinbase.key_material import AuthError
 from streambot.venues.coinbase.keys import ApiKey, resolve_api_key
+from streambot.venues.coinbase.rate_limit import PRIVATE_PER_S, PUBLIC_PER_S, RateLimiter
 from streambot.venues.factory import CoinbaseVenue, open_exchange
 
 log = logging.getLogger(__name__)
@@ -413,8 +416,23 @@ class Platform:
             rest_url, ws_url = settings.coinbase_rest_url, settings.coinbase_ws_url
         session = aiohttp.ClientSession()
         opened.push_async_callback(session.close)
+        shared_limits: dict[str, RateLimiter] = {}
+        if redis is not None:
+            # One Coinbase budget per account across the cluster's processes.
+            account = api_key.name if api_key is not None else "paper"
+            bucket = f"{settings.cluster_name}:rate:{hashlib.sha256(account.encode()).hexdigest()[:16]}"
+            for kind, limit in (("private", PRIVATE_PER_S), ("public", PUBLIC_PER_S)):
+                shared_limits[kind] = RedisRateLimiter(
+                    kind, limit, redis=redis, key=f"{bucket}:{kind}", clock=clock
+                )
         exchange = open_exchange(
-            CoinbaseVenue(rest_url, api_key=api_key, timeout=settings.exchange_timeout_s),
+            CoinbaseVenue(
+                rest_url,
+                api_key=api_key,
+                timeout=settings.exchange_timeout_s,
+                private_limiter=shared_limits.get("private"),
+                public_limiter=shared_limits.get("public"),
+            ),
             clock=clock,
             session=session,
         )

@@ -60,7 +60,7 @@ ALLOWED: dict[str, frozenset[str] | AnythingBut] = {
     | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"},
     # The cluster's infrastructure (Redis Streams bus, bot leases, shared rate limit): a bus and
     # protocols of its own; app.py composes the roles from it and the engine's parts.
-    "cluster": FOUNDATION | {"bus", "observability"},
+    "cluster": FOUNDATION | {"bus", "observability", "venues.coinbase.rate_limit"},
     "api": AnythingBut(frozenset({"app", "cli"})),
     "app": AnythingBut(frozenset({"cli"})),
     "cli": AnythingBut(frozenset()),
