@@ -434,7 +434,7 @@ def backtest(
         raise typer.Exit(code=status)
 
 
-BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest")
+BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest", "cluster")
 """What ``streambot bench`` measures, in the order it runs them."""
 
 
@@ -483,6 +483,8 @@ def bench(
             benchmarks("simulator").print_simulator_benchmarks()
         elif name == "backtest":
             benchmarks("backtest").print_backtest_benchmarks()
+        elif name == "cluster":
+            benchmarks("cluster").print_cluster_benchmarks()
 
 
 def _benchmarks() -> Callable[[str], ModuleType]:

@@ -46,6 +46,7 @@ E = TypeVar("E", bound=Event)
 
 _READ_BLOCK_MS = 500  # the longest an XREAD waits for entries
 _READ_COUNT = 1_000
+_OUTBOX_TICKS_MAX = 20_000
 _OUTBOX_EVENTS_MAX = 50_000  # events kept while Redis is away; beyond, the oldest are dropped
 
 
@@ -82,7 +83,9 @@ class RedisStreamsBus:
         self._on_link = on_link
         self.local = InProcessBus(clock)
         self._codec = StreamCodec()
-        self._ticks_out: dict[ProductId, Ticker] = {}  # latest wins while the writer is busy
+        # Every tick goes out (workers build candles from them); a backlog beyond the bound, Redis
+        # being away, loses its oldest ticks, which are worthless by then.
+        self._ticks_out: deque[Ticker] = deque(maxlen=_OUTBOX_TICKS_MAX)
         self._events_out: deque[bytes] = deque()
         # The feed's state is also kept under a key: a process that starts later begins with it.
         self._feed_state_out: bytes | None = None
@@ -125,7 +128,7 @@ class RedisStreamsBus:
     def publish_tick(self, tick: Ticker) -> None:
         self.local.publish_tick(tick)
         if self._publish_ticks:
-            self._ticks_out[tick.product_id] = tick
+            self._ticks_out.append(tick)
             self._wake_writer.set()
 
     def tick_mailbox(self, name: str, *, urgent: bool = False) -> TickMailbox:
@@ -166,14 +169,15 @@ class RedisStreamsBus:
             await self._send_batch()
 
     async def _send_batch(self) -> None:
-        ticks, self._ticks_out = self._ticks_out, {}
+        ticks = list(self._ticks_out)
+        self._ticks_out.clear()
         events = list(self._events_out)
         feed_state, self._feed_state_out = self._feed_state_out, None
         if not ticks and not events:
             return
         now = self._clock.time()
         pipe = self._redis.pipeline(transaction=False)
-        for tick in ticks.values():
+        for tick in ticks:
             fields: dict[Any, Any] = {ORIGIN: self.origin, PAYLOAD: self._codec.encode_tick(tick, now)}
             pipe.xadd(self.names.ticks(tick.product_id), fields, maxlen=TICKS_MAXLEN, approximate=True)
         for data in events:
@@ -190,9 +194,8 @@ class RedisStreamsBus:
         except BaseException:
             if self._feed_state_out is None:
                 self._feed_state_out = feed_state
-            # Unsent ticks are superseded by newer ones if any came meanwhile; events are kept.
-            for product, tick in ticks.items():
-                self._ticks_out.setdefault(product, tick)
+            # Unsent ticks go back ahead of those that came meanwhile (the bound drops the oldest).
+            self._ticks_out = deque([*ticks, *self._ticks_out], maxlen=_OUTBOX_TICKS_MAX)
             raise
         for _ in events:
             self._events_out.popleft()
