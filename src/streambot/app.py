@@ -58,11 +58,13 @@ from streambot.events import (
     BotStateChanged,
     BotUpdated,
     Event,
+    FeedStateChanged,
     KillSwitchChanged,
     PositionMismatchAcknowledged,
     PositionMismatchFound,
     RiskHalted,
     RiskResumed,
+    TradeBooked,
 )
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
@@ -666,6 +668,12 @@ class Platform:
             await self.trading.risk.load()
             await self.trading.holds.load()
             await self.bots.load(activate=False)
+            # The feed's state as the feed process reports it (health, alerts, entries' guard).
+            cluster_bus.subscribe(FeedStateChanged, lambda event: self.feed.mirror(event.state))
+            # Fills another process booked: positions read again from the store.
+            booked: asyncio.Queue[TradeBooked] = asyncio.Queue()
+            cluster_bus.remote.subscribe(TradeBooked, booked.put_nowait)
+            self._spawn(lambda: self._rebook(booked), "rebook")
             # The kill switch, HALTED, a hold set in another process: read from the store at once.
             risk_changed = asyncio.Event()
             for kind in _RISK_EVENTS:
@@ -733,6 +741,13 @@ class Platform:
             elif bot_id is not None and ownership.fencing.get(bot_id) is None:
                 await self.bots.refresh(bot_id)
             ownership.wake()
+
+    async def _rebook(self, booked: asyncio.Queue[TradeBooked]) -> None:
+        """A worker books only its own bots' positions; the API shows every bot's."""
+        while True:
+            bot_id = (await booked.get()).trade.bot_id
+            if self.ownership is None or self.ownership.fencing.get(bot_id) is not None:
+                await self.bots.rebook(bot_id)
 
     async def _refresh_bots(self, changes: asyncio.Queue[Event]) -> None:
         """The API process: a worker changed a bot's record (an error, say): show it as stored."""

@@ -205,6 +205,17 @@ class BotManager:
             self._records[bot_id] = record
             self._context(record)
 
+    async def rebook(self, bot_id: BotId) -> None:
+        """Rebuild the bot's position from its stored fills: another process of the cluster booked
+        one (reconciliation on the worker holding the account's duties; the API shows positions)."""
+        ctx = self._contexts.get(bot_id)
+        if ctx is None:
+            return
+        ctx.position = Position()
+        ctx.recent_fills.clear()
+        ctx.last_fill_price = 0.0
+        await self._replay_fills(ctx)
+
     def forget(self, bot_id: BotId) -> None:
         self._retire(bot_id)
         self._records.pop(bot_id, None)

@@ -82,6 +82,9 @@ class RedisStreamsBus:
         self._lost_after_s = lost_after_s
         self._on_link = on_link
         self.local = InProcessBus(clock)
+        # Only the events other processes published (what a process must catch up with itself,
+        # such as a fill another worker booked), after the local subscribers heard them.
+        self.remote = InProcessBus(clock)
         self._codec = StreamCodec()
         # Every tick goes out (workers build candles from them); a backlog beyond the bound, Redis
         # being away, loses its oldest ticks, which are worthless by then.
@@ -256,6 +259,7 @@ class RedisStreamsBus:
                 return
             self.events_received += 1
             self.local.publish(event)
+            self.remote.publish(event)
             return
         try:
             envelope = self._codec.decode_tick(fields[PAYLOAD])

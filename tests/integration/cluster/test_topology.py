@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.integration
 TOKEN = "cluster-test-token"
 BOTS = 20
 SIM_API = "/api/v3/brokerage"
+FINAL = {"filled", "cancelled", "rejected", "failed"}
 
 
 def _free_port() -> int:
@@ -142,22 +144,28 @@ class Topology:
     async def orders(self) -> list[dict[str, Any]]:
         async with self.engine.connect() as connection:
             rows = await connection.execute(
-                text("SELECT client_order_id, bot_id, status, created_at FROM orders")
+                text("SELECT client_order_id, bot_id, status, created_at, exchange_order_id FROM orders")
             )
             return [dict(row._mapping) for row in rows]
 
     async def exchange_client_ids(self) -> list[str]:
-        ids: list[str] = []
+        return [o["client_order_id"] for o in await self._sim_pages("/orders/historical/batch", "orders")]
+
+    async def exchange_fills(self) -> list[dict[str, Any]]:
+        return await self._sim_pages("/orders/historical/fills", "fills")
+
+    async def _sim_pages(self, path: str, key: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
         cursor = ""
         while True:
             params = {"limit": "1000"} | ({"cursor": cursor} if cursor else {})
-            url = f"http://127.0.0.1:{self.sim_port}{SIM_API}/orders/historical/batch"
-            async with self.http.get(url, params=params) as response:
-                body = await response.json()
-            ids += [o["client_order_id"] for o in body["orders"]]
+            async with self.http.get(f"http://127.0.0.1:{self.sim_port}{SIM_API}{path}", params=params) as r:
+                assert r.status == 200, await r.text()
+                body = await r.json()
+            items += body[key]
             cursor = body.get("cursor") or ""
             if not cursor or not body.get("has_next", True):
-                return ids
+                return items
 
     async def stop(self) -> None:
         for proc in self.procs.values():
@@ -291,6 +299,31 @@ async def test_two_workers_share_bots_fail_over_obey_the_kill_switch_and_redis(t
     t.relay.restore()
     restored = datetime.now(UTC)
     await _wait(lambda: _orders_since(t, everything, restored), 30, t)
+
+    # Stopped, settled: each bot's position in the API process is the exchange's fills, summed
+    # (fills booked on two workers and by reconciliation, all reaching the API over the streams).
+    for bot_id in everything:
+        await t.post(f"/bots/{bot_id}/stop")
+
+    async def all_final() -> bool:
+        return all(o["status"] in FINAL for o in await t.orders())
+
+    await _wait(all_final, 60, t)
+    await asyncio.sleep(2)  # the last TradeBooked events reach the API
+    bot_of = {o["exchange_order_id"]: o["bot_id"] for o in await t.orders() if o["exchange_order_id"]}
+    held: dict[int, Decimal] = {}
+    for fill in await t.exchange_fills():
+        size = Decimal(fill["size"])
+        if fill.get("size_in_quote"):
+            size /= Decimal(fill["price"])  # as the platform reads a fill: base currency
+        bot_id = bot_of[fill["order_id"]]
+        held[bot_id] = held.get(bot_id, Decimal(0)) + (size if fill["side"] == "BUY" else -size)
+    assert len(held) >= BOTS // 2, f"too few bots traded: {held}"
+    print(f"{len(bot_of)} orders at the exchange, {len(held)} bots with fills; positions = Σ fills")
+    positions = {p["bot_id"]: Decimal(p["base_size"]) for p in await t.get("/positions")}
+    for bot_id in everything:
+        expected = held.get(bot_id, Decimal(0))
+        assert abs(positions.get(bot_id, Decimal(0)) - expected) < Decimal("1e-18"), (bot_id, positions, held)
 
 
 async def _orders_since(t: Topology, bots: set[int], since: datetime) -> bool:
