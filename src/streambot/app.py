@@ -743,10 +743,16 @@ class Platform:
             ownership.wake()
 
     async def _rebook(self, booked: asyncio.Queue[TradeBooked]) -> None:
-        """A worker books only its own bots' positions; the API shows every bot's."""
+        """The API shows every bot's position; a worker keeps those of its own bots, and every
+        bot's while it holds the account's duties (equity, daily loss and drawdown add them up)."""
         while True:
             bot_id = (await booked.get()).trade.bot_id
-            if self.ownership is None or self.ownership.fencing.get(bot_id) is not None:
+            ownership, lease = self.ownership, self.lease
+            if (
+                ownership is None
+                or ownership.fencing.get(bot_id) is not None
+                or (lease is not None and lease.held)
+            ):
                 await self.bots.rebook(bot_id)
 
     async def _refresh_bots(self, changes: asyncio.Queue[Event]) -> None:
@@ -782,6 +788,8 @@ class Platform:
                 await self.clock.sleep(self.settings.lease_renew_s)
                 continue
             log.info("🧾 This worker reconciles the account")
+            for record in await self.bots.list():  # the figures add up every bot's position
+                await self.bots.rebook(record.id)
             try:
                 async with asyncio.TaskGroup() as group:
                     renewing = group.create_task(lease.run(lambda reason: None))
