@@ -377,8 +377,9 @@ class Platform:
                 holder_id=secrets.token_hex(8),
                 host=socket.gethostname(),
                 pid=os.getpid(),
-                renew_every=settings.lease_renew_s,
-                stale_after=settings.lease_stale_s,
+                # A cluster's account duties move as fast as its bots do.
+                renew_every=settings.bot_lease_renew_s if cluster else settings.lease_renew_s,
+                stale_after=settings.bot_lease_stale_s if cluster else settings.lease_stale_s,
                 alive=pid_alive,
                 name=ACCOUNT_LEASE if cluster else TRADING_LEASE,
             )
@@ -569,7 +570,7 @@ class Platform:
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 running_bots=lambda: running_bot_ids(store),
-                adopt=lambda bot_id: adopt_bot(bots, bot_id),
+                adopt=lambda bot_id: adopt_bot(bots, store, bot_id),
                 drop=lambda bot_id: drop_bot(bots, bot_id),
                 reading=WorkerRate(prices, evaluator, clock).reading,
                 renew_every=settings.bot_lease_renew_s,
@@ -950,8 +951,13 @@ async def running_bot_ids(store: Store) -> list[BotId]:
     return [record.id for record in await store.list_bots() if record.state is BotState.RUNNING]
 
 
-async def adopt_bot(bots: BotManager, bot_id: BotId) -> None:
+async def adopt_bot(bots: BotManager, store: Store, bot_id: BotId) -> bool:
+    """Run a bot this worker leased, once no order of it is unsettled (its previous owner's, or
+    one reconciliation resolves after that owner died): its position is read from the fills then."""
+    if any(order.bot_id == bot_id for order in await store.unresolved_orders()):
+        return False
     await bots.adopt(bot_id)
+    return True
 
 
 async def drop_bot(bots: BotManager, bot_id: BotId) -> None:

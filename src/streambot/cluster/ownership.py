@@ -67,7 +67,7 @@ class BotOwnership:
         host: str,
         pid: int,
         running_bots: Callable[[], Awaitable[list[BotId]]],
-        adopt: Callable[[BotId], Awaitable[None]],
+        adopt: Callable[[BotId], Awaitable[bool]],
         drop: Callable[[BotId], Awaitable[None]],
         reading: Callable[[], WorkerReading],
         renew_every: float = 1.0,
@@ -90,6 +90,9 @@ class BotOwnership:
         self._stale_after = stale_after
         self._renewed_at = clock.monotonic()
         self._wake = asyncio.Event()
+        # Leased here but not running yet: an order of the previous owner is not settled, and a
+        # position read before it is would be wrong (a sell twice). Tried again every round.
+        self.pending: set[BotId] = set()
         self.rounds = 0
 
     def wake(self) -> None:
@@ -128,6 +131,8 @@ class BotOwnership:
         for bot_id, token in held.items():
             if self.fencing.get(bot_id) is None:  # ours in the store, not running here (a restart)
                 await self._take(bot_id, token)
+            elif bot_id in self.pending:
+                await self._start(bot_id)
         alive = {w.worker_id for w in await self._store.cluster_workers() if w.last_seen >= stale_before}
         alive.add(self.worker_id)  # its first heartbeat is written at the end of its first round
         share = math.ceil(len(running) / len(alive))
@@ -176,20 +181,32 @@ class BotOwnership:
 
     async def _take(self, bot_id: BotId, token: int) -> None:
         self.fencing.set(bot_id, token)
-        log.info("🔑 Bot %s runs on this worker (lease token %d)", bot_id, token)
+        log.info("🔑 Bot %s leased by this worker (token %d)", bot_id, token)
+        await self._start(bot_id)
+
+    async def _start(self, bot_id: BotId) -> None:
         try:
-            await self._adopt(bot_id)
+            started = await self._adopt(bot_id)
         except Exception:
             log.exception("❌ Bot %s could not be started on this worker; its lease is given back", bot_id)
             await self._give_up(bot_id, release=True)
+            return
+        if started:
+            self.pending.discard(bot_id)
+        else:
+            if bot_id not in self.pending:
+                log.info("⏳ Bot %s waits for its previous owner's orders to settle", bot_id)
+            self.pending.add(bot_id)
 
     async def _give_up(self, bot_id: BotId, *, release: bool) -> None:
+        self.pending.discard(bot_id)
         self.fencing.drop(bot_id)
         await self._drop(bot_id)
         if release:
             await self._store.release_bot_lease(bot_id, self.worker_id)
 
     async def _drop_all(self) -> None:
+        self.pending.clear()
         for bot_id in self.fencing.owned():
             self.fencing.drop(bot_id)
             await self._drop(bot_id)

@@ -138,7 +138,7 @@ class Topology:
         async with self.http.post(
             f"{self.api}{path}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
         ) as response:
-            assert response.status in {200, 201}, await response.text()
+            assert response.status in {200, 201, 202}, await response.text()
             return await response.json()
 
     async def orders(self) -> list[dict[str, Any]]:
@@ -324,6 +324,31 @@ async def test_two_workers_share_bots_fail_over_obey_the_kill_switch_and_redis(t
     for bot_id in everything:
         expected = held.get(bot_id, Decimal(0))
         assert abs(positions.get(bot_id, Decimal(0)) - expected) < Decimal("1e-18"), (bot_id, positions, held)
+
+    # A close from the API: refused while a worker runs the bot, done by the API once none does.
+    holder = max(positions, key=lambda bot_id: positions[bot_id])
+    assert positions[holder] > 0
+    await t.post(f"/bots/{holder}/start")
+
+    async def owned_again() -> bool:
+        return any(holder in w["bots"] for w in (await t.get("/cluster"))["workers"] if w["alive"])
+
+    await _wait(owned_again, 15, t)
+    async with t.http.post(
+        f"{t.api}/bots/{holder}/close", headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as response:
+        assert response.status == 409
+        assert "stop it first, then close it" in (await response.json())["detail"]
+    await t.post(f"/bots/{holder}/stop")
+    await asyncio.sleep(1)  # its last order settled
+    position = {p["bot_id"]: Decimal(p["base_size"]) for p in await t.get("/positions")}.get(holder, 0)
+    if position > 0:  # it may have sold on its own meanwhile
+        closed = await t.post(f"/bots/{holder}/close")
+        await _wait(lambda: _final(t, closed["client_order_id"]), 30, t)
+
+
+async def _final(t: Topology, client_order_id: str) -> bool:
+    return any(o["client_order_id"] == client_order_id and o["status"] in FINAL for o in await t.orders())
 
 
 async def _orders_since(t: Topology, bots: set[int], since: datetime) -> bool:
