@@ -36,7 +36,7 @@ from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
 from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
-from streambot.cluster.ownership import BotOwnership, WorkerReading, wait_or_sleep
+from streambot.cluster.ownership import BotOwnership, FollowedElsewhere, WorkerReading, wait_or_sleep
 from streambot.cluster.rate_bucket import RedisRateLimiter
 from streambot.cluster.streams import StreamNames
 from streambot.cluster.streams_bus import RedisStreamsBus
@@ -495,6 +495,8 @@ class Platform:
         figures = AccountFigures(
             bots=bots, balances=balances, latest=prices.latest, products=settings.products
         )
+        # A cluster worker's reconciliation leaves the orders other live workers follow to them.
+        followed_elsewhere = FollowedElsewhere(clock, settings.order_unknown_grace_s + 30.0)
         reconciler = Reconciler(
             store=store,
             exchange=exchange,
@@ -503,6 +505,7 @@ class Platform:
             in_flight=order_path.in_flight,
             clock=clock,
             unknown_grace_s=settings.order_unknown_grace_s,
+            followed_elsewhere=followed_elsewhere if role is Role.WORKER else None,
         )
         trading = TradingDesk(
             store=store,
@@ -575,6 +578,7 @@ class Platform:
                 reading=WorkerRate(prices, evaluator, clock).reading,
                 renew_every=settings.bot_lease_renew_s,
                 stale_after=settings.bot_lease_stale_s,
+                followed_elsewhere=followed_elsewhere,
             )
         return cls(
             settings=settings,
@@ -737,8 +741,13 @@ class Platform:
         while True:
             event = await changes.get()
             bot_id = getattr(event, "bot_id", None)
-            if isinstance(event, BotUpdated) and bot_id is not None and ownership.fencing.get(bot_id):
-                await self.bots.adopt(bot_id)
+            owned = bot_id is not None and ownership.fencing.get(bot_id) is not None
+            if isinstance(event, BotStateChanged) and event.state is not BotState.RUNNING and owned:
+                # Stopped elsewhere: no further decision here; the round gives the lease back.
+                assert bot_id is not None
+                self.bots.drop(bot_id)
+            elif isinstance(event, BotUpdated) and bot_id is not None and owned:
+                await self.bots.reload(bot_id)
             elif bot_id is not None and ownership.fencing.get(bot_id) is None:
                 await self.bots.refresh(bot_id)
             ownership.wake()
@@ -749,6 +758,8 @@ class Platform:
         while True:
             bot_id = (await booked.get()).trade.bot_id
             ownership, lease = self.ownership, self.lease
+            if self.bots.runtime(bot_id) is not None:
+                continue  # it runs here: this process's settlement books its fills
             if (
                 ownership is None
                 or ownership.fencing.get(bot_id) is not None

@@ -192,6 +192,17 @@ class BotManager:
             return await self._activate(record)
         return record
 
+    async def reload(self, bot_id: BotId) -> None:
+        """A bot running here was edited in another process: its new record takes effect at once,
+        on the same context (an order of it under way books its fill there)."""
+        record = next((r for r in await self._store.list_bots() if r.id == bot_id), None)
+        if record is None:
+            self.forget(bot_id)
+            return
+        self._records[bot_id] = record
+        if record.state is BotState.RUNNING and self._evaluator.get(bot_id) is not None:
+            await self._activate(record)
+
     def drop(self, bot_id: BotId) -> None:
         """A cluster worker gives the bot up: it stops running here (its record stays)."""
         self._retire(bot_id)
@@ -208,13 +219,18 @@ class BotManager:
     async def rebook(self, bot_id: BotId) -> None:
         """Rebuild the bot's position from its stored fills: another process of the cluster booked
         one (reconciliation on the worker holding the account's duties; the API shows positions)."""
+        if bot_id not in self._contexts:
+            return
+        fills = sorted(await self._store.fills_for_bot(bot_id), key=lambda f: f.trade_time)
         ctx = self._contexts.get(bot_id)
         if ctx is None:
             return
+        # From here on without a pause: no fill booked meanwhile can fall between reset and replay.
         ctx.position = Position()
         ctx.recent_fills.clear()
         ctx.last_fill_price = 0.0
-        await self._replay_fills(ctx)
+        for fill in fills:
+            ctx.record_fill(fill)
 
     def forget(self, bot_id: BotId) -> None:
         self._retire(bot_id)

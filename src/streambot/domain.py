@@ -498,6 +498,7 @@ class BotLease:
     worker_id: str
     token: int
     renewed_at: datetime
+    running: bool = False  # its worker runs it (and follows its orders)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from streambot.clock import Clock
-from streambot.domain import BotId, BotLease, ClusterWorker, FencingTokens
+from streambot.domain import BotId, BotLease, ClusterWorker, FencingTokens, OrderRecord
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class OwnershipStore(Protocol):
     ) -> int | None: ...
     async def renew_bot_leases(self, worker_id: str, at: datetime) -> dict[BotId, int]: ...
     async def release_bot_lease(self, bot_id: BotId, worker_id: str) -> None: ...
+    async def mark_bot_running(self, bot_id: BotId, worker_id: str, running: bool) -> None: ...
     async def bot_leases(self) -> list[BotLease]: ...
     async def save_cluster_worker(self, worker: ClusterWorker) -> None: ...
     async def cluster_workers(self) -> list[ClusterWorker]: ...
@@ -53,6 +54,21 @@ class WorkerReading:
 
     ticks_per_s: float
     p99_us: float
+
+
+class FollowedElsewhere:
+    """Which stored orders another live worker follows itself: those of the bots it runs, while
+    recent (an order older than ``grace_s`` that is still open is anyone's to reconcile). The
+    reconciler of the worker holding the account's duties skips them; the ownership loop keeps
+    the set up to date every round."""
+
+    def __init__(self, clock: Clock, grace_s: float) -> None:
+        self._clock = clock
+        self._grace = timedelta(seconds=grace_s)
+        self.bots: frozenset[BotId] = frozenset()
+
+    def __call__(self, order: OrderRecord) -> bool:
+        return order.bot_id in self.bots and order.created_at > self._clock.now() - self._grace
 
 
 class BotOwnership:
@@ -72,6 +88,7 @@ class BotOwnership:
         reading: Callable[[], WorkerReading],
         renew_every: float = 1.0,
         stale_after: float = 5.0,
+        followed_elsewhere: FollowedElsewhere | None = None,
     ) -> None:
         if stale_after <= renew_every:
             raise ValueError("a bot lease's stale_after must be longer than its renew_every")
@@ -89,6 +106,7 @@ class BotOwnership:
         self._renew_every = renew_every
         self._stale_after = stale_after
         self._renewed_at = clock.monotonic()
+        self._followed_elsewhere = followed_elsewhere
         self._wake = asyncio.Event()
         # Leased here but not running yet: an order of the previous owner is not settled, and a
         # position read before it is would be wrong (a sell twice). Tried again every round.
@@ -141,8 +159,14 @@ class BotOwnership:
             log.info("🔑 Bot %s handed on: %d running bots over %d workers", bot_id, len(running), len(alive))
             await self._give_up(bot_id, release=True)
         missing = share - len(self.fencing.owned())
+        leases = await self._store.bot_leases()
+        if self._followed_elsewhere is not None:
+            self._followed_elsewhere.bots = frozenset(
+                x.bot_id
+                for x in leases
+                if x.running and x.worker_id not in ("", self.worker_id) and x.renewed_at >= stale_before
+            )
         if missing > 0:
-            leases = await self._store.bot_leases()
             free = {x.bot_id for x in leases if x.worker_id == "" or x.renewed_at < stale_before}
             leased = {lease.bot_id for lease in leases}
             candidates = sorted(b for b in running if b in free or b not in leased)
@@ -193,6 +217,7 @@ class BotOwnership:
             return
         if started:
             self.pending.discard(bot_id)
+            await self._store.mark_bot_running(bot_id, self.worker_id, True)
         else:
             if bot_id not in self.pending:
                 log.info("⏳ Bot %s waits for its previous owner's orders to settle", bot_id)

@@ -51,10 +51,10 @@ class BotLeaseRepository(SqlRepository):
         table = BotLeaseRow.__table__.c
         statement = (
             self._dialect_insert(BotLeaseRow)
-            .values(bot_id=bot_id, worker_id=worker_id, token=1, renewed_at=at)
+            .values(bot_id=bot_id, worker_id=worker_id, token=1, renewed_at=at, running=False)
             .on_conflict_do_update(
                 index_elements=[BotLeaseRow.bot_id],
-                set_={"worker_id": worker_id, "token": table.token + 1, "renewed_at": at},
+                set_={"worker_id": worker_id, "token": table.token + 1, "renewed_at": at, "running": False},
                 where=or_(table.worker_id == "", table.renewed_at < stale_before),
             )
             .returning(BotLeaseRow.token)
@@ -79,7 +79,18 @@ class BotLeaseRepository(SqlRepository):
         statement = (
             update(BotLeaseRow)
             .where(BotLeaseRow.bot_id == bot_id, BotLeaseRow.worker_id == worker_id)
-            .values(worker_id="")
+            .values(worker_id="", running=False)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            await session.execute(statement)
+
+    async def mark_bot_running(self, bot_id: BotId, worker_id: str, running: bool) -> None:
+        """The lease's worker runs the bot now (or waits to): see ``BotLeaseRow.running``."""
+        statement = (
+            update(BotLeaseRow)
+            .where(BotLeaseRow.bot_id == bot_id, BotLeaseRow.worker_id == worker_id)
+            .values(running=running)
             .execution_options(synchronize_session=False)
         )
         async with self._transaction() as session:
@@ -88,7 +99,7 @@ class BotLeaseRepository(SqlRepository):
     async def bot_leases(self) -> list[BotLease]:
         async with self._transaction() as session:
             rows = await session.scalars(select(BotLeaseRow).order_by(BotLeaseRow.bot_id))
-            return [BotLease(BotId(r.bot_id), r.worker_id, r.token, r.renewed_at) for r in rows]
+            return [BotLease(BotId(r.bot_id), r.worker_id, r.token, r.renewed_at, r.running) for r in rows]
 
     async def save_cluster_worker(self, worker: ClusterWorker) -> None:
         values = {

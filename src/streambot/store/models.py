@@ -311,6 +311,9 @@ class BotLeaseRow(Base):
     worker_id: Mapped[str] = mapped_column(String(_ID_LENGTH))
     token: Mapped[int] = mapped_column(BigInteger)
     renewed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Its worker runs the bot (not waiting for an earlier owner's orders to settle): that worker
+    # follows the bot's orders itself, and the account's reconciliation leaves them to it.
+    running: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ClusterWorkerRow(Base):

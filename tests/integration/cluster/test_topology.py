@@ -304,6 +304,7 @@ async def test_two_workers_share_bots_fail_over_obey_the_kill_switch_and_redis(t
     # (fills booked on two workers and by reconciliation, all reaching the API over the streams).
     for bot_id in everything:
         await t.post(f"/bots/{bot_id}/stop")
+    await asyncio.sleep(1)  # the workers hear it and decide no more
 
     async def all_final() -> bool:
         return all(o["status"] in FINAL for o in await t.orders())

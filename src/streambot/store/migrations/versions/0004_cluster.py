@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("worker_id", sa.String(64), nullable=False),
         sa.Column("token", sa.BigInteger(), nullable=False),
         sa.Column("renewed_at", TIMESTAMP, nullable=False),
+        sa.Column("running", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("bot_id", name="pk_bot_leases"),
     )
     op.create_table(
