@@ -11,7 +11,9 @@ undoes it all in reverse.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import hashlib
 import logging
 import os
 import secrets
@@ -22,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
+from redis.asyncio import Redis
 
 from streambot.alerts.manager import AlertManager
 from streambot.alerts.notify import Notifier, TelegramNotifier, WebhookNotifier
@@ -33,9 +36,36 @@ from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
 from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
-from streambot.config import MarketData, Mode, Settings
-from streambot.domain import BotId, BotRecord, BotState, FeeSource, FeeTier, Product, ProductId
+from streambot.cluster.ownership import BotOwnership, FollowedElsewhere, WorkerReading, wait_or_sleep
+from streambot.cluster.rate_bucket import RedisRateLimiter
+from streambot.cluster.streams import StreamNames
+from streambot.cluster.streams_bus import RedisStreamsBus
+from streambot.config import MarketData, Mode, Role, Settings
+from streambot.domain import (
+    BotId,
+    BotRecord,
+    BotState,
+    FeeSource,
+    FeeTier,
+    FencingTokens,
+    Product,
+    ProductId,
+)
 from streambot.evaluator import StreamingEvaluator
+from streambot.events import (
+    BotCreated,
+    BotDeleted,
+    BotStateChanged,
+    BotUpdated,
+    Event,
+    FeedStateChanged,
+    KillSwitchChanged,
+    PositionMismatchAcknowledged,
+    PositionMismatchFound,
+    RiskHalted,
+    RiskResumed,
+    TradeBooked,
+)
 from streambot.exchange import Exchange, ExchangeError
 from streambot.feed.client import FeedClient
 from streambot.feed.recorder import FeedRecorder
@@ -61,7 +91,7 @@ from streambot.trading.fault_point import FaultPoint
 from streambot.trading.fees import FeeSchedule
 from streambot.trading.holds import ProductHolds
 from streambot.trading.kill_switch import KillSwitch
-from streambot.trading.lease import DatabaseLease, LeaseRefused, pid_alive
+from streambot.trading.lease import TRADING_LEASE, DatabaseLease, LeaseRefused, pid_alive
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.trading.pnl import AccountFigures
 from streambot.trading.reconcile import Reconciler
@@ -70,6 +100,7 @@ from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.key_check import CHECK_TIMEOUT_S, KeyProblem, check_api_key
 from streambot.venues.coinbase.key_material import AuthError
 from streambot.venues.coinbase.keys import ApiKey, resolve_api_key
+from streambot.venues.coinbase.rate_limit import PRIVATE_PER_S, PUBLIC_PER_S, RateLimiter
 from streambot.venues.factory import CoinbaseVenue, open_exchange
 
 log = logging.getLogger(__name__)
@@ -77,6 +108,18 @@ log = logging.getLogger(__name__)
 
 class StartupError(Exception):
     """Start-up cannot go on; the message is one sentence for the user."""
+
+
+ACCOUNT_LEASE = "account"  # in a cluster: the worker that reconciles the account (one at a time)
+# Events after which a cluster process reads the account's risk state again from the store.
+_RISK_EVENTS: tuple[type[Event], ...] = (
+    KillSwitchChanged,
+    RiskHalted,
+    RiskResumed,
+    PositionMismatchFound,
+    PositionMismatchAcknowledged,
+)
+_BOT_EVENTS: tuple[type[Event], ...] = (BotCreated, BotUpdated, BotDeleted, BotStateChanged)
 
 
 # Every demo take-profit clears the round trip at Coinbase's entry tier (2 × 1.2 % taker, break-even
@@ -187,7 +230,7 @@ class Platform:
         bus: Bus,
         prices: PriceBoard,
         store: Store,
-        lease: DatabaseLease,
+        lease: DatabaseLease | None,
         simulator: Simulator | None,
         session: aiohttp.ClientSession,
         exchange: CoinbaseRest,
@@ -200,7 +243,15 @@ class Platform:
         candles: MarketCandles,
         bot_errors: asyncio.Queue[tuple[BotId, str]],
         recorder: FeedRecorder | None = None,
+        role: Role = Role.ALL,
+        redis: Redis | None = None,
+        cluster_bus: RedisStreamsBus | None = None,
+        ownership: BotOwnership | None = None,
     ) -> None:
+        self.role = role
+        self._redis = redis
+        self.cluster_bus = cluster_bus  # the cluster's roles: the bus that also speaks Redis
+        self.ownership = ownership  # a cluster worker: which bots it owns
         self.settings = settings
         self.clock = clock
         self.started_at = clock.time()  # UNIX seconds
@@ -209,7 +260,7 @@ class Platform:
         self.bus = bus
         self.prices = prices
         self.store = store
-        self.lease = lease
+        self.lease = lease  # ``streambot run``: one process per database; a worker: the account's duties
         self.simulator = simulator  # paper mode's venue; None when trading live
         self._session = session
         self.exchange = exchange
@@ -259,15 +310,20 @@ class Platform:
     # --- building --------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, settings: Settings, clock: Clock | None = None) -> Platform:
+    async def open(cls, settings: Settings, clock: Clock | None = None, role: Role = Role.ALL) -> Platform:
         """Build every part; whatever was opened is closed again if a later step fails."""
         async with AsyncExitStack() as opened:
-            platform = await cls._build(settings, clock if clock is not None else SystemClock(), opened)
+            platform = await cls._build(settings, clock if clock is not None else SystemClock(), opened, role)
             opened.pop_all()
         return platform
 
     @classmethod
-    async def _build(cls, settings: Settings, clock: Clock, opened: AsyncExitStack) -> Platform:
+    async def _build(
+        cls, settings: Settings, clock: Clock, opened: AsyncExitStack, role: Role = Role.ALL
+    ) -> Platform:
+        cluster = role is not Role.ALL
+        if cluster and (problem := settings.cluster_problem()) is not None:
+            raise StartupError(problem)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         api_token = (
             settings.api_token.get_secret_value()
@@ -286,30 +342,64 @@ class Platform:
             # Before anything is opened: a key Coinbase refuses is one sentence within seconds.
             await check_live_key(settings.coinbase_rest_url, api_key, clock)
 
-        bus = InProcessBus(clock)
         prices = PriceBoard()
+        bus: Bus
+        redis: Redis | None = None
+        cluster_bus: RedisStreamsBus | None = None
+        if cluster:
+            redis = Redis.from_url(settings.redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
+            opened.push_async_callback(redis.aclose)
+            bus = cluster_bus = RedisStreamsBus(
+                redis,
+                clock,
+                names=StreamNames(settings.cluster_name),
+                origin=f"{role.value}-{secrets.token_hex(6)}",
+                products=settings.products,
+                board=prices,
+                publish_ticks=role is Role.FEED,
+                read_ticks=role is not Role.FEED,
+                lost_after_s=settings.redis_lost_s,
+            )
+        else:
+            bus = InProcessBus(clock)
 
-        store = Store(settings.resolved_database_url, clock=clock)
+        # A worker's intents are checked against its bot leases (cluster/ownership.py).
+        fencing = FencingTokens(f"worker-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
+        store = Store(
+            settings.resolved_database_url, clock=clock, fencing=fencing if role is Role.WORKER else None
+        )
         await store.open()
         opened.push_async_callback(store.close)
-        # One process trades per database: before anything else (the paper account, the feed).
-        lease = DatabaseLease(
-            store=store,
-            clock=clock,
-            holder_id=secrets.token_hex(8),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            renew_every=settings.lease_renew_s,
-            stale_after=settings.lease_stale_s,
-            alive=pid_alive,
-        )
-        try:
-            await lease.take()
-        except LeaseRefused as exc:
-            raise StartupError(str(exc)) from None
-        opened.push_async_callback(lease.release)
+        lease: DatabaseLease | None = None
+        if role in (Role.ALL, Role.WORKER):
+            lease = DatabaseLease(
+                store=store,
+                clock=clock,
+                holder_id=secrets.token_hex(8),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                # A cluster's account duties move as fast as its bots do.
+                renew_every=settings.bot_lease_renew_s if cluster else settings.lease_renew_s,
+                stale_after=settings.bot_lease_stale_s if cluster else settings.lease_stale_s,
+                alive=pid_alive,
+                name=ACCOUNT_LEASE if cluster else TRADING_LEASE,
+            )
+        if lease is not None and not cluster:
+            # One process trades per database: before anything else (the paper account, the feed).
+            try:
+                await lease.take()
+            except LeaseRefused as exc:
+                raise StartupError(str(exc)) from None
+            opened.push_async_callback(lease.release)
         simulator: Simulator | None = None
-        if settings.mode is Mode.PAPER:
+        if settings.mode is Mode.PAPER and settings.sim_url:
+            rest_url = settings.sim_url.rstrip("/")
+            ws_url = (
+                "ws" + rest_url.removeprefix("http")
+                if settings.market_data is MarketData.SIM
+                else settings.coinbase_ws_url
+            )
+        elif settings.mode is Mode.PAPER:
             simulator = Simulator(
                 SimulatorConfig(
                     products=settings.products,
@@ -331,8 +421,23 @@ class Platform:
             rest_url, ws_url = settings.coinbase_rest_url, settings.coinbase_ws_url
         session = aiohttp.ClientSession()
         opened.push_async_callback(session.close)
+        shared_limits: dict[str, RateLimiter] = {}
+        if redis is not None:
+            # One Coinbase budget per account across the cluster's processes.
+            account = api_key.name if api_key is not None else "paper"
+            bucket = f"{settings.cluster_name}:rate:{hashlib.sha256(account.encode()).hexdigest()[:16]}"
+            for kind, limit in (("private", PRIVATE_PER_S), ("public", PUBLIC_PER_S)):
+                shared_limits[kind] = RedisRateLimiter(
+                    kind, limit, redis=redis, key=f"{bucket}:{kind}", clock=clock
+                )
         exchange = open_exchange(
-            CoinbaseVenue(rest_url, api_key=api_key, timeout=settings.exchange_timeout_s),
+            CoinbaseVenue(
+                rest_url,
+                api_key=api_key,
+                timeout=settings.exchange_timeout_s,
+                private_limiter=shared_limits.get("private"),
+                public_limiter=shared_limits.get("public"),
+            ),
             clock=clock,
             session=session,
         )
@@ -388,10 +493,13 @@ class Platform:
             balances=LiveBalances(lambda: balances.latest),
             fees=fees,
             clock=clock,
+            runs_bots=role in (Role.ALL, Role.WORKER),
         )
         figures = AccountFigures(
             bots=bots, balances=balances, latest=prices.latest, products=settings.products
         )
+        # A cluster worker's reconciliation leaves the orders other live workers follow to them.
+        followed_elsewhere = FollowedElsewhere(clock, settings.order_unknown_grace_s + 30.0)
         reconciler = Reconciler(
             store=store,
             exchange=exchange,
@@ -400,6 +508,7 @@ class Platform:
             in_flight=order_path.in_flight,
             clock=clock,
             unknown_grace_s=settings.order_unknown_grace_s,
+            followed_elsewhere=followed_elsewhere if role is Role.WORKER else None,
         )
         trading = TradingDesk(
             store=store,
@@ -458,6 +567,22 @@ class Platform:
             on_user_gap=lambda reason: reconciler.run_once(),
             recorder=recorder,
         )
+        ownership: BotOwnership | None = None
+        if role is Role.WORKER:
+            ownership = BotOwnership(
+                store=store,
+                clock=clock,
+                fencing=fencing,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                running_bots=lambda: running_bot_ids(store),
+                adopt=lambda bot_id: adopt_bot(bots, store, bot_id),
+                drop=lambda bot_id: drop_bot(bots, bot_id),
+                reading=WorkerRate(prices, evaluator, clock).reading,
+                renew_every=settings.bot_lease_renew_s,
+                stale_after=settings.bot_lease_stale_s,
+                followed_elsewhere=followed_elsewhere,
+            )
         return cls(
             settings=settings,
             clock=clock,
@@ -479,11 +604,18 @@ class Platform:
             candles=candles,
             bot_errors=bot_errors,
             recorder=recorder,
+            role=role,
+            redis=redis,
+            cluster_bus=cluster_bus,
+            ownership=ownership,
         )
 
     # --- start-up --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.role is not Role.ALL:
+            await self._start_cluster_role()
+            return
         settings = self.settings
         # Risk state back, downtime reconciled, before the bots replay their fills.
         await self.trading.recover()
@@ -495,7 +627,9 @@ class Platform:
             await self._first_live_start()
         elif settings.demo_bots:
             await self._create_demo_bots()
-        self._spawn(lambda: self.lease.run(self.order_path.suspend), "lease")
+        lease = self.lease
+        assert lease is not None  # `streambot run` holds the database's lease
+        self._spawn(lambda: lease.run(self.order_path.suspend), "lease")
         self._spawn(self._record_bot_errors, "bot-errors")
         self._spawn(self.evaluator.run, "evaluator")
         self._spawn(lambda: self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
@@ -525,6 +659,161 @@ class Platform:
             len(await self.bots.list()),
             self.store.url,
         )
+
+    # --- a role of the cluster ---------------------------------------------------------------
+
+    async def _start_cluster_role(self) -> None:
+        """``streambot feed | worker | api``: the same parts as ``run``, a share of the work each."""
+        settings, role = self.settings, self.role
+        cluster_bus = self.cluster_bus
+        assert cluster_bus is not None
+        self._spawn(cluster_bus.run, "redis-streams")
+        if role is Role.FEED:
+            if self.recorder is not None:
+                self.recorder.start()
+            self._spawn(self.feed.run, "feed")
+        else:
+            await self.trading.risk.load()
+            await self.trading.holds.load()
+            await self.bots.load(activate=False)
+            # The feed's state as the feed process reports it (health, alerts, entries' guard).
+            cluster_bus.subscribe(FeedStateChanged, lambda event: self.feed.mirror(event.state))
+            # Fills another process booked: positions read again from the store.
+            booked: asyncio.Queue[TradeBooked] = asyncio.Queue()
+            cluster_bus.remote.subscribe(TradeBooked, booked.put_nowait)
+            self._spawn(lambda: self._rebook(booked), "rebook")
+            # The kill switch, HALTED, a hold set in another process: read from the store at once.
+            risk_changed = asyncio.Event()
+            for kind in _RISK_EVENTS:
+                self.bus.subscribe(kind, lambda event: risk_changed.set())
+            self._spawn(lambda: self._follow_risk(risk_changed), "risk-sync")
+        if role is Role.WORKER:
+            ownership = self.ownership
+            assert ownership is not None
+            bots_changed: asyncio.Queue[Event] = asyncio.Queue()
+            for kind in _BOT_EVENTS:
+                self.bus.subscribe(kind, bots_changed.put_nowait)
+            self._spawn(self._record_bot_errors, "bot-errors")
+            self._spawn(ownership.run, "bot-leases")
+            self._spawn(lambda: self._follow_bots(bots_changed, ownership), "bot-changes")
+            self._spawn(self.evaluator.run, "evaluator")
+            self._spawn(lambda: self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
+            self._spawn(self._follow_redis_link, "redis-link")
+            self._spawn(self._account_duties, "account-duties")
+            self._spawn(self.bots.fees.run, "fee-tier")
+        if role is Role.API:
+            bot_events: asyncio.Queue[Event] = asyncio.Queue()
+            for kind in _BOT_EVENTS:
+                self.bus.subscribe(kind, bot_events.put_nowait)
+            self._spawn(lambda: self._refresh_bots(bot_events), "bot-records")
+            self._spawn(self.events.run, "live-push")
+            self._spawn(self.candles.run, "chart-candles")
+            self._spawn(self.alerts.run, "alerts")
+            await self.backtests.load()
+            self._spawn(self.backtests.run, "backtests")
+            if self.telegram is not None:
+                self._spawn(self.telegram.run, "telegram")
+        self._spawn(self._log_summary, "summary")
+        log.info(
+            "✅ streambot %s started: mode=%s products=%d cluster=%s store=%s",
+            role.value,
+            settings.mode.value,
+            len(settings.products),
+            settings.cluster_name,
+            self.store.url,
+        )
+
+    async def _follow_risk(self, changed: asyncio.Event) -> None:
+        """Another process changed the account's risk state: read it again (and every few seconds
+        anyway); a kill switch turned on cancels this process's open orders too."""
+        risk = self.trading.risk
+        while True:
+            await wait_or_sleep(changed, self.clock, 5.0)
+            changed.clear()
+            before = {s.key: s.kill_switch for s in risk.scopes()}
+            await risk.load()
+            await self.trading.holds.load()
+            if self.role is Role.WORKER:
+                for state in risk.scopes():
+                    if state.kill_switch and not before.get(state.key, False):
+                        await self.trading.kill_switch.cancel_open(state.bot_id)
+
+    async def _follow_bots(self, changes: asyncio.Queue[Event], ownership: BotOwnership) -> None:
+        """A bot was created, edited, started or stopped (here or in the API process): an owned
+        bot that was edited runs on its new record; the leases are evened out at once."""
+        while True:
+            event = await changes.get()
+            bot_id = getattr(event, "bot_id", None)
+            owned = bot_id is not None and ownership.fencing.get(bot_id) is not None
+            if isinstance(event, BotStateChanged) and event.state is not BotState.RUNNING and owned:
+                # Stopped elsewhere: no further decision here; the round gives the lease back.
+                assert bot_id is not None
+                self.bots.drop(bot_id)
+            elif isinstance(event, BotUpdated) and bot_id is not None and owned:
+                await self.bots.reload(bot_id)
+            elif bot_id is not None and ownership.fencing.get(bot_id) is None:
+                await self.bots.refresh(bot_id)
+            ownership.wake()
+
+    async def _rebook(self, booked: asyncio.Queue[TradeBooked]) -> None:
+        """The API shows every bot's position; a worker keeps those of its own bots, and every
+        bot's while it holds the account's duties (equity, daily loss and drawdown add them up)."""
+        while True:
+            bot_id = (await booked.get()).trade.bot_id
+            ownership, lease = self.ownership, self.lease
+            if self.bots.runtime(bot_id) is not None:
+                continue  # it runs here: this process's settlement books its fills
+            if (
+                ownership is None
+                or ownership.fencing.get(bot_id) is not None
+                or (lease is not None and lease.held)
+            ):
+                await self.bots.rebook(bot_id)
+
+    async def _refresh_bots(self, changes: asyncio.Queue[Event]) -> None:
+        """The API process: a worker changed a bot's record (an error, say): show it as stored."""
+        while True:
+            event = await changes.get()
+            bot_id = getattr(event, "bot_id", None)
+            if bot_id is not None:
+                await self.bots.refresh(bot_id)
+
+    async def _follow_redis_link(self) -> None:
+        """A worker cut off from Redis hears no ticks and no kill switch: it places nothing."""
+        cluster_bus = self.cluster_bus
+        assert cluster_bus is not None
+        while True:
+            await self.clock.sleep(0.1)
+            if not cluster_bus.connected and not self.order_path.suspended:
+                self.order_path.suspend("Redis is not reachable")
+                log.error("⛔ Redis is not reachable: this worker places no orders until it is")
+            elif cluster_bus.connected and self.order_path.suspended == "Redis is not reachable":
+                self.order_path.resume()
+                log.info("▶️ Redis reachable again: this worker places orders again")
+
+    async def _account_duties(self) -> None:
+        """Reconciliation, the sweep, the balance check and the equity watch run once per account:
+        on the worker holding the account lease; the others wait to take it over."""
+        lease = self.lease
+        assert lease is not None
+        while True:
+            try:
+                await lease.take()
+            except LeaseRefused:
+                await self.clock.sleep(self.settings.lease_renew_s)
+                continue
+            log.info("🧾 This worker reconciles the account")
+            for record in await self.bots.list():  # the figures add up every bot's position
+                await self.bots.rebook(record.id)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    renewing = group.create_task(lease.run(lambda reason: None))
+                    duties = [group.create_task(factory()) for factory, _ in self.trading.background()]
+                    await renewing  # returns once the lease is lost
+                    for task in duties:
+                        task.cancel()
+            finally:
+                await lease.release()
 
     async def start_feed(self) -> None:
         """Resume the market-data stream after ``stop_feed``."""
@@ -650,6 +939,9 @@ class Platform:
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)
         await self.supervisor.stop()
+        if self.ownership is not None:
+            # Released, not left to go stale: the other workers take the bots over at once.
+            await self.ownership.leave()
         await self.backtests.close()
         await self.order_path.close()
         while not self._bot_errors.empty():
@@ -658,9 +950,49 @@ class Platform:
         await self._session.close()
         if self.simulator is not None:
             await self.simulator.stop()
-        await self.lease.release()
+        if self.lease is not None:
+            await self.lease.release()
+        if self.cluster_bus is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.cluster_bus.flush(), 2.0)
+        if self._redis is not None:
+            await self._redis.aclose()
         await self.store.close()
         log.info("✅ streambot stopped")
+
+
+async def running_bot_ids(store: Store) -> list[BotId]:
+    return [record.id for record in await store.list_bots() if record.state is BotState.RUNNING]
+
+
+async def adopt_bot(bots: BotManager, store: Store, bot_id: BotId) -> bool:
+    """Run a bot this worker leased, once no order of it is unsettled (its previous owner's, or
+    one reconciliation resolves after that owner died): its position is read from the fills then."""
+    if any(order.bot_id == bot_id for order in await store.unresolved_orders()):
+        return False
+    await bots.adopt(bot_id)
+    return True
+
+
+async def drop_bot(bots: BotManager, bot_id: BotId) -> None:
+    bots.drop(bot_id)
+
+
+class WorkerRate:
+    """A worker's ticks per second since the last heartbeat and its tick→decision p99."""
+
+    def __init__(self, prices: PriceBoard, evaluator: StreamingEvaluator, clock: Clock) -> None:
+        self._prices = prices
+        self._evaluator = evaluator
+        self._clock = clock
+        self._ticks = prices.ticks_published
+        self._at = clock.monotonic()
+
+    def reading(self) -> WorkerReading:
+        now, ticks = self._clock.monotonic(), self._prices.ticks_published
+        rate = (ticks - self._ticks) / (now - self._at) if now > self._at else 0.0
+        self._ticks, self._at = ticks, now
+        return WorkerReading(rate, float(self._evaluator.tick_to_decision.summary()["p99_us"]))
 
 
 async def check_live_key(rest_url: str, api_key: ApiKey, clock: Clock) -> None:

@@ -105,8 +105,12 @@ class BotManager:
         history: CandleHistory,
         fees: FeeRates,
         clock: Clock,
+        runs_bots: bool = True,
     ) -> None:
         self._store = store
+        # False in a cluster's API process: it keeps the records (start, stop, edit) and the
+        # workers run the bots; a start there only checks that the strategy builds.
+        self._runs_bots = runs_bots
         self.fees = fees
         self._clock = clock
         self._history = history
@@ -159,16 +163,79 @@ class BotManager:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def load(self) -> None:
-        """At start-up: every bot, its position rebuilt from its fills, the running ones resumed."""
+    async def load(self, *, activate: bool = True) -> None:
+        """At start-up: every bot, its position rebuilt from its fills, the running ones resumed
+        (unless ``activate`` is False: a cluster worker runs only the bots it owns, ``adopt``)."""
         self._records = {record.id: record for record in await self._store.list_bots()}
         for record in tuple(self._records.values()):
-            ctx = self._context(record)
-            # The same booking as a fill that lands live, replayed in trade order.
-            for fill in sorted(await self._store.fills_for_bot(record.id), key=lambda f: f.trade_time):
-                ctx.record_fill(fill)
-            if record.state is BotState.RUNNING:
+            await self._replay_fills(self._context(record))
+            if activate and record.state is BotState.RUNNING:
                 await self._activate(record)
+
+    async def _replay_fills(self, ctx: BotContext) -> None:
+        # The same booking as a fill that lands live, replayed in trade order.
+        for fill in sorted(await self._store.fills_for_bot(ctx.bot_id), key=lambda f: f.trade_time):
+            ctx.record_fill(fill)
+
+    async def adopt(self, bot_id: BotId) -> BotRecord | None:
+        """A cluster worker takes the bot over: its record and position read afresh from the store
+        (another worker traded it until now), then it runs here if it is running."""
+        record = next((r for r in await self._store.list_bots() if r.id == bot_id), None)
+        if record is None:
+            self.forget(bot_id)
+            return None
+        self._retire(bot_id)
+        self._records[bot_id] = record
+        self._contexts.pop(bot_id, None)
+        await self._replay_fills(self._context(record))
+        if record.state is BotState.RUNNING:
+            return await self._activate(record)
+        return record
+
+    async def reload(self, bot_id: BotId) -> None:
+        """A bot running here was edited in another process: its new record takes effect at once,
+        on the same context (an order of it under way books its fill there)."""
+        record = next((r for r in await self._store.list_bots() if r.id == bot_id), None)
+        if record is None:
+            self.forget(bot_id)
+            return
+        self._records[bot_id] = record
+        if record.state is BotState.RUNNING and self._evaluator.get(bot_id) is not None:
+            await self._activate(record)
+
+    def drop(self, bot_id: BotId) -> None:
+        """A cluster worker gives the bot up: it stops running here (its record stays)."""
+        self._retire(bot_id)
+
+    async def refresh(self, bot_id: BotId) -> None:
+        """Read the bot's record again: another process of the cluster changed it."""
+        record = next((r for r in await self._store.list_bots() if r.id == bot_id), None)
+        if record is None:
+            self.forget(bot_id)
+        else:
+            self._records[bot_id] = record
+            self._context(record)
+
+    async def rebook(self, bot_id: BotId) -> None:
+        """Rebuild the bot's position from its stored fills: another process of the cluster booked
+        one (reconciliation on the worker holding the account's duties; the API shows positions)."""
+        if bot_id not in self._contexts:
+            return
+        fills = sorted(await self._store.fills_for_bot(bot_id), key=lambda f: f.trade_time)
+        ctx = self._contexts.get(bot_id)
+        if ctx is None:
+            return
+        # From here on without a pause: no fill booked meanwhile can fall between reset and replay.
+        ctx.position = Position()
+        ctx.recent_fills.clear()
+        ctx.last_fill_price = 0.0
+        for fill in fills:
+            ctx.record_fill(fill)
+
+    def forget(self, bot_id: BotId) -> None:
+        self._retire(bot_id)
+        self._records.pop(bot_id, None)
+        self._contexts.pop(bot_id, None)
 
     async def create(
         self, *, name: str, strategy: str, product_id: str, params: Mapping[str, Any] | None, budget: Decimal
@@ -340,6 +407,9 @@ class BotManager:
             return await self._fail(record, f"cannot build strategy: {exc}")
         ctx = self._context(record)
         ctx.budget, ctx.params = record.budget, params
+        if not self._runs_bots:
+            close_strategy(strategy)  # it builds; a worker runs it
+            return record
         try:
             await self._warm_up(record, strategy, ctx)
         except Exception as exc:

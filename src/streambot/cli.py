@@ -17,7 +17,7 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from streambot.config import Mode, Settings
+from streambot.config import Mode, Role, Settings
 from streambot.observability import logging as streambot_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming trading bots for Coinbase.")
@@ -92,6 +92,114 @@ async def _run(settings: Settings) -> None:
             if pid_file.read_text().split()[0] == str(os.getpid()):
                 pid_file.unlink()
         await platform.stop()
+
+
+# --- the cluster (issue 18): one role per process, or the whole topology on one machine ---
+
+
+def _serve_role(role_name: str) -> None:
+    role = Role(role_name)
+    settings = load_settings()
+    problem = settings.cluster_problem()
+    if problem is not None:
+        _fail(problem)
+    # Several processes share the data dir: each logs to the console (a service manager keeps it).
+    streambot_logging.configure(settings.log_level, settings.log_format)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_role(settings, role))
+
+
+async def _run_role(settings: Settings, role: Role) -> None:
+    from streambot.api.server import start_api
+    from streambot.app import Platform, StartupError
+
+    try:
+        platform = await Platform.open(settings, role=role)
+    except (StartupError, OSError) as exc:
+        _fail(str(exc))
+    try:
+        try:
+            await platform.start()
+        except (StartupError, OSError) as exc:
+            _fail(str(exc))
+        if role is Role.API:
+            try:
+                api = await start_api(platform, settings.host, settings.port)
+            except OSError as exc:
+                _fail(str(exc))
+            print(f"\n  streambot api ({settings.mode.value} mode, cluster {settings.cluster_name})")
+            print(f"  Dashboard: {api.url}/?token={platform.api_token}")
+            print(
+                f"  API:       {api.url}/api/v1  (Authorization: Bearer {platform.api_token})\n", flush=True
+            )
+            await api.task
+        else:
+            await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
+    finally:
+        await platform.stop()
+
+
+@cli.command()
+def feed() -> None:
+    """Cluster role: hold the market-data WebSocket and publish ticks to Redis Streams."""
+    _serve_role("feed")
+
+
+@cli.command()
+def worker() -> None:
+    """Cluster role: evaluate the bots this worker leases and place their orders (run N of them)."""
+    _serve_role("worker")
+
+
+@cli.command()
+def api() -> None:
+    """Cluster role: serve REST, WebSockets and the dashboard from PostgreSQL and the event stream."""
+    _serve_role("api")
+
+
+@cli.command()
+def cluster(
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes to start")] = 2,
+) -> None:
+    """Start the whole cluster on this machine (simulator in paper mode, feed, workers, API) as child
+    processes of one process group; Ctrl-C or SIGTERM stops them all."""
+    from streambot.cluster.launcher import (
+        ChildSpec,
+        ClusterLauncher,
+        free_port,
+        streambot_command,
+        wait_for_port,
+    )
+    from streambot.config import MarketData
+
+    if workers < 1:
+        _fail("--workers must be at least 1")
+    settings = load_settings()
+    streambot_logging.configure(settings.log_level, settings.log_format)
+    launcher = ClusterLauncher(os.environ)
+    shared: dict[str, str] = {}
+    if settings.mode is Mode.PAPER and not settings.sim_url:
+        port = settings.sim_port or free_port()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        args = ["simulate", "--port", str(port), "--state", str(settings.data_dir / "paper_account.db")]
+        if settings.sim_seed is not None:
+            args += ["--seed", str(settings.sim_seed)]
+        launcher.spawn(ChildSpec("simulator", streambot_command(*args)))
+        if not wait_for_port(port, 30.0):
+            launcher.stop()
+            _fail(f"the simulator did not start on port {port}")
+        shared["STREAMBOT_SIM_URL"] = f"http://127.0.0.1:{port}"
+        if settings.market_data is not MarketData.SIM:
+            log.warning("⚠️ The cluster's simulator follows its own market, not Coinbase's prices")
+    problem = Settings(sim_url=shared.get("STREAMBOT_SIM_URL", settings.sim_url)).cluster_problem()
+    if problem is not None:
+        launcher.stop()
+        _fail(problem)
+    specs = [ChildSpec("feed", streambot_command("feed"), shared)]
+    specs += [ChildSpec(f"worker {n + 1}", streambot_command("worker"), shared) for n in range(workers)]
+    specs.append(ChildSpec("api", streambot_command("api"), shared))
+    raise typer.Exit(launcher.run(specs))
 
 
 @cli.command()
@@ -571,6 +679,7 @@ def _no_signal(*args: object) -> None:
 
 
 BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest", "optimize")
+BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest", "cluster")
 """What ``streambot bench`` measures, in the order it runs them."""
 
 
@@ -621,6 +730,8 @@ def bench(
             benchmarks("backtest").print_backtest_benchmarks()
         elif name == "optimize":
             benchmarks("optimize").print_optimize_benchmarks()
+        elif name == "cluster":
+            benchmarks("cluster").print_cluster_benchmarks()
 
 
 def _benchmarks() -> Callable[[str], ModuleType]:

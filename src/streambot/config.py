@@ -28,6 +28,15 @@ class MarketData(StrEnum):
     COINBASE = "coinbase"
 
 
+class Role(StrEnum):
+    """Which parts a process runs: all of them (``streambot run``), or one role of a cluster."""
+
+    ALL = "all"
+    FEED = "feed"  # the one market-data WebSocket; ticks and feed events to Redis
+    WORKER = "worker"  # evaluator and order path for the bots it owns (bot leases)
+    API = "api"  # REST, WebSockets and the dashboard, from PostgreSQL and the event stream
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STREAMBOT_", extra="ignore", frozen=True)
 
@@ -129,6 +138,18 @@ class Settings(BaseSettings):
     alert_trades_telegram: bool = False  # also send fills to Telegram
     alert_check_interval_s: float = Field(default=5.0, gt=0)
     alert_min_cache_lookups: int = Field(default=20, ge=1)  # before judging the cache hit rate
+    # --- the cluster: streambot feed | worker | api | cluster (cluster/) ---
+    redis_url: str = ""  # redis://host:6379/0: the streams between the roles; the roles need it
+    # Prefix of the cluster's Redis keys: two clusters on one Redis keep apart by it.
+    cluster_name: str = Field(default="streambot", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    # Paper mode against a simulator already running (the one `streambot cluster` starts), e.g.
+    # http://127.0.0.1:8765; empty: the process starts its own, as `streambot run` does.
+    sim_url: str = ""
+    # A worker renews its bots' leases this often; a bot whose lease is this stale moves.
+    bot_lease_renew_s: float = Field(default=1.0, gt=0)
+    bot_lease_stale_s: float = Field(default=5.0, gt=0)
+    # A worker that has not heard from Redis for this long stops placing orders until it does.
+    redis_lost_s: float = Field(default=2.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -205,6 +226,21 @@ class Settings(BaseSettings):
                 "explicitly before exposing the API"
             )
         return self
+
+    def cluster_problem(self) -> str | None:
+        """Why the cluster's roles cannot run on these settings (one sentence), or None."""
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            return "the cluster's roles need STREAMBOT_REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
+        if not self.database_url.startswith("postgresql"):
+            return (
+                "the cluster's roles share one PostgreSQL database: set STREAMBOT_DATABASE_URL "
+                "(e.g. postgresql+asyncpg://user:password@127.0.0.1:5432/streambot)"
+            )
+        if self.bot_lease_stale_s <= self.bot_lease_renew_s:
+            return "STREAMBOT_BOT_LEASE_STALE_S must be longer than STREAMBOT_BOT_LEASE_RENEW_S"
+        if self.mode is Mode.PAPER and not self.sim_url:
+            return "paper mode in a cluster trades on one shared simulator: set STREAMBOT_SIM_URL"
+        return None
 
     @property
     def is_loopback_bind(self) -> bool:

@@ -479,3 +479,58 @@ def evolve(record: _Record, /, **changes: Any) -> _Record:
     for name in names:
         setter(copy, name, changes[name] if name in changes else getattr(record, name))
     return copy
+
+
+class FencingTokens:
+    """The bots this process owns in a cluster and the fencing token of each lease.
+
+    The ownership loop (``cluster/ownership.py``) sets a token when it takes a bot's lease and
+    drops it when the lease is lost; the store checks it in the transaction that stores an order
+    intent, so a worker whose lease was taken over cannot store (and so cannot place) an order.
+    """
+
+    __slots__ = ("_tokens", "worker_id")
+
+    def __init__(self, worker_id: str) -> None:
+        self.worker_id = worker_id
+        self._tokens: dict[BotId, int] = {}
+
+    def get(self, bot_id: BotId) -> int | None:
+        return self._tokens.get(bot_id)
+
+    def set(self, bot_id: BotId, token: int) -> None:
+        self._tokens[bot_id] = token
+
+    def drop(self, bot_id: BotId) -> None:
+        self._tokens.pop(bot_id, None)
+
+    def clear(self) -> None:
+        self._tokens.clear()
+
+    def owned(self) -> list[BotId]:
+        return sorted(self._tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class BotLease:
+    """Which worker owns a bot; ``worker_id`` is empty once released. ``token`` only ever grows."""
+
+    bot_id: BotId
+    worker_id: str
+    token: int
+    renewed_at: datetime
+    running: bool = False  # its worker runs it (and follows its orders)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterWorker:
+    """A worker process as its last heartbeat described it."""
+
+    worker_id: str
+    host: str
+    pid: int
+    started_at: datetime
+    last_seen: datetime
+    bots: list[BotId]
+    ticks_per_s: float
+    p99_us: float

@@ -63,6 +63,9 @@ ALLOWED: dict[str, frozenset[str] | AnythingBut] = {
     "optimize": FOUNDATION
     | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"}
     | {"backtest", "observability"},
+    # The cluster's infrastructure (Redis Streams bus, bot leases, shared rate limit): a bus and
+    # protocols of its own; app.py composes the roles from it and the engine's parts.
+    "cluster": FOUNDATION | {"bus", "observability", "venues.coinbase.rate_limit"},
     "api": AnythingBut(frozenset({"app", "cli"})),
     "app": AnythingBut(frozenset({"cli"})),
     "cli": AnythingBut(frozenset()),

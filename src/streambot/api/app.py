@@ -21,6 +21,7 @@ from streambot.api.routes import (
     accounts,
     backtests,
     bots,
+    cluster,
     feed,
     health,
     legacy,
@@ -107,6 +108,7 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         metrics_summary,
         backtests,
         optimizations,
+        cluster,
     ):
         responses = LOOKED_UP if module in looked_up else GUARDED
         app.include_router(module.router, prefix=prefix, dependencies=protected, responses=responses)

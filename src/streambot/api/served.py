@@ -15,7 +15,7 @@ from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
 from streambot.bus import Bus, PriceBoard
 from streambot.clock import Clock
-from streambot.config import Settings
+from streambot.config import Role, Settings
 from streambot.evaluator import StreamingEvaluator
 from streambot.feed.client import FeedClient
 from streambot.observability.requests import RequestStats
@@ -42,6 +42,11 @@ class PlatformReport(Protocol):
 class ServedPlatform(Protocol):
     @property
     def settings(self) -> Settings: ...
+    @property
+    def role(self) -> Role:
+        """``all`` for ``streambot run``; a cluster's API process serves as ``api``."""
+        ...
+
     @property
     def clock(self) -> Clock: ...
     @property

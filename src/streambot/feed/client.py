@@ -162,6 +162,12 @@ class FeedClient:
     def heartbeat_gaps(self) -> int:
         return self._gaps.heartbeat_gaps
 
+    def mirror(self, state: FeedState) -> None:
+        """A cluster process without the WebSocket: the feed process's state, as its events tell
+        (``FeedStateChanged`` over Redis), for the status, the health check and the alerts."""
+        if not self._running:
+            self._machine.state = state
+
     def status(self) -> FeedStatus:
         poller = self._fallback.poller if self._fallback is not None else None
         age = self._watchdog.last_frame_age if self.messages_received else None

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from streambot.clock import Clock
+from streambot.domain import FencingTokens
+from streambot.store.bot_leases import BotLeaseRepository
 from streambot.store.bots import BotRepository
 from streambot.store.equity_snapshots import EquitySnapshotRepository
 from streambot.store.fills import FillRepository
@@ -56,15 +58,17 @@ class Store(
     RiskStateRepository,
     EquitySnapshotRepository,
     LeaseRepository,
+    BotLeaseRepository,
 ):
     """The platform's database. ``await open()`` before use, ``await close()`` when done.
 
     ``clock`` stamps the rows' own times (created_at, updated_at of bots and risk state).
     """
 
-    def __init__(self, url: str, *, clock: Clock) -> None:
+    def __init__(self, url: str, *, clock: Clock, fencing: FencingTokens | None = None) -> None:
         self._url: URL = make_url(url)
         self._clock = clock
+        self._fencing = fencing
         self._engine: AsyncEngine | None = None
 
     @property

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -294,3 +295,37 @@ class ProductHoldRow(Base):
     code: Mapped[str] = mapped_column(String(_ID_LENGTH))
     reason: Mapped[str] = mapped_column(Text)
     held_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class BotLeaseRow(Base):
+    """Which cluster worker owns a running bot; renewed every second or so by its owner.
+
+    ``token`` grows by one at every change of owner and is never reset (a released lease keeps
+    its row with an empty ``worker_id``): the intent insert compares it with the owner's, so a
+    worker that lost the lease cannot store an order.
+    """
+
+    __tablename__ = "bot_leases"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[str] = mapped_column(String(_ID_LENGTH))
+    token: Mapped[int] = mapped_column(BigInteger)
+    renewed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Its worker runs the bot (not waiting for an earlier owner's orders to settle): that worker
+    # follows the bot's orders itself, and the account's reconciliation leaves them to it.
+    running: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ClusterWorkerRow(Base):
+    """A cluster worker's heartbeat: who it is, the bots it owns and how fast it decides."""
+
+    __tablename__ = "cluster_workers"
+
+    worker_id: Mapped[str] = mapped_column(String(_ID_LENGTH), primary_key=True)
+    host: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    pid: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    bots: Mapped[list[int]] = mapped_column(JSON)
+    ticks_per_s: Mapped[float] = mapped_column(Float)
+    p99_us: Mapped[float] = mapped_column(Float)

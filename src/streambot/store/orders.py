@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from streambot.domain import BotId, ClientOrderId, OrderRecord, OrderStatus, Side
-from streambot.store.models import BotRow, OrderRow
+from streambot.domain import BotId, ClientOrderId, FencingTokens, OrderRecord, OrderStatus, Side
+from streambot.store.bot_leases import FencedOut
+from streambot.store.models import BotLeaseRow, BotRow, OrderRow
 from streambot.store.sql import SqlRepository, StoreError, check_changes, check_limit, columns
 
 
@@ -49,6 +51,7 @@ _ORDER_CHANGES = frozenset(
 )
 _SELECT_SEQ = f"SELECT order_seq FROM {BotRow.__tablename__} WHERE id = ?"
 _UPDATE_SEQ = f"UPDATE {BotRow.__tablename__} SET order_seq = ? WHERE id = ?"
+_SELECT_TOKEN = f"SELECT token FROM {BotLeaseRow.__tablename__} WHERE bot_id = ? AND worker_id = ?"
 _FINAL_STATUSES = tuple(status.value for status in OrderStatus if status.is_final)
 
 
@@ -96,6 +99,8 @@ class OrderRepository(SqlRepository):
         if self._writer is not None:
             return await self._writer.run(self._write_intent, bot_id, make)
         async with self._transaction() as session:
+            if self._fencing is not None:
+                await self._check_fence(session, bot_id, self._fencing)
             # One UPDATE ... RETURNING: the row lock (PostgreSQL) or the writer lock (SQLite) makes
             # reading and incrementing the counter one step, so concurrent intents never share it.
             counter = (
@@ -127,6 +132,12 @@ class OrderRepository(SqlRepository):
         seqs = self._order_seqs
         connection.execute("BEGIN IMMEDIATE")
         try:
+            fencing = self._fencing
+            if fencing is not None:
+                token = fencing.get(BotId(bot_id))
+                row = connection.execute(_SELECT_TOKEN, (bot_id, fencing.worker_id)).fetchone()
+                if token is None or row is None or int(row[0]) != token:
+                    raise FencedOut(bot_id, fencing.worker_id, token)
             seq = seqs.get(bot_id)
             if seq is None:
                 row = connection.execute(_SELECT_SEQ, (bot_id,)).fetchone()
@@ -147,6 +158,20 @@ class OrderRepository(SqlRepository):
             raise
         seqs[bot_id] = seq
         return order
+
+    @staticmethod
+    async def _check_fence(session: AsyncSession, bot_id: int, fencing: FencingTokens) -> None:
+        """In the intent's transaction: the bot's lease is still ours under our token. The row is
+        read ``FOR SHARE``, so a takeover (an UPDATE of it) waits until this intent is committed
+        and the new owner's reconciliation sees it."""
+        token = fencing.get(BotId(bot_id))
+        current = await session.scalar(
+            select(BotLeaseRow.token)
+            .where(BotLeaseRow.bot_id == bot_id, BotLeaseRow.worker_id == fencing.worker_id)
+            .with_for_update(read=True)
+        )
+        if token is None or current != token:
+            raise FencedOut(bot_id, fencing.worker_id, token)
 
     def _intent_insert(self, order: OrderRecord) -> tuple[str, list[Any]]:
         """The prepared INSERT for these columns and the order's values as the column types bind

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from streambot.clock import Clock
+from streambot.domain import FencingTokens
 from streambot.store.writer import SqliteWriter
 
 
@@ -39,6 +40,8 @@ class SqlRepository:
     _intent_inserts: dict[tuple[str, ...], tuple[str, list[Any]]]
     _order_seqs: dict[int, int]
     _clock: Clock
+    # A cluster worker's leases: an order intent of a bot it does not own is refused (FencedOut).
+    _fencing: FencingTokens | None = None
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:

@@ -214,6 +214,10 @@ class OrderPath:
         """Place no more orders from this process (another may be trading on its database)."""
         self.suspended = reason
 
+    def resume(self) -> None:
+        """Place orders again (a cluster worker that hears from Redis again)."""
+        self.suspended = ""
+
     def _explain_unknown(self, bot: BotRuntime, client_order_id: str, now: float) -> None:
         last = self._last_unknown_notice.get(bot.bot_id)
         if last is None or now - last >= _REPEAT_REJECTION_S:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -113,6 +113,7 @@ class Reconciler:
         clock: Clock,
         concurrency: int = 16,
         unknown_grace_s: float = UNKNOWN_GRACE_S,
+        followed_elsewhere: Callable[[OrderRecord], bool] | None = None,
     ) -> None:
         self._store = store
         self._exchange = exchange
@@ -120,6 +121,8 @@ class Reconciler:
         self._bots = bots
         # The order path's orders on their way out (a live view): not ours to settle yet.
         self._in_flight = in_flight
+        # A cluster: orders another live worker follows itself (it runs their bot): not ours either.
+        self._followed_elsewhere = followed_elsewhere
         self._clock = clock
         self._unknown_grace_s = unknown_grace_s
         self._limit = asyncio.Semaphore(concurrency)
@@ -133,8 +136,9 @@ class Reconciler:
             # Also after the read: an order committed while we read it may be on its way out now.
             busy |= set(self._in_flight)
             orders = []
+            elsewhere = self._followed_elsewhere
             for order in stored:
-                if order.client_order_id in busy:
+                if order.client_order_id in busy or (elsewhere is not None and elsewhere(order)):
                     report.skipped_in_flight += 1
                 else:
                     orders.append(order)

@@ -18,6 +18,7 @@ from streambot.clock import Clock
 from streambot.domain import FeeTier, Product, ProductId
 from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.keys import ApiKey
+from streambot.venues.coinbase.rate_limit import RateLimiter
 from streambot.venues.matcher.exchange import MatcherExchange
 
 
@@ -28,6 +29,10 @@ class CoinbaseVenue:
     rest_url: str
     api_key: ApiKey | None = field(default=None, repr=False)
     timeout: float = 10.0
+    # A cluster's processes share one budget per account (cluster/rate_bucket.py); None: the
+    # client's own in-process limiters.
+    private_limiter: RateLimiter | None = field(default=None, compare=False)
+    public_limiter: RateLimiter | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,8 @@ def open_exchange(
                 api_secret=key.secret if key is not None else None,
                 session=session,
                 timeout=venue.timeout,
+                private_limiter=venue.private_limiter,
+                public_limiter=venue.public_limiter,
             )
         case MatcherVenue():
             return MatcherExchange(

@@ -191,7 +191,7 @@ async def test_migration_creates_the_schema_and_reopening_is_a_no_op(database_ur
         assert await again.count_bots() == 1
     finally:
         await again.close()
-    assert await _scalar(database_url, "SELECT version_num FROM alembic_version") == "0003"
+    assert await _scalar(database_url, "SELECT version_num FROM alembic_version") == "0004"
     assert await _scalar(database_url, "SELECT count(*) FROM alembic_version") == 1
 
 

@@ -315,6 +315,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cluster
+         * @description Every worker seen lately: id, host, pid, alive, last_seen, bots, ticks/s and p99.
+         */
+        get: operations["cluster_api_v1_cluster_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -1295,6 +1315,47 @@ export interface components {
             product_id: string;
             /** Status */
             status: string;
+        };
+        /** ClusterOut */
+        ClusterOut: {
+            /**
+             * Role
+             * @description This process's role: all (streambot run), api, worker or feed
+             */
+            role: string;
+            /** Workers */
+            workers: components["schemas"]["ClusterWorkerOut"][];
+        };
+        /** ClusterWorkerOut */
+        ClusterWorkerOut: {
+            /**
+             * Alive
+             * @description Heartbeat newer than STREAMBOT_BOT_LEASE_STALE_S
+             */
+            alive: boolean;
+            /**
+             * Bots
+             * @description Ids of the bots it owns
+             */
+            bots: number[];
+            /** Host */
+            host: string;
+            /** Id */
+            id: string;
+            /**
+             * Last Seen
+             * Format: date-time
+             */
+            last_seen: string;
+            /**
+             * P99 Us
+             * @description Tick→decision p99, microseconds
+             */
+            p99_us: number;
+            /** Pid */
+            pid: number;
+            /** Ticks Per S */
+            ticks_per_s: number;
         };
         /** EquityPointOut */
         EquityPointOut: {
@@ -3381,6 +3442,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many requests from this address, or locked out after wrong tokens (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    cluster_api_v1_cluster_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterOut"];
+                };
+            };
+            /** @description The Content-Length header is not a byte count */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description No token, or a wrong one (send `Authorization: Bearer <token>`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The request body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description Too many requests from this address, or locked out after wrong tokens (see Retry-After) */

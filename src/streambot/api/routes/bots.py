@@ -23,7 +23,7 @@ from streambot.api.schemas import (
     SignalOut,
 )
 from streambot.bots import BotError, BotManager
-from streambot.config import Mode
+from streambot.config import Mode, Role
 from streambot.domain import BotId, BotRecord, BotState, OrderRecord, to_decimal
 from streambot.exchange import ExchangeError
 from streambot.risk.base import RiskRejection
@@ -189,6 +189,8 @@ def _holding_text(bots: BotManager, bot_id: BotId, product_id: str) -> str:
 async def _close(p: Platform, bots: BotManager, record: BotRecord, *, wait: bool) -> OrderRecord:
     """Sell the bot's whole position through the order path; 409 when there is nothing to sell
     or an order of the bot is under way, 422 when a risk rule refuses the sell."""
+    if p.role is Role.API:
+        await _released_by_workers(p, record)
     if not bots.holding(record.id):
         held = _holding_text(bots, record.id, record.product_id)
         _conflict(
@@ -210,6 +212,36 @@ async def _close(p: Platform, bots: BotManager, record: BotRecord, *, wait: bool
             _conflict(f"bot {record.id}: {outcome.message}")
         raise unprocessable(("path", "bot_id"), f"the close was refused: {outcome.code}: {outcome.message}")
     return outcome
+
+
+async def _released_by_workers(p: Platform, record: BotRecord) -> None:
+    """A cluster's API process closes a bot only once no worker runs it, so two processes never
+    trade one bot: a stopped bot is let go within a lease round, and its last order settles; 409
+    while a worker still holds it or an order of it is under way."""
+    if (await p.bots.get(record.id)).state is BotState.RUNNING:
+        # A running bot is claimed by a worker any moment: only a stopped one stays let go.
+        _conflict(
+            f"bot {record.id} runs on the cluster's workers: stop it first, then close it "
+            "(the API process closes only bots no worker runs)"
+        )
+    clock = p.clock
+    deadline = clock.monotonic() + 2 * p.settings.bot_lease_renew_s + 1.0
+    while True:
+        holder = next(
+            (lease.worker_id for lease in await p.store.bot_leases() if lease.bot_id == record.id), ""
+        )
+        unsettled = [o.client_order_id for o in await p.store.unresolved_orders() if o.bot_id == record.id]
+        if not holder and not unsettled:
+            # Its last fills are booked: the position read from them is the one to sell.
+            await p.bots.rebook(record.id)
+            return
+        if clock.monotonic() >= deadline:
+            _conflict(
+                f"bot {record.id} is still held by cluster worker {holder}: close it again in a moment"
+                if holder
+                else f"bot {record.id}: its order {unsettled[0]} is not settled yet; close again once it is"
+            )
+        await clock.sleep(0.1)
 
 
 @router.post("/{bot_id}/close", status_code=status.HTTP_202_ACCEPTED)

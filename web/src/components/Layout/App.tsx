@@ -7,6 +7,7 @@ import { useDashboard } from "../../state/store";
 import { BacktestsPage } from "../Backtests/BacktestsPage";
 import { BotPage } from "../Bots/BotPage";
 import { BotsTable } from "../Bots/BotsTable";
+import { ClusterPanel } from "../Cluster/ClusterPanel";
 import { MetricsPanel } from "../Health/MetricsPanel";
 import { CandleChart } from "../Market/CandleChart";
 import { MarketTiles } from "../Market/MarketTiles";
@@ -59,6 +60,7 @@ function Home() {
         <div className="side">
           <RiskPanel />
           <MetricsPanel />
+          <ClusterPanel />
         </div>
       </div>
       <BotsTable />
