@@ -3,6 +3,7 @@
 import { useEffect, useState } from "react";
 import { api, type Schemas } from "../../api/client";
 import { formatUs } from "../../state/format";
+import { useDashboard } from "../../state/store";
 import { Panel } from "../ui/Panel";
 
 type Cluster = Schemas["ClusterOut"];
@@ -11,7 +12,11 @@ const REFRESH_MS = 3000;
 
 export function ClusterPanel() {
   const [cluster, setCluster] = useState<Cluster | null>(null);
+  // Only once signed in: a request before the client has its token answers 401, which signs the
+  // user out (the same wait as the Backtests and Optimize pages).
+  const signedIn = useDashboard((s) => s.signedIn);
   useEffect(() => {
+    if (!signedIn) return;
     let stopped = false;
     const load = async () => {
       try {
@@ -28,7 +33,7 @@ export function ClusterPanel() {
       stopped = true;
       clearInterval(timer);
     };
-  }, []);
+  }, [signedIn]);
   if (cluster === null || cluster.role !== "api") return null;
   return (
     <Panel title="Cluster" testId="cluster-panel">
