@@ -114,8 +114,10 @@ class Summary:
         feed_ok = feed_state in {"live", "polling"}
         store: dict[str, Any] = {"ok": True}
         try:
-            # A real round trip: a store that cannot answer must not be reported healthy.
-            await asyncio.wait_for(p.store.count_bots(), timeout=2.0)
+            # A real round trip: a store that cannot answer must not be reported healthy. Shielded:
+            # a probe that times out (or a status frame cancelled at shutdown) must not cancel the
+            # query itself, which would abandon its pooled connection instead of returning it.
+            await asyncio.wait_for(asyncio.shield(p.store.count_bots()), timeout=2.0)
         except Exception as exc:
             store = {"ok": False, "error": type(exc).__name__}
         breaker = p.exchange.breaker.state
