@@ -178,7 +178,6 @@ class OptimizationRuns:
                 trials=run.trials,
                 trials_target=run.trials_target,
                 best_value=run.best_value,
-                ts=self._clock.time(),
             )
         )
 

@@ -131,7 +131,8 @@ class Backtest:
         self.config = config
         self._tracked: list[_Tracked] = []
         self._by_product: dict[ProductId, list[_Tracked]] = {}
-        self._last: dict[ProductId, Ticker] = {}
+        # Each product's latest tick is the venue's (it keeps it for the book): read, not copied.
+        self._last: Mapping[ProductId, Ticker] = exchange.latest
         self.errors: list[tuple[str, str]] = []  # (bot name, why its strategy was stopped)
         # A trade booked since the last sample: equity is sampled at trades too, so the charts and
         # the drawdown see each fill's effect at its own time, not at the next grid point.
@@ -267,14 +268,12 @@ class Backtest:
         advance = self.clock.advance
         quote = self.exchange.quote
         evaluate = self.evaluator.evaluate
-        last = self._last
         sample_s = self.config.sample_s
         next_sample = start
         now = start
         count = self.ticks
         for at, tick in ticks:
             quote(tick)
-            last[tick.product_id] = tick
             if at > now:
                 now = at
                 advance(at - start)

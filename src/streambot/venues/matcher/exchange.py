@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import MappingProxyType
 
 from streambot.clock import Clock
 from streambot.domain import (
@@ -90,6 +91,7 @@ class MatcherExchange:
             now=clock.time(),
         )
         self._latest: dict[ProductId, Ticker] = {}
+        self._latest_view = MappingProxyType(self._latest)
         self._synced: dict[ProductId, Ticker] = {}
         # Products where orders rest in the book: only their quotes must reach it at once.
         self._working: set[ProductId] = set()
@@ -119,6 +121,11 @@ class MatcherExchange:
             self._clock.time(),
             last=_decimal(tick.price),
         )
+
+    @property
+    def latest(self) -> Mapping[ProductId, Ticker]:
+        """Each product's latest quote as fed (read-only view)."""
+        return self._latest_view
 
     @property
     def engine(self) -> MatchingEngine:
