@@ -678,8 +678,17 @@ def _no_signal(*args: object) -> None:
     """The bots of ``--apply`` are created stopped: no tick reaches them in this process."""
 
 
-BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest", "optimize")
-BENCH_SECTIONS = ("pipeline", "strategies", "feed", "api", "trading", "simulator", "backtest", "cluster")
+BENCH_SECTIONS = (
+    "pipeline",
+    "strategies",
+    "feed",
+    "api",
+    "trading",
+    "simulator",
+    "backtest",
+    "optimize",
+    "cluster",
+)
 """What ``streambot bench`` measures, in the order it runs them."""
 
 
