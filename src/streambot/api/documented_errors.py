@@ -39,3 +39,8 @@ GUARDED: dict[int | str, dict[str, Any]] = {**_GUARDED, **_WITH_BODY}
 ``include_router``."""
 LOOKED_UP: dict[int | str, dict[str, Any]] = {**GUARDED, **_NOT_FOUND}
 """The same, for the routers whose routes look something up by id or name (404)."""
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: _error("The request conflicts with the current state (the sentence says what to do instead)")
+}
+"""For the routes that refuse what the present state does not allow (409): pass as ``responses``
+to the route."""

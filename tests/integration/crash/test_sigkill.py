@@ -129,7 +129,12 @@ class Process:
     async def killed_itself(self, within: float = 60.0) -> None:
         """Wait for the fault hook's SIGKILL."""
         assert self.proc is not None
-        code = await asyncio.wait_for(self.proc.wait(), within)
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), within)
+        except TimeoutError:
+            raise AssertionError(
+                f"the fault hook did not kill streambot within {within}s: {self.log.read_text()[-4000:]}"
+            ) from None
         assert code == -signal.SIGKILL, f"exited with {code}, not by the fault hook's SIGKILL"
         self.proc = None
 

@@ -3037,6 +3037,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description The request conflicts with the current state (the sentence says what to do instead) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description The request body is larger than the configured limit */
             413: {
                 headers: {
@@ -3188,6 +3197,15 @@ export interface operations {
             };
             /** @description Nothing by that id or name */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The request conflicts with the current state (the sentence says what to do instead) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from streambot.api.budget import check_budget
 from streambot.api.chart_indicators import ChartIndicator, chart_indicators
 from streambot.api.deps import BotIdPath, Bots, PageLimit, PageOffset, Platform, not_found, platform_of
+from streambot.api.documented_errors import CONFLICT
 from streambot.api.errors import unprocessable
 from streambot.api.schemas import (
     BotCreate,
@@ -244,7 +245,7 @@ async def _released_by_workers(p: Platform, record: BotRecord) -> None:
         await clock.sleep(0.1)
 
 
-@router.post("/{bot_id}/close", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{bot_id}/close", status_code=status.HTTP_202_ACCEPTED, responses=CONFLICT)
 async def close_position(bot_id: BotIdPath, bots: Bots, p: Platform) -> CloseOut:
     """Market-sell the bot's whole position now (a force exit), through the order path and its
     risk rules for exits. 202 with the order's client_order_id once the order is stored; it is
@@ -264,7 +265,7 @@ async def close_position(bot_id: BotIdPath, bots: Bots, p: Platform) -> CloseOut
     )
 
 
-@router.delete("/{bot_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{bot_id}", status_code=status.HTTP_204_NO_CONTENT, responses=CONFLICT)
 async def delete_bot(
     bot_id: BotIdPath,
     bots: Bots,
