@@ -184,51 +184,63 @@ class ThresholdGroup(GroupStats):
         if self._dirty:
             self._refile()
         price = tick.price
-        out: list[tuple[_Entry, Signal]] = []
+        buy = sell = 0  # 1: every bot of the side (an absolute level); 2: the crossed levels
         keys = self._flat_keys
         if keys:
             if -keys[-1] < price:
                 self._lift(price)
             if self._buy_below is not None and price <= self._buy_below:
-                signal = Signal(
-                    Side.BUY, partial(buy_below_reason, price, self._buy_below), budget_pct=self._order_pct
-                )
-                out.extend((entry, signal) for level in self._flat.values() for entry in level)
-            elif self._buy_factor:
-                factor, flat = self._buy_factor, self._flat
-                for negated in keys:
-                    high = -negated
-                    if not price <= high * factor:
-                        break
-                    signal = Signal(Side.BUY, partial(dip_reason, price, high), budget_pct=self._order_pct)
-                    out.extend((entry, signal) for entry in flat[high])
+                buy = 1
+            elif self._buy_factor and price <= -keys[0] * self._buy_factor:
+                buy = 2
         keys = self._hold_keys
         if keys:
             if self._sell_above is not None and price >= self._sell_above:
-                signal = Signal(
-                    Side.SELL, partial(sell_above_reason, price, self._sell_above), budget_pct=WHOLE_POSITION
-                )
-                for level in self._hold.values():
-                    for entry in level:
-                        entry.high = price
-                        out.append((entry, signal))
+                sell = 1
             elif keys[0] <= price:
-                hold = self._hold
-                signal, signal_entry = _NO_SIGNAL, -1.0
-                for key in keys:
-                    if not key <= price:
-                        break
-                    for entry in hold[key]:
-                        entry.high = price
-                        fill_price = entry.ctx.last_fill_price
-                        if fill_price != signal_entry:  # bots of one level mostly share their entry
-                            signal_entry = fill_price
-                            signal = Signal(
-                                Side.SELL, partial(rise_reason, price, fill_price), budget_pct=WHOLE_POSITION
-                            )
-                        out.append((entry, signal))
-        if not out:
-            return
+                sell = 2
+        if buy or sell:  # most ticks cross nothing: they cost the comparisons above
+            self._decide_crossed(tick, buy, sell, decide)
+
+    def _decide_crossed(self, tick: Ticker, buy: int, sell: int, decide: Decide) -> None:
+        price = tick.price
+        out: list[tuple[_Entry, Signal]] = []
+        # Mode 1 is only ever chosen with the absolute level set.
+        buy_below, sell_above = self._buy_below or 0.0, self._sell_above or 0.0
+        if buy == 1:
+            signal = Signal(Side.BUY, partial(buy_below_reason, price, buy_below), budget_pct=self._order_pct)
+            out.extend((entry, signal) for level in self._flat.values() for entry in level)
+        elif buy == 2:
+            factor, flat = self._buy_factor, self._flat
+            for negated in self._flat_keys:
+                high = -negated
+                if not price <= high * factor:
+                    break
+                signal = Signal(Side.BUY, partial(dip_reason, price, high), budget_pct=self._order_pct)
+                out.extend((entry, signal) for entry in flat[high])
+        if sell == 1:
+            signal = Signal(
+                Side.SELL, partial(sell_above_reason, price, sell_above), budget_pct=WHOLE_POSITION
+            )
+            for level in self._hold.values():
+                for entry in level:
+                    entry.high = price
+                    out.append((entry, signal))
+        elif sell == 2:
+            hold = self._hold
+            signal, signal_entry = _NO_SIGNAL, -1.0
+            for key in self._hold_keys:
+                if not key <= price:
+                    break
+                for entry in hold[key]:
+                    entry.high = price
+                    fill_price = entry.ctx.last_fill_price
+                    if fill_price != signal_entry:  # bots of one level mostly share their entry
+                        signal_entry = fill_price
+                        signal = Signal(
+                            Side.SELL, partial(rise_reason, price, fill_price), budget_pct=WHOLE_POSITION
+                        )
+                    out.append((entry, signal))
         if len(out) > 1:
             out.sort(key=_by_seq)
         # Handed out after the scan: a fill booked at once (a watcher call) refiles its bot, and
