@@ -133,6 +133,7 @@ class StreamingEvaluator:
         self.ticks_evaluated = 0
         self.evaluations = 0
         self.signals = 0  # decisions handed on, since start
+        self._now: float | None = None  # the clock's time in this round of evaluation, once read
         # What groups hand their decisions to: they hand back the runtimes they were given.
         self._decide = cast(Decide, self._decided)
         self.errors = 0
@@ -219,6 +220,7 @@ class StreamingEvaluator:
         self.ticks_evaluated = ticks = self.ticks_evaluated + 1
         if stream is None:
             return 0
+        self._now = None
         self.hub.on_tick(tick)
         signals = self.signals
         if ticks % _SAMPLE_EVERY:
@@ -288,6 +290,7 @@ class StreamingEvaluator:
     def poll(self) -> int:
         """Evaluate every polled bot once on its product's latest price; returns the signals."""
         decisions = 0
+        self._now = None
         latest = self._prices.latest
         for bot in tuple(self._polled.values()):
             tick = latest.get(bot.product_id)
@@ -308,7 +311,11 @@ class StreamingEvaluator:
     def _decided(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
         self.signals += 1
         bot.last_signal = signal
-        bot.last_signal_at = self._clock.time()
+        # One clock read per round, not per decision: a burst of hundreds shares one instant.
+        now = self._now
+        if now is None:
+            now = self._now = self._clock.time()
+        bot.last_signal_at = now
         bot.signals += 1
         self._on_signal(bot, signal, tick)
 
