@@ -322,6 +322,9 @@ class CountingContext:
         self.reads = 0
         self.watcher: Any = None
 
+    def watch(self, watcher: Any) -> None:
+        self.watcher = watcher
+
     @property
     def holding(self) -> bool:
         self.reads += 1

@@ -121,7 +121,7 @@ class ThresholdGroup(GroupStats):
         self._entries[member] = entry
         self.size = len(self._entries)
         self._file(entry)
-        member.ctx.watcher = partial(self._dirty.__setitem__, entry, None)
+        member.ctx.watch(partial(self._dirty.__setitem__, entry, None))
 
     def remove(self, member: Member) -> None:
         entry = self._entries.pop(member, None)
@@ -134,7 +134,7 @@ class ThresholdGroup(GroupStats):
         ctx = member.ctx
         watcher = ctx.watcher
         if isinstance(watcher, partial) and watcher.args == (entry, None):
-            ctx.watcher = None
+            ctx.watch(None)
 
     def members(self) -> list[Member]:
         return list(self._entries)
