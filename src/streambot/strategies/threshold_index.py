@@ -69,7 +69,6 @@ _NO_SIGNAL = Signal(Side.SELL, "")
 class _Entry:
     member: Member
     ctx: BotContext
-    seq: int  # order of joining: decisions of one tick go out in it, as the plain loop's would
     high: float
     holding: bool = False
     key: float = 0.0  # where it is filed: its high while flat, its sell level while holding
@@ -89,7 +88,6 @@ class ThresholdGroup(GroupStats):
         "_order_pct",
         "_sell_above",
         "_sell_factor",
-        "_seq",
     )
 
     def __init__(self, params: _Levels) -> None:
@@ -103,7 +101,6 @@ class ThresholdGroup(GroupStats):
         # Bots whose position or entry changed since they were filed: filed again before the
         # next tick is scanned, once however many changes (a fill sets position and price).
         self._dirty: dict[_Entry, None] = {}
-        self._seq = 0
         # Flat bots by running high; the keys are the highs negated, ascending, so the lowest
         # high is last (lifted to the price with pop()) and the highest first (the first to buy).
         self._flat: dict[float, dict[_Entry, None]] = {}
@@ -116,8 +113,7 @@ class ThresholdGroup(GroupStats):
 
     def add(self, member: Member) -> None:
         strategy = cast(_Running, member.strategy)
-        self._seq += 1
-        entry = _Entry(member, member.ctx, self._seq, strategy.high)
+        entry = _Entry(member, member.ctx, strategy.high)
         self._entries[member] = entry
         self.size = len(self._entries)
         self._file(entry)
@@ -241,10 +237,10 @@ class ThresholdGroup(GroupStats):
                             Side.SELL, partial(rise_reason, price, fill_price), budget_pct=WHOLE_POSITION
                         )
                     out.append((entry, signal))
-        if len(out) > 1:
-            out.sort(key=_by_seq)
         # Handed out after the scan: a fill booked at once (a watcher call) refiles its bot, and
-        # must not move it under the loops above.
+        # must not move it under the loops above. In level order (the deepest dips, the lowest
+        # sell levels first), not sorted by bot: sorting a burst of hundreds cost more than
+        # deciding them, and each decision is its bot's own whatever the order.
         for entry, signal in out:
             decide(entry.member, signal, tick)
 
@@ -265,7 +261,3 @@ class ThresholdGroup(GroupStats):
             level.update(lifted)
             for entry in lifted:
                 entry.level = level
-
-
-def _by_seq(item: tuple[_Entry, Signal]) -> int:
-    return item[0].seq
