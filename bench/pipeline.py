@@ -24,7 +24,7 @@ from streambot.domain import BotId, Position, Side, Signal, Ticker, to_decimal
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.feed.parse import parse_frame
 from streambot.observability.latency import LatencyStats
-from streambot.strategies.base import BotContext
+from streambot.strategies.base import BotContext, Strategy
 from streambot.strategies.indicators.hub import IndicatorHub
 from streambot.strategies.registry import build
 
@@ -139,19 +139,50 @@ def measure_decode(frames: list[bytes], rounds: int = 7) -> DecodeFigures:
     return DecodeFigures(best_ours, best_plain)
 
 
-def _bots(count: int, hub: IndicatorHub) -> list[BotRuntime]:
-    """A realistic mix: threshold and EMA-crossover bots with varied parameters."""
+THRESHOLD_SETS = 7
+CROSSOVER_SETS = 15
+
+
+def _params(i: int) -> tuple[str, dict[str, float]]:
+    """Bot ``i``'s strategy and parameters: half threshold bots over 7 dips, half EMA crossovers
+    over 15 (fast, slow) pairs. As users run them, many bots share a set: 1,000 bots have 22."""
+    if i % 2 == 0:
+        return "threshold", {"buy_dip_pct": 0.05 + (i // 2 % THRESHOLD_SETS) * 0.01, "sell_rise_pct": 0.1}
+    pair = i // 2 % CROSSOVER_SETS
+    return "ema_crossover", {"fast": 5 + pair % 5, "slow": 20 + pair // 5 * 5}
+
+
+class _Alone:
+    """A bot's strategy with no group to join: every bot evaluated on every tick, as before
+    issue 16, for the reference figures of the same run."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Strategy) -> None:
+        self._inner = inner
+
+    def on_tick(self, tick: Ticker, ctx: BotContext) -> Signal | None:
+        return self._inner.on_tick(tick, ctx)
+
+
+def _bots(count: int, hub: IndicatorHub, *, grouped: bool = True) -> list[BotRuntime]:
+    """A realistic mix: threshold and EMA-crossover bots, many of them with the same parameters."""
     bots = []
     for i in range(count):
-        if i % 2 == 0:
-            name, params = "threshold", {"buy_dip_pct": 0.05 + (i % 7) * 0.01, "sell_rise_pct": 0.1}
-        else:
-            name, params = "ema_crossover", {"fast": 5 + i % 10, "slow": 20 + i % 15}
+        name, params = _params(i)
         ctx = BotContext(
             bot_id=BotId(i + 1), product_id=PRODUCT, budget=Decimal(1000), hub=hub, clock=SystemClock()
         )
-        bots.append(BotRuntime(BotId(i + 1), f"bench-{i}", name, build(name, params), ctx))
+        strategy = build(name, params)
+        bots.append(
+            BotRuntime(BotId(i + 1), f"bench-{i}", name, strategy if grouped else _Alone(strategy), ctx)
+        )
     return bots
+
+
+def param_sets(count: int) -> int:
+    """How many distinct (strategy, parameters) the first ``count`` bench bots run."""
+    return len({(name, tuple(sorted(params.items()))) for name, params in map(_params, range(count))})
 
 
 def _rss_mb() -> float:
@@ -173,12 +204,16 @@ class Result:
     tick_to_decision_us_p99: float
     ticks_per_s: float
     decisions: int
+    param_sets: int  # distinct (strategy, parameters) among the bots
     rss_start_mb: float
     rss_end_mb: float
     peak_rss_mb: float
+    # This thread's CPU time per tick (parse to decisions): what a tick costs however busy the
+    # machine is; the wall-clock figures above also hold the time other processes ran.
+    cpu_us_per_tick: float = 0.0
 
 
-def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
+def run_one(bots: int, ticks: int, frames: list[bytes] | None = None, *, grouped: bool = True) -> Result:
     frames = frames or ticker_frames(min(ticks, POOL))
     pool = len(frames)
 
@@ -202,7 +237,7 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
     evaluator = StreamingEvaluator(bus, fill_at_once, prices=board, clock=SystemClock())
     evaluator.tick_to_decision = LatencyStats(size=min(ticks, 1_000_000))
     # The evaluator's hub, as BotManager wires it live: the evaluator advances it once per tick.
-    for bot in _bots(bots, evaluator.hub):
+    for bot in _bots(bots, evaluator.hub, grouped=grouped):
         evaluator.add(bot)
     mailbox = bus.tick_mailbox("bench")
     record, publish, take, evaluate, clock = (
@@ -215,6 +250,7 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
 
     gc.collect()
     rss_start = _current_rss_mb()
+    cpu_started = time.thread_time_ns()
     started = clock()
     for i in range(ticks):
         for tick in parse_frame(frames[i % pool], clock()).tickers:
@@ -224,6 +260,7 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
         if pending is not None:
             evaluate(pending)
     elapsed = (clock() - started) / 1e9
+    cpu_us = (time.thread_time_ns() - cpu_started) / ticks / 1000
     gc.collect()
     # Before the percentiles: sorting a million samples leaves freed int objects in the
     # allocator's arenas, which would show as growth the platform never had.
@@ -238,10 +275,17 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None) -> Result:
         tick_to_decision_us_p99=round(latency.percentile_us(99), 3),
         ticks_per_s=round(ticks / elapsed),
         decisions=decisions,
+        param_sets=param_sets(bots),
         rss_start_mb=round(rss_start, 1),
         rss_end_mb=round(rss_end, 1),
         peak_rss_mb=round(_rss_mb(), 1),
+        cpu_us_per_tick=round(cpu_us, 3),
     )
+
+
+# Issue 16's figures before this work (mean, p99, in µs) and its targets, printed beside ours.
+ISSUE_BEFORE = {1: "4.2–4.4", 100: "46–50 / p99 153–180", 1000: "551–596 / p99 2,400–2,600"}
+TARGETS = {1: "≤ 2.5", 100: "≤ 20", 1000: "≤ 60 / p99 ≤ 500"}
 
 
 def run_benchmarks(*, bots: int | None, ticks: int, as_json: bool) -> None:
@@ -257,9 +301,14 @@ def run_benchmarks(*, bots: int | None, ticks: int, as_json: bool) -> None:
     )
     for column in (
         "bots",
+        "param sets",
         "decode µs",
         "tick→decision mean µs",
         "p99 µs",
+        "CPU µs/tick",
+        "every bot evaluated: mean / p99 µs, CPU",
+        "issue 16 before: mean / p99 µs",
+        "target µs",
         "ticks/s",
         "decisions",
         "RSS start→end MB",
@@ -267,18 +316,31 @@ def run_benchmarks(*, bots: int | None, ticks: int, as_json: bool) -> None:
         table.add_column(column, justify="right")
     console = Console()
     for count in [bots] if bots is not None else [1, 10, 100, 1000]:
-        result = run_one(count, ticks if count < 1000 else max(1, ticks // 10), frames)
+        count_ticks = ticks if count < 1000 else max(1, ticks // 10)
+        result = run_one(count, count_ticks, frames)
+        # The same bots, frames and fills with no groups, in the same run: the plain loop's cost.
+        plain = run_one(count, count_ticks, frames, grouped=False)
         table.add_row(
             str(result.bots),
+            str(result.param_sets),
             f"{result.decode_us:.2f}",
             f"{result.tick_to_decision_us_mean:.2f}",
             f"{result.tick_to_decision_us_p99:.2f}",
+            f"{result.cpu_us_per_tick:.2f}",
+            f"{plain.tick_to_decision_us_mean:.2f} / {plain.tick_to_decision_us_p99:.2f}, "
+            f"{plain.cpu_us_per_tick:.2f}",
+            ISSUE_BEFORE.get(count, ""),
+            TARGETS.get(count, ""),
             f"{result.ticks_per_s:,.0f}",
             f"{result.decisions:,}",
             f"{result.rss_start_mb:.0f} → {result.rss_end_mb:.0f}",
         )
     console.print(table)
     console.print(measure_decode(frames).line())
+    console.print(
+        "Bots of one parameter set on one product are one group: the set's reading once per tick, "
+        "threshold bots in price indexes (only crossed bots are visited), reasons written when read."
+    )
     console.print("Memory over 1,000,000 ticks: streambot bench --bots 10 --ticks 1000000 --json")
 
 

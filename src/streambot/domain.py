@@ -10,6 +10,7 @@ balances, budgets) is ``Decimal`` throughout.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -132,16 +133,47 @@ class Side(enum.StrEnum):
     SELL = "SELL"
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """A strategy's decision. Exactly one of quote_size / base_size / budget_pct is set."""
+class Signal(msgspec.Struct, frozen=True, gc=False):
+    """A strategy's decision. Exactly one of quote_size / base_size / budget_pct is set.
+
+    ``why`` is the reason as text, or a function that writes it: a burst of hundreds of decisions
+    on one tick then formats no text until something shows one (the order's record, the log, the
+    API). ``reason`` is the text either way, written once, on first read. A Struct, not a frozen
+    dataclass: built several times faster, and a strategy builds one per decision.
+    """
 
     side: Side
-    reason: str
+    why: str | Callable[[], str]
     quote_size: Decimal | None = None
     base_size: Decimal | None = None
     budget_pct: Decimal | None = None  # percent of the bot's budget (buys) or position (sells)
     limit_price: Decimal | None = None
+
+    @property
+    def reason(self) -> str:
+        why = self.why
+        if isinstance(why, str):
+            return why
+        text = why()
+        msgspec.structs.force_setattr(self, "why", text)  # the same text, kept: not a change
+        return text
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.side, self.reason, self.quote_size, self.base_size, self.budget_pct, self.limit_price)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Signal):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Signal(side={self.side!r}, reason={self.reason!r}, quote_size={self.quote_size!r}, "
+            f"base_size={self.base_size!r}, budget_pct={self.budget_pct!r}, limit_price={self.limit_price!r})"
+        )
 
 
 class OrderStatus(enum.StrEnum):

@@ -3,6 +3,10 @@
 The hot path here is synchronous on purpose: no await, no I/O, no INFO logging. A decision is
 handed to ``on_signal`` (the executor), which schedules the slow work elsewhere.
 
+Bots that share a strategy, its parameters and a product are evaluated as one group when the
+strategy offers one (``strategies.groups``): what is the same for all of them is worked out once,
+and each still gets its own decision on its own position.
+
 A bot whose streaming is switched off is evaluated by the polling loop instead: every few seconds
 on its product's latest price (the old system's "legacy" mode, kept as the fallback users know).
 """
@@ -11,14 +15,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import cast
 
 from streambot.bus import Bus, PriceBoard, TickMailbox
 from streambot.clock import Clock
 from streambot.domain import BotId, BotState, ProductId, Signal, Ticker
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, Strategy
+from streambot.strategies.groups import BotGroup, Decide, group_of
 from streambot.strategies.indicators.hub import IndicatorHub
 
 log = logging.getLogger(__name__)
@@ -27,9 +33,10 @@ _perf_ns = time.perf_counter_ns
 _SAMPLE_EVERY = 16
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class BotRuntime:
-    """A running bot in memory: its strategy instance, context and live figures."""
+    """A running bot in memory: its strategy instance, context and live figures. Equal only to
+    itself (a group files it by identity)."""
 
     bot_id: BotId
     name: str
@@ -39,7 +46,7 @@ class BotRuntime:
     state: BotState = BotState.RUNNING
     streaming: bool = True  # False: evaluated by the polling loop on the latest price
     error_reason: str = ""
-    evaluations: int = 0
+    solo_evaluations: int = 0  # evaluated on its own; a group counts its own ticks (``evaluations``)
     timed: int = 0  # evaluations whose duration was measured (a sample)
     eval_ns_total: int = 0
     last_eval_ns: int = 0
@@ -47,18 +54,53 @@ class BotRuntime:
     last_signal_at: float = 0.0  # UNIX seconds on the platform's clock
     signals: int = 0
     latency: LatencyStats = field(default_factory=lambda: LatencyStats(256))
+    # The group it is evaluated in, and the group's tick count when it joined.
+    group: BotGroup | None = field(default=None, repr=False)
+    joined_at: int = 0
 
     @property
     def product_id(self) -> ProductId:
         return self.ctx.product_id
 
     @property
+    def evaluations(self) -> int:
+        group = self.group
+        if group is None:
+            return self.solo_evaluations
+        return self.solo_evaluations + group.ticks - self.joined_at
+
+    @property
     def mean_eval_us(self) -> float:
+        group = self.group
+        if group is not None and group.timed:
+            # Its share of the group's evaluation: what it costs to have this bot in the group.
+            return group.eval_ns_total / group.timed / max(1, group.size) / 1000.0
         return self.eval_ns_total / self.timed / 1000.0 if self.timed else 0.0
+
+    def _leave_group(self) -> None:
+        group = self.group
+        if group is not None:
+            self.solo_evaluations += group.ticks - self.joined_at
+            self.group = None
 
 
 SignalHandler = Callable[[BotRuntime, Signal, Ticker], None]
 ErrorHandler = Callable[[BotRuntime, BaseException], None]
+
+
+@dataclass(slots=True)
+class _Stream:
+    """The running streaming bots of one product: those evaluated alone and the groups. Tuples
+    rebuilt when a bot comes or goes, so a tick iterates them as they are even while a failing
+    bot is taken out."""
+
+    alone: tuple[BotRuntime, ...] = ()
+    groups: tuple[BotGroup, ...] = ()
+    by_key: dict[Hashable, BotGroup] = field(default_factory=dict)
+    count: int = 0  # bots, alone and in groups
+
+    def __bool__(self) -> bool:
+        return self.count > 0
 
 
 class StreamingEvaluator:
@@ -71,6 +113,7 @@ class StreamingEvaluator:
         *,
         prices: PriceBoard,
         clock: Clock,
+        latency: LatencyStats | None = None,
     ) -> None:
         self._bus = bus
         self._prices = prices
@@ -80,15 +123,19 @@ class StreamingEvaluator:
         self.hub = hub if hub is not None else IndicatorHub()
         self._on_signal = on_signal
         self._on_error = on_error
-        # The running streaming bots of each product, as a tuple rebuilt when one comes or goes:
-        # a tick iterates it as it is, even while a failing bot is taken out of the index.
-        self._by_product: dict[ProductId, tuple[BotRuntime, ...]] = {}
+        self._by_product: dict[ProductId, _Stream] = {}
         self._bots: dict[BotId, BotRuntime] = {}
         self._polled: dict[BotId, BotRuntime] = {}
         self._mailbox: TickMailbox | None = None
-        self.tick_to_decision = LatencyStats()
+        # Tick received → decisions handed on, per tick. A replay passes one that records nothing
+        # (``NoLatency``): its ticks carry no receive time, so the figure would mean nothing.
+        self.tick_to_decision = latency if latency is not None else LatencyStats()
         self.ticks_evaluated = 0
         self.evaluations = 0
+        self.signals = 0  # decisions handed on, since start
+        self._now: float | None = None  # the clock's time in this round of evaluation, once read
+        # What groups hand their decisions to: they hand back the runtimes they were given.
+        self._decide = cast(Decide, self._decided)
         self.errors = 0
 
     # --- bots -------------------------------------------------------------------------------
@@ -123,59 +170,94 @@ class StreamingEvaluator:
         return bot
 
     def _index(self, bot: BotRuntime) -> None:
-        if bot.streaming:
-            self._by_product[bot.product_id] = (*self._by_product.get(bot.product_id, ()), bot)
-        else:
+        if not bot.streaming:
             self._polled[bot.bot_id] = bot
+            return
+        stream = self._by_product.get(bot.product_id)
+        if stream is None:
+            stream = self._by_product[bot.product_id] = _Stream()
+        stream.count += 1
+        grouping = group_of(bot.strategy)
+        if grouping is None:
+            stream.alone = (*stream.alone, bot)
+            return
+        strategy_key, new_group = grouping
+        # Identical bots share a group only on one product and one set of shared indicators.
+        key = (strategy_key, id(bot.ctx.hub))
+        group = stream.by_key.get(key)
+        if group is None:
+            group = stream.by_key[key] = new_group()
+            stream.groups = (*stream.groups, group)
+        group.add(bot)
+        bot.group, bot.joined_at = group, group.ticks
 
     def _unindex(self, bot: BotRuntime) -> None:
-        self._polled.pop(bot.bot_id, None)
-        bots = self._by_product.get(bot.product_id)
-        if bots and bot in bots:
-            rest = tuple(other for other in bots if other is not bot)
-            if rest:
-                self._by_product[bot.product_id] = rest
-            else:
-                del self._by_product[bot.product_id]
+        if self._polled.pop(bot.bot_id, None) is not None:
+            return
+        stream = self._by_product.get(bot.product_id)
+        if stream is None:
+            return
+        group = bot.group
+        if group is not None:
+            group.remove(bot)
+            bot._leave_group()
+            stream.count -= 1
+            if not group.size:
+                group.close()
+                stream.groups = tuple(other for other in stream.groups if other is not group)
+                stream.by_key = {key: other for key, other in stream.by_key.items() if other is not group}
+        elif bot in stream.alone:
+            stream.alone = tuple(other for other in stream.alone if other is not bot)
+            stream.count -= 1
+        if not stream.count:
+            del self._by_product[bot.product_id]
 
     # --- hot path ---------------------------------------------------------------------------
 
     def evaluate(self, tick: Ticker) -> int:
         """Run every running bot on ``tick``'s product; returns how many signals came out."""
-        bots = self._by_product.get(tick.product_id)
+        stream = self._by_product.get(tick.product_id)
         self.ticks_evaluated = ticks = self.ticks_evaluated + 1
-        if not bots:
+        if stream is None:
             return 0
+        self._now = None
         self.hub.on_tick(tick)
-        evaluated = len(bots)
+        signals = self.signals
         if ticks % _SAMPLE_EVERY:
-            decisions = 0
-            for bot in bots:
+            evaluated = len(stream.alone)
+            for bot in stream.alone:
                 try:
                     signal = bot.strategy.on_tick(tick, bot.ctx)
                 except Exception as exc:
                     self._fail(bot, exc)
                     evaluated -= 1
                     continue
-                bot.evaluations += 1
+                bot.solo_evaluations += 1
                 if signal is not None:
-                    decisions += 1
                     self._decided(bot, signal, tick)
+            decide = self._decide
+            for group in stream.groups:
+                try:
+                    group.on_tick(tick, decide)
+                except Exception as exc:
+                    self._fail_group(group, exc)
+                    continue
+                group.ticks += 1
+                evaluated += group.size
         else:
-            decisions, evaluated = self._evaluate_timed(tick, bots)
+            evaluated = self._evaluate_timed(tick, stream)
         self.evaluations += evaluated
         # A ring write: the figures over all samples are folded in when the ring fills. No
         # per-tick log line either, not even its level check: the counters above say as much.
         self.tick_to_decision.record(_perf_ns() - tick.received_ns)
-        return decisions
+        return self.signals - signals
 
-    def _evaluate_timed(self, tick: Ticker, bots: tuple[BotRuntime, ...]) -> tuple[int, int]:
-        """``evaluate``'s loop with each bot's evaluation timed. Two clock reads and a ring write
-        per bot: on one tick in _SAMPLE_EVERY it is plenty to show each bot's cost. Returns the
-        decisions and the bots evaluated without raising."""
-        decisions = 0
-        evaluated = len(bots)
-        for bot in bots:
+    def _evaluate_timed(self, tick: Ticker, stream: _Stream) -> int:
+        """``evaluate``'s loops with each bot's (or group's) evaluation timed. Two clock reads and
+        a ring write per bot: on one tick in _SAMPLE_EVERY it is plenty to show each bot's cost.
+        Returns the bots evaluated without raising."""
+        evaluated = len(stream.alone)
+        for bot in stream.alone:
             started = _perf_ns()
             try:
                 signal = bot.strategy.on_tick(tick, bot.ctx)
@@ -184,19 +266,31 @@ class StreamingEvaluator:
                 evaluated -= 1
                 continue
             finished = _perf_ns()
-            bot.evaluations += 1
+            bot.solo_evaluations += 1
             bot.timed += 1
             bot.eval_ns_total += finished - started
             bot.last_eval_ns = finished - started
             bot.latency.record(finished - tick.received_ns)
             if signal is not None:
-                decisions += 1
                 self._decided(bot, signal, tick)
-        return decisions, evaluated
+        decide = self._decide
+        for group in stream.groups:
+            started = _perf_ns()
+            try:
+                group.on_tick(tick, decide)
+            except Exception as exc:
+                self._fail_group(group, exc)
+                continue
+            group.ticks += 1
+            group.timed += 1
+            group.eval_ns_total += _perf_ns() - started  # decisions handed on included
+            evaluated += group.size
+        return evaluated
 
     def poll(self) -> int:
         """Evaluate every polled bot once on its product's latest price; returns the signals."""
         decisions = 0
+        self._now = None
         latest = self._prices.latest
         for bot in tuple(self._polled.values()):
             tick = latest.get(bot.product_id)
@@ -207,7 +301,7 @@ class StreamingEvaluator:
             except Exception as exc:
                 self._fail(bot, exc)
                 continue
-            bot.evaluations += 1
+            bot.solo_evaluations += 1
             self.evaluations += 1
             if signal is not None:
                 decisions += 1
@@ -215,10 +309,20 @@ class StreamingEvaluator:
         return decisions
 
     def _decided(self, bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
+        self.signals += 1
         bot.last_signal = signal
-        bot.last_signal_at = self._clock.time()
+        # One clock read per round, not per decision: a burst of hundreds shares one instant.
+        now = self._now
+        if now is None:
+            now = self._now = self._clock.time()
+        bot.last_signal_at = now
         bot.signals += 1
         self._on_signal(bot, signal, tick)
+
+    def _fail_group(self, group: BotGroup, exc: BaseException) -> None:
+        """What the group works out once is every member's: when it raises, each is out."""
+        for member in group.members():
+            self._fail(cast(BotRuntime, member), exc)
 
     def _fail(self, bot: BotRuntime, exc: BaseException) -> None:
         self.errors += 1

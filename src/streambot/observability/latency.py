@@ -102,6 +102,19 @@ class LatencyStats:
         }
 
 
+class NoLatency(LatencyStats):
+    """A recorder that keeps nothing: for a replay, whose ticks carry no receive time
+    (``received_ns`` is 0), so a tick-to-decision figure would mean nothing. Reads as empty."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+    def record(self, ns: int) -> None:
+        return None
+
+
 def _bucket_counts(samples: np.ndarray) -> np.ndarray:
     """How many samples have each bit length (0 for a sample ≤ 0)."""
     positive = np.clip(samples, 0, _EXACT_BITS).astype(np.float64)

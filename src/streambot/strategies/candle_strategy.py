@@ -99,6 +99,26 @@ class CandleStrategy(Generic[ParamsT]):
             return ""
         return f" on the {timeframe} close" if final else f" intra-candle ({timeframe}, may repaint)"
 
+    @property
+    def intra(self) -> bool:
+        """Whether it decides inside a forming candle (``act_on="tick"`` on candles)."""
+        return self._intra
+
+    def closed_bar(self, tick: Ticker, ctx: BotContext) -> float | None:
+        """Advance the product's series with ``tick`` (once per tick, whoever asks first) and
+        return the close of the bar that closed with it, if one did: the tick's price on the tick
+        timeframe. A group of identical bots decides on it once for all (not intra-candle)."""
+        series = self._series
+        if series is None:
+            series = self._bind(ctx)
+        if series.last_tick is not tick:
+            series.on_tick(tick)
+        frame = self._candles
+        if frame is None:
+            return tick.price
+        closed = frame.just_closed
+        return None if closed is None else closed.close
+
     # --- the Strategy protocol ----------------------------------------------------------------
 
     def on_tick(self, tick: Ticker, ctx: BotContext) -> Signal | None:

@@ -16,6 +16,7 @@ when flat and sells only when holding.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from decimal import Decimal
 from typing import ClassVar
 
@@ -25,6 +26,8 @@ from streambot.domain import Side, Signal
 from streambot.strategies.base import WHOLE_POSITION, BotContext, ChartLine, StrategySpec
 from streambot.strategies.candle_strategy import CandleParams, CandleStrategy
 from streambot.strategies.candles import BarTimeframe
+from streambot.strategies.crossover_group import CrossoverGroup
+from streambot.strategies.groups import BotGroup
 from streambot.strategies.indicators import StreamIndicator, ema
 from streambot.strategies.indicators.hub import Frame
 from streambot.strategies.search import search
@@ -107,20 +110,56 @@ class MovingAverageCrossover(CandleStrategy[CrossoverParams]):
             self._was_above = above
         if was_above is None or above == was_above:
             return None
-        params = self.params
         if above and not ctx.holding:
-            return Signal(
-                Side.BUY,
-                f"{self.kind}{params.fast} crossed above {self.kind}{params.slow}{self.when(final)}",
-                budget_pct=params.order_pct,
-            )
-        if not above and ctx.holding and params.sell_on_cross:
-            return Signal(
-                Side.SELL,
-                f"{self.kind}{params.fast} crossed below {self.kind}{params.slow}{self.when(final)}",
-                budget_pct=WHOLE_POSITION,
-            )
+            return self.buy_signal(final)
+        if not above and ctx.holding and self.params.sell_on_cross:
+            return self.sell_signal(final)
         return None
+
+    def cross(self, price: float) -> bool | None:
+        """A bar closed at ``price``: True when the fast average crossed above the slow one,
+        False when below, None for no cross. Commits the bar, as ``evaluate`` does on a close."""
+        fast, slow = self._fast.value, self._slow.value
+        if fast is None or slow is None:
+            return None
+        above = fast > slow
+        was_above = self._was_above
+        self._was_above = above
+        return None if was_above is None or above == was_above else above
+
+    def buy_signal(self, final: bool) -> Signal:
+        params = self.params
+        return Signal(
+            Side.BUY,
+            f"{self.kind}{params.fast} crossed above {self.kind}{params.slow}{self.when(final)}",
+            budget_pct=params.order_pct,
+        )
+
+    def sell_signal(self, final: bool) -> Signal:
+        params = self.params
+        return Signal(
+            Side.SELL,
+            f"{self.kind}{params.fast} crossed below {self.kind}{params.slow}{self.when(final)}",
+            budget_pct=WHOLE_POSITION,
+        )
+
+    # --- sharing: identical bots on one product are one group (``strategies.groups``) ----------
+
+    def group_key(self) -> Hashable | None:
+        # Intra-candle bots remember which candle they last traded in: that is each bot's own.
+        return None if self.intra else self.params
+
+    def new_group(self) -> BotGroup:
+        return CrossoverGroup(type(self)(self.params))
+
+    @property
+    def was_above(self) -> bool | None:
+        """Which average was above at the last closed bar; None before one was ready."""
+        return self._was_above
+
+    @was_above.setter
+    def was_above(self, value: bool | None) -> None:
+        self._was_above = value
 
 
 class EmaCrossover(MovingAverageCrossover):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import partial
 
 from streambot.domain import Position, Side, Signal, Ticker
 from streambot.strategies.base import (
@@ -29,6 +30,21 @@ from streambot.strategies.base import (
 from streambot.strategies.candles import Candle
 
 _INF = math.inf
+
+
+def _stop_loss_reason(price: float, entry: float) -> str:
+    return f"stop-loss: price {price:g} is {(1 - price / entry) * 100:.2f}% below entry {entry:g}"
+
+
+def _trailing_reason(price: float, high: float) -> str:
+    return (
+        f"trailing stop: price {price:g} is {(1 - price / high) * 100:.2f}% below "
+        f"the high {high:g} since entry"
+    )
+
+
+def _take_profit_reason(price: float, entry: float) -> str:
+    return f"take-profit: price {price:g} is {(price / entry - 1) * 100:.2f}% above entry {entry:g}"
 
 
 class WithExits:
@@ -80,27 +96,16 @@ class WithExits:
         if price > self._high:
             self._high = price
             self._trail_price = price - price * self._trail_factor
+        # Reasons are written when read (``Signal.reason``): repeated exits format nothing.
         if price <= self._stop_price:
-            entry = self._entry
             return Signal(
-                Side.SELL,
-                f"stop-loss: price {price:g} is {(1 - price / entry) * 100:.2f}% below entry {entry:g}",
-                budget_pct=WHOLE_POSITION,
+                Side.SELL, partial(_stop_loss_reason, price, self._entry), budget_pct=WHOLE_POSITION
             )
         if price <= self._trail_price:
-            high = self._high
-            return Signal(
-                Side.SELL,
-                f"trailing stop: price {price:g} is {(1 - price / high) * 100:.2f}% below "
-                f"the high {high:g} since entry",
-                budget_pct=WHOLE_POSITION,
-            )
+            return Signal(Side.SELL, partial(_trailing_reason, price, self._high), budget_pct=WHOLE_POSITION)
         if price >= self._take_price:
-            entry = self._entry
             return Signal(
-                Side.SELL,
-                f"take-profit: price {price:g} is {(price / entry - 1) * 100:.2f}% above entry {entry:g}",
-                budget_pct=WHOLE_POSITION,
+                Side.SELL, partial(_take_profit_reason, price, self._entry), budget_pct=WHOLE_POSITION
             )
         return signal
 

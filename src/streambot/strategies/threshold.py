@@ -19,13 +19,25 @@ At least one buy rule and one sell rule must be set. Decides on every tick.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from decimal import Decimal
+from functools import partial
 
 from pydantic import Field, model_validator
 
 from streambot.domain import Side, Signal, Ticker
 from streambot.strategies.base import WHOLE_POSITION, BotContext, StrategyParams, StrategySpec
+from streambot.strategies.groups import BotGroup
 from streambot.strategies.search import search
+from streambot.strategies.threshold_index import ThresholdGroup
+from streambot.strategies.threshold_levels import (
+    buy_below_reason,
+    buy_factor,
+    dip_reason,
+    rise_reason,
+    sell_above_reason,
+    sell_factor,
+)
 
 
 class ThresholdParams(StrategyParams):
@@ -86,9 +98,10 @@ class Threshold:
     def __init__(self, params: ThresholdParams) -> None:
         self.params = params
         self._high = 0.0
-        self._buy_factor = 1.0 - params.buy_dip_pct / 100.0 if params.buy_dip_pct is not None else 0.0
-        self._sell_factor = 1.0 + params.sell_rise_pct / 100.0 if params.sell_rise_pct is not None else 0.0
+        self._buy_factor = buy_factor(params.buy_dip_pct)
+        self._sell_factor = sell_factor(params.sell_rise_pct)
 
+    # Reasons are written when read (``Signal.reason``): a burst of decisions formats nothing.
     def on_tick(self, tick: Ticker, ctx: BotContext) -> Signal | None:
         price = tick.price
         params = self.params
@@ -97,31 +110,38 @@ class Threshold:
             if params.sell_above is not None and price >= params.sell_above:
                 self._high = price
                 return Signal(
-                    Side.SELL,
-                    f"price {price:g} ≥ sell_above {params.sell_above:g}",
-                    budget_pct=WHOLE_POSITION,
+                    Side.SELL, partial(sell_above_reason, price, params.sell_above), budget_pct=WHOLE_POSITION
                 )
             if self._sell_factor and entry and price >= entry * self._sell_factor:
                 self._high = price
-                return Signal(
-                    Side.SELL,
-                    f"price {price:g} is {(price / entry - 1) * 100:.2f}% above entry {entry:g}",
-                    budget_pct=WHOLE_POSITION,
-                )
+                return Signal(Side.SELL, partial(rise_reason, price, entry), budget_pct=WHOLE_POSITION)
             return None
         if price > self._high:
             self._high = price
         if params.buy_below is not None and price <= params.buy_below:
             return Signal(
-                Side.BUY, f"price {price:g} ≤ buy_below {params.buy_below:g}", budget_pct=params.order_pct
+                Side.BUY, partial(buy_below_reason, price, params.buy_below), budget_pct=params.order_pct
             )
         if self._buy_factor and price <= self._high * self._buy_factor:
-            return Signal(
-                Side.BUY,
-                f"price {price:g} dipped {(1 - price / self._high) * 100:.2f}% below its high {self._high:g}",
-                budget_pct=params.order_pct,
-            )
+            return Signal(Side.BUY, partial(dip_reason, price, self._high), budget_pct=params.order_pct)
         return None
+
+    # --- sharing: identical bots on one product are one group (``strategies.groups``) ----------
+
+    def group_key(self) -> Hashable:
+        return self.params
+
+    def new_group(self) -> BotGroup:
+        return ThresholdGroup(self.params)
+
+    @property
+    def high(self) -> float:
+        """The running high the dip is measured from (0.0 before the first tick)."""
+        return self._high
+
+    @high.setter
+    def high(self, value: float) -> None:
+        self._high = value
 
 
 SPEC = StrategySpec(

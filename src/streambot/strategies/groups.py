@@ -1,0 +1,83 @@
+"""Bots that share a strategy, its parameters and a product, evaluated as one group.
+
+A thousand bots typically run a couple of dozen parameter sets. What is the same for all of a
+set's bots on one product (the indicators, the strategy's reading of the market) is worked out
+once per tick by the group; what is each bot's own (its position, its entry, its budget, whether
+an order of it is out, its risk checks and its decision) stays its own. A strategy opts in with
+two methods:
+
+- ``group_key() -> Hashable | None``: equal keys (with the strategy's class, the product and the
+  indicator hub) may share a group; None keeps the bot on its own.
+- ``new_group() -> BotGroup``: the group for that key.
+
+A group must decide, for each of its bots, exactly what the bot's own strategy would have on
+that tick (the unit tests compare them), and hand a bot's state back to its strategy when the bot
+leaves (stopped, removed, switched to polling), so it carries on from there alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Protocol
+
+from streambot.domain import Signal, Ticker
+from streambot.strategies.base import BotContext, Strategy
+
+
+class Member(Protocol):
+    """A running bot as a group sees it (the evaluator's ``BotRuntime``)."""
+
+    ctx: BotContext
+    strategy: Strategy
+
+
+Decide = Callable[[Member, Signal, Ticker], None]
+"""Hands one bot's decision on to the evaluator (and so to the executor)."""
+
+
+class BotGroup(Protocol):
+    size: int  # its bots: kept as a count, read on every tick
+    ticks: int  # ticks evaluated, so each member's evaluation count needs no work per bot
+    timed: int  # sampled ticks whose evaluation was timed
+    eval_ns_total: int
+
+    def add(self, member: Member) -> None: ...
+
+    def remove(self, member: Member) -> None:
+        """Take the bot out and write the state it had here back into its strategy."""
+        ...
+
+    def members(self) -> list[Member]: ...
+
+    def on_tick(self, tick: Ticker, decide: Decide) -> None: ...
+
+    def close(self) -> None:
+        """The last bot left: release what the group holds (its shared indicator handles)."""
+        ...
+
+
+class GroupStats:
+    """The counters every group keeps, for the evaluator's figures."""
+
+    __slots__ = ("eval_ns_total", "size", "ticks", "timed")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.ticks = 0
+        self.timed = 0
+        self.eval_ns_total = 0
+
+    def close(self) -> None:
+        return None
+
+
+def group_of(strategy: Strategy) -> tuple[Hashable, Callable[[], BotGroup]] | None:
+    """The strategy's group key and group factory; None when it runs on its own."""
+    key_of = getattr(strategy, "group_key", None)
+    if key_of is None:
+        return None
+    key = key_of()
+    if key is None:
+        return None
+    factory: Callable[[], BotGroup] = strategy.new_group  # type: ignore[attr-defined]
+    return (type(strategy), key), factory
