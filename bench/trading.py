@@ -46,6 +46,7 @@ from streambot.events import FeedStateChanged
 from streambot.observability.latency import LatencyStats
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
+from streambot.simulator.process import SimulatorProcess
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
 from streambot.store.models import OrderRow, TradeRow
@@ -166,8 +167,10 @@ async def order_latency(workdir: Path, orders: int = 300) -> OrderLatency:
     """One bot alternates buys and sells; each signal goes through the whole order path."""
     # The paper account is durable as in ``streambot run``; the simulator's own rate limits are off
     # so that the figure is the platform's path, not a throttle.
-    simulator = Simulator(
-        SimulatorConfig(products=(PRODUCT,), seed=3, state_path=workdir / "paper.db", rate_limits=False)
+    # In its own process, as ``streambot run`` runs it: the platform's loop is the platform's.
+    simulator = SimulatorProcess(
+        SimulatorConfig(products=(PRODUCT,), seed=3, state_path=workdir / "paper.db", rate_limits=False),
+        log_level="WARNING",
     )
     await simulator.start("127.0.0.1", 0)
     store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}", clock=SystemClock())
