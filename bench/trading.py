@@ -46,6 +46,7 @@ from streambot.events import FeedStateChanged
 from streambot.observability.latency import LatencyStats
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
+from streambot.simulator.process import SimulatorProcess
 from streambot.simulator.server import Simulator, SimulatorConfig
 from streambot.store.database import Store
 from streambot.store.models import OrderRow, TradeRow
@@ -60,6 +61,7 @@ from streambot.venues.coinbase.client import CoinbaseRest
 from streambot.venues.coinbase.rate_limit import RateLimiter
 
 PRODUCT = "BTC-USD"
+_REQUESTS_PER_ORDER = 4  # create, one or two status reads, the balances after a fill
 
 
 @dataclass
@@ -139,11 +141,19 @@ class OrderLatency:
         }
 
 
-async def raw_aiosqlite_commits(path: Path, count: int = 300) -> LatencyStats:
+class RawCommits:
     """The reference: one INSERT and a COMMIT through plain aiosqlite, WAL and synchronous=FULL as
-    the store has them, a row of the order's width."""
-    stats = LatencyStats(4096)
-    async with aiosqlite.connect(path) as db:
+    the store has them, a row of the order's width. Taken once before each order, so that it meets
+    the same disk (the simulator's writes, other processes') as the intent it is compared with."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self.stats = LatencyStats(4096)
+        self._count = 0
+
+    @classmethod
+    async def open(cls, path: Path) -> RawCommits:
+        db = await aiosqlite.connect(path)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
         await db.execute(
@@ -151,23 +161,30 @@ async def raw_aiosqlite_commits(path: Path, count: int = 300) -> LatencyStats:
             " side TEXT, status TEXT, reason TEXT, quote_size TEXT, created_at TEXT, risk_checked_at TEXT)"
         )
         await db.commit()
-        for i in range(count):
-            started = time.perf_counter_ns()
-            await db.execute(
-                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (f"raw-{i}", 1, PRODUCT, "BUY", "risk_checked", "bench", "10.00", "2025-01-01", "2025-01-01"),
-            )
-            await db.commit()
-            stats.record(time.perf_counter_ns() - started)
-    return stats
+        return cls(db)
+
+    async def one(self) -> None:
+        self._count += 1
+        started = time.perf_counter_ns()
+        await self._db.execute(
+            "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (f"raw-{self._count}", 1, PRODUCT, "BUY", "risk_checked", "bench", "10.00", "2025-01-01", "2025"),
+        )
+        await self._db.commit()
+        self.stats.record(time.perf_counter_ns() - started)
+
+    async def close(self) -> None:
+        await self._db.close()
 
 
 async def order_latency(workdir: Path, orders: int = 300) -> OrderLatency:
     """One bot alternates buys and sells; each signal goes through the whole order path."""
     # The paper account is durable as in ``streambot run``; the simulator's own rate limits are off
     # so that the figure is the platform's path, not a throttle.
-    simulator = Simulator(
-        SimulatorConfig(products=(PRODUCT,), seed=3, state_path=workdir / "paper.db", rate_limits=False)
+    # In its own process, as ``streambot run`` runs it: the platform's loop is the platform's.
+    simulator = SimulatorProcess(
+        SimulatorConfig(products=(PRODUCT,), seed=3, state_path=workdir / "paper.db", rate_limits=False),
+        log_level="WARNING",
     )
     await simulator.start("127.0.0.1", 0)
     store = Store(f"sqlite+aiosqlite:///{(workdir / 'latency.db').as_posix()}", clock=SystemClock())
@@ -185,8 +202,8 @@ async def order_latency(workdir: Path, orders: int = 300) -> OrderLatency:
         finally:
             intent_commit.record(time.perf_counter_ns() - started)
 
+    raw = await RawCommits.open(workdir / "raw.db")
     try:
-        raw_commit = await raw_aiosqlite_commits(workdir / "raw.db", orders)
         balances = BalanceCache(exchange.accounts, clock=clock, ttl=60.0)
         limits = RiskLimits(max_trades_per_hour=0, loss_cooldown_s=0, daily_loss_pct=Decimal(0))
         risk = RiskEngine(limits, store, publish=bus.publish, clock=clock)
@@ -218,6 +235,12 @@ async def order_latency(workdir: Path, orders: int = 300) -> OrderLatency:
         )
         for i in range(orders):
             side = Side.BUY if i % 2 == 0 else Side.SELL
+            # A bot decides at market pace, not 50 times a second: each order starts with the
+            # REST budget it needs (create, status, balances), so the figure is the order path's
+            # and not a wait in the client's 30 req/s limiter.
+            while exchange.private_limiter.room() < _REQUESTS_PER_ORDER:  # noqa: ASYNC110 - a counter, no event
+                await asyncio.sleep(0.01)
+            await raw.one()
             order_path.on_signal(
                 bot,
                 Signal(side, "bench", budget_pct=Decimal(10 if side is Side.BUY else 100)),
@@ -229,9 +252,10 @@ async def order_latency(workdir: Path, orders: int = 300) -> OrderLatency:
             acknowledged=order_path.step_latency[OrderStatus.ACKNOWLEDGED.value],
             filled=order_path.step_latency[OrderStatus.FILLED.value],
             intent_commit=intent_commit,
-            raw_commit=raw_commit,
+            raw_commit=raw.stats,
         )
     finally:
+        await raw.close()
         await exchange.close()
         await store.close()
         await simulator.stop()

@@ -74,7 +74,8 @@ from streambot.observability.requests import RequestStats
 from streambot.observability.supervisor import Supervisor, TaskFactory
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
-from streambot.simulator.server import Simulator, SimulatorConfig
+from streambot.simulator.process import SimulatorFailed, SimulatorProcess
+from streambot.simulator.server import SimulatorConfig
 from streambot.store.database import Store
 from streambot.strategies.base import LiveBalances
 from streambot.strategies.user import load_user_strategies
@@ -101,6 +102,7 @@ from streambot.venues.coinbase.key_check import CHECK_TIMEOUT_S, KeyProblem, che
 from streambot.venues.coinbase.key_material import AuthError
 from streambot.venues.coinbase.keys import ApiKey, resolve_api_key
 from streambot.venues.coinbase.rate_limit import PRIVATE_PER_S, PUBLIC_PER_S, RateLimiter
+from streambot.venues.coinbase.sent_trace import sent_trace
 from streambot.venues.factory import CoinbaseVenue, open_exchange
 
 log = logging.getLogger(__name__)
@@ -231,7 +233,7 @@ class Platform:
         prices: PriceBoard,
         store: Store,
         lease: DatabaseLease | None,
-        simulator: Simulator | None,
+        simulator: SimulatorProcess | None,
         session: aiohttp.ClientSession,
         exchange: CoinbaseRest,
         balances: BalanceCache,
@@ -391,7 +393,7 @@ class Platform:
             except LeaseRefused as exc:
                 raise StartupError(str(exc)) from None
             opened.push_async_callback(lease.release)
-        simulator: Simulator | None = None
+        simulator: SimulatorProcess | None = None
         if settings.mode is Mode.PAPER and settings.sim_url:
             rest_url = settings.sim_url.rstrip("/")
             ws_url = (
@@ -400,7 +402,9 @@ class Platform:
                 else settings.coinbase_ws_url
             )
         elif settings.mode is Mode.PAPER:
-            simulator = Simulator(
+            # Its own process: the market and the paper account's matching and fsyncs never take
+            # the platform's event loop (nor its GIL), and its history is not the platform's memory.
+            simulator = SimulatorProcess(
                 SimulatorConfig(
                     products=settings.products,
                     seed=settings.sim_seed,
@@ -411,15 +415,20 @@ class Platform:
                     # The paper account outlives the process, as a Coinbase account would.
                     state_path=settings.data_dir / "paper_account.db",
                 ),
-                clock,
+                log_level=settings.log_level,
+                log_format=settings.log_format.value,
             )
-            await simulator.start("127.0.0.1", settings.sim_port)
+            try:
+                await simulator.start("127.0.0.1", settings.sim_port)
+            except SimulatorFailed as exc:
+                raise StartupError(str(exc)) from None
             opened.push_async_callback(simulator.stop)
             rest_url = simulator.rest_url
             ws_url = simulator.ws_url if settings.market_data is MarketData.SIM else settings.coinbase_ws_url
         else:
             rest_url, ws_url = settings.coinbase_rest_url, settings.coinbase_ws_url
-        session = aiohttp.ClientSession()
+        # The order path's ``submitted`` is the moment the create-order request is written.
+        session = aiohttp.ClientSession(trace_configs=[sent_trace()])
         opened.push_async_callback(session.close)
         shared_limits: dict[str, RateLimiter] = {}
         if redis is not None:
@@ -637,8 +646,11 @@ class Platform:
             self.recorder.start()
         self._spawn(self.feed.run, "feed")
         simulator = self.simulator
-        if simulator is not None and settings.market_data is MarketData.COINBASE:
-            self._spawn(lambda: self._follow_live_prices(simulator), "paper-market")
+        if simulator is not None:
+            # A simulator that dies is a failing task: logged, alerted on, in the health figures.
+            self._spawn(simulator.wait, "paper-simulator")
+            if settings.market_data is MarketData.COINBASE:
+                self._spawn(lambda: self._follow_live_prices(simulator), "paper-market")
         self._spawn(self._log_summary, "summary")
         self._spawn(self.activity.run, "activity-log")
         if self.telegram is not None:
@@ -892,15 +904,13 @@ class Platform:
             bot_id, reason = await self._bot_errors.get()
             await self.bots.record_error(bot_id, reason)
 
-    async def _follow_live_prices(self, simulator: Simulator) -> None:
+    async def _follow_live_prices(self, simulator: SimulatorProcess) -> None:
         """Paper trading on real prices: the simulator's market follows the live feed."""
         mailbox = self.bus.tick_mailbox("paper-market")
         try:
             while True:
                 tick = await mailbox.get()
-                simulator.market.apply_external_tick(
-                    tick.product_id, tick.price, tick.best_bid, tick.best_ask
-                )
+                simulator.apply_external_tick(tick.product_id, tick.price, tick.best_bid, tick.best_ask)
         finally:
             self.bus.remove_mailbox(mailbox)
 

@@ -688,6 +688,7 @@ BENCH_SECTIONS = (
     "backtest",
     "optimize",
     "cluster",
+    "memory",
 )
 """What ``streambot bench`` measures, in the order it runs them."""
 
@@ -741,6 +742,9 @@ def bench(
             benchmarks("optimize").print_optimize_benchmarks()
         elif name == "cluster":
             benchmarks("cluster").print_cluster_benchmarks()
+        elif name == "memory":
+            # The whole platform as ``streambot run``, its RSS slope per million ticks (issue 16).
+            benchmarks("soak").print_memory_benchmarks()
 
 
 def _benchmarks() -> Callable[[str], ModuleType]:

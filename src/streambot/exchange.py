@@ -6,6 +6,8 @@ in-process matcher (``venues.matcher``) is the backtests' venue. ``venues.factor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Protocol
 
 from streambot.domain import (
@@ -22,6 +24,12 @@ from streambot.domain import (
     ProductId,
     Timeframe,
 )
+
+# Who wants to know the moment a request has left: the order path sets a callback in the context
+# its create-order call runs in, and a venue that sends over the network calls it once the request
+# is written to the socket (an aiohttp trace hook in venues/coinbase/sent_trace.py). ``submitted``
+# is then the time the order was sent, not the time the call began or was answered.
+request_sent: ContextVar[Callable[[], None] | None] = ContextVar("request_sent", default=None)
 
 
 class ExchangeError(Exception):

@@ -96,6 +96,6 @@ def test_every_benchmark_section_is_one_that_make_bench_runs() -> None:
     # Two merges once each wrote their own BENCH_SECTIONS and the later line hid the other's section.
     from streambot import cli as cli_module
 
-    assert {"backtest", "optimize", "cluster"} <= set(cli_module.BENCH_SECTIONS)
+    assert {"backtest", "optimize", "cluster", "memory"} <= set(cli_module.BENCH_SECTIONS)
     source = Path(cli_module.__file__).read_text()
     assert source.count("BENCH_SECTIONS = ") == 1

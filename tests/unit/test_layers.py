@@ -52,9 +52,11 @@ ALLOWED: dict[str, frozenset[str] | AnythingBut] = {
     "feed": FOUNDATION | {"bus", "exchange", "observability"},
     "store": FOUNDATION | {"risk"},
     # The simulator speaks Coinbase's protocol with the matching rules of venues/matcher; it reads
-    # Coinbase's wire messages and parses its key format, but never uses the client.
+    # Coinbase's wire messages and parses its key format, but never uses the client. Its own
+    # process (simulator/child.py) logs as the platform does.
     "simulator": FOUNDATION
-    | {"venues.matcher", "venues.coinbase.rest_messages", "venues.coinbase.key_material"},
+    | {"venues.matcher", "venues.coinbase.rest_messages", "venues.coinbase.key_material"}
+    | {"observability.logging"},
     # The next issue's backtest: the engine's parts, never the API or the process that serves it.
     "backtest": FOUNDATION
     | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"}

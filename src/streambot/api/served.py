@@ -20,7 +20,7 @@ from streambot.evaluator import StreamingEvaluator
 from streambot.feed.client import FeedClient
 from streambot.observability.requests import RequestStats
 from streambot.observability.supervisor import Supervisor
-from streambot.simulator.server import Simulator
+from streambot.simulator.process import SimulatorProcess
 from streambot.store.database import Store
 from streambot.telegram.control import TelegramControl
 from streambot.trading.balances import BalanceCache
@@ -63,7 +63,7 @@ class ServedPlatform(Protocol):
     @property
     def store(self) -> Store: ...
     @property
-    def simulator(self) -> Simulator | None:
+    def simulator(self) -> SimulatorProcess | None:
         """The paper venue; None when trading live."""
         ...
 

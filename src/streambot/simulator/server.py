@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -135,7 +136,8 @@ class Simulator:
         self._rest = SimulatedRestApi(
             self.market, self.book, self._save, clock=clock, max_candles=config.max_candles_per_request
         )
-        self._admin = FaultAdmin(self.faults)
+        self._admin = FaultAdmin(self.faults, self.stats)
+        self.ticks = 0  # every tick of the market, its own or an external one
         self._store = PaperAccountStore(config.state_path) if config.state_path is not None else None
         # Registered for the simulator's whole life: the paper account must follow external ticks
         # even before ``start`` (subscribers only exist while it runs).
@@ -257,7 +259,17 @@ class Simulator:
                 burst = 0
                 await asyncio.sleep(0)
 
+    def stats(self) -> dict[str, Any]:
+        """What ``/sim/stats`` answers: counters a test or a benchmark reads from another process."""
+        return {
+            "ticks": self.ticks,
+            "rate_limited": self.rate_limited,
+            "connections": self.connection_count,
+            "rss_bytes": resident_bytes(),
+        }
+
     def _on_tick(self, tick: MarketTick) -> None:
+        self.ticks += 1
         product_id = tick.product_id
         fills = self.book.update_market(
             product_id,
@@ -289,6 +301,15 @@ class Simulator:
         saved = self._commit()
         if saved is not None:
             await saved
+
+
+def resident_bytes() -> int:
+    """This process's resident set size (Linux /proc; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
 
 
 def _bind(host: str, port: int) -> socket.socket:

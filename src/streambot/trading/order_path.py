@@ -52,7 +52,7 @@ from streambot.domain import (
 )
 from streambot.evaluator import BotRuntime
 from streambot.events import FeedStateChanged, OrderUpdated, SignalRaised
-from streambot.exchange import Exchange, ExchangeError, OrderOutcomeUnknown
+from streambot.exchange import Exchange, ExchangeError, OrderOutcomeUnknown, request_sent
 from streambot.observability.latency import LatencyStats
 from streambot.risk.base import Intent, RiskContext, RiskRejection
 from streambot.risk.engine import RiskEngine
@@ -457,16 +457,28 @@ class OrderPath:
         try:
             # ``submitted`` is published, not stored: the stored risk_checked order already makes
             # a crash from here on harmless, and one commit fewer keeps the order path short. It
-            # is stamped once the send has run to its first wait (the request written, or queued
-            # behind the rate limiter), not before the POST is even begun.
-            placing = asyncio.ensure_future(self._place(request))
+            # is stamped when the venue's client has written the request (``request_sent``), or
+            # when the call ended without it (refused before sending, or no such hook).
+            sent: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+            def written() -> None:
+                if not sent.done():
+                    sent.set_result(_perf_ns())
+
+            asking = request_sent.set(written)
             try:
-                await asyncio.sleep(0)
+                placing = asyncio.ensure_future(self._place(request))
+            finally:
+                request_sent.reset(asking)
+            try:
+                await asyncio.wait((sent, placing), return_when=asyncio.FIRST_COMPLETED)
             except BaseException:
                 placing.cancel()
                 raise
+            sent_ns = sent.result() if sent.done() else _perf_ns()
+            sent.cancel()
             record = evolve(record, status=OrderStatus.SUBMITTED, submitted_at=self._clock.now())
-            self._observe(OrderStatus.SUBMITTED, decided_ns)
+            self._observe(OrderStatus.SUBMITTED, decided_ns, sent_ns)
             self.settler.publish(record)
             placed = await placing
             if self._fault_point is FaultPoint.AFTER_SEND and isinstance(placed, str):
@@ -621,8 +633,8 @@ class OrderPath:
 
     # --- metrics -----------------------------------------------------------------------------
 
-    def _observe(self, status: OrderStatus, decided_ns: int) -> None:
-        self.step_latency[status.value].record(_perf_ns() - decided_ns)
+    def _observe(self, status: OrderStatus, decided_ns: int, at_ns: int | None = None) -> None:
+        self.step_latency[status.value].record((_perf_ns() if at_ns is None else at_ns) - decided_ns)
 
     def _on_feed_state(self, event: FeedStateChanged) -> None:
         self._feed_state = event.state

@@ -76,7 +76,7 @@ async def test_poison_frames_through_the_platform_stop_nothing(platform: Platfor
     assert simulator is not None
     await until(lambda: feed.state == "live" and feed.tickers > 0, "the feed to go live")
 
-    simulator.faults.inject("poison", count=3)
+    await simulator.inject_fault("poison", count=3)
     await until(lambda: feed.status().malformed >= 12, "counted malformed frames")
     await until(lambda: feed.status().invalid_tickers >= 12, "dropped invalid tickers")
     ticks = feed.tickers

@@ -55,8 +55,12 @@ async def test_storms_timeouts_and_rejects_lose_no_order_and_place_none_twice(tr
     for _ in range(rounds):
         for phase in PHASES:
             before = orders_made()
-            simulator.faults.inject(phase)
-            await trading.until(lambda: not simulator.faults.active(), within=phase["seconds"] + 20)
+            await simulator.inject_fault(phase)
+
+            async def fault_over() -> bool:
+                return not await simulator.active_faults()
+
+            await trading.until(fault_over, within=phase["seconds"] + 20)
 
             # Trading goes on between faults: the next one hits a bot that is trading again.
             def trading_again(before: int = before) -> bool:
@@ -68,7 +72,7 @@ async def test_storms_timeouts_and_rejects_lose_no_order_and_place_none_twice(tr
                 raise AssertionError(f"the bot stopped trading after {phase}") from None
 
     await platform.bots.stop(bot_id)
-    simulator.faults.clear()
+    await simulator.clear_faults()
     await platform.order_path.drain()
 
     async def all_final() -> bool:
@@ -99,6 +103,7 @@ async def test_storms_timeouts_and_rejects_lose_no_order_and_place_none_twice(tr
         for e in trading.events
         if isinstance(e, OrderUpdated) and e.order.status is OrderStatus.UNKNOWN
     }
+    rate_limited = (await simulator.stats())["rate_limited"]
     report(
         "exchange_storms_timeouts_rejects",
         faults=len(PHASES) * rounds,
@@ -113,7 +118,7 @@ async def test_storms_timeouts_and_rejects_lose_no_order_and_place_none_twice(tr
         disagreeing=len(disagree),
         fills_booked=len(booked),
         fills_on_exchange=len(exchange_fills),
-        platform_429=simulator.rate_limited,
+        platform_429=rate_limited,
         position_diff=float(abs(position - held)),
     )
     assert duplicates == 0
@@ -121,6 +126,6 @@ async def test_storms_timeouts_and_rejects_lose_no_order_and_place_none_twice(tr
     assert not disagree, disagree
     assert sorted(f.trade_id for f in booked) == sorted(f.trade_id for f in exchange_fills)
     assert position == held
-    assert simulator.rate_limited == 0  # every 429 the bot saw was an injected one
+    assert rate_limited == 0  # every 429 the bot saw was an injected one
     assert statuses["rejected"] >= 1  # the refused orders were stored as such
     assert unknown_seen  # the latency phases did produce unknown outcomes, and all were resolved

@@ -21,7 +21,7 @@ async def test_a_timed_out_create_that_the_exchange_filled_is_adopted_and_booked
     simulator = trading.p.simulator
     assert simulator is not None
     # Creates and cancels are handled at once but answered 2.5 s later: past the client's 1 s.
-    simulator.faults.inject("slow_response", ms=2500, seconds=60, writes_only=True)
+    await simulator.inject_fault("slow_response", ms=2500, seconds=60, writes_only=True)
     bot_id = await trading.bot(budget="300", order_pct=10)
 
     def unknown() -> str | None:
@@ -38,7 +38,7 @@ async def test_a_timed_out_create_that_the_exchange_filled_is_adopted_and_booked
 
     await trading.until(filled)
     await trading.p.bots.stop(bot_id)
-    simulator.faults.clear()
+    await simulator.clear_faults()
     await trading.p.order_path.drain()
 
     stored = await trading.p.store.get_order(client_order_id)
@@ -76,7 +76,7 @@ async def test_an_order_created_after_its_client_gave_up_is_looked_up_until_the_
     # Every REST request waits 1.5 s before it is handled: the create call times out, the
     # simulator creates the order anyway a second later, and every lookup times out too until
     # the fault ends. A lookup that fails or misses must not make the order FAILED.
-    simulator.faults.inject("latency", ms=1500, seconds=6)
+    await simulator.inject_fault("latency", ms=1500, seconds=6)
     bot_id = await trading.bot(budget="300", order_pct=10)
 
     def unknown() -> str | None:

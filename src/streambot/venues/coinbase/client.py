@@ -71,6 +71,7 @@ from streambot.venues.coinbase.rate_limit import (
     reset_seconds,
 )
 from streambot.venues.coinbase.rest_messages import GRANULARITY_SECONDS, RestKeyPermissions, RestServerTime
+from streambot.venues.coinbase.sent_trace import sent_trace
 
 log = logging.getLogger(__name__)
 
@@ -451,7 +452,7 @@ class CoinbaseRest:
         """One HTTP exchange. Transport failures become ``ExchangeError`` (status 0)."""
         session = self._session
         if session is None or session.closed:
-            session = self._session = aiohttp.ClientSession()
+            session = self._session = aiohttp.ClientSession(trace_configs=[sent_trace()])
             self._own_session = True
         headers = {"Accept": "application/json"}
         if data is not None:

@@ -83,6 +83,12 @@ class RateLimiter:
             self.wait_seconds += waited
         return waited
 
+    def room(self) -> int:
+        """Requests that would go through now without waiting (a benchmark paces itself on it)."""
+        now = self._clock.monotonic()
+        self._release_returned(now)
+        return 0 if self._paused_until > now else max(0, self.limit - len(self._taken))
+
     def pause(self, seconds: float, reason: str, *, warn: bool = True) -> None:
         """Hold every caller for ``seconds`` (the server said we are over its limit)."""
         seconds = min(max(seconds, 0.0), RESET_CAP_S)
