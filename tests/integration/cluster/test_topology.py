@@ -214,8 +214,8 @@ async def test_two_workers_share_bots_fail_over_obey_the_kill_switch_and_redis(t
                 "name": f"churn {n}",
                 "strategy": "threshold",
                 "product_id": "BTC-USD" if n % 2 else "ETH-USD",
-                # Buys on every tick while flat, sells on the smallest rise or fall: an order every tick or two,
-                # whichever way the price goes (a held bot with a falling price would otherwise wait).
+                # Buys on every tick while flat, sells on the smallest rise or fall: an order every tick or
+                # two, whichever way the price goes (a held bot with a falling price would otherwise wait).
                 "params": {
                     "buy_below": 1e9,
                     "sell_rise_pct": 0.0001,

@@ -258,8 +258,8 @@ async def test_sigkill_anywhere_in_the_order_path_leaves_no_duplicate_orphan_or_
                 "name": f"churn {product}",
                 "strategy": "threshold",
                 "product_id": product,
-                # Buys on every tick while flat, sells on the smallest rise or fall: an order every tick or two,
-                # whichever way the price goes (a held bot with a falling price would otherwise wait).
+                # Buys on every tick while flat, sells on the smallest rise or fall: an order every tick or
+                # two, whichever way the price goes (a held bot with a falling price would otherwise wait).
                 "params": {
                     "buy_below": 1e9,
                     "sell_rise_pct": 0.0001,
