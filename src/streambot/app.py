@@ -38,6 +38,7 @@ from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
 from streambot.cluster.ownership import BotOwnership, FollowedElsewhere, WorkerReading, wait_or_sleep
 from streambot.cluster.rate_bucket import RedisRateLimiter
+from streambot.cluster.shared_balances import SharedBalanceCache
 from streambot.cluster.streams import StreamNames
 from streambot.cluster.streams_bus import RedisStreamsBus
 from streambot.config import MarketData, Mode, Role, Settings
@@ -84,7 +85,7 @@ from streambot.telegram.commands import TelegramCommands
 from streambot.telegram.confirmations import PendingConfirmations
 from streambot.telegram.control import TelegramControl
 from streambot.trading.balance_check import BalanceCheck
-from streambot.trading.balances import BalanceCache
+from streambot.trading.balances import AccountBalances, BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.equity import EquityWatcher
 from streambot.trading.fault_point import FaultPoint
@@ -234,7 +235,7 @@ class Platform:
         simulator: Simulator | None,
         session: aiohttp.ClientSession,
         exchange: CoinbaseRest,
-        balances: BalanceCache,
+        balances: AccountBalances,
         order_path: OrderPath,
         evaluator: StreamingEvaluator,
         bots: BotManager,
@@ -422,10 +423,12 @@ class Platform:
         session = aiohttp.ClientSession()
         opened.push_async_callback(session.close)
         shared_limits: dict[str, RateLimiter] = {}
+        # The account's keys in Redis: what a cluster's processes share of one Coinbase account.
+        account = api_key.name if api_key is not None else "paper"
+        account_key = hashlib.sha256(account.encode()).hexdigest()[:16]
         if redis is not None:
             # One Coinbase budget per account across the cluster's processes.
-            account = api_key.name if api_key is not None else "paper"
-            bucket = f"{settings.cluster_name}:rate:{hashlib.sha256(account.encode()).hexdigest()[:16]}"
+            bucket = f"{settings.cluster_name}:rate:{account_key}"
             for kind, limit in (("private", PRIVATE_PER_S), ("public", PUBLIC_PER_S)):
                 shared_limits[kind] = RedisRateLimiter(
                     kind, limit, redis=redis, key=f"{bucket}:{kind}", clock=clock
@@ -444,7 +447,19 @@ class Platform:
         opened.push_async_callback(exchange.close)
         # The dashboard's charts open on the venue's candles (the simulator's seeded history in paper).
         candles = MarketCandles(bus, settings.products, history=exchange.candles, clock=clock)
-        balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
+        balances: AccountBalances
+        if redis is not None:
+            # One balance cache per account across the cluster, refreshed by one process at a time.
+            balances = SharedBalanceCache(
+                exchange.accounts,
+                redis=redis,
+                key=f"{settings.cluster_name}:balances:{account_key}",
+                clock=clock,
+                ttl=settings.balance_cache_ttl,
+                lock_s=settings.exchange_timeout_s + 5.0,
+            )
+        else:
+            balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
         products = {p.product_id: p for p in await load_products(exchange, settings.products, clock)}
         # Live: the account's fee tier, read now and daily; paper: the configured one (the simulator's).
         fees = FeeSchedule(

@@ -23,7 +23,7 @@ from streambot.observability.supervisor import Supervisor
 from streambot.simulator.server import Simulator
 from streambot.store.database import Store
 from streambot.telegram.control import TelegramControl
-from streambot.trading.balances import BalanceCache
+from streambot.trading.balances import AccountBalances
 from streambot.trading.desk import TradingDesk
 from streambot.trading.order_path import OrderPath
 from streambot.venues.coinbase.client import CoinbaseRest
@@ -70,7 +70,7 @@ class ServedPlatform(Protocol):
     @property
     def exchange(self) -> CoinbaseRest: ...
     @property
-    def balances(self) -> BalanceCache: ...
+    def balances(self) -> AccountBalances: ...
     @property
     def order_path(self) -> OrderPath: ...
     @property
