@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from streambot.alerts.manager import AlertManager
 from streambot.alerts.notify import Notifier, TelegramNotifier, WebhookNotifier
 from streambot.alerts.rules import Readings, Rules
+from streambot.api.closing import close_here
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.api.summary import Summary
@@ -38,6 +39,8 @@ from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
 from streambot.cluster.ownership import BotOwnership, FollowedElsewhere, WorkerReading, wait_or_sleep
 from streambot.cluster.rate_bucket import RedisRateLimiter
+from streambot.cluster.remote_close import CloseCommands, CloseOutcome
+from streambot.cluster.roster import ClusterRoster
 from streambot.cluster.shared_balances import SharedBalanceCache
 from streambot.cluster.streams import StreamNames
 from streambot.cluster.streams_bus import RedisStreamsBus
@@ -248,8 +251,10 @@ class Platform:
         redis: Redis | None = None,
         cluster_bus: RedisStreamsBus | None = None,
         ownership: BotOwnership | None = None,
+        roster: ClusterRoster | None = None,
     ) -> None:
         self.role = role
+        self.roster = roster  # a cluster's API process: the workers as last read, for health and metrics
         self._redis = redis
         self.cluster_bus = cluster_bus  # the cluster's roles: the bus that also speaks Redis
         self.ownership = ownership  # a cluster worker: which bots it owns
@@ -304,6 +309,8 @@ class Platform:
             parallel=settings.backtest_workers,
             env=backtest_env(settings),
         )
+        # A close of a running bot in a cluster: asked by the API process, done by its owner.
+        self.closes = CloseCommands(bus, clock, timeout_s=settings.exchange_timeout_s + 5.0)
         self._bot_errors = bot_errors
         # Bots a first live start stopped (they were running in paper mode): the plan names them.
         self.stopped_for_live: list[BotRecord] = []
@@ -598,6 +605,17 @@ class Platform:
                 stale_after=settings.bot_lease_stale_s,
                 followed_elsewhere=followed_elsewhere,
             )
+        roster = (
+            ClusterRoster(
+                store,
+                lambda: running_bot_ids(store),
+                clock,
+                stale_after=settings.bot_lease_stale_s,
+                every=settings.bot_lease_renew_s,
+            )
+            if role is Role.API
+            else None
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -623,6 +641,7 @@ class Platform:
             redis=redis,
             cluster_bus=cluster_bus,
             ownership=ownership,
+            roster=roster,
         )
 
     # --- start-up --------------------------------------------------------------------------
@@ -715,12 +734,17 @@ class Platform:
             self._spawn(lambda: self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
             self._spawn(self._follow_redis_link, "redis-link")
             self._spawn(self._account_duties, "account-duties")
+            self._spawn(
+                lambda: self.closes.serve(ownership.worker_id, self._runs_here, self._close_here), "closes"
+            )
             self._spawn(self.bots.fees.run, "fee-tier")
         if role is Role.API:
             bot_events: asyncio.Queue[Event] = asyncio.Queue()
             for kind in _BOT_EVENTS:
                 self.bus.subscribe(kind, bot_events.put_nowait)
             self._spawn(lambda: self._refresh_bots(bot_events), "bot-records")
+            if self.roster is not None:
+                self._spawn(self.roster.run, "cluster-roster")
             self._spawn(self.events.run, "live-push")
             self._spawn(self.candles.run, "chart-candles")
             self._spawn(self.alerts.run, "alerts")
@@ -737,6 +761,22 @@ class Platform:
             settings.cluster_name,
             self.store.url,
         )
+
+    def _runs_here(self, bot_id: BotId) -> bool:
+        ownership = self.ownership
+        return (
+            ownership is not None
+            and ownership.fencing.get(bot_id) is not None
+            and self.bots.runtime(bot_id) is not None
+        )
+
+    async def _close_here(self, bot_id: BotId) -> CloseOutcome:
+        """A close the API process asked for, of a bot this worker runs: sold by its order path."""
+        try:
+            record = await self.bots.get(bot_id)
+        except LookupError as exc:
+            return CloseOutcome(refused="conflict", message=str(exc))
+        return await close_here(self.bots, self.prices, self.order_path, record, wait=False)
 
     async def _follow_risk(self, changed: asyncio.Event) -> None:
         """Another process changed the account's risk state: read it again (and every few seconds
