@@ -114,6 +114,7 @@ class SharedBalanceCache(AccountBalances):
         self._inflight: asyncio.Future[dict[str, Balance]] | None = None
         self._invalidating: asyncio.Future[None] | None = None
         self.fallbacks = 0  # lookups the local cache answered because Redis did not
+        self.waiting = 0  # lookups waiting now on another process's refresh
 
     @property
     def age(self) -> float | None:
@@ -182,23 +183,33 @@ class SharedBalanceCache(AccountBalances):
                     finally:
                         await self._release(keys=[self._lock_key], args=[token])
                 waited = True
-                holder = await self._redis.get(self._lock_key)
-                # Another process refreshes: its value, its error, or its lock gone (it died).
-                while holder is not None:
-                    await self._clock.sleep(_POLL_S)
-                    stored = await self._read()
-                    if stored is not None:
-                        self.joined += 1
-                        return self._use(stored)
-                    failed = await self._redis.get(self._error_key)
-                    problem = self._error_decoder.decode(failed) if failed is not None else None
-                    if problem is not None and problem.token == holder.decode():
-                        self.joined += 1
-                        raise ExchangeError(problem.message, status=problem.status, code=problem.code)
-                    if await self._redis.get(self._lock_key) != holder:
-                        break
+                stored = await self._wait_for(await self._redis.get(self._lock_key))
+                if stored is not None:
+                    self.joined += 1
+                    return self._use(stored)
         except (RedisError, OSError) as exc:
             return await self._fall_back(exc)
+
+    async def _wait_for(self, holder: bytes | None) -> SharedBalances | None:
+        """Another process refreshes under the lock ``holder``: its value, its error (raised), or
+        None once its lock is gone without a value (it died, or let go)."""
+        self.waiting += 1
+        try:
+            while holder is not None:
+                await self._clock.sleep(_POLL_S)
+                stored = await self._read()
+                if stored is not None:
+                    return stored
+                failed = await self._redis.get(self._error_key)
+                problem = self._error_decoder.decode(failed) if failed is not None else None
+                if problem is not None and problem.token == holder.decode():
+                    self.joined += 1
+                    raise ExchangeError(problem.message, status=problem.status, code=problem.code)
+                if await self._redis.get(self._lock_key) != holder:
+                    return None
+            return None
+        finally:
+            self.waiting -= 1
 
     async def _refresh_locked(self, token: str, waited: bool) -> dict[str, Balance]:
         stored = await self._read()  # stored by the lock's previous holder since we looked

@@ -60,6 +60,14 @@ def caches(
     return [SharedBalanceCache(fetch, redis=c, key=key, clock=SystemClock(), **kw) for c in clients]
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(3000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never met")
+
+
 async def gone(client: Redis, key: str, value: bytes | None = None) -> None:
     """Until the invalidation reached Redis: the value deleted, or the generation it set."""
     for _ in range(500):
@@ -77,7 +85,8 @@ async def test_many_processes_asking_at_once_cost_one_exchange_call(
     shared = caches(clients, f"{cluster_name}:balances:a", exchange.accounts)
     # Three callers in each "process": in-process callers queue behind one lookup too.
     asking = [asyncio.ensure_future(cache.balances()) for cache in shared for _ in range(3)]
-    await asyncio.sleep(0.2)  # every caller is waiting by now
+    # One refreshes, the other "processes" wait on it (their other callers on their own lookup).
+    await until(lambda: exchange.calls == 1 and sum(c.waiting for c in shared) == len(shared) - 1)
     exchange.go.set()
     answers = await asyncio.gather(*asking)
     assert exchange.calls == 1
@@ -167,8 +176,7 @@ async def test_a_fill_invalidates_the_shared_value_and_a_read_before_it_is_not_k
     exchange.go.clear()
     third.invalidate()
     refreshing = asyncio.ensure_future(third.balances())
-    await asyncio.sleep(0.1)
-    assert exchange.calls == 3
+    await until(lambda: exchange.calls == 3)
     second.invalidate()
     await gone(clients[0], f"{cluster_name}:balances:c:generation", value=b"3")
     exchange.go.set()
@@ -186,7 +194,7 @@ async def test_a_failed_refresh_is_reported_to_the_processes_waiting_on_it(
     exchange.error = ExchangeError("HTTP 503 from the exchange", status=503, code="UNAVAILABLE")
     shared = caches(clients[:4], f"{cluster_name}:balances:d", exchange.accounts)
     asking = [asyncio.ensure_future(cache.balances()) for cache in shared]
-    await asyncio.sleep(0.2)
+    await until(lambda: exchange.calls == 1 and sum(c.waiting for c in shared) == len(shared) - 1)
     exchange.go.set()
     outcomes = await asyncio.gather(*asking, return_exceptions=True)
     assert exchange.calls == 1
