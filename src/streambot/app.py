@@ -44,6 +44,7 @@ from streambot.cluster.roster import ClusterRoster
 from streambot.cluster.shared_balances import SharedBalanceCache
 from streambot.cluster.streams import StreamNames
 from streambot.cluster.streams_bus import RedisStreamsBus
+from streambot.cluster.user_gaps import UserGapFollower, announce_user_gap
 from streambot.config import MarketData, Mode, Role, Settings
 from streambot.domain import (
     BotId,
@@ -586,7 +587,10 @@ class Platform:
             jwt_factory=exchange.ws_jwt_factory,
             prices=exchange.best_bid_ask,
             poll_interval=settings.rest_poll_interval,
-            on_user_gap=lambda reason: reconciler.run_once(),
+            # A cluster's feed process announces a loss; the worker holding the account reconciles.
+            on_user_gap=(lambda reason: announce_user_gap(bus, reason))
+            if role is Role.FEED
+            else (lambda reason: reconciler.run_once()),
             recorder=recorder,
         )
         ownership: BotOwnership | None = None
@@ -734,6 +738,12 @@ class Platform:
             self._spawn(lambda: self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
             self._spawn(self._follow_redis_link, "redis-link")
             self._spawn(self._account_duties, "account-duties")
+            lease = self.lease
+            assert lease is not None
+            user_gaps = UserGapFollower(
+                self.bus, holds_account=lambda: lease.held, reconcile=self.trading.reconciler.run_once
+            )
+            self._spawn(user_gaps.run, "user-gaps")
             self._spawn(
                 lambda: self.closes.serve(ownership.worker_id, self._runs_here, self._close_here), "closes"
             )

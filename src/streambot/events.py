@@ -242,6 +242,14 @@ class CloseAnswered(Event, frozen=True, kw_only=True, omit_defaults=True):
     message: str = ""
 
 
+class UserUpdatesLost(Event, frozen=True, kw_only=True):
+    """The feed process's ``user`` channel may have lost an order update (a sequence gap, a
+    reconnect): the worker reconciling the account reads the orders back over REST at once."""
+
+    TOPIC: ClassVar[str] = "cluster.user_gap"
+    reason: str
+
+
 AnyEvent = (
     FeedStateChanged
     | FeedGapDetected
@@ -264,6 +272,7 @@ AnyEvent = (
     | OptimizationProgressed
     | CloseRequested
     | CloseAnswered
+    | UserUpdatesLost
 )
 """Every concrete event: ``msgspec.json.decode(data, type=AnyEvent)`` reads any of them back."""
 
@@ -289,4 +298,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OptimizationProgressed,
     CloseRequested,
     CloseAnswered,
+    UserUpdatesLost,
 )

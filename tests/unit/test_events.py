@@ -33,6 +33,7 @@ from streambot.events import (
     RiskResumed,
     SignalRaised,
     TradeBooked,
+    UserUpdatesLost,
 )
 from tests.factories import order_record, trade_record
 
@@ -75,6 +76,7 @@ EXAMPLES: list[Event] = [
     CloseAnswered(
         request_id="r-2", bot_id=BotId(4), worker_id="worker-a", refused="conflict", message="no position"
     ),
+    UserUpdatesLost(reason="sequence gap 4 → 9"),
 ]
 
 
@@ -118,6 +120,7 @@ def test_topics_are_those_the_dashboard_knows() -> None:
         "cluster.close_requested",
         "cluster.close_answered",
         "cluster.close_answered",
+        "cluster.user_gap",
     ]
 
 
