@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from streambot.alerts.manager import AlertManager
 from streambot.alerts.notify import Notifier, TelegramNotifier, WebhookNotifier
 from streambot.alerts.rules import Readings, Rules
+from streambot.api.closing import close_here
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
 from streambot.api.summary import Summary
@@ -38,8 +39,12 @@ from streambot.bus import Bus, InProcessBus, PriceBoard
 from streambot.clock import Clock, SystemClock
 from streambot.cluster.ownership import BotOwnership, FollowedElsewhere, WorkerReading, wait_or_sleep
 from streambot.cluster.rate_bucket import RedisRateLimiter
+from streambot.cluster.remote_close import CloseCommands, CloseOutcome
+from streambot.cluster.roster import ClusterRoster
+from streambot.cluster.shared_balances import SharedBalanceCache
 from streambot.cluster.streams import StreamNames
 from streambot.cluster.streams_bus import RedisStreamsBus
+from streambot.cluster.user_gaps import UserGapFollower, announce_user_gap
 from streambot.config import MarketData, Mode, Role, Settings
 from streambot.domain import (
     BotId,
@@ -85,7 +90,7 @@ from streambot.telegram.commands import TelegramCommands
 from streambot.telegram.confirmations import PendingConfirmations
 from streambot.telegram.control import TelegramControl
 from streambot.trading.balance_check import BalanceCheck
-from streambot.trading.balances import BalanceCache
+from streambot.trading.balances import AccountBalances, BalanceCache
 from streambot.trading.desk import TradingDesk
 from streambot.trading.equity import EquityWatcher
 from streambot.trading.fault_point import FaultPoint
@@ -236,7 +241,7 @@ class Platform:
         simulator: SimulatorProcess | None,
         session: aiohttp.ClientSession,
         exchange: CoinbaseRest,
-        balances: BalanceCache,
+        balances: AccountBalances,
         order_path: OrderPath,
         evaluator: StreamingEvaluator,
         bots: BotManager,
@@ -249,8 +254,10 @@ class Platform:
         redis: Redis | None = None,
         cluster_bus: RedisStreamsBus | None = None,
         ownership: BotOwnership | None = None,
+        roster: ClusterRoster | None = None,
     ) -> None:
         self.role = role
+        self.roster = roster  # a cluster's API process: the workers as last read, for health and metrics
         self._redis = redis
         self.cluster_bus = cluster_bus  # the cluster's roles: the bus that also speaks Redis
         self.ownership = ownership  # a cluster worker: which bots it owns
@@ -305,6 +312,8 @@ class Platform:
             parallel=settings.backtest_workers,
             env=backtest_env(settings),
         )
+        # A close of a running bot in a cluster: asked by the API process, done by its owner.
+        self.closes = CloseCommands(bus, clock, timeout_s=settings.exchange_timeout_s + 5.0)
         self._bot_errors = bot_errors
         # Bots a first live start stopped (they were running in paper mode): the plan names them.
         self.stopped_for_live: list[BotRecord] = []
@@ -431,10 +440,12 @@ class Platform:
         session = aiohttp.ClientSession(trace_configs=[sent_trace()])
         opened.push_async_callback(session.close)
         shared_limits: dict[str, RateLimiter] = {}
+        # The account's keys in Redis: what a cluster's processes share of one Coinbase account.
+        account = api_key.name if api_key is not None else "paper"
+        account_key = hashlib.sha256(account.encode()).hexdigest()[:16]
         if redis is not None:
             # One Coinbase budget per account across the cluster's processes.
-            account = api_key.name if api_key is not None else "paper"
-            bucket = f"{settings.cluster_name}:rate:{hashlib.sha256(account.encode()).hexdigest()[:16]}"
+            bucket = f"{settings.cluster_name}:rate:{account_key}"
             for kind, limit in (("private", PRIVATE_PER_S), ("public", PUBLIC_PER_S)):
                 shared_limits[kind] = RedisRateLimiter(
                     kind, limit, redis=redis, key=f"{bucket}:{kind}", clock=clock
@@ -453,7 +464,19 @@ class Platform:
         opened.push_async_callback(exchange.close)
         # The dashboard's charts open on the venue's candles (the simulator's seeded history in paper).
         candles = MarketCandles(bus, settings.products, history=exchange.candles, clock=clock)
-        balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
+        balances: AccountBalances
+        if redis is not None:
+            # One balance cache per account across the cluster, refreshed by one process at a time.
+            balances = SharedBalanceCache(
+                exchange.accounts,
+                redis=redis,
+                key=f"{settings.cluster_name}:balances:{account_key}",
+                clock=clock,
+                ttl=settings.balance_cache_ttl,
+                lock_s=settings.exchange_timeout_s + 5.0,
+            )
+        else:
+            balances = BalanceCache(exchange.accounts, clock=clock, ttl=settings.balance_cache_ttl)
         products = {p.product_id: p for p in await load_products(exchange, settings.products, clock)}
         # Live: the account's fee tier, read now and daily; paper: the configured one (the simulator's).
         fees = FeeSchedule(
@@ -573,7 +596,10 @@ class Platform:
             jwt_factory=exchange.ws_jwt_factory,
             prices=exchange.best_bid_ask,
             poll_interval=settings.rest_poll_interval,
-            on_user_gap=lambda reason: reconciler.run_once(),
+            # A cluster's feed process announces a loss; the worker holding the account reconciles.
+            on_user_gap=(lambda reason: announce_user_gap(bus, reason))
+            if role is Role.FEED
+            else (lambda reason: reconciler.run_once()),
             recorder=recorder,
         )
         ownership: BotOwnership | None = None
@@ -592,6 +618,17 @@ class Platform:
                 stale_after=settings.bot_lease_stale_s,
                 followed_elsewhere=followed_elsewhere,
             )
+        roster = (
+            ClusterRoster(
+                store,
+                lambda: running_bot_ids(store),
+                clock,
+                stale_after=settings.bot_lease_stale_s,
+                every=settings.bot_lease_renew_s,
+            )
+            if role is Role.API
+            else None
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -617,6 +654,7 @@ class Platform:
             redis=redis,
             cluster_bus=cluster_bus,
             ownership=ownership,
+            roster=roster,
         )
 
     # --- start-up --------------------------------------------------------------------------
@@ -712,12 +750,23 @@ class Platform:
             self._spawn(lambda: self.evaluator.run_polling(settings.legacy_poll_interval), "legacy-polling")
             self._spawn(self._follow_redis_link, "redis-link")
             self._spawn(self._account_duties, "account-duties")
+            lease = self.lease
+            assert lease is not None
+            user_gaps = UserGapFollower(
+                self.bus, holds_account=lambda: lease.held, reconcile=self.trading.reconciler.run_once
+            )
+            self._spawn(user_gaps.run, "user-gaps")
+            self._spawn(
+                lambda: self.closes.serve(ownership.worker_id, self._runs_here, self._close_here), "closes"
+            )
             self._spawn(self.bots.fees.run, "fee-tier")
         if role is Role.API:
             bot_events: asyncio.Queue[Event] = asyncio.Queue()
             for kind in _BOT_EVENTS:
                 self.bus.subscribe(kind, bot_events.put_nowait)
             self._spawn(lambda: self._refresh_bots(bot_events), "bot-records")
+            if self.roster is not None:
+                self._spawn(self.roster.run, "cluster-roster")
             self._spawn(self.events.run, "live-push")
             self._spawn(self.candles.run, "chart-candles")
             self._spawn(self.alerts.run, "alerts")
@@ -734,6 +783,22 @@ class Platform:
             settings.cluster_name,
             self.store.url,
         )
+
+    def _runs_here(self, bot_id: BotId) -> bool:
+        ownership = self.ownership
+        return (
+            ownership is not None
+            and ownership.fencing.get(bot_id) is not None
+            and self.bots.runtime(bot_id) is not None
+        )
+
+    async def _close_here(self, bot_id: BotId) -> CloseOutcome:
+        """A close the API process asked for, of a bot this worker runs: sold by its order path."""
+        try:
+            record = await self.bots.get(bot_id)
+        except LookupError as exc:
+            return CloseOutcome(refused="conflict", message=str(exc))
+        return await close_here(self.bots, self.prices, self.order_path, record, wait=False)
 
     async def _follow_risk(self, changed: asyncio.Event) -> None:
         """Another process changed the account's risk state: read it again (and every few seconds

@@ -218,6 +218,38 @@ class OptimizationProgressed(Event, frozen=True, kw_only=True):
     best_value: float | None = None
 
 
+# --- the cluster: commands between its processes ---------------------------------------------
+
+
+class CloseRequested(Event, frozen=True, kw_only=True):
+    """The API process asks the worker that owns a running bot to sell the bot's whole position
+    (``POST /api/v1/bots/{id}/close``); only that worker trades the bot, with its fencing token."""
+
+    TOPIC: ClassVar[str] = "cluster.close_requested"
+    request_id: str
+    bot_id: BotId
+
+
+class CloseAnswered(Event, frozen=True, kw_only=True, omit_defaults=True):
+    """The owning worker's answer: the sell it stored, or why the close was refused."""
+
+    TOPIC: ClassVar[str] = "cluster.close_answered"
+    request_id: str
+    bot_id: BotId
+    worker_id: str
+    order: OrderRecord | None = None
+    refused: Literal["", "conflict", "unprocessable"] = ""
+    message: str = ""
+
+
+class UserUpdatesLost(Event, frozen=True, kw_only=True):
+    """The feed process's ``user`` channel may have lost an order update (a sequence gap, a
+    reconnect): the worker reconciling the account reads the orders back over REST at once."""
+
+    TOPIC: ClassVar[str] = "cluster.user_gap"
+    reason: str
+
+
 AnyEvent = (
     FeedStateChanged
     | FeedGapDetected
@@ -238,6 +270,9 @@ AnyEvent = (
     | AlertCleared
     | BacktestUpdated
     | OptimizationProgressed
+    | CloseRequested
+    | CloseAnswered
+    | UserUpdatesLost
 )
 """Every concrete event: ``msgspec.json.decode(data, type=AnyEvent)`` reads any of them back."""
 
@@ -261,4 +296,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AlertCleared,
     BacktestUpdated,
     OptimizationProgressed,
+    CloseRequested,
+    CloseAnswered,
+    UserUpdatesLost,
 )

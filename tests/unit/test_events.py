@@ -18,6 +18,8 @@ from streambot.events import (
     BotDeleted,
     BotStateChanged,
     BotUpdated,
+    CloseAnswered,
+    CloseRequested,
     Event,
     ExchangeActivityFlagged,
     FeedGapDetected,
@@ -31,6 +33,7 @@ from streambot.events import (
     RiskResumed,
     SignalRaised,
     TradeBooked,
+    UserUpdatesLost,
 )
 from tests.factories import order_record, trade_record
 
@@ -68,6 +71,12 @@ EXAMPLES: list[Event] = [
     OptimizationProgressed(
         optimization_id="opt-1", status="running", trials=3, trials_target=20, best_value=1.5
     ),
+    CloseRequested(request_id="r-1", bot_id=BotId(4)),
+    CloseAnswered(request_id="r-1", bot_id=BotId(4), worker_id="worker-a", order=order_record()),
+    CloseAnswered(
+        request_id="r-2", bot_id=BotId(4), worker_id="worker-a", refused="conflict", message="no position"
+    ),
+    UserUpdatesLost(reason="sequence gap 4 → 9"),
 ]
 
 
@@ -108,6 +117,10 @@ def test_topics_are_those_the_dashboard_knows() -> None:
         "backtests.running",
         "backtests.failed",
         "optimizations.progress",
+        "cluster.close_requested",
+        "cluster.close_answered",
+        "cluster.close_answered",
+        "cluster.user_gap",
     ]
 
 

@@ -66,8 +66,10 @@ ALLOWED: dict[str, frozenset[str] | AnythingBut] = {
     | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"}
     | {"backtest", "observability"},
     # The cluster's infrastructure (Redis Streams bus, bot leases, shared rate limit): a bus and
-    # protocols of its own; app.py composes the roles from it and the engine's parts.
-    "cluster": FOUNDATION | {"bus", "observability", "venues.coinbase.rate_limit"},
+    # protocols of its own; app.py composes the roles from it and the engine's parts. The shared
+    # balance cache is a kind of the trading part's, raising the exchange's error as it does.
+    "cluster": FOUNDATION
+    | {"bus", "observability", "exchange", "venues.coinbase.rate_limit", "trading.balances"},
     "api": AnythingBut(frozenset({"app", "cli"})),
     "app": AnythingBut(frozenset({"cli"})),
     "cli": AnythingBut(frozenset()),

@@ -19,6 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from streambot.cluster.roster import ClusterRoster
 from streambot.domain import FeedState as FEED_STATES
 from streambot.observability.requests import RequestStats
 from streambot.venues.coinbase.breaker import BreakerState as BREAKER_STATES
@@ -275,8 +276,52 @@ class ApiCollector(Collector):
         yield CounterMetricFamily("streambot_alerts_raised", "Alerts raised", value=alerts.raised_total)
 
 
+class ClusterCollector(Collector):
+    """A cluster's API process: each worker's figures from its last heartbeat (label ``worker``,
+    its id), named as the process's own figures are, under ``streambot_cluster_``."""
+
+    def __init__(self, roster: ClusterRoster) -> None:
+        self._roster = roster
+
+    def collect(self) -> Iterator[Metric]:
+        roster = self._roster
+        alive = GaugeMetricFamily(
+            "streambot_cluster_worker_alive", "1 while the worker's heartbeat is recent", labels=["worker"]
+        )
+        rate = GaugeMetricFamily(
+            "streambot_cluster_worker_ticks_per_second",
+            "Tickers a worker received per second, at its last heartbeat",
+            labels=["worker"],
+        )
+        p99 = GaugeMetricFamily(
+            "streambot_cluster_worker_tick_to_decision_quantile_seconds",
+            "A worker's tick to decision latency over its most recent ticks, at its last heartbeat",
+            labels=["worker", "quantile"],
+        )
+        owned = GaugeMetricFamily(
+            "streambot_cluster_worker_bots_owned", "Bots a worker owns (their leases)", labels=["worker"]
+        )
+        for seen in roster.workers:
+            worker = seen.worker
+            alive.add_metric([worker.worker_id], 1.0 if seen.alive else 0.0)
+            rate.add_metric([worker.worker_id], worker.ticks_per_s)
+            p99.add_metric([worker.worker_id, "0.99"], worker.p99_us / 1e6)
+            owned.add_metric([worker.worker_id], len(worker.bots) if seen.alive else 0)
+        yield from (alive, rate, p99, owned)
+        yield GaugeMetricFamily(
+            "streambot_cluster_workers_alive", "Workers with a recent heartbeat", value=roster.alive
+        )
+        yield GaugeMetricFamily(
+            "streambot_cluster_bots_without_owner",
+            "Running bots no live worker holds (nothing trades them until one claims them)",
+            value=len(roster.without_owner),
+        )
+
+
 def registry_for(platform: ServedPlatform) -> CollectorRegistry:
     """A registry per platform (not the global one), so tests can run several side by side."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(PlatformCollector(platform))
+    if platform.roster is not None:
+        registry.register(ClusterCollector(platform.roster))
     return registry

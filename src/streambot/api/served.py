@@ -15,6 +15,8 @@ from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
 from streambot.bus import Bus, PriceBoard
 from streambot.clock import Clock
+from streambot.cluster.remote_close import CloseCommands
+from streambot.cluster.roster import ClusterRoster
 from streambot.config import Role, Settings
 from streambot.evaluator import StreamingEvaluator
 from streambot.feed.client import FeedClient
@@ -23,7 +25,7 @@ from streambot.observability.supervisor import Supervisor
 from streambot.simulator.process import SimulatorProcess
 from streambot.store.database import Store
 from streambot.telegram.control import TelegramControl
-from streambot.trading.balances import BalanceCache
+from streambot.trading.balances import AccountBalances
 from streambot.trading.desk import TradingDesk
 from streambot.trading.order_path import OrderPath
 from streambot.venues.coinbase.client import CoinbaseRest
@@ -70,7 +72,7 @@ class ServedPlatform(Protocol):
     @property
     def exchange(self) -> CoinbaseRest: ...
     @property
-    def balances(self) -> BalanceCache: ...
+    def balances(self) -> AccountBalances: ...
     @property
     def order_path(self) -> OrderPath: ...
     @property
@@ -101,6 +103,16 @@ class ServedPlatform(Protocol):
 
     @property
     def summary(self) -> PlatformReport: ...
+    @property
+    def roster(self) -> ClusterRoster | None:
+        """A cluster's API process: its workers as last read (health, metrics); None otherwise."""
+        ...
+
+    @property
+    def closes(self) -> CloseCommands:
+        """A cluster's API process asks the worker owning a running bot to close it."""
+        ...
+
     @property
     def backtests(self) -> BacktestQueue:
         """Backtests run for the API, each in a process of its own."""

@@ -133,6 +133,15 @@ class Summary:
         }
         if p.simulator is not None:
             components["simulator"] = {"ok": True}
+        roster = p.roster
+        if roster is not None:
+            # The API process trades nothing itself: a live worker owns every running bot or not.
+            components["cluster"] = {
+                "ok": roster.read and roster.alive > 0 and not roster.without_owner,
+                "workers_alive": roster.alive,
+                "workers": len(roster.workers),
+                "bots_without_owner": [int(b) for b in roster.without_owner],
+            }
         core_ok = feed_state == "live" and store["ok"]
         return {
             "status": "ok" if core_ok else "degraded",

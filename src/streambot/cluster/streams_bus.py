@@ -50,6 +50,14 @@ _OUTBOX_TICKS_MAX = 20_000
 _OUTBOX_EVENTS_MAX = 50_000  # events kept while Redis is away; beyond, the oldest are dropped
 
 
+def _cancelled_meanwhile() -> None:
+    """A cancel that reached the client mid-command may surface as a connection error: the loop
+    must end all the same, not retry (a stop would wait for it forever)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class RedisStreamsBus:
     """The bus of one cluster process. Build it, then keep ``run()`` going (supervised)."""
 
@@ -163,6 +171,7 @@ class RedisStreamsBus:
             try:
                 await self._send()
             except (RedisError, OSError) as exc:
+                _cancelled_meanwhile()
                 log.warning("📡 Redis write failed (%s); retrying", exc or type(exc).__name__)
                 await self._clock.sleep(0.2)
                 self._wake_writer.set()
@@ -213,6 +222,7 @@ class RedisStreamsBus:
             try:
                 answer = await self._redis.xread(streams, count=_READ_COUNT, block=self._block_ms)  # type: ignore[arg-type]
             except (RedisError, OSError) as exc:
+                _cancelled_meanwhile()
                 log.debug("Redis read failed: %s", exc)
                 await self._clock.sleep(backoff)
                 backoff = min(2.0, backoff * 2)
@@ -240,6 +250,7 @@ class RedisStreamsBus:
                 *newest, feed_state = await pipe.execute()
                 break
             except (RedisError, OSError) as exc:
+                _cancelled_meanwhile()
                 log.warning("📡 Redis not reachable (%s); retrying", exc or type(exc).__name__)
                 await self._clock.sleep(1.0)
         self._answered()

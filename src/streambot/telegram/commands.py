@@ -22,7 +22,7 @@ from streambot.exchange import ExchangeError
 from streambot.risk.base import RiskRejection
 from streambot.telegram.bot_api import Button
 from streambot.telegram.confirmations import Action, PendingConfirmations
-from streambot.trading.balances import BalanceCache
+from streambot.trading.balances import AccountBalances
 from streambot.trading.desk import TradingDesk
 from streambot.trading.pnl import pnl_totals
 
@@ -80,7 +80,7 @@ class TelegramCommands:
         *,
         bots: BotManager,
         desk: TradingDesk,
-        balances: BalanceCache,
+        balances: AccountBalances,
         prices: PriceBoard,
         trades: TradeHistory,
         feed_state: Callable[[], str],

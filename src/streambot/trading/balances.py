@@ -2,7 +2,9 @@
 
 One refresh is in flight at a time however many callers ask; fills invalidate the cache; a
 missing or nonsensical timestamp counts as expired (the old system's corrupted timestamp caused
-an API flood).
+an API flood). ``AccountBalances`` is what the rest of the platform reads; ``BalanceCache`` keeps
+the balances in this process, and a cluster's composition root hands out one whose balances are
+shared by every process of the account (``cluster/shared_balances.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 
@@ -21,14 +24,11 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[], Awaitable[list[Balance]]]
 
 
-class BalanceCache:
-    def __init__(self, fetch: Fetch, *, clock: Clock, ttl: float = 60.0) -> None:
-        self._fetch = fetch
+class AccountBalances(ABC):
+    """The account's balances as every part reads them, and how often a lookup cost a request."""
+
+    def __init__(self, *, ttl: float) -> None:
         self.ttl = ttl
-        self._clock = clock
-        self._balances: dict[str, Balance] = {}
-        self._fetched_at: float | None = None
-        self._inflight: asyncio.Future[dict[str, Balance]] | None = None
         self.hits = 0  # answered from the cache at once
         self.joined = 0  # waited for a refresh another caller had started: no request of their own
         self.misses = 0  # started a refresh
@@ -36,13 +36,25 @@ class BalanceCache:
         self.refresh_errors = 0
 
     @property
+    @abstractmethod
     def age(self) -> float | None:
         """Seconds since the last refresh; None when there is no valid one."""
-        fetched = self._fetched_at
-        if fetched is None or not math.isfinite(fetched):
-            return None
-        age = self._clock.monotonic() - fetched
-        return age if age >= 0 else None
+
+    @property
+    @abstractmethod
+    def latest(self) -> Mapping[str, Balance]:
+        """The last refreshed balances, without asking for a refresh: what strategies read."""
+
+    @abstractmethod
+    def invalidate(self) -> None:
+        """The balances changed (a fill): the next lookup reads them from the exchange again."""
+
+    @abstractmethod
+    async def balances(self) -> dict[str, Balance]: ...
+
+    async def available(self, currency: str) -> Decimal:
+        balance = (await self.balances()).get(currency)
+        return balance.available if balance is not None else Decimal(0)
 
     @property
     def hit_rate(self) -> float:
@@ -58,9 +70,28 @@ class BalanceCache:
         total = self.hits + self.joined + self.misses
         return 1.0 - self.misses / total if total else 1.0
 
+
+class BalanceCache(AccountBalances):
+    """The balances kept in this process."""
+
+    def __init__(self, fetch: Fetch, *, clock: Clock, ttl: float = 60.0) -> None:
+        super().__init__(ttl=ttl)
+        self._fetch = fetch
+        self._clock = clock
+        self._balances: dict[str, Balance] = {}
+        self._fetched_at: float | None = None
+        self._inflight: asyncio.Future[dict[str, Balance]] | None = None
+
+    @property
+    def age(self) -> float | None:
+        fetched = self._fetched_at
+        if fetched is None or not math.isfinite(fetched):
+            return None
+        age = self._clock.monotonic() - fetched
+        return age if age >= 0 else None
+
     @property
     def latest(self) -> Mapping[str, Balance]:
-        """The last refreshed balances, without asking for a refresh: what strategies read."""
         return self._balances
 
     def invalidate(self) -> None:
@@ -80,10 +111,6 @@ class BalanceCache:
             self.joined += 1
         # shield: one caller being cancelled must not cancel the refresh the others wait on.
         return await asyncio.shield(inflight)
-
-    async def available(self, currency: str) -> Decimal:
-        balance = (await self.balances()).get(currency)
-        return balance.available if balance is not None else Decimal(0)
 
     async def _refresh(self) -> dict[str, Balance]:
         try:

@@ -57,7 +57,7 @@ from streambot.observability.latency import LatencyStats
 from streambot.risk.base import Intent, RiskContext, RiskRejection
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import WHOLE_POSITION
-from streambot.trading.balances import BalanceCache
+from streambot.trading.balances import AccountBalances
 from streambot.trading.fault_point import FaultPoint, kill_self_at
 from streambot.trading.holds import ProductHolds
 from streambot.trading.open_orders import OpenOrders
@@ -112,7 +112,7 @@ class OrderPath:
         bus: Bus,
         exchange: Exchange,
         store: OrderStore,
-        balances: BalanceCache,
+        balances: AccountBalances,
         risk: RiskEngine,
         open_orders: OpenOrders,
         settler: Settler,
@@ -649,7 +649,7 @@ def assemble_order_path(
     bus: Bus,
     exchange: Exchange,
     store: TradingStore,
-    balances: BalanceCache,
+    balances: AccountBalances,
     risk: RiskEngine,
     holds: ProductHolds,
     products: Mapping[ProductId, Product],

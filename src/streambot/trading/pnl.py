@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from streambot.domain import Balance, BotId, Position, ProductId, Ticker, to_decimal
-from streambot.trading.balances import BalanceCache
+from streambot.trading.balances import AccountBalances
 from streambot.trading.protocols import BotDirectory
 
 _ZERO = Decimal(0)
@@ -101,7 +101,7 @@ class AccountFigures:
         self,
         *,
         bots: BotDirectory,
-        balances: BalanceCache,
+        balances: AccountBalances,
         latest: Mapping[ProductId, Ticker],
         products: Collection[str],
     ) -> None:

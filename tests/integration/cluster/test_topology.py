@@ -134,6 +134,13 @@ class Topology:
             assert response.status == 200, await response.text()
             return await response.json()
 
+    async def metrics(self) -> str:
+        async with self.http.get(
+            f"http://127.0.0.1:{self.api_port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as response:
+            assert response.status == 200, await response.text()
+            return await response.text()
+
     async def post(self, path: str, body: object = None) -> Any:
         async with self.http.post(
             f"{self.api}{path}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
@@ -249,6 +256,16 @@ async def test_two_workers_share_bots_fail_over_obey_the_kill_switch_and_redis(t
     pid_1 = t.procs["worker-1"].pid
     pid_2 = t.procs["worker-2"].pid
     assert set(owned) == {pid_1, pid_2}
+    # The API process's health and metrics say so too, per worker.
+    await _wait(lambda: _cluster_health(t, alive=2), 15, t)
+    metrics = await t.metrics()
+    for worker in (await t.get("/cluster"))["workers"]:
+        assert f'streambot_cluster_worker_alive{{worker="{worker["id"]}"}} 1.0' in metrics
+        assert f'streambot_cluster_worker_ticks_per_second{{worker="{worker["id"]}"}}' in metrics
+        quantile = "streambot_cluster_worker_tick_to_decision_quantile_seconds"
+        assert f'{quantile}{{quantile="0.99",worker="{worker["id"]}"}}' in metrics
+    assert "streambot_cluster_workers_alive 2.0" in metrics
+    assert "streambot_cluster_bots_without_owner 0.0" in metrics
 
     async def orders_of(bots: set[int]) -> bool:
         return len({o["bot_id"] for o in await t.orders()} & bots) >= 3
@@ -268,6 +285,7 @@ async def test_two_workers_share_bots_fail_over_obey_the_kill_switch_and_redis(t
     await _wait(all_on_worker_2, 15, t)
     moved_in = asyncio.get_running_loop().time() - killed
     assert moved_in < 10, f"the bots moved in {moved_in:.1f}s"
+    await _wait(lambda: _cluster_health(t, alive=1), 15, t)
     print(f"bots of the SIGKILLed worker moved in {moved_in:.1f}s")
     moved = owned[pid_1]
     kill_time = datetime.now(UTC)
@@ -328,26 +346,77 @@ async def test_two_workers_share_bots_fail_over_obey_the_kill_switch_and_redis(t
         expected = held.get(bot_id, Decimal(0))
         assert abs(positions.get(bot_id, Decimal(0)) - expected) < Decimal("1e-18"), (bot_id, positions, held)
 
-    # A close from the API: refused while a worker runs the bot, done by the API once none does.
-    holder = max(positions, key=lambda bot_id: positions[bot_id])
-    assert positions[holder] > 0
-    await t.post(f"/bots/{holder}/start")
+    # A close from the API of a running bot: the worker owning it sells through its order path,
+    # the API answers as one process would (202 with the order; 409 with the same reasons).
+    params = {"buy_below": 1e9, "sell_rise_pct": 400, "order_pct": 5, "allow_below_fee": True}
+    keeper = await t.post(
+        "/bots",
+        {"name": "keeper", "strategy": "threshold", "product_id": "BTC-USD", "params": params}
+        | {"budget": "1000"},
+    )
+    idle = await t.post(
+        "/bots",
+        {
+            "name": "idle",
+            "strategy": "threshold",
+            "product_id": "BTC-USD",
+            "params": params | {"buy_below": 0.01},
+            "budget": "1000",
+        },
+    )
+    for bot in (keeper, idle):
+        await t.post(f"/bots/{bot['id']}/start")
 
-    async def owned_again() -> bool:
-        return any(holder in w["bots"] for w in (await t.get("/cluster"))["workers"] if w["alive"])
+    async def holds() -> bool:
+        held = {p["bot_id"]: Decimal(p["base_size"]) for p in await t.get("/positions")}
+        return held.get(keeper["id"], Decimal(0)) > 0
 
-    await _wait(owned_again, 15, t)
-    async with t.http.post(
-        f"{t.api}/bots/{holder}/close", headers={"Authorization": f"Bearer {TOKEN}"}
-    ) as response:
-        assert response.status == 409
-        assert "stop it first, then close it" in (await response.json())["detail"]
-    await t.post(f"/bots/{holder}/stop")
-    await asyncio.sleep(1)  # its last order settled
-    position = {p["bot_id"]: Decimal(p["base_size"]) for p in await t.get("/positions")}.get(holder, 0)
-    if position > 0:  # it may have sold on its own meanwhile
-        closed = await t.post(f"/bots/{holder}/close")
-        await _wait(lambda: _final(t, closed["client_order_id"]), 30, t)
+    await _wait(holds, 30, t)
+    await _wait(lambda: _owned(t, idle["id"]), 15, t)
+    code, refused = await _close(t, idle["id"])
+    assert code == 409
+    assert refused["detail"] == f"bot {idle['id']} has no position to close"
+    code, closed = await _close(t, keeper["id"])
+    assert code == 202, closed
+    assert closed["product_id"] == "BTC-USD"
+    assert Decimal(closed["base_size"]) > 0
+    await _wait(lambda: _final(t, closed["client_order_id"]), 30, t)
+    assert closed["client_order_id"] in await t.exchange_client_ids()
+    sold = [o for o in await t.orders() if o["client_order_id"] == closed["client_order_id"]]
+    assert sold[0]["bot_id"] == keeper["id"]
+    assert sold[0]["status"] == "filled"
+    # Stopped, its last order settled: the API process closes it itself (no worker holds it).
+    await t.post(f"/bots/{keeper['id']}/stop")
+    await asyncio.sleep(1)
+    if await holds():  # it bought again before it stopped
+        code, again = await _close(t, keeper["id"])
+        assert code == 202, again
+        await _wait(lambda: _final(t, again["client_order_id"]), 30, t)
+
+
+async def _cluster_health(t: Topology, alive: int) -> bool:
+    async with t.http.get(f"{t.api}/health") as response:
+        cluster = (await response.json())["components"]["cluster"]
+    return bool(cluster["workers_alive"] == alive and cluster["bots_without_owner"] == [] and cluster["ok"])
+
+
+async def _owned(t: Topology, bot_id: int) -> bool:
+    return any(bot_id in w["bots"] for w in (await t.get("/cluster"))["workers"] if w["alive"])
+
+
+async def _close(t: Topology, bot_id: int) -> tuple[int, dict[str, Any]]:
+    """POST close until the owner answers: a bot just adopted may not run yet (no worker answers)
+    or may have a buy of its own under way (409, as in one process), for a moment."""
+    for _ in range(50):
+        async with t.http.post(
+            f"{t.api}/bots/{bot_id}/close", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as response:
+            body = await response.json()
+            detail = str(body.get("detail", ""))
+            if response.status != 409 or ("under way" not in detail and "no cluster worker" not in detail):
+                return response.status, dict(body)
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the close of bot {bot_id} was never answered:\n{t.logs()}")
 
 
 async def _final(t: Topology, client_order_id: str) -> bool:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 
 from streambot.api.budget import check_budget
 from streambot.api.chart_indicators import ChartIndicator, chart_indicators
+from streambot.api.closing import close_here, holding_text
 from streambot.api.deps import BotIdPath, Bots, PageLimit, PageOffset, Platform, not_found, platform_of
 from streambot.api.documented_errors import CONFLICT
 from streambot.api.errors import unprocessable
@@ -27,8 +28,6 @@ from streambot.bots import BotError, BotManager
 from streambot.config import Mode, Role
 from streambot.domain import BotId, BotRecord, BotState, OrderRecord, to_decimal
 from streambot.exchange import ExchangeError
-from streambot.risk.base import RiskRejection
-from streambot.trading.order_path import ORDER_IN_FLIGHT
 from streambot.trading.pnl import bot_pnl
 
 router = APIRouter(prefix="/bots", tags=["bots"])
@@ -182,49 +181,29 @@ def _conflict(message: str) -> NoReturn:
     raise HTTPException(status.HTTP_409_CONFLICT, message)
 
 
-def _holding_text(bots: BotManager, bot_id: BotId, product_id: str) -> str:
-    position = bots.position(bot_id)
-    return f"{format(position.base, 'f')} {product_id.partition('-')[0]} (cost {position.cost:.2f})"
-
-
 async def _close(p: Platform, bots: BotManager, record: BotRecord, *, wait: bool) -> OrderRecord:
-    """Sell the bot's whole position through the order path; 409 when there is nothing to sell
-    or an order of the bot is under way, 422 when a risk rule refuses the sell."""
-    if p.role is Role.API:
+    """Sell the bot's whole position through the order path of the process that trades it; 409
+    when there is nothing to sell or an order of the bot is under way, 422 when a risk rule
+    refuses the sell."""
+    if p.role is not Role.API:
+        outcome = await close_here(bots, p.prices, p.order_path, record, wait=wait)
+    elif (await p.bots.get(record.id)).state is BotState.RUNNING and not wait:
+        # A worker runs it: that worker sells, through its order path and with its fencing token.
+        outcome = await p.closes.ask(record.id)
+    else:
         await _released_by_workers(p, record)
-    if not bots.holding(record.id):
-        held = _holding_text(bots, record.id, record.product_id)
-        _conflict(
-            f"bot {record.id} has no position to close (it holds {held}, below the minimum order size)"
-            if bots.position(record.id).base > 0
-            else f"bot {record.id} has no position to close"
-        )
-    tick = p.prices.get(record.product_id)
-    if tick is None:
-        _conflict(f"no price for {record.product_id} yet; close again once the market data arrives")
-    outcome = await p.order_path.exit_position(
-        bots.exit_runtime(record.id),
-        tick,
-        "close: sell the whole position (asked for by a person)",
-        wait=wait,
-    )
-    if isinstance(outcome, RiskRejection):
-        if outcome.code == ORDER_IN_FLIGHT:
-            _conflict(f"bot {record.id}: {outcome.message}")
-        raise unprocessable(("path", "bot_id"), f"the close was refused: {outcome.code}: {outcome.message}")
-    return outcome
+        outcome = await close_here(bots, p.prices, p.order_path, record, wait=wait)
+    if outcome.refused == "unprocessable":
+        raise unprocessable(("path", "bot_id"), outcome.message)
+    if outcome.order is None:
+        _conflict(outcome.message)
+    return outcome.order
 
 
 async def _released_by_workers(p: Platform, record: BotRecord) -> None:
-    """A cluster's API process closes a bot only once no worker runs it, so two processes never
-    trade one bot: a stopped bot is let go within a lease round, and its last order settles; 409
-    while a worker still holds it or an order of it is under way."""
-    if (await p.bots.get(record.id)).state is BotState.RUNNING:
-        # A running bot is claimed by a worker any moment: only a stopped one stays let go.
-        _conflict(
-            f"bot {record.id} runs on the cluster's workers: stop it first, then close it "
-            "(the API process closes only bots no worker runs)"
-        )
+    """A cluster's API process closes a stopped bot itself once no worker runs it, so two
+    processes never trade one bot: a stopped bot is let go within a lease round, and its last
+    order settles; 409 while a worker still holds it or an order of it is under way."""
     clock = p.clock
     deadline = clock.monotonic() + 2 * p.settings.bot_lease_renew_s + 1.0
     while True:
@@ -284,7 +263,7 @@ async def delete_bot(
     except LookupError as exc:
         not_found(exc)
     if bots.holding(record.id):
-        held = _holding_text(bots, record.id, record.product_id)
+        held = holding_text(bots, record.id, record.product_id)
         if position is None:
             _conflict(
                 f"bot {record.id} holds {held}: delete with ?position=close to sell it first, or "
@@ -295,7 +274,7 @@ async def delete_bot(
             await bots.stop(record.id)  # no new buy while it closes
             order = await _close(p, bots, record, wait=True)
             if bots.holding(record.id):
-                held = _holding_text(bots, record.id, record.product_id)
+                held = holding_text(bots, record.id, record.product_id)
                 _conflict(
                     f"bot {record.id} was stopped but not deleted: its close {order.client_order_id} "
                     f"ended {order.status.value} and it still holds {held}"
