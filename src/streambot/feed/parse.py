@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import msgspec
 
@@ -54,7 +56,8 @@ class FrameKind(enum.Enum):
 
 
 _EMPTY_TICKERS: list[Ticker] = []
-_NO_SUBSCRIPTIONS: dict[str, list[str]] = {}
+# Not an empty dict: msgspec copies an empty dict default into every FeedFrame, ticker frames too.
+_NO_SUBSCRIPTIONS: Mapping[str, list[str]] = MappingProxyType({})
 
 
 class FeedFrame(msgspec.Struct, frozen=True, gc=False):
@@ -77,7 +80,7 @@ class FeedFrame(msgspec.Struct, frozen=True, gc=False):
     sequence: int | None = None
     tickers: list[Ticker] = _EMPTY_TICKERS
     heartbeat_counter: int | None = None
-    subscriptions: dict[str, list[str]] = _NO_SUBSCRIPTIONS
+    subscriptions: Mapping[str, list[str]] = _NO_SUBSCRIPTIONS
     message: str = ""
     channel: str = ""
     rejected: int = 0
@@ -95,7 +98,7 @@ _INF = math.inf
 _force = msgspec.structs.force_setattr
 
 
-def parse_frame(data: bytes | str, received_ns: int) -> FeedFrame:
+def parse_frame(data: bytes | str | memoryview, received_ns: int) -> FeedFrame:
     """Decode one server frame. Raises ``MalformedFrame`` for anything that is not a readable frame,
     and nothing else: invalid UTF-8 inside a string (``UnicodeDecodeError``), nesting too deep for
     the decoder (``RecursionError``) and any other failure of the decode are malformed frames too."""
@@ -104,26 +107,26 @@ def parse_frame(data: bytes | str, received_ns: int) -> FeedFrame:
             msg = _decode_server_frame(data)
         except msgspec.DecodeError as exc:  # ValidationError included
             return _parse_other(data, exc)
-        if isinstance(msg, TickerFrame):  # ticker_batch frames too (a subclass)
-            seq = msg.sequence_num
+        if type(msg) is TickerFrame:
             events = msg.events
             if len(events) == 1:
-                # The usual frame: its one list of tickers becomes the FeedFrame's as it is, unless
-                # a ticker lacks its bid or ask or is refused (the general path below sorts it out).
                 tickers = events[0].tickers
-                when = msg.timestamp.timestamp()
-                seq_value = -1 if seq is None else seq
-                for tick in tickers:
+                if len(tickers) == 1:
+                    # The usual frame: one event of one ticker, which carries its bid and ask and
+                    # is valid. No loop (a list iterator is an allocation) and its list becomes
+                    # the FeedFrame's as it is. Anything else takes the general path below.
+                    tick = tickers[0]
                     price = tick.price
                     bid: float | None = tick.best_bid
                     ask: float | None = tick.best_ask
-                    if bid is None or ask is None or not (0.0 < price < _INF and 0.0 < bid <= ask < _INF):
-                        break
-                    _force(tick, "time", when)
-                    _force(tick, "received_ns", received_ns)
-                    _force(tick, "sequence", seq_value)
-                else:
-                    return FeedFrame(_TICKERS, seq, tickers)
+                    if bid is not None and ask is not None and 0.0 < price < _INF and 0.0 < bid <= ask < _INF:
+                        seq = msg.sequence_num
+                        _force(tick, "time", msg.timestamp.timestamp())
+                        _force(tick, "received_ns", received_ns)
+                        _force(tick, "sequence", -1 if seq is None else seq)
+                        return FeedFrame(_TICKERS, seq, tickers)
+            return _tickers(msg, received_ns)
+        if isinstance(msg, TickerFrame):  # ticker_batch frames (a subclass)
             return _tickers(msg, received_ns)
         return _other_channel(msg)
     except MalformedFrame:
@@ -212,7 +215,7 @@ def invalid_ticker_reason(product_id: str, price: float, bid: float, ask: float)
     return f"{product_id}: best bid {bid!r} above best ask {ask!r}"
 
 
-def _parse_other(data: bytes | str, typed_error: msgspec.DecodeError) -> FeedFrame:
+def _parse_other(data: bytes | str | memoryview, typed_error: msgspec.DecodeError) -> FeedFrame:
     """The tagged decode declined the frame: an error frame, another channel, or garbage."""
     try:
         envelope = _decode_envelope(data)
