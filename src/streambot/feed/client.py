@@ -413,12 +413,18 @@ class FeedClient:
             if frame.rejected:
                 self._rejected(frame)
             tickers = frame.tickers
-            self.tickers += len(tickers)
-            record = self._record_tick
-            publish_tick = self._publish_tick
-            for tick in tickers:
-                record(tick)
-                publish_tick(tick)
+            if len(tickers) == 1:  # the usual frame: no list iterator to allocate
+                tick = tickers[0]
+                self.tickers += 1
+                self._record_tick(tick)
+                self._publish_tick(tick)
+            else:
+                self.tickers += len(tickers)
+                record = self._record_tick
+                publish_tick = self._publish_tick
+                for tick in tickers:
+                    record(tick)
+                    publish_tick(tick)
             if self._debug:
                 for tick in tickers:
                     log.debug("📈 Ticker update: %s @ $%s", tick.product_id, tick.price)
