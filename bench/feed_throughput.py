@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import queue
 import random
 import threading
 import time
@@ -181,7 +182,14 @@ class StreamServer:
 
     def __enter__(self) -> str:
         self._process.start()
-        port = self._ports.get(timeout=WAIT_S)
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                port = self._ports.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if not self._process.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("the feed bench's streaming server did not start") from None
         return f"ws://127.0.0.1:{port}/"
 
     def __exit__(self, *exc: object) -> None:

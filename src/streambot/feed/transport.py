@@ -71,7 +71,7 @@ async def connect(url: str) -> FeedTransport:
             websocket_handshake_timeout=CONNECT_TIMEOUT_S,
             enable_auto_pong=True,
             max_frame_size=MAX_FRAME_BYTES,
-            logger_name="streambot.feed.picows",
+            logger_name="feed",  # picows logs as "picows.feed"
         )
     assert isinstance(listener, _Listener)
     return PicowsTransport(transport, listener)
