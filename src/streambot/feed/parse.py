@@ -8,10 +8,10 @@ on older frames) is written with ``msgspec.structs.force_setattr``, made for com
 Structs; the frame's datetime becomes UNIX seconds once per frame.
 
 Measured on the project VM (``streambot bench`` prints it beside a plain msgspec typed decode of
-the same bytes, in the same run): ~1.3-1.5 µs per single-ticker frame, ~1.9-2.2× the plain decode;
-it was ~2.2 µs and ~2.9× with a Ticker dataclass built field by field. Of what remains above the
-plain decode, the datetime → float conversion is ~0.2 µs, the tagged union ~0.1 µs, completing
-the Ticker ~0.1 µs and the FeedFrame ~0.06 µs.
+the same bytes, in the same run, in thread CPU time): ~1.6 µs per single-ticker frame, ~1.65× the
+plain decode (~1.85 µs, ~1.9× before the unpacked one-ticker path). Of what remains above the plain
+decode, the datetime → float conversion is ~0.18 µs, the FeedFrame ~0.07 µs, completing the Ticker
+(three force_setattr) ~0.08 µs and the rest is the interpreter's own work on the fast path.
 """
 
 from __future__ import annotations
@@ -108,23 +108,22 @@ def parse_frame(data: bytes | str | memoryview, received_ns: int) -> FeedFrame:
         except msgspec.DecodeError as exc:  # ValidationError included
             return _parse_other(data, exc)
         if type(msg) is TickerFrame:
-            events = msg.events
-            if len(events) == 1:
-                tickers = events[0].tickers
-                if len(tickers) == 1:
-                    # The usual frame: one event of one ticker, which carries its bid and ask and
-                    # is valid. No loop (a list iterator is an allocation) and its list becomes
-                    # the FeedFrame's as it is. Anything else takes the general path below.
-                    tick = tickers[0]
-                    price = tick.price
-                    bid: float | None = tick.best_bid
-                    ask: float | None = tick.best_ask
-                    if bid is not None and ask is not None and 0.0 < price < _INF and 0.0 < bid <= ask < _INF:
-                        seq = msg.sequence_num
-                        _force(tick, "time", msg.timestamp.timestamp())
-                        _force(tick, "received_ns", received_ns)
-                        _force(tick, "sequence", -1 if seq is None else seq)
-                        return FeedFrame(_TICKERS, seq, tickers)
+            # The usual frame: one event of one ticker, which carries its bid and ask and is
+            # valid. Unpacked (no loop: a list iterator is an allocation), its list becomes the
+            # FeedFrame's as it is. Anything else (more events or tickers: ValueError; a bid or
+            # ask missing: TypeError; a refused price) takes the general path.
+            try:
+                (event,) = msg.events
+                tickers = event.tickers
+                (tick,) = tickers
+                if 0.0 < tick.price < _INF and 0.0 < tick.best_bid <= tick.best_ask < _INF:
+                    seq = msg.sequence_num
+                    _force(tick, "time", msg.timestamp.timestamp())
+                    _force(tick, "received_ns", received_ns)
+                    _force(tick, "sequence", -1 if seq is None else seq)
+                    return FeedFrame(_TICKERS, seq, tickers)
+            except (ValueError, TypeError):
+                pass
             return _tickers(msg, received_ns)
         if isinstance(msg, TickerFrame):  # ticker_batch frames (a subclass)
             return _tickers(msg, received_ns)
