@@ -50,7 +50,9 @@ test: $(STAMP) web web-test
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+# The feed_throughput section measures the official SDK beside the platform's feed client.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/streambot bench
 
 # The reliability suite, long versions: more kills, crash trials and fuzzed frames than `make test`

@@ -83,7 +83,6 @@ async def measure(drops: int = 15, silences: int = 4) -> FeedFigures:
                 bus,
                 board=PriceBoard(),
                 clock=clock,
-                session=session,
                 prices=rest.best_bid_ask,
             )
 

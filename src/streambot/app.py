@@ -590,7 +590,6 @@ class Platform:
             bus,
             board=prices,
             clock=clock,
-            session=session,
             # Live: order updates on the user channel; a lost one makes the engine reconcile.
             channels=("ticker", "heartbeats", "user") if live else ("ticker", "heartbeats"),
             jwt_factory=exchange.ws_jwt_factory,

@@ -682,6 +682,7 @@ BENCH_SECTIONS = (
     "pipeline",
     "strategies",
     "feed",
+    "feed_throughput",
     "api",
     "trading",
     "simulator",
@@ -696,7 +697,11 @@ BENCH_SECTIONS = (
 @cli.command()
 def bench(
     section: Annotated[
-        str | None, typer.Argument(help="'orders': paper orders against the simulator on loopback")
+        str | None,
+        typer.Argument(
+            help="'orders': paper orders against the simulator on loopback; "
+            "'feed': the platform's feed client against --url"
+        ),
     ] = None,
     bots: Annotated[int | None, typer.Option(help="Bots on one product (default: 1, 10, 100, 1000)")] = None,
     ticks: Annotated[int, typer.Option(help="Ticker frames to drive through")] = 100_000,
@@ -705,13 +710,23 @@ def bench(
         list[str] | None,
         typer.Option("--only", help=f"Run only these sections ({', '.join(BENCH_SECTIONS)}); repeatable"),
     ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="bench feed: the WebSocket to consume (ws://HOST:PORT or wss://…)")
+    ] = None,
+    frames: Annotated[int, typer.Option(help="bench feed: ticker frames to consume")] = 100_000,
+    products: Annotated[
+        str | None, typer.Option(help="bench feed: comma-separated products (default: STREAMBOT_PRODUCTS)")
+    ] = None,
 ) -> None:
     """Measure every speed target and print the figures (all sections unless --only)."""
     if section == "orders":
         _benchmarks()("trading").print_order_benchmarks(as_json=json)
         return
+    if section == "feed":
+        _bench_feed(url, frames, products, as_json=json)
+        return
     if section is not None:
-        _fail(f"unknown benchmark {section!r}; choose 'orders' or none")
+        _fail(f"unknown benchmark {section!r}; choose 'orders', 'feed' or none")
     if bots is not None and bots < 0:
         _fail("--bots must be 0 or more")
     if ticks < 1:
@@ -730,6 +745,8 @@ def bench(
             benchmarks("pipeline").print_strategy_benchmarks(min(ticks, 20_000))
         elif name == "feed":
             benchmarks("feed").print_feed_benchmarks()
+        elif name == "feed_throughput":
+            benchmarks("feed_throughput").print_feed_throughput()
         elif name == "api":
             benchmarks("api").print_api_benchmarks()
         elif name == "trading":
@@ -745,6 +762,31 @@ def bench(
         elif name == "memory":
             # The whole platform as ``streambot run``, its RSS slope per million ticks (issue 16).
             benchmarks("soak").print_memory_benchmarks()
+
+
+def _bench_feed(url: str | None, frames: int, products: str | None, *, as_json: bool) -> None:
+    """``streambot bench feed --url ws://…``: the platform's feed client (parse and publish
+    included) consumes ``frames`` ticker frames from any server; prints ticks_per_s."""
+    from streambot.feed.throughput import measure_feed
+
+    if url is None:
+        _fail("bench feed: --url is required (ws://HOST:PORT or wss://HOST/…)")
+    if not url.startswith(("ws://", "wss://")):
+        _fail(f"--url: {url!r} is not a ws:// or wss:// URL")
+    if frames < 1:
+        _fail("--frames must be at least 1")
+    chosen = _product_list(products, load_settings().products if products is None else ())
+    logging.getLogger("streambot").setLevel(logging.ERROR)
+    try:
+        result = asyncio.run(measure_feed(url, chosen, frames))
+    except TimeoutError as exc:
+        _fail(f"bench feed: {exc}")
+    if as_json:
+        import orjson
+
+        print(orjson.dumps(result.as_json()).decode())
+    else:
+        print(result.line())
 
 
 def _benchmarks() -> Callable[[str], ModuleType]:

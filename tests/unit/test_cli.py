@@ -34,6 +34,28 @@ def test_bench_rejects_nonsense_arguments() -> None:
 
 
 @pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "bench feed: --url is required"),
+        (["--url", "http://127.0.0.1:9"], "--url: 'http://127.0.0.1:9' is not a ws:// or wss:// URL"),
+        (["--url", "ws://127.0.0.1:9", "--frames", "0"], "--frames must be at least 1"),
+        (["--url", "ws://127.0.0.1:9", "--products", "BTC"], "'BTC' is not of the form BASE-QUOTE"),
+    ],
+)
+def test_bench_feed_refuses_bad_input_with_one_sentence(args: list[str], expected: str) -> None:
+    result = CliRunner().invoke(cli, ["bench", "feed", *args])
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert "Traceback" not in result.output
+
+
+def test_feed_throughput_is_a_section_make_bench_runs() -> None:
+    from streambot import cli as cli_module
+
+    assert "feed_throughput" in cli_module.BENCH_SECTIONS
+
+
+@pytest.mark.parametrize(
     ("key", "secret", "expected"),
     [
         ("key-1", "c2VjcmV0", "the API key name must look like organizations/{org_id}/apiKeys/{key_id}"),

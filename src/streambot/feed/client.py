@@ -11,10 +11,11 @@ While the socket is down (and while the user has stopped the stream) prices come
 bid/ask polling (state ``polling``), and every new connection refreshes them from REST at once so
 a product that trades rarely does not wait for its next ticker.
 
-The receive loop is the hot path. It does no per-frame allocation beyond what ``parse_frame``
-returns, takes one ``perf_counter`` reading per frame (the ticks' receive stamp, for latency),
-never logs per tick at INFO, and leaves staleness and the messages/s rate to the watchdog, which
-reads the feed's clock, so the loop needs no per-frame timeout.
+The frame handler is the hot path. The transport (``feed.transport``: picows) calls it for every
+frame as the bytes arrive, with no future or task per frame; it decodes the frame in place (no
+copy), does no per-frame allocation beyond what ``parse_frame`` returns, takes one
+``perf_counter`` reading per frame (the ticks' receive stamp, for latency), never logs per tick at
+INFO, and leaves staleness and the messages/s rate to the watchdog, which reads the feed's clock.
 """
 
 from __future__ import annotations
@@ -23,16 +24,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
-
-import aiohttp
 
 from streambot.bus import Bus, PriceBoard
 from streambot.clock import Clock
-from streambot.domain import FeedState
+from streambot.domain import FeedState, Ticker
 from streambot.feed.backoff import ReconnectBackoff
-from streambot.feed.connection import FeedSocket, close_socket, open_socket, subscribe
+from streambot.feed.connection import subscribe
 from streambot.feed.fallback import RestFallback
 from streambot.feed.gaps import GapDetector
 from streambot.feed.log_once import OnceLogger
@@ -40,6 +39,7 @@ from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_fra
 from streambot.feed.poller import PriceSource, RestPricePoller
 from streambot.feed.recorder import FeedRecorder
 from streambot.feed.state import FeedStateMachine, FeedStatus
+from streambot.feed.transport import TRANSPORT_ERRORS, FeedTransport, connect
 from streambot.feed.user_gaps import UserGapHandler, UserGapReconciler
 from streambot.feed.watchdog import StreamWatchdog
 
@@ -55,7 +55,10 @@ REORDER_WINDOW: Final = 100
 # This many frames in a row numbered below the last one mean the last number was bogus: resync.
 MAX_DROPPED_IN_A_ROW: Final = 5
 
-__all__ = ["FeedClient", "FeedStatus", "UserGapHandler"]
+__all__ = ["Connector", "FeedClient", "FeedStatus", "UserGapHandler"]
+
+Connector = Callable[[str], Awaitable[FeedTransport]]
+"""Opens the feed's WebSocket at a URL (``feed.transport.connect``)."""
 
 
 class FeedClient:
@@ -72,7 +75,7 @@ class FeedClient:
         channels: Sequence[str] = ("ticker", "heartbeats"),
         jwt_factory: Callable[[], str] | None = None,
         stale_after: float = 3.0,
-        session: aiohttp.ClientSession | None = None,
+        connector: Connector = connect,
         prices: PriceSource | None = None,
         poll_interval: float = POLL_INTERVAL_S,
         poll_grace: float = POLL_GRACE_S,
@@ -90,7 +93,7 @@ class FeedClient:
         self._clock = clock
         self._jwt_factory = jwt_factory
         self._watchdog = StreamWatchdog(clock, stale_after, lambda: self.messages_received)
-        self._session = session
+        self._connector = connector
         self._backoff = backoff if backoff is not None else ReconnectBackoff()
         self._fallback = (
             RestFallback(
@@ -115,8 +118,16 @@ class FeedClient:
         self._running = False
         self._stopping = False
         self._run_task: asyncio.Task[Any] | None = None
-        self._ws: FeedSocket | None = None
+        self._ws: FeedTransport | None = None
         self._stale = False
+        # The frame handler's per-connection state (see _on_frame).
+        self._live = False
+        self._last_seq = -1
+        self._dropped_in_a_row = 0
+        self._record_tick: Callable[[Ticker], None] = board.record
+        self._publish_tick: Callable[[Ticker], None] = bus.publish_tick
+        self._recording = recorder.record if recorder is not None else None
+        self._debug = False
 
         self._warn = OnceLogger(log)
         self._gaps = GapDetector(bus, self._warn)
@@ -205,8 +216,6 @@ class FeedClient:
         self._wake = asyncio.Event()
         self._run_task = asyncio.current_task()
         self._machine.run_started()
-        own_session = self._session is None
-        session = self._session or aiohttp.ClientSession()
         backoff = self._backoff
         backoff.reset()
         try:
@@ -218,12 +227,12 @@ class FeedClient:
                     continue
                 went_live = False
                 try:
-                    went_live, reason = await self._connection(session)
+                    went_live, reason = await self._connection()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     reason = _describe(exc)
-                    if not isinstance(exc, aiohttp.ClientError | OSError | TimeoutError):
+                    if not isinstance(exc, TRANSPORT_ERRORS):
                         log.exception("❌ Feed connection failed unexpectedly")
                 if self._stopping or not self._stream_enabled:
                     continue
@@ -243,15 +252,14 @@ class FeedClient:
             self._ws = None
             await self._cancel_background()
             self._set_state(FeedState.STOPPED, "stop requested" if self._stopping else "run ended")
-            if own_session:
-                await session.close()
 
     async def stop(self) -> None:
         """Close the socket and end ``run()``; returns within a couple of seconds at worst."""
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
-        await close_socket(self._ws)
+        if self._ws is not None:
+            await self._ws.close()
         task = self._run_task
         if task is None or task.done() or task is asyncio.current_task():
             return
@@ -270,7 +278,8 @@ class FeedClient:
         log.info("⏸️ Feed stream stopped by the user; prices from REST polling")
         if self._wake is not None:
             self._wake.set()
-        await close_socket(self._ws)
+        if self._ws is not None:
+            await self._ws.close()
 
     def start_stream(self) -> None:
         """Undo ``stop_stream``: connect again (``run()`` must be running)."""
@@ -320,9 +329,9 @@ class FeedClient:
 
     # --- one connection --------------------------------------------------------------------
 
-    async def _connection(self, session: aiohttp.ClientSession) -> tuple[bool, str]:
+    async def _connection(self) -> tuple[bool, str]:
         """One connection's life. Returns (whether frames flowed, why it ended)."""
-        ws = await open_socket(session, self.ws_url)
+        ws = await self._connector(self.ws_url)
         self._ws = ws
         self._stale = False
         self._gaps.new_connection()
@@ -338,96 +347,116 @@ class FeedClient:
             self._connections += 1
             if self._connections > 1:
                 self._user_gap("reconnected: updates sent while disconnected were lost")
-            return await self._consume(ws)
+            self._live = False
+            self._last_seq = -1
+            self._dropped_in_a_row = 0
+            self._bind_hot_path()
+            ended = await ws.receive(self._on_frame)
+            return self._live, self._close_reason(ended)
         finally:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
-            await close_socket(ws)
+            await ws.close()
             self._ws = None
             self._watchdog.rate = 0.0
 
-    async def _watch(self, ws: FeedSocket) -> None:
-        """Close the socket when the stream goes silent; the receive loop then ends."""
+    async def _watch(self, ws: FeedTransport) -> None:
+        """Close the socket when the stream goes silent; the receive then ends."""
         silence = await self._watchdog.watch(lambda: not ws.closed)
         if silence and not self._stopping:
             self._stale = True
             self._set_state(FeedState.STALE, f"no frame for {self._watchdog.stale_after:g}s")
             await ws.close()
 
-    async def _consume(self, ws: FeedSocket) -> tuple[bool, str]:
-        """The hot loop: frame → parse → price board and bus, until the socket closes."""
-        receive = ws.receive
-        parse = parse_frame
-        record = self._board.record
-        publish_tick = self._bus.publish_tick
-        stamp = time.perf_counter_ns  # the ticks' receive time, for latency figures only
-        debug_enabled = log.isEnabledFor
-        text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
-        tickers_kind, heartbeat_kind = FrameKind.TICKERS, FrameKind.HEARTBEAT
-        recording = self._recorder.record if self._recorder is not None else None
-        last_seq = -1
-        dropped_in_a_row = 0
-        live = False
-        while True:
-            msg = await receive()
-            msg_type = msg.type
-            if msg_type is not text and msg_type is not binary:
-                return live, self._close_reason(ws, msg_type, msg.data)
-            self.messages_received += 1
-            if not live:
-                live = True
-                if self._fallback is not None:
-                    self._fallback.stop_polling()
-                self._set_state(FeedState.LIVE, "receiving")
-            try:
-                frame = parse(msg.data, stamp())
-            except MalformedFrame as exc:
-                if recording is not None:
-                    recording(msg.data, None)
-                self.malformed += 1
-                self._warn.warn("malformed", "", "Malformed feed frame (%s): %.200r", exc, msg.data)
-                continue
-            if recording is not None:
-                # After the parse, so the recorder takes the products from it instead of parsing again.
-                recording(msg.data, frame)
+    def _bind_hot_path(self) -> None:
+        """What the frame handler calls, looked up once per connection rather than per frame.
 
-            seq = frame.sequence
-            if seq is not None:
-                if seq <= last_seq:
-                    if last_seq - seq <= REORDER_WINDOW and dropped_in_a_row < MAX_DROPPED_IN_A_ROW:
-                        # Per Coinbase a lower number is a duplicate or a late frame: the newer
-                        # ticker already superseded it.
-                        self.out_of_order += 1
-                        dropped_in_a_row += 1
-                        continue
-                    # Far below, or frame after frame: the last number was bogus or the server
-                    # numbers afresh. Never freeze on it: this frame is the new baseline.
-                    self._gaps.sequence_resync(last_seq, seq, _channel_of(frame))
-                    self._user_gap(f"sequence resync {last_seq} → {seq}")
-                elif seq != last_seq + 1:
-                    self._gaps.sequence_gap(last_seq + 1, seq, _channel_of(frame))
-                    # One counter spans every channel: any missed frame may have been an order update.
-                    self._user_gap(f"sequence gap {last_seq + 1} → {seq}")
-                last_seq = seq
-                dropped_in_a_row = 0
+        Whether DEBUG logging is on is read here too: a level changed while connected applies
+        from the next connection."""
+        self._record_tick = self._board.record
+        self._publish_tick = self._bus.publish_tick
+        self._recording = self._recorder.record if self._recorder is not None else None
+        self._debug = log.isEnabledFor(logging.DEBUG)
 
-            kind = frame.kind
-            if kind is tickers_kind:
-                if frame.rejected:
-                    self._rejected(frame)
-                tickers = frame.tickers
+    def _on_frame(self, data: memoryview) -> None:
+        """The hot path, called by the transport for every frame: parse → price board and bus.
+
+        ``data`` is the transport's buffer, valid only during this call: parsed in place, copied
+        only for the recorder or a log line."""
+        self.messages_received += 1
+        if not self._live:
+            self._go_live()
+        try:
+            frame = parse_frame(data, _stamp())
+        except MalformedFrame as exc:
+            raw = bytes(data)
+            if self._recording is not None:
+                self._recording(raw, None)
+            self.malformed += 1
+            self._warn.warn("malformed", "", "Malformed feed frame (%s): %.200r", exc, raw)
+            return
+        if self._recording is not None:
+            # After the parse, so the recorder takes the products from it instead of parsing again.
+            self._recording(bytes(data), frame)
+
+        seq = frame.sequence
+        if seq is not None:
+            last_seq = self._last_seq
+            if seq != last_seq + 1 and not self._sequence_break(frame, seq, last_seq):
+                return
+            self._last_seq = seq
+            self._dropped_in_a_row = 0
+
+        kind = frame.kind
+        if kind is _TICKERS:
+            if frame.rejected:
+                self._rejected(frame)
+            tickers = frame.tickers
+            if len(tickers) == 1:  # the usual frame: no list iterator to allocate
+                tick = tickers[0]
+                self.tickers += 1
+                self._record_tick(tick)
+                self._publish_tick(tick)
+            else:
                 self.tickers += len(tickers)
+                record = self._record_tick
+                publish_tick = self._publish_tick
                 for tick in tickers:
                     record(tick)
                     publish_tick(tick)
-                if debug_enabled(logging.DEBUG):
-                    for tick in tickers:
-                        log.debug("📈 Ticker update: %s @ $%s", tick.product_id, tick.price)
-            elif kind is heartbeat_kind:
-                self._gaps.heartbeat(frame.heartbeat_counter)
-            else:
-                self._on_rare_frame(frame)
+            if self._debug:
+                for tick in tickers:
+                    log.debug("📈 Ticker update: %s @ $%s", tick.product_id, tick.price)
+        elif kind is _HEARTBEAT:
+            self._gaps.heartbeat(frame.heartbeat_counter)
+        else:
+            self._on_rare_frame(frame)
+
+    def _go_live(self) -> None:
+        self._live = True
+        if self._fallback is not None:
+            self._fallback.stop_polling()
+        self._set_state(FeedState.LIVE, "receiving")
+
+    def _sequence_break(self, frame: FeedFrame, seq: int, last_seq: int) -> bool:
+        """A frame not numbered one above the last: False to drop it, True to take it."""
+        if seq <= last_seq:
+            if last_seq - seq <= REORDER_WINDOW and self._dropped_in_a_row < MAX_DROPPED_IN_A_ROW:
+                # Per Coinbase a lower number is a duplicate or a late frame: the newer ticker
+                # already superseded it.
+                self.out_of_order += 1
+                self._dropped_in_a_row += 1
+                return False
+            # Far below, or frame after frame: the last number was bogus or the server numbers
+            # afresh. Never freeze on it: this frame is the new baseline.
+            self._gaps.sequence_resync(last_seq, seq, _channel_of(frame))
+            self._user_gap(f"sequence resync {last_seq} → {seq}")
+        else:
+            self._gaps.sequence_gap(last_seq + 1, seq, _channel_of(frame))
+            # One counter spans every channel: any missed frame may have been an order update.
+            self._user_gap(f"sequence gap {last_seq + 1} → {seq}")
+        return True
 
     def _rejected(self, frame: FeedFrame) -> None:
         self.invalid_tickers += frame.rejected
@@ -436,7 +465,7 @@ class FeedClient:
     def _on_rare_frame(self, frame: FeedFrame) -> None:
         kind = frame.kind
         if kind is FrameKind.SUBSCRIPTIONS:
-            self._subscriptions = frame.subscriptions
+            self._subscriptions = dict(frame.subscriptions)
             subscribed = set(frame.subscriptions.get("ticker", ())) | set(
                 frame.subscriptions.get("ticker_batch", ())
             )
@@ -460,15 +489,12 @@ class FeedClient:
             self.unknown += 1
             self._warn.warn("unknown", frame.channel, "Ignoring feed frames on channel %r", frame.channel)
 
-    def _close_reason(self, ws: FeedSocket, msg_type: aiohttp.WSMsgType, data: object) -> str:
+    def _close_reason(self, ended: str) -> str:
         if self._stopping:
             return "stop requested"
         if self._stale:
             return f"no frame for {self._watchdog.stale_after:g}s"
-        if msg_type is aiohttp.WSMsgType.ERROR:
-            return f"socket error: {_describe(data) if isinstance(data, BaseException) else data}"
-        code = ws.close_code
-        return f"server closed the connection (code {code})" if code is not None else "connection lost"
+        return ended
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -493,6 +519,10 @@ class FeedClient:
                         await task
         event.clear()
 
+
+_TICKERS: Final = FrameKind.TICKERS
+_HEARTBEAT: Final = FrameKind.HEARTBEAT
+_stamp = time.perf_counter_ns  # the ticks' receive time, for latency figures only
 
 _KIND_CHANNELS: Final = {
     FrameKind.TICKERS: "ticker",

@@ -34,7 +34,7 @@ class TickerEvent(msgspec.Struct, gc=False):
     # Decoded straight into the domain's Ticker (its fields carry the wire names); the parser
     # completes what an item does not carry and validates the prices.
     tickers: list[Ticker]
-    type: str = ""  # snapshot | update: both carry current tickers
+    # Its "type" (snapshot | update) is not read: both carry current tickers.
 
 
 class HeartbeatEvent(msgspec.Struct, gc=False):
@@ -51,7 +51,7 @@ class TickerFrame(msgspec.Struct, tag_field="channel", tag="ticker", gc=False):
     timestamp: Timestamp
     events: list[TickerEvent]
     sequence_num: Counter | None = None
-    client_id: str = ""  # "" when present; some captures omit it
+    # "client_id" ("" when present; some captures omit it) is not read: skipped, not built.
 
 
 class TickerBatchFrame(TickerFrame, tag="ticker_batch", gc=False):

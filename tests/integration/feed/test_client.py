@@ -70,7 +70,7 @@ async def test_ticks_for_every_product_arrive_on_the_bus(
 ) -> None:
     bus, board = InProcessBus(CLOCK), PriceBoard()
     mailbox = bus.tick_mailbox("test")
-    running = Running(FeedClient(sim.ws_url, PRODUCTS, bus, board=board, clock=CLOCK, session=session), bus)
+    running = Running(FeedClient(sim.ws_url, PRODUCTS, bus, board=board, clock=CLOCK), bus)
     try:
         await until(lambda: set(board.ticks_by_product) == set(PRODUCTS), "ticks for every product")
         await until(lambda: running.client.status().heartbeats >= 2, "heartbeats")
@@ -109,7 +109,7 @@ async def test_reconnects_to_a_new_simulator_on_the_same_port(session: aiohttp.C
     port = first.port
     bus, board = InProcessBus(CLOCK), PriceBoard()
     running = Running(
-        FeedClient(first.ws_url, PRODUCTS, bus, board=board, clock=CLOCK, session=session, stale_after=1.0),
+        FeedClient(first.ws_url, PRODUCTS, bus, board=board, clock=CLOCK, stale_after=1.0),
         bus,
     )
     second: Simulator | None = None
@@ -235,7 +235,6 @@ async def test_one_subscribe_per_channel_with_all_products_and_a_fresh_jwt(
             bus,
             board=board,
             clock=CLOCK,
-            session=session,
             jwt_factory=lambda: next(tokens),
         ),
         bus,
@@ -258,9 +257,7 @@ async def test_without_jwt_factory_no_jwt_key_is_sent(
 
     server = await scripted(script)
     bus, board = InProcessBus(CLOCK), PriceBoard()
-    running = Running(
-        FeedClient(server.url, ["BTC-USD"], bus, board=board, clock=CLOCK, session=session), bus
-    )
+    running = Running(FeedClient(server.url, ["BTC-USD"], bus, board=board, clock=CLOCK), bus)
     try:
         await until(lambda: bool(server.received) and len(server.received[0]) == 2, "two subscribe frames")
         assert all("jwt" not in frame for frame in server.received[0])
@@ -295,9 +292,7 @@ async def test_bad_frames_are_counted_never_fatal(
     server = await scripted(script)
     bus, board = InProcessBus(CLOCK), PriceBoard()
     caplog.set_level("DEBUG", logger="streambot.feed.client")
-    running = Running(
-        FeedClient(server.url, ["BTC-USD", "ETH-USD"], bus, board=board, clock=CLOCK, session=session), bus
-    )
+    running = Running(FeedClient(server.url, ["BTC-USD", "ETH-USD"], bus, board=board, clock=CLOCK), bus)
     try:
         await until(lambda: running.client.status().messages_received >= 12, "all frames")
         status = running.client.status()
@@ -355,9 +350,7 @@ async def test_poison_frames_are_counted_and_never_freeze_or_drop_the_feed(
 
     server = await scripted(script)
     bus, board = InProcessBus(CLOCK), PriceBoard()
-    running = Running(
-        FeedClient(server.url, ["BTC-USD", "ETH-USD"], bus, board=board, clock=CLOCK, session=session), bus
-    )
+    running = Running(FeedClient(server.url, ["BTC-USD", "ETH-USD"], bus, board=board, clock=CLOCK), bus)
     try:
         await until(lambda: "BTC-USD" in board.latest and board.latest["BTC-USD"].price == 107.0, "ticker 7")
         status = running.client.status()
@@ -389,9 +382,7 @@ async def test_frames_numbered_below_a_bogus_one_resync_after_a_few(
 
     server = await scripted(script)
     bus, board = InProcessBus(CLOCK), PriceBoard()
-    running = Running(
-        FeedClient(server.url, ["BTC-USD"], bus, board=board, clock=CLOCK, session=session), bus
-    )
+    running = Running(FeedClient(server.url, ["BTC-USD"], bus, board=board, clock=CLOCK), bus)
     try:
         await until(lambda: "BTC-USD" in board.latest and board.latest["BTC-USD"].price == 220.0, "ticker 20")
         status = running.client.status()
@@ -411,7 +402,7 @@ async def test_silence_is_stale_then_reconnect(
     server = await scripted(script)
     bus, board = InProcessBus(CLOCK), PriceBoard()
     running = Running(
-        FeedClient(server.url, ["BTC-USD"], bus, board=board, clock=CLOCK, session=session, stale_after=0.3),
+        FeedClient(server.url, ["BTC-USD"], bus, board=board, clock=CLOCK, stale_after=0.3),
         bus,
     )
     try:
@@ -427,9 +418,7 @@ async def test_silence_is_stale_then_reconnect(
 async def test_stop_is_prompt_while_the_server_is_unreachable(session: aiohttp.ClientSession) -> None:
     bus, board = InProcessBus(CLOCK), PriceBoard()
     with_no_server = "ws://127.0.0.1:9/"  # discard port: connection refused
-    running = Running(
-        FeedClient(with_no_server, ["BTC-USD"], bus, board=board, clock=CLOCK, session=session), bus
-    )
+    running = Running(FeedClient(with_no_server, ["BTC-USD"], bus, board=board, clock=CLOCK), bus)
     await until(lambda: running.client.status().state == "reconnecting", "a failed connect")
     await asyncio.sleep(0.2)
     await running.stop()

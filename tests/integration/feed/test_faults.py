@@ -55,7 +55,6 @@ class Harness:
             self.bus,
             board=self.board,
             clock=CLOCK,
-            session=session,
             prices=self.rest.best_bid_ask,
             **options,
         )
@@ -270,7 +269,6 @@ async def test_a_gap_on_the_user_channel_triggers_reconciliation(session: aiohtt
         bus,
         board=board,
         clock=CLOCK,
-        session=session,
         channels=("ticker", "heartbeats", "user"),
         jwt_factory=lambda: next(tokens),
         on_user_gap=reconcile,

@@ -81,7 +81,7 @@ def read_recordings(paths: Sequence[Path], window: Window, tally: Tally) -> Iter
                     return
                 try:
                     # A view of the frame's bytes, not a copy: msgspec decodes any buffer.
-                    frame = parse_frame(memoryview(record.frame), 0)  # type: ignore[arg-type]
+                    frame = parse_frame(memoryview(record.frame), 0)
                 except MalformedFrame as exc:
                     line = (numbers or line_numbers(chunk, first_line))[index]
                     tally.skip(name, line, str(exc))
