@@ -31,6 +31,7 @@ from streambot.alerts.notify import Notifier, TelegramNotifier, WebhookNotifier
 from streambot.alerts.rules import Readings, Rules
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
+from streambot.api.optimizations import OptimizationRuns
 from streambot.api.summary import Summary
 from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
@@ -189,6 +190,8 @@ _BACKTEST_SETTINGS = (
     "risk_halt_allows_exits",
     "order_cooldown_s",
     "log_format",
+    # The user's strategy folder: a run from the API may replay a bot on a user strategy.
+    "strategy_dir",
 )
 
 
@@ -198,6 +201,8 @@ def backtest_env(settings: Settings) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("STREAMBOT_")}
     for name in _BACKTEST_SETTINGS:
         value = getattr(settings, name)
+        if value is None:
+            continue
         env[f"STREAMBOT_{name.upper()}"] = str(value.value if isinstance(value, enum.Enum) else value)
     env["COLUMNS"] = "400"
     return env
@@ -301,6 +306,14 @@ class Platform:
             bus,
             clock,
             parallel=settings.backtest_workers,
+            env=backtest_env(settings),
+        )
+        # Parameter searches the API starts: each a child process too, kept under the data dir.
+        self.optimizations = OptimizationRuns(
+            settings.data_dir / "optimizations",
+            bus,
+            clock,
+            settings.data_dir,
             env=backtest_env(settings),
         )
         self._bot_errors = bot_errors
@@ -651,6 +664,7 @@ class Platform:
         self._spawn(self.bots.fees.run, "fee-tier")
         await self.backtests.load()
         self._spawn(self.backtests.run, "backtests")
+        await self.optimizations.load()
         log.info(
             "✅ streambot started: mode=%s market=%s products=%d bots=%d store=%s",
             settings.mode.value,
@@ -711,6 +725,7 @@ class Platform:
             self._spawn(self.alerts.run, "alerts")
             await self.backtests.load()
             self._spawn(self.backtests.run, "backtests")
+            await self.optimizations.load()
             if self.telegram is not None:
                 self._spawn(self.telegram.run, "telegram")
         self._spawn(self._log_summary, "summary")
@@ -943,6 +958,7 @@ class Platform:
             # Released, not left to go stale: the other workers take the bots over at once.
             await self.ownership.leave()
         await self.backtests.close()
+        await self.optimizations.close()
         await self.order_path.close()
         while not self._bot_errors.empty():
             await self.bots.record_error(*self._bot_errors.get_nowait())

@@ -16,7 +16,6 @@ from streambot.api.dashboard import mount_dashboard
 from streambot.api.documented_errors import GUARDED, LOOKED_UP
 from streambot.api.errors import validation_error
 from streambot.api.metrics import ApiCollector, registry_for
-from streambot.api.optimizations import OptimizationRuns
 from streambot.api.routes import (
     accounts,
     backtests,
@@ -59,8 +58,8 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     )
     app.state.platform = platform
     install_log_ring()  # the log view reads the ring whether or not the CLI configured logging
-    # Parameter searches run as child processes of the server; RunningApi.stop stops them.
-    app.state.optimizations = OptimizationRuns(platform.bus, platform.clock, platform.settings.data_dir)
+    # Parameter searches run as child processes, owned (loaded, stopped) by the platform.
+    app.state.optimizations = platform.optimizations
     app.add_exception_handler(RequestValidationError, validation_error)
     settings = platform.settings
     app.state.auth_guard = guard = AuthGuard(

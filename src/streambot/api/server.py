@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from streambot.api.app import create_app
-from streambot.api.optimizations import OptimizationRuns
 from streambot.observability import logging as streambot_logging
 
 if TYPE_CHECKING:
@@ -28,13 +27,9 @@ class RunningApi:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    optimizations: OptimizationRuns | None = None
-
     async def stop(self) -> None:
         self.server.should_exit = True
         await self.task
-        if self.optimizations is not None:  # the searches the API started are its child processes
-            await self.optimizations.close()
 
 
 async def start_api(platform: ServedPlatform, host: str, port: int) -> RunningApi:
@@ -82,4 +77,4 @@ async def start_api(platform: ServedPlatform, host: str, port: int) -> RunningAp
             raise OSError(f"the API could not start on {host}:{port} (is the port already in use?)")
         await asyncio.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-    return RunningApi(server=server, task=task, host=host, port=bound, optimizations=app.state.optimizations)
+    return RunningApi(server=server, task=task, host=host, port=bound)
