@@ -16,6 +16,7 @@ from streambot.api.dashboard import mount_dashboard
 from streambot.api.documented_errors import GUARDED, LOOKED_UP
 from streambot.api.errors import validation_error
 from streambot.api.metrics import ApiCollector, registry_for
+from streambot.api.read_cache import ReadCacheMiddleware
 from streambot.api.routes import (
     accounts,
     backtests,
@@ -36,6 +37,7 @@ from streambot.api.routes import orders as orders_routes
 from streambot.api.routes import pnl as pnl_routes
 from streambot.api.routes import positions as positions_routes
 from streambot.api.routes import risk as risk_routes
+from streambot.api.routes.live import DEFAULT_MAX_RATE
 from streambot.api.security import (
     AuthGuard,
     BodyLimitMiddleware,
@@ -66,6 +68,14 @@ def create_app(platform: ServedPlatform) -> FastAPI:
         settings.auth_max_failures, settings.auth_lockout_s, platform.clock
     )
     requests = platform.requests
+    # Innermost: a read route's answer is reused while nothing it shows changed (read_cache.py);
+    # the guard still counts, limits and authenticates every request before it.
+    app.add_middleware(
+        ReadCacheMiddleware,
+        clock=platform.clock,
+        events_seen=lambda: platform.events.last_id,
+        max_age_s=1.0 / DEFAULT_MAX_RATE,
+    )
     # CORS stays off unless origins are configured (the dashboard is served from this origin).
     if settings.cors_origins:
         app.add_middleware(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,4 +78,6 @@ async def start_api(platform: ServedPlatform, host: str, port: int) -> RunningAp
             raise OSError(f"the API could not start on {host}:{port} (is the port already in use?)")
         await asyncio.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+    # The app and its routes live until exit, like the platform's parts (see Platform.start).
+    gc.freeze()
     return RunningApi(server=server, task=task, host=host, port=bound)

@@ -72,6 +72,7 @@ class LiveClient:
         self.queue_size = queue_size
         self.replay: deque[str] = deque()  # hello, reset and replayed events: sent first, unbounded
         self.queue: deque[str] = deque()
+        self.queue_peak = 0  # the deepest the queue has been (a figure: how near the bound it came)
         self.wake = asyncio.Event()
         self.too_slow = False
         self.ticker_dirty = False
@@ -99,7 +100,10 @@ class LiveClient:
         if len(self.queue) >= self.queue_size:
             self.cut_off()
             return False
-        self.queue.append(event.frame)
+        queue = self.queue
+        queue.append(event.frame)
+        if len(queue) > self.queue_peak:
+            self.queue_peak = len(queue)
         self.wake.set()
         return True
 

@@ -88,6 +88,10 @@ class EventHub:
     def client_count(self) -> int:
         return len(self.clients)
 
+    def queue_peak(self) -> int:
+        """The deepest any connected client's event queue has been."""
+        return max((client.queue_peak for client in self.clients), default=0)
+
     def clients_by_channel(self) -> dict[str, int]:
         counts = {c.value: 0 for c in Channel}
         for client in self.clients:
