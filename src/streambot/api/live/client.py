@@ -18,7 +18,6 @@ from streambot.api.live.frames import (
     PING_FRAME,
     Channel,
     StoredEvent,
-    tickers_frame,
     topic_matches,
 )
 from streambot.clock import Clock
@@ -46,6 +45,8 @@ class ClientScheduler(Protocol):
     def want_ticks(self, client: LiveClient) -> None: ...
 
     def ticker_item(self, tick: Ticker) -> bytes: ...
+
+    def tickers_frame(self, items: list[bytes]) -> str: ...
 
 
 class LiveClient:
@@ -174,7 +175,7 @@ class LiveClient:
             self._last_sent[product] = tick
             items.append(self.hub.ticker_item(tick))
         if items:
-            await send(tickers_frame(items))
+            await send(self.hub.tickers_frame(items))
             self._hold_until = now + self.interval
             clock.call_later(self.interval, self.tickers_changed)
         else:
