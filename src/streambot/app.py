@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import gc
 import hashlib
 import logging
 import os
@@ -32,6 +33,7 @@ from streambot.alerts.rules import Readings, Rules
 from streambot.api.closing import close_here
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
+from streambot.api.optimizations import OptimizationRuns
 from streambot.api.summary import Summary
 from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
@@ -196,6 +198,8 @@ _BACKTEST_SETTINGS = (
     "risk_halt_allows_exits",
     "order_cooldown_s",
     "log_format",
+    # The user's strategy folder: a run from the API may replay a bot on a user strategy.
+    "strategy_dir",
 )
 
 
@@ -205,9 +209,20 @@ def backtest_env(settings: Settings) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("STREAMBOT_")}
     for name in _BACKTEST_SETTINGS:
         value = getattr(settings, name)
+        if value is None:
+            continue
         env[f"STREAMBOT_{name.upper()}"] = str(value.value if isinstance(value, enum.Enum) else value)
     env["COLUMNS"] = "400"
     return env
+
+
+def freeze_start_up() -> None:
+    """Move what start-up built (modules, the app, parts, strategies: hundreds of thousands of
+    objects that live until exit) out of the collector's reach. Otherwise every full collection
+    walks all of them again: a pause of 100-500 ms on this heap, during which no tick is decided
+    and no request answered. Objects made later are collected as usual; ``stop`` gives them back
+    (a process that runs several platforms in turn, like the test suite, frees the old ones)."""
+    gc.freeze()
 
 
 def read_or_create_secret(path: Path, make: str) -> str:
@@ -314,6 +329,14 @@ class Platform:
         )
         # A close of a running bot in a cluster: asked by the API process, done by its owner.
         self.closes = CloseCommands(bus, clock, timeout_s=settings.exchange_timeout_s + 5.0)
+        # Parameter searches the API starts: each a child process too, kept under the data dir.
+        self.optimizations = OptimizationRuns(
+            settings.data_dir / "optimizations",
+            bus,
+            clock,
+            settings.data_dir,
+            env=backtest_env(settings),
+        )
         self._bot_errors = bot_errors
         # Bots a first live start stopped (they were running in paper mode): the plan names them.
         self.stopped_for_live: list[BotRecord] = []
@@ -700,6 +723,7 @@ class Platform:
         self._spawn(self.bots.fees.run, "fee-tier")
         await self.backtests.load()
         self._spawn(self.backtests.run, "backtests")
+        await self.optimizations.load()
         log.info(
             "✅ streambot started: mode=%s market=%s products=%d bots=%d store=%s",
             settings.mode.value,
@@ -708,6 +732,7 @@ class Platform:
             len(await self.bots.list()),
             self.store.url,
         )
+        freeze_start_up()
 
     # --- a role of the cluster ---------------------------------------------------------------
 
@@ -771,6 +796,7 @@ class Platform:
             self._spawn(self.alerts.run, "alerts")
             await self.backtests.load()
             self._spawn(self.backtests.run, "backtests")
+            await self.optimizations.load()
             if self.telegram is not None:
                 self._spawn(self.telegram.run, "telegram")
         self._spawn(self._log_summary, "summary")
@@ -782,6 +808,7 @@ class Platform:
             settings.cluster_name,
             self.store.url,
         )
+        freeze_start_up()
 
     def _runs_here(self, bot_id: BotId) -> bool:
         ownership = self.ownership
@@ -1009,6 +1036,7 @@ class Platform:
     # --- shutdown --------------------------------------------------------------------------
 
     async def stop(self) -> None:
+        gc.unfreeze()  # see freeze_start_up
         await self.feed.stop()
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)
@@ -1017,6 +1045,7 @@ class Platform:
             # Released, not left to go stale: the other workers take the bots over at once.
             await self.ownership.leave()
         await self.backtests.close()
+        await self.optimizations.close()
         await self.order_path.close()
         while not self._bot_errors.empty():
             await self.bots.record_error(*self._bot_errors.get_nowait())

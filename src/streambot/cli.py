@@ -42,6 +42,15 @@ def load_settings() -> Settings:
         _fail(f"invalid configuration: {name}{message}")
 
 
+def _load_strategy_dir(settings: Settings) -> None:
+    """The user's strategies (STREAMBOT_STRATEGY_DIR), as the platform loads them, so a backtest or
+    a search (the API's children too) can replay a bot on one."""
+    if settings.strategy_dir is not None:
+        from streambot.strategies.user import load_user_strategies
+
+        load_user_strategies(settings.strategy_dir)
+
+
 @cli.command()
 def run() -> None:
     """Start the whole platform (paper mode on the built-in simulator unless configured otherwise)."""
@@ -363,6 +372,7 @@ def backtest(
 
     settings = load_settings()
     streambot_logging.configure(settings.log_level, settings.log_format)
+    _load_strategy_dir(settings)
     try:
         window = parse_window(start, end)
         tier = parse_fees(fees)
@@ -524,6 +534,7 @@ def optimize(
 
     settings = load_settings()
     streambot_logging.configure(settings.log_level, settings.log_format)
+    _load_strategy_dir(settings)
     if not data:
         _fail("--data: give at least one recording, candle file or JSON-lines file")
     if strategy is None:
@@ -595,6 +606,7 @@ def optimize(
         storage=storage,
         study_name=study or "",
         seed=seed,
+        strategy_dir=None if settings.strategy_dir is None else str(settings.strategy_dir),
     )
     try:
         # Refused signals are logged live by the engine; over hundreds of replays that is noise.

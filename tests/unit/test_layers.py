@@ -57,8 +57,12 @@ ALLOWED: dict[str, frozenset[str] | AnythingBut] = {
     "simulator": FOUNDATION
     | {"venues.matcher", "venues.coinbase.rest_messages", "venues.coinbase.key_material"}
     | {"observability.logging"},
+    # Child processes of ``streambot …`` commands, followed and kept on disk: time from the clock,
+    # nothing else of the platform's (a caller says how to read progress and what to publish).
+    "runs": FOUNDATION,
     # The next issue's backtest: the engine's parts, never the API or the process that serves it.
     "backtest": FOUNDATION
+    | {"runs"}
     | {"bus", "risk", "strategies", "evaluator", "trading", "exchange", "venues", "feed", "store", "bots"}
     | {"observability"},
     # Parameter searches replay through the backtest; product rules and settings come from the CLI.

@@ -16,7 +16,7 @@ from streambot.api.dashboard import mount_dashboard
 from streambot.api.documented_errors import GUARDED, LOOKED_UP
 from streambot.api.errors import validation_error
 from streambot.api.metrics import ApiCollector, registry_for
-from streambot.api.optimizations import OptimizationRuns
+from streambot.api.read_cache import ReadCacheMiddleware
 from streambot.api.routes import (
     accounts,
     backtests,
@@ -37,6 +37,7 @@ from streambot.api.routes import orders as orders_routes
 from streambot.api.routes import pnl as pnl_routes
 from streambot.api.routes import positions as positions_routes
 from streambot.api.routes import risk as risk_routes
+from streambot.api.routes.live import DEFAULT_MAX_RATE
 from streambot.api.security import (
     AuthGuard,
     BodyLimitMiddleware,
@@ -59,14 +60,22 @@ def create_app(platform: ServedPlatform) -> FastAPI:
     )
     app.state.platform = platform
     install_log_ring()  # the log view reads the ring whether or not the CLI configured logging
-    # Parameter searches run as child processes of the server; RunningApi.stop stops them.
-    app.state.optimizations = OptimizationRuns(platform.bus, platform.clock, platform.settings.data_dir)
+    # Parameter searches run as child processes, owned (loaded, stopped) by the platform.
+    app.state.optimizations = platform.optimizations
     app.add_exception_handler(RequestValidationError, validation_error)
     settings = platform.settings
     app.state.auth_guard = guard = AuthGuard(
         settings.auth_max_failures, settings.auth_lockout_s, platform.clock
     )
     requests = platform.requests
+    # Innermost: a read route's answer is reused while nothing it shows changed (read_cache.py);
+    # the guard still counts, limits and authenticates every request before it.
+    app.add_middleware(
+        ReadCacheMiddleware,
+        clock=platform.clock,
+        events_seen=lambda: platform.events.last_id,
+        max_age_s=1.0 / DEFAULT_MAX_RATE,
+    )
     # CORS stays off unless origins are configured (the dashboard is served from this origin).
     if settings.cors_origins:
         app.add_middleware(

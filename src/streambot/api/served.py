@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from streambot.alerts.manager import AlertManager
 from streambot.api.live.hub import EventHub
 from streambot.api.market_candles import MarketCandles
+from streambot.api.optimizations import OptimizationRuns
 from streambot.backtest.runs.queue import BacktestQueue
 from streambot.bots import BotManager
 from streambot.bus import Bus, PriceBoard
@@ -116,6 +117,11 @@ class ServedPlatform(Protocol):
     @property
     def backtests(self) -> BacktestQueue:
         """Backtests run for the API, each in a process of its own."""
+        ...
+
+    @property
+    def optimizations(self) -> OptimizationRuns:
+        """Parameter searches run for the API, each in a process of its own."""
         ...
 
     async def start_feed(self) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import uvicorn
 
 from streambot.api.app import create_app
-from streambot.api.optimizations import OptimizationRuns
 from streambot.observability import logging as streambot_logging
 
 if TYPE_CHECKING:
@@ -28,13 +28,9 @@ class RunningApi:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    optimizations: OptimizationRuns | None = None
-
     async def stop(self) -> None:
         self.server.should_exit = True
         await self.task
-        if self.optimizations is not None:  # the searches the API started are its child processes
-            await self.optimizations.close()
 
 
 async def start_api(platform: ServedPlatform, host: str, port: int) -> RunningApi:
@@ -82,4 +78,6 @@ async def start_api(platform: ServedPlatform, host: str, port: int) -> RunningAp
             raise OSError(f"the API could not start on {host}:{port} (is the port already in use?)")
         await asyncio.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-    return RunningApi(server=server, task=task, host=host, port=bound, optimizations=app.state.optimizations)
+    # The app and its routes live until exit, like the platform's parts (see Platform.start).
+    gc.freeze()
+    return RunningApi(server=server, task=task, host=host, port=bound)

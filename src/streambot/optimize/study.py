@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -71,6 +72,9 @@ class OptimizeJob:
     seed: int | None = None
     prune: bool = True
     run_id: str = ""  # this command's mark on its trials: several processes may share the study
+    # The user's strategy folder (STREAMBOT_STRATEGY_DIR): a spawned worker loads it again, as the
+    # command did, so a search of a user strategy runs in parallel too.
+    strategy_dir: str | None = None
 
     @property
     def directions(self) -> list[optuna.study.StudyDirection]:
@@ -239,6 +243,10 @@ def _ctrl_c_stops_trials() -> Iterator[None]:
 def _worker(job: OptimizeJob, worker: int, trials: int) -> None:
     """A worker process: its own copy of the data, its share of the trials."""
     _quiet()
+    if job.strategy_dir is not None:
+        from streambot.strategies.user import load_user_strategies
+
+        load_user_strategies(Path(job.strategy_dir))
     # Ctrl-C reaches every process of the terminal's group: here it ends this worker.
     with contextlib.suppress(KeyboardInterrupt), _ctrl_c_stops_trials():
         tape = TickTape.read(job.data, job.start, job.end)

@@ -18,7 +18,6 @@ from streambot.api.live.frames import (
     PING_FRAME,
     Channel,
     StoredEvent,
-    tickers_frame,
     topic_matches,
 )
 from streambot.clock import Clock
@@ -47,6 +46,8 @@ class ClientScheduler(Protocol):
 
     def ticker_item(self, tick: Ticker) -> bytes: ...
 
+    def tickers_frame(self, items: list[bytes]) -> str: ...
+
 
 class LiveClient:
     def __init__(
@@ -72,6 +73,7 @@ class LiveClient:
         self.queue_size = queue_size
         self.replay: deque[str] = deque()  # hello, reset and replayed events: sent first, unbounded
         self.queue: deque[str] = deque()
+        self.queue_peak = 0  # the deepest the queue has been (a figure: how near the bound it came)
         self.wake = asyncio.Event()
         self.too_slow = False
         self.ticker_dirty = False
@@ -99,7 +101,10 @@ class LiveClient:
         if len(self.queue) >= self.queue_size:
             self.cut_off()
             return False
-        self.queue.append(event.frame)
+        queue = self.queue
+        queue.append(event.frame)
+        if len(queue) > self.queue_peak:
+            self.queue_peak = len(queue)
         self.wake.set()
         return True
 
@@ -170,7 +175,7 @@ class LiveClient:
             self._last_sent[product] = tick
             items.append(self.hub.ticker_item(tick))
         if items:
-            await send(tickers_frame(items))
+            await send(self.hub.tickers_frame(items))
             self._hold_until = now + self.interval
             clock.call_later(self.interval, self.tickers_changed)
         else:

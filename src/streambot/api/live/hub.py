@@ -28,6 +28,7 @@ from streambot.api.live.frames import (
     hello_frame,
     log_frame,
     ticker_json,
+    tickers_frame,
 )
 from streambot.bus import Bus
 from streambot.clock import Clock
@@ -37,6 +38,7 @@ from streambot.observability.logging import LOG_RING, LogEntry, LogRing
 
 log = logging.getLogger(__name__)
 
+_FRAMES_KEPT = 64  # tickers frames kept for reuse: a few windows' worth
 StatusSource = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -64,6 +66,7 @@ class EventHub:
         self._due: deque[LiveClient] = deque()  # clients with tickers to send, woken one a turn
         self._due_wake = asyncio.Event()
         self._ticker_items: dict[ProductId, tuple[Ticker, bytes]] = {}
+        self._ticker_frames: dict[tuple[bytes, ...], str] = {}
         self.ping_interval = ping_interval
         self.status_interval = status_interval
         self.status_source = status_source
@@ -87,6 +90,10 @@ class EventHub:
     @property
     def client_count(self) -> int:
         return len(self.clients)
+
+    def queue_peak(self) -> int:
+        """The deepest any connected client's event queue has been."""
+        return max((client.queue_peak for client in self.clients), default=0)
 
     def clients_by_channel(self) -> dict[str, int]:
         counts = {c.value: 0 for c in Channel}
@@ -139,6 +146,17 @@ class EventHub:
         item = ticker_json(tick)
         self._ticker_items[tick.product_id] = (tick, item)
         return item
+
+    def tickers_frame(self, items: list[bytes]) -> str:
+        """A window's frame, built once for every client whose window holds the same tickers
+        (at hundreds of market clients, most windows do)."""
+        key = tuple(items)
+        frame = self._ticker_frames.get(key)
+        if frame is None:
+            if len(self._ticker_frames) >= _FRAMES_KEPT:
+                self._ticker_frames.clear()  # the old ones hold prices no window sends again
+            frame = self._ticker_frames[key] = tickers_frame(items)
+        return frame
 
     # --- the hub's own tasks ----------------------------------------------------------------
 

@@ -30,6 +30,7 @@ router = APIRouter(prefix="/ws", tags=["live"])
 
 CLOSE_TIMEOUT_S = 2.0
 MAX_RATE_LIMIT = 50.0
+DEFAULT_MAX_RATE = 4.0  # tickers per product per second unless the client asks otherwise
 
 
 class Refused(Exception):
@@ -143,7 +144,7 @@ async def _serve(websocket: WebSocket, channel: Channel, bot_path: str | None = 
             raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed (see STREAMBOT_CORS_ORIGINS)")
         if hub.client_count >= settings.ws_max_clients:
             raise Refused(CloseCode.TRY_AGAIN_LATER, "the server has as many WebSocket clients as it takes")
-        max_rate = _query_number(websocket, "max_rate", low=0.1, high=MAX_RATE_LIMIT) or 4.0
+        max_rate = _query_number(websocket, "max_rate", low=0.1, high=MAX_RATE_LIMIT) or DEFAULT_MAX_RATE
         query_last = _query_number(websocket, "last_event_id", low=0, high=2**53)
         if query_last is not None and not query_last.is_integer():
             raise Refused(CloseCode.BAD_REQUEST, "last_event_id must be a whole number")

@@ -36,12 +36,11 @@ from streambot.backtest.runs.run_record import (
 from streambot.bus import Bus
 from streambot.clock import Clock
 from streambot.events import BacktestUpdated
+from streambot.runs.child import ChildStartError, ProgressParser, run_child
 
 log = logging.getLogger(__name__)
 
 STOPPED_DURING_RUN = "interrupted: the platform stopped during the run; start it again"
-_ERROR_TAIL = 40  # stderr lines kept to explain a failure
-_KILL_WAIT_S = 10.0
 
 
 class BacktestQueue:
@@ -199,35 +198,19 @@ class BacktestQueue:
             await self._finish(run, "failed", f"internal error: {exc}")
 
     async def _replay(self, run: BacktestRun) -> None:
-        process: asyncio.subprocess.Process | None = None
         try:
             run.state, run.started = "running", self._clock.time()
             await asyncio.to_thread(save_state, self.folder(run.id), run)
             self._publish(run)
             log.info("🧪 Backtest %d started", run.id)
             try:
-                process = await asyncio.create_subprocess_exec(
-                    *self._command(run),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    env=self._env,
+                outcome = await run_child(
+                    self._command(run), clock=self._clock, env=self._env, progress=self._progress(run)
                 )
-            except OSError as exc:
+            except ChildStartError as exc:
                 await self._finish(run, "failed", f"could not start the backtest process: {exc}")
                 return
-            assert process.stdout is not None
-            assert process.stderr is not None
-            output = asyncio.create_task(process.stdout.read())
-            try:
-                tail = await self._follow(run, process.stderr)
-                stdout = await output
-            finally:
-                output.cancel()
-            code = await process.wait()
         except asyncio.CancelledError:
-            if process is not None:
-                await asyncio.shield(self._kill(process))
             cancelled = run.id in self._cancelling
             await asyncio.shield(
                 self._finish(run, "cancelled")
@@ -235,50 +218,36 @@ class BacktestQueue:
                 else self._finish(run, "failed", STOPPED_DURING_RUN)
             )
             raise
-        if code != 0:
-            await self._finish(run, "failed", _error_text(tail, code))
+        if outcome.code != 0:
+            await self._finish(run, "failed", outcome.error_text("backtest"))
             return
-        lines = stdout.strip().splitlines()
-        try:
-            summary = orjson.loads(lines[-1]) if lines else None
-        except orjson.JSONDecodeError:
-            summary = None
-        if not isinstance(summary, dict):
+        if outcome.result is None or outcome.json_line is None:
             await self._finish(run, "failed", "the backtest process printed no JSON summary")
             return
-        await asyncio.to_thread((self.folder(run.id) / SUMMARY_FILE).write_bytes, lines[-1] + b"\n")
+        summary = outcome.result
+        await asyncio.to_thread((self.folder(run.id) / SUMMARY_FILE).write_bytes, outcome.json_line + b"\n")
         run.figures = figures_of(summary)
         run.ticks = int(summary.get("ticks") or 0)
         run.ticks_per_s = int(summary.get("ticks_per_s") or 0)
         await self._finish(run, "done")
 
-    async def _follow(self, run: BacktestRun, stderr: asyncio.StreamReader) -> deque[str]:
-        """Progress lines become events; the rest is kept (the tail) to explain a failure."""
-        tail: deque[str] = deque(maxlen=_ERROR_TAIL)
-        while True:
-            line = await stderr.readline()
-            if not line:
-                return tail
-            if line.startswith(b'{"ticks"'):
-                try:
-                    progress = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                run.ticks = int(progress.get("ticks", 0))
-                run.at = progress.get("at")
-                run.ticks_per_s = int(progress.get("ticks_per_s", 0))
-                self._publish(run)
-            else:
-                text = line.decode(errors="replace").rstrip()
-                if text:
-                    tail.append(text)
+    def _progress(self, run: BacktestRun) -> ProgressParser:
+        """``--progress-json`` lines become ``BacktestUpdated`` events."""
 
-    async def _kill(self, process: asyncio.subprocess.Process) -> None:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), _KILL_WAIT_S)
+        def parse(line: bytes) -> bool:
+            if not line.startswith(b'{"ticks"'):
+                return False
+            try:
+                progress = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                return True
+            run.ticks = int(progress.get("ticks", 0))
+            run.at = progress.get("at")
+            run.ticks_per_s = int(progress.get("ticks_per_s", 0))
+            self._publish(run)
+            return True
+
+        return parse
 
     async def _finish(self, run: BacktestRun, state: RunState, error: str | None = None) -> None:
         run.state, run.error, run.finished = state, error, self._clock.time()
@@ -300,12 +269,3 @@ class BacktestQueue:
                 error=run.error,
             )
         )
-
-
-def _error_text(tail: deque[str], code: int) -> str:
-    """The child's own sentence (``streambot: …``, maybe wrapped over lines), else its last line."""
-    lines = list(tail)
-    for index, line in enumerate(lines):
-        if line.startswith("streambot: "):
-            return " ".join(part.strip() for part in lines[index:]).removeprefix("streambot: ")
-    return lines[-1] if lines else f"the backtest process exited with status {code}"

@@ -6,12 +6,13 @@ whole into a temporary file first, so a crash never leaves half a JSON file behi
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
+
+from streambot.runs.files import write_json
 
 RunState = Literal["queued", "running", "done", "failed", "cancelled"]
 ACTIVE_STATES: frozenset[RunState] = frozenset({"queued", "running"})
@@ -77,13 +78,6 @@ def figures_of(summary: dict[str, Any]) -> dict[str, Any]:
     figures["candle_derived"] = summary.get("candle_derived")
     figures["skipped"] = len(summary.get("skipped") or ())
     return figures
-
-
-def write_json(path: Path, value: object) -> None:
-    """Whole or not at all: a temporary file renamed over the old one."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2))
-    os.replace(temporary, path)
 
 
 def save_request(folder: Path, run: BacktestRun) -> None:

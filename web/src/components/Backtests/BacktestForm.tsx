@@ -1,7 +1,8 @@
 // Start a backtest: data paths on the server, and the bots to replay (picked among the platform's
 // bots, or a JSON list with the fields of POST /api/v1/bots), fees, latency and the time window.
 import { useState } from "react";
-import { api, ApiError, describeDetail, type Schemas } from "../../api/client";
+import { api, type Schemas } from "../../api/client";
+import { useStartForm } from "../../hooks/useRuns";
 import { useDashboard } from "../../state/store";
 import { Panel } from "../ui/Panel";
 import type { Backtest } from "./progress";
@@ -25,8 +26,6 @@ export function BacktestForm({ botId, onStarted }: { botId: number | null; onSta
   const [latency, setLatency] = useState("50");
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
 
   function body(): Body {
     const out: Body = { latency_ms: Number(latency) };
@@ -52,26 +51,13 @@ export function BacktestForm({ botId, onStarted }: { botId: number | null; onSta
     return out;
   }
 
-  async function submit(): Promise<void> {
-    setError(null);
-    setBusy(true);
-    try {
-      onStarted(await api.post("/api/v1/backtests", { body: body() }));
-    } catch (e) {
-      setError(e instanceof ApiError ? describeDetail(e.detail) : (e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { error, busy, onSubmit } = useStartForm(() => api.post("/api/v1/backtests", { body: body() }), onStarted);
 
   return (
     <Panel title="New backtest" testId="backtest-form">
       <form
         className="bot-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void submit();
-        }}
+        onSubmit={onSubmit}
       >
         <fieldset className="form-grid">
           <label className="wide">

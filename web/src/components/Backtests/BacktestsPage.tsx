@@ -1,10 +1,10 @@
 // Backtests: start one, follow each run live (backtests.* events of the status socket), open a
 // finished one's report and charts. Runs happen on the server, each in a process of its own.
-import { useCallback, useEffect, useState } from "react";
-import { api, ApiError, describeDetail } from "../../api/client";
+import { useEffect, useState } from "react";
+import { api } from "../../api/client";
+import { errorText, useRunList } from "../../hooks/useRuns";
 import { onBacktestUpdate } from "../../state/backtests";
 import { formatMoney, formatPct } from "../../state/format";
-import { useDashboard } from "../../state/store";
 import { Empty, Panel } from "../ui/Panel";
 import { BacktestForm } from "./BacktestForm";
 import { BacktestReport } from "./BacktestReport";
@@ -46,6 +46,8 @@ function ProgressBar({ run }: { run: Backtest }) {
   );
 }
 
+const fetchBacktests = (): Promise<Backtest[]> => api.get("/api/v1/backtests");
+
 /** The bot of "Backtest this bot" (#/backtests?bot=3), read from the address when not given. */
 function botFromHash(): number | null {
   const bot = new URLSearchParams(window.location.hash.split("?")[1] ?? "").get("bot");
@@ -53,25 +55,8 @@ function botFromHash(): number | null {
 }
 
 export function BacktestsPage({ botId = botFromHash() }: { botId?: number | null }) {
-  const signedIn = useDashboard((s) => s.signedIn);
-  const [runs, setRuns] = useState<Backtest[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { runs, setRuns, error, setError, load } = useRunList(fetchBacktests, isActive);
   const [open, setOpen] = useState<number | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      setRuns(await api.get("/api/v1/backtests"));
-      setError(null);
-    } catch (e) {
-      setError(e instanceof ApiError ? describeDetail(e.detail) : (e as Error).message);
-    }
-  }, []);
-
-  // Only once signed in: reloading #/backtests mounts the page before the App's effect hands the
-  // client its token, and a request without one would sign the user out.
-  useEffect(() => {
-    if (signedIn) void load();
-  }, [signedIn, load]);
 
   // Live: progress patched in place; a change of state reloads (figures and report come with it).
   useEffect(
@@ -98,20 +83,12 @@ export function BacktestsPage({ botId = botFromHash() }: { botId?: number | null
     [load],
   );
 
-  // Without the status socket, a slow poll keeps active runs moving.
-  const anyActive = runs?.some(isActive) ?? false;
-  useEffect(() => {
-    if (!anyActive) return;
-    const timer = setInterval(() => void load(), 5000);
-    return () => clearInterval(timer);
-  }, [anyActive, load]);
-
   async function remove(run: Backtest): Promise<void> {
     try {
       await api.delete("/api/v1/backtests/{backtest_id}", { path: { backtest_id: run.id } });
       if (open === run.id) setOpen(null);
     } catch (e) {
-      setError(e instanceof ApiError ? describeDetail(e.detail) : (e as Error).message);
+      setError(errorText(e));
     }
     await load();
   }

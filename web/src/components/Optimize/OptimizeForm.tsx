@@ -2,7 +2,8 @@
 // the store holds them), product, budget, how many trials, the objective(s), worker processes, and
 // optionally a narrower search space (the JSON a --space file holds).
 import { useState } from "react";
-import { api, ApiError, describeDetail, type Schemas } from "../../api/client";
+import { api, type Schemas } from "../../api/client";
+import { useStartForm } from "../../hooks/useRuns";
 import { useDashboard } from "../../state/store";
 import { Panel } from "../ui/Panel";
 import { OBJECTIVES, type Objective, type Optimization, parseSpace } from "./progress";
@@ -24,8 +25,6 @@ export function OptimizeForm({ onStarted }: { onStarted: (run: Optimization) => 
   const [seed, setSeed] = useState("");
   const [walkForward, setWalkForward] = useState("");
   const [space, setSpace] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const chosenStrategy = strategy || strategies?.[0]?.name || "";
   const chosenProduct = product || products[0] || "";
 
@@ -56,26 +55,13 @@ export function OptimizeForm({ onStarted }: { onStarted: (run: Optimization) => 
     return out;
   }
 
-  async function submit(): Promise<void> {
-    setError(null);
-    setBusy(true);
-    try {
-      onStarted(await api.post("/api/v1/optimizations", { body: body() }));
-    } catch (e) {
-      setError(e instanceof ApiError ? describeDetail(e.detail) : (e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { error, busy, onSubmit } = useStartForm(() => api.post("/api/v1/optimizations", { body: body() }), onStarted);
 
   return (
     <Panel title="New parameter search" testId="optimize-form">
       <form
         className="bot-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void submit();
-        }}
+        onSubmit={onSubmit}
       >
         <fieldset className="form-grid">
           <label className="wide">

@@ -1,11 +1,11 @@
 // Optimize: start a parameter search, follow its trials live (optimizations.progress events of the
 // status socket), see the best parameters so far and create a stopped bot from them. Each search
 // runs on the server as a `streambot optimize` process of its own.
-import { useCallback, useEffect, useState } from "react";
-import { api, ApiError, describeDetail } from "../../api/client";
+import { useEffect, useState } from "react";
+import { api } from "../../api/client";
+import { errorText, useRunList } from "../../hooks/useRuns";
 import { dashboard, toast } from "../../state/controller";
 import { onOptimizationProgress } from "../../state/optimizations";
-import { useDashboard } from "../../state/store";
 import { Empty, Panel } from "../ui/Panel";
 import { OptimizeForm } from "./OptimizeForm";
 import { formatParam, formatValue, type Optimization, trialsFraction, withProgress } from "./progress";
@@ -58,7 +58,7 @@ function CreateBot({ run }: { run: Optimization }) {
       toast("good", `Created ${bot.name}`, `#${bot.id}, stopped, with the search's best parameters; start it from the bots table`);
       void dashboard()?.loadBots();
     } catch (e) {
-      setError(e instanceof ApiError ? describeDetail(e.detail) : (e as Error).message);
+      setError(errorText(e));
     } finally {
       setBusy(false);
     }
@@ -148,26 +148,14 @@ function OptimizationDetail({ run, onClose }: { run: Optimization; onClose: () =
   );
 }
 
+// Newest first.
+const fetchOptimizations = async (): Promise<Optimization[]> =>
+  (await api.get("/api/v1/optimizations")).slice().reverse();
+const isRunning = (run: Optimization): boolean => run.status === "running";
+
 export function OptimizePage() {
-  const signedIn = useDashboard((s) => s.signedIn);
-  const [runs, setRuns] = useState<Optimization[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { runs, setRuns, error, load } = useRunList(fetchOptimizations, isRunning);
   const [open, setOpen] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      setRuns((await api.get("/api/v1/optimizations")).slice().reverse());
-      setError(null);
-    } catch (e) {
-      setError(e instanceof ApiError ? describeDetail(e.detail) : (e as Error).message);
-    }
-  }, []);
-
-  // Only once signed in: a page opened by reloading its address mounts before the App's effect
-  // hands the client its token, and a request without one would sign the user out.
-  useEffect(() => {
-    if (signedIn) void load();
-  }, [signedIn, load]);
 
   // Live: trials and best value patched in place; the end reloads (best parameters come with it).
   useEffect(
@@ -178,14 +166,6 @@ export function OptimizePage() {
       }),
     [load],
   );
-
-  // Without the status socket, a slow poll keeps running searches moving.
-  const anyRunning = runs?.some((r) => r.status === "running") ?? false;
-  useEffect(() => {
-    if (!anyRunning) return;
-    const timer = setInterval(() => void load(), 5000);
-    return () => clearInterval(timer);
-  }, [anyRunning, load]);
 
   const opened = runs?.find((r) => r.id === open) ?? null;
 
