@@ -10,6 +10,7 @@ part's narrow store protocol (trading's, the bot manager's, the risk engine's) i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # How long a SQLite writer waits for another connection's write to finish before giving up.
 _SQLITE_BUSY_TIMEOUT_S = 30.0
+# How long closing waits for the transactions under way (each short; a SQLite one may wait its
+# busy timeout for the lock).
+_CLOSE_WAIT_S = _SQLITE_BUSY_TIMEOUT_S + 5.0
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -112,6 +116,24 @@ class Store(
         log.info("Store open at %s", self.url)
 
     async def close(self) -> None:
+        """Close once every transaction under way has given its connection back.
+
+        Disposing of the pool closes only the connections in it: one still checked out (a query of
+        a task that outlives the platform's stop, e.g. a shielded health probe, or one whose
+        cancellation is still rolling back) would come back to the disposed pool, never be closed,
+        and be collected later (aiosqlite warns "deleted before being closed").
+        """
+        if self._open_transactions:
+            self._all_returned = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._all_returned.wait(), _CLOSE_WAIT_S)
+            except TimeoutError:
+                log.warning(
+                    "Store closed with %d transaction(s) still under way: their connections are left open",
+                    self._open_transactions,
+                )
+            finally:
+                self._all_returned = None
         engine, self._engine, self._sessions = self._engine, None, None
         writer, self._writer = self._writer, None
         if writer is not None:
