@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
@@ -87,7 +89,11 @@ class Store(
         backend = self._url.get_backend_name()
         if backend == "sqlite":
             _create_parent_dir(self._url)
-            engine = create_async_engine(self._url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
+            path = writer_path(self._url)
+            if path is not None:
+                engine = create_async_engine(self._url, async_creator=_sqlite_opener(path))
+            else:  # in memory, a URI or options: as SQLAlchemy opens it
+                engine = create_async_engine(self._url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
             _configure_sqlite(engine)
         else:
             # A server restart or idle timeout drops pooled connections; check before handing out.
@@ -147,6 +153,33 @@ def _create_parent_dir(url: URL) -> None:
     if database in {"", ":memory:"} or database.startswith("file:"):
         return
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_opener(path: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """How the pool opens a connection to the database file: like SQLAlchemy, except that a caller
+    cancelled while the connection opens (on aiosqlite's thread) does not strand it. The opening
+    goes on to its end and what it opened is closed: nothing else would ever close it."""
+
+    async def open_connection() -> aiosqlite.Connection:
+        connection = aiosqlite.connect(path, timeout=_SQLITE_BUSY_TIMEOUT_S, check_same_thread=False)
+        connection._thread.daemon = True  # as SQLAlchemy sets it: never keeps the process alive
+        opening = asyncio.ensure_future(_opened(connection))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_if_opened)
+            raise
+
+    return open_connection
+
+
+async def _opened(connection: aiosqlite.Connection) -> aiosqlite.Connection:
+    return await connection
+
+
+def _close_if_opened(opening: asyncio.Future[aiosqlite.Connection]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().stop()  # closes it on its own thread, then ends the thread
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
