@@ -11,8 +11,15 @@ The short version of each test runs in ``make test`` (CI); ``STREAMBOT_CHAOS_LON
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
 
+import aiohttp
 from bench.chaos_table import append_result
 
 LONG = os.environ.get("STREAMBOT_CHAOS_LONG", "") not in {"", "0", "false"}
@@ -41,3 +48,71 @@ def _show(value: Figure) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)
+
+
+# --- what the crash and cluster tests check after a kill -----------------------------------------
+
+# Quotients carry 28 significant digits, so sums in another order may differ far below a satoshi.
+POSITION_TOLERANCE = Decimal("1e-18")
+
+
+async def sigkill(proc: asyncio.subprocess.Process) -> None:
+    """Kill a process the hard way (no cleanup of any kind runs) and reap it."""
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+
+
+async def exchange_pages(http: aiohttp.ClientSession, url: str, key: str) -> list[dict[str, Any]]:
+    """Every item of a paged simulator listing (``url`` is e.g. …/orders/historical/fills)."""
+    items: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        params = {"limit": "1000"} | ({"cursor": cursor} if cursor else {})
+        async with http.get(url, params=params) as response:
+            assert response.status == 200, await response.text()
+            body = await response.json()
+        items += body[key]
+        cursor = body.get("cursor") or ""
+        if not cursor or not body.get("has_next", True):
+            return items
+
+
+def duplicates(client_order_ids: Iterable[str]) -> list[str]:
+    """The client_order_ids that reached the exchange more than once (must be none)."""
+    return [c for c, n in Counter(client_order_ids).items() if n > 1]
+
+
+def fill_base(fill: Mapping[str, Any]) -> Decimal:
+    """A fill's size in the base currency, as the platform reads it (quote-sized: size / price)."""
+    size = Decimal(fill["size"])
+    return size / Decimal(fill["price"]) if fill.get("size_in_quote") else size
+
+
+def held_by_fills(fills: Iterable[Mapping[str, Any]], bot_of: Mapping[str, int]) -> dict[int, Decimal]:
+    """Each bot's position as the exchange's fills summed (``bot_of``: exchange order id -> bot)."""
+    held: dict[int, Decimal] = {}
+    for fill in fills:
+        bot_id = bot_of[fill["order_id"]]
+        size = fill_base(fill)
+        held[bot_id] = held.get(bot_id, Decimal(0)) + (size if fill["side"] == "BUY" else -size)
+    return held
+
+
+def position_diffs(positions: Mapping[int, Decimal], held: Mapping[int, Decimal]) -> dict[int, Decimal]:
+    """Per bot, our position minus the exchange's fills summed (a bot in either counts)."""
+    return {
+        bot_id: positions.get(bot_id, Decimal(0)) - held.get(bot_id, Decimal(0))
+        for bot_id in set(positions) | set(held)
+    }
+
+
+def worst(diffs: Mapping[Any, Decimal]) -> Decimal:
+    return max((abs(d) for d in diffs.values()), default=Decimal(0))
+
+
+def assert_positions_are_fills(positions: Mapping[int, Decimal], held: Mapping[int, Decimal]) -> Decimal:
+    """Every bot's position is its fills at the exchange, summed; returns the worst difference."""
+    diffs = position_diffs(positions, held)
+    off = {bot_id: diff for bot_id, diff in diffs.items() if abs(diff) >= POSITION_TOLERANCE}
+    assert not off, f"positions differ from the exchange's fills summed: {off} (ours {dict(positions)})"
+    return worst(diffs)

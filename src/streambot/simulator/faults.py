@@ -2,9 +2,10 @@
 
 Shapes are the contract in docs/contracts.md ("Simulator fault injection"). Instant faults
 (``drop_connections``, ``skip_sequence``, ``malformed``, ``poison``) act on the sockets open right
-now; timed faults (``silence``, ``http_error``, ``latency``, ``slow_response``, ``reject_orders``)
-hold for their ``seconds`` and a new injection of the same kind replaces the old one. The server
-asks this object what to do, frame by frame and request by request; it never touches a socket.
+now; timed faults (``silence``, ``http_error``, ``latency``, ``slow_response``, ``reject_orders``,
+``partial_fills``) hold for their ``seconds`` and a new injection of the same kind replaces the
+old one. The server asks this object what to do, frame by frame and request by request; it never
+touches a socket.
 """
 
 from __future__ import annotations
@@ -92,6 +93,23 @@ class RejectOrders(_Fault):
     )
 
 
+class PartialFills(_Fault):
+    """Orders that would fill at once (market orders, limit orders crossing the book) fill in
+    ``pieces`` fills instead, spread over ``spread_ms``: each a fill of its own (trade_id, size,
+    price at that moment's touch, commission), the order ``OPEN`` with a growing ``filled_size``
+    until the last one makes it ``FILLED``, as a thin Coinbase book fills a large order."""
+
+    fault: Literal["partial_fills"]
+    pieces: int = Field(default=3, ge=2, le=100)
+    spread_ms: float = Field(default=300.0, ge=0, le=600_000)
+    seconds: float = Field(gt=0, le=_MAX_SECONDS)
+
+    @property
+    def piece_interval(self) -> float:
+        """Seconds between two pieces of one order."""
+        return self.spread_ms / 1000 / (self.pieces - 1)
+
+
 AnyFault = Annotated[
     DropConnections
     | Silence
@@ -101,7 +119,8 @@ AnyFault = Annotated[
     | HttpError
     | Latency
     | SlowResponse
-    | RejectOrders,
+    | RejectOrders
+    | PartialFills,
     Field(discriminator="fault"),
 ]
 _ADAPTER: TypeAdapter[AnyFault] = TypeAdapter(AnyFault)
@@ -115,6 +134,7 @@ FAULT_NAMES = (
     "latency",
     "slow_response",
     "reject_orders",
+    "partial_fills",
 )
 
 
@@ -184,7 +204,7 @@ class FaultTarget(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Timed:
-    fault: Silence | HttpError | Latency | SlowResponse | RejectOrders
+    fault: Silence | HttpError | Latency | SlowResponse | RejectOrders | PartialFills
     until: float  # monotonic
     until_epoch: float  # for x-ratelimit-reset and the listing
 
@@ -282,6 +302,13 @@ class Faults:
         if timed is None or not isinstance(timed.fault, RejectOrders):
             return None
         return timed.fault.error if self._clock.monotonic() < timed.until else None
+
+    def partial_fills(self) -> PartialFills | None:
+        """How orders placed now execute in pieces (``partial_fills``), or None: at once."""
+        timed = self._timed.get("partial_fills")
+        if timed is None or not isinstance(timed.fault, PartialFills):
+            return None
+        return timed.fault if self._clock.monotonic() < timed.until else None
 
     def http_error(self) -> tuple[HttpError, float] | None:
         """The error REST must answer with now, and when it ends (UNIX seconds)."""

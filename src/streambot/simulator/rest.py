@@ -18,6 +18,7 @@ from aiohttp import web
 from streambot.clock import Clock
 from streambot.simulator.channels import market_trade_json
 from streambot.simulator.market import ProductSpec, SimMarket
+from streambot.simulator.pieces import PieceFiller
 from streambot.simulator.responses import ApiError, bad_request, json_response
 from streambot.simulator.rest_bodies import (
     account_json,
@@ -126,12 +127,14 @@ class SimulatedRestApi:
         *,
         clock: Clock,
         max_candles: int = MAX_CANDLES,
+        pieces: PieceFiller | None = None,
     ) -> None:
         self._clock = clock
         self._max_candles = max_candles
         self.market = market
         self.book = book
         self._save = save  # hands the account's changes on and waits until they are on disk
+        self._pieces = pieces  # orders that fill in pieces over time (the partial_fills fault)
 
     def add_routes(self, app: web.Application) -> None:
         p = REST_PREFIX
@@ -342,10 +345,15 @@ class SimulatedRestApi:
         client_order_id = body.get("client_order_id")
         if not isinstance(client_order_id, str) or not client_order_id:
             raise bad_request("client_order_id is required")
-        result = self.book.place_order(_new_order(body, client_order_id), self._clock.time())
+        count, interval = self._pieces.pieces() if self._pieces is not None else (1, 0.0)
+        result = self.book.place_order(
+            _new_order(body, client_order_id), self._clock.time(), pieces=count, piece_interval=interval
+        )
         await self._save()  # acknowledged orders are on disk: a crash right after cannot lose them
         if result.order is not None:
             order = result.order
+            if self._pieces is not None:
+                self._pieces.follow(order)
             return json_response(
                 {
                     "success": True,

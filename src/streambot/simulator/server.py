@@ -34,6 +34,7 @@ from streambot.simulator.faults import AnyFault, Faults
 from streambot.simulator.market import MarketTick, SimMarket
 from streambot.simulator.middleware import RequestGate, errors_middleware
 from streambot.simulator.persistence import PaperAccountStore, open_account
+from streambot.simulator.pieces import PieceFiller
 from streambot.simulator.ratelimit import PRIVATE_PER_SECOND, PUBLIC_PER_SECOND
 from streambot.simulator.replay import load_recording, replay_prices
 from streambot.simulator.rest import REST_PREFIX, SimulatedRestApi
@@ -133,8 +134,14 @@ class Simulator:
             public_rate=config.public_rate,
             finish_abandoned=config.finish_abandoned_requests,
         )
+        self._pieces = PieceFiller(self.book, self.faults, self._save, clock=clock)
         self._rest = SimulatedRestApi(
-            self.market, self.book, self._save, clock=clock, max_candles=config.max_candles_per_request
+            self.market,
+            self.book,
+            self._save,
+            clock=clock,
+            max_candles=config.max_candles_per_request,
+            pieces=self._pieces,
         )
         self._admin = FaultAdmin(self.faults, self.stats)
         self.ticks = 0  # every tick of the market, its own or an external one
@@ -204,6 +211,7 @@ class Simulator:
         self._tasks.append(loop.create_task(self._fanout.run_batches(), name="simulator-batches"))
         for fault in self.config.faults:
             self.faults.apply(fault)
+        self._pieces.resume()  # orders cut off between two pieces by the last stop or crash
         log.debug("Simulator bound to %s", self.rest_url)
 
     async def stop(self) -> None:
@@ -213,6 +221,7 @@ class Simulator:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._gate.finish()
+        await self._pieces.close()  # after the last create: the pieces still to come stay stored
         await self._ws.close_all()
         runner, self._runner = self._runner, None
         if runner is not None:

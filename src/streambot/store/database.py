@@ -10,10 +10,13 @@ part's narrow store protocol (trading's, the bot manager's, the risk engine's) i
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # How long a SQLite writer waits for another connection's write to finish before giving up.
 _SQLITE_BUSY_TIMEOUT_S = 30.0
+# How long closing waits for the transactions under way (each short; a SQLite one may wait its
+# busy timeout for the lock).
+_CLOSE_WAIT_S = _SQLITE_BUSY_TIMEOUT_S + 5.0
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -83,7 +89,11 @@ class Store(
         backend = self._url.get_backend_name()
         if backend == "sqlite":
             _create_parent_dir(self._url)
-            engine = create_async_engine(self._url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
+            path = writer_path(self._url)
+            if path is not None:
+                engine = create_async_engine(self._url, async_creator=_sqlite_opener(path))
+            else:  # in memory, a URI or options: as SQLAlchemy opens it
+                engine = create_async_engine(self._url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
             _configure_sqlite(engine)
         else:
             # A server restart or idle timeout drops pooled connections; check before handing out.
@@ -112,6 +122,24 @@ class Store(
         log.info("Store open at %s", self.url)
 
     async def close(self) -> None:
+        """Close once every transaction under way has given its connection back.
+
+        Disposing of the pool closes only the connections in it: one still checked out (a query of
+        a task that outlives the platform's stop, e.g. a shielded health probe, or one whose
+        cancellation is still rolling back) would come back to the disposed pool, never be closed,
+        and be collected later (aiosqlite warns "deleted before being closed").
+        """
+        if self._open_transactions:
+            self._all_returned = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._all_returned.wait(), _CLOSE_WAIT_S)
+            except TimeoutError:
+                log.warning(
+                    "Store closed with %d transaction(s) still under way: their connections are left open",
+                    self._open_transactions,
+                )
+            finally:
+                self._all_returned = None
         engine, self._engine, self._sessions = self._engine, None, None
         writer, self._writer = self._writer, None
         if writer is not None:
@@ -125,6 +153,33 @@ def _create_parent_dir(url: URL) -> None:
     if database in {"", ":memory:"} or database.startswith("file:"):
         return
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_opener(path: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """How the pool opens a connection to the database file: like SQLAlchemy, except that a caller
+    cancelled while the connection opens (on aiosqlite's thread) does not strand it. The opening
+    goes on to its end and what it opened is closed: nothing else would ever close it."""
+
+    async def open_connection() -> aiosqlite.Connection:
+        connection = aiosqlite.connect(path, timeout=_SQLITE_BUSY_TIMEOUT_S, check_same_thread=False)
+        connection._thread.daemon = True  # as SQLAlchemy sets it: never keeps the process alive
+        opening = asyncio.ensure_future(_opened(connection))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_if_opened)
+            raise
+
+    return open_connection
+
+
+async def _opened(connection: aiosqlite.Connection) -> aiosqlite.Connection:
+    return await connection
+
+
+def _close_if_opened(opening: asyncio.Future[aiosqlite.Connection]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().stop()  # closes it on its own thread, then ends the thread
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

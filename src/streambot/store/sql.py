@@ -8,7 +8,8 @@ instead of failing with ``SQLITE_BUSY`` as a read-then-write transaction can.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from enum import Enum
@@ -42,22 +43,46 @@ class SqlRepository:
     _clock: Clock
     # A cluster worker's leases: an order intent of a bot it does not own is refused (FencedOut).
     _fencing: FencingTokens | None = None
+    # Transactions under way, and (while the store closes) the event set when the last one has
+    # given its connection back: ``Store.close`` waits for it before disposing of the pool.
+    _open_transactions: int = 0
+    _all_returned: asyncio.Event | None = None
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        """One short transaction, committed on success, rolled back on any error."""
+        """One short transaction, committed on success, rolled back on any error.
+
+        Its end (commit or rollback, then the connection back to the pool) runs to completion
+        even when the caller is cancelled meanwhile (a supervisor stopping the platform): an end
+        cut off half way leaves a connection in a transaction, or one the pool never gets back.
+        The caller's cancellation is raised once the end is done.
+        """
         if self._sessions is None:
             raise RuntimeError("the store is not open: await Store.open() first")
-        async with self._sessions() as session:
+        self._open_transactions += 1
+        try:
+            session = self._sessions()
             try:
-                async with session.begin():
+                await session.begin()
+                try:
                     yield session
+                except BaseException:
+                    await _to_completion(session.rollback())
+                    raise
+                await _to_completion(session.commit())
             except StatementError as exc:
                 # A value our column types refused (a float for money, a naive datetime) is the
                 # caller's mistake: give them that TypeError/ValueError, not a wrapped SQL error.
                 if not isinstance(exc, DBAPIError) and isinstance(exc.orig, TypeError | ValueError):
                     raise exc.orig from None
                 raise
+            finally:
+                await _to_completion(session.close())
+        finally:
+            # Counted down only once the session has closed: its connection is back in the pool.
+            self._open_transactions -= 1
+            if not self._open_transactions and self._all_returned is not None:
+                self._all_returned.set()
 
     def _dialect_insert(self, table: type[Any]) -> postgresql.Insert | sqlite.Insert:
         """``INSERT`` with ``ON CONFLICT``, which both backends spell the same way."""
@@ -66,6 +91,24 @@ class SqlRepository:
         if self._dialect == "sqlite":
             return sqlite.insert(table)
         raise NotImplementedError(f"the store supports SQLite and PostgreSQL, not {self._dialect}")
+
+
+async def _to_completion(step: Coroutine[Any, Any, None]) -> None:
+    """Run ``step`` to its end in a task of its own, even if the caller is cancelled meanwhile;
+    the cancellation is raised when it is done (as SQLAlchemy closes an ``AsyncSession``)."""
+    task = asyncio.ensure_future(step)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.done():
+                raise
+            cancelled = exc
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
 
 
 def check_changes(changes: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:

@@ -15,201 +15,31 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import socket
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.chaos import report, scale
+from tests.chaos import (
+    assert_positions_are_fills,
+    duplicates,
+    held_by_fills,
+    position_diffs,
+    report,
+    scale,
+    worst,
+)
+from tests.integration.crash.process import FINAL, Process, process, wait_for
 from tests.integration.store.test_store import database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
-__all__ = ["database_url"]  # the fixture: SQLite in the data dir, or a fresh PostgreSQL database
+# The fixtures: SQLite in the data dir or a fresh PostgreSQL database, and the process on it.
+__all__ = ["database_url", "process"]
 
 LIVES = ("random", "after_intent_commit", "after_send")
 TRIALS = {"sqlite": scale(6, 25), "postgresql": scale(3, 12)}
-TOKEN = "crash-test-token"
-API = "/api/v3/brokerage"
-FINAL = {"filled", "cancelled", "rejected", "failed"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Process:
-    """One ``streambot run`` on a data dir; killed and restarted on the same ports."""
-
-    def __init__(self, data_dir: Path, http: aiohttp.ClientSession, database_url: str) -> None:
-        self.data_dir = data_dir
-        self.database_url = database_url
-        self.http = http
-        self.port = _free_port()
-        self.sim_port = _free_port()
-        self.proc: asyncio.subprocess.Process | None = None
-        self.started_at = datetime.now(UTC)
-        self.log = data_dir.parent / "streambot.log"
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1"
-
-    @property
-    def sim(self) -> str:
-        return f"http://127.0.0.1:{self.sim_port}{API}"
-
-    async def start(self, fault_point: str | None = None) -> None:
-        """Start a life; one with a fault point kills itself, maybe before it ever answers."""
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", str(self.data_dir)),
-            "STREAMBOT_DATA_DIR": str(self.data_dir),
-            "STREAMBOT_PORT": str(self.port),
-            "STREAMBOT_SIM_PORT": str(self.sim_port),
-            "STREAMBOT_API_TOKEN": TOKEN,
-            "STREAMBOT_PRODUCTS": "BTC-USD,ETH-USD",
-            "STREAMBOT_DEMO_BOTS": "false",
-            "STREAMBOT_SIM_SEED": "11",
-            "STREAMBOT_ORDER_COOLDOWN_S": "0",
-            "STREAMBOT_RISK_LOSS_COOLDOWN_S": "0",
-            "STREAMBOT_RISK_MAX_TRADES_PER_HOUR": "0",
-            "STREAMBOT_RISK_DAILY_LOSS_PCT": "0",
-            "STREAMBOT_RISK_MAX_DRAWDOWN_PCT": "0",
-            "STREAMBOT_RECONCILE_INTERVAL_S": "1",
-            "STREAMBOT_LOG_LEVEL": "WARNING",
-            "STREAMBOT_DATABASE_URL": self.database_url,
-        } | ({"STREAMBOT_FAULT_POINT": fault_point} if fault_point else {})
-        self.started_at = datetime.now(UTC)
-        with self.log.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                "from streambot.cli import main; main()",
-                "run",
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-        if fault_point is None:
-            await self._wait_healthy()
-
-    async def _wait_healthy(self, within: float = 60.0) -> None:
-        deadline = asyncio.get_running_loop().time() + within
-        while asyncio.get_running_loop().time() < deadline:
-            assert self.proc is not None
-            if self.proc.returncode is not None:
-                raise AssertionError(
-                    f"streambot exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}"
-                )
-            try:
-                async with self.http.get(f"{self.api}/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"streambot did not answer within {within}s: {self.log.read_text()[-3000:]}")
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-        self.proc = None
-
-    async def killed_itself(self, within: float = 60.0) -> None:
-        """Wait for the fault hook's SIGKILL."""
-        assert self.proc is not None
-        try:
-            code = await asyncio.wait_for(self.proc.wait(), within)
-        except TimeoutError:
-            raise AssertionError(
-                f"the fault hook did not kill streambot within {within}s: {self.log.read_text()[-4000:]}"
-            ) from None
-        assert code == -signal.SIGKILL, f"exited with {code}, not by the fault hook's SIGKILL"
-        self.proc = None
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), timeout=30)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        self.proc = None
-
-    async def get(self, path: str) -> Any:
-        async with self.http.get(
-            f"{self.api}{path}", headers={"Authorization": f"Bearer {TOKEN}"}
-        ) as response:
-            assert response.status == 200, await response.text()
-            return await response.json()
-
-    async def post(self, path: str, body: object = None) -> Any:
-        async with self.http.post(
-            f"{self.api}{path}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
-        ) as response:
-            assert response.status in {200, 201}, await response.text()
-            return await response.json()
-
-    async def orders(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        before = None
-        while True:
-            page = await self.get("/orders?limit=1000" + (f"&before={before}" if before else ""))
-            out += page["orders"]
-            before = page["next_before"]
-            if not before:
-                return out
-
-    async def _sim_pages(self, path: str, key: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor = ""
-        while True:
-            params = {"limit": "1000"} | ({"cursor": cursor} if cursor else {})
-            async with self.http.get(f"{self.sim}{path}", params=params) as response:
-                assert response.status == 200, await response.text()
-                body = await response.json()
-            items += body[key]
-            cursor = body.get("cursor") or ""
-            if not cursor or not body.get("has_next", True):
-                return items
-
-    async def exchange_orders(self) -> list[dict[str, Any]]:
-        return await self._sim_pages("/orders/historical/batch", "orders")
-
-    async def exchange_fills(self) -> list[dict[str, Any]]:
-        return await self._sim_pages("/orders/historical/fills", "fills")
-
-
-@pytest.fixture
-async def process(tmp_path: Path, database_url: str) -> AsyncIterator[Process]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        running = Process(tmp_path / "data", http, database_url)
-        try:
-            yield running
-        finally:
-            await running.stop()
-
-
-async def _wait(condition: Any, within: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while asyncio.get_running_loop().time() < deadline:
-        value = await condition()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {within}s")
 
 
 async def _check_records(process: Process, killed_at: datetime) -> int:
@@ -281,7 +111,7 @@ async def test_sigkill_anywhere_in_the_order_path_leaves_no_duplicate_orphan_or_
     for trial in range(trials):
         life = LIVES[trial % len(LIVES)]
         if life == "random":
-            await _wait(orders_in_this_life)
+            await wait_for(orders_in_this_life)
             await asyncio.sleep(rng.uniform(0.0, 0.6))
             await process.kill()
         else:
@@ -301,12 +131,12 @@ async def test_sigkill_anywhere_in_the_order_path_leaves_no_duplicate_orphan_or_
     async def all_final() -> bool:
         return all(o["status"] in FINAL for o in await process.orders())
 
-    await _wait(all_final)  # no order left unknown (or anything else not final)
+    await wait_for(all_final)  # no order left unknown (or anything else not final)
     orders = {o["client_order_id"]: o for o in await process.orders()}
     # Nothing trades now: our records and the exchange must agree order for order.
     sent_orders = await process.exchange_orders()
     orphans = [s["client_order_id"] for s in sent_orders if s["client_order_id"] not in orders]
-    duplicates = [c for c, n in Counter(s["client_order_id"] for s in sent_orders).items() if n > 1]
+    twice = duplicates(s["client_order_id"] for s in sent_orders)
     by_exchange_id: dict[str, dict[str, Any]] = {}
     for sent in sent_orders:
         order = orders.get(sent["client_order_id"])
@@ -316,18 +146,9 @@ async def test_sigkill_anywhere_in_the_order_path_leaves_no_duplicate_orphan_or_
         assert (order["status"] == "filled") == (sent["status"] == "FILLED"), (order, sent)
         by_exchange_id[sent["order_id"]] = order
     # Positions are the exchange's fills, summed.
-    held: dict[int, Decimal] = {}
     fills = await process.exchange_fills()
-    for fill in fills:
-        order = by_exchange_id[fill["order_id"]]
-        size = Decimal(fill["size"])
-        if fill.get("size_in_quote"):
-            size /= Decimal(fill["price"])  # as the platform reads a fill: base currency
-        held[order["bot_id"]] = held.get(order["bot_id"], Decimal(0)) + (
-            size if fill["side"] == "BUY" else -size
-        )
+    held = held_by_fills(fills, {e: o["bot_id"] for e, o in by_exchange_id.items()})
     positions = {p["bot_id"]: Decimal(p["base_size"]) for p in await process.get("/positions")}
-    worst = max((abs(base - held.get(bot_id, Decimal(0))) for bot_id, base in positions.items()), default=0)
     never_sent = sum(1 for o in orders.values() if o["error_code"] == "NEVER_SUBMITTED")
     report(
         f"crash_sigkill_{backend}",
@@ -338,17 +159,14 @@ async def test_sigkill_anywhere_in_the_order_path_leaves_no_duplicate_orphan_or_
         orders=len(orders),
         fills=len(fills),
         never_sent=never_sent,
-        duplicate_orders=len(duplicates),
+        duplicate_orders=len(twice),
         orphan_orders=len(orphans),
         unresolved=sum(1 for o in orders.values() if o["status"] not in FINAL),
-        position_diff_max=float(worst),
+        position_diff_max=float(worst(position_diffs(positions, held))),
     )
-    assert not duplicates
+    assert not twice
     assert not orphans
-    # Quotients carry 28 significant digits, so sums in another order may differ far below a satoshi.
-    for bot_id, base in positions.items():
-        assert abs(base - held.get(bot_id, Decimal(0))) < Decimal("1e-18"), (bot_id, base, held)
-    assert set(held) <= set(positions)
+    assert_positions_are_fills(positions, held)
     assert total_orders >= trials
     assert kills["after_send"] >= 1
     assert kills["after_intent_commit"] >= 1

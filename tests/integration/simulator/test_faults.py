@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -319,3 +320,52 @@ async def test_the_simulators_own_429s_are_counted_apart_from_injected_ones(
         async with http.get(f"{sim.rest_url}{REST_PREFIX}/accounts") as response:
             statuses.append(response.status)
     assert sim.rate_limited == statuses.count(429) > 0
+
+
+async def test_partial_fills_fill_an_order_in_pieces_over_time_as_coinbase_reports_them(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    status, answer = await admin(
+        http, sim, "POST", {"fault": "partial_fills", "pieces": 3, "spread_ms": 200, "seconds": 30}
+    )
+    assert status == 200
+    assert answer["injected"]["pieces"] == 3
+    ws = await http.ws_connect(sim.ws_url)
+    await ws.send_json({"type": "subscribe", "channel": "user", "product_ids": []})
+    while (await frame(ws)).get("channel") != "user":
+        pass  # the snapshot
+    body = {
+        "client_order_id": "pieces-1",
+        "product_id": "BTC-USD",
+        "side": "BUY",
+        "order_configuration": {"market_market_ioc": {"quote_size": "300"}},
+    }
+    async with http.post(f"{sim.rest_url}{REST_PREFIX}/orders", json=body) as response:
+        order_id = (await response.json())["success_response"]["order_id"]
+    updates: list[dict[str, Any]] = []
+    while not updates or updates[-1]["status"] != "FILLED":
+        message = await frame(ws)
+        if message.get("channel") == "user":
+            updates += [o for e in message["events"] for o in e["orders"] if o["order_id"] == order_id]
+    # OPEN with a growing filled size, piece by piece, then FILLED: one update per piece.
+    assert [u["status"] for u in updates] == ["OPEN", "OPEN", "FILLED"]
+    filled = [Decimal(u["cumulative_quantity"]) for u in updates]
+    assert filled == sorted(filled)
+    assert filled[0] > 0
+    assert len(set(filled)) == 3
+    await ws.close()
+    async with http.get(f"{sim.rest_url}{REST_PREFIX}/orders/historical/{order_id}") as response:
+        order = (await response.json())["order"]
+    async with http.get(
+        f"{sim.rest_url}{REST_PREFIX}/orders/historical/fills", params={"order_ids": order_id}
+    ) as response:
+        fills = (await response.json())["fills"]
+    assert order["status"] == "FILLED"
+    assert order["number_of_fills"] == "3"
+    assert len(fills) == 3
+    assert len({f["trade_id"] for f in fills}) == 3
+    assert all(f["size_in_quote"] for f in fills)  # sizes in USD, as Coinbase reports them
+    base = sum(Decimal(f["size"]) / Decimal(f["price"]) for f in fills)
+    assert abs(base - Decimal(order["filled_size"])) < Decimal("1e-12")
+    assert sum(Decimal(f["commission"]) for f in fills) == Decimal(order["total_fees"])
+    assert Decimal(order["filled_value"]) + Decimal(order["total_fees"]) <= Decimal(300)

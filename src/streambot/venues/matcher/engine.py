@@ -14,6 +14,11 @@ exchange computes (fees, sizes bought by quote) keep 16 decimal places, as Coinb
   ticks and stays ``OPEN`` with ``filled_size > 0`` meanwhile (Coinbase has no PARTIALLY_FILLED).
 - ``stop_limit_stop_limit_gtc`` waits (funds on hold) until the last price reaches its stop
   (``STOP_UP``: at or above, ``STOP_DOWN``: at or below), then behaves as the limit order above.
+- ``place_order(..., pieces=K)`` executes an order that would fill at once (market, or a limit
+  crossing the book) in K fills instead: the first now, each later one when the caller asks
+  (``fill_piece``), at the touch of that moment; the order stays ``OPEN`` with ``filled_size``
+  growing and the rest of its funds on hold until its last piece makes it ``FILLED``. A limit
+  order the touch no longer crosses rests for its remainder.
 - Failures carry Coinbase's ``error`` / ``preview_failure_reason`` codes; a reused
   ``client_order_id`` returns the order it first created.
 """
@@ -79,6 +84,7 @@ class MatchingEngine:
         self._by_client_id: dict[str, SimOrder] = {}
         self._resting: dict[str, dict[str, SimOrder]] = {}  # product -> order_id -> order
         self._stops: dict[str, dict[str, SimOrder]] = {}  # untriggered stop-limit orders
+        self._sliced: dict[str, SimOrder] = {}  # order_id -> order executing in pieces
         self._fills: list[SimFill] = []
         # Each order's fills, so settling one order reads its own fills, not every fill ever made.
         self._fills_by_order: dict[str, list[SimFill]] = {}
@@ -137,12 +143,17 @@ class MatchingEngine:
             self._accounts[account.currency] = account
         self._orders.clear()
         self._by_client_id.clear()
+        self._sliced.clear()
         for resting in (*self._resting.values(), *self._stops.values()):
             resting.clear()
         for order in sorted(orders, key=lambda o: o.sequence):
             self._orders[order.order_id] = order
             self._by_client_id[order.client_order_id] = order
-            if order.status == OPEN and order.order_type != "MARKET":
+            if order.status == OPEN and (order.pieces_left > 0 or order.order_type == "MARKET"):
+                # Cut off between two pieces: its remaining pieces are still to come.
+                order.pieces_left = max(order.pieces_left, 1)
+                self._sliced[order.order_id] = order
+            elif order.status == OPEN and order.order_type != "MARKET":
                 if order.stop_price is not None and not order.triggered:
                     self._stops.setdefault(order.product_id, {})[order.order_id] = order
                 else:
@@ -187,6 +198,10 @@ class MatchingEngine:
     def fills_of(self, order_id: str) -> list[SimFill]:
         """The order's fills, oldest first."""
         return list(self._fills_by_order.get(order_id, ()))
+
+    def sliced(self) -> list[SimOrder]:
+        """Orders executing in pieces, with pieces still to come (oldest first)."""
+        return sorted(self._sliced.values(), key=lambda o: o.sequence)
 
     def working(self, product_id: str) -> bool:
         """Whether orders on the product rest or wait for their stop: only then does a new quote
@@ -319,7 +334,12 @@ class MatchingEngine:
 
     # --- orders --------------------------------------------------------------------------------
 
-    def place_order(self, request: NewOrder, now: float) -> PlaceResult:
+    def place_order(
+        self, request: NewOrder, now: float, *, pieces: int = 1, piece_interval: float = 0.0
+    ) -> PlaceResult:
+        """Create the order and match it. ``pieces`` > 1: one that would fill at once fills in that
+        many fills, the first now and the others through ``fill_piece`` (``piece_interval``
+        seconds apart is the caller's schedule, stored with the order)."""
         existing = self._by_client_id.get(request.client_order_id)
         if existing is not None:
             # Coinbase's idempotency: the same client_order_id never creates a second order.
@@ -330,14 +350,37 @@ class MatchingEngine:
             log.debug("Order %s rejected: %s", request.client_order_id, rejected.rejection.error)
             return PlaceResult(None, rejected.rejection, echo_configuration(request.order_configuration))
         order = self._new_order(request, parsed, now)
-        if parsed.order_type == "MARKET":
-            self._execute_market(order, parsed, bid, ask, now)
-        elif parsed.order_type == "STOP_LIMIT":
+        if parsed.order_type == "STOP_LIMIT":
             self._place_hold(order, now)
             self._stops.setdefault(order.product_id, {})[order.order_id] = order
+        elif pieces > 1 and (
+            parsed.order_type == "MARKET"
+            or (parsed.limit_price is not None and self._crosses(order.side, parsed.limit_price, bid, ask))
+        ):
+            order.pieces_left, order.piece_interval = pieces, piece_interval
+            self._sliced[order.order_id] = order
+            self._next_piece(order, now)
+        elif parsed.order_type == "MARKET":
+            self._execute_market(order, parsed, bid, ask, now)
         else:
             self._work_limit(order, bid, ask, now)
         return PlaceResult(order, None, order.configuration)
+
+    def fill_piece(self, order_id: str, now: float) -> SimFill | None:
+        """The next piece of an order executing in pieces, at the touch of now (None: no fill,
+        because the order is done, cancelled, or a limit the touch no longer crosses, which now
+        rests for the rest of its size)."""
+        order = self._sliced.get(order_id)
+        if order is None:
+            return None
+        if order.limit_price is not None:
+            bid, ask = self._touch(order.product_id)
+            if not self._crosses(order.side, order.limit_price, bid, ask):
+                self._stop_slicing(order)
+                self._release_hold(order, now)
+                self._work_limit(order, bid, ask, now)
+                return None
+        return self._next_piece(order, now)
 
     def preview_order(self, request: NewOrder) -> Preview:
         try:
@@ -499,6 +542,62 @@ class MatchingEngine:
         assert parsed.base_size is not None
         self._fill(order, ask if order.side == "BUY" else bid, parsed.base_size, None, maker=False, now=now)
 
+    def _stop_slicing(self, order: SimOrder) -> None:
+        self._sliced.pop(order.order_id, None)
+        order.pieces_left = 0
+        self._dirty_orders[order.order_id] = order
+
+    def _next_piece(self, order: SimOrder, now: float) -> SimFill | None:
+        """Fill an equal share of what is left (all of it with the last piece) at the touch, as
+        taker; a share too small for one base increment is folded into the last piece."""
+        product = self._products[order.product_id]
+        bid, ask = self._touch(order.product_id)
+        count = order.pieces_left  # this one included
+        order.pieces_left -= 1
+        if order.quote_size is not None:
+            with localcontext() as context:
+                context.prec = PRECISION
+                left = order.quote_size - order.filled_value - order.total_fees
+                size, value, fee = self._quote_buy(product, left / count, ask)
+                if size <= 0 and count > 1:
+                    order.pieces_left, count = 0, 1
+                    size, value, fee = self._quote_buy(product, left, ask)
+            if size <= 0:  # what is left buys not one increment: done, as Coinbase leaves it
+                self._stop_slicing(order)
+                self._release_hold(order, now)
+                order.status = FILLED
+                return None
+            fill = self._fill(order, ask, size, value, maker=False, now=now, spend=value + fee)
+        else:
+            remaining = order.remaining
+            increment = product.base_increment
+            size = remaining / count
+            if increment > 0:
+                size = max(size.quantize(increment, rounding=ROUND_DOWN), increment)
+            if count == 1 or size >= remaining:
+                order.pieces_left, size = 0, remaining
+            fill = self._fill(order, ask if order.side == "BUY" else bid, size, None, maker=False, now=now)
+        if order.pieces_left <= 0:
+            self._stop_slicing(order)
+        return fill
+
+    def _hold_rest(self, order: SimOrder, now: float) -> None:
+        """Hold what the pieces still to come may spend: the rest of a quote-sized buy's amount, a
+        sell's unsold base, a base-sized buy's rest at the taker rate (at its limit or the ask)."""
+        if order.side == "SELL":
+            hold = order.remaining
+        elif order.quote_size is not None:
+            hold = order.quote_size - order.filled_value - order.total_fees
+        else:
+            price = order.limit_price if order.limit_price is not None else self._touch(order.product_id)[1]
+            hold = self._buy_hold(order.remaining, price)
+        order.hold = max(hold, Decimal(0))
+        account = self._hold_account(order)
+        account.available -= order.hold
+        account.hold += order.hold
+        self._touched(account, now)
+        self._dirty_orders[order.order_id] = order
+
     def _work_limit(self, order: SimOrder, bid: Decimal, ask: Decimal, now: float) -> list[SimFill]:
         """A (new or just triggered) limit order: fill at once as taker at the touch if it crosses
         (a deep book: completely), else rest on the book with its funds on hold."""
@@ -543,6 +642,8 @@ class MatchingEngine:
     def _cancel(self, order: SimOrder, now: float, message: str) -> None:
         self._resting.get(order.product_id, {}).pop(order.order_id, None)
         self._stops.get(order.product_id, {}).pop(order.order_id, None)
+        if order.order_id in self._sliced:
+            self._stop_slicing(order)
         self._release_hold(order, now)
         order.status = CANCELLED
         order.cancel_message = message
@@ -603,7 +704,9 @@ class MatchingEngine:
         order.total_fees += fee
         order.number_of_fills += 1
         order.last_fill_time = now
-        if order.limit_price is not None and order.remaining > 0:
+        if order.pieces_left > 0:
+            self._hold_rest(order, now)
+        elif order.limit_price is not None and order.remaining > 0:
             self._place_hold(order, now)
         else:
             order.status = FILLED

@@ -128,6 +128,10 @@ class SimOrder:
     hold: Decimal = Decimal(0)  # outstanding hold, in the currency the order spends
     last_fill_time: float | None = None
     cancel_message: str = ""
+    # An order executed in pieces (the simulator's ``partial_fills`` fault): fills still to come,
+    # and the seconds between them. Stored with the order, so a restarted simulator finishes it.
+    pieces_left: int = 0
+    piece_interval: float = 0.0
 
     @property
     def time_in_force(self) -> str:
