@@ -103,11 +103,18 @@ class OrderUpdated(Event, frozen=True, kw_only=True, omit_defaults=True):
         return f"orders.{self.order.status.value}"
 
 
-class TradeBooked(Event, frozen=True, kw_only=True):
-    """An order's fills were booked as a trade (again, with new amounts, as more fills come)."""
+class TradeBooked(Event, frozen=True, kw_only=True, omit_defaults=True):
+    """An order's fills were booked as a trade (again, with new amounts, as more fills come).
+
+    ``realized_pnl``: what the fills booked with this event realized in the bot's position, as
+    settlement computed it when it moved the position (0 for buys and for a booking that added
+    no fill); summed over an order's events, what the trade realized. None when the bot's
+    position is not kept in the process that booked it (reconciliation of an unloaded bot).
+    """
 
     TOPIC: ClassVar[str] = "trades.executed"
     trade: Trade
+    realized_pnl: Decimal | None = None
 
 
 # --- risk ---------------------------------------------------------------------------------------
