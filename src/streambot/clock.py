@@ -9,13 +9,16 @@ monotonic clock for behaviour; ``time.perf_counter`` is for measuring code, not 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time as _time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Coroutine, Generator, Iterator
+from contextvars import Context
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 Callback = Callable[[], object]
 
@@ -140,6 +143,11 @@ class ManualClock:
         self._now = self._start
         self._queue: list[_Scheduled] = []
         self._seq = itertools.count()
+        # Quiescence (``settled``/``settle``): the tasks started while ``following_tasks`` is on,
+        # each with what it waits on, and whether something may have become runnable since the
+        # last look (a due callback ran, a followed task finished).
+        self._followed: set[_Followed] = set()
+        self._stirred = False
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -207,6 +215,7 @@ class ManualClock:
                 continue
             if entry.when > self._elapsed:
                 self._elapsed = entry.when
+            self._stirred = True
             entry.callback()
         if target > self._elapsed:
             self._elapsed = target
@@ -228,6 +237,63 @@ class ManualClock:
     async def run_for(self, seconds: float, *, turns: int = 20) -> None:
         await self.run_until(self._elapsed + seconds, turns=turns)
 
+    # --- quiescence ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def following_tasks(self) -> Iterator[None]:
+        """Follow every task the running loop starts meanwhile, for ``settled`` and ``settle``.
+
+        Installed as the loop's task factory (the previous one, if any, still makes the task):
+        each task's coroutine is stepped through a thin wrapper that notes what it waits on.
+        Only the loop's public task-factory seam is used, no private state of the loop.
+        """
+        loop = asyncio.get_running_loop()
+        previous = loop.get_task_factory()
+        followed = self._followed
+
+        def factory(
+            loop: asyncio.AbstractEventLoop, coro: Any, *, context: Context | None = None
+        ) -> asyncio.Future[Any]:
+            state = _Followed()
+            followed.add(state)
+            wrapped = _follow(coro, state, self._finished)
+            if previous is not None:
+                if context is None:
+                    return previous(loop, wrapped)
+                return previous(loop, wrapped, context=context)  # type: ignore[call-arg]
+            return asyncio.Task(wrapped, loop=loop, context=context)
+
+        loop.set_task_factory(factory)
+        try:
+            yield
+        finally:
+            loop.set_task_factory(previous)
+
+    def settled(self) -> bool:
+        """Whether every followed task waits on something not yet done (this clock's sleeps, or
+        work that waits on them) and nothing happened since the last look that could make one
+        runnable (a due callback ran, a task finished: its done callbacks run a turn later)."""
+        if self._stirred:
+            self._stirred = False
+            return False
+        for state in self._followed:
+            waiting = state.waiting
+            if waiting is None or waiting.done():
+                return False
+        return True
+
+    async def settle(self) -> None:
+        """Give the event loop turns until ``settled``: every followed task waits on this clock
+        (or on one that does), so moving the clock next is deterministic."""
+        await asyncio.sleep(0)
+        # Not an event to wait on: "every task waits" is read between the loop's turns.
+        while not self.settled():  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+    def _finished(self, state: _Followed) -> None:
+        self._followed.discard(state)
+        self._stirred = True
+
     def _target(self, to: datetime | float) -> float:
         if isinstance(to, datetime):
             if to.tzinfo is None:
@@ -238,3 +304,37 @@ class ManualClock:
         if target < self._elapsed:
             raise ValueError(f"ManualClock cannot go back in time ({target} < {self._elapsed})")
         return target
+
+
+class _Followed:
+    """A followed task: the future its coroutine waits on; None while it can run (not started
+    yet, or it yielded a bare turn as ``asyncio.sleep(0)`` does)."""
+
+    __slots__ = ("waiting",)
+
+    def __init__(self) -> None:
+        self.waiting: asyncio.Future[Any] | None = None
+
+
+@types.coroutine
+def _follow(
+    coro: Coroutine[Any, Any, Any], state: _Followed, finished: Callable[[_Followed], None]
+) -> Generator[Any, Any, Any]:
+    """Step ``coro`` as its task would, noting what it yields (the future it waits on)."""
+    send, throw = coro.send, coro.throw
+    value: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                yielded = send(value) if error is None else throw(error)
+            except StopIteration as stop:
+                return stop.value
+            state.waiting = yielded
+            try:
+                value, error = (yield yielded), None
+            except BaseException as exc:  # cancellation and the like: the coroutine decides
+                value, error = None, exc
+            state.waiting = None
+    finally:
+        finished(state)
