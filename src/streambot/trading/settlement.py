@@ -214,6 +214,8 @@ class Settler:
         )
         self.trades_booked += 1
         self._bus.publish(TradeBooked(trade=trade, realized_pnl=realized))
+        if not log.isEnabledFor(logging.INFO):
+            return trade  # the line's amounts are worked out only for a log that shows it
         product = self.products.get(trade.product_id)
         log.info(
             "✅ %s %s %s %s @ %s = %s %s (fee %s) — %s",
