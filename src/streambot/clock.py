@@ -147,6 +147,8 @@ class ManualClock:
         # each with what it waits on, and whether something may have become runnable since the
         # last look (a due callback ran, a followed task finished).
         self._followed: set[_Followed] = set()
+        self._followed_tasks: set[asyncio.Future[Any]] = set()
+        self._sleeps: set[asyncio.Future[None]] = set()  # the futures of sleeps under way
         self._stirred = False
 
     # --- reading ---------------------------------------------------------------------------
@@ -189,10 +191,12 @@ class ManualClock:
                 future.set_result(None)
 
         timer = self.call_later(seconds, wake)
+        self._sleeps.add(future)
         try:
             await future
         finally:
             timer.cancel()
+            self._sleeps.discard(future)
 
     @property
     def next_deadline(self) -> float | None:
@@ -250,6 +254,7 @@ class ManualClock:
         loop = asyncio.get_running_loop()
         previous = loop.get_task_factory()
         followed = self._followed
+        followed_tasks = self._followed_tasks
 
         def factory(
             loop: asyncio.AbstractEventLoop, coro: Any, *, context: Context | None = None
@@ -257,11 +262,15 @@ class ManualClock:
             state = _Followed()
             followed.add(state)
             wrapped = _follow(coro, state, self._finished)
-            if previous is not None:
-                if context is None:
-                    return previous(loop, wrapped)
-                return previous(loop, wrapped, context=context)  # type: ignore[call-arg]
-            return asyncio.Task(wrapped, loop=loop, context=context)
+            if previous is None:
+                task: asyncio.Future[Any] = asyncio.Task(wrapped, loop=loop, context=context)
+            elif context is None:
+                task = previous(loop, wrapped)
+            else:
+                task = previous(loop, wrapped, context=context)  # type: ignore[call-arg]
+            state.task = task
+            followed_tasks.add(task)
+            return task
 
         loop.set_task_factory(factory)
         try:
@@ -272,7 +281,8 @@ class ManualClock:
     def settled(self) -> bool:
         """Whether every followed task waits on something not yet done (this clock's sleeps, or
         work that waits on them) and nothing happened since the last look that could make one
-        runnable (a due callback ran, a task finished: its done callbacks run a turn later)."""
+        runnable: a due callback ran, or a task finished while another waits on a future of
+        neither kind (one a callback completes a turn later, as ``asyncio.shield``'s)."""
         if self._stirred:
             self._stirred = False
             return False
@@ -292,7 +302,19 @@ class ManualClock:
 
     def _finished(self, state: _Followed) -> None:
         self._followed.discard(state)
-        self._stirred = True
+        self._followed_tasks.discard(state.task)
+        if self._stirred:
+            return
+        # A task waiting on this one directly is runnable once it is done (``settled`` sees it);
+        # one waiting on another future may be woken through the done callbacks' turn.
+        sleeps, tasks = self._sleeps, self._followed_tasks
+        for other in self._followed:
+            waiting = other.waiting
+            if waiting is None or waiting is state.task:
+                continue
+            if waiting not in sleeps and waiting not in tasks:
+                self._stirred = True
+                return
 
     def _target(self, to: datetime | float) -> float:
         if isinstance(to, datetime):
@@ -310,10 +332,11 @@ class _Followed:
     """A followed task: the future its coroutine waits on; None while it can run (not started
     yet, or it yielded a bare turn as ``asyncio.sleep(0)`` does)."""
 
-    __slots__ = ("waiting",)
+    __slots__ = ("task", "waiting")
 
     def __init__(self) -> None:
         self.waiting: asyncio.Future[Any] | None = None
+        self.task: asyncio.Future[Any] | None = None
 
 
 @types.coroutine
