@@ -13,7 +13,6 @@ import contextlib
 import heapq
 import itertools
 import time as _time
-import types
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from contextvars import Context
 from dataclasses import dataclass, field
@@ -261,7 +260,7 @@ class ManualClock:
         ) -> asyncio.Future[Any]:
             state = _Followed()
             followed.add(state)
-            wrapped = _follow(coro, state, self._finished)
+            wrapped = _Follow(coro, state, self._finished)
             if previous is None:
                 task: asyncio.Future[Any] = asyncio.Task(wrapped, loop=loop, context=context)
             elif context is None:
@@ -339,25 +338,43 @@ class _Followed:
         self.task: asyncio.Future[Any] | None = None
 
 
-@types.coroutine
-def _follow(
-    coro: Coroutine[Any, Any, Any], state: _Followed, finished: Callable[[_Followed], None]
-) -> Generator[Any, Any, Any]:
-    """Step ``coro`` as its task would, noting what it yields (the future it waits on)."""
-    send, throw = coro.send, coro.throw
-    value: Any = None
-    error: BaseException | None = None
-    try:
-        while True:
-            try:
-                yielded = send(value) if error is None else throw(error)
-            except StopIteration as stop:
-                return stop.value
-            state.waiting = yielded
-            try:
-                value, error = (yield yielded), None
-            except BaseException as exc:  # cancellation and the like: the coroutine decides
-                value, error = None, exc
-            state.waiting = None
-    finally:
-        finished(state)
+class _Follow(Coroutine[Any, Any, Any]):
+    """``coro`` as its task steps it, noting what each step yields (the future it then waits on)
+    and when it is done: a coroutine of its own, so a task cancelled before its first step
+    throws into ``coro`` as it would without the wrapper (closing it, and forgetting it here)."""
+
+    __slots__ = ("_coro", "_finished", "_state")
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], state: _Followed, finished: Callable[[_Followed], None]
+    ) -> None:
+        self._coro = coro
+        self._state = state
+        self._finished = finished
+
+    def send(self, value: Any) -> Any:
+        state = self._state
+        state.waiting = None
+        try:
+            state.waiting = yielded = self._coro.send(value)
+        except BaseException:  # returned (StopIteration) or raised: the task is done
+            self._finished(state)
+            raise
+        return yielded
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        state = self._state
+        state.waiting = None
+        try:
+            yielded = self._coro.throw(typ) if val is None else self._coro.throw(typ, val, tb)
+        except BaseException:
+            self._finished(state)
+            raise
+        state.waiting = yielded
+        return yielded
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._coro.__await__()

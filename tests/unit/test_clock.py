@@ -139,3 +139,13 @@ async def test_a_followed_task_is_cancelled_and_finishes_as_any_task() -> None:
             await task
         await clock.settle()
         assert clock.settled()
+
+
+async def test_a_followed_task_cancelled_before_its_first_step_is_forgotten() -> None:
+    clock = ManualClock(START)
+    with clock.following_tasks():
+        task = asyncio.get_running_loop().create_task(clock.sleep(10))
+        task.cancel()  # before the loop ever ran it
+        await clock.settle()
+        assert task.cancelled()
+        assert clock.settled()
