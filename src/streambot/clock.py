@@ -9,13 +9,15 @@ monotonic clock for behaviour; ``time.perf_counter`` is for measuring code, not 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator, Iterator
+from contextvars import Context
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 Callback = Callable[[], object]
 
@@ -140,6 +142,13 @@ class ManualClock:
         self._now = self._start
         self._queue: list[_Scheduled] = []
         self._seq = itertools.count()
+        # Quiescence (``settled``/``settle``): the tasks started while ``following_tasks`` is on,
+        # each with what it waits on, and whether something may have become runnable since the
+        # last look (a due callback ran, a followed task finished).
+        self._followed: set[_Followed] = set()
+        self._followed_tasks: set[asyncio.Future[Any]] = set()
+        self._sleeps: set[asyncio.Future[None]] = set()  # the futures of sleeps under way
+        self._stirred = False
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -181,10 +190,12 @@ class ManualClock:
                 future.set_result(None)
 
         timer = self.call_later(seconds, wake)
+        self._sleeps.add(future)
         try:
             await future
         finally:
             timer.cancel()
+            self._sleeps.discard(future)
 
     @property
     def next_deadline(self) -> float | None:
@@ -207,6 +218,7 @@ class ManualClock:
                 continue
             if entry.when > self._elapsed:
                 self._elapsed = entry.when
+            self._stirred = True
             entry.callback()
         if target > self._elapsed:
             self._elapsed = target
@@ -228,6 +240,81 @@ class ManualClock:
     async def run_for(self, seconds: float, *, turns: int = 20) -> None:
         await self.run_until(self._elapsed + seconds, turns=turns)
 
+    # --- quiescence ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def following_tasks(self) -> Iterator[None]:
+        """Follow every task the running loop starts meanwhile, for ``settled`` and ``settle``.
+
+        Installed as the loop's task factory (the previous one, if any, still makes the task):
+        each task's coroutine is stepped through a thin wrapper that notes what it waits on.
+        Only the loop's public task-factory seam is used, no private state of the loop.
+        """
+        loop = asyncio.get_running_loop()
+        previous = loop.get_task_factory()
+        followed = self._followed
+        followed_tasks = self._followed_tasks
+
+        def factory(
+            loop: asyncio.AbstractEventLoop, coro: Any, *, context: Context | None = None
+        ) -> asyncio.Future[Any]:
+            state = _Followed()
+            followed.add(state)
+            wrapped = _Follow(coro, state, self._finished)
+            if previous is None:
+                task: asyncio.Future[Any] = asyncio.Task(wrapped, loop=loop, context=context)
+            elif context is None:
+                task = previous(loop, wrapped)
+            else:
+                task = previous(loop, wrapped, context=context)  # type: ignore[call-arg]
+            state.task = task
+            followed_tasks.add(task)
+            return task
+
+        loop.set_task_factory(factory)
+        try:
+            yield
+        finally:
+            loop.set_task_factory(previous)
+
+    def settled(self) -> bool:
+        """Whether every followed task waits on something not yet done (this clock's sleeps, or
+        work that waits on them) and nothing happened since the last look that could make one
+        runnable: a due callback ran, or a task finished while another waits on a future of
+        neither kind (one a callback completes a turn later, as ``asyncio.shield``'s)."""
+        if self._stirred:
+            self._stirred = False
+            return False
+        for state in self._followed:
+            waiting = state.waiting
+            if waiting is None or waiting.done():
+                return False
+        return True
+
+    async def settle(self) -> None:
+        """Give the event loop turns until ``settled``: every followed task waits on this clock
+        (or on one that does), so moving the clock next is deterministic."""
+        await asyncio.sleep(0)
+        # Not an event to wait on: "every task waits" is read between the loop's turns.
+        while not self.settled():  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+    def _finished(self, state: _Followed) -> None:
+        self._followed.discard(state)
+        self._followed_tasks.discard(state.task)
+        if self._stirred:
+            return
+        # A task waiting on this one directly is runnable once it is done (``settled`` sees it);
+        # one waiting on another future may be woken through the done callbacks' turn.
+        sleeps, tasks = self._sleeps, self._followed_tasks
+        for other in self._followed:
+            waiting = other.waiting
+            if waiting is None or waiting is state.task:
+                continue
+            if waiting not in sleeps and waiting not in tasks:
+                self._stirred = True
+                return
+
     def _target(self, to: datetime | float) -> float:
         if isinstance(to, datetime):
             if to.tzinfo is None:
@@ -238,3 +325,56 @@ class ManualClock:
         if target < self._elapsed:
             raise ValueError(f"ManualClock cannot go back in time ({target} < {self._elapsed})")
         return target
+
+
+class _Followed:
+    """A followed task: the future its coroutine waits on; None while it can run (not started
+    yet, or it yielded a bare turn as ``asyncio.sleep(0)`` does)."""
+
+    __slots__ = ("task", "waiting")
+
+    def __init__(self) -> None:
+        self.waiting: asyncio.Future[Any] | None = None
+        self.task: asyncio.Future[Any] | None = None
+
+
+class _Follow(Coroutine[Any, Any, Any]):
+    """``coro`` as its task steps it, noting what each step yields (the future it then waits on)
+    and when it is done: a coroutine of its own, so a task cancelled before its first step
+    throws into ``coro`` as it would without the wrapper (closing it, and forgetting it here)."""
+
+    __slots__ = ("_coro", "_finished", "_state")
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], state: _Followed, finished: Callable[[_Followed], None]
+    ) -> None:
+        self._coro = coro
+        self._state = state
+        self._finished = finished
+
+    def send(self, value: Any) -> Any:
+        state = self._state
+        state.waiting = None
+        try:
+            state.waiting = yielded = self._coro.send(value)
+        except BaseException:  # returned (StopIteration) or raised: the task is done
+            self._finished(state)
+            raise
+        return yielded
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        state = self._state
+        state.waiting = None
+        try:
+            yielded = self._coro.throw(typ) if val is None else self._coro.throw(typ, val, tb)
+        except BaseException:
+            self._finished(state)
+            raise
+        state.waiting = yielded
+        return yielded
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._coro.__await__()

@@ -493,24 +493,43 @@ class ProductHold:
 
 
 _Record = TypeVar("_Record")
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_COPIERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
 
 
 def evolve(record: _Record, /, **changes: Any) -> _Record:
     """A copy of a frozen, slotted dataclass with ``changes``: ``dataclasses.replace`` for the
-    order path's records, at a third of its cost (it copies the slots straight, without rebuilding
-    keyword arguments for ``__init__``; these records have no ``__post_init__`` to skip)."""
+    order path's records, at a fraction of its cost (it copies the slots straight, without
+    rebuilding keyword arguments for ``__init__``; these records have no ``__post_init__`` to
+    skip)."""
     kind = type(record)
-    names = _FIELD_NAMES.get(kind)
-    if names is None:
-        names = _FIELD_NAMES[kind] = tuple(field.name for field in fields(kind))  # type: ignore[arg-type]
-    if not changes.keys() <= set(names):
-        raise TypeError(f"{kind.__name__} has no field {sorted(changes.keys() - set(names))[0]!r}")
-    copy = object.__new__(kind)
-    setter = object.__setattr__
-    for name in names:
-        setter(copy, name, changes[name] if name in changes else getattr(record, name))
-    return copy
+    copier = _COPIERS.get(kind)
+    if copier is None:
+        copier = _COPIERS[kind] = _copier(kind)
+    copied: _Record = copier(record, changes)
+    return copied
+
+
+def _copier(kind: type) -> Callable[[Any, dict[str, Any]], Any]:
+    """A function copying a ``kind`` slot by slot, written out once per record type: a straight
+    run of slot writes, not a loop asking for each field whether it changes."""
+    names = tuple(f.name for f in fields(kind))
+    # The slots' own descriptors write past the frozen dataclass's __setattr__, as __init__ does.
+    setters = {name: kind.__dict__[name].__set__ for name in names}
+    lines = ["def copy(record, changes):", "    new = make(kind)"]
+    lines += [f"    set_{name}(new, record.{name})" for name in names]
+    lines += [
+        "    for name, value in changes.items():",
+        "        setter = setters.get(name)",
+        "        if setter is None:",
+        "            raise TypeError(f'{kind.__name__} has no field {name!r}')",
+        "        setter(new, value)",
+        "    return new",
+    ]
+    scope: dict[str, Any] = {"make": object.__new__, "kind": kind, "setters": setters}
+    scope.update({f"set_{name}": setter for name, setter in setters.items()})
+    exec("\n".join(lines), scope)  # our own field names, nothing from outside
+    copier: Callable[[Any, dict[str, Any]], Any] = scope["copy"]
+    return copier
 
 
 class FencingTokens:

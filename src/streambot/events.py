@@ -19,7 +19,7 @@ from typing import ClassVar, Literal
 
 import msgspec
 
-from streambot.domain import BotId, BotState, FeedState, OrderRecord, ProductId, Side, Trade
+from streambot.domain import BotId, BotState, FeedState, OrderRecord, OrderStatus, ProductId, Side, Trade
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -91,6 +91,9 @@ class BotStateChanged(Event, frozen=True, kw_only=True):
 
 # --- orders and trades ------------------------------------------------------------------------
 
+# Each status's topic, made once: an order publishes five of them (an enum's .value is slow).
+_ORDER_TOPICS: dict[OrderStatus, str] = {status: f"orders.{status.value}" for status in OrderStatus}
+
 
 class OrderUpdated(Event, frozen=True, kw_only=True, omit_defaults=True):
     """An order reached a status of its lifecycle; the topic is ``orders.<status>``."""
@@ -100,14 +103,21 @@ class OrderUpdated(Event, frozen=True, kw_only=True, omit_defaults=True):
 
     @property
     def topic(self) -> str:
-        return f"orders.{self.order.status.value}"
+        return _ORDER_TOPICS[self.order.status]
 
 
-class TradeBooked(Event, frozen=True, kw_only=True):
-    """An order's fills were booked as a trade (again, with new amounts, as more fills come)."""
+class TradeBooked(Event, frozen=True, kw_only=True, omit_defaults=True):
+    """An order's fills were booked as a trade (again, with new amounts, as more fills come).
+
+    ``realized_pnl``: what the fills booked with this event realized in the bot's position, as
+    settlement computed it when it moved the position (0 for buys and for a booking that added
+    no fill); summed over an order's events, what the trade realized. None when the bot's
+    position is not kept in the process that booked it (reconciliation of an unloaded bot).
+    """
 
     TOPIC: ClassVar[str] = "trades.executed"
     trade: Trade
+    realized_pnl: Decimal | None = None
 
 
 # --- risk ---------------------------------------------------------------------------------------

@@ -90,3 +90,62 @@ async def test_system_clock_is_the_machines() -> None:
     while len(runs) < 2:
         await clock.sleep(0.01)
     timer.cancel()
+
+
+async def test_settle_runs_followed_tasks_until_each_waits_on_the_clock() -> None:
+    clock = ManualClock(START)
+    steps: list[str] = []
+
+    async def inner() -> str:
+        steps.append("inner sleeps")
+        await clock.sleep(1)
+        steps.append("inner woke")
+        return "done"
+
+    async def outer() -> None:
+        # Waits on a task that waits on the clock, then on a shielded one (a callback's turn).
+        result = await asyncio.ensure_future(inner())
+        await asyncio.shield(asyncio.ensure_future(asyncio.sleep(0)))
+        steps.append(f"outer got {result}")
+        await clock.sleep(5)
+        steps.append("outer woke")
+
+    with clock.following_tasks():
+        task = asyncio.get_running_loop().create_task(outer())
+        assert not clock.settled()
+        await clock.settle()
+        assert steps == ["inner sleeps"]
+        assert clock.settled()
+        clock.advance_by(1)
+        assert not clock.settled()  # a sleeper woke
+        await clock.settle()
+        assert steps == ["inner sleeps", "inner woke", "outer got done"]
+        clock.advance_by(5)
+        await clock.settle()
+        assert steps[-1] == "outer woke"
+        assert task.done()
+        assert clock.settled()
+    # The loop's own task factory is back once the clock stops following.
+    assert asyncio.get_running_loop().get_task_factory() is None
+
+
+async def test_a_followed_task_is_cancelled_and_finishes_as_any_task() -> None:
+    clock = ManualClock(START)
+    with clock.following_tasks():
+        task = asyncio.get_running_loop().create_task(clock.sleep(10))
+        await clock.settle()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await clock.settle()
+        assert clock.settled()
+
+
+async def test_a_followed_task_cancelled_before_its_first_step_is_forgotten() -> None:
+    clock = ManualClock(START)
+    with clock.following_tasks():
+        task = asyncio.get_running_loop().create_task(clock.sleep(10))
+        task.cancel()  # before the loop ever ran it
+        await clock.settle()
+        assert task.cancelled()
+        assert clock.settled()

@@ -7,8 +7,9 @@ different collaborators plugged in: a ``ManualClock`` the data moves, the matche
 (``venues.matcher.exchange``: fees, increments, minimum sizes, latency), and an in-memory store.
 
 Determinism: everything the engine awaits completes without suspending except sleeps on the
-ManualClock, so after each tick the replay runs the event loop until nothing is runnable (only
-clock sleepers are left) before it moves the clock again. The same ticks, bots and settings then
+ManualClock, so after each tick the replay runs the event loop until the clock says every task
+started in the replay waits on it (``ManualClock.settled``: the clock follows those tasks
+through the loop's task factory) before it moves the clock again. The same ticks, bots and settings then
 give the same orders and fills in any process, any number of times.
 
 Per tick the replay does: hand the quote to the venue, move the clock (due sleepers wake: orders
@@ -18,10 +19,8 @@ came or a coroutine woke, run the loop until it is quiet again.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +68,7 @@ from streambot.venues.matcher.exchange import MatcherExchange
 
 log = logging.getLogger(__name__)
 
+_ZERO = Decimal(0)
 _PROGRESS_EVERY = 1 << 16  # ticks between progress reports (a power of two: a mask, not a modulo)
 INSTANCE_ID = "backtest"  # part of every client_order_id: the same in every run, so ids repeat
 
@@ -137,6 +137,8 @@ class Backtest:
         # A trade booked since the last sample: equity is sampled at trades too, so the charts and
         # the drawdown see each fill's effect at its own time, not at the next grid point.
         self._traded = False
+        # What each order's fills realized, as settlement booked it (its trade events summed).
+        self._realized: dict[str, Decimal] = {}
         bus.subscribe(TradeBooked, self._on_trade)
         self.ticks = 0
         self.first_at = start
@@ -260,12 +262,18 @@ class Backtest:
     # --- the replay --------------------------------------------------------------------------
 
     async def run(self, ticks: Iterable[tuple[float, Ticker]], progress: Progress | None = None) -> None:
-        loop = asyncio.get_running_loop()
-        # The loop's queue of runnable callbacks: empty means every coroutine of the engine waits
-        # on the ManualClock (or is done). CPython's BaseEventLoop keeps it as ``_ready``.
-        ready: deque[Any] = loop._ready  # type: ignore[attr-defined]
+        clock = self.clock
+        with clock.following_tasks():
+            await self._replay(ticks, progress)
+
+    async def _replay(self, ticks: Iterable[tuple[float, Ticker]], progress: Progress | None) -> None:
+        clock = self.clock
+        # Quiescence is the clock's: every task started in the replay waits on it (or on work
+        # that does) once ``settled``; ``settle`` gives the loop turns until then.
+        settled = clock.settled
+        settle = clock.settle
         start = self._start
-        advance = self.clock.advance
+        advance = clock.advance
         quote = self.exchange.quote
         evaluate = self.evaluator.evaluate
         sample_s = self.config.sample_s
@@ -277,10 +285,10 @@ class Backtest:
             if at > now:
                 now = at
                 advance(at - start)
-                if ready:
-                    await _quiet(ready)
-            if evaluate(tick) or ready:
-                await _quiet(ready)
+                if not settled():
+                    await settle()
+            if evaluate(tick) or not settled():
+                await settle()
             count += 1
             if self._traded:
                 self._traded = False
@@ -298,6 +306,9 @@ class Backtest:
 
     def _on_trade(self, event: TradeBooked) -> None:
         self._traded = True
+        if event.realized_pnl is not None:
+            key = event.trade.client_order_id
+            self._realized[key] = self._realized.get(key, _ZERO) + event.realized_pnl
 
     async def _sample(self, now: float) -> None:
         total = Decimal(0)
@@ -388,12 +399,12 @@ class Backtest:
         )
         fills = [row for order in orders for row in by_client.get(order.client_order_id, ())]
         fills.sort(key=lambda row: (row.time, row.client_order_id))
-        position = Position()
+        # The bot's position as settlement kept it, fill by fill: what the strategy traded on.
+        position = runtime.ctx.position
+        realized = self._realized
         rows: list[BacktestTrade] = []
         fees = Decimal(0)
         for trade in trades:
-            realized_before = position.realized_pnl
-            position.apply_fill(trade.side, trade.base_size, trade.quote_amount, trade.fee)
             fees += trade.fee
             when = trade.filled_at or trade.created_at
             rows.append(
@@ -405,7 +416,7 @@ class Backtest:
                     price=trade.price,
                     quote=trade.quote_amount,
                     fee=trade.fee,
-                    realized_pnl=position.realized_pnl - realized_before,
+                    realized_pnl=realized.get(trade.client_order_id, _ZERO),
                     time=when.timestamp(),
                     reason=trade.reason,
                     client_order_id=trade.client_order_id,
@@ -443,14 +454,6 @@ class Backtest:
 def _equity(budget: Decimal, position: Position, price: Decimal) -> Decimal:
     """Budget + realized P&L + the holding marked at ``price`` less what it cost (fees included)."""
     return budget + position.realized_pnl + (position.base * price - position.cost)
-
-
-async def _quiet(ready: deque[Any]) -> None:
-    """Let every runnable coroutine run until all of them wait on the clock (or are done)."""
-    await asyncio.sleep(0)
-    # Not an event to wait on: "nothing else is runnable" is the loop's own state, read between turns.
-    while ready:  # noqa: ASYNC110
-        await asyncio.sleep(0)
 
 
 def _plain(value: Decimal) -> str:

@@ -35,6 +35,9 @@ class InProcessBus:
         self._urgent: list[TickMailbox] = []
         # Keyed by topic prefix or event type, in the order first subscribed.
         self._subscribers: dict[str | type[Event], list[Callable[[Any], None]]] = {}
+        # Who hears an event of a type under a topic, worked out once (an order's five events
+        # would otherwise match every subscription each); forgotten whenever subscriptions change.
+        self._routes: dict[tuple[type[Event], str], tuple[Callable[[Any], None], ...]] = {}
 
     # --- ticks ------------------------------------------------------------------------------
 
@@ -79,11 +82,13 @@ class InProcessBus:
         ``""`` receives everything. Returns a function that unsubscribes.
         """
         self._subscribers.setdefault(kind, []).append(handler)
+        self._routes.clear()
 
         def unsubscribe() -> None:
             handlers = self._subscribers.get(kind, [])
             if handler in handlers:
                 handlers.remove(handler)
+                self._routes.clear()
 
         return unsubscribe
 
@@ -91,16 +96,28 @@ class InProcessBus:
         if not event.ts:
             event = msgspec.structs.replace(event, ts=self._clock.time())
         topic = event.topic
+        route = (type(event), topic)
+        handlers = self._routes.get(route)
+        if handlers is None:
+            handlers = self._routes[route] = self._route(event, topic)
+        # A tuple made before any handler runs: one that subscribes or unsubscribes meanwhile
+        # changes the next event's handlers, not this one's.
+        for handler in handlers:
+            try:
+                handler(event)
+            except Exception:
+                # One broken subscriber must not stop the others from hearing the event.
+                log.exception("❌ event subscriber failed on %s", topic)
+        return event
+
+    def _route(self, event: Event, topic: str) -> tuple[Callable[[Any], None], ...]:
+        """Every handler of the event, in the order of the subscriptions (first subscribed first)."""
+        found: list[Callable[[Any], None]] = []
         for key, handlers in self._subscribers.items():
             if isinstance(key, str):
                 if key and topic != key and not topic.startswith(key + "."):
                     continue
             elif not isinstance(event, key):
                 continue
-            for handler in list(handlers):
-                try:
-                    handler(event)
-                except Exception:
-                    # One broken subscriber must not stop the others from hearing the event.
-                    log.exception("❌ event subscriber failed on %s", topic)
-        return event
+            found.extend(handlers)
+        return tuple(found)

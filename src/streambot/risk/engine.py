@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Protocol
 
 from streambot.clock import Clock
-from streambot.domain import BotId, BotState
+from streambot.domain import BotId, BotState, evolve
 from streambot.events import BotStateChanged, Event, KillSwitchChanged, RiskHalted, RiskResumed
 from streambot.risk import (
     bot_budget,
@@ -234,7 +234,7 @@ class RiskEngine:
         if lock is None:
             lock = self._saving[state.key] = asyncio.Lock()
         async with lock:
-            await self._store.save_risk_state(replace(state))
+            await self._store.save_risk_state(evolve(state))  # a copy: later changes are not this save's
 
 
 def _who(bot_id: BotId | None) -> str:

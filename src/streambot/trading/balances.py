@@ -103,14 +103,19 @@ class BalanceCache(AccountBalances):
             self.hits += 1
             log.debug("💾 Using cached account data (cache age: %.1fs)", age)
             return self._balances
+        # shield: one caller being cancelled must not cancel the refresh the others wait on.
+        return await asyncio.shield(self.refresh())
+
+    def refresh(self) -> asyncio.Future[dict[str, Balance]]:
+        """A refresh now, or the one already under way: started here without waiting for it (what
+        a fill asks for, so the next decision finds the balances read)."""
         inflight = self._inflight
         if inflight is None:
             self.misses += 1
             inflight = self._inflight = asyncio.ensure_future(self._refresh())
         else:
             self.joined += 1
-        # shield: one caller being cancelled must not cancel the refresh the others wait on.
-        return await asyncio.shield(inflight)
+        return inflight
 
     async def _refresh(self) -> dict[str, Balance]:
         try:

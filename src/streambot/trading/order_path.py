@@ -151,7 +151,7 @@ class OrderPath:
         self._last_unknown_notice: dict[BotId, float] = {}
         self._last_exchange_notice: dict[BotId, float] = {}
         self.suspended = ""  # why this process places no orders at all (it lost its lease)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self.in_flight: set[str] = set()
         self.signals_ignored = 0
         self.orders_placed = 0
@@ -614,22 +614,23 @@ class OrderPath:
             order = await self._exchange.get_order(record.exchange_order_id)
         record = await self.settler.settle(record, order, owner)
         if order.filled_size > 0:
+            # Read the balances the fill changed now, so the next buy's risk check need not wait
+            # for a REST round trip (and a rate-limit token) between its decision and its order.
+            # The refresh itself is the task: no task of ours around it to wait on it.
             self._balances.invalidate()
-            self._spawn(self._refresh_balances())
+            self._track(self._balances.refresh(), _refreshed)
         return record
 
-    async def _refresh_balances(self) -> None:
-        """Read the balances the fill changed now, so the next buy's risk check need not wait
-        for a REST round trip (and a rate-limit token) between its decision and its order."""
-        try:
-            await self._balances.balances()
-        except Exception as exc:  # the next decision asks again
-            log.warning("Balances not refreshed after a fill: %s", exc)
-
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+        self._track(asyncio.get_running_loop().create_task(coro))
+
+    def _track(
+        self, task: asyncio.Future[Any], done: Callable[[asyncio.Future[Any]], object] | None = None
+    ) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if done is not None:
+            task.add_done_callback(done)
 
     # --- metrics -----------------------------------------------------------------------------
 
@@ -642,6 +643,12 @@ class OrderPath:
     def _count_status(self, event: OrderUpdated) -> None:
         status = event.order.status.value
         self.by_status[status] = self.by_status.get(status, 0) + 1
+
+
+def _refreshed(refresh: asyncio.Future[Any]) -> None:
+    """A refresh after a fill failed: said once here; the next decision asks again."""
+    if not refresh.cancelled() and (exc := refresh.exception()) is not None:
+        log.warning("Balances not refreshed after a fill: %s", exc)
 
 
 def assemble_order_path(

@@ -142,12 +142,16 @@ class Settler:
         if fills is None:
             fills = await self._exchange.list_fills(order.order_id) if order.filled_size > 0 else []
         new = 0
+        # What the new fills realized, as the bot's position books them (None: no position here).
+        realized = _ZERO if owner.ctx is not None else None
         for fill in fills:
             if await self._store.insert_fill(
                 fill, bot_id=record.bot_id, client_order_id=record.client_order_id
             ):
                 new += 1
-                await self._apply(record.bot_id, owner.ctx, fill)
+                gained = await self._apply(record.bot_id, owner.ctx, fill)
+                if realized is not None:
+                    realized += gained
         status = our_status(order)
         unchanged = (
             status is record.status
@@ -170,18 +174,23 @@ class Settler:
         else:
             self.open_orders.update_filled(record)
         if order.filled_size > 0 and (new or not unchanged):
-            await self._book_trade(record, order, owner.name)
+            await self._book_trade(record, order, owner.name, realized)
         return record
 
-    async def _apply(self, bot_id: BotId, ctx: BotContext | None, fill: Fill) -> None:
+    async def _apply(self, bot_id: BotId, ctx: BotContext | None, fill: Fill) -> Decimal:
+        """Book the fill into the bot's position; what it realized (0 for a buy or without a ctx)."""
         if ctx is None:
-            return
+            return _ZERO
         before = ctx.position.realized_pnl
         ctx.record_fill(fill)  # the strategy sees it too: its entry price, its recent fills
-        if fill.side is Side.SELL and ctx.position.realized_pnl < before:
+        gained = ctx.position.realized_pnl - before
+        if fill.side is Side.SELL and gained < 0:
             await self._risk.record_loss(bot_id, fill.trade_time)
+        return gained
 
-    async def _book_trade(self, record: OrderRecord, order: ExchangeOrder, name: str) -> Trade:
+    async def _book_trade(
+        self, record: OrderRecord, order: ExchangeOrder, name: str, realized: Decimal | None
+    ) -> Trade:
         quote = order.filled_value or order.filled_size * order.average_filled_price
         fee = order.total_fees
         net = quote + fee if record.side is Side.BUY else quote - fee
@@ -204,7 +213,9 @@ class Settler:
             )
         )
         self.trades_booked += 1
-        self._bus.publish(TradeBooked(trade=trade))
+        self._bus.publish(TradeBooked(trade=trade, realized_pnl=realized))
+        if not log.isEnabledFor(logging.INFO):
+            return trade  # the line's amounts are worked out only for a log that shows it
         product = self.products.get(trade.product_id)
         log.info(
             "✅ %s %s %s %s @ %s = %s %s (fee %s) — %s",

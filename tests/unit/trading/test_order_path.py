@@ -29,7 +29,7 @@ from streambot.domain import (
     Ticker,
 )
 from streambot.evaluator import BotRuntime
-from streambot.events import Event, FeedStateChanged
+from streambot.events import Event, FeedStateChanged, TradeBooked
 from streambot.exchange import ExchangeError, OrderOutcomeUnknown
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
@@ -62,6 +62,8 @@ class MemoryExchange:
         order_id = f"x-{len(self.orders) + 1}"
         quote = request.quote_size or Decimal(0)
         size = (quote / PRICE).quantize(Decimal("0.00000001"))
+        if request.base_size is not None:  # a sell of a base amount
+            size, quote = request.base_size, request.base_size * PRICE
         if self.rest:
             order = ExchangeOrder(
                 order_id,
@@ -240,6 +242,24 @@ async def test_a_signal_is_placed_filled_and_booked_with_the_clocks_timestamps()
     assert len(store.trades) == 1
     assert not bot.ctx.order_in_flight
     assert len(path.open_orders) == 0
+
+
+async def test_a_booked_trade_carries_what_its_fills_realized_in_the_bots_position() -> None:
+    clock = ManualClock(START)
+    path, _, bus = _desk(clock, MemoryExchange(clock), cooldown_s=0.0)
+    booked: list[TradeBooked] = []
+    bus.subscribe(TradeBooked, booked.append)
+    bot = _bot(clock)
+    path.on_signal(bot, BUY, _tick(clock))
+    await path.drain()
+    path.on_signal(bot, Signal(Side.SELL, "unit", budget_pct=Decimal(50)), _tick(clock))
+    await path.drain()
+
+    buy, sell = booked
+    assert buy.realized_pnl == 0
+    assert sell.realized_pnl is not None
+    assert sell.realized_pnl < 0  # the same price: the fees are lost
+    assert sell.realized_pnl == bot.ctx.position.realized_pnl
 
 
 async def test_the_cooldown_runs_on_the_clock() -> None:
