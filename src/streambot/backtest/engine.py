@@ -55,6 +55,7 @@ from streambot.domain import (
 )
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.events import FeedStateChanged, TradeBooked
+from streambot.observability.latency import NoLatency
 from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
 from streambot.strategies.base import LiveBalances
@@ -203,6 +204,8 @@ class Backtest:
             lambda bot, exc: errors.append((bot.name, bot.error_reason)),
             prices=PriceBoard(),
             clock=clock,
+            # Replayed ticks carry no receive time: a tick-to-decision figure would mean nothing.
+            latency=NoLatency(),
         )
         manager = BotManager(
             store,

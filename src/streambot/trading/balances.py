@@ -52,6 +52,11 @@ class AccountBalances(ABC):
     @abstractmethod
     async def balances(self) -> dict[str, Balance]: ...
 
+    def refresh(self) -> asyncio.Future[dict[str, Balance]]:
+        """A lookup started now without waiting for it (what a fill asks for, so the next decision
+        finds the balances read); a cache with its own in-flight refresh joins that instead."""
+        return asyncio.ensure_future(self.balances())
+
     async def available(self, currency: str) -> Decimal:
         balance = (await self.balances()).get(currency)
         return balance.available if balance is not None else Decimal(0)
