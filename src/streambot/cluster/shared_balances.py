@@ -23,7 +23,6 @@ import contextlib
 import logging
 import math
 import secrets
-from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -109,24 +108,14 @@ class SharedBalanceCache(AccountBalances):
         self._error_decoder = msgspec.json.Decoder(RefreshFailed)
         # Redis away: this process's own cache answers.
         self.local = BalanceCache(fetch, clock=clock, ttl=ttl)
-        self._balances: dict[str, Balance] = {}
-        self._fetched_at: float | None = None  # UNIX seconds of the value last read
         self._inflight: asyncio.Future[dict[str, Balance]] | None = None
         self._invalidating: asyncio.Future[None] | None = None
         self.fallbacks = 0  # lookups the local cache answered because Redis did not
         self.waiting = 0  # lookups waiting now on another process's refresh
 
-    @property
-    def age(self) -> float | None:
-        fetched = self._fetched_at
-        if fetched is None or not math.isfinite(fetched):
-            return None
-        age = self._clock.time() - fetched
-        return age if age >= 0 else None
-
-    @property
-    def latest(self) -> Mapping[str, Balance]:
-        return self._balances
+    def _now(self) -> float:
+        # UNIX seconds: every process of the account stamps the shared value.
+        return self._clock.time()
 
     def invalidate(self) -> None:
         self._fetched_at = None

@@ -34,16 +34,27 @@ class AccountBalances(ABC):
         self.misses = 0  # started a refresh
         self.refreshes = 0
         self.refresh_errors = 0
+        self._balances: dict[str, Balance] = {}
+        self._fetched_at: float | None = None  # on the ``_now`` clock
+
+    @abstractmethod
+    def _now(self) -> float:
+        """The clock ``_fetched_at`` is read on: this process's monotonic one, or wall time when
+        other processes stamp the value too."""
 
     @property
-    @abstractmethod
     def age(self) -> float | None:
         """Seconds since the last refresh; None when there is no valid one."""
+        fetched = self._fetched_at
+        if fetched is None or not math.isfinite(fetched):
+            return None
+        age = self._now() - fetched
+        return age if age >= 0 else None
 
     @property
-    @abstractmethod
     def latest(self) -> Mapping[str, Balance]:
         """The last refreshed balances, without asking for a refresh: what strategies read."""
+        return self._balances
 
     @abstractmethod
     def invalidate(self) -> None:
@@ -83,21 +94,10 @@ class BalanceCache(AccountBalances):
         super().__init__(ttl=ttl)
         self._fetch = fetch
         self._clock = clock
-        self._balances: dict[str, Balance] = {}
-        self._fetched_at: float | None = None
         self._inflight: asyncio.Future[dict[str, Balance]] | None = None
 
-    @property
-    def age(self) -> float | None:
-        fetched = self._fetched_at
-        if fetched is None or not math.isfinite(fetched):
-            return None
-        age = self._clock.monotonic() - fetched
-        return age if age >= 0 else None
-
-    @property
-    def latest(self) -> Mapping[str, Balance]:
-        return self._balances
+    def _now(self) -> float:
+        return self._clock.monotonic()
 
     def invalidate(self) -> None:
         self._fetched_at = None

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,19 +39,12 @@ from tests.chaos import (
     worst,
 )
 from tests.integration.cluster.proxy import TcpRelay
+from tests.integration.crash.process import API, FINAL, free_port
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "cluster-test-token"
 BOTS = 20
-SIM_API = "/api/v3/brokerage"
-FINAL = {"filled", "cancelled", "rejected", "failed"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Topology:
@@ -61,8 +53,8 @@ class Topology:
         self.database_url = database_url
         self.redis_url = redis_url
         self.cluster = cluster
-        self.sim_port = _free_port()
-        self.api_port = _free_port()
+        self.sim_port = free_port()
+        self.api_port = free_port()
         self.relay = TcpRelay(6379)
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -117,7 +109,7 @@ class Topology:
         await self.spawn(
             "simulator", "simulate", "--port", str(self.sim_port), "--seed", "11", "--no-rate-limits"
         )
-        await _wait(lambda: self._answers(f"http://127.0.0.1:{self.sim_port}{SIM_API}/products"), 30, self)
+        await _wait(lambda: self._answers(f"http://127.0.0.1:{self.sim_port}{API}/products"), 30, self)
         await self.spawn("api", "api")  # first: it migrates the database the others share
         await _wait(lambda: self._answers(f"{self.api}/health"), 60, self)
         await self.spawn("feed", "feed")
@@ -175,7 +167,7 @@ class Topology:
 
     @property
     def sim(self) -> str:
-        return f"http://127.0.0.1:{self.sim_port}{SIM_API}"
+        return f"http://127.0.0.1:{self.sim_port}{API}"
 
     async def stop(self) -> None:
         for proc in self.procs.values():
