@@ -206,7 +206,8 @@ async def test_a_sell_cut_short_by_a_sigkill_is_settled_before_the_next_owner_tr
 
             async def leased() -> bool:
                 workers = (await t.get("/cluster"))["workers"]
-                return any(w["alive"] and bot_id in w["bots"] for w in workers)
+                pid = t.procs["worker-3"].pid
+                return any(w["pid"] == pid and bot_id in w["bots"] for w in workers)
 
             await _wait(leased, 60, t)
             await asyncio.sleep(3)  # a few reconciliation rounds, in which the sell is not listed
