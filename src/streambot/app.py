@@ -564,6 +564,9 @@ class Platform:
             clock=clock,
             unknown_grace_s=settings.order_unknown_grace_s,
             followed_elsewhere=followed_elsewhere if role is Role.WORKER else None,
+            # A worker settles orders of bots that moved to it: the worker that stored one may be
+            # slow, not dead, and send it after a lookup found nothing (a sell made twice).
+            unacknowledged_grace_s=settings.order_unknown_grace_s if role is Role.WORKER else 0.0,
         )
         trading = TradingDesk(
             store=store,

@@ -14,7 +14,11 @@ Only orders the batch cannot account for (never seen by the exchange, outside th
 fills not all listed yet) are looked up one by one, as before: by exchange id when we have one,
 else by client_order_id. An order the exchange never saw is marked failed ``NEVER_SUBMITTED``; one
 whose outcome is unknown (``unknown``: the create call's answer was lost) only once the grace period
-since it was sent has passed, since a queued request may still reach the exchange.
+since it was sent has passed, since a queued request may still reach the exchange. In a cluster the
+same holds for any order stored but never acknowledged (``risk_checked``: the send is not stored):
+the worker that stored it may be alive yet (slow, its bot's lease just taken over) and send it
+after we looked, and an order marked never sent that then fills is a position sold twice once the
+bot's new owner reads it from the store (``unacknowledged_grace_s``).
 Fills are booked by trade_id through the ``Settler``, so positions stay the sum of their fills
 however often an order is looked at.
 """
@@ -114,6 +118,7 @@ class Reconciler:
         concurrency: int = 16,
         unknown_grace_s: float = UNKNOWN_GRACE_S,
         followed_elsewhere: Callable[[OrderRecord], bool] | None = None,
+        unacknowledged_grace_s: float = 0.0,
     ) -> None:
         self._store = store
         self._exchange = exchange
@@ -125,6 +130,11 @@ class Reconciler:
         self._followed_elsewhere = followed_elsewhere
         self._clock = clock
         self._unknown_grace_s = unknown_grace_s
+        # How long after it was stored an order the exchange never acknowledged may still reach it.
+        # A process alone reconciles only what its own previous, dead life stored (one process per
+        # database): nothing of that is on its way any more. A cluster worker also settles orders
+        # another worker stored, which may not be dead, only slow: its send may come later.
+        self._unacknowledged_grace_s = unacknowledged_grace_s
         self._limit = asyncio.Semaphore(concurrency)
         self._lock = asyncio.Lock()
 
@@ -259,11 +269,17 @@ class Reconciler:
             report.still_open += 1
 
     def _may_still_arrive(self, order: OrderRecord) -> bool:
-        """An order with an unknown outcome, sent less than the grace period ago."""
-        if order.status is not OrderStatus.UNKNOWN:
+        """An order the exchange does not list that may reach it yet: one with an unknown outcome,
+        sent less than the grace period ago; or one never acknowledged, stored less than
+        ``unacknowledged_grace_s`` ago (a cluster: its worker may still send it)."""
+        now = self._clock.now()
+        if order.status is OrderStatus.UNKNOWN:
+            sent_at = order.submitted_at or order.created_at
+            return (now - sent_at).total_seconds() < self._unknown_grace_s
+        if order.exchange_order_id or order.status.is_final:
             return False
-        sent_at = order.submitted_at or order.created_at
-        return (self._clock.now() - sent_at).total_seconds() < self._unknown_grace_s
+        stored_at = max(order.created_at, order.risk_checked_at or order.created_at)
+        return (now - stored_at).total_seconds() < self._unacknowledged_grace_s
 
     async def run_every(self, interval: float) -> None:
         while True:

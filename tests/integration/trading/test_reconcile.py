@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -185,7 +186,9 @@ class Desk:
     bot_id: BotId
     position: Position
 
-    def reconciler(self, exchange: Exchange | None = None) -> Reconciler:
+    def reconciler(
+        self, exchange: Exchange | None = None, *, unacknowledged_grace_s: float = 0.0
+    ) -> Reconciler:
         return Reconciler(
             store=self.store,
             exchange=exchange or self.exchange,
@@ -193,6 +196,7 @@ class Desk:
             bots=self.bots,
             in_flight=frozenset(),
             clock=self.clock,
+            unacknowledged_grace_s=unacknowledged_grace_s,
         )
 
     def kill_switch(self) -> KillSwitch:
@@ -227,6 +231,7 @@ class Desk:
         store_as: OrderStatus = OrderStatus.ACKNOWLEDGED,
         send: bool = True,
         keep_id: bool = True,
+        created_at: datetime | None = None,
     ) -> OrderRecord:
         """One limit buy: sent (or not) and stored as the order path would have left it."""
         client_order_id = ClientOrderId(f"desk-{index}")
@@ -244,7 +249,7 @@ class Desk:
             side=Side.BUY,
             status=store_as,
             reason="test",
-            created_at=self.clock.now(),
+            created_at=created_at or self.clock.now(),
             base_size=SIZE,
             limit_price=price,
             exchange_order_id=order_id,
@@ -499,3 +504,55 @@ async def test_an_order_that_rests_is_polled_ever_more_slowly_until_reconciliati
     assert settled.status is OrderStatus.ACKNOWLEDGED  # still open: reconciliation follows it
     lookups = _requests(desk.exchange, "/orders/historical/{order_id}")
     assert 2 <= lookups <= 8, lookups
+
+
+@pytest.mark.parametrize("one_by_one", [False, True])
+async def test_a_cluster_worker_never_fails_an_order_another_worker_may_still_send(
+    desk: Desk, one_by_one: bool
+) -> None:
+    """A bot moved to this worker; its previous owner stored a sell and is slow, not dead: the
+    exchange has not heard of it yet. Marked never sent, the new owner would read the position
+    from the store and sell it again once the late order filled. It stays unresolved instead (the
+    new owner does not start the bot) until the exchange lists it; then its fills are booked."""
+    _, crosses = await desk.prices()
+    late = await desk.place(50, price=crosses, store_as=OrderStatus.RISK_CHECKED, send=False)
+    reconciler = desk.reconciler(
+        _OneByOne(desk.exchange) if one_by_one else None, unacknowledged_grace_s=3600.0
+    )
+
+    report = await reconciler.run_once()
+
+    assert (report.never_submitted, report.still_open, report.settled) == (0, 1, 0)
+    assert [o.client_order_id for o in await desk.store.unresolved_orders()] == [late.client_order_id]
+    assert await desk.store.fills_for_bot(desk.bot_id) == []
+
+    # The slow worker's request reaches the exchange after all.
+    placed = await desk.setup.place_order(
+        OrderRequest(late.client_order_id, PRODUCT, Side.BUY, base_size=SIZE, limit_price=crosses)
+    )
+    assert placed.success, placed
+    report = await reconciler.run_once()
+
+    assert (report.never_submitted, report.settled) == (0, 1)
+    stored = await desk.store.get_order(late.client_order_id)
+    assert stored is not None
+    assert stored.status is OrderStatus.FILLED
+    assert stored.exchange_order_id == placed.order_id
+    assert await desk.store.unresolved_orders() == []
+    fills = await _booked_exactly_once(desk)
+    assert sum((f.size for f in fills), Decimal(0)) == SIZE
+
+
+async def test_a_cluster_worker_fails_an_unacknowledged_order_once_its_grace_has_passed(desk: Desk) -> None:
+    rests, _ = await desk.prices()
+    stored_at = desk.clock.now() - timedelta(minutes=2)
+    never_sent = await desk.place(
+        60, price=rests, store_as=OrderStatus.RISK_CHECKED, send=False, created_at=stored_at
+    )
+
+    report = await desk.reconciler(unacknowledged_grace_s=60.0).run_once()
+
+    assert (report.never_submitted, report.still_open) == (1, 0)
+    stored = await desk.store.get_order(never_sent.client_order_id)
+    assert stored is not None
+    assert stored.error_code == NEVER_SUBMITTED
