@@ -25,14 +25,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.integration.cluster.test_topology import SIM_API, TOKEN, Topology, _wait
+from tests.chaos import exchange_pages
+from tests.integration.cluster.test_topology import TOKEN, Topology, _wait
+from tests.integration.crash.process import API, FINAL
 
 pytestmark = pytest.mark.integration
 
-FINAL = {"filled", "cancelled", "rejected", "failed"}
 
-
-CREATE_ORDER = f"POST {SIM_API}/orders HTTP".encode()
+CREATE_ORDER = f"POST {API}/orders HTTP".encode()
 
 
 class SendHolder:
@@ -110,7 +110,7 @@ class FaultyTopology(Topology):
         await self.spawn(
             "simulator", "simulate", "--port", str(self.sim_port), "--seed", "11", "--no-rate-limits"
         )
-        await _wait(lambda: self._answers(f"http://127.0.0.1:{self.sim_port}{SIM_API}/products"), 30, self)
+        await _wait(lambda: self._answers(f"http://127.0.0.1:{self.sim_port}{API}/products"), 30, self)
         await self.spawn("api", "api")
         await _wait(lambda: self._answers(f"{self.api}/health"), 60, self)
         await self.spawn("feed", "feed")
@@ -251,7 +251,7 @@ async def test_a_sell_cut_short_by_a_sigkill_is_settled_before_the_next_owner_tr
     mine = {o["client_order_id"] for o in orders}
     ours = {
         o["order_id"]
-        for o in await t._sim_pages("/orders/historical/batch", "orders")
+        for o in await exchange_pages(t.http, f"{t.sim}/orders/historical/batch", "orders")
         if o["client_order_id"] in mine
     }
     held = Decimal(0)
