@@ -35,7 +35,7 @@ from streambot.feed.connection import subscribe
 from streambot.feed.fallback import RestFallback
 from streambot.feed.gaps import GapDetector
 from streambot.feed.log_once import OnceLogger
-from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame
+from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, read_frame
 from streambot.feed.poller import PriceSource, RestPricePoller
 from streambot.feed.recorder import FeedRecorder
 from streambot.feed.state import FeedStateMachine, FeedStatus
@@ -388,7 +388,7 @@ class FeedClient:
         if not self._live:
             self._go_live()
         try:
-            frame = parse_frame(data, _stamp())
+            frame = read_frame(data, _stamp())
         except MalformedFrame as exc:
             raw = bytes(data)
             if self._recording is not None:
@@ -400,6 +400,22 @@ class FeedClient:
             # After the parse, so the recorder takes the products from it instead of parsing again.
             self._recording(bytes(data), frame)
 
+        if type(frame) is Ticker:
+            # The usual frame, one valid ticker (read_frame hands it on without a FeedFrame).
+            number = frame.sequence
+            if number >= 0:
+                last_seq = self._last_seq
+                if number != last_seq + 1 and not self._sequence_break(frame, number, last_seq):
+                    return
+                self._last_seq = number
+                self._dropped_in_a_row = 0
+            self.tickers += 1
+            self._record_tick(frame)
+            self._publish_tick(frame)
+            if self._debug:
+                log.debug("📈 Ticker update: %s @ $%s", frame.product_id, frame.price)
+            return
+        assert type(frame) is FeedFrame
         seq = frame.sequence
         if seq is not None:
             last_seq = self._last_seq
@@ -439,7 +455,7 @@ class FeedClient:
             self._fallback.stop_polling()
         self._set_state(FeedState.LIVE, "receiving")
 
-    def _sequence_break(self, frame: FeedFrame, seq: int, last_seq: int) -> bool:
+    def _sequence_break(self, frame: Ticker | FeedFrame, seq: int, last_seq: int) -> bool:
         """A frame not numbered one above the last: False to drop it, True to take it."""
         if seq <= last_seq:
             if last_seq - seq <= REORDER_WINDOW and self._dropped_in_a_row < MAX_DROPPED_IN_A_ROW:
@@ -531,7 +547,10 @@ _KIND_CHANNELS: Final = {
 }
 
 
-def _channel_of(frame: FeedFrame) -> str:
+def _channel_of(frame: Ticker | FeedFrame) -> str:
+    if type(frame) is Ticker:
+        return "ticker"  # read_frame returns a lone Ticker for ticker frames only
+    assert type(frame) is FeedFrame
     return frame.channel or _KIND_CHANNELS.get(frame.kind, "")
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "MalformedFrame",
     "invalid_ticker_reason",
     "parse_frame",
+    "read_frame",
     "valid_quote",
 ]
 
@@ -102,6 +103,19 @@ def parse_frame(data: bytes | str | memoryview, received_ns: int) -> FeedFrame:
     """Decode one server frame. Raises ``MalformedFrame`` for anything that is not a readable frame,
     and nothing else: invalid UTF-8 inside a string (``UnicodeDecodeError``), nesting too deep for
     the decoder (``RecursionError``) and any other failure of the decode are malformed frames too."""
+    frame = read_frame(data, received_ns)
+    if type(frame) is Ticker:
+        seq = frame.sequence
+        return FeedFrame(_TICKERS, None if seq < 0 else seq, [frame])
+    assert type(frame) is FeedFrame
+    return frame
+
+
+def read_frame(data: bytes | str | memoryview, received_ns: int) -> Ticker | FeedFrame:
+    """``parse_frame`` for the feed's hot path: the usual frame (one valid ticker) comes back as
+    its ``Ticker`` alone, with no FeedFrame around it; its ``sequence`` is the frame's
+    ``sequence_num`` (-1 when the frame had none). Anything else comes back as ``parse_frame``
+    returns it. Same validation, same errors."""
     try:
         try:
             msg = _decode_server_frame(data)
@@ -109,19 +123,19 @@ def parse_frame(data: bytes | str | memoryview, received_ns: int) -> FeedFrame:
             return _parse_other(data, exc)
         if type(msg) is TickerFrame:
             # The usual frame: one event of one ticker, which carries its bid and ask and is
-            # valid. Unpacked (no loop: a list iterator is an allocation), its list becomes the
-            # FeedFrame's as it is. Anything else (more events or tickers: ValueError; a bid or
-            # ask missing: TypeError; a refused price) takes the general path.
+            # valid. Unpacked (no loop: a list iterator is an allocation), the ticker is the
+            # result: it carries the frame's sequence number itself. Anything else (more events
+            # or tickers: ValueError; a bid or ask missing: TypeError; a refused price) takes the
+            # general path.
             try:
                 (event,) = msg.events
-                tickers = event.tickers
-                (tick,) = tickers
+                (tick,) = event.tickers
                 if 0.0 < tick.price < _INF and 0.0 < tick.best_bid <= tick.best_ask < _INF:
                     seq = msg.sequence_num
                     _force(tick, "time", msg.timestamp.timestamp())
                     _force(tick, "received_ns", received_ns)
                     _force(tick, "sequence", -1 if seq is None else seq)
-                    return FeedFrame(_TICKERS, seq, tickers)
+                    return tick
             except (ValueError, TypeError):
                 pass
             return _tickers(msg, received_ns)

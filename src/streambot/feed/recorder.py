@@ -41,6 +41,7 @@ import msgspec
 import zstandard
 
 from streambot.clock import Clock
+from streambot.domain import Ticker
 from streambot.feed.parse import FeedFrame, FrameKind
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class FeedRecorder:
         self._clock = clock
         self._now = clock.time
         self._max_pending = max_pending  # 0 once recording has failed
-        self._pending: deque[tuple[float, bytes | str, FeedFrame | None]] = deque()
+        self._pending: deque[tuple[float, bytes | str, Ticker | FeedFrame | None]] = deque()
         try:  # an earlier recording into the same directory stays indexed
             self._files = read_index(directory)
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -129,9 +130,10 @@ class FeedRecorder:
         self._thread.start()
         log.info("⏺️ Recording the feed into %s", self.directory)
 
-    def record(self, data: bytes | str, frame: FeedFrame | None) -> None:
-        """One frame as received (``frame``: its parse, None when malformed). The hot path: no I/O,
-        no lock; a deque append is atomic under the GIL."""
+    def record(self, data: bytes | str, frame: Ticker | FeedFrame | None) -> None:
+        """One frame as received (``frame``: its parse, a lone ``Ticker`` as ``read_frame`` returns
+        the usual frame, None when malformed). The hot path: no I/O, no lock; a deque append is
+        atomic under the GIL."""
         pending = self._pending
         if len(pending) < self._max_pending:
             pending.append((self._now(), data, frame))
@@ -183,7 +185,9 @@ class FeedRecorder:
                 entry.start = t
             entry.end = t
             entry.frames += 1
-            if frame is not None and frame.kind is tickers:
+            if isinstance(frame, Ticker):
+                entry.products.add(frame.product_id)
+            elif frame is not None and frame.kind is tickers:
                 for tick in frame.tickers:
                     entry.products.add(tick.product_id)
             self.frames += 1
