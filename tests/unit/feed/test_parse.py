@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from streambot.domain import Ticker
-from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame
+from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame, read_frame
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coinbase"
 
@@ -341,3 +341,44 @@ def test_fields_the_exchange_might_add_to_an_item_do_not_reach_the_ticker() -> N
     (tick,) = parse_frame(orjson.dumps(frame), 5).tickers
 
     assert (tick.time, tick.received_ns, tick.sequence) == (unix("2023-02-09T20:30:37.167360"), 5, 0)
+
+
+# --- read_frame: the feed's hot path reads exactly what parse_frame reads --------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        fixture("ws_ticker.json"),
+        orjson.dumps({k: v for k, v in ticker_frame().items() if k != "sequence_num"}),
+        orjson.dumps(ticker_frame(price="0")),
+        orjson.dumps(ticker_frame(best_bid="NaN")),
+        orjson.dumps(ticker_frame(best_bid="2", best_ask="1")),
+        _without("best_bid"),
+        fixture("ws_heartbeats.json"),
+    ],
+)
+def test_read_frame_reads_what_parse_frame_reads(data: bytes) -> None:
+    expected = parse_frame(data, 42)
+    got = read_frame(data, 42)
+    if isinstance(got, Ticker):
+        # Only the usual frame comes back bare: one valid ticker, its sequence the frame's.
+        assert expected.kind is FrameKind.TICKERS
+        assert not expected.rejected
+        assert expected.tickers == [got]
+        assert got.sequence == (-1 if expected.sequence is None else expected.sequence)
+    else:
+        assert got == expected
+
+
+def test_read_frame_hands_the_usual_frame_on_as_its_ticker() -> None:
+    assert isinstance(read_frame(fixture("ws_ticker.json"), 42), Ticker)
+
+
+@pytest.mark.parametrize("data", [b"not json", b"{}", _without("price"), b'{"channel":"ticker","events":[]}'])
+def test_read_frame_refuses_what_parse_frame_refuses(data: bytes) -> None:
+    with pytest.raises(MalformedFrame) as parsed:
+        parse_frame(data, 0)
+    with pytest.raises(MalformedFrame) as read:
+        read_frame(data, 0)
+    assert str(read.value) == str(parsed.value)
