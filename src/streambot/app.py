@@ -753,6 +753,10 @@ class Platform:
             await self.trading.risk.load()
             await self.trading.holds.load()
             await self.bots.load(activate=False)
+            if role is Role.WORKER and settings.mode is Mode.LIVE:
+                # As in `streambot run`: bots left running in paper mode do not trade real money
+                # until started on purpose, before this worker leases any of them.
+                await self._first_live_start()
             # The feed's state as the feed process reports it (health, alerts, entries' guard).
             cluster_bus.subscribe(FeedStateChanged, lambda event: self.feed.mirror(event.state))
             # Fills another process booked: positions read again from the store.

@@ -166,6 +166,9 @@ class RedisStreamsBus:
 
     async def _write_loop(self) -> None:
         while True:
+            # A cancel redis-py swallowed mid-command (it may return or raise something else)
+            # still ends the loop: otherwise a stop waits here for a wake-up that never comes.
+            _cancelled_meanwhile()
             await self._wake_writer.wait()
             self._wake_writer.clear()
             try:
@@ -219,6 +222,7 @@ class RedisStreamsBus:
         streams = await self._start_ids()
         backoff = 0.1
         while True:
+            _cancelled_meanwhile()
             try:
                 answer = await self._redis.xread(streams, count=_READ_COUNT, block=self._block_ms)  # type: ignore[arg-type]
             except (RedisError, OSError) as exc:

@@ -22,6 +22,7 @@ from streambot.simulator.fanout import SUPPORTED_CHANNELS, ChannelFanout
 from streambot.simulator.faults import Faults
 
 log = logging.getLogger(__name__)
+_LAST_LOOK_S = 0.1  # the grace of that last read: a subscribe already sent, not a late one
 
 # Every kind a client parser can trip on: a cut-off frame, not JSON at all, JSON of the wrong shape.
 MALFORMED_FRAMES: Final = (
@@ -101,6 +102,7 @@ class WebSocketEndpoint:
         conn.sender = asyncio.create_task(conn.run_sender(), name="simulator-ws-sender")
         clock = self._clock
         deadline = clock.monotonic() + self.subscribe_timeout
+        last_look = False
         try:
             while not conn.dropped:
                 # A tiny floor still reads a frame already waiting: after a stall of the loop, a
@@ -110,8 +112,13 @@ class WebSocketEndpoint:
                     message = await ws.receive(timeout=timeout)
                 except TimeoutError:
                     if clock.monotonic() >= deadline:
-                        await self._close_unsubscribed(conn)
-                        break
+                        if last_look:
+                            await self._close_unsubscribed(conn)
+                            break
+                        # One more short read before closing: after a stall the subscribe may
+                        # sit unread in the socket (the timer fired before the read was handled).
+                        last_look = True
+                        deadline = clock.monotonic() + _LAST_LOOK_S
                     continue
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     self._on_client_frame(conn, message.data)
