@@ -2,8 +2,9 @@
 
 Reads its arguments from the first stdin line, serves, answers ``{"port": N}`` (or
 ``{"error": "..."}``) on stdout, applies the price lines that follow on stdin and stops at the end
-of stdin or on SIGTERM. Ctrl-C reaches the whole process group: the child ignores it and lets the
-platform stop it after the platform's own feed.
+of stdin (the platform closes it, or dies). Ctrl-C and a SIGTERM to the process group (systemd,
+docker stop, timeout) reach the child too: it ignores both and lets the platform stop it after
+the platform's own feed, so a stop never reads as the simulator dying.
 """
 
 from __future__ import annotations
@@ -85,7 +86,6 @@ async def _follow_stdin(simulator: Simulator, stopping: asyncio.Event) -> None:
 async def _serve(arguments: ChildArguments) -> int:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stopping.set)
     try:
         lock = _lock_account(arguments.config.state_path)
         simulator = Simulator(arguments.config)
@@ -110,6 +110,7 @@ async def _serve(arguments: ChildArguments) -> int:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     arguments = decode_arguments(sys.stdin.buffer.readline())
     configure(arguments.log_level, LogFormat(arguments.log_format))
     code = asyncio.run(_serve(arguments))
