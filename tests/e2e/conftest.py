@@ -170,6 +170,9 @@ def page(browser: Browser, live: Live) -> Iterator[Page]:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{live.url}/?token={live.token}")
+    # Signed in once the app has taken the token out of the address bar: a test that navigates
+    # before that could race the app's own replaceState.
+    page.wait_for_url(lambda url: "token=" not in url)
     try:
         yield page
     finally:

@@ -19,8 +19,10 @@ SPACE = {"fast": {"low": 3, "high": 8}, "slow": {"low": 12, "high": 30}}
 
 def test_search_parameters_follow_it_and_create_a_bot(page: Page, live: Live) -> None:
     data = write_recording(live.platform.settings.data_dir / "optimize-recordings", 2_000)
-    page.goto(f"{live.url}/#/optimize")
-    page.reload()
+    # As a user gets there: through the navigation (a hash-only goto and a reload raced the
+    # sign-in once in CI and the page stayed on Trading).
+    page.get_by_role("link", name="Optimize").click()
+    page.wait_for_url(lambda url: url.endswith("#/optimize"))
     form = page.get_by_test_id("optimize-form")
     # The page asks for its lists once signed in; on a loaded machine that can take a while.
     expect(form).to_be_visible(timeout=60_000)
