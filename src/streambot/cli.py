@@ -173,6 +173,7 @@ def cluster(
 ) -> None:
     """Start the whole cluster on this machine (simulator in paper mode, feed, workers, API) as child
     processes of one process group; Ctrl-C or SIGTERM stops them all."""
+    from streambot.clock import SystemClock
     from streambot.cluster.launcher import (
         ChildSpec,
         ClusterLauncher,
@@ -186,7 +187,8 @@ def cluster(
         _fail("--workers must be at least 1")
     settings = load_settings()
     streambot_logging.configure(settings.log_level, settings.log_format)
-    launcher = ClusterLauncher(os.environ)
+    clock = SystemClock()
+    launcher = ClusterLauncher(os.environ, clock)
     shared: dict[str, str] = {}
     if settings.mode is Mode.PAPER and not settings.sim_url:
         port = settings.sim_port or free_port()
@@ -195,7 +197,7 @@ def cluster(
         if settings.sim_seed is not None:
             args += ["--seed", str(settings.sim_seed)]
         launcher.spawn(ChildSpec("simulator", streambot_command(*args)))
-        if not wait_for_port(port, 30.0):
+        if not wait_for_port(port, 30.0, clock):
             launcher.stop()
             _fail(f"the simulator did not start on port {port}")
         shared["STREAMBOT_SIM_URL"] = f"http://127.0.0.1:{port}"

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
+from streambot.clock import Clock
+
 log = logging.getLogger(__name__)
 
 
@@ -45,9 +47,9 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def wait_for_port(port: int, timeout_s: float, clock: Clock) -> bool:
+    deadline = clock.monotonic() + timeout_s
+    while clock.monotonic() < deadline:
         with socket.socket() as probe:
             probe.settimeout(0.5)
             if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -57,8 +59,9 @@ def wait_for_port(port: int, timeout_s: float) -> bool:
 
 
 class ClusterLauncher:
-    def __init__(self, base_env: Mapping[str, str], *, grace_s: float = 20.0) -> None:
+    def __init__(self, base_env: Mapping[str, str], clock: Clock, *, grace_s: float = 20.0) -> None:
         self._base_env = dict(base_env)
+        self._clock = clock
         self._grace_s = grace_s
         self.children: list[tuple[ChildSpec, subprocess.Popen[bytes]]] = []
         self.pgid: int | None = None
@@ -108,10 +111,10 @@ class ClusterLauncher:
         if self.pgid is None:
             return
         self._signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + self._grace_s
+        deadline = self._clock.monotonic() + self._grace_s
         for spec, process in self.children:
             try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                process.wait(timeout=max(0.1, deadline - self._clock.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning("⚠️ %s (pid %d) did not stop in time: killed", spec.name, process.pid)
         self._signal_group(signal.SIGKILL)

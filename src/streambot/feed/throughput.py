@@ -9,7 +9,6 @@ time of the last tick, so the connection's setup is left out and the subscribe's
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -63,13 +62,13 @@ async def measure_feed(
     mailbox = bus.tick_mailbox("bench", urgent=True)
     client = FeedClient(url, products, bus, board=board, clock=clock, channels=("ticker", "heartbeats"))
     task = asyncio.create_task(client.run(), name="bench-feed")
-    deadline = time.monotonic() + wait_s
+    deadline = clock.monotonic() + wait_s
     try:
         while client.tickers < frames:
             if task.done():
                 task.result()
                 raise RuntimeError(f"the feed client stopped after {client.tickers} ticks")
-            if time.monotonic() > deadline:
+            if clock.monotonic() > deadline:
                 raise TimeoutError(
                     f"{client.tickers} of {frames} ticks from {url} within {wait_s:g}s "
                     f"(feed {client.state}: {client.status().last_error or 'no error'})"

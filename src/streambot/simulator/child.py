@@ -23,6 +23,7 @@ from typing import IO, Final
 
 import orjson
 
+from streambot.clock import Clock, SystemClock
 from streambot.observability.logging import LogFormat, configure
 from streambot.simulator.process import ChildArguments, decode_arguments
 from streambot.simulator.server import Simulator
@@ -38,33 +39,33 @@ def _answer(message: dict[str, object]) -> None:
     sys.stdout.buffer.flush()
 
 
-def _lock_account(path: Path | None) -> IO[bytes] | None:
+def _lock_account(path: Path | None, clock: Clock) -> IO[bytes] | None:
     """One simulator per paper account file: a restarted platform's simulator waits for the one
     its killed predecessor left (it stops at the end of its stdin) to let go of the account."""
     if path is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = (path.parent / f"{path.name}.lock").open("ab")
-    deadline = time.monotonic() + LOCK_WAIT_S
+    deadline = clock.monotonic() + LOCK_WAIT_S
     while True:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return handle
         except BlockingIOError:
-            if time.monotonic() > deadline:
+            if clock.monotonic() > deadline:
                 handle.close()
                 raise RuntimeError(f"another simulator still holds the paper account {path}") from None
             time.sleep(0.05)
 
 
-async def _start(simulator: Simulator, arguments: ChildArguments) -> None:
-    deadline = time.monotonic() + BIND_RETRY_S
+async def _start(simulator: Simulator, arguments: ChildArguments, clock: Clock) -> None:
+    deadline = clock.monotonic() + BIND_RETRY_S
     while True:
         try:
             await simulator.start(arguments.host, arguments.port)
             return
         except OSError as exc:
-            if exc.errno != errno.EADDRINUSE or arguments.port == 0 or time.monotonic() > deadline:
+            if exc.errno != errno.EADDRINUSE or arguments.port == 0 or clock.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
 
@@ -87,9 +88,10 @@ async def _serve(arguments: ChildArguments) -> int:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     try:
-        lock = _lock_account(arguments.config.state_path)
-        simulator = Simulator(arguments.config)
-        await _start(simulator, arguments)
+        clock = SystemClock()
+        lock = _lock_account(arguments.config.state_path, clock)
+        simulator = Simulator(arguments.config, clock)
+        await _start(simulator, arguments, clock)
     except Exception as exc:
         log.debug("The simulator did not start", exc_info=True)
         _answer({"error": f"{type(exc).__name__}: {exc}"})

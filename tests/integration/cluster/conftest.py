@@ -7,7 +7,6 @@ STREAMBOT_REQUIRE_POSTGRES when it has the servers, and then an unreachable one 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -15,30 +14,16 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+
+from tests.integration.store.test_store import _admin, _postgres_url
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 
 
 def _unavailable(reason: str, required_by: str) -> None:
     if os.environ.get(required_by) == "1":
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-async def _admin(sql: str) -> None:
-    engine = create_async_engine(
-        f"{PG_SERVER}/test", isolation_level="AUTOCOMMIT", poolclass=NullPool, connect_args={"timeout": 3}
-    )
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(sql))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
@@ -73,23 +58,11 @@ async def cluster_name(redis_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
-    """A PostgreSQL database of the test's own, dropped afterwards."""
+    """A PostgreSQL database of the test's own, dropped afterwards (the store tests' helpers: they
+    skip, or fail under STREAMBOT_REQUIRE_POSTGRES, when the server does not answer)."""
     name = f"streambot_cluster_{uuid.uuid4().hex}"
+    url = await _postgres_url(name)
     try:
-        for attempt in range(10):
-            try:
-                await _admin(f'CREATE DATABASE "{name}"')
-                break
-            except DBAPIError as exc:
-                if "being accessed by other users" not in str(exc) or attempt == 9:
-                    raise
-                await asyncio.sleep(0.2 * (attempt + 1))
-    except (OSError, TimeoutError, DBAPIError) as exc:
-        _unavailable(
-            f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}: {exc}",
-            "STREAMBOT_REQUIRE_POSTGRES",
-        )
-    try:
-        yield f"{PG_SERVER}/{name}"
+        yield url
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
