@@ -869,7 +869,8 @@ class Platform:
         """The API shows every bot's position; a worker keeps those of its own bots, and every
         bot's while it holds the account's duties (equity, daily loss and drawdown add them up)."""
         while True:
-            bot_id = (await booked.get()).trade.bot_id
+            event = await booked.get()
+            bot_id = event.trade.bot_id
             ownership, lease = self.ownership, self.lease
             if self.bots.runtime(bot_id) is not None:
                 continue  # it runs here: this process's settlement books its fills
@@ -878,7 +879,13 @@ class Platform:
                 or ownership.fencing.get(bot_id) is not None
                 or (lease is not None and lease.held)
             ):
-                await self.bots.rebook(bot_id)
+                try:
+                    await self.bots.rebook(bot_id)
+                except BaseException:
+                    # Read again when the supervisor restarts this loop: the bot's last trade may
+                    # come with no further event, and its position would stay as it was before.
+                    booked.put_nowait(event)
+                    raise
 
     async def _refresh_bots(self, changes: asyncio.Queue[Event]) -> None:
         """The API process: a worker changed a bot's record (an error, say): show it as stored."""
