@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +45,9 @@ class Running:
         return [e.state for e in self.states]
 
     async def stop(self) -> None:
-        started = time.monotonic()
-        await self.client.stop()
+        # A stop that hangs fails at the timeout; how fast it is, a loaded machine cannot assert.
+        await asyncio.wait_for(self.client.stop(), WAIT)
         await asyncio.wait_for(self.task, WAIT)
-        assert time.monotonic() - started < 3.0
 
 
 @pytest.fixture
