@@ -8,6 +8,7 @@ positions stay the sum of the stored fills however often an order is looked at.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from streambot.domain import (
     ProductId,
     Side,
     Trade,
+    evolve,
 )
 from streambot.events import OrderUpdated, TradeBooked
 from streambot.exchange import Exchange
@@ -78,6 +80,14 @@ def fills_cover(order: ExchangeOrder, fills: Sequence[Fill]) -> bool:
     """Whether ``fills`` (read in a batch) are all of the order's fills as the exchange reports it;
     if not, the order moved on between the two reads and ``Settler.settle`` lists them itself."""
     return sum((f.size for f in fills), Decimal(0)) >= order.filled_size * (1 - _SIZE_TOLERANCE)
+
+
+def _as_listed(order: ExchangeOrder, fills: Sequence[Fill]) -> ExchangeOrder:
+    """The order as far as ``fills`` go: what of it is booked."""
+    size = sum((f.size for f in fills), _ZERO)
+    value = sum((f.size * f.price for f in fills), _ZERO)
+    fees = sum((f.commission for f in fills), _ZERO)
+    return dataclasses.replace(order, filled_size=size, filled_value=value, total_fees=fees)
 
 
 class Settler:
@@ -153,6 +163,22 @@ class Settler:
                 if realized is not None:
                     realized += gained
         status = our_status(order)
+        listed = order
+        if status.is_final and order.filled_size > 0 and not fills_cover(order, fills):
+            # Done at the exchange, but its fills listing trails the order (Coinbase's does, for a
+            # moment): booked as far as listed, the order stays open until every fill is, so its
+            # unbooked rest still counts against the bot's budget and nothing trades past it.
+            # Reconciliation and the sweep look again and book the rest.
+            status = OrderStatus.PARTIALLY_FILLED
+            listed = _as_listed(order, fills)
+            log.warning(
+                "⏳ Order %s is %s at the exchange but only %s of its %s are listed as fills; "
+                "it stays open until the rest are booked",
+                record.client_order_id,
+                order.status.value,
+                listed.filled_size,
+                order.filled_size,
+            )
         unchanged = (
             status is record.status
             and order.filled_size == record.filled_size
@@ -172,7 +198,16 @@ class Settler:
         if status.is_final:
             self.open_orders.remove(record.client_order_id)
         else:
-            self.open_orders.update_filled(record)
+            self.open_orders.update_filled(
+                record
+                if listed is order
+                else evolve(
+                    record,
+                    filled_size=listed.filled_size,
+                    filled_value=listed.filled_value,
+                    fees=listed.total_fees,
+                )
+            )
         if order.filled_size > 0 and (new or not unchanged):
             await self._book_trade(record, order, owner.name, realized)
         return record

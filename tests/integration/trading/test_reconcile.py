@@ -556,3 +556,42 @@ async def test_a_cluster_worker_fails_an_unacknowledged_order_once_its_grace_has
     stored = await desk.store.get_order(never_sent.client_order_id)
     assert stored is not None
     assert stored.error_code == NEVER_SUBMITTED
+
+
+async def test_an_order_done_before_its_fills_are_listed_stays_open_until_they_are_booked(
+    trading: Trading,
+) -> None:
+    """Coinbase's fills listing can trail an order it already reports FILLED: the order is not
+    final until its fills are booked, so its rest still counts against the bot's budget."""
+    await trading.start()
+    bot_id = await _quiet_bot(trading)
+    order = await _intent(trading, bot_id, "40")
+    exchange = trading.p.exchange
+    bots = trading.p.bots
+    assert exchange is not None
+    assert bots is not None
+    placed = await exchange.place_order(
+        OrderRequest(order.client_order_id, "BTC-USD", Side.BUY, quote_size=Decimal(40))
+    )
+    found = await exchange.get_order(placed.order_id)
+    assert found.status.is_final
+    assert found.filled_size > 0
+
+    settler = trading.p.trading.settler
+    open_orders = trading.p.trading.open_orders
+    # The exchange's answer as it may come: the order filled, no fill listed yet.
+    booked = await settler.settle(order, found, OrderOwner(bots.context(bot_id), "quiet"), fills=[])
+    assert booked.status is OrderStatus.PARTIALLY_FILLED
+    assert booked.completed_at is None
+    assert bots.position(bot_id).base == 0
+    assert open_orders.open_buy_notional(bot_id) == Decimal(40)  # nothing of it is booked yet
+
+    # Reconciliation looks again, now with the fills listed: booked once, then final.
+    report = await trading.p.trading.reconciler.run_once()
+    assert report.settled == 1
+    stored = await trading.p.store.get_order(order.client_order_id)
+    assert stored is not None
+    assert stored.status is OrderStatus.FILLED
+    fills = await trading.p.store.fills_for_bot(bot_id)
+    assert bots.position(bot_id).base == sum(f.size for f in fills) == found.filled_size
+    assert open_orders.open_buy_notional(bot_id) == 0
