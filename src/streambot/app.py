@@ -917,7 +917,9 @@ class Platform:
             try:
                 await lease.take()
             except LeaseRefused:
-                await self.clock.sleep(self.settings.lease_renew_s)
+                # As often as the holder renews it (the cluster's pace, not one process's): a
+                # dead holder's duties move as fast as its bots do.
+                await self.clock.sleep(lease.renew_every)
                 continue
             log.info("🧾 This worker reconciles the account")
             for record in await self.bots.list():  # the figures add up every bot's position

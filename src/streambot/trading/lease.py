@@ -81,6 +81,11 @@ class DatabaseLease:
         self._renewed_at = clock.monotonic()
         self.held = False
 
+    @property
+    def renew_every(self) -> float:
+        """How often the lease is renewed, and so how often one held elsewhere is asked for."""
+        return self._renew_every
+
     async def take(self) -> None:
         """Take the lease, or raise ``LeaseRefused`` naming the process that holds it."""
         now = self._clock.now()
