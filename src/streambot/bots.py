@@ -173,9 +173,16 @@ class BotManager:
                 await self._activate(record)
 
     async def _replay_fills(self, ctx: BotContext) -> None:
-        # The same booking as a fill that lands live, replayed in trade order.
-        for fill in sorted(await self._store.fills_for_bot(ctx.bot_id), key=lambda f: f.trade_time):
-            ctx.record_fill(fill)
+        """The position rebuilt from the stored fills: the same booking as a fill that lands live,
+        replayed in trade order, from nothing (a fill booked while the context waited for the
+        lock is among those read)."""
+        async with ctx.booking:
+            fills = sorted(await self._store.fills_for_bot(ctx.bot_id), key=lambda f: f.trade_time)
+            ctx.position = Position()
+            ctx.recent_fills.clear()
+            ctx.last_fill_price = 0.0
+            for fill in fills:
+                ctx.record_fill(fill)
 
     async def adopt(self, bot_id: BotId) -> BotRecord | None:
         """A cluster worker takes the bot over: its record and position read afresh from the store
@@ -219,18 +226,9 @@ class BotManager:
     async def rebook(self, bot_id: BotId) -> None:
         """Rebuild the bot's position from its stored fills: another process of the cluster booked
         one (reconciliation on the worker holding the account's duties; the API shows positions)."""
-        if bot_id not in self._contexts:
-            return
-        fills = sorted(await self._store.fills_for_bot(bot_id), key=lambda f: f.trade_time)
         ctx = self._contexts.get(bot_id)
-        if ctx is None:
-            return
-        # From here on without a pause: no fill booked meanwhile can fall between reset and replay.
-        ctx.position = Position()
-        ctx.recent_fills.clear()
-        ctx.last_fill_price = 0.0
-        for fill in fills:
-            ctx.record_fill(fill)
+        if ctx is not None:
+            await self._replay_fills(ctx)
 
     def forget(self, bot_id: BotId) -> None:
         self._retire(bot_id)

@@ -11,6 +11,7 @@ name so that a user's strategy needs none of them:
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,6 +147,10 @@ class BotContext:
     # then, instead of reading every bot's position on every tick. One watcher: a bot runs in one
     # group at a time.
     watcher: Callable[[], None] | None = field(default=None, kw_only=True, repr=False, compare=False)
+    # Held while a fill is stored and booked here, and while the position is rebuilt from the
+    # stored fills: a rebuild that read the fills before one was stored, and reset the position
+    # after it was booked, would lose it (and the bot would sell what it already sold).
+    booking: asyncio.Lock = field(default_factory=asyncio.Lock, kw_only=True, repr=False, compare=False)
 
     def watch(self, watcher: Callable[[], None] | None) -> None:
         """Tell ``watcher`` of every assignment of the position, the last fill price or the

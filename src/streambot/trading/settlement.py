@@ -154,14 +154,22 @@ class Settler:
         new = 0
         # What the new fills realized, as the bot's position books them (None: no position here).
         realized = _ZERO if owner.ctx is not None else None
+        ctx = owner.ctx
         for fill in fills:
-            if await self._store.insert_fill(
-                fill, bot_id=record.bot_id, client_order_id=record.client_order_id
-            ):
-                new += 1
-                gained = await self._apply(record.bot_id, owner.ctx, fill)
-                if realized is not None:
-                    realized += gained
+            if ctx is None:
+                if await self._store.insert_fill(
+                    fill, bot_id=record.bot_id, client_order_id=record.client_order_id
+                ):
+                    new += 1
+                continue
+            async with ctx.booking:  # stored and booked as one step for a rebuild of the position
+                if await self._store.insert_fill(
+                    fill, bot_id=record.bot_id, client_order_id=record.client_order_id
+                ):
+                    new += 1
+                    gained = await self._apply(record.bot_id, ctx, fill)
+                    if realized is not None:
+                        realized += gained
         status = our_status(order)
         listed = order
         if status.is_final and order.filled_size > 0 and not fills_cover(order, fills):

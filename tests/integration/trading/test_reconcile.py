@@ -595,3 +595,45 @@ async def test_an_order_done_before_its_fills_are_listed_stays_open_until_they_a
     fills = await trading.p.store.fills_for_bot(bot_id)
     assert bots.position(bot_id).base == sum(f.size for f in fills) == found.filled_size
     assert open_orders.open_buy_notional(bot_id) == 0
+
+
+async def test_a_fill_booked_while_the_position_is_rebuilt_is_neither_lost_nor_counted_twice(
+    trading: Trading, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker holding a cluster's account rebuilds positions from the stored fills while its
+    own bots' fills land: a rebuild that read the fills before one was stored and reset the
+    position after it was booked lost that fill, and the bot sold what it had already sold."""
+    await trading.start()
+    bot_id = await _quiet_bot(trading)
+    order = await _intent(trading, bot_id, "40")
+    exchange, bots, store = trading.p.exchange, trading.p.bots, trading.p.store
+    assert exchange is not None
+    assert bots is not None
+    placed = await exchange.place_order(
+        OrderRequest(order.client_order_id, "BTC-USD", Side.BUY, quote_size=Decimal(40))
+    )
+    found = await exchange.get_order(placed.order_id)
+
+    read = asyncio.Event()
+    answer = asyncio.Event()
+    stored_fills = store.fills_for_bot
+
+    async def slow_read(bot: int) -> list[Fill]:
+        fills = await stored_fills(bot)  # read now (none yet), answered late
+        read.set()
+        await answer.wait()
+        return fills
+
+    monkeypatch.setattr(store, "fills_for_bot", slow_read)
+    rebuilding = asyncio.create_task(bots.rebook(bot_id))
+    await read.wait()
+    settler = trading.p.trading.settler
+    settling = asyncio.create_task(settler.settle(order, found, OrderOwner(bots.context(bot_id), "quiet")))
+    await asyncio.sleep(0.2)  # the settlement gets as far as it can while the rebuild reads
+    answer.set()
+    await rebuilding
+    assert (await settling).status is OrderStatus.FILLED
+    monkeypatch.undo()
+    assert bots.position(bot_id).base == found.filled_size > 0
+    await bots.rebook(bot_id)
+    assert bots.position(bot_id).base == found.filled_size
