@@ -98,6 +98,20 @@ def held_by_fills(fills: Iterable[Mapping[str, Any]], bot_of: Mapping[str, int])
     return held
 
 
+def oversold(fills: Iterable[Mapping[str, Any]], bot_of: Mapping[str, int]) -> dict[int, Decimal]:
+    """Bots that sold more than they held at the exchange at some point, with how far below zero
+    (fills taken in trade order): a sell repeated after a hand-over or a lost booking."""
+    held: dict[int, Decimal] = {}
+    worst_below: dict[int, Decimal] = {}
+    for fill in sorted(fills, key=lambda f: str(f.get("trade_time", ""))):
+        bot_id = bot_of[fill["order_id"]]
+        size = fill_base(fill)
+        held[bot_id] = held.get(bot_id, Decimal(0)) + (size if fill["side"] == "BUY" else -size)
+        if held[bot_id] < -POSITION_TOLERANCE:
+            worst_below[bot_id] = min(worst_below.get(bot_id, Decimal(0)), held[bot_id])
+    return worst_below
+
+
 def position_diffs(positions: Mapping[int, Decimal], held: Mapping[int, Decimal]) -> dict[int, Decimal]:
     """Per bot, our position minus the exchange's fills summed (a bot in either counts)."""
     return {

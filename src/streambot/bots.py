@@ -177,12 +177,7 @@ class BotManager:
         replayed in trade order, from nothing (a fill booked while the context waited for the
         lock is among those read)."""
         async with ctx.booking:
-            fills = sorted(await self._store.fills_for_bot(ctx.bot_id), key=lambda f: f.trade_time)
-            ctx.position = Position()
-            ctx.recent_fills.clear()
-            ctx.last_fill_price = 0.0
-            for fill in fills:
-                ctx.record_fill(fill)
+            ctx.rebuild(sorted(await self._store.fills_for_bot(ctx.bot_id), key=lambda f: f.trade_time))
 
     async def adopt(self, bot_id: BotId) -> BotRecord | None:
         """A cluster worker takes the bot over: its record and position read afresh from the store

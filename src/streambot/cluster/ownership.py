@@ -151,6 +151,7 @@ class BotOwnership:
                 await self._take(bot_id, token)
             elif bot_id in self.pending:
                 await self._start(bot_id)
+            await self._renew_if_due()
         alive = {w.worker_id for w in await self._store.cluster_workers() if w.last_seen >= stale_before}
         alive.add(self.worker_id)  # its first heartbeat is written at the end of its first round
         share = math.ceil(len(running) / len(alive))
@@ -174,13 +175,22 @@ class BotOwnership:
                 if missing <= 0:
                     break
                 claimed = await self._store.claim_bot_lease(
-                    bot_id, self.worker_id, at=now, stale_before=stale_before
+                    bot_id, self.worker_id, at=self._clock.now(), stale_before=stale_before
                 )
                 if claimed is not None:
                     await self._take(bot_id, claimed)
                     missing -= 1
+                await self._renew_if_due()
         await self._heartbeat(now)
         self.rounds += 1
+
+    async def _renew_if_due(self) -> None:
+        """A round that takes many bots, each started in turn, can outlast the renew interval on
+        a loaded machine: the leases held are renewed on the way, or another worker takes the
+        first ones over as stale while they still trade here."""
+        if self._clock.monotonic() - self._renewed_at >= self._renew_every:
+            await self._store.renew_bot_leases(self.worker_id, self._clock.now())
+            self._renewed_at = self._clock.monotonic()
 
     async def _heartbeat(self, now: datetime) -> None:
         """Written after the round, so it lists the bots as they are owned now."""

@@ -177,6 +177,19 @@ class BotContext:
         """The time as UNIX seconds, from the platform's clock."""
         return self.clock.time()
 
+    def rebuild(self, fills: Sequence[Fill]) -> None:
+        """The position from nothing, ``fills`` (all the bot's, in trade order) booked in turn:
+        the same booking as fills that land live. Called under ``booking``."""
+        self.position = Position()
+        self.recent_fills.clear()
+        self.last_fill_price = 0.0
+        for fill in fills:
+            self.record_fill(fill)
+
+    def has_booked(self, trade_id: str) -> bool:
+        """Whether this context booked the fill lately (among its recent fills)."""
+        return any(f.trade_id == trade_id for f in self.recent_fills)
+
     def record_fill(self, fill: Fill) -> None:
         """Book a fill of this bot: its position, its last fill price and its recent fills."""
         self.position.apply_fill(fill.side, fill.size, fill.price * fill.size, fill.commission)

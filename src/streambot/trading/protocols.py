@@ -29,6 +29,7 @@ class OrderStore(Protocol):
 
 class FillStore(Protocol):
     async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool: ...
+    async def fills_for_bot(self, bot_id: int) -> list[Fill]: ...
 
 
 class TradeStore(Protocol):

@@ -155,6 +155,7 @@ class Settler:
         # What the new fills realized, as the bot's position books them (None: no position here).
         realized = _ZERO if owner.ctx is not None else None
         ctx = owner.ctx
+        unbooked_here = False  # a fill stored before by someone else, not booked in this context
         for fill in fills:
             if ctx is None:
                 if await self._store.insert_fill(
@@ -170,6 +171,16 @@ class Settler:
                     gained = await self._apply(record.bot_id, ctx, fill)
                     if realized is not None:
                         realized += gained
+                elif not ctx.has_booked(fill.trade_id):
+                    unbooked_here = True
+        if unbooked_here and ctx is not None:
+            # Another process stored it first: in a cluster, the sweep or reconciliation of the
+            # worker holding the account's duties can see an order's fills before the worker
+            # that placed it does. The position is read from the store, or the bot would sell
+            # again what it has already sold.
+            async with ctx.booking:
+                stored = await self._store.fills_for_bot(record.bot_id)
+                ctx.rebuild(sorted(stored, key=lambda f: f.trade_time))
         status = our_status(order)
         listed = order
         if status.is_final and order.filled_size > 0 and not fills_cover(order, fills):

@@ -173,3 +173,38 @@ async def test_workers_share_bots_evenly_and_a_dead_workers_bots_move_fenced(
     assert leases[stopped].worker_id == ""
     workers = {w.worker_id: w for w in await admin.cluster_workers()}
     assert set(workers) == {"worker-0", "worker-1", "worker-2"}
+
+
+async def test_a_round_slower_than_the_stale_period_keeps_its_leases(
+    bots_and_workers: tuple[Store, list[Worker]],
+) -> None:
+    """A worker that starts its bots slowly (a loaded machine: each adoption reads the store)
+    takes longer over one round than a lease stays fresh; its leases are renewed on the way, so
+    no other worker takes a bot over while it still trades here."""
+    admin, (a, b, _) = bots_and_workers
+    adopt, give_up = a.ownership._adopt, a.ownership._give_up
+    taken_over: list[BotId] = []
+
+    async def slow_adopt(bot_id: BotId) -> bool:
+        await asyncio.sleep(STALE_S / 4)  # all twenty take five times the stale period
+        return await adopt(bot_id)
+
+    async def giving_up(bot_id: BotId, *, release: bool) -> None:
+        if not release:  # not handed on: found taken over by another worker
+            taken_over.append(bot_id)
+        await give_up(bot_id, release=release)
+
+    a.ownership._adopt = slow_adopt
+    a.ownership._give_up = giving_up  # type: ignore[method-assign]
+    a.start()
+    # b joins when a has taken every bot and is still starting the last of them.
+    await _until(lambda: len(a.ownership.fencing.owned()) == BOTS, within=30)
+    b.start()
+    everything = {bot.id for bot in await admin.list_bots()}
+
+    def shared() -> bool:
+        mine, theirs = set(a.ownership.fencing.owned()), set(b.ownership.fencing.owned())
+        return mine | theirs == everything and not mine & theirs and len(mine) == len(theirs)
+
+    await _until(shared, within=30)
+    assert taken_over == []

@@ -34,6 +34,7 @@ from tests.chaos import (
     duplicates,
     exchange_pages,
     held_by_fills,
+    oversold,
     position_diffs,
     sigkill,
     worst,
@@ -325,7 +326,9 @@ async def test_two_workers_share_bots_fail_over_obey_the_kill_switch_and_redis(t
 
     await _wait(all_final, 60, t)
     bot_of = {o["exchange_order_id"]: o["bot_id"] for o in await t.orders() if o["exchange_order_id"]}
-    held = held_by_fills(await t.exchange_fills(), bot_of)
+    fills = await t.exchange_fills()
+    assert oversold(fills, bot_of) == {}, "a bot sold more than it held at the exchange"
+    held = held_by_fills(fills, bot_of)
     assert len(held) >= BOTS // 2, f"too few bots traded: {held}"
     assert set(held) <= everything
 

@@ -637,3 +637,31 @@ async def test_a_fill_booked_while_the_position_is_rebuilt_is_neither_lost_nor_c
     assert bots.position(bot_id).base == found.filled_size > 0
     await bots.rebook(bot_id)
     assert bots.position(bot_id).base == found.filled_size
+
+
+async def test_fills_another_process_stored_first_are_booked_in_the_owners_position(
+    trading: Trading,
+) -> None:
+    """In a cluster the worker holding the account's duties may store an order's fills (its sweep
+    or reconciliation) before the worker that placed the order settles it: that worker's bot
+    still books them, or it would sell again what it has already sold."""
+    await trading.start()
+    bot_id = await _quiet_bot(trading)
+    order = await _intent(trading, bot_id, "40")
+    exchange, bots, store = trading.p.exchange, trading.p.bots, trading.p.store
+    assert exchange is not None
+    assert bots is not None
+    placed = await exchange.place_order(
+        OrderRequest(order.client_order_id, "BTC-USD", Side.BUY, quote_size=Decimal(40))
+    )
+    found = await exchange.get_order(placed.order_id)
+    for fill in await exchange.list_fills(placed.order_id):  # as the other worker's sweep does
+        assert await store.insert_fill(fill, bot_id=bot_id, client_order_id=order.client_order_id)
+
+    settler = trading.p.trading.settler
+    settled = await settler.settle(order, found, OrderOwner(bots.context(bot_id), "quiet"))
+    assert settled.status is OrderStatus.FILLED
+    assert bots.position(bot_id).base == found.filled_size > 0
+    # Settled again, now with the fills booked here: nothing moves.
+    await settler.settle(settled, found, OrderOwner(bots.context(bot_id), "quiet"))
+    assert bots.position(bot_id).base == found.filled_size
