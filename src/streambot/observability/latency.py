@@ -1,14 +1,16 @@
 """Latency figures cheap enough to record on every tick.
 
-A Prometheus histogram observe takes a lock and walks buckets; on the hot path we only write an
-integer into a fixed ring. The figures over every sample since start (count, sum, maximum, the
-power-of-two histogram) are folded in with numpy each time the ring fills, and the samples not
-folded yet are added when somebody asks; percentiles come from the ring alone.
+A Prometheus histogram observe takes a lock and walks buckets; on the hot path we only append an
+integer to an array (the evaluator calls the array's own ``append``: no Python frame per tick).
+The figures over every sample since start (count, sum, maximum, the power-of-two histogram) are
+folded in with numpy each time the ring fills, and the samples not folded yet are added when
+somebody asks; percentiles come from the most recent ``size`` samples alone.
 """
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,12 +19,16 @@ _EXACT_BITS = 2**53 - 1  # a float holds every integer up to here, so frexp give
 
 
 class LatencyStats:
-    __slots__ = ("_buckets", "_folded", "_i", "_max", "_ring", "_size", "_total")
+    __slots__ = ("_buckets", "_folded", "_max", "_previous", "_ring", "_size", "_total")
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._ring = array("q", bytes(8 * size))
-        self._i = 0  # the next slot; the ones before it are not folded yet
+        # The samples not folded yet, in order. Appended to, not written at an index: the hot
+        # path may hold ``ring.append`` itself (``appender``), a C call with no Python frame.
+        self._ring = array("q")
+        # The last ``size`` samples folded (the ring before it was last emptied): the percentiles
+        # read the most recent ``size`` samples across both.
+        self._previous = array("q")
         self._folded = 0
         self._total = 0
         self._max = 0
@@ -31,28 +37,40 @@ class LatencyStats:
         self._buckets = np.zeros(_BUCKETS, dtype=np.int64)
 
     def record(self, ns: int) -> None:
-        i = self._i
-        self._ring[i] = ns
-        i += 1
-        if i == self._size:
-            self._fold(self._size)
-            i = 0
-        self._i = i
+        ring = self._ring
+        ring.append(ns)
+        if len(ring) >= self._size:
+            self._fold()
 
-    def _fold(self, n: int) -> None:
-        samples = np.frombuffer(self._ring, dtype=np.int64, count=n)
-        self._folded += n
+    def appender(self) -> Callable[[int], None] | None:
+        """What a hot path calls with each sample instead of ``record``: the ring's own append
+        (no Python frame). Its caller must call ``settle`` every so often (each few dozen samples)
+        so the ring is folded when full. None: this recorder keeps nothing, skip the sample."""
+        return self._ring.append
+
+    def settle(self) -> None:
+        """Fold the ring if it filled through ``appender``."""
+        if len(self._ring) >= self._size:
+            self._fold()
+
+    def _fold(self) -> None:
+        ring = self._ring
+        samples = np.array(ring, dtype=np.int64)  # a copy: a view would pin the array's size
+        self._folded += len(samples)
         self._total += int(samples.sum())
         self._max = max(self._max, int(samples.max()))
         self._buckets += _bucket_counts(samples)
+        size = self._size
+        self._previous = ring[-size:] if len(ring) >= size else self._previous[len(ring) - size :] + ring
+        del ring[:]  # the same array object: an appender handed out keeps working
 
     def _pending(self) -> np.ndarray:
         """The samples recorded since the last fold."""
-        return np.frombuffer(self._ring, dtype=np.int64, count=self._i)
+        return np.array(self._ring, dtype=np.int64)
 
     @property
     def count(self) -> int:
-        return self._folded + self._i
+        return self._folded + len(self._ring)
 
     @property
     def total_ns(self) -> int:
@@ -64,8 +82,11 @@ class LatencyStats:
         return max(self._max, int(pending.max())) if len(pending) else self._max
 
     def recent(self) -> list[int]:
-        """The samples in the ring, sorted."""
-        return sorted(self._ring[: min(self.count, self._size)])
+        """The most recent ``size`` samples (fewer before there were as many), sorted."""
+        ring, size = self._ring, self._size
+        if len(ring) >= size:
+            return sorted(ring[-size:])
+        return sorted(self._previous[len(ring) - size :] + ring)
 
     def percentile_us(self, pct: float) -> float:
         """Percentile over the most recent samples (the ring), in microseconds."""
@@ -112,6 +133,9 @@ class NoLatency(LatencyStats):
         super().__init__(1)
 
     def record(self, ns: int) -> None:
+        return None
+
+    def appender(self) -> Callable[[int], None] | None:
         return None
 
 
