@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -24,7 +24,7 @@ from streambot.clock import Clock
 from streambot.domain import BotId, BotState, ProductId, Signal, Ticker
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, Strategy
-from streambot.strategies.groups import BotGroup, Decide, group_of
+from streambot.strategies.groups import BotGroup, Decide, DecideAll, group_of
 from streambot.strategies.indicators.hub import IndicatorHub
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ class StreamingEvaluator:
         self._now: float | None = None  # the clock's time in this round of evaluation, once read
         # What groups hand their decisions to: they hand back the runtimes they were given.
         self._decide = cast(Decide, self._decided)
+        self._decide_all = cast(DecideAll, self._decided_all)
         self.errors = 0
 
     @property
@@ -261,10 +262,10 @@ class StreamingEvaluator:
                     bot.solo_evaluations += 1
                     if signal is not None:
                         self._decided(bot, signal, tick)
-            decide = self._decide
+            decide, decide_all = self._decide, self._decide_all
             for group in stream.groups:
                 try:
-                    group.on_tick(tick, decide)
+                    group.on_tick(tick, decide, decide_all)
                 except Exception as exc:
                     self._fail_group(group, exc)
                     continue
@@ -305,11 +306,11 @@ class StreamingEvaluator:
                 bot.latency.record(finished - tick.received_ns)
             if signal is not None:
                 self._decided(bot, signal, tick)
-        decide = self._decide
+        decide, decide_all = self._decide, self._decide_all
         for group in stream.groups:
             started = _perf_ns()
             try:
-                group.on_tick(tick, decide)
+                group.on_tick(tick, decide, decide_all)
             except Exception as exc:
                 self._fail_group(group, exc)
                 continue
@@ -350,6 +351,24 @@ class StreamingEvaluator:
         bot.last_signal_at = now
         bot.signals += 1
         self._on_signal(bot, signal, tick)
+
+    def _decided_all(self, decisions: Iterable[tuple[BotRuntime, Signal]], tick: Ticker) -> None:
+        """``_decided`` for each of a group's decisions, in order: a burst of hundreds makes no
+        call per decision here, and reads the clock and the handler once."""
+        now = self._now
+        if now is None:
+            now = self._now = self._clock.time()
+        on_signal = self._on_signal
+        handed = 0
+        try:
+            for bot, signal in decisions:
+                handed += 1
+                bot.last_signal = signal
+                bot.last_signal_at = now
+                bot.signals += 1
+                on_signal(bot, signal, tick)
+        finally:
+            self.signals += handed  # as _decided counts: a decision whose handler raised too
 
     def _fail_group(self, group: BotGroup, exc: BaseException) -> None:
         """What the group works out once is every member's: when it raises, each is out."""
