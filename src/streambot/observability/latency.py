@@ -9,7 +9,6 @@ somebody asks; percentiles come from the most recent ``size`` samples alone.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable
 
 import numpy as np
@@ -18,17 +17,34 @@ _BUCKETS = 65  # a sample's bucket is its bit length: 0 (≤ 0) to 64
 _EXACT_BITS = 2**53 - 1  # a float holds every integer up to here, so frexp gives the bit length
 
 
+_CHUNK = 4096  # samples gathered in a list before numpy folds them in (and into the ring)
+
+
 class LatencyStats:
-    __slots__ = ("_buckets", "_folded", "_max", "_previous", "_ring", "_size", "_total")
+    __slots__ = (
+        "_buckets",
+        "_chunk",
+        "_filled",
+        "_folded",
+        "_max",
+        "_next",
+        "_pending",
+        "_ring",
+        "_size",
+        "_total",
+    )
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        # The samples not folded yet, in order. Appended to, not written at an index: the hot
-        # path may hold ``ring.append`` itself (``appender``), a C call with no Python frame.
-        self._ring = array("q")
-        # The last ``size`` samples folded (the ring before it was last emptied): the percentiles
-        # read the most recent ``size`` samples across both.
-        self._previous = array("q")
+        # The samples not folded yet, in order: a list, so that a hot path may hold its
+        # ``append`` (``appender``), one C call with no Python frame and no integer conversion.
+        self._pending: list[int] = []
+        self._chunk = min(size, _CHUNK)  # folded once this many are pending
+        # The most recent ``size`` samples folded, as a circular buffer: the percentiles read it
+        # with the pending ones.
+        self._ring = np.zeros(size, dtype=np.int64)
+        self._next = 0  # the ring's next slot
+        self._filled = 0  # the ring's slots written so far (up to size)
         self._folded = 0
         self._total = 0
         self._max = 0
@@ -37,56 +53,68 @@ class LatencyStats:
         self._buckets = np.zeros(_BUCKETS, dtype=np.int64)
 
     def record(self, ns: int) -> None:
-        ring = self._ring
-        ring.append(ns)
-        if len(ring) >= self._size:
+        pending = self._pending
+        pending.append(ns)
+        if len(pending) >= self._chunk:
             self._fold()
 
     def appender(self) -> Callable[[int], None] | None:
-        """What a hot path calls with each sample instead of ``record``: the ring's own append
-        (no Python frame). Its caller must call ``settle`` every so often (each few dozen samples)
-        so the ring is folded when full. None: this recorder keeps nothing, skip the sample."""
-        return self._ring.append
+        """What a hot path calls with each sample instead of ``record``: the pending list's own
+        append. Its caller must call ``settle`` every so often (each few dozen samples) so the
+        samples are folded in before they pile up. None: this recorder keeps nothing, skip it."""
+        return self._pending.append
 
     def settle(self) -> None:
-        """Fold the ring if it filled through ``appender``."""
-        if len(self._ring) >= self._size:
+        """Fold the pending samples in if enough came through ``appender``."""
+        if len(self._pending) >= self._chunk:
             self._fold()
 
     def _fold(self) -> None:
-        ring = self._ring
-        samples = np.array(ring, dtype=np.int64)  # a copy: a view would pin the array's size
-        self._folded += len(samples)
+        pending = self._pending
+        samples = np.array(pending, dtype=np.int64)
+        pending.clear()  # the same list: an appender handed out keeps working
+        count = len(samples)
+        self._folded += count
         self._total += int(samples.sum())
         self._max = max(self._max, int(samples.max()))
         self._buckets += _bucket_counts(samples)
-        size = self._size
-        self._previous = ring[-size:] if len(ring) >= size else self._previous[len(ring) - size :] + ring
-        del ring[:]  # the same array object: an appender handed out keeps working
+        ring, size = self._ring, self._size
+        if count >= size:
+            ring[:] = samples[-size:]
+            self._next = 0
+        else:
+            at = self._next
+            first = min(count, size - at)
+            ring[at : at + first] = samples[:first]
+            ring[: count - first] = samples[first:]
+            self._next = (at + count) % size
+        self._filled = min(size, self._filled + count)
 
-    def _pending(self) -> np.ndarray:
+    def _pending_samples(self) -> np.ndarray:
         """The samples recorded since the last fold."""
-        return np.array(self._ring, dtype=np.int64)
+        return np.array(self._pending, dtype=np.int64)
 
     @property
     def count(self) -> int:
-        return self._folded + len(self._ring)
+        return self._folded + len(self._pending)
 
     @property
     def total_ns(self) -> int:
-        return self._total + int(self._pending().sum())
+        return self._total + sum(self._pending)
 
     @property
     def max_ns(self) -> int:
-        pending = self._pending()
-        return max(self._max, int(pending.max())) if len(pending) else self._max
+        pending = self._pending
+        return max(self._max, *pending) if pending else self._max
 
     def recent(self) -> list[int]:
         """The most recent ``size`` samples (fewer before there were as many), sorted."""
-        ring, size = self._ring, self._size
-        if len(ring) >= size:
-            return sorted(ring[-size:])
-        return sorted(self._previous[len(ring) - size :] + ring)
+        ring, size, at = self._ring, self._size, self._next
+        folded = ring[: self._filled] if self._filled < size else np.concatenate((ring[at:], ring[:at]))
+        pending = self._pending
+        if pending:
+            folded = np.concatenate((folded, np.array(pending, dtype=np.int64)))[-size:]
+        return sorted(folded.tolist())
 
     def percentile_us(self, pct: float) -> float:
         """Percentile over the most recent samples (the ring), in microseconds."""
@@ -97,7 +125,7 @@ class LatencyStats:
 
         The +Inf bucket is ``count``; samples below the first bound are counted in it.
         """
-        buckets = [int(n) for n in self._buckets + _bucket_counts(self._pending())]
+        buckets = [int(n) for n in self._buckets + _bucket_counts(self._pending_samples())]
         running = sum(buckets[: low_bits + 1])
         out = [(2**low_bits / 1e9, running)]
         for bits in range(low_bits + 1, high_bits + 1):
