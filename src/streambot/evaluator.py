@@ -121,7 +121,10 @@ class StreamingEvaluator:
         # The shared indicators of this tick stream. Advancing the tick's product here, once,
         # keeps indicator work per tick the same for one bot or a thousand sharing a handle.
         self._hub = hub if hub is not None else IndicatorHub()
-        self._hub_on_tick = self._hub.on_tick  # called on every tick: bound once
+        # The hub's own lookup of a product's series, so that a tick advances it with no call
+        # when no strategy uses the hub on that product (threshold bots) and one call when one
+        # does: ``hub.on_tick`` is the same with a Python call on top.
+        self._series_of = self._hub.lookup()
         self._on_signal = on_signal
         self._on_error = on_error
         self._by_product: dict[ProductId, _Stream] = {}
@@ -242,7 +245,9 @@ class StreamingEvaluator:
         if stream is None:
             return 0
         self._now = None
-        self._hub_on_tick(tick)
+        series = self._series_of(tick.product_id)
+        if series is not None and series.last_tick is not tick:
+            series.on_tick(tick)
         signals = self.signals
         # Counted on ticks with bots only: sampling every n-th tick of all products could miss
         # one product's ticks for ever (two products taking turns), and with them the folds of
