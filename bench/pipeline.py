@@ -22,7 +22,7 @@ from streambot.bus import InProcessBus, PriceBoard
 from streambot.clock import SystemClock
 from streambot.domain import BotId, Position, Side, Signal, Ticker, to_decimal
 from streambot.evaluator import BotRuntime, StreamingEvaluator
-from streambot.feed.parse import parse_frame
+from streambot.feed.parse import FeedFrame, parse_frame, read_frame
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, Strategy
 from streambot.strategies.indicators.hub import IndicatorHub
@@ -250,7 +250,8 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None, *, grouped
     for bot in _bots(bots, evaluator.hub, grouped=grouped):
         evaluator.add(bot)
     mailbox = bus.tick_mailbox("bench")
-    record, publish, take, evaluate, clock = (
+    read, record, publish, take, evaluate, clock = (
+        read_frame,
         board.record,
         bus.publish_tick,
         mailbox.get_nowait,
@@ -266,9 +267,17 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None, *, grouped
     cpu_started = time.thread_time_ns()
     started = clock()
     for i in range(ticks):
-        for tick in parse_frame(frames[i % pool], clock()).tickers:
-            record(tick)  # as the feed does: the price board, then the consumers' mailboxes
-            publish(tick)
+        # As the feed client reads a frame (``FeedClient``): the usual frame, one valid ticker,
+        # comes back as its Ticker alone; anything else as a FeedFrame of its tickers.
+        frame = read(frames[i % pool], clock())
+        if type(frame) is Ticker:
+            record(frame)  # as the feed does: the price board, then the consumers' mailboxes
+            publish(frame)
+        else:
+            assert isinstance(frame, FeedFrame)
+            for tick in frame.tickers:
+                record(tick)
+                publish(tick)
         pending = take()
         if pending is not None:
             evaluate(pending)
