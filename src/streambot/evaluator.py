@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -240,12 +240,13 @@ class StreamingEvaluator:
 
     def evaluate(self, tick: Ticker) -> int:
         """Run every running bot on ``tick``'s product; returns how many signals came out."""
-        stream = self._by_product.get(tick.product_id)
+        product = tick.product_id
+        stream = self._by_product.get(product)
         self.ticks_evaluated += 1
         if stream is None:
             return 0
         self._now = None
-        series = self._series_of(tick.product_id)
+        series = self._series_of(product)
         if series is not None and series.last_tick is not tick:
             series.on_tick(tick)
         signals = self.signals
@@ -357,16 +358,16 @@ class StreamingEvaluator:
         bot.signals += 1
         self._on_signal(bot, signal, tick)
 
-    def _decided_all(self, decisions: Iterable[tuple[BotRuntime, Signal]], tick: Ticker) -> None:
-        """``_decided`` for each of a group's decisions, in order: a burst of hundreds makes no
-        call per decision here, and reads the clock and the handler once."""
+    def _decided_all(self, bots: Sequence[BotRuntime], signal: Signal, tick: Ticker) -> None:
+        """``_decided`` for each of ``bots``, in order: a burst of hundreds makes no call per
+        decision here, and reads the clock and the handler once."""
         now = self._now
         if now is None:
             now = self._now = self._clock.time()
         on_signal = self._on_signal
         handed = 0
         try:
-            for bot, signal in decisions:
+            for bot in bots:
                 handed += 1
                 bot.last_signal = signal
                 bot.last_signal_at = now

@@ -88,20 +88,21 @@ class CrossoverGroup(GroupStats):
         leader = self._leader
         price = leader.closed_bar(tick, self._ctx)  # type: ignore[arg-type]  # set by the first add
         cross = None if price is None else leader.cross(price)
-        deciding: list[tuple[Member, Signal]] | None = None
+        deciding: list[Member] = []
+        signal: Signal | None = None
         if cross is not None and members:
             # Who decides on the group's reading is settled before a joining bot may move in.
-            # One immutable Signal for all: the same text, the same size.
             if cross:
                 signal = leader.buy_signal(True)
-                deciding = [(member, signal) for member in members if not member.ctx.holding]
+                deciding = [member for member in members if not member.ctx.holding]
             elif leader.params.sell_on_cross:
                 signal = leader.sell_signal(True)
-                deciding = [(member, signal) for member in members if member.ctx.holding]
+                deciding = [member for member in members if member.ctx.holding]
         if self._joining:
             self._evaluate_joining(tick, decide)
-        if deciding:
-            (decide_all or deciding_each(decide))(deciding, tick)
+        if signal is not None and deciding:
+            # One immutable Signal for all: the same text, the same size.
+            (decide_all or deciding_each(decide))(deciding, signal, tick)
 
     def _evaluate_joining(self, tick: Ticker, decide: Decide) -> None:
         reading = self._leader.was_above

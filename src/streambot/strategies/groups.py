@@ -17,7 +17,7 @@ leaves (stopped, removed, switched to polling), so it carries on from there alon
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Protocol
 
 from streambot.domain import Signal, Ticker
@@ -34,16 +34,17 @@ class Member(Protocol):
 Decide = Callable[[Member, Signal, Ticker], None]
 """Hands one bot's decision on to the evaluator (and so to the executor)."""
 
-DecideAll = Callable[[Iterable[tuple[Member, Signal]], Ticker], None]
-"""Hands several bots' decisions on, in order, in one call: a burst of hundreds of decisions on
-one tick then costs no call per decision (what the evaluator passes besides ``Decide``)."""
+DecideAll = Callable[[Sequence[Member], Signal, Ticker], None]
+"""Hands one decision of several bots on, in their order, in one call: a burst of hundreds of
+decisions on one tick then costs no call (and no pair) per decision. What the evaluator passes
+besides ``Decide``."""
 
 
 def deciding_each(decide: Decide) -> DecideAll:
-    """``DecideAll`` by way of ``decide``, one call per decision: for a caller with no batch."""
+    """``DecideAll`` by way of ``decide``, one call per bot: for a caller with no batch."""
 
-    def decide_all(decisions: Iterable[tuple[Member, Signal]], tick: Ticker) -> None:
-        for member, signal in decisions:
+    def decide_all(members: Sequence[Member], signal: Signal, tick: Ticker) -> None:
+        for member in members:
             decide(member, signal, tick)
 
     return decide_all
