@@ -71,7 +71,7 @@ class LatencyStats:
 
     def _fold(self) -> None:
         pending = self._pending
-        samples = np.array(pending, dtype=np.int64)
+        samples = np.fromiter(pending, np.int64, len(pending))
         pending.clear()  # the same list: an appender handed out keeps working
         count = len(samples)
         self._folded += count
