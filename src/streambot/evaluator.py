@@ -157,8 +157,8 @@ class StreamingEvaluator:
 
     @tick_to_decision.setter
     def tick_to_decision(self, stats: LatencyStats) -> None:
-        # The ring's own append, held here: one C call per tick, no Python frame (``settle``
-        # folds it, on the sampled ticks).
+        # The recorder's own list append, held here: one C call per tick, no Python frame
+        # (``settle`` folds the samples in, on the sampled ticks).
         self._latency = stats
         self._append_latency = stats.appender()
 
@@ -281,7 +281,7 @@ class StreamingEvaluator:
             self._until_sample = _SAMPLE_EVERY
             evaluated = self._evaluate_timed(tick, stream)
         self.evaluations += evaluated
-        # An array append: the figures over all samples are folded in when the ring fills. No
+        # A list append: the figures over all samples are folded in every few thousand. No
         # per-tick log line either, not even its level check: the counters above say as much.
         append = self._append_latency
         if append is not None:
@@ -292,7 +292,7 @@ class StreamingEvaluator:
         """``evaluate``'s loops with each bot's (or group's) evaluation timed. Two clock reads and
         a ring write per bot: on one tick in _SAMPLE_EVERY it is plenty to show each bot's cost.
         Returns the bots evaluated without raising."""
-        self._latency.settle()  # the ring appended to on every tick is folded once full
+        self._latency.settle()  # the samples appended on every tick are folded in once enough
         per_bot = self._append_latency is not None  # a replay's ticks have no receive time
         evaluated = len(stream.alone)
         for bot in stream.alone:
