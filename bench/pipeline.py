@@ -22,7 +22,7 @@ from streambot.bus import InProcessBus, PriceBoard
 from streambot.clock import SystemClock
 from streambot.domain import BotId, Position, Side, Signal, Ticker, to_decimal
 from streambot.evaluator import BotRuntime, StreamingEvaluator
-from streambot.feed.parse import parse_frame
+from streambot.feed.parse import FeedFrame, parse_frame, read_frame
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, Strategy
 from streambot.strategies.indicators.hub import IndicatorHub
@@ -223,15 +223,22 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None, *, grouped
     decode = measure_decode(frames)
 
     decisions = 0
+    one = Decimal(1)
+    priced: Ticker | None = None  # the tick whose price ``cost`` is, as a Decimal
+    cost = Decimal(0)
 
     def fill_at_once(bot: BotRuntime, signal: Signal, tick: Ticker) -> None:
         # Stand in for the executor: fill the decision at once, so each bot's position moves as it
-        # would live (a bot never filled would decide on every tick, which nobody runs).
-        nonlocal decisions
+        # would live (a bot never filled would decide on every tick, which nobody runs). Its own
+        # cost is kept small, as it is not the platform's: the price's Decimal is made once per
+        # tick, not once per decision of a burst (the same value: a Decimal is immutable).
+        nonlocal decisions, priced, cost
         decisions += 1
         ctx = bot.ctx
         if signal.side is Side.BUY:
-            ctx.position = Position(base=Decimal(1), cost=to_decimal(tick.price))
+            if tick is not priced:
+                priced, cost = tick, to_decimal(tick.price)
+            ctx.position = Position(one, cost)  # (base, cost): keywords cost more than the rest
         else:
             ctx.position = Position()
         ctx.last_fill_price = tick.price
@@ -243,7 +250,8 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None, *, grouped
     for bot in _bots(bots, evaluator.hub, grouped=grouped):
         evaluator.add(bot)
     mailbox = bus.tick_mailbox("bench")
-    record, publish, take, evaluate, clock = (
+    read, record, publish, take, evaluate, clock = (
+        read_frame,
         board.record,
         bus.publish_tick,
         mailbox.get_nowait,
@@ -252,18 +260,30 @@ def run_one(bots: int, ticks: int, frames: list[bytes] | None = None, *, grouped
     )
 
     gc.collect()
+    # As the platform does once started (``app.freeze_start_up``): what start-up built is kept
+    # out of the collector's reach, so a collection during a tick walks only what came since.
+    gc.freeze()
     rss_start = _current_rss_mb()
     cpu_started = time.thread_time_ns()
     started = clock()
     for i in range(ticks):
-        for tick in parse_frame(frames[i % pool], clock()).tickers:
-            record(tick)  # as the feed does: the price board, then the consumers' mailboxes
-            publish(tick)
+        # As the feed client reads a frame (``FeedClient``): the usual frame, one valid ticker,
+        # comes back as its Ticker alone; anything else as a FeedFrame of its tickers.
+        frame = read(frames[i % pool], clock())
+        if type(frame) is Ticker:
+            record(frame)  # as the feed does: the price board, then the consumers' mailboxes
+            publish(frame)
+        else:
+            assert isinstance(frame, FeedFrame)
+            for tick in frame.tickers:
+                record(tick)
+                publish(tick)
         pending = take()
         if pending is not None:
             evaluate(pending)
     elapsed = (clock() - started) / 1e9
     cpu_us = (time.thread_time_ns() - cpu_started) / ticks / 1000
+    gc.unfreeze()  # the next run's bots are not this one's: these may go
     gc.collect()
     # Before the percentiles: sorting a million samples leaves freed int objects in the
     # allocator's arenas, which would show as growth the platform never had.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -24,7 +24,7 @@ from streambot.clock import Clock
 from streambot.domain import BotId, BotState, ProductId, Signal, Ticker
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, Strategy
-from streambot.strategies.groups import BotGroup, Decide, group_of
+from streambot.strategies.groups import BotGroup, Decide, DecideAll, group_of
 from streambot.strategies.indicators.hub import IndicatorHub
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,11 @@ class StreamingEvaluator:
         self._clock = clock
         # The shared indicators of this tick stream. Advancing the tick's product here, once,
         # keeps indicator work per tick the same for one bot or a thousand sharing a handle.
-        self.hub = hub if hub is not None else IndicatorHub()
+        self._hub = hub if hub is not None else IndicatorHub()
+        # The hub's own lookup of a product's series, so that a tick advances it with no call
+        # when no strategy uses the hub on that product (threshold bots) and one call when one
+        # does: ``hub.on_tick`` is the same with a Python call on top.
+        self._series_of = self._hub.lookup()
         self._on_signal = on_signal
         self._on_error = on_error
         self._by_product: dict[ProductId, _Stream] = {}
@@ -128,15 +132,35 @@ class StreamingEvaluator:
         self._polled: dict[BotId, BotRuntime] = {}
         self._mailbox: TickMailbox | None = None
         # Tick received → decisions handed on, per tick. A replay passes one that records nothing
-        # (``NoLatency``): its ticks carry no receive time, so the figure would mean nothing.
+        # (``NoLatency``): its ticks carry no receive time, so the figure would mean nothing, and
+        # neither would each bot's own (``BotRuntime.latency``): it records none then either.
+        self._latency = LatencyStats()
+        self._append_latency: Callable[[int], None] | None = None
         self.tick_to_decision = latency if latency is not None else LatencyStats()
         self.ticks_evaluated = 0
+        self._until_sample = _SAMPLE_EVERY  # ticks with bots until the next timed one
         self.evaluations = 0
         self.signals = 0  # decisions handed on, since start
         self._now: float | None = None  # the clock's time in this round of evaluation, once read
         # What groups hand their decisions to: they hand back the runtimes they were given.
         self._decide = cast(Decide, self._decided)
+        self._decide_all = cast(DecideAll, self._decided_all)
         self.errors = 0
+
+    @property
+    def hub(self) -> IndicatorHub:
+        return self._hub
+
+    @property
+    def tick_to_decision(self) -> LatencyStats:
+        return self._latency
+
+    @tick_to_decision.setter
+    def tick_to_decision(self, stats: LatencyStats) -> None:
+        # The recorder's own list append, held here: one C call per tick, no Python frame
+        # (``settle`` folds the samples in, on the sampled ticks).
+        self._latency = stats
+        self._append_latency = stats.appender()
 
     # --- bots -------------------------------------------------------------------------------
 
@@ -216,46 +240,60 @@ class StreamingEvaluator:
 
     def evaluate(self, tick: Ticker) -> int:
         """Run every running bot on ``tick``'s product; returns how many signals came out."""
-        stream = self._by_product.get(tick.product_id)
-        self.ticks_evaluated = ticks = self.ticks_evaluated + 1
+        product = tick.product_id
+        stream = self._by_product.get(product)
+        self.ticks_evaluated += 1
         if stream is None:
             return 0
         self._now = None
-        self.hub.on_tick(tick)
+        series = self._series_of(product)
+        if series is not None and series.last_tick is not tick:
+            series.on_tick(tick)
         signals = self.signals
-        if ticks % _SAMPLE_EVERY:
-            evaluated = len(stream.alone)
-            for bot in stream.alone:
-                try:
-                    signal = bot.strategy.on_tick(tick, bot.ctx)
-                except Exception as exc:
-                    self._fail(bot, exc)
-                    evaluated -= 1
-                    continue
-                bot.solo_evaluations += 1
-                if signal is not None:
-                    self._decided(bot, signal, tick)
-            decide = self._decide
+        # Counted on ticks with bots only: sampling every n-th tick of all products could miss
+        # one product's ticks for ever (two products taking turns), and with them the folds of
+        # the latency ring appended to below.
+        self._until_sample = until_sample = self._until_sample - 1
+        if until_sample:
+            alone = stream.alone
+            evaluated = len(alone)
+            if evaluated:  # most bots are in groups: no loop set up for none
+                for bot in alone:
+                    try:
+                        signal = bot.strategy.on_tick(tick, bot.ctx)
+                    except Exception as exc:
+                        self._fail(bot, exc)
+                        evaluated -= 1
+                        continue
+                    bot.solo_evaluations += 1
+                    if signal is not None:
+                        self._decided(bot, signal, tick)
+            decide, decide_all = self._decide, self._decide_all
             for group in stream.groups:
                 try:
-                    group.on_tick(tick, decide)
+                    group.on_tick(tick, decide, decide_all)
                 except Exception as exc:
                     self._fail_group(group, exc)
                     continue
                 group.ticks += 1
                 evaluated += group.size
         else:
+            self._until_sample = _SAMPLE_EVERY
             evaluated = self._evaluate_timed(tick, stream)
         self.evaluations += evaluated
-        # A ring write: the figures over all samples are folded in when the ring fills. No
+        # A list append: the figures over all samples are folded in every few thousand. No
         # per-tick log line either, not even its level check: the counters above say as much.
-        self.tick_to_decision.record(_perf_ns() - tick.received_ns)
+        append = self._append_latency
+        if append is not None:
+            append(_perf_ns() - tick.received_ns)
         return self.signals - signals
 
     def _evaluate_timed(self, tick: Ticker, stream: _Stream) -> int:
         """``evaluate``'s loops with each bot's (or group's) evaluation timed. Two clock reads and
         a ring write per bot: on one tick in _SAMPLE_EVERY it is plenty to show each bot's cost.
         Returns the bots evaluated without raising."""
+        self._latency.settle()  # the samples appended on every tick are folded in once enough
+        per_bot = self._append_latency is not None  # a replay's ticks have no receive time
         evaluated = len(stream.alone)
         for bot in stream.alone:
             started = _perf_ns()
@@ -270,14 +308,15 @@ class StreamingEvaluator:
             bot.timed += 1
             bot.eval_ns_total += finished - started
             bot.last_eval_ns = finished - started
-            bot.latency.record(finished - tick.received_ns)
+            if per_bot:
+                bot.latency.record(finished - tick.received_ns)
             if signal is not None:
                 self._decided(bot, signal, tick)
-        decide = self._decide
+        decide, decide_all = self._decide, self._decide_all
         for group in stream.groups:
             started = _perf_ns()
             try:
-                group.on_tick(tick, decide)
+                group.on_tick(tick, decide, decide_all)
             except Exception as exc:
                 self._fail_group(group, exc)
                 continue
@@ -318,6 +357,24 @@ class StreamingEvaluator:
         bot.last_signal_at = now
         bot.signals += 1
         self._on_signal(bot, signal, tick)
+
+    def _decided_all(self, bots: Sequence[BotRuntime], signal: Signal, tick: Ticker) -> None:
+        """``_decided`` for each of ``bots``, in order: a burst of hundreds makes no call per
+        decision here, and reads the clock and the handler once."""
+        now = self._now
+        if now is None:
+            now = self._now = self._clock.time()
+        on_signal = self._on_signal
+        handed = 0
+        try:
+            for bot in bots:
+                handed += 1
+                bot.last_signal = signal
+                bot.last_signal_at = now
+                bot.signals += 1
+                on_signal(bot, signal, tick)
+        finally:
+            self.signals += handed  # as _decided counts: a decision whose handler raised too
 
     def _fail_group(self, group: BotGroup, exc: BaseException) -> None:
         """What the group works out once is every member's: when it raises, each is out."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 
 from streambot.bus import InProcessBus, PriceBoard
@@ -402,3 +403,38 @@ def test_an_evaluator_given_a_recorder_that_keeps_nothing_records_no_latency() -
     assert quiet.tick_to_decision.count == 0
     assert quiet.tick_to_decision.summary()["count"] == 0
     assert live.tick_to_decision.count == 1
+
+
+def test_a_replay_evaluator_records_no_latency_for_its_bots_either() -> None:
+    """A replay's ticks carry no receive time (0): a bot's own figure from them would be the
+    machine's uptime, so the evaluator's recorder decides for its bots too."""
+    clock = ManualClock()
+    quiet = StreamingEvaluator(
+        InProcessBus(clock), lambda *_: None, prices=PriceBoard(), clock=clock, latency=NoLatency()
+    )
+    live = StreamingEvaluator(InProcessBus(clock), lambda *_: None, prices=PriceBoard(), clock=clock)
+    for evaluator in (quiet, live):
+        ctx = BotContext(
+            bot_id=BotId(1), product_id=PRODUCT, budget=Decimal(100), hub=evaluator.hub, clock=clock
+        )
+        alone = Alone(Threshold(ThresholdParams()))  # evaluated on its own: timed each 16th tick
+        evaluator.add(BotRuntime(BotId(1), "bot", "threshold", alone, ctx))
+        for i in range(40):
+            evaluator.evaluate(ticker(100.0 + i % 3))
+    assert quiet.get(BotId(1)).latency.count == 0  # type: ignore[union-attr]
+    assert live.get(BotId(1)).latency.count == 2  # type: ignore[union-attr]
+    assert live.tick_to_decision.count == 40
+
+
+def test_every_product_has_its_ticks_sampled_while_products_take_turns() -> None:
+    """The timed ticks are counted per tick with bots: a product whose ticks come every other
+    tick is still timed (and the latency ring folded) however the products interleave."""
+    clock = ManualClock()
+    evaluator = StreamingEvaluator(InProcessBus(clock), lambda *_: None, prices=PriceBoard(), clock=clock)
+    ctx = BotContext(bot_id=BotId(1), product_id=PRODUCT, budget=Decimal(100), hub=evaluator.hub, clock=clock)
+    evaluator.add(BotRuntime(BotId(1), "bot", "threshold", Alone(Threshold(ThresholdParams())), ctx))
+    other = msgspec.structs.replace(ticker(50.0), product_id="ETH-USD")
+    for i in range(64):
+        evaluator.evaluate(ticker(100.0 + i % 3))
+        evaluator.evaluate(other)  # no bot on it
+    assert evaluator.get(BotId(1)).timed == 4  # type: ignore[union-attr]

@@ -41,8 +41,9 @@ class TickMailbox:
         pending = self._pending
         if not pending:
             return None
-        product = next(iter(pending))
-        return pending.pop(product)
+        for product in pending:  # the oldest pending (cheaper than next(iter(...)))
+            return pending.pop(product)
+        return None
 
     async def get(self) -> Ticker:
         while not self._pending:

@@ -17,7 +17,7 @@ from typing import Protocol, cast
 
 from streambot.domain import Signal, Ticker
 from streambot.strategies.base import BotContext, Strategy
-from streambot.strategies.groups import Decide, GroupStats, Member
+from streambot.strategies.groups import Decide, DecideAll, GroupStats, Member, deciding_each
 
 
 class _CrossParams(Protocol):
@@ -83,7 +83,7 @@ class CrossoverGroup(GroupStats):
     def close(self) -> None:
         self._leader.close()
 
-    def on_tick(self, tick: Ticker, decide: Decide) -> None:
+    def on_tick(self, tick: Ticker, decide: Decide, decide_all: DecideAll | None = None) -> None:
         members = self._members
         leader = self._leader
         price = leader.closed_bar(tick, self._ctx)  # type: ignore[arg-type]  # set by the first add
@@ -100,9 +100,9 @@ class CrossoverGroup(GroupStats):
                 deciding = [member for member in members if member.ctx.holding]
         if self._joining:
             self._evaluate_joining(tick, decide)
-        if signal is not None:
-            for member in deciding:
-                decide(member, signal, tick)  # one immutable Signal for all: same text, same size
+        if signal is not None and deciding:
+            # One immutable Signal for all: the same text, the same size.
+            (decide_all or deciding_each(decide))(deciding, signal, tick)
 
     def _evaluate_joining(self, tick: Ticker, decide: Decide) -> None:
         reading = self._leader.was_above

@@ -29,7 +29,7 @@ from typing import Protocol, cast
 
 from streambot.domain import Side, Signal, Ticker
 from streambot.strategies.base import WHOLE_POSITION, BotContext
-from streambot.strategies.groups import Decide, GroupStats, Member
+from streambot.strategies.groups import Decide, DecideAll, GroupStats, Member, deciding_each
 from streambot.strategies.threshold_levels import (
     buy_below_reason,
     buy_factor,
@@ -62,7 +62,6 @@ class _Running(Protocol):
 
 
 _INF = math.inf
-_NO_SIGNAL = Signal(Side.SELL, "")
 
 
 @dataclass(slots=True, eq=False)
@@ -176,7 +175,7 @@ class ThresholdGroup(GroupStats):
 
     # --- the tick -----------------------------------------------------------------------------
 
-    def on_tick(self, tick: Ticker, decide: Decide) -> None:
+    def on_tick(self, tick: Ticker, decide: Decide, decide_all: DecideAll | None = None) -> None:
         if self._dirty:
             self._refile()
         price = tick.price
@@ -196,16 +195,17 @@ class ThresholdGroup(GroupStats):
             elif keys[0] <= price:
                 sell = 2
         if buy or sell:  # most ticks cross nothing: they cost the comparisons above
-            self._decide_crossed(tick, buy, sell, decide)
+            self._decide_crossed(tick, buy, sell, decide_all or deciding_each(decide))
 
-    def _decide_crossed(self, tick: Ticker, buy: int, sell: int, decide: Decide) -> None:
+    def _decide_crossed(self, tick: Ticker, buy: int, sell: int, decide_all: DecideAll) -> None:
         price = tick.price
-        out: list[tuple[_Entry, Signal]] = []
+        # Each decision once with the bots that take it, in order: no pair made per decision.
+        out: list[tuple[Signal, list[Member]]] = []
         # Mode 1 is only ever chosen with the absolute level set.
         buy_below, sell_above = self._buy_below or 0.0, self._sell_above or 0.0
         if buy == 1:
             signal = Signal(Side.BUY, partial(buy_below_reason, price, buy_below), budget_pct=self._order_pct)
-            out.extend((entry, signal) for level in self._flat.values() for entry in level)
+            out.append((signal, [entry.member for level in self._flat.values() for entry in level]))
         elif buy == 2:
             factor, flat = self._buy_factor, self._flat
             for negated in self._flat_keys:
@@ -213,18 +213,21 @@ class ThresholdGroup(GroupStats):
                 if not price <= high * factor:
                     break
                 signal = Signal(Side.BUY, partial(dip_reason, price, high), budget_pct=self._order_pct)
-                out.extend((entry, signal) for entry in flat[high])
+                out.append((signal, [entry.member for entry in flat[high]]))
         if sell == 1:
             signal = Signal(
                 Side.SELL, partial(sell_above_reason, price, sell_above), budget_pct=WHOLE_POSITION
             )
+            members: list[Member] = []
             for level in self._hold.values():
                 for entry in level:
                     entry.high = price
-                    out.append((entry, signal))
+                    members.append(entry.member)
+            out.append((signal, members))
         elif sell == 2:
             hold = self._hold
-            signal, signal_entry = _NO_SIGNAL, -1.0
+            signal_entry = -1.0
+            selling: list[Member] = []
             for key in self._hold_keys:
                 if not key <= price:
                     break
@@ -236,13 +239,15 @@ class ThresholdGroup(GroupStats):
                         signal = Signal(
                             Side.SELL, partial(rise_reason, price, fill_price), budget_pct=WHOLE_POSITION
                         )
-                    out.append((entry, signal))
+                        selling = []
+                        out.append((signal, selling))
+                    selling.append(entry.member)
         # Handed out after the scan: a fill booked at once (a watcher call) refiles its bot, and
         # must not move it under the loops above. In level order (the deepest dips, the lowest
         # sell levels first), not sorted by bot: sorting a burst of hundreds cost more than
         # deciding them, and each decision is its bot's own whatever the order.
-        for entry, signal in out:
-            decide(entry.member, signal, tick)
+        for signal, deciding in out:
+            decide_all(deciding, signal, tick)
 
     def _lift(self, price: float) -> None:
         """Every flat bot whose high is below ``price`` now has ``price`` as its high."""

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streambot.observability.latency import LatencyStats
+from streambot.observability.latency import LatencyStats, NoLatency
 
 
 def test_histogram_is_cumulative_over_every_sample() -> None:
@@ -48,3 +48,24 @@ def test_figures_over_every_sample_survive_the_ring_filling_up_many_times() -> N
     for bound, cumulative in stats.histogram(low_bits=0, high_bits=24):
         assert cumulative == sum(expected[: int(bound * 1e9).bit_length()])
     assert stats.recent() == sorted(samples[-4:])
+
+
+def test_samples_appended_through_the_appender_read_as_recorded_ones_once_settled() -> None:
+    samples = [(i * 7919) % 5_000_000 for i in range(1, 23)]
+    recorded, appended = LatencyStats(size=4), LatencyStats(size=4)
+    append = appended.appender()
+    assert append is not None
+    for i, ns in enumerate(samples, start=1):
+        recorded.record(ns)
+        append(ns)
+        if i % 3 == 0:  # settled now and then, as the evaluator does on its sampled ticks
+            appended.settle()
+    assert appended.count == recorded.count == len(samples)
+    assert appended.total_ns == recorded.total_ns
+    assert appended.max_ns == recorded.max_ns
+    assert appended.recent() == recorded.recent() == sorted(samples[-4:])
+    assert appended.histogram(low_bits=0, high_bits=24) == recorded.histogram(low_bits=0, high_bits=24)
+
+
+def test_a_recorder_that_keeps_nothing_hands_out_no_appender() -> None:
+    assert NoLatency().appender() is None

@@ -237,6 +237,12 @@ class IndicatorHub:
     def frame(self, product_id: ProductId, timeframe: BarTimeframe) -> Frame:
         return self.series(product_id).frame(timeframe)
 
+    def lookup(self) -> Callable[[ProductId], ProductSeries | None]:
+        """A product's series if it has one yet (none before a strategy binds to it): the hub's
+        own dictionary lookup, for a hot path (``on_tick`` is a Python call on top). A series,
+        once made, stays for the hub's life, so the lookup stays valid."""
+        return self._series.get
+
     def on_tick(self, tick: Ticker) -> None:
         """Advance the tick's product once. Optional: strategies do it themselves on first use,
         but an evaluator that calls this before its bots spares each bot the check."""
