@@ -125,14 +125,14 @@ class FeedClient:
         self._last_seq = -1
         self._dropped_in_a_row = 0
         self._record_tick: Callable[[Ticker], None] = board.record
-        self._publish_tick: Callable[[Ticker], None] = bus.publish_tick
         self._recording = recorder.record if recorder is not None else None
         self._debug = False
+        self._plain = self._recording is None  # neither recording nor logging every tick
 
         self._warn = OnceLogger(log)
         self._gaps = GapDetector(bus, self._warn)
         self.messages_received = 0
-        self.tickers = 0
+        self._tickers_offset = 0  # see the tickers property
         self.malformed = 0
         self.unknown = 0
         self.errors = 0
@@ -370,38 +370,69 @@ class FeedClient:
             await ws.close()
 
     def _bind_hot_path(self) -> None:
-        """What the frame handler calls, looked up once per connection rather than per frame.
+        """What the frame handler needs, looked up once per connection rather than per frame.
 
         Whether DEBUG logging is on is read here too: a level changed while connected applies
         from the next connection."""
         self._record_tick = self._board.record
-        self._publish_tick = self._bus.publish_tick
         self._recording = self._recorder.record if self._recorder is not None else None
         self._debug = log.isEnabledFor(logging.DEBUG)
+        self._plain = self._recording is None and not self._debug
+
+    @property
+    def tickers(self) -> int:
+        """Tickers taken from the stream and published (dropped and refused ones not counted)."""
+        # Counted as frames received plus what the frames that were not one published ticker
+        # added or took away: the usual frame then costs the hot path no second counter.
+        return self.messages_received + self._tickers_offset
 
     def _on_frame(self, data: memoryview) -> None:
         """The hot path, called by the transport for every frame: parse → price board and bus.
 
         ``data`` is the transport's buffer, valid only during this call: parsed in place, copied
-        only for the recorder or a log line."""
+        only for the recorder or a log line. The usual frame (one valid ticker, numbered one
+        above the last, no recorder, no DEBUG log) takes the few lines below; any other goes
+        to ``_other_frame``."""
         self.messages_received += 1
         if not self._live:
             self._go_live()
         try:
             frame = read_frame(data, _stamp())
         except MalformedFrame as exc:
-            raw = bytes(data)
-            if self._recording is not None:
-                self._recording(raw, None)
-            self.malformed += 1
-            self._warn.warn("malformed", "", "Malformed feed frame (%s): %.200r", exc, raw)
+            self._malformed(data, exc)
             return
+        if type(frame) is Ticker and self._plain:
+            number = frame.sequence
+            if number >= 0:
+                last_seq = self._last_seq
+                if number != last_seq + 1 and not self._sequence_break(frame, number, last_seq):
+                    self._tickers_offset -= 1
+                    return
+                self._last_seq = number
+                self._dropped_in_a_row = 0
+            self._record_tick(frame)
+            # Looked up per tick: the bus rebinds it when its mailboxes change.
+            self._bus.publish_tick(frame)
+            return
+        self._other_frame(data, frame)
+
+    def _malformed(self, data: memoryview, exc: MalformedFrame) -> None:
+        self._tickers_offset -= 1
+        raw = bytes(data)
+        if self._recording is not None:
+            self._recording(raw, None)
+        self.malformed += 1
+        self._warn.warn("malformed", "", "Malformed feed frame (%s): %.200r", exc, raw)
+
+    def _other_frame(self, data: memoryview, frame: Ticker | FeedFrame) -> None:
+        """Every frame but the usual one: anything recorded or logged, and every FeedFrame."""
+        # Counted as no ticker here; what it publishes is added below.
+        self._tickers_offset -= 1
         if self._recording is not None:
             # After the parse, so the recorder takes the products from it instead of parsing again.
             self._recording(bytes(data), frame)
 
         if type(frame) is Ticker:
-            # The usual frame, one valid ticker (read_frame hands it on without a FeedFrame).
             number = frame.sequence
             if number >= 0:
                 last_seq = self._last_seq
@@ -409,9 +440,9 @@ class FeedClient:
                     return
                 self._last_seq = number
                 self._dropped_in_a_row = 0
-            self.tickers += 1
+            self._tickers_offset += 1
             self._record_tick(frame)
-            self._publish_tick(frame)
+            self._bus.publish_tick(frame)
             if self._debug:
                 log.debug("📈 Ticker update: %s @ $%s", frame.product_id, frame.price)
             return
@@ -429,18 +460,12 @@ class FeedClient:
             if frame.rejected:
                 self._rejected(frame)
             tickers = frame.tickers
-            if len(tickers) == 1:  # the usual frame: no list iterator to allocate
-                tick = tickers[0]
-                self.tickers += 1
-                self._record_tick(tick)
-                self._publish_tick(tick)
-            else:
-                self.tickers += len(tickers)
-                record = self._record_tick
-                publish_tick = self._publish_tick
-                for tick in tickers:
-                    record(tick)
-                    publish_tick(tick)
+            self._tickers_offset += len(tickers)
+            record = self._record_tick
+            publish_tick = self._bus.publish_tick
+            for tick in tickers:
+                record(tick)
+                publish_tick(tick)
             if self._debug:
                 for tick in tickers:
                     log.debug("📈 Ticker update: %s @ $%s", tick.product_id, tick.price)
