@@ -92,7 +92,7 @@ class Ticker(msgspec.Struct, frozen=True, gc=False, kw_only=True):
         if type(other) is Ticker:
             _resolve_time(self)
             _resolve_time(other)
-        return bool(msgspec.Struct.__eq__(self, other))
+        return msgspec.Struct.__eq__(self, other)  # NotImplemented for another type, as before
 
     def __hash__(self) -> int:
         _resolve_time(self)

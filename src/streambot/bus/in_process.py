@@ -10,7 +10,7 @@ its own queue).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 import msgspec
@@ -18,7 +18,7 @@ import msgspec
 from streambot.bus.mailbox import TickMailbox
 from streambot.bus.protocol import EventHandler, Unsubscribe
 from streambot.clock import Clock
-from streambot.domain import Ticker
+from streambot.domain import ProductId, Ticker
 from streambot.events import Event
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,13 @@ class InProcessBus:
         if box in self._urgent:
             self._urgent.remove(box)
         self._bind_publish_tick()
+
+    def publish_latest(self, latest: Mapping[ProductId, Ticker], counts: Mapping[ProductId, int]) -> None:
+        """A run of ticks, as each product's last one (``latest``, products in the order they
+        first came) and how many each product had (``counts``): each mailbox ends as it would
+        have with ``publish_tick`` for each tick of the run, superseded ones counted."""
+        for box in self._mailboxes:
+            box.put_latest(latest, counts)
 
     def _bind_publish_tick(self) -> None:
         boxes = tuple(self._mailboxes)
