@@ -131,7 +131,7 @@ class FeedClient:
         self._read_counts: dict[str, int] = {}
         self._recording = recorder.record if recorder is not None else None
         self._debug = False
-        self._plain = self._recording is None  # neither recording nor logging every tick
+        self._plain = False  # live, neither recording nor logging every tick: see _on_frame
 
         self._warn = OnceLogger(log)
         self._gaps = GapDetector(bus, self._warn)
@@ -381,7 +381,8 @@ class FeedClient:
         from the next connection."""
         self._recording = self._recorder.record if self._recorder is not None else None
         self._debug = log.isEnabledFor(logging.DEBUG)
-        self._plain = self._recording is None and not self._debug
+        # The short path is taken once the connection is live (the first frame takes the other).
+        self._plain = False
 
     @property
     def tickers(self) -> int:
@@ -398,8 +399,6 @@ class FeedClient:
         above the last, no recorder, no DEBUG log) takes the few lines below; any other goes
         to ``_other_frame``."""
         self.messages_received += 1
-        if not self._live:
-            self._go_live()
         # One receive stamp per socket read: its frames arrived together (and one clock read
         # per frame was a tenth of what the rest of the hot path costs).
         received_ns = self._read_ns
@@ -454,6 +453,8 @@ class FeedClient:
         counts.clear()
 
     def _malformed(self, data: memoryview, exc: MalformedFrame) -> None:
+        if not self._live:
+            self._go_live()
         self._on_read_end()  # what came before is handed on first, in order
         self._tickers_offset -= 1
         raw = bytes(data)
@@ -464,6 +465,8 @@ class FeedClient:
 
     def _other_frame(self, data: memoryview, frame: Ticker | FeedFrame) -> None:
         """Every frame but the usual one: anything recorded or logged, and every FeedFrame."""
+        if not self._live:
+            self._go_live()
         self._on_read_end()  # what came before is handed on first, in order
         # Counted as no ticker here; what it publishes is added below.
         self._tickers_offset -= 1
@@ -516,6 +519,7 @@ class FeedClient:
     def _go_live(self) -> None:
         self._on_read_end()
         self._live = True
+        self._plain = self._recording is None and not self._debug
         if self._fallback is not None:
             self._fallback.stop_polling()
         self._set_state(FeedState.LIVE, "receiving")
