@@ -10,7 +10,7 @@ subscribes and takes the N frames; its rate is N / (time of frame N - time it su
 - streambot: the platform's ``FeedClient`` (parse, price board, bus with one tick mailbox, as the
   platform runs it), over its own transport;
 - picows + msgspec, aiohttp + msgspec: the least a consumer can do with each library, a plain
-  msgspec typed decode (prices as floats) per frame and a count;
+  msgspec typed decode (prices as floats) per frame, each product's latest price kept, a count;
 - the official SDK (``coinbase-advanced-py``'s ``WSClient``, extra ``bench``), its ``on_message``
   doing the same plain decode.
 
@@ -248,9 +248,11 @@ def _subscribe_message(products: tuple[str, ...]) -> bytes:
 
 class _Counter:
     """Counts the ticker frames of a bare consumer and stamps the N-th (``subscribed_ns``: set by
-    the consumer just before it subscribes)."""
+    the consumer just before it subscribes). Like the platform's client, it keeps each product's
+    latest price (the least a consumer does with a ticker: a decode whose result is dropped
+    unread is not what anyone runs)."""
 
-    __slots__ = ("done", "frames", "last_ns", "seen", "subscribed_ns")
+    __slots__ = ("done", "frames", "last_ns", "prices", "seen", "subscribed_ns")
 
     def __init__(self, frames: int, done: Callable[[], None]) -> None:
         self.frames = frames
@@ -258,12 +260,14 @@ class _Counter:
         self.subscribed_ns = 0
         self.last_ns = 0
         self.done = done
+        self.prices: dict[str, float] = {}
 
     def frame(self, data: bytes | str | memoryview) -> None:
         try:
-            plain_decode(data)
+            ticker = plain_decode(data).events[0].tickers[0]
         except msgspec.ValidationError:
             return  # the subscriptions ack
+        self.prices[ticker.product_id] = ticker.price
         self.seen += 1
         if self.seen == self.frames:
             self.last_ns = time.perf_counter_ns()

@@ -54,6 +54,13 @@ class Ticker(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     frame's bytes (``feed.parse``): the wire names are the fields' ``name``, and the fields the
     ticker item does not carry (exchange time, receive time, sequence; bid and ask on older
     frames) are completed by the parser. Copy with ``msgspec.structs.replace``.
+
+    ``time`` is read through a property: a tick from the feed holds its frame's ``datetime``
+    there until ``time`` is first read, which converts it once (``datetime.timestamp`` costs
+    about as much as a sixth of the frame's whole decode, and most ticks are superseded in the
+    mailboxes before anyone reads their time). Equality and hashing read it first; msgspec's
+    encoders do not, so encode a tick from the feed only after reading ``time`` (the cluster's
+    tick codec does).
     """
 
     product_id: ProductId
@@ -80,6 +87,34 @@ class Ticker(msgspec.Struct, frozen=True, gc=False, kw_only=True):
         time: float = msgspec.field(default=0.0, name="_time")
         received_ns: int = msgspec.field(default=0, name="_received_ns")
         sequence: int = msgspec.field(default=-1, name="_sequence")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Ticker:
+            _resolve_time(self)
+            _resolve_time(other)
+        return msgspec.Struct.__eq__(self, other)  # NotImplemented for another type, as before
+
+    def __hash__(self) -> int:
+        _resolve_time(self)
+        return msgspec.Struct.__hash__(self)
+
+
+# The ``time`` slot's own descriptor, kept under another name: the parser writes a frame's
+# datetime through it and the ``time`` property below reads it (a slot read, as fast as before).
+_TIME_SLOT: Any = Ticker.__dict__["time"]
+setattr(Ticker, "_time_value", _TIME_SLOT)  # noqa: B010 (not a declared attribute)
+
+
+def _resolve_time(tick: Ticker) -> Any:
+    """The tick's ``time``: a frame's datetime still in the slot is converted and kept."""
+    value = tick._time_value  # type: ignore[attr-defined]
+    if value.__class__ is datetime:  # from the feed, not read yet
+        value = value.timestamp()
+        _TIME_SLOT.__set__(tick, value)
+    return value
+
+
+setattr(Ticker, "time", property(_resolve_time, doc="Exchange time, UNIX seconds."))  # noqa: B010
 
 
 class Timeframe(enum.StrEnum):

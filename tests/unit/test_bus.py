@@ -3,8 +3,9 @@ from __future__ import annotations
 import asyncio
 
 from streambot.bus import InProcessBus, PriceBoard
+from streambot.bus.mailbox import TickMailbox
 from streambot.clock import ManualClock
-from streambot.domain import BotId, FeedState
+from streambot.domain import BotId, FeedState, Ticker
 from streambot.events import BotCreated, Event, FeedStateChanged, OrderUpdated, RiskHalted
 from tests.factories import order_record, tick
 
@@ -49,6 +50,50 @@ def test_the_price_board_keeps_the_latest_ticker_and_counts() -> None:
     assert board.get("ETH-USD") is None
     assert board.ticks_by_product == {"BTC-USD": 2}
     assert board.ticks_published == 2
+
+
+def test_a_run_of_ticks_handed_on_as_the_latest_per_product_leaves_what_one_by_one_would() -> None:
+    products = ["BTC-USD", "ETH-USD", "BTC-USD", "SOL-USD", "BTC-USD", "ETH-USD"]
+    runs = [[tick(p, 100.0 + i, seq=i) for i, p in enumerate(products)], [tick("ETH-USD", 1.0, seq=9)]]
+    one_by_one, at_once = InProcessBus(ManualClock()), InProcessBus(ManualClock())
+    boxes = [bus.tick_mailbox(name) for bus in (one_by_one, at_once) for name in ("a", "b")]
+    boards = [PriceBoard(), PriceBoard()]
+    for run in runs:
+        latest: dict[str, Ticker] = {}
+        counts: dict[str, int] = {}
+        for t in run:
+            one_by_one.publish_tick(t)
+            boards[0].record(t)
+            latest[t.product_id] = t
+            counts[t.product_id] = counts.get(t.product_id, 0) + 1
+        at_once.publish_latest(latest, counts)
+        boards[1].record_latest(latest, counts)
+
+    def drained(box: TickMailbox) -> list[Ticker]:
+        return list(iter(box.get_nowait, None))
+
+    for mine, theirs in ((boxes[0], boxes[2]), (boxes[1], boxes[3])):
+        assert (theirs.skipped, theirs.skipped_by_product) == (mine.skipped, mine.skipped_by_product)
+        assert [t.sequence for t in drained(theirs)] == [t.sequence for t in drained(mine)]
+    assert (
+        boards[1].ticks_by_product == boards[0].ticks_by_product == {"BTC-USD": 3, "ETH-USD": 3, "SOL-USD": 1}
+    )
+    assert list(boards[1].latest.items()) == list(boards[0].latest.items())
+
+
+def test_publish_tick_follows_the_mailboxes_as_they_come_and_go() -> None:
+    bus = InProcessBus(ManualClock())
+    bus.publish_tick(tick())  # nobody listens: dropped
+    first = bus.tick_mailbox("first")
+    second = bus.tick_mailbox("second")
+    bus.publish_tick(tick(seq=1))
+    bus.remove_mailbox(first)
+    bus.publish_tick(tick(seq=2))
+    assert first.skipped == 0
+    assert second.skipped == 1
+    remaining = second.get_nowait()
+    assert remaining is not None
+    assert remaining.sequence == 2
 
 
 def test_urgent_mailboxes_say_when_a_tick_waits() -> None:

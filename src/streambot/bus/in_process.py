@@ -10,7 +10,7 @@ its own queue).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 import msgspec
@@ -18,7 +18,7 @@ import msgspec
 from streambot.bus.mailbox import TickMailbox
 from streambot.bus.protocol import EventHandler, Unsubscribe
 from streambot.clock import Clock
-from streambot.domain import Ticker
+from streambot.domain import ProductId, Ticker
 from streambot.events import Event
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,10 @@ class InProcessBus:
         # Who hears an event of a type under a topic, worked out once (an order's five events
         # would otherwise match every subscription each); forgotten whenever subscriptions change.
         self._routes: dict[tuple[type[Event], str], tuple[Callable[[Any], None], ...]] = {}
+        # Every tick of the feed crosses this: rebound whenever the mailboxes change, so the
+        # usual case (one consumer) is that mailbox's put itself, no loop and no second call.
+        # Callers look it up on the bus for every tick (never keep it: it changes).
+        self.publish_tick: Callable[[Ticker], None] = _no_mailbox
 
     # --- ticks ------------------------------------------------------------------------------
 
@@ -47,6 +51,7 @@ class InProcessBus:
         self._mailboxes.append(box)
         if urgent:
             self._urgent.append(box)
+        self._bind_publish_tick()
         return box
 
     def ticks_urgent(self) -> bool:
@@ -62,10 +67,28 @@ class InProcessBus:
             self._mailboxes.remove(box)
         if box in self._urgent:
             self._urgent.remove(box)
+        self._bind_publish_tick()
 
-    def publish_tick(self, tick: Ticker) -> None:
+    def publish_latest(self, latest: Mapping[ProductId, Ticker], counts: Mapping[ProductId, int]) -> None:
+        """A run of ticks, as each product's last one (``latest``, products in the order they
+        first came) and how many each product had (``counts``): each mailbox ends as it would
+        have with ``publish_tick`` for each tick of the run, superseded ones counted."""
         for box in self._mailboxes:
-            box.put(tick)
+            box.put_latest(latest, counts)
+
+    def _bind_publish_tick(self) -> None:
+        boxes = tuple(self._mailboxes)
+        if not boxes:
+            self.publish_tick = _no_mailbox
+        elif len(boxes) == 1:
+            self.publish_tick = boxes[0].put
+        else:
+
+            def publish_tick(tick: Ticker) -> None:
+                for box in boxes:
+                    box.put(tick)
+
+            self.publish_tick = publish_tick
 
     # --- events -----------------------------------------------------------------------------
 
@@ -121,3 +144,7 @@ class InProcessBus:
                 continue
             found.extend(handlers)
         return tuple(found)
+
+
+def _no_mailbox(tick: Ticker) -> None:
+    """``publish_tick`` while no one takes ticks."""

@@ -7,6 +7,7 @@ each consumer's mailbox holds at most one pending tick per product and counts wh
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from streambot.domain import ProductId, Ticker
 
@@ -33,6 +34,24 @@ class TickMailbox:
             self.skipped += 1
             self.skipped_by_product[product] = self.skipped_by_product.get(product, 0) + 1
         pending[product] = tick
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def put_latest(self, latest: Mapping[ProductId, Ticker], counts: Mapping[ProductId, int]) -> None:
+        """``put`` of a run of ticks, given as each product's last one (``latest``, in the order the
+        products first came) and how many each product had (``counts``). Counts what the run
+        superseded exactly as one ``put`` per tick would have."""
+        pending = self._pending
+        skipped_by_product = self.skipped_by_product
+        for product, tick in latest.items():
+            superseded = counts[product] - 1
+            if product in pending:
+                superseded += 1
+            if superseded:
+                self.skipped += superseded
+                skipped_by_product[product] = skipped_by_product.get(product, 0) + superseded
+            pending[product] = tick
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

@@ -37,3 +37,11 @@ class PriceBoard:
         self._latest[product] = tick
         counts = self.ticks_by_product
         counts[product] = counts.get(product, 0) + 1
+
+    def record_latest(self, latest: Mapping[ProductId, Ticker], counts: Mapping[ProductId, int]) -> None:
+        """``record`` of a run of ticks, given as each product's last one (``latest``) and how
+        many each product had (``counts``): the same board and counts as one by one."""
+        self._latest.update(latest)
+        tallies = self.ticks_by_product
+        for product, count in counts.items():
+            tallies[product] = tallies.get(product, 0) + count

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, TypeVar, overload
 
 from streambot.bus.mailbox import TickMailbox
-from streambot.domain import Ticker
+from streambot.domain import ProductId, Ticker
 from streambot.events import Event
 
 E = TypeVar("E", bound=Event)
@@ -37,6 +37,12 @@ class Bus(Protocol):
         ...
 
     def publish_tick(self, tick: Ticker) -> None: ...
+
+    def publish_latest(self, latest: Mapping[ProductId, Ticker], counts: Mapping[ProductId, int]) -> None:
+        """A run of ticks no consumer could see one by one (they came in one socket read), as each
+        product's last tick and how many each product had: latest-wins consumers end as if each
+        tick had been published, the superseded ones counted as skipped."""
+        ...
 
     def tick_mailbox(self, name: str, *, urgent: bool = False) -> TickMailbox: ...
 

@@ -59,6 +59,9 @@ class StreamCodec:
         self._event_decoder = msgspec.json.Decoder(AnyEvent)
 
     def encode_tick(self, tick: Ticker, published_at: float) -> bytes:
+        # A tick from the feed keeps its frame's datetime until its time is first read
+        # (domain.Ticker); the encoder reads the slot itself, so the float must be there first.
+        tick.time  # noqa: B018
         return self._tick_encoder.encode(TickEnvelope(tick, published_at))
 
     def decode_tick(self, data: bytes) -> TickEnvelope:

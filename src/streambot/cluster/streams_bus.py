@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter_ns
 from typing import Any, TypeVar, overload
 
@@ -140,6 +140,14 @@ class RedisStreamsBus:
         self.local.publish_tick(tick)
         if self._publish_ticks:
             self._ticks_out.append(tick)
+            self._wake_writer.set()
+
+    def publish_latest(self, latest: Mapping[ProductId, Ticker], counts: Mapping[ProductId, int]) -> None:
+        self.local.publish_latest(latest, counts)
+        if self._publish_ticks:
+            # The other processes' consumers keep the latest tick per product as well: the
+            # superseded ones of a read need not cross Redis.
+            self._ticks_out.extend(latest.values())
             self._wake_writer.set()
 
     def tick_mailbox(self, name: str, *, urgent: bool = False) -> TickMailbox:

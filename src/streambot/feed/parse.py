@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 
 import msgspec
@@ -118,7 +119,7 @@ def parse_frame(data: bytes | str | memoryview, received_ns: int) -> FeedFrame:
                 (tick,) = tickers
                 if 0.0 < tick.price < _INF and 0.0 < tick.best_bid <= tick.best_ask < _INF:
                     seq = msg.sequence_num
-                    _force(tick, "time", msg.timestamp.timestamp())
+                    _force(tick, "_time_value", msg.timestamp)
                     _force(tick, "received_ns", received_ns)
                     _force(tick, "sequence", -1 if seq is None else seq)
                     return FeedFrame(_TICKERS, seq, tickers)
@@ -155,7 +156,7 @@ def read_frame(data: bytes | str | memoryview, received_ns: int) -> Ticker | Fee
                 (tick,) = event.tickers
                 if 0.0 < tick.price < _INF and 0.0 < tick.best_bid <= tick.best_ask < _INF:
                     seq = msg.sequence_num
-                    _force(tick, "time", msg.timestamp.timestamp())
+                    _force(tick, "_time_value", msg.timestamp)
                     _force(tick, "received_ns", received_ns)
                     _force(tick, "sequence", -1 if seq is None else seq)
                     return tick
@@ -194,7 +195,7 @@ def _other_channel(msg: ServerFrame) -> FeedFrame:
 def _tickers(msg: TickerFrame, received_ns: int) -> FeedFrame:
     """Every ticker of the frame completed and checked; the refused ones left out and counted."""
     seq = msg.sequence_num
-    when = msg.timestamp.timestamp()
+    when = msg.timestamp
     seq_value = -1 if seq is None else seq
     tickers: list[Ticker] = []
     rejected = 0
@@ -214,7 +215,7 @@ def _tickers(msg: TickerFrame, received_ns: int) -> FeedFrame:
     return FeedFrame(_TICKERS, seq, tickers)
 
 
-def _complete(tick: Ticker, when: float, received_ns: int, sequence: int) -> bool:
+def _complete(tick: Ticker, when: datetime, received_ns: int, sequence: int) -> bool:
     """Fill in what the ticker item did not carry; False if its prices are not tradeable."""
     price = tick.price
     bid: float | None = tick.best_bid
@@ -227,7 +228,7 @@ def _complete(tick: Ticker, when: float, received_ns: int, sequence: int) -> boo
         ask = price
     if not valid_quote(price, bid, ask):
         return False
-    _force(tick, "time", when)
+    _force(tick, "_time_value", when)
     _force(tick, "received_ns", received_ns)
     _force(tick, "sequence", sequence)
     return True

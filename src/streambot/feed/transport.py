@@ -12,6 +12,11 @@ several times aiohttp's rate. aiohttp stays the platform's HTTP client for REST.
 ``on_frame`` receives a ``memoryview`` of picows' receive buffer, valid only during the call:
 decode it there (msgspec reads it without a copy) and copy it (``bytes(data)``) to keep it.
 An exception escaping ``on_frame`` ends the connection and is raised by ``receive``.
+
+``on_read_end`` is called after the last frame of each socket read: nothing else
+runs on the loop between a read's frames, so a consumer may keep what they carried and hand it
+on there, once per read rather than once per frame. To make sure every read ends with it, pings
+are answered here rather than by picows (which would not show us a ping that ends a read).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ CLOSE_TIMEOUT_S: Final = 1.0
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024  # subscriptions acks / snapshots can be large
 
 FrameHandler = Callable[[memoryview], None]
+ReadEndHandler = Callable[[], None]
 
 TRANSPORT_ERRORS: Final = (WSError, OSError, TimeoutError)
 """What a failed connect or a broken connection raises: expected, logged without a traceback."""
@@ -42,6 +48,7 @@ __all__ = [
     "TRANSPORT_ERRORS",
     "FeedTransport",
     "FrameHandler",
+    "ReadEndHandler",
     "connect",
 ]
 
@@ -55,8 +62,10 @@ class FeedTransport(Protocol):
     async def send(self, text: bytes) -> None:
         """Send one text message (UTF-8)."""
 
-    async def receive(self, on_frame: FrameHandler) -> str:
-        """Call ``on_frame`` with every message until the connection ends; return why it ended."""
+    async def receive(self, on_frame: FrameHandler, on_read_end: ReadEndHandler) -> str:
+        """Call ``on_frame`` with every message until the connection ends, and ``on_read_end``
+        after the last message of each socket read (the feed client hands on what a read carried
+        only then); return why it ended."""
 
     async def close(self) -> None:
         """Close politely, but never wait long for the other side; harmless when already closed."""
@@ -69,7 +78,7 @@ async def connect(url: str) -> FeedTransport:
             _Listener,
             url,
             websocket_handshake_timeout=CONNECT_TIMEOUT_S,
-            enable_auto_pong=True,
+            enable_auto_pong=False,  # answered by _Listener: see on_read_end
             max_frame_size=MAX_FRAME_BYTES,
             logger_name="feed",  # picows logs as "picows.feed"
         )
@@ -83,6 +92,7 @@ class _Listener(WSListener):
     def __init__(self) -> None:
         super().__init__()
         self.on_frame: FrameHandler | None = None
+        self.on_read_end: ReadEndHandler = _nothing
         # Messages that came before receive() started (none from Coinbase before a subscribe).
         self.early: list[bytes] = []
         self.fragments: bytearray | None = None
@@ -94,13 +104,19 @@ class _Listener(WSListener):
             on_frame = self.on_frame
             if on_frame is not None:
                 on_frame(frame.get_payload_as_memoryview())
+                if frame.last_in_buffer:
+                    self.on_read_end()
             else:
                 self.early.append(frame.get_payload_as_bytes())
             return
         self._rare_frame(transport, frame, msg_type)
+        if frame.last_in_buffer:
+            self.on_read_end()
 
     def _rare_frame(self, transport: WSTransport, frame: WSFrame, msg_type: WSMsgType) -> None:
-        if msg_type is _CLOSE:
+        if msg_type is _PING:
+            transport.send_pong(frame.get_payload_as_bytes())
+        elif msg_type is _CLOSE:
             # Answer the server's close and hang up (picows leaves both to its user).
             self.close_code = frame.get_close_code().value
             transport.send_close(frame.get_close_code())
@@ -118,13 +134,18 @@ class _Listener(WSListener):
                     self.on_frame(memoryview(message))
                 else:
                     self.early.append(message)
-        # PING is answered by picows (enable_auto_pong); PONG needs nothing.
+        # PONG needs nothing.
 
 
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
 _CLOSE: Final = WSMsgType.CLOSE
 _CONTINUATION: Final = WSMsgType.CONTINUATION
+_PING: Final = WSMsgType.PING
+
+
+def _nothing() -> None:
+    """``on_read_end`` when the consumer has none."""
 
 
 class PicowsTransport:
@@ -141,16 +162,21 @@ class PicowsTransport:
     async def send(self, text: bytes) -> None:
         self._transport.send(_TEXT, text)
 
-    async def receive(self, on_frame: FrameHandler) -> str:
+    async def receive(self, on_frame: FrameHandler, on_read_end: ReadEndHandler) -> str:
         listener = self._listener
+        read_end = on_read_end
         early, listener.early = listener.early, []
         for message in early:
             on_frame(memoryview(message))
+        if early:
+            read_end()
+        listener.on_read_end = read_end
         listener.on_frame = on_frame
         try:
             await self._transport.wait_disconnected()  # raises what on_frame raised
         finally:
             listener.on_frame = None
+            listener.on_read_end = _nothing
         code = listener.close_code
         return f"server closed the connection (code {code})" if code is not None else "connection lost"
 

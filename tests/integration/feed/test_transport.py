@@ -55,8 +55,17 @@ async def test_frames_sent_before_receive_starts_are_delivered_in_order(
     await asyncio.sleep(0.1)  # the early frame arrives while nobody receives
     await transport.send(b'{"n":2}')
     got: list[bytes] = []
-    reason = await asyncio.wait_for(transport.receive(lambda data: got.append(bytes(data))), 10)
+    events: list[str] = []
+
+    def on_frame(data: memoryview) -> None:
+        got.append(bytes(data))
+        events.append("frame")
+
+    reason = await asyncio.wait_for(transport.receive(on_frame, lambda: events.append("read end")), 10)
     assert got == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    # Every frame is followed, before anything else can run, by the end of its read.
+    assert events[-1] == "read end"
+    assert events[0] == "frame"
     assert reason == "server closed the connection (code 4001)"
     assert transport.closed
     await transport.close()  # harmless once closed
@@ -77,7 +86,7 @@ async def test_pings_are_answered_and_close_ends_receive(serve: Callable[[Handle
 
     transport = await connect(await serve(script))
     got: list[bytes] = []
-    receiving = asyncio.create_task(transport.receive(lambda data: got.append(bytes(data))))
+    receiving = asyncio.create_task(transport.receive(lambda data: got.append(bytes(data)), lambda: None))
     await asyncio.wait_for(ponged.wait(), 10)
     await transport.close()
     await asyncio.wait_for(receiving, 10)

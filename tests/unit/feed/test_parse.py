@@ -4,9 +4,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
+from streambot.cluster.streams import StreamCodec
 from streambot.domain import Ticker
 from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame, read_frame
 
@@ -382,3 +384,23 @@ def test_read_frame_refuses_what_parse_frame_refuses(data: bytes) -> None:
     with pytest.raises(MalformedFrame) as read:
         read_frame(data, 0)
     assert str(read.value) == str(parsed.value)
+
+
+def test_a_feed_tickers_time_reads_equals_hashes_and_encodes_as_a_float() -> None:
+    # The feed keeps the frame's datetime in the ticker until its time is first read.
+    raw = fixture("ws_ticker.json")
+    tick = read_frame(raw, 5)
+    assert isinstance(tick, Ticker)
+    built = msgspec.structs.replace(tick, time=unix("2023-02-09T20:30:37.167360"))
+    assert tick == built  # compared by value, read or not
+    assert hash(read_frame(raw, 5)) == hash(built)
+    assert tick.time == pytest.approx(1675974637.167359596, abs=1e-6)
+    assert type(tick.time) is float
+
+    # The cluster's codec sends the float, never the datetime, even for a ticker not read yet.
+    codec = StreamCodec()
+    unread = read_frame(raw, 5)
+    assert isinstance(unread, Ticker)
+    sent = codec.decode_tick(codec.encode_tick(unread, 1.0)).tick
+    assert type(sent.time) is float
+    assert sent == built
