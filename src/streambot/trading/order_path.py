@@ -454,33 +454,34 @@ class OrderPath:
         self.in_flight.add(client_order_id)
         self.open_orders.add(record, intent.price)
         self.open_orders.record_sent(bot.bot_id, self._clock.time())
-        try:
+        submitted: OrderRecord | None = None
+
+        def written() -> None:
             # ``submitted`` is published, not stored: the stored risk_checked order already makes
             # a crash from here on harmless, and one commit fewer keeps the order path short. It
-            # is stamped when the venue's client has written the request (``request_sent``), or
-            # when the call ended without it (refused before sending, or no such hook).
-            sent: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            # is published when the venue's client has written the request (``request_sent``,
+            # called inside the create call), or when the call ended without it (refused before
+            # sending, or a venue without such a hook). Published from the call itself, the order
+            # needs no task of its own beside the one placing it.
+            nonlocal submitted
+            if submitted is None:
+                sent_ns = _perf_ns()
+                submitted = evolve(record, status=OrderStatus.SUBMITTED, submitted_at=self._clock.now())
+                self._observe(OrderStatus.SUBMITTED, decided_ns, sent_ns)
+                self.settler.publish(submitted)
 
-            def written() -> None:
-                if not sent.done():
-                    sent.set_result(_perf_ns())
-
+        try:
             asking = request_sent.set(written)
             try:
-                placing = asyncio.ensure_future(self._place(request))
+                placed = await self._place(request)
+            except Exception:
+                written()  # it may have left: said as when it answers
+                raise
             finally:
                 request_sent.reset(asking)
-            try:
-                await asyncio.wait((sent, placing), return_when=asyncio.FIRST_COMPLETED)
-            except BaseException:
-                placing.cancel()
-                raise
-            sent_ns = sent.result() if sent.done() else _perf_ns()
-            sent.cancel()
-            record = evolve(record, status=OrderStatus.SUBMITTED, submitted_at=self._clock.now())
-            self._observe(OrderStatus.SUBMITTED, decided_ns, sent_ns)
-            self.settler.publish(record)
-            placed = await placing
+            written()
+            assert submitted is not None
+            record = submitted
             if self._fault_point is FaultPoint.AFTER_SEND and isinstance(placed, str):
                 kill_self_at(self._fault_point)
             if isinstance(placed, str):
