@@ -19,6 +19,7 @@ came or a coroutine woke, run the loop until it is quiet again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -71,6 +72,7 @@ log = logging.getLogger(__name__)
 
 _ZERO = Decimal(0)
 _PROGRESS_EVERY = 1 << 16  # ticks between progress reports (a power of two: a mask, not a modulo)
+_YIELD_EVERY = 1 << 10  # ticks between the loop turns a settled replay gives (a power of two too)
 INSTANCE_ID = "backtest"  # part of every client_order_id: the same in every run, so ids repeat
 
 
@@ -178,7 +180,9 @@ class Backtest:
             ),
             clock=clock,
         )
-        balances = BalanceCache(exchange.accounts, clock=clock)
+        # Orders and balance refreshes are coroutines the clock steps itself: no task, future or
+        # loop turn per order, in the order the loop would have run them.
+        balances = BalanceCache(exchange.accounts, clock=clock, spawn=clock.spawn)
         fees = FeeSchedule(
             exchange.fee_tier, initial=config.fee_tier, source=FeeSource.CONFIGURED, clock=clock
         )
@@ -196,6 +200,7 @@ class Backtest:
             clock=clock,
             instance_id=INSTANCE_ID,
             cooldown_s=config.cooldown_s,
+            spawn=clock.spawn,
         )
         errors: list[tuple[str, str]] = []
         evaluator = StreamingEvaluator(
@@ -275,6 +280,7 @@ class Backtest:
         # that does) once ``settled``; ``settle`` gives the loop turns until then.
         settled = clock.settled
         settle = clock.settle
+        run_ready = clock.run_ready
         start = self._start
         advance = clock.advance
         quote = self.exchange.quote
@@ -288,9 +294,12 @@ class Backtest:
             if at > now:
                 now = at
                 advance(at - start)
+                run_ready()
                 if not settled():
                     await settle()
-            if evaluate(tick) or not settled():
+            evaluate(tick)
+            run_ready()
+            if not settled():
                 await settle()
             count += 1
             if self._traded:
@@ -299,8 +308,14 @@ class Backtest:
             if now >= next_sample:
                 await self._sample(now)
                 next_sample = now - (now - start) % sample_s + sample_s
-            if not count & (_PROGRESS_EVERY - 1) and progress is not None:
-                progress(count, now)
+            if not count & (_YIELD_EVERY - 1):
+                # Settled, the replay need not give the loop a turn, but the callbacks the steps
+                # left (a finished order's done callbacks) wait for one: they get it now and then.
+                await asyncio.sleep(0)
+                if not settled():
+                    await settle()
+                if progress is not None and not count & (_PROGRESS_EVERY - 1):
+                    progress(count, now)
         self.ticks = count
         self.last_at = now
         await self._sample(now)

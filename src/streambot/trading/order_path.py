@@ -83,6 +83,8 @@ _MAX_POLL_INTERVAL_S = 1.0
 _LOOKUP_FIRST_S = 0.5
 _LOOKUP_MAX_S = 30.0
 _perf_ns = time.perf_counter_ns  # latency measurement only
+# Starts a coroutine and returns the future of its outcome (``loop.create_task``'s shape).
+Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Future[Any]"]
 _NOT_LISTED = object()  # a lookup's answer: the exchange has no such order
 _NO_ANSWER = object()  # a lookup's answer: the lookup failed
 
@@ -125,8 +127,12 @@ class OrderPath:
         fill_timeout: float = 10.0,
         unknown_grace_s: float = UNKNOWN_GRACE_S,
         fault_point: FaultPoint | None = None,
+        spawn: Spawn | None = None,
     ) -> None:
         self._bus = bus
+        # How an order's coroutine is started: a task of the running loop, unless the caller
+        # steps coroutines itself (a replay's ManualClock.spawn: no task per order).
+        self._start = spawn
         self._fault_point = fault_point  # a test facility: see trading/fault_point.py
         self._exchange = exchange
         self._store = store
@@ -623,7 +629,8 @@ class OrderPath:
         return record
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        self._track(asyncio.get_running_loop().create_task(coro))
+        start = self._start
+        self._track(start(coro) if start is not None else asyncio.get_running_loop().create_task(coro))
 
     def _track(
         self, task: asyncio.Future[Any], done: Callable[[asyncio.Future[Any]], object] | None = None
@@ -667,6 +674,7 @@ def assemble_order_path(
     fill_timeout: float = 10.0,
     unknown_grace_s: float = UNKNOWN_GRACE_S,
     fault_point: FaultPoint | None = None,
+    spawn: Spawn | None = None,
 ) -> OrderPath:
     """An order path with its own open orders and settlement, both reachable from it
     (``order_path.open_orders``, ``order_path.settler``) for the parts that share them."""
@@ -696,4 +704,5 @@ def assemble_order_path(
         fill_timeout=fill_timeout,
         unknown_grace_s=unknown_grace_s,
         fault_point=fault_point,
+        spawn=spawn,
     )
