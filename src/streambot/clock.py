@@ -142,6 +142,7 @@ class ManualClock:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs a timezone-aware start time")
         self._start = start.astimezone(UTC)
+        self._start_ts = self._start.timestamp()  # read at every ``time``: worked out once
         self._elapsed = 0.0
         self._now_at = 0.0
         self._now = self._start
@@ -173,7 +174,7 @@ class ManualClock:
         return self._now
 
     def time(self) -> float:
-        return self._start.timestamp() + self._elapsed
+        return self._start_ts + self._elapsed
 
     def monotonic(self) -> float:
         return self._elapsed

@@ -20,9 +20,11 @@ came or a coroutine woke, run the loop until it is quiet again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -72,6 +74,7 @@ log = logging.getLogger(__name__)
 
 _ZERO = Decimal(0)
 _PROGRESS_EVERY = 1 << 16  # ticks between progress reports (a power of two: a mask, not a modulo)
+_GC_YOUNG = 50_000  # allocations between collections of the young generation during a replay
 _YIELD_EVERY = 1 << 10  # ticks between the loop turns a settled replay gives (a power of two too)
 INSTANCE_ID = "backtest"  # part of every client_order_id: the same in every run, so ids repeat
 
@@ -271,7 +274,7 @@ class Backtest:
 
     async def run(self, ticks: Iterable[tuple[float, Ticker]], progress: Progress | None = None) -> None:
         clock = self.clock
-        with clock.following_tasks():
+        with clock.following_tasks(), _collecting_less():
             await self._replay(ticks, progress)
 
     async def _replay(self, ticks: Iterable[tuple[float, Ticker]], progress: Progress | None) -> None:
@@ -467,6 +470,26 @@ class Backtest:
             last_price=last_price,
             first_price=tracked.first_price or last_price,
         )
+
+
+@contextlib.contextmanager
+def _collecting_less() -> Iterator[None]:
+    """The cyclic garbage collector, tuned for a replay while it runs.
+
+    A replay allocates many short-lived objects per order, and by default the collector runs
+    every 700 allocations, and now and then through everything alive: the data already read,
+    the run's records. A fifth of a replay's time went there. What exists before the replay
+    is set aside (``gc.freeze``), and the young generation is collected less often; garbage
+    is still collected, so memory stays flat. Both are put back afterwards.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], _GC_YOUNG), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _equity(budget: Decimal, position: Position, price: Decimal) -> Decimal:

@@ -85,6 +85,7 @@ _LOOKUP_MAX_S = 30.0
 _perf_ns = time.perf_counter_ns  # latency measurement only
 # Starts a coroutine and returns the future of its outcome (``loop.create_task``'s shape).
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Future[Any]"]
+_STATUS_NAMES = {status: status.value for status in OrderStatus}  # an enum's .value is a slow read
 _NOT_LISTED = object()  # a lookup's answer: the exchange has no such order
 _NO_ANSWER = object()  # a lookup's answer: the lookup failed
 
@@ -369,27 +370,30 @@ class OrderPath:
         prefix = f"sb-{self._instance_id}-{bot.bot_id}-"
 
         def make(seq: int) -> OrderRecord:
-            base = OrderRecord(
-                client_order_id=ClientOrderId(f"{prefix}{seq}"),
-                bot_id=bot.bot_id,
-                product_id=bot.product_id,
-                side=signal.side,
-                status=OrderStatus.INTENT,
-                reason=signal.reason,
-                created_at=created,
-                risk_checked_at=checked_at,
-            )
+            # Built whole at once: the record a rejection or a checked intent leaves stored.
             if isinstance(verdict, RiskRejection):
-                return evolve(
-                    base,
+                return OrderRecord(
+                    client_order_id=ClientOrderId(f"{prefix}{seq}"),
+                    bot_id=bot.bot_id,
+                    product_id=bot.product_id,
+                    side=signal.side,
                     status=OrderStatus.REJECTED,
+                    reason=signal.reason,
+                    created_at=created,
+                    risk_checked_at=checked_at,
                     error_code=verdict.code,
                     error=verdict.message,
                     completed_at=checked_at,
                 )
-            return evolve(
-                base,
+            return OrderRecord(
+                client_order_id=ClientOrderId(f"{prefix}{seq}"),
+                bot_id=bot.bot_id,
+                product_id=bot.product_id,
+                side=signal.side,
                 status=OrderStatus.RISK_CHECKED,
+                reason=signal.reason,
+                created_at=created,
+                risk_checked_at=checked_at,
                 quote_size=verdict.quote_size,
                 base_size=verdict.base_size,
                 limit_price=verdict.limit_price,
@@ -649,7 +653,7 @@ class OrderPath:
         self._feed_state = event.state
 
     def _count_status(self, event: OrderUpdated) -> None:
-        status = event.order.status.value
+        status = _STATUS_NAMES[event.order.status]
         self.by_status[status] = self.by_status.get(status, 0) + 1
 
 
