@@ -483,13 +483,16 @@ def _collecting_less() -> Iterator[None]:
     is still collected, so memory stays flat. Both are put back afterwards.
     """
     thresholds = gc.get_threshold()
-    gc.freeze()
+    freezing = gc.get_freeze_count() == 0  # a caller that froze objects itself keeps them frozen
+    if freezing:
+        gc.freeze()
     gc.set_threshold(max(thresholds[0], _GC_YOUNG), *thresholds[1:])
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if freezing:
+            gc.unfreeze()
 
 
 def _equity(budget: Decimal, position: Position, price: Decimal) -> Decimal:
