@@ -478,13 +478,16 @@ def _collecting_less() -> Iterator[None]:
 
     A replay allocates many short-lived objects per order, and by default the collector runs
     every 700 allocations, and now and then through everything alive: the data already read,
-    the run's records. A fifth of a replay's time went there. What exists before the replay
+    the run's records. A fifth of a replay's time went there. What is alive before the replay
     is set aside (``gc.freeze``), and the young generation is collected less often; garbage
     is still collected, so memory stays flat. Both are put back afterwards.
     """
     thresholds = gc.get_threshold()
     freezing = gc.get_freeze_count() == 0  # a caller that froze objects itself keeps them frozen
     if freezing:
+        # Garbage first (an earlier run's, in a process that runs several): frozen, it would
+        # stay until the end of this run.
+        gc.collect()
         gc.freeze()
     gc.set_threshold(max(thresholds[0], _GC_YOUNG), *thresholds[1:])
     try:
