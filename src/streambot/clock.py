@@ -311,11 +311,17 @@ class ManualClock:
         if self._stirred:
             self._stirred = False
             return False
-        for state in self._followed:
-            waiting = state.waiting
-            if waiting is None or waiting.done():
-                return False
-        return all(driven.waiting_on is not None and not driven.waiting_on.done() for driven in self._foreign)
+        # Asked twice a tick by a replay, where both sets are mostly empty: looked at only if not.
+        if self._followed:
+            for state in self._followed:
+                waiting = state.waiting
+                if waiting is None or waiting.done():
+                    return False
+        if self._foreign:
+            return all(
+                driven.waiting_on is not None and not driven.waiting_on.done() for driven in self._foreign
+            )
+        return True
 
     async def settle(self) -> None:
         """Give the event loop turns until ``settled``: every followed task waits on this clock
@@ -365,9 +371,9 @@ class ManualClock:
 
     def run_ready(self) -> None:
         """Step every coroutine of ``spawn`` that can go on, until none can (synchronously)."""
-        if self._draining:
-            return
         ready = self._ready
+        if not ready or self._draining:  # the usual case: asked twice a tick by a replay
+            return
         self._draining = True
         try:
             while ready:
