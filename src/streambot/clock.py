@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import heapq
 import itertools
 import time as _time
+from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from contextvars import Context
 from dataclasses import dataclass, field
@@ -115,6 +117,9 @@ class _Scheduled:
     seq: int
     callback: Callback = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
+    # Whether running it may make a followed task runnable unseen (``settled`` then looks again);
+    # not a driven coroutine's wake, which ``settled`` sees in the line of ready ones.
+    stirs: bool = field(default=True, compare=False)
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -137,6 +142,7 @@ class ManualClock:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs a timezone-aware start time")
         self._start = start.astimezone(UTC)
+        self._start_ts = self._start.timestamp()  # read at every ``time``: worked out once
         self._elapsed = 0.0
         self._now_at = 0.0
         self._now = self._start
@@ -149,6 +155,13 @@ class ManualClock:
         self._followed_tasks: set[asyncio.Future[Any]] = set()
         self._sleeps: set[asyncio.Future[None]] = set()  # the futures of sleeps under way
         self._stirred = False
+        # Coroutines this clock steps itself (``spawn``): those ready to go on, in the order
+        # they became ready, and the one being stepped (its sleeps wake it without the loop).
+        self._ready: deque[_Driven] = deque()
+        self._current: _Driven | None = None
+        self._draining = False
+        self._drain_scheduled = False
+        self._foreign: set[_Driven] = set()  # driven coroutines waiting on a future of neither kind
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -161,7 +174,7 @@ class ManualClock:
         return self._now
 
     def time(self) -> float:
-        return self._start.timestamp() + self._elapsed
+        return self._start_ts + self._elapsed
 
     def monotonic(self) -> float:
         return self._elapsed
@@ -182,6 +195,16 @@ class ManualClock:
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:
             await asyncio.sleep(0)
+            return
+        driven = self._current
+        if driven is not None:
+            # A coroutine this clock steps: its timer puts it back in line, no future, no loop.
+            entry = _Scheduled(self._elapsed + seconds, next(self._seq), driven.wake, stirs=False)
+            heapq.heappush(self._queue, entry)
+            try:
+                await _PAUSE
+            finally:
+                entry.cancel()
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -218,7 +241,8 @@ class ManualClock:
                 continue
             if entry.when > self._elapsed:
                 self._elapsed = entry.when
-            self._stirred = True
+            if entry.stirs:
+                self._stirred = True
             entry.callback()
         if target > self._elapsed:
             self._elapsed = target
@@ -282,22 +306,33 @@ class ManualClock:
         work that waits on them) and nothing happened since the last look that could make one
         runnable: a due callback ran, or a task finished while another waits on a future of
         neither kind (one a callback completes a turn later, as ``asyncio.shield``'s)."""
+        if self._ready:
+            return False
         if self._stirred:
             self._stirred = False
             return False
-        for state in self._followed:
-            waiting = state.waiting
-            if waiting is None or waiting.done():
-                return False
+        # Asked twice a tick by a replay, where both sets are mostly empty: looked at only if not.
+        if self._followed:
+            for state in self._followed:
+                waiting = state.waiting
+                if waiting is None or waiting.done():
+                    return False
+        if self._foreign:
+            return all(
+                driven.waiting_on is not None and not driven.waiting_on.done() for driven in self._foreign
+            )
         return True
 
     async def settle(self) -> None:
         """Give the event loop turns until ``settled``: every followed task waits on this clock
         (or on one that does), so moving the clock next is deterministic."""
+        self.run_ready()
         await asyncio.sleep(0)
+        self.run_ready()
         # Not an event to wait on: "every task waits" is read between the loop's turns.
-        while not self.settled():  # noqa: ASYNC110
+        while not self.settled():
             await asyncio.sleep(0)
+            self.run_ready()
 
     def _finished(self, state: _Followed) -> None:
         self._followed.discard(state)
@@ -312,6 +347,62 @@ class ManualClock:
             if waiting is None or waiting is state.task:
                 continue
             if waiting not in sleeps and waiting not in tasks:
+                self._stirred = True
+                return
+        if self._foreign:
+            self._stirred = True
+
+    # --- coroutines stepped by the clock -------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
+        """Run ``coro`` as a task would, stepped by this clock instead of by the event loop.
+
+        What it awaits on this clock's ``sleep`` wakes it straight from ``advance``, and each
+        step runs when ``run_ready`` (or ``settle``) next runs, in the order the coroutines
+        became ready: the order the loop would have run them in, without a loop turn, a task or
+        a future per step. Anything else it awaits (a future, a lock) wakes it through the loop
+        as a task's would. Returns a future for its outcome; ``cancel`` throws CancelledError
+        into it at its next step. A seam for a replay's many short-lived orders: where the
+        clock is the machine's, callers hand coroutines to the loop instead.
+        """
+        driven = _Driven(self, coro, asyncio.get_running_loop())
+        self._make_ready(driven)
+        return driven
+
+    def run_ready(self) -> None:
+        """Step every coroutine of ``spawn`` that can go on, until none can (synchronously)."""
+        ready = self._ready
+        if not ready or self._draining:  # the usual case: asked twice a tick by a replay
+            return
+        self._draining = True
+        try:
+            while ready:
+                ready.popleft().step()
+        finally:
+            self._draining = False
+
+    def _make_ready(self, driven: _Driven) -> None:
+        self._ready.append(driven)
+        if not self._draining and not self._drain_scheduled:
+            # Whoever moves the clock usually runs them at once (``run_ready``); the loop does
+            # otherwise, so a driven coroutine never waits for a caller that does not know it.
+            self._drain_scheduled = True
+            driven.get_loop().call_soon(self._drain_soon)
+
+    def _drain_soon(self) -> None:
+        self._drain_scheduled = False
+        self.run_ready()
+
+    def _driven_done(self) -> None:
+        # As ``_finished``: one waiting on another kind of future may be woken through the done
+        # callbacks' turn.
+        if self._foreign:
+            self._stirred = True
+            return
+        sleeps, tasks = self._sleeps, self._followed_tasks
+        for other in self._followed:
+            waiting = other.waiting
+            if waiting is not None and waiting not in sleeps and waiting not in tasks:
                 self._stirred = True
                 return
 
@@ -378,3 +469,104 @@ class _Follow(Coroutine[Any, Any, Any]):
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._coro.__await__()
+
+
+class _Pause:
+    """What a coroutine stepped by its clock yields while it sleeps on that clock."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield self
+
+
+_PAUSE = _Pause()
+
+
+class _Driven(asyncio.Future[Any]):
+    """A coroutine stepped by a ``ManualClock`` (``spawn``), and the future of its outcome."""
+
+    def __init__(
+        self, clock: ManualClock, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        super().__init__(loop=loop)
+        self._clock = clock
+        self._coro = coro
+        self._context = contextvars.copy_context()
+        self._must_cancel = False
+        self._throw: BaseException | None = None  # thrown into it at its next step
+        self._queued = True  # in the clock's line of ready coroutines
+        self.waiting_on: asyncio.Future[Any] | None = None  # a future of neither kind it awaits
+
+    def wake(self) -> None:
+        """Back in line (its sleep ended, the future it awaited is done, or it is cancelled)."""
+        if not self._queued and not self.done():
+            self._queued = True
+            self._clock._make_ready(self)
+
+    def _woken(self, future: asyncio.Future[Any]) -> None:
+        if future is self.waiting_on:  # not a future it stopped waiting on
+            self.wake()
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self.done():
+            return False
+        self._must_cancel = True
+        waiting = self.waiting_on
+        # As a task, it cancels what it awaits, whose done callback then wakes it.
+        if waiting is None or not waiting.cancel():
+            self.wake()
+        return True
+
+    def step(self) -> None:
+        self._queued = False
+        if self.done():
+            return
+        clock = self._clock
+        waiting = self.waiting_on
+        if waiting is not None:
+            self.waiting_on = None
+            clock._foreign.discard(self)
+        clock._current = self
+        try:
+            if self._must_cancel:
+                self._must_cancel = False
+                yielded = self._context.run(self._coro.throw, asyncio.CancelledError())
+            elif self._throw is not None:
+                error, self._throw = self._throw, None
+                yielded = self._context.run(self._coro.throw, error)
+            else:
+                yielded = self._context.run(self._coro.send, None)
+        except StopIteration as stop:
+            super().set_result(stop.value)
+            clock._driven_done()
+            return
+        except asyncio.CancelledError:
+            super().cancel()
+            clock._driven_done()
+            return
+        except (KeyboardInterrupt, SystemExit) as exc:
+            super().set_exception(exc)
+            clock._driven_done()
+            raise
+        except BaseException as exc:
+            super().set_exception(exc)
+            clock._driven_done()
+            return
+        finally:
+            clock._current = None
+        if yielded is _PAUSE:
+            return  # its timer wakes it
+        if yielded is None:  # a bare turn (``asyncio.sleep(0)``)
+            self.wake()
+            return
+        if getattr(yielded, "_asyncio_future_blocking", None) is not None:
+            yielded._asyncio_future_blocking = False
+            self.waiting_on = yielded
+            clock._foreign.add(self)
+            yielded.add_done_callback(self._woken)
+            if self._must_cancel:
+                yielded.cancel()
+            return
+        self._throw = RuntimeError(f"a coroutine stepped by the clock yielded {yielded!r}")
+        self.wake()

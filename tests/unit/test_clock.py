@@ -149,3 +149,65 @@ async def test_a_followed_task_cancelled_before_its_first_step_is_forgotten() ->
         await clock.settle()
         assert task.cancelled()
         assert clock.settled()
+
+
+async def test_spawned_coroutines_run_in_line_and_their_sleeps_wake_them_without_the_loop() -> None:
+    clock = ManualClock(START)
+    seen: list[tuple[str, float]] = []
+
+    async def worker(name: str, pause: float) -> str:
+        seen.append((name, clock.monotonic()))
+        await clock.sleep(pause)
+        seen.append((name, clock.monotonic()))
+        return name
+
+    first, second = clock.spawn(worker("a", 2)), clock.spawn(worker("b", 1))
+    assert not clock.settled()
+    clock.run_ready()
+    assert seen == [("a", 0.0), ("b", 0.0)]
+    assert clock.settled()
+    clock.advance_by(5)  # both due: they go on in the order they woke, at the instant reached
+    assert not clock.settled()
+    clock.run_ready()
+    assert seen[2:] == [("b", 5.0), ("a", 5.0)]
+    assert clock.settled()
+    assert (await first, await second) == ("a", "b")
+
+
+async def test_a_spawned_coroutine_awaits_other_futures_and_is_cancelled_as_a_task() -> None:
+    clock = ManualClock(START)
+    gate: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    unwound: list[str] = []
+
+    async def waits() -> int:
+        return await gate + 1
+
+    async def sleeps() -> None:
+        try:
+            await clock.sleep(10)
+        finally:
+            unwound.append("sleeps")
+
+    waiting, sleeping = clock.spawn(waits()), clock.spawn(sleeps())
+    await clock.settle()
+    gate.set_result(41)
+    assert not clock.settled()  # woken through the loop: settle gives it the turn
+    await clock.settle()
+    assert waiting.result() == 42
+    sleeping.cancel()
+    await clock.settle()
+    assert sleeping.cancelled()
+    assert unwound == ["sleeps"]
+    assert clock.next_deadline is None  # its timer went with it
+    with pytest.raises(asyncio.CancelledError):
+        await sleeping
+
+
+async def test_a_spawned_coroutine_runs_without_anyone_moving_the_clock() -> None:
+    clock = ManualClock(START)
+
+    async def quick() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    assert await clock.spawn(quick()) == 7

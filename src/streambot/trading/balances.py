@@ -13,8 +13,9 @@ import asyncio
 import logging
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from decimal import Decimal
+from typing import Any
 
 from streambot.clock import Clock
 from streambot.domain import Balance
@@ -90,10 +91,21 @@ class AccountBalances(ABC):
 class BalanceCache(AccountBalances):
     """The balances kept in this process."""
 
-    def __init__(self, fetch: Fetch, *, clock: Clock, ttl: float = 60.0) -> None:
+    def __init__(
+        self,
+        fetch: Fetch,
+        *,
+        clock: Clock,
+        ttl: float = 60.0,
+        spawn: Callable[[Coroutine[Any, Any, dict[str, Balance]]], asyncio.Future[dict[str, Balance]]]
+        | None = None,
+    ) -> None:
         super().__init__(ttl=ttl)
         self._fetch = fetch
         self._clock = clock
+        # How a refresh is started: a task of the loop unless the caller steps coroutines itself
+        # (a replay's ManualClock.spawn).
+        self._spawn = spawn if spawn is not None else asyncio.ensure_future
         self._inflight: asyncio.Future[dict[str, Balance]] | None = None
 
     def _now(self) -> float:
@@ -117,7 +129,7 @@ class BalanceCache(AccountBalances):
         inflight = self._inflight
         if inflight is None:
             self.misses += 1
-            inflight = self._inflight = asyncio.ensure_future(self._refresh())
+            inflight = self._inflight = self._spawn(self._refresh())
         else:
             self.joined += 1
         return inflight

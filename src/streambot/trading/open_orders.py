@@ -86,6 +86,8 @@ class OpenOrders:
         return min(pending) if pending else None
 
     def _forget_unknown(self, client_order_id: str) -> None:
+        if not self._unknown:  # the usual case, asked at every status an order reaches
+            return
         for key, pending in list(self._unknown.items()):
             if client_order_id in pending:
                 pending.discard(client_order_id)

@@ -83,6 +83,9 @@ _MAX_POLL_INTERVAL_S = 1.0
 _LOOKUP_FIRST_S = 0.5
 _LOOKUP_MAX_S = 30.0
 _perf_ns = time.perf_counter_ns  # latency measurement only
+# Starts a coroutine and returns the future of its outcome (``loop.create_task``'s shape).
+Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Future[Any]"]
+_STATUS_NAMES = {status: status.value for status in OrderStatus}  # an enum's .value is a slow read
 _NOT_LISTED = object()  # a lookup's answer: the exchange has no such order
 _NO_ANSWER = object()  # a lookup's answer: the lookup failed
 
@@ -125,8 +128,12 @@ class OrderPath:
         fill_timeout: float = 10.0,
         unknown_grace_s: float = UNKNOWN_GRACE_S,
         fault_point: FaultPoint | None = None,
+        spawn: Spawn | None = None,
     ) -> None:
         self._bus = bus
+        # How an order's coroutine is started: a task of the running loop, unless the caller
+        # steps coroutines itself (a replay's ManualClock.spawn: no task per order).
+        self._start = spawn
         self._fault_point = fault_point  # a test facility: see trading/fault_point.py
         self._exchange = exchange
         self._store = store
@@ -363,27 +370,30 @@ class OrderPath:
         prefix = f"sb-{self._instance_id}-{bot.bot_id}-"
 
         def make(seq: int) -> OrderRecord:
-            base = OrderRecord(
-                client_order_id=ClientOrderId(f"{prefix}{seq}"),
-                bot_id=bot.bot_id,
-                product_id=bot.product_id,
-                side=signal.side,
-                status=OrderStatus.INTENT,
-                reason=signal.reason,
-                created_at=created,
-                risk_checked_at=checked_at,
-            )
+            # Built whole at once: the record a rejection or a checked intent leaves stored.
             if isinstance(verdict, RiskRejection):
-                return evolve(
-                    base,
+                return OrderRecord(
+                    client_order_id=ClientOrderId(f"{prefix}{seq}"),
+                    bot_id=bot.bot_id,
+                    product_id=bot.product_id,
+                    side=signal.side,
                     status=OrderStatus.REJECTED,
+                    reason=signal.reason,
+                    created_at=created,
+                    risk_checked_at=checked_at,
                     error_code=verdict.code,
                     error=verdict.message,
                     completed_at=checked_at,
                 )
-            return evolve(
-                base,
+            return OrderRecord(
+                client_order_id=ClientOrderId(f"{prefix}{seq}"),
+                bot_id=bot.bot_id,
+                product_id=bot.product_id,
+                side=signal.side,
                 status=OrderStatus.RISK_CHECKED,
+                reason=signal.reason,
+                created_at=created,
+                risk_checked_at=checked_at,
                 quote_size=verdict.quote_size,
                 base_size=verdict.base_size,
                 limit_price=verdict.limit_price,
@@ -454,33 +464,34 @@ class OrderPath:
         self.in_flight.add(client_order_id)
         self.open_orders.add(record, intent.price)
         self.open_orders.record_sent(bot.bot_id, self._clock.time())
-        try:
+        submitted: OrderRecord | None = None
+
+        def written() -> None:
             # ``submitted`` is published, not stored: the stored risk_checked order already makes
             # a crash from here on harmless, and one commit fewer keeps the order path short. It
-            # is stamped when the venue's client has written the request (``request_sent``), or
-            # when the call ended without it (refused before sending, or no such hook).
-            sent: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            # is published when the venue's client has written the request (``request_sent``,
+            # called inside the create call), or when the call ended without it (refused before
+            # sending, or a venue without such a hook). Published from the call itself, the order
+            # needs no task of its own beside the one placing it.
+            nonlocal submitted
+            if submitted is None:
+                sent_ns = _perf_ns()
+                submitted = evolve(record, status=OrderStatus.SUBMITTED, submitted_at=self._clock.now())
+                self._observe(OrderStatus.SUBMITTED, decided_ns, sent_ns)
+                self.settler.publish(submitted)
 
-            def written() -> None:
-                if not sent.done():
-                    sent.set_result(_perf_ns())
-
+        try:
             asking = request_sent.set(written)
             try:
-                placing = asyncio.ensure_future(self._place(request))
+                placed = await self._place(request)
+            except Exception:
+                written()  # it may have left: said as when it answers
+                raise
             finally:
                 request_sent.reset(asking)
-            try:
-                await asyncio.wait((sent, placing), return_when=asyncio.FIRST_COMPLETED)
-            except BaseException:
-                placing.cancel()
-                raise
-            sent_ns = sent.result() if sent.done() else _perf_ns()
-            sent.cancel()
-            record = evolve(record, status=OrderStatus.SUBMITTED, submitted_at=self._clock.now())
-            self._observe(OrderStatus.SUBMITTED, decided_ns, sent_ns)
-            self.settler.publish(record)
-            placed = await placing
+            written()
+            assert submitted is not None
+            record = submitted
             if self._fault_point is FaultPoint.AFTER_SEND and isinstance(placed, str):
                 kill_self_at(self._fault_point)
             if isinstance(placed, str):
@@ -622,7 +633,8 @@ class OrderPath:
         return record
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        self._track(asyncio.get_running_loop().create_task(coro))
+        start = self._start
+        self._track(start(coro) if start is not None else asyncio.get_running_loop().create_task(coro))
 
     def _track(
         self, task: asyncio.Future[Any], done: Callable[[asyncio.Future[Any]], object] | None = None
@@ -641,7 +653,7 @@ class OrderPath:
         self._feed_state = event.state
 
     def _count_status(self, event: OrderUpdated) -> None:
-        status = event.order.status.value
+        status = _STATUS_NAMES[event.order.status]
         self.by_status[status] = self.by_status.get(status, 0) + 1
 
 
@@ -666,6 +678,7 @@ def assemble_order_path(
     fill_timeout: float = 10.0,
     unknown_grace_s: float = UNKNOWN_GRACE_S,
     fault_point: FaultPoint | None = None,
+    spawn: Spawn | None = None,
 ) -> OrderPath:
     """An order path with its own open orders and settlement, both reachable from it
     (``order_path.open_orders``, ``order_path.settler``) for the parts that share them."""
@@ -695,4 +708,5 @@ def assemble_order_path(
         fill_timeout=fill_timeout,
         unknown_grace_s=unknown_grace_s,
         fault_point=fault_point,
+        spawn=spawn,
     )

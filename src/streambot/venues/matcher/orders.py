@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, localcontext
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Final
 
 from streambot.domain import Side
-from streambot.venues.matcher.fees import PRECISION, quantize_amount
+from streambot.venues.matcher.fees import AMOUNTS, quantize_amount
 
 MARKET_IOC: Final = "market_market_ioc"
 LIMIT_GTC: Final = "limit_limit_gtc"
@@ -158,9 +158,7 @@ class SimOrder:
     def average_filled_price(self) -> Decimal:
         if not self.filled_size:
             return Decimal(0)
-        with localcontext() as context:
-            context.prec = PRECISION
-            return quantize_amount(self.filled_value / self.filled_size)
+        return quantize_amount(AMOUNTS.divide(self.filled_value, self.filled_size))
 
     @property
     def total_value_after_fees(self) -> Decimal:

@@ -50,6 +50,13 @@ def refuse(error: str, message: str, preview: str | None = None) -> OrderRefused
 
 
 def parse_decimal(value: Any, name: str) -> Decimal:
+    if type(value) is str:  # what a request carries: parsed as the general case below parses it
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if number.is_finite():
+            return number
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise refuse("INVALID_REQUEST", f"{name} must be a decimal string", "PREVIEW_NON_NUMERIC_ORDER_SIZE")
     try:
@@ -108,14 +115,14 @@ def parse_new_order(request: NewOrder, products: Mapping[str, Product]) -> Parse
     if side not in ("BUY", "SELL"):
         raise refuse("INVALID_SIDE", "Invalid side")
     raw = request.order_configuration
-    if not isinstance(raw, Mapping) or len(raw) != 1:
+    if (type(raw) is not dict and not isinstance(raw, Mapping)) or len(raw) != 1:
         raise refuse(
             "UNSUPPORTED_ORDER_CONFIGURATION",
             "order_configuration must hold exactly one order type",
             "PREVIEW_INVALID_ORDER_CONFIG",
         )
     kind, fields = next(iter(raw.items()))
-    if kind not in SIMULATED_CONFIGURATIONS or not isinstance(fields, Mapping):
+    if kind not in SIMULATED_CONFIGURATIONS or (type(fields) is not dict and not isinstance(fields, Mapping)):
         detail = "is not simulated" if kind in KNOWN_CONFIGURATIONS else "is not an order configuration"
         raise refuse("UNSUPPORTED_ORDER_CONFIGURATION", f"{kind} {detail}", "PREVIEW_INVALID_ORDER_CONFIG")
     configuration = echo_configuration(raw)
@@ -227,6 +234,9 @@ def check_sizes(parsed: ParsedOrder) -> None:
             )
 
 
+_PLAIN = frozenset({str, bool, int, float})  # JSON-safe as they are (subclasses: the isinstance check)
+
+
 def echo_configuration(raw: Any) -> dict[str, dict[str, Any]]:
     """The order_configuration as Coinbase echoes it: known fields only, JSON-safe."""
     if not isinstance(raw, Mapping):
@@ -241,6 +251,6 @@ def echo_configuration(raw: Any) -> dict[str, dict[str, Any]]:
         echoed[kind] = {
             str(key): value
             for key, value in fields.items()
-            if isinstance(value, str | bool | int | float) or value is None
+            if type(value) in _PLAIN or isinstance(value, str | bool | int | float) or value is None
         }
     return echoed
