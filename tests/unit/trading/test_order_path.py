@@ -115,6 +115,7 @@ class MemoryTradingStore:
     def __init__(self) -> None:
         self.orders: dict[str, OrderRecord] = {}
         self.fills: dict[str, Fill] = {}
+        self.fill_bots: dict[str, int] = {}
         self.trades: list[Any] = []
         self.seq = 0
 
@@ -140,7 +141,11 @@ class MemoryTradingStore:
         if fill.trade_id in self.fills:
             return False
         self.fills[fill.trade_id] = fill
+        self.fill_bots[fill.trade_id] = bot_id
         return True
+
+    async def fills_for_bot(self, bot_id: int) -> list[Fill]:
+        return [f for trade_id, f in self.fills.items() if self.fill_bots[trade_id] == bot_id]
 
     async def upsert_trade(self, trade: Any) -> Any:
         self.trades.append(trade)
