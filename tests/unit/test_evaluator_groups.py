@@ -388,12 +388,18 @@ def test_reasons_are_written_when_read_with_the_same_text() -> None:
     assert sell == Signal(Side.SELL, "price 205 is 3.17% above entry 198.7", budget_pct=Decimal(100))
 
 
-def test_an_evaluator_given_a_recorder_that_keeps_nothing_records_no_latency() -> None:
-    clock = ManualClock()
+def _replay_and_live_evaluators(clock: ManualClock) -> tuple[StreamingEvaluator, StreamingEvaluator]:
+    """An evaluator as a replay builds it (a recorder that keeps nothing) and one as live does."""
     quiet = StreamingEvaluator(
         InProcessBus(clock), lambda *_: None, prices=PriceBoard(), clock=clock, latency=NoLatency()
     )
     live = StreamingEvaluator(InProcessBus(clock), lambda *_: None, prices=PriceBoard(), clock=clock)
+    return quiet, live
+
+
+def test_an_evaluator_given_a_recorder_that_keeps_nothing_records_no_latency() -> None:
+    clock = ManualClock()
+    quiet, live = _replay_and_live_evaluators(clock)
     for evaluator in (quiet, live):
         ctx = BotContext(
             bot_id=BotId(1), product_id=PRODUCT, budget=Decimal(100), hub=evaluator.hub, clock=clock
@@ -409,10 +415,7 @@ def test_a_replay_evaluator_records_no_latency_for_its_bots_either() -> None:
     """A replay's ticks carry no receive time (0): a bot's own figure from them would be the
     machine's uptime, so the evaluator's recorder decides for its bots too."""
     clock = ManualClock()
-    quiet = StreamingEvaluator(
-        InProcessBus(clock), lambda *_: None, prices=PriceBoard(), clock=clock, latency=NoLatency()
-    )
-    live = StreamingEvaluator(InProcessBus(clock), lambda *_: None, prices=PriceBoard(), clock=clock)
+    quiet, live = _replay_and_live_evaluators(clock)
     for evaluator in (quiet, live):
         ctx = BotContext(
             bot_id=BotId(1), product_id=PRODUCT, budget=Decimal(100), hub=evaluator.hub, clock=clock

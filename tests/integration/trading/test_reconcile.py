@@ -91,6 +91,19 @@ async def _intent(trading: Trading, bot_id: BotId, quote: str) -> OrderRecord:
     )
 
 
+async def _bought_at_the_exchange(trading: Trading) -> tuple[BotId, OrderRecord, ExchangeOrder]:
+    """A running bot's buy, stored as an intent and filled at the exchange; nothing booked yet."""
+    await trading.start()
+    bot_id = await _quiet_bot(trading)
+    order = await _intent(trading, bot_id, "40")
+    exchange = trading.p.exchange
+    assert exchange is not None
+    placed = await exchange.place_order(
+        OrderRequest(order.client_order_id, "BTC-USD", Side.BUY, quote_size=Decimal(40))
+    )
+    return bot_id, order, await exchange.get_order(placed.order_id)
+
+
 async def test_an_order_that_never_left_is_marked_failed(trading: Trading) -> None:
     await trading.start()
     bot_id = await _quiet_bot(trading)
@@ -563,17 +576,9 @@ async def test_an_order_done_before_its_fills_are_listed_stays_open_until_they_a
 ) -> None:
     """Coinbase's fills listing can trail an order it already reports FILLED: the order is not
     final until its fills are booked, so its rest still counts against the bot's budget."""
-    await trading.start()
-    bot_id = await _quiet_bot(trading)
-    order = await _intent(trading, bot_id, "40")
-    exchange = trading.p.exchange
+    bot_id, order, found = await _bought_at_the_exchange(trading)
     bots = trading.p.bots
-    assert exchange is not None
     assert bots is not None
-    placed = await exchange.place_order(
-        OrderRequest(order.client_order_id, "BTC-USD", Side.BUY, quote_size=Decimal(40))
-    )
-    found = await exchange.get_order(placed.order_id)
     assert found.status.is_final
     assert found.filled_size > 0
 
@@ -603,16 +608,10 @@ async def test_a_fill_booked_while_the_position_is_rebuilt_is_neither_lost_nor_c
     """The worker holding a cluster's account rebuilds positions from the stored fills while its
     own bots' fills land: a rebuild that read the fills before one was stored and reset the
     position after it was booked lost that fill, and the bot sold what it had already sold."""
-    await trading.start()
-    bot_id = await _quiet_bot(trading)
-    order = await _intent(trading, bot_id, "40")
+    bot_id, order, found = await _bought_at_the_exchange(trading)
     exchange, bots, store = trading.p.exchange, trading.p.bots, trading.p.store
     assert exchange is not None
     assert bots is not None
-    placed = await exchange.place_order(
-        OrderRequest(order.client_order_id, "BTC-USD", Side.BUY, quote_size=Decimal(40))
-    )
-    found = await exchange.get_order(placed.order_id)
 
     read = asyncio.Event()
     answer = asyncio.Event()
@@ -645,17 +644,11 @@ async def test_fills_another_process_stored_first_are_booked_in_the_owners_posit
     """In a cluster the worker holding the account's duties may store an order's fills (its sweep
     or reconciliation) before the worker that placed the order settles it: that worker's bot
     still books them, or it would sell again what it has already sold."""
-    await trading.start()
-    bot_id = await _quiet_bot(trading)
-    order = await _intent(trading, bot_id, "40")
+    bot_id, order, found = await _bought_at_the_exchange(trading)
     exchange, bots, store = trading.p.exchange, trading.p.bots, trading.p.store
     assert exchange is not None
     assert bots is not None
-    placed = await exchange.place_order(
-        OrderRequest(order.client_order_id, "BTC-USD", Side.BUY, quote_size=Decimal(40))
-    )
-    found = await exchange.get_order(placed.order_id)
-    for fill in await exchange.list_fills(placed.order_id):  # as the other worker's sweep does
+    for fill in await exchange.list_fills(found.order_id):  # as the other worker's sweep does
         assert await store.insert_fill(fill, bot_id=bot_id, client_order_id=order.client_order_id)
 
     settler = trading.p.trading.settler
