@@ -121,16 +121,10 @@ async def test_an_order_that_never_left_is_marked_failed(trading: Trading) -> No
 async def test_an_order_sent_before_a_crash_is_found_by_client_order_id_and_booked_once(
     trading: Trading,
 ) -> None:
-    await trading.start()
-    bot_id = await _quiet_bot(trading)
-    order = await _intent(trading, bot_id, "40")
+    # Sent, and then the answer was lost: the store never heard of the exchange's order id.
+    bot_id, order, placed = await _bought_at_the_exchange(trading)
     exchange = trading.p.exchange
     assert exchange is not None
-    # Sent, and then the answer was lost: the store never heard of the exchange's order id.
-    placed = await exchange.place_order(
-        OrderRequest(order.client_order_id, "BTC-USD", Side.BUY, quote_size=Decimal(40))
-    )
-    assert placed.success
 
     reconciler = trading.p.trading.reconciler
     report = await reconciler.run_once()
