@@ -161,23 +161,29 @@ def browser(live: Live) -> Iterator[Browser]:
             browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser, live: Live) -> Iterator[Page]:
-    """A fresh browser profile (empty localStorage) at 1280×800, signed in with ?token=."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+def signed_in_page(browser: Browser, live: Live, width: int, height: int) -> Iterator[Page]:
+    """A fresh browser profile (empty localStorage) of this size, signed in with ?token=; the
+    page must not throw."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(30_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{live.url}/?token={live.token}")
-    # Signed in once the app has taken the token out of the address bar: a test that navigates
-    # before that could race the app's own replaceState.
+    # Signed in once the app has stored the token and taken it out of the address bar: a test
+    # that navigates before that lands on the sign-in form (seen in CI on a phone-sized page).
     page.wait_for_url(lambda url: "token=" not in url)
     try:
         yield page
     finally:
         context.close()
     assert not errors, f"the page threw: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, live: Live) -> Iterator[Page]:
+    """A fresh signed-in page at 1280×800."""
+    yield from signed_in_page(browser, live, 1280, 800)
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import Live
+from tests.e2e.conftest import Live, signed_in_page
 
 pytestmark = pytest.mark.e2e
 
@@ -27,18 +27,9 @@ _names = itertools.count(1)
 def screen(request: pytest.FixtureRequest, browser: Browser, live: Live) -> Iterator[Page]:
     """A fresh signed-in page at the parameter's size; its name is on ``page.screen_name``."""
     width, height = VIEWPORTS[request.param]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live.url}/?token={live.token}")
-    page.screen_name = request.param  # type: ignore[attr-defined]
-    try:
+    for page in signed_in_page(browser, live, width, height):
+        page.screen_name = request.param  # type: ignore[attr-defined]
         yield page
-    finally:
-        context.close()
-    assert not errors, f"the page threw: {errors}"
 
 
 def shot(page: Page, name: str) -> None:
