@@ -140,7 +140,7 @@ class FeedClient:
         self._warn = OnceLogger(log)
         self._gaps = GapDetector(bus, self._warn)
         self.messages_received = 0
-        self._tickers_offset = 0  # see the tickers property
+        self.tickers = 0  # tickers handed on to the board and the bus (dropped, refused: not)
         self.malformed = 0
         self.unknown = 0
         self.errors = 0
@@ -388,13 +388,6 @@ class FeedClient:
         # The short path is taken once the connection is live (the first frame takes the other).
         self._plain = False
 
-    @property
-    def tickers(self) -> int:
-        """Tickers taken from the stream and published (dropped and refused ones not counted)."""
-        # Counted as frames received plus what the frames that were not one published ticker
-        # added or took away: the usual frame then costs the hot path no second counter.
-        return self.messages_received + self._tickers_offset
-
     def _on_frame(self, data: memoryview) -> None:
         """The hot path, called by the transport for every frame: parse → price board and bus.
 
@@ -418,7 +411,6 @@ class FeedClient:
             if number >= 0:
                 last_seq = self._last_seq
                 if number != last_seq + 1 and not self._sequence_break(frame, number, last_seq):
-                    self._tickers_offset -= 1
                     return
                 self._last_seq = number
                 self._dropped_in_a_row = 0
@@ -446,11 +438,13 @@ class FeedClient:
             product, tick = latest.popitem()
             count = counts.pop(product)
             if count == 1:
+                self.tickers += 1
                 self._board.record(tick)
                 self._bus.publish_tick(tick)
                 return
             latest[product] = tick
             counts[product] = count
+        self.tickers += sum(counts.values())  # counted once a read, not once a frame
         self._board.record_latest(latest, counts)
         self._bus.publish_latest(latest, counts)
         latest.clear()
@@ -460,7 +454,6 @@ class FeedClient:
         if not self._live:
             self._go_live()
         self._on_read_end()  # what came before is handed on first, in order
-        self._tickers_offset -= 1
         raw = bytes(data)
         if self._recording is not None:
             self._recording(raw, None)
@@ -472,8 +465,6 @@ class FeedClient:
         if not self._live:
             self._go_live()
         self._on_read_end()  # what came before is handed on first, in order
-        # Counted as no ticker here; what it publishes is added below.
-        self._tickers_offset -= 1
         if self._recording is not None:
             # After the parse, so the recorder takes the products from it instead of parsing again.
             self._recording(bytes(data), frame)
@@ -486,7 +477,7 @@ class FeedClient:
                     return
                 self._last_seq = number
                 self._dropped_in_a_row = 0
-            self._tickers_offset += 1
+            self.tickers += 1
             self._board.record(frame)
             self._bus.publish_tick(frame)
             if self._debug:
@@ -506,7 +497,7 @@ class FeedClient:
             if frame.rejected:
                 self._rejected(frame)
             tickers = frame.tickers
-            self._tickers_offset += len(tickers)
+            self.tickers += len(tickers)
             record = self._board.record
             publish_tick = self._bus.publish_tick
             for tick in tickers:
