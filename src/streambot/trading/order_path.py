@@ -370,33 +370,24 @@ class OrderPath:
         prefix = f"sb-{self._instance_id}-{bot.bot_id}-"
 
         def make(seq: int) -> OrderRecord:
-            # Built whole at once: the record a rejection or a checked intent leaves stored.
-            if isinstance(verdict, RiskRejection):
-                return OrderRecord(
-                    client_order_id=ClientOrderId(f"{prefix}{seq}"),
-                    bot_id=bot.bot_id,
-                    product_id=bot.product_id,
-                    side=signal.side,
-                    status=OrderStatus.REJECTED,
-                    reason=signal.reason,
-                    created_at=created,
-                    risk_checked_at=checked_at,
-                    error_code=verdict.code,
-                    error=verdict.message,
-                    completed_at=checked_at,
-                )
+            # Built whole at once (no copy): the record a rejection or a checked intent leaves.
+            rejection = verdict if isinstance(verdict, RiskRejection) else None
+            intent = None if isinstance(verdict, RiskRejection) else verdict
             return OrderRecord(
                 client_order_id=ClientOrderId(f"{prefix}{seq}"),
                 bot_id=bot.bot_id,
                 product_id=bot.product_id,
                 side=signal.side,
-                status=OrderStatus.RISK_CHECKED,
+                status=OrderStatus.RISK_CHECKED if rejection is None else OrderStatus.REJECTED,
                 reason=signal.reason,
                 created_at=created,
                 risk_checked_at=checked_at,
-                quote_size=verdict.quote_size,
-                base_size=verdict.base_size,
-                limit_price=verdict.limit_price,
+                quote_size=intent.quote_size if intent is not None else None,
+                base_size=intent.base_size if intent is not None else None,
+                limit_price=intent.limit_price if intent is not None else None,
+                error_code=rejection.code if rejection is not None else "",
+                error=rejection.message if rejection is not None else "",
+                completed_at=checked_at if rejection is not None else None,
             )
 
         return make
