@@ -12,13 +12,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 
 from streambot.config import Mode, Role, Settings
 from streambot.observability import logging as streambot_logging
+
+if TYPE_CHECKING:
+    from streambot.api.server import RunningApi
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming trading bots for Coinbase.")
 log = logging.getLogger("streambot")
@@ -62,18 +65,40 @@ def run() -> None:
         max_bytes=settings.log_file_max_bytes,
         backups=settings.log_file_backups,
     )
-    # SIGTERM (a service manager, `kill`) stops the platform as Ctrl-C does: orders under way are
-    # waited for and the store is closed. uvicorn handles the signal while it serves, then raises
-    # it again with the handler it found, which by default would end the process on the spot.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(settings))
+
+
+def _stop_requested_by_sigterm() -> asyncio.Event:
+    """An event set when SIGTERM arrives (a service manager, `kill`, `streambot cluster`): the
+    process then stops as on Ctrl-C, orders under way waited for and the store closed.
+
+    The signal is taken by the event loop, never turned into a KeyboardInterrupt: that exception
+    is raised wherever the main thread happens to be, inside a database driver's or a WebSocket
+    library's callback too, and leaves them half-way through a message. A worker stopped that way
+    hung in a commit that never completed, or crashed at exit (SIGSEGV). Ctrl-C keeps asyncio's
+    own handling: it cancels the main task. uvicorn takes both signals while it serves; the loop
+    still hears them, so the event is set either way."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    return stop
+
+
+async def _serve_until_stopped(api: RunningApi, stop: asyncio.Event) -> None:
+    """Until the API stops serving (uvicorn took a signal) or SIGTERM came before it could."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({api.task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    await api.stop()
 
 
 async def _run(settings: Settings) -> None:
     from streambot.api.server import start_api
     from streambot.app import Platform, StartupError
 
+    stop = _stop_requested_by_sigterm()
     try:
         platform = await Platform.open(settings)
     except (StartupError, OSError) as exc:
@@ -95,7 +120,7 @@ async def _run(settings: Settings) -> None:
         print(f"  API:       {api.url}/api/v1  (Authorization: Bearer {platform.api_token})\n", flush=True)
         # scripts/restart.sh finds the process to stop here (and the address to wait on).
         pid_file.write_text(f"{os.getpid()}\n{api.url}\n")
-        await api.task
+        await _serve_until_stopped(api, stop)
     finally:
         with contextlib.suppress(OSError):
             if pid_file.read_text().split()[0] == str(os.getpid()):
@@ -114,7 +139,6 @@ def _serve_role(role_name: str) -> None:
         _fail(problem)
     # Several processes share the data dir: each logs to the console (a service manager keeps it).
     streambot_logging.configure(settings.log_level, settings.log_format)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run_role(settings, role))
 
@@ -123,6 +147,7 @@ async def _run_role(settings: Settings, role: Role) -> None:
     from streambot.api.server import start_api
     from streambot.app import Platform, StartupError
 
+    stop = _stop_requested_by_sigterm()
     try:
         platform = await Platform.open(settings, role=role)
     except (StartupError, OSError) as exc:
@@ -142,9 +167,9 @@ async def _run_role(settings: Settings, role: Role) -> None:
             print(
                 f"  API:       {api.url}/api/v1  (Authorization: Bearer {platform.api_token})\n", flush=True
             )
-            await api.task
+            await _serve_until_stopped(api, stop)
         else:
-            await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
+            await stop.wait()  # or Ctrl-C, which cancels this task
     finally:
         await platform.stop()
 

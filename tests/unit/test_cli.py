@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from streambot.cli import cli
+from streambot.cli import _stop_requested_by_sigterm, cli
 
 
 @pytest.mark.parametrize(
@@ -121,3 +124,25 @@ def test_every_benchmark_section_is_one_that_make_bench_runs() -> None:
     assert {"backtest", "optimize", "cluster", "memory"} <= set(cli_module.BENCH_SECTIONS)
     source = Path(cli_module.__file__).read_text()
     assert source.count("BENCH_SECTIONS = ") == 1
+
+
+async def test_sigterm_sets_the_stop_event_without_interrupting_the_code_it_lands_in() -> None:
+    """The signal reaches the event loop, not the code running when it lands (a database driver's
+    or a WebSocket library's callback, left half-way through by a KeyboardInterrupt)."""
+    loop = asyncio.get_running_loop()
+    stop = _stop_requested_by_sigterm()
+    finished = False
+
+    def busy() -> None:
+        nonlocal finished
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(200_000):  # a Python-level handler would run somewhere in here
+            pass
+        finished = True
+
+    try:
+        loop.call_soon(busy)
+        await asyncio.wait_for(stop.wait(), 10)
+        assert finished
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)

@@ -183,7 +183,7 @@ async def test_a_sell_cut_short_by_a_sigkill_is_settled_before_the_next_owner_tr
 
     await _wait(holds, 60, t)
     t.procs["worker-1"].send_signal(signal.SIGTERM)  # a clean stop: the bot's lease is given back
-    assert await asyncio.wait_for(t.procs["worker-1"].wait(), 30) == 0
+    assert await asyncio.wait_for(t.procs["worker-1"].wait(), 30) == 0, t.logs()
     assert [o["side"] for o in await t.bot_orders(bot_id)] == ["BUY"]
 
     # Sells on the smallest move now; the next worker dies with its first order, that sell.

@@ -86,6 +86,8 @@ class Topology:
             "STREAMBOT_BOT_LEASE_STALE_S": "4",
             "STREAMBOT_REDIS_LOST_S": "1",
             "STREAMBOT_LOG_LEVEL": "INFO",
+            # A crash in native code prints every thread's stack into the process's log.
+            "PYTHONFAULTHANDLER": "1",
         }
 
     async def spawn(self, name: str, *args: str, redis_url: str | None = None) -> None:
