@@ -18,6 +18,7 @@ from typing import Protocol, cast
 from streambot.domain import Signal, Ticker
 from streambot.strategies.base import BotContext, Strategy
 from streambot.strategies.groups import Decide, DecideAll, GroupStats, Member, deciding_each
+from streambot.strategies.indicators.hub import CandleFrame, ProductSeries
 
 
 class _CrossParams(Protocol):
@@ -39,6 +40,8 @@ class Crossing(Strategy, Protocol):
 
     def closed_bar(self, tick: Ticker, ctx: BotContext) -> float | None: ...
 
+    def bound(self) -> tuple[ProductSeries, CandleFrame | None] | None: ...
+
     def cross(self, price: float) -> bool | None: ...
 
     def buy_signal(self, final: bool) -> Signal: ...
@@ -49,7 +52,7 @@ class Crossing(Strategy, Protocol):
 
 
 class CrossoverGroup(GroupStats):
-    __slots__ = ("_ctx", "_joining", "_leader", "_members", "_started")
+    __slots__ = ("_candles", "_ctx", "_joining", "_leader", "_members", "_series", "_started")
 
     def __init__(self, leader: Crossing) -> None:
         super().__init__()
@@ -58,6 +61,10 @@ class CrossoverGroup(GroupStats):
         self._ctx: BotContext | None = None  # a member's: the leader binds to its product and hub
         self._members: dict[Member, None] = {}  # bots deciding on the leader's reading
         self._joining: dict[Member, None] = {}  # bots still on their own reading
+        # What the leader's ``closed_bar`` reads, once it is bound: read here on every tick
+        # instead, with no call (the product's series, its candles or None on the tick timeframe).
+        self._series: ProductSeries | None = None
+        self._candles: CandleFrame | None = None
 
     def add(self, member: Member) -> None:
         own = cast(Crossing, member.strategy)
@@ -82,11 +89,27 @@ class CrossoverGroup(GroupStats):
 
     def close(self) -> None:
         self._leader.close()
+        self._series = self._candles = None
 
     def on_tick(self, tick: Ticker, decide: Decide, decide_all: DecideAll | None = None) -> None:
         members = self._members
         leader = self._leader
-        price = leader.closed_bar(tick, self._ctx)  # type: ignore[arg-type]  # set by the first add
+        series = self._series
+        price: float | None
+        if series is None:
+            price = leader.closed_bar(tick, self._ctx)  # type: ignore[arg-type]  # set by the first add
+            bound = leader.bound()
+            if bound is not None:
+                self._series, self._candles = bound
+        else:  # the leader's closed_bar, written out
+            if series.last_tick is not tick:
+                series.on_tick(tick)
+            candles = self._candles
+            if candles is None:
+                price = tick.price
+            else:
+                closed = candles.just_closed
+                price = None if closed is None else closed.close
         cross = None if price is None else leader.cross(price)
         deciding: list[Member] = []
         signal: Signal | None = None
