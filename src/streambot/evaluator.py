@@ -143,10 +143,10 @@ class StreamingEvaluator:
         # The shared indicators of this tick stream. Advancing the tick's product here, once,
         # keeps indicator work per tick the same for one bot or a thousand sharing a handle.
         self._hub = hub if hub is not None else IndicatorHub()
-        # The hub's own lookup of a product's series, so that a tick advances it with no call
-        # when no strategy uses the hub on that product (threshold bots) and one call when one
-        # does: ``hub.on_tick`` is the same with a Python call on top.
+        # Each product's series, for advancing it once per tick before the bots: looked up when
+        # the product's first bot comes, and told by the hub when a strategy makes it later.
         self._series_of = self._hub.lookup()
+        self._hub.watch(self._series_made)
         self._on_signal = on_signal
         self._on_error = on_error
         self._by_product: dict[ProductId, _Stream] = {}
@@ -237,7 +237,7 @@ class StreamingEvaluator:
             return
         stream = self._by_product.get(bot.product_id)
         if stream is None:
-            stream = self._by_product[bot.product_id] = _Stream()
+            stream = self._by_product[bot.product_id] = _Stream(series=self._series_of(bot.product_id))
         stream.fold()
         stream.count += 1
         grouping = group_of(bot.strategy)
@@ -253,6 +253,11 @@ class StreamingEvaluator:
             stream.groups = (*stream.groups, group)
         group.add(bot)
         bot.group, bot.stream, bot.joined_at = group, stream, stream.ticks
+
+    def _series_made(self, series: ProductSeries) -> None:
+        stream = self._by_product.get(series.product_id)
+        if stream is not None:
+            stream.series = series
 
     def _unindex(self, bot: BotRuntime) -> None:
         if self._polled.pop(bot.bot_id, None) is not None:
@@ -291,22 +296,22 @@ class StreamingEvaluator:
         stream.ticks = ticks = stream.ticks + 1
         self._now = None
         series = stream.series
-        if series is None:
-            series = stream.series = self._series_of(tick.product_id)
         if series is not None and series.last_tick is not tick:
             series.on_tick(tick)
         signals = self.signals
         if ticks & _SAMPLE_MASK:
-            for bot in stream.alone:  # most bots are in groups: mostly none
-                try:
-                    signal = bot.strategy.on_tick(tick, bot.ctx)
-                except Exception as exc:
-                    self._fail(bot, exc)
-                    self._failed_evaluations += 1
-                    continue
-                bot.solo_evaluations += 1
-                if signal is not None:
-                    self._decided(bot, signal, tick)
+            alone = stream.alone
+            if alone:  # most bots are in groups: mostly none, and no iterator made for none
+                for bot in alone:
+                    try:
+                        signal = bot.strategy.on_tick(tick, bot.ctx)
+                    except Exception as exc:
+                        self._fail(bot, exc)
+                        self._failed_evaluations += 1
+                        continue
+                    bot.solo_evaluations += 1
+                    if signal is not None:
+                        self._decided(bot, signal, tick)
             price = tick.price
             decide, decide_all = self._decide, self._decide_all
             for group in stream.groups:

@@ -246,16 +246,24 @@ class ProductSeries:
 class IndicatorHub:
     """Every product's frames and shared indicators for one tick stream."""
 
-    __slots__ = ("_series",)
+    __slots__ = ("_series", "_watchers")
 
     def __init__(self) -> None:
         self._series: dict[ProductId, ProductSeries] = {}
+        self._watchers: list[Callable[[ProductSeries], None]] = []
 
     def series(self, product_id: ProductId) -> ProductSeries:
         series = self._series.get(product_id)
         if series is None:
             series = self._series[product_id] = ProductSeries(product_id)
+            for watcher in self._watchers:
+                watcher(series)
         return series
+
+    def watch(self, watcher: Callable[[ProductSeries], None]) -> None:
+        """Call ``watcher`` with every series made from now on (a strategy binding to a product
+        makes its series): an evaluator keeps each product's series so, with no lookup per tick."""
+        self._watchers.append(watcher)
 
     def frame(self, product_id: ProductId, timeframe: BarTimeframe) -> Frame:
         return self.series(product_id).frame(timeframe)
