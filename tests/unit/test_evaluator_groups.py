@@ -441,3 +441,36 @@ def test_every_product_has_its_ticks_sampled_while_products_take_turns() -> None
         evaluator.evaluate(ticker(100.0 + i % 3))
         evaluator.evaluate(other)  # no bot on it
     assert evaluator.get(BotId(1)).timed == 4  # type: ignore[union-attr]
+
+
+def test_a_threshold_group_decides_at_its_exact_levels_as_each_bot_alone() -> None:
+    """The evaluator skips a threshold group priced inside its calm band: a price exactly at a
+    level (a high, a dip level, a sell level, an absolute level) must still reach the group."""
+    relative = ThresholdParams(buy_dip_pct=1.0, sell_rise_pct=2.0)
+    absolute = ThresholdParams(buy_below=99.0, sell_above=101.0)
+    entry = 100.0
+    prices = [
+        entry,
+        entry,  # at the high: no lift
+        entry * (1 - 1.0 / 100.0),  # exactly the dip level: the relative bots buy
+        99.0,  # exactly buy_below
+        entry * (1 - 1.0 / 100.0) * (1 + 2.0 / 100.0),  # exactly the rise level over that entry
+        101.0,  # exactly sell_above
+        101.0,
+        100.5,
+        101.0 * (1 - 1.0 / 100.0),  # exactly the dip from the new high
+    ]
+
+    def decisions(plain: bool) -> list[tuple[int, Side, str]]:
+        strategies: list[Strategy] = [Threshold(p) for p in (relative, relative, absolute, absolute)]
+        evaluator, decided = evaluator_with([Alone(s) if plain else s for s in strategies])
+        out: list[tuple[int, Side, str]] = []
+        for price in prices:
+            decided.clear()
+            evaluator.evaluate(ticker(price))
+            out += sorted((bot, s.side, s.reason) for bot, s in decided)
+        return out
+
+    grouped = decisions(plain=False)
+    assert grouped == decisions(plain=True)
+    assert len(grouped) >= 6  # each level reached
