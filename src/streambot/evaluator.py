@@ -25,12 +25,13 @@ from streambot.domain import BotId, BotState, ProductId, Signal, Ticker
 from streambot.observability.latency import LatencyStats
 from streambot.strategies.base import BotContext, Strategy
 from streambot.strategies.groups import BotGroup, Decide, DecideAll, group_of
-from streambot.strategies.indicators.hub import IndicatorHub
+from streambot.strategies.indicators.hub import IndicatorHub, ProductSeries
 
 log = logging.getLogger(__name__)
 
 _perf_ns = time.perf_counter_ns
-_SAMPLE_EVERY = 16
+_SAMPLE_EVERY = 16  # each product's every 16th tick is timed: its tick count & _SAMPLE_MASK is 0
+_SAMPLE_MASK = _SAMPLE_EVERY - 1
 
 
 @dataclass(slots=True, eq=False)
@@ -46,7 +47,8 @@ class BotRuntime:
     state: BotState = BotState.RUNNING
     streaming: bool = True  # False: evaluated by the polling loop on the latest price
     error_reason: str = ""
-    solo_evaluations: int = 0  # evaluated on its own; a group counts its own ticks (``evaluations``)
+    # Evaluated on its own; in a group its evaluations are its stream's ticks since it joined.
+    solo_evaluations: int = 0
     timed: int = 0  # evaluations whose duration was measured (a sample)
     eval_ns_total: int = 0
     last_eval_ns: int = 0
@@ -54,8 +56,10 @@ class BotRuntime:
     last_signal_at: float = 0.0  # UNIX seconds on the platform's clock
     signals: int = 0
     latency: LatencyStats = field(default_factory=lambda: LatencyStats(256))
-    # The group it is evaluated in, and the group's tick count when it joined.
+    # The group it is evaluated in, the stream whose ticks it is evaluated on there, and that
+    # stream's tick count when it joined.
     group: BotGroup | None = field(default=None, repr=False)
+    stream: _Stream | None = field(default=None, repr=False)
     joined_at: int = 0
 
     @property
@@ -64,10 +68,10 @@ class BotRuntime:
 
     @property
     def evaluations(self) -> int:
-        group = self.group
-        if group is None:
+        stream = self.stream
+        if stream is None:
             return self.solo_evaluations
-        return self.solo_evaluations + group.ticks - self.joined_at
+        return self.solo_evaluations + stream.ticks - self.joined_at
 
     @property
     def mean_eval_us(self) -> float:
@@ -78,10 +82,10 @@ class BotRuntime:
         return self.eval_ns_total / self.timed / 1000.0 if self.timed else 0.0
 
     def _leave_group(self) -> None:
-        group = self.group
-        if group is not None:
-            self.solo_evaluations += group.ticks - self.joined_at
-            self.group = None
+        stream = self.stream
+        if stream is not None:
+            self.solo_evaluations += stream.ticks - self.joined_at
+        self.group = self.stream = None
 
 
 SignalHandler = Callable[[BotRuntime, Signal, Ticker], None]
@@ -92,15 +96,33 @@ ErrorHandler = Callable[[BotRuntime, BaseException], None]
 class _Stream:
     """The running streaming bots of one product: those evaluated alone and the groups. Tuples
     rebuilt when a bot comes or goes, so a tick iterates them as they are even while a failing
-    bot is taken out."""
+    bot is taken out.
+
+    Its counters are what a tick needs to count: every bot evaluated on each tick, the
+    evaluations are ``count`` per tick, summed up to here whenever ``count`` changes (``fold``)."""
 
     alone: tuple[BotRuntime, ...] = ()
     groups: tuple[BotGroup, ...] = ()
     by_key: dict[Hashable, BotGroup] = field(default_factory=dict)
     count: int = 0  # bots, alone and in groups
+    ticks: int = 0  # ticks evaluated
+    folded: int = 0  # evaluations up to tick ``since``
+    since: int = 0
+    # The product's indicator series once it has one (a series stays for its hub's life).
+    series: ProductSeries | None = None
 
     def __bool__(self) -> bool:
         return self.count > 0
+
+    def fold(self) -> None:
+        """Count the evaluations so far, before ``count`` changes."""
+        ticks = self.ticks
+        self.folded += self.count * (ticks - self.since)
+        self.since = ticks
+
+    @property
+    def evaluations(self) -> int:
+        return self.folded + self.count * (self.ticks - self.since)
 
 
 class StreamingEvaluator:
@@ -121,10 +143,10 @@ class StreamingEvaluator:
         # The shared indicators of this tick stream. Advancing the tick's product here, once,
         # keeps indicator work per tick the same for one bot or a thousand sharing a handle.
         self._hub = hub if hub is not None else IndicatorHub()
-        # The hub's own lookup of a product's series, so that a tick advances it with no call
-        # when no strategy uses the hub on that product (threshold bots) and one call when one
-        # does: ``hub.on_tick`` is the same with a Python call on top.
+        # Each product's series, for advancing it once per tick before the bots: looked up when
+        # the product's first bot comes, and told by the hub when a strategy makes it later.
         self._series_of = self._hub.lookup()
+        self._hub.watch(self._series_made)
         self._on_signal = on_signal
         self._on_error = on_error
         self._by_product: dict[ProductId, _Stream] = {}
@@ -137,9 +159,14 @@ class StreamingEvaluator:
         self._latency = LatencyStats()
         self._append_latency: Callable[[int], None] | None = None
         self.tick_to_decision = latency if latency is not None else LatencyStats()
-        self.ticks_evaluated = 0
-        self._until_sample = _SAMPLE_EVERY  # ticks with bots until the next timed one
-        self.evaluations = 0
+        # Ticks and evaluations are counted by each product's stream (one addition per tick);
+        # here: the ticks of products without bots, what streams since gone counted, and
+        # evaluations counted that failed (the bot raised on that tick) or were polled.
+        self._idle_ticks = 0
+        self._gone_ticks = 0
+        self._gone_evaluations = 0
+        self._failed_evaluations = 0
+        self._polled_evaluations = 0
         self.signals = 0  # decisions handed on, since start
         self._now: float | None = None  # the clock's time in this round of evaluation, once read
         # What groups hand their decisions to: they hand back the runtimes they were given.
@@ -150,6 +177,17 @@ class StreamingEvaluator:
     @property
     def hub(self) -> IndicatorHub:
         return self._hub
+
+    @property
+    def ticks_evaluated(self) -> int:
+        """Ticks handed to ``evaluate``, with bots on their product or not."""
+        return self._idle_ticks + self._gone_ticks + sum(s.ticks for s in self._by_product.values())
+
+    @property
+    def evaluations(self) -> int:
+        """Bot evaluations since start: streamed (less those that raised) and polled."""
+        streamed = self._gone_evaluations + sum(s.evaluations for s in self._by_product.values())
+        return streamed - self._failed_evaluations + self._polled_evaluations
 
     @property
     def tick_to_decision(self) -> LatencyStats:
@@ -199,7 +237,8 @@ class StreamingEvaluator:
             return
         stream = self._by_product.get(bot.product_id)
         if stream is None:
-            stream = self._by_product[bot.product_id] = _Stream()
+            stream = self._by_product[bot.product_id] = _Stream(series=self._series_of(bot.product_id))
+        stream.fold()
         stream.count += 1
         grouping = group_of(bot.strategy)
         if grouping is None:
@@ -213,7 +252,12 @@ class StreamingEvaluator:
             group = stream.by_key[key] = new_group()
             stream.groups = (*stream.groups, group)
         group.add(bot)
-        bot.group, bot.joined_at = group, group.ticks
+        bot.group, bot.stream, bot.joined_at = group, stream, stream.ticks
+
+    def _series_made(self, series: ProductSeries) -> None:
+        stream = self._by_product.get(series.product_id)
+        if stream is not None:
+            stream.series = series
 
     def _unindex(self, bot: BotRuntime) -> None:
         if self._polled.pop(bot.bot_id, None) is not None:
@@ -225,6 +269,7 @@ class StreamingEvaluator:
         if group is not None:
             group.remove(bot)
             bot._leave_group()
+            stream.fold()
             stream.count -= 1
             if not group.size:
                 group.close()
@@ -232,55 +277,54 @@ class StreamingEvaluator:
                 stream.by_key = {key: other for key, other in stream.by_key.items() if other is not group}
         elif bot in stream.alone:
             stream.alone = tuple(other for other in stream.alone if other is not bot)
+            stream.fold()
             stream.count -= 1
         if not stream.count:
+            self._gone_ticks += stream.ticks
+            self._gone_evaluations += stream.folded
             del self._by_product[bot.product_id]
 
     # --- hot path ---------------------------------------------------------------------------
 
     def evaluate(self, tick: Ticker) -> int:
         """Run every running bot on ``tick``'s product; returns how many signals came out."""
-        product = tick.product_id
-        stream = self._by_product.get(product)
-        self.ticks_evaluated += 1
+        stream = self._by_product.get(tick.product_id)
         if stream is None:
+            self._idle_ticks += 1
             return 0
+        # The tick is counted first: a bot or group joining meanwhile joins after it.
+        stream.ticks = ticks = stream.ticks + 1
         self._now = None
-        series = self._series_of(product)
+        series = stream.series
         if series is not None and series.last_tick is not tick:
             series.on_tick(tick)
         signals = self.signals
-        # Counted on ticks with bots only: sampling every n-th tick of all products could miss
-        # one product's ticks for ever (two products taking turns), and with them the folds of
-        # the latency ring appended to below.
-        self._until_sample = until_sample = self._until_sample - 1
-        if until_sample:
+        if ticks & _SAMPLE_MASK:
             alone = stream.alone
-            evaluated = len(alone)
-            if evaluated:  # most bots are in groups: no loop set up for none
+            if alone:  # most bots are in groups: mostly none, and no iterator made for none
                 for bot in alone:
                     try:
                         signal = bot.strategy.on_tick(tick, bot.ctx)
                     except Exception as exc:
                         self._fail(bot, exc)
-                        evaluated -= 1
+                        self._failed_evaluations += 1
                         continue
                     bot.solo_evaluations += 1
                     if signal is not None:
                         self._decided(bot, signal, tick)
+            price = tick.price
             decide, decide_all = self._decide, self._decide_all
             for group in stream.groups:
+                # Priced inside its calm band the group would decide nothing and change nothing:
+                # no call (most ticks of a threshold group, whatever its size).
+                if group.calm_low < price <= group.calm_high and not group.changed:
+                    continue
                 try:
                     group.on_tick(tick, decide, decide_all)
                 except Exception as exc:
                     self._fail_group(group, exc)
-                    continue
-                group.ticks += 1
-                evaluated += group.size
         else:
-            self._until_sample = _SAMPLE_EVERY
-            evaluated = self._evaluate_timed(tick, stream)
-        self.evaluations += evaluated
+            self._evaluate_timed(tick, stream)
         # A list append: the figures over all samples are folded in every few thousand. No
         # per-tick log line either, not even its level check: the counters above say as much.
         append = self._append_latency
@@ -288,20 +332,19 @@ class StreamingEvaluator:
             append(_perf_ns() - tick.received_ns)
         return self.signals - signals
 
-    def _evaluate_timed(self, tick: Ticker, stream: _Stream) -> int:
+    def _evaluate_timed(self, tick: Ticker, stream: _Stream) -> None:
         """``evaluate``'s loops with each bot's (or group's) evaluation timed. Two clock reads and
         a ring write per bot: on one tick in _SAMPLE_EVERY it is plenty to show each bot's cost.
-        Returns the bots evaluated without raising."""
+        Every group is called: its figure is what a call costs."""
         self._latency.settle()  # the samples appended on every tick are folded in once enough
         per_bot = self._append_latency is not None  # a replay's ticks have no receive time
-        evaluated = len(stream.alone)
         for bot in stream.alone:
             started = _perf_ns()
             try:
                 signal = bot.strategy.on_tick(tick, bot.ctx)
             except Exception as exc:
                 self._fail(bot, exc)
-                evaluated -= 1
+                self._failed_evaluations += 1
                 continue
             finished = _perf_ns()
             bot.solo_evaluations += 1
@@ -320,11 +363,8 @@ class StreamingEvaluator:
             except Exception as exc:
                 self._fail_group(group, exc)
                 continue
-            group.ticks += 1
             group.timed += 1
             group.eval_ns_total += _perf_ns() - started  # decisions handed on included
-            evaluated += group.size
-        return evaluated
 
     def poll(self) -> int:
         """Evaluate every polled bot once on its product's latest price; returns the signals."""
@@ -341,7 +381,7 @@ class StreamingEvaluator:
                 self._fail(bot, exc)
                 continue
             bot.solo_evaluations += 1
-            self.evaluations += 1
+            self._polled_evaluations += 1
             if signal is not None:
                 decisions += 1
                 self._decided(bot, signal, tick)
@@ -377,9 +417,13 @@ class StreamingEvaluator:
             self.signals += handed  # as _decided counts: a decision whose handler raised too
 
     def _fail_group(self, group: BotGroup, exc: BaseException) -> None:
-        """What the group works out once is every member's: when it raises, each is out."""
+        """What the group works out once is every member's: when it raises, each is out. The
+        tick it raised on, counted already, is no evaluation of theirs."""
         for member in group.members():
-            self._fail(cast(BotRuntime, member), exc)
+            bot = cast(BotRuntime, member)
+            self._fail(bot, exc)
+            bot.solo_evaluations -= 1
+            self._failed_evaluations += 1
 
     def _fail(self, bot: BotRuntime, exc: BaseException) -> None:
         self.errors += 1

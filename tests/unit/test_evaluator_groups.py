@@ -214,11 +214,11 @@ class CountingThreshold(Threshold):
 
 class CountingCrossover(EmaCrossover):
     __slots__ = ()
-    crosses = 0
+    evaluations = 0  # bars read by a bot's own strategy
 
-    def cross(self, price: float) -> bool | None:
-        CountingCrossover.crosses += 1
-        return super().cross(price)
+    def evaluate(self, price: float, final: bool, ctx: BotContext) -> Signal | None:
+        CountingCrossover.evaluations += 1
+        return super().evaluate(price, final, ctx)
 
 
 def evaluator_with(strategies: Sequence[Strategy]) -> tuple[StreamingEvaluator, list[tuple[int, Signal]]]:
@@ -276,11 +276,11 @@ def test_identical_crossover_bots_read_the_cross_once_per_tick() -> None:
     params = validate_params("ema_crossover", {"fast": 2, "slow": 4})
     bots = [CountingCrossover(params) for _ in range(6)]  # type: ignore[arg-type]
     evaluator, decisions = evaluator_with(bots)
-    CountingCrossover.crosses = 0
+    CountingCrossover.evaluations = 0
     prices = [100, 100, 100, 100, 99, 98, 97, 101, 104, 107, 103, 99, 95]
     for price in prices:
         evaluator.evaluate(ticker(price))
-    assert CountingCrossover.crosses == len(prices)  # the group's own instance, once per tick
+    assert CountingCrossover.evaluations == 0  # no bot's own strategy read a bar: the group did
     buys = [bot for bot, s in decisions if s.side is Side.BUY]
     sells = [bot for bot, s in decisions if s.side is Side.SELL]
     assert sorted(buys) == sorted(sells) == [1, 2, 3, 4, 5, 6]
@@ -441,3 +441,36 @@ def test_every_product_has_its_ticks_sampled_while_products_take_turns() -> None
         evaluator.evaluate(ticker(100.0 + i % 3))
         evaluator.evaluate(other)  # no bot on it
     assert evaluator.get(BotId(1)).timed == 4  # type: ignore[union-attr]
+
+
+def test_a_threshold_group_decides_at_its_exact_levels_as_each_bot_alone() -> None:
+    """The evaluator skips a threshold group priced inside its calm band: a price exactly at a
+    level (a high, a dip level, a sell level, an absolute level) must still reach the group."""
+    relative = ThresholdParams(buy_dip_pct=1.0, sell_rise_pct=2.0)
+    absolute = ThresholdParams(buy_below=99.0, sell_above=101.0)
+    entry = 100.0
+    prices = [
+        entry,
+        entry,  # at the high: no lift
+        entry * (1 - 1.0 / 100.0),  # exactly the dip level: the relative bots buy
+        99.0,  # exactly buy_below
+        entry * (1 - 1.0 / 100.0) * (1 + 2.0 / 100.0),  # exactly the rise level over that entry
+        101.0,  # exactly sell_above
+        101.0,
+        100.5,
+        101.0 * (1 - 1.0 / 100.0),  # exactly the dip from the new high
+    ]
+
+    def decisions(plain: bool) -> list[tuple[int, Side, str]]:
+        strategies: list[Strategy] = [Threshold(p) for p in (relative, relative, absolute, absolute)]
+        evaluator, decided = evaluator_with([Alone(s) if plain else s for s in strategies])
+        out: list[tuple[int, Side, str]] = []
+        for price in prices:
+            decided.clear()
+            evaluator.evaluate(ticker(price))
+            out += sorted((bot, s.side, s.reason) for bot, s in decided)
+        return out
+
+    grouped = decisions(plain=False)
+    assert grouped == decisions(plain=True)
+    assert len(grouped) >= 6  # each level reached

@@ -58,6 +58,8 @@ class TickMailbox:
 
     def get_nowait(self) -> Ticker | None:
         pending = self._pending
+        if len(pending) == 1:  # the usual case: the one pending is the oldest, and no iterator
+            return pending.popitem()[1]
         if not pending:
             return None
         for product in pending:  # the oldest pending (cheaper than next(iter(...)))

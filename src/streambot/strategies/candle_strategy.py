@@ -119,6 +119,12 @@ class CandleStrategy(Generic[ParamsT]):
         closed = frame.just_closed
         return None if closed is None else closed.close
 
+    def bound(self) -> tuple[ProductSeries, CandleFrame | None] | None:
+        """What ``closed_bar`` reads once bound (the product's series, the candles or None on the
+        tick timeframe), for a group that reads the bar itself on every tick; None before."""
+        series = self._series
+        return None if series is None else (series, self._candles)
+
     # --- the Strategy protocol ----------------------------------------------------------------
 
     def on_tick(self, tick: Ticker, ctx: BotContext) -> Signal | None:

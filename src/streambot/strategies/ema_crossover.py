@@ -116,16 +116,10 @@ class MovingAverageCrossover(CandleStrategy[CrossoverParams]):
             return self.sell_signal(final)
         return None
 
-    def cross(self, price: float) -> bool | None:
-        """A bar closed at ``price``: True when the fast average crossed above the slow one,
-        False when below, None for no cross. Commits the bar, as ``evaluate`` does on a close."""
-        fast, slow = self._fast.value, self._slow.value
-        if fast is None or slow is None:
-            return None
-        above = fast > slow
-        was_above = self._was_above
-        self._was_above = above
-        return None if was_above is None or above == was_above else above
+    def averages(self) -> tuple[StreamIndicator[float], StreamIndicator[float]] | None:
+        """The fast and the slow average once bound (``setup``), for a group that reads the cross
+        itself; None before."""
+        return None if self.bound() is None else (self._fast, self._slow)
 
     def buy_signal(self, final: bool) -> Signal:
         params = self.params

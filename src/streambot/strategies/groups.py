@@ -17,7 +17,8 @@ leaves (stopped, removed, switched to polling), so it carries on from there alon
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+import math
+from collections.abc import Callable, Collection, Hashable, Sequence
 from typing import Protocol
 
 from streambot.domain import Signal, Ticker
@@ -51,10 +52,15 @@ def deciding_each(decide: Decide) -> DecideAll:
 
 
 class BotGroup(Protocol):
-    size: int  # its bots: kept as a count, read on every tick
-    ticks: int  # ticks evaluated, so each member's evaluation count needs no work per bot
+    size: int  # its bots: kept as a count
     timed: int  # sampled ticks whose evaluation was timed
     eval_ns_total: int
+    # The calm band: while nothing in ``changed`` waits to be filed again, a tick priced in
+    # ``calm_low < price <= calm_high`` decides nothing and changes nothing here, so the evaluator
+    # need not call ``on_tick`` for it. A group that cannot tell leaves it empty (inf, -inf).
+    calm_low: float
+    calm_high: float
+    changed: Collection[object]
 
     def add(self, member: Member) -> None: ...
 
@@ -74,16 +80,21 @@ class BotGroup(Protocol):
         ...
 
 
-class GroupStats:
-    """The counters every group keeps, for the evaluator's figures."""
+_NOTHING_CHANGED: tuple[object, ...] = ()
 
-    __slots__ = ("eval_ns_total", "size", "ticks", "timed")
+
+class GroupStats:
+    """The counters every group keeps, for the evaluator's figures, and an empty calm band."""
+
+    __slots__ = ("calm_high", "calm_low", "changed", "eval_ns_total", "size", "timed")
 
     def __init__(self) -> None:
         self.size = 0
-        self.ticks = 0
         self.timed = 0
         self.eval_ns_total = 0
+        self.calm_low = math.inf
+        self.calm_high = -math.inf
+        self.changed: Collection[object] = _NOTHING_CHANGED
 
     def close(self) -> None:
         return None

@@ -12,7 +12,9 @@ crossed can decide, so the group keeps
 - holding bots by sell level (``entry * factor``), the sellers being the levels from the bottom up
   while ``level <= price``.
 
-A tick where nothing crosses costs a few comparisons however many bots there are. The arithmetic
+A tick where nothing crosses costs a few comparisons however many bots there are; the group
+publishes the band of such prices (its calm band, ``strategies.groups``), so that the evaluator
+skips it with no call at all while nothing was filed again. The arithmetic
 is Threshold's own, so each bot decides exactly what its own strategy would have (the unit tests
 compare both on random walks). A bot's position changes outside the evaluator (fills land on the
 order path): its context's watcher files it again, between ticks or while decisions are handed out.
@@ -62,6 +64,7 @@ class _Running(Protocol):
 
 
 _INF = math.inf
+_next_below = math.nextafter  # (level, -inf): the largest float below a level
 
 
 @dataclass(slots=True, eq=False)
@@ -100,6 +103,7 @@ class ThresholdGroup(GroupStats):
         # Bots whose position or entry changed since they were filed: filed again before the
         # next tick is scanned, once however many changes (a fill sets position and price).
         self._dirty: dict[_Entry, None] = {}
+        self.changed = self._dirty  # the evaluator's calm band holds only while this is empty
         # Flat bots by running high; the keys are the highs negated, ascending, so the lowest
         # high is last (lifted to the price with pop()) and the highest first (the first to buy).
         self._flat: dict[float, dict[_Entry, None]] = {}
@@ -117,6 +121,7 @@ class ThresholdGroup(GroupStats):
         self.size = len(self._entries)
         self._file(entry)
         member.ctx.watch(partial(self._dirty.__setitem__, entry, None))
+        self.calm_low = _INF  # worked out again by the next tick
 
     def remove(self, member: Member) -> None:
         entry = self._entries.pop(member, None)
@@ -125,6 +130,7 @@ class ThresholdGroup(GroupStats):
         self.size = len(self._entries)
         self._unfile(entry)
         self._dirty.pop(entry, None)
+        self.calm_low = _INF  # worked out again by the next tick
         cast(_Running, member.strategy).high = entry.high  # it carries on alone from here
         ctx = member.ctx
         watcher = ctx.watcher
@@ -196,6 +202,33 @@ class ThresholdGroup(GroupStats):
                 sell = 2
         if buy or sell:  # most ticks cross nothing: they cost the comparisons above
             self._decide_crossed(tick, buy, sell, decide_all or deciding_each(decide))
+        self._calm()
+
+    def _calm(self) -> None:
+        """The prices at which ``on_tick`` would neither lift a high nor decide, as it is filed
+        now: the same comparisons as ``on_tick``'s, turned around (a bot decided this tick was
+        filed again meanwhile, or is in ``changed``, which the band holds only without)."""
+        low, high = -_INF, _INF
+        keys = self._flat_keys
+        if keys:
+            high = -keys[-1]  # above the lowest high, that high is lifted
+            if self._buy_below is not None:
+                low = self._buy_below
+            if self._buy_factor:
+                dip = -keys[0] * self._buy_factor
+                if dip > low:
+                    low = dip
+        keys = self._hold_keys
+        if keys:
+            below = _next_below(keys[0], -_INF)  # at the lowest sell level, it sells
+            if below < high:
+                high = below
+            if self._sell_above is not None:
+                below = _next_below(self._sell_above, -_INF)
+                if below < high:
+                    high = below
+        self.calm_low = low
+        self.calm_high = high
 
     def _decide_crossed(self, tick: Ticker, buy: int, sell: int, decide_all: DecideAll) -> None:
         price = tick.price

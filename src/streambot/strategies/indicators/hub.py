@@ -28,6 +28,7 @@ from streambot.strategies.candles import (
     CandleBuilder,
     FormingCandle,
 )
+from streambot.strategies.indicators.talib_stream import StreamIndicator, update_open
 
 
 class CandleIndicator(Protocol):
@@ -80,7 +81,7 @@ class Frame:
             self._seed_new(indicator)
             entry = [indicator, 0]
             self._entries[key] = entry
-            self._feeds.append(indicator)
+            self._feeds = [*self._feeds, indicator]  # a new list: a tick frame sorts it again
         entry[1] += 1
         release = weakref.finalize(owner, self._release, key)
         release.atexit = False
@@ -115,17 +116,39 @@ class Frame:
 class TickFrame(Frame):
     """Every tick is a bar: indicators advance on each price."""
 
-    __slots__ = ("prices",)
+    __slots__ = ("_open", "_others", "_sorted", "_warming", "prices")
 
     def __init__(self, product_id: ProductId) -> None:
         super().__init__(product_id, "tick")
         self.prices: deque[float] = deque(maxlen=TICK_HISTORY)
+        # The feeds sorted: TA-Lib stream indicators already open are advanced in one call
+        # (``update_open``), the others (still warming up, or of other kinds) one by one. Sorted
+        # again whenever the feeds list is replaced (an indicator acquired or released) and
+        # after a tick that advanced one still warming up.
+        self._sorted: list[Any] | None = None
+        self._open: list[StreamIndicator[Any]] = []
+        self._others: list[Any] = []
+        self._warming: list[StreamIndicator[Any]] = []  # those of the others that may open
+
+    def _sort(self) -> None:
+        feeds = self._sorted = self._feeds
+        self._open = [f for f in feeds if type(f) is StreamIndicator and f.handle is not None]
+        self._others = [f for f in feeds if not (type(f) is StreamIndicator and f.handle is not None)]
+        self._warming = [f for f in self._others if type(f) is StreamIndicator]
 
     def on_tick(self, tick: Ticker) -> None:
         price = tick.price
         self.prices.append(price)
-        for indicator in self._feeds:
-            indicator.update(price)
+        if self._feeds is not self._sorted:
+            self._sort()
+        if self._open:
+            update_open(self._open, price)
+        others = self._others
+        if others:
+            for indicator in others:
+                indicator.update(price)
+            if any(f.handle is not None for f in self._warming):
+                self._sort()  # those that opened now are advanced with the open ones from now on
 
     def _check(self, indicator: CandleIndicator) -> None:
         if not hasattr(indicator, "seed_prices"):
@@ -223,16 +246,24 @@ class ProductSeries:
 class IndicatorHub:
     """Every product's frames and shared indicators for one tick stream."""
 
-    __slots__ = ("_series",)
+    __slots__ = ("_series", "_watchers")
 
     def __init__(self) -> None:
         self._series: dict[ProductId, ProductSeries] = {}
+        self._watchers: list[Callable[[ProductSeries], None]] = []
 
     def series(self, product_id: ProductId) -> ProductSeries:
         series = self._series.get(product_id)
         if series is None:
             series = self._series[product_id] = ProductSeries(product_id)
+            for watcher in self._watchers:
+                watcher(series)
         return series
+
+    def watch(self, watcher: Callable[[ProductSeries], None]) -> None:
+        """Call ``watcher`` with every series made from now on (a strategy binding to a product
+        makes its series): an evaluator keeps each product's series so, with no lookup per tick."""
+        self._watchers.append(watcher)
 
     def frame(self, product_id: ProductId, timeframe: BarTimeframe) -> Frame:
         return self.series(product_id).frame(timeframe)
