@@ -286,6 +286,10 @@ class OrderPath:
             available_quote=available,
             price_time=tick.time,
             feed_state=self._feed_state,
+            # The scopes the risk engine binds before its rules run, given here so that no
+            # default (fresh) scope states are made just to be replaced.
+            account=self.risk.account,
+            bot=self.risk.bot(bot_id),
             trades_last_hour=self.open_orders.sent_last_hour(bot_id, now),
         )
 
