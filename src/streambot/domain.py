@@ -370,6 +370,7 @@ class Fill:
     trade_time: datetime
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Balance:
     currency: str

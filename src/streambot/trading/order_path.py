@@ -174,6 +174,9 @@ class OrderPath:
                 OrderStatus.FILLED,
             )
         }
+        # The same recorders by status, so a step's is found without reading an enum's .value.
+        steps = self.step_latency
+        self._step_by_status = {s: steps[name] for s, name in _STATUS_NAMES.items() if name in steps}
         bus.subscribe(OrderUpdated, self._count_status)
         bus.subscribe(FeedStateChanged, self._on_feed_state)
 
@@ -214,7 +217,8 @@ class OrderPath:
                 price=tick.price,
             )
         )
-        log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
+        if log.isEnabledFor(logging.INFO):  # its arguments are read only for a log that shows it
+            log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
         self._spawn(self._execute(bot, signal, tick, decided_ns))
 
     def suspend(self, reason: str) -> None:
@@ -642,7 +646,7 @@ class OrderPath:
     # --- metrics -----------------------------------------------------------------------------
 
     def _observe(self, status: OrderStatus, decided_ns: int, at_ns: int | None = None) -> None:
-        self.step_latency[status.value].record((_perf_ns() if at_ns is None else at_ns) - decided_ns)
+        self._step_by_status[status].record((_perf_ns() if at_ns is None else at_ns) - decided_ns)
 
     def _on_feed_state(self, event: FeedStateChanged) -> None:
         self._feed_state = event.state
