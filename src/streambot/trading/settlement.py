@@ -268,7 +268,8 @@ class Settler:
             )
         )
         self.trades_booked += 1
-        self._bus.publish(TradeBooked(trade=trade, realized_pnl=realized))
+        # Stamped here, as ``publish`` stamps an order's events: the bus then copies nothing.
+        self._bus.publish(TradeBooked(trade=trade, realized_pnl=realized, ts=self._clock.time()))
         if not log.isEnabledFor(logging.INFO):
             return trade  # the line's amounts are worked out only for a log that shows it
         product = self.products.get(trade.product_id)
