@@ -130,9 +130,9 @@ class Settler:
             completed_at=self._clock.now(),
         )
 
-    def publish(self, record: OrderRecord, **extra: Any) -> None:
+    def publish(self, record: OrderRecord, tick_price: float | None = None) -> None:
         # Stamped here, on the clock the bus would stamp it with: the bus then copies nothing.
-        self._bus.publish(OrderUpdated(order=record, ts=self._clock.time(), **extra))
+        self._bus.publish(OrderUpdated(order=record, ts=self._clock.time(), tick_price=tick_price))
 
     async def settle(
         self,
