@@ -83,6 +83,7 @@ _MAX_POLL_INTERVAL_S = 1.0
 _LOOKUP_FIRST_S = 0.5
 _LOOKUP_MAX_S = 30.0
 _perf_ns = time.perf_counter_ns  # latency measurement only
+_FORGET_AT = 64  # tasks tracked before the done ones are forgotten (at least)
 # Starts a coroutine and returns the future of its outcome (``loop.create_task``'s shape).
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Future[Any]"]
 _STATUS_NAMES = {status: status.value for status in OrderStatus}  # an enum's .value is a slow read
@@ -158,7 +159,8 @@ class OrderPath:
         self._last_unknown_notice: dict[BotId, float] = {}
         self._last_exchange_notice: dict[BotId, float] = {}
         self.suspended = ""  # why this process places no orders at all (it lost its lease)
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()  # under way, and some done not forgotten yet
+        self._forget_at = _FORGET_AT
         self.in_flight: set[str] = set()
         self.signals_ignored = 0
         self.orders_placed = 0
@@ -243,8 +245,13 @@ class OrderPath:
 
     async def drain(self) -> None:
         """Wait for every order under way (tests; shutdown through ``close``)."""
-        while self._tasks:
+        while self._under_way():
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _under_way(self) -> set[asyncio.Future[Any]]:
+        """The tracked tasks not done yet, the done ones forgotten."""
+        self._tasks = {task for task in self._tasks if not task.done()}
+        return self._tasks
 
     async def abandon(self) -> None:
         """Cancel every order under way and wait for them to unwind: a replay whose data ended
@@ -639,8 +646,13 @@ class OrderPath:
     def _track(
         self, task: asyncio.Future[Any], done: Callable[[asyncio.Future[Any]], object] | None = None
     ) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Done tasks are forgotten in batches, not each by a done callback of its own: a callback
+        # costs a loop callback per order (the replay's orders finish outside the loop), and
+        # ``drain`` forgets them anyway. The set stays within twice what is under way.
+        tasks = self._tasks
+        tasks.add(task)
+        if len(tasks) >= self._forget_at:
+            self._forget_at = max(_FORGET_AT, 2 * len(self._under_way()))
         if done is not None:
             task.add_done_callback(done)
 
