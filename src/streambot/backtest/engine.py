@@ -333,12 +333,16 @@ class Backtest:
 
     async def _sample(self, now: float) -> None:
         total = Decimal(0)
+        prices: dict[ProductId, Decimal] = {}  # each product's price made once, however many bots
         for tracked in self._tracked:
-            tick = self._last.get(tracked.spec.product_id)
-            if tick is None:
-                total += tracked.spec.budget
-                continue
-            price = Decimal(repr(tick.price))
+            product_id = tracked.spec.product_id
+            price = prices.get(product_id)
+            if price is None:
+                tick = self._last.get(product_id)
+                if tick is None:
+                    total += tracked.spec.budget
+                    continue
+                price = prices[product_id] = Decimal(repr(tick.price))
             if tracked.first_price is None:
                 tracked.first_price = price
             position = tracked.runtime.ctx.position

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from streambot.domain import OrderRecord
+from streambot.domain import OrderRecord, slot_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,7 @@ def decision(order: OrderRecord, bot: str) -> BacktestOrder:
     )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class EquitySample:
     """A bot's value at ``time``: budget + realized P&L + unrealized P&L marked at the last price."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from streambot.domain import BotId, Position, Product, ProductId, Side
+from streambot.domain import BotId, Position, Product, ProductId, Side, slot_init
 from streambot.risk.state import ScopeState
 
 ZERO = Decimal(0)
@@ -27,6 +27,7 @@ class RiskRejection:
         return f"{self.code}: {self.message}"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Intent:
     """An order the executor wants to place, already sized on the product's increments."""

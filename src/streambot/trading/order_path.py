@@ -83,6 +83,7 @@ _MAX_POLL_INTERVAL_S = 1.0
 _LOOKUP_FIRST_S = 0.5
 _LOOKUP_MAX_S = 30.0
 _perf_ns = time.perf_counter_ns  # latency measurement only
+_FORGET_AT = 64  # tasks tracked before the done ones are forgotten (at least)
 # Starts a coroutine and returns the future of its outcome (``loop.create_task``'s shape).
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Future[Any]"]
 _STATUS_NAMES = {status: status.value for status in OrderStatus}  # an enum's .value is a slow read
@@ -158,7 +159,8 @@ class OrderPath:
         self._last_unknown_notice: dict[BotId, float] = {}
         self._last_exchange_notice: dict[BotId, float] = {}
         self.suspended = ""  # why this process places no orders at all (it lost its lease)
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()  # under way, and some done not forgotten yet
+        self._forget_at = _FORGET_AT
         self.in_flight: set[str] = set()
         self.signals_ignored = 0
         self.orders_placed = 0
@@ -174,6 +176,9 @@ class OrderPath:
                 OrderStatus.FILLED,
             )
         }
+        # The same recorders by status, so a step's is found without reading an enum's .value.
+        steps = self.step_latency
+        self._step_by_status = {s: steps[name] for s, name in _STATUS_NAMES.items() if name in steps}
         bus.subscribe(OrderUpdated, self._count_status)
         bus.subscribe(FeedStateChanged, self._on_feed_state)
 
@@ -212,9 +217,11 @@ class OrderPath:
                 side=signal.side,
                 reason=signal.reason,
                 price=tick.price,
+                ts=self._clock.time(),  # stamped on the bus's clock here: the bus then copies nothing
             )
         )
-        log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
+        if log.isEnabledFor(logging.INFO):  # its arguments are read only for a log that shows it
+            log.info("🤖 %s on %s: %s — %s", bot.name, tick.product_id, signal.side.value, signal.reason)
         self._spawn(self._execute(bot, signal, tick, decided_ns))
 
     def suspend(self, reason: str) -> None:
@@ -238,8 +245,13 @@ class OrderPath:
 
     async def drain(self) -> None:
         """Wait for every order under way (tests; shutdown through ``close``)."""
-        while self._tasks:
+        while self._under_way():
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _under_way(self) -> set[asyncio.Future[Any]]:
+        """The tracked tasks not done yet, the done ones forgotten."""
+        self._tasks = {task for task in self._tasks if not task.done()}
+        return self._tasks
 
     async def abandon(self) -> None:
         """Cancel every order under way and wait for them to unwind: a replay whose data ended
@@ -286,6 +298,10 @@ class OrderPath:
             available_quote=available,
             price_time=tick.time,
             feed_state=self._feed_state,
+            # The scopes the risk engine binds before its rules run, given here so that no
+            # default (fresh) scope states are made just to be replaced.
+            account=self.risk.account,
+            bot=self.risk.bot(bot_id),
             trades_last_hour=self.open_orders.sent_last_hour(bot_id, now),
         )
 
@@ -630,15 +646,20 @@ class OrderPath:
     def _track(
         self, task: asyncio.Future[Any], done: Callable[[asyncio.Future[Any]], object] | None = None
     ) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Done tasks are forgotten in batches, not each by a done callback of its own: a callback
+        # costs a loop callback per order (the replay's orders finish outside the loop), and
+        # ``drain`` forgets them anyway. The set stays within twice what is under way.
+        tasks = self._tasks
+        tasks.add(task)
+        if len(tasks) >= self._forget_at:
+            self._forget_at = max(_FORGET_AT, 2 * len(self._under_way()))
         if done is not None:
             task.add_done_callback(done)
 
     # --- metrics -----------------------------------------------------------------------------
 
     def _observe(self, status: OrderStatus, decided_ns: int, at_ns: int | None = None) -> None:
-        self.step_latency[status.value].record((_perf_ns() if at_ns is None else at_ns) - decided_ns)
+        self._step_by_status[status].record((_perf_ns() if at_ns is None else at_ns) - decided_ns)
 
     def _on_feed_state(self, event: FeedStateChanged) -> None:
         self._feed_state = event.state

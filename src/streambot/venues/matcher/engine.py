@@ -61,6 +61,8 @@ from streambot.venues.matcher.validation import (
     echo_configuration,
     parse_new_order,
     refuse,
+    typed_configuration,
+    typed_order,
 )
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,15 @@ class MatchingEngine:
     @property
     def has_changes(self) -> bool:
         return bool(self._dirty_orders or self._dirty_accounts or self._new_fills)
+
+    def discard_changes(self) -> None:
+        """Forget what changed (an account nobody persists): ``take_changes`` without its copies."""
+        if self._dirty_accounts:
+            self._dirty_accounts = {}
+        if self._dirty_orders:
+            self._dirty_orders = {}
+        if self._new_fills:
+            self._new_fills = []
 
     def take_changes(self) -> Changes:
         changes = Changes(
@@ -356,11 +367,57 @@ class MatchingEngine:
             # Coinbase's idempotency: the same client_order_id never creates a second order.
             return PlaceResult(existing, None, existing.configuration)
         try:
-            parsed, (bid, ask) = self._validate(request)
+            parsed, quote = self._validate(request)
         except OrderRefused as rejected:
             log.debug("Order %s rejected: %s", request.client_order_id, rejected.rejection.error)
             return PlaceResult(None, rejected.rejection, echo_configuration(request.order_configuration))
-        order = self._new_order(request, parsed, now)
+        return self._place(request.client_order_id, parsed, quote, now, pieces, piece_interval)
+
+    def place_typed(
+        self,
+        client_order_id: str,
+        product_id: str,
+        side: str,
+        now: float,
+        *,
+        quote_size: Decimal | None = None,
+        base_size: Decimal | None = None,
+        limit_price: Decimal | None = None,
+    ) -> PlaceResult:
+        """``place_order`` for a caller in this process whose fields are typed already: the same
+        checks, refusals and order (``validation.typed_order``), without a request's strings to
+        write and parse back. ``limit_price`` set: a limit GTC order, else a market IOC one."""
+        existing = self._by_client_id.get(client_order_id)
+        if existing is not None:
+            return PlaceResult(existing, None, existing.configuration)
+        try:
+            parsed = typed_order(
+                self._products,
+                product_id,
+                side,
+                quote_size=quote_size,
+                base_size=base_size,
+                limit_price=limit_price,
+            )
+            quote = self._admit(parsed)
+        except OrderRefused as rejected:
+            log.debug("Order %s rejected: %s", client_order_id, rejected.rejection.error)
+            return PlaceResult(
+                None, rejected.rejection, typed_configuration(quote_size, base_size, limit_price)
+            )
+        return self._place(client_order_id, parsed, quote, now, 1, 0.0)
+
+    def _place(
+        self,
+        client_order_id: str,
+        parsed: ParsedOrder,
+        quote: tuple[Decimal, Decimal],
+        now: float,
+        pieces: int,
+        piece_interval: float,
+    ) -> PlaceResult:
+        bid, ask = quote
+        order = self._new_order(client_order_id, parsed, now)
         if parsed.order_type == "STOP_LIMIT":
             self._place_hold(order, now)
             self._stops.setdefault(order.product_id, {})[order.order_id] = order
@@ -447,6 +504,10 @@ class MatchingEngine:
 
     def _validate(self, request: NewOrder) -> tuple[ParsedOrder, tuple[Decimal, Decimal]]:
         parsed = parse_new_order(request, self._products)
+        return parsed, self._admit(parsed)
+
+    def _admit(self, parsed: ParsedOrder) -> tuple[Decimal, Decimal]:
+        """The touch a checked order meets, once the market and the funds allow it."""
         quote = self._touch(parsed.product.product_id)
         if (
             parsed.post_only
@@ -455,7 +516,7 @@ class MatchingEngine:
         ):
             raise refuse("INVALID_LIMIT_PRICE_POST_ONLY", "Post-only order would cross the book")
         self._check_funds(parsed, quote)
-        return parsed, quote
+        return quote
 
     def _touch(self, product_id: str) -> tuple[Decimal, Decimal]:
         quote = self._quotes.get(product_id)
@@ -522,12 +583,12 @@ class MatchingEngine:
     def _buy_hold(self, base: Decimal, price: Decimal) -> Decimal:
         return buy_hold(base, price, self.taker_fee_rate)
 
-    def _new_order(self, request: NewOrder, parsed: ParsedOrder, now: float) -> SimOrder:
+    def _new_order(self, client_order_id: str, parsed: ParsedOrder, now: float) -> SimOrder:
         self._order_seq += 1
         order = SimOrder(
             sequence=self._order_seq,
             order_id=self.new_id(),
-            client_order_id=request.client_order_id,
+            client_order_id=client_order_id,
             product_id=parsed.product.product_id,
             side=parsed.side,
             order_type=parsed.order_type,

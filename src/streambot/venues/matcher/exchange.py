@@ -42,7 +42,7 @@ from streambot.domain import (
 from streambot.exchange import ExchangeError
 from streambot.venues.matcher.engine import MatchingEngine
 from streambot.venues.matcher.fills import SimFill
-from streambot.venues.matcher.orders import NewOrder, SimOrder
+from streambot.venues.matcher.orders import SimOrder
 
 _STATUS: dict[str, ExchangeOrderStatus] = {
     "PENDING": ExchangeOrderStatus.PENDING,
@@ -54,6 +54,8 @@ _STATUS: dict[str, ExchangeOrderStatus] = {
     "EXPIRED": ExchangeOrderStatus.EXPIRED,
     "FAILED": ExchangeOrderStatus.FAILED,
 }
+_SIDE_NAMES: dict[Side, str] = {side: side.value for side in Side}  # an enum's .value is a slow read
+_SIDES: dict[str, Side] = {side.value: side for side in Side}
 
 
 def _utc(seconds: float) -> datetime:
@@ -105,7 +107,7 @@ class MatcherExchange:
         self._latest[product_id] = tick
         if product_id in self._working:
             self._sync(product_id)
-            self._engine.take_changes()  # nobody persists this account: keep no change log
+            self._engine.discard_changes()  # nobody persists this account: keep no change log
             if not self._engine.working(product_id):
                 self._working.discard(product_id)
 
@@ -168,23 +170,18 @@ class MatcherExchange:
         self._sync(request.product_id)
         if request.limit_price is not None:
             assert request.base_size is not None, "a limit order has a base size"
-            new = NewOrder.limit(
-                request.client_order_id,
-                request.product_id,
-                request.side,
-                base_size=request.base_size,
-                limit_price=request.limit_price,
-            )
-        else:
-            new = NewOrder.market(
-                request.client_order_id,
-                request.product_id,
-                request.side,
-                quote_size=request.quote_size,
-                base_size=request.base_size,
-            )
-        result = self._engine.place_order(new, self._clock.time())
-        self._engine.take_changes()
+        # Handed over typed: the simulator's wire checks the strings a client sends; here the
+        # engine gets the request's own Decimals (the same checks, refusals and order).
+        result = self._engine.place_typed(
+            request.client_order_id,
+            request.product_id,
+            _SIDE_NAMES[request.side],
+            self._clock.time(),
+            quote_size=request.quote_size,
+            base_size=request.base_size,
+            limit_price=request.limit_price,
+        )
+        self._engine.discard_changes()  # nobody persists this account: keep no change log
         if result.order is None:
             assert result.rejection is not None
             return PlacedOrder(
@@ -210,7 +207,7 @@ class MatcherExchange:
 
     async def cancel_orders(self, order_ids: list[str]) -> dict[str, bool]:
         results = self._engine.cancel_orders(order_ids, self._clock.time())
-        self._engine.take_changes()
+        self._engine.discard_changes()
         return {result.order_id: result.success for result in results}
 
     async def close(self) -> None:
@@ -228,7 +225,7 @@ def _exchange_order(order: SimOrder) -> ExchangeOrder:
         order_id=order.order_id,
         client_order_id=ClientOrderId(order.client_order_id),
         product_id=order.product_id,
-        side=Side(order.side),
+        side=_SIDES[order.side],
         status=_STATUS.get(order.status, ExchangeOrderStatus.UNKNOWN),
         filled_size=order.filled_size,
         average_filled_price=order.average_filled_price,
@@ -243,7 +240,7 @@ def _fill(fill: SimFill) -> Fill:
         trade_id=fill.trade_id,
         order_id=fill.order_id,
         product_id=fill.product_id,
-        side=Side(fill.side),
+        side=_SIDES[fill.side],
         price=fill.price,
         size=fill.size,
         commission=fill.commission,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from streambot.domain import slot_init
 
+
+@slot_init
 @dataclass(frozen=True, slots=True)
 class SimFill:
     sequence: int

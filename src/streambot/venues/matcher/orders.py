@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Final
 
-from streambot.domain import Side
+from streambot.domain import Side, slot_init
 from streambot.venues.matcher.fees import AMOUNTS, quantize_amount
 
 MARKET_IOC: Final = "market_market_ioc"
@@ -176,6 +176,7 @@ class SimOrder:
         return (self.filled_size * 100 / target).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class PlaceResult:
     """``order`` on success (new or the one an earlier request with that client_order_id made)."""

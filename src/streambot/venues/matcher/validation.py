@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
-from streambot.domain import Product
+from streambot.domain import Product, slot_init
 from streambot.venues.matcher.fees import MAX_PRICE, PRECISION
 from streambot.venues.matcher.orders import (
     KNOWN_CONFIGURATIONS,
+    LIMIT_GTC,
     MARKET_IOC,
     SIMULATED_CONFIGURATIONS,
     STOP_DOWN,
@@ -25,6 +26,7 @@ from streambot.venues.matcher.orders import (
 )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ParsedOrder:
     product: Product
@@ -185,6 +187,90 @@ def parse_new_order(request: NewOrder, products: Mapping[str, Product]) -> Parse
                 "INVALID_REQUEST", "order sizes are out of range", "PREVIEW_INVALID_ORDER_CONFIG"
             ) from None
     return parsed
+
+
+def typed_order(
+    products: Mapping[str, Product],
+    product_id: str,
+    side: str,
+    *,
+    quote_size: Decimal | None,
+    base_size: Decimal | None,
+    limit_price: Decimal | None,
+) -> ParsedOrder:
+    """``parse_new_order`` for a request whose fields are already typed (an in-process venue):
+    the same checks in the same order with the same refusals, without writing the sizes out
+    as strings and parsing them back (``Decimal(str(d))`` is ``d``, digits and exponent alike).
+    ``limit_price`` set: a limit GTC order (never post-only), else a market IOC order."""
+    product = products.get(product_id)
+    if product is None:
+        raise refuse("INVALID_PRODUCT_ID", "Invalid product_id")
+    if product.trading_disabled:
+        raise refuse(
+            "ORDER_ENTRY_DISABLED", "Trading is disabled for this product", "PREVIEW_TRADING_DISABLED"
+        )
+    if side not in ("BUY", "SELL"):
+        raise refuse("INVALID_SIDE", "Invalid side")
+    configuration = typed_configuration(quote_size, base_size, limit_price)
+    if base_size is not None:
+        _finite(base_size, "base_size")
+    if limit_price is None:
+        if quote_size is not None:
+            _finite(quote_size, "quote_size")
+        if (base_size is None) == (quote_size is None):
+            raise refuse(
+                "INVALID_REQUEST",
+                "market orders need exactly one of quote_size and base_size",
+                "PREVIEW_INVALID_ORDER_CONFIG",
+            )
+        if quote_size is not None and side == "SELL":
+            raise refuse(
+                "UNSUPPORTED_ORDER_CONFIGURATION",
+                "market sells are sized by base_size",
+                "PREVIEW_INVALID_ORDER_CONFIG",
+            )
+        parsed = ParsedOrder(product, side, "MARKET", configuration, base_size, quote_size, None, False)
+    else:
+        if base_size is None:
+            raise refuse(
+                "INVALID_REQUEST",
+                "limit orders need base_size and limit_price",
+                "PREVIEW_INVALID_ORDER_CONFIG",
+            )
+        _finite(limit_price, "limit_price")
+        parsed = ParsedOrder(product, side, "LIMIT", configuration, base_size, None, limit_price, False)
+    with localcontext() as context:
+        context.prec = PRECISION
+        try:
+            check_sizes(parsed)
+        except InvalidOperation:
+            raise refuse(
+                "INVALID_REQUEST", "order sizes are out of range", "PREVIEW_INVALID_ORDER_CONFIG"
+            ) from None
+    return parsed
+
+
+def typed_configuration(
+    quote_size: Decimal | None, base_size: Decimal | None, limit_price: Decimal | None
+) -> dict[str, dict[str, Any]]:
+    """The order_configuration a typed order would have been sent with, as Coinbase echoes it
+    (the wire's strings: ``NewOrder.market`` and ``NewOrder.limit`` write the same)."""
+    if limit_price is not None:
+        return {LIMIT_GTC: {"base_size": str(base_size), "limit_price": str(limit_price), "post_only": False}}
+    fields: dict[str, Any] = {}
+    if quote_size is not None:
+        fields["quote_size"] = str(quote_size)
+    if base_size is not None:
+        fields["base_size"] = str(base_size)
+    return {MARKET_IOC: fields}
+
+
+def _finite(value: Decimal, name: str) -> None:
+    """``parse_decimal``'s refusal of a size that is no number, for a typed one."""
+    if not value.is_finite():
+        raise refuse(
+            "INVALID_REQUEST", f"{name} is not a number: {str(value)!r}", "PREVIEW_NON_NUMERIC_ORDER_SIZE"
+        )
 
 
 def check_sizes(parsed: ParsedOrder) -> None:
