@@ -36,6 +36,9 @@ _HOUR = 3600.0
 # few GC-tracked lists) made the decode ~4× slower (cache misses, and the collector walking the
 # young objects the big batch keeps alive); from 4 to 128 KiB the cost per frame is flat.
 _PIECE_BYTES = 32 * 1024
+# Decompressed blocks of 128 KiB rather than LineChunks' megabyte: the block is still in the
+# CPU's cache when its lines are decoded (~8% less per frame than a megabyte, measured).
+_BLOCK_BYTES = 128 * 1024
 
 
 class RecordedFrame(msgspec.Struct, gc=False):
@@ -86,7 +89,7 @@ def read_recordings(paths: Sequence[Path], window: Window, tally: Tally) -> Iter
     last = -math.inf
     for path in paths:
         name = str(path)
-        chunks = LineChunks(path)
+        chunks = LineChunks(path, _BLOCK_BYTES)
         for first_line, chunk in chunks.views(_PIECE_BYTES):
             numbers: list[int] | None = None
             records: Sequence[ParsedRecord | RecordedFrame]
