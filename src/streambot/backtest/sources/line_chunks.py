@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
+import numpy as np
 import zstandard
 
 __all__ = ["CHUNK_BYTES", "Chunk", "LineChunks", "compression_of"]
@@ -108,11 +109,11 @@ class LineChunks:
                             stop = block.rfind(b"\n", head, head + piece) + 1
                             stop = stop or block.find(b"\n", head + piece) + 1
                         yield line, view[head:stop]
-                        line += block.count(b"\n", head, stop)
+                        line += _newlines(block, head, stop)
                         head = stop
                 elif head < cut:
                     yield line, memoryview(block)[head:cut] if views else block[head:cut]
-                    line += block.count(b"\n", head, cut)
+                    line += _newlines(block, head, cut)
                 rest = block[cut:]
         except _Truncated as exc:
             # The incomplete last line (if any) is part of what the truncation cost.
@@ -159,6 +160,20 @@ class LineChunks:
                     in_frame = False
                 else:
                     compressed = b""
+
+
+_NEWLINE = ord("\n")
+_VECTOR_COUNT_BYTES = 4096
+
+
+def _newlines(block: bytes, start: int, stop: int) -> int:
+    """The newlines of ``block[start:stop]``. ``bytes.count`` of one byte goes a byte at a time
+    (~0.13 µs per 450-byte line, a tenth of a recorded frame's whole read); numpy's vector
+    compare counts a long range ~3.5× faster, and a short one slower (its fixed cost)."""
+    if stop - start < _VECTOR_COUNT_BYTES:
+        return block.count(b"\n", start, stop)
+    view = np.frombuffer(block, np.uint8, stop - start, start)
+    return int(np.count_nonzero(view == _NEWLINE))
 
 
 class _Decompressor(Protocol):
