@@ -41,6 +41,7 @@ __all__ = [
     "invalid_ticker_reason",
     "parse_frame",
     "read_frame",
+    "read_message",
     "valid_quote",
 ]
 
@@ -151,6 +152,36 @@ def read_frame(data: bytes | str | memoryview, received_ns: int) -> Ticker | Fee
             # result: it carries the frame's sequence number itself. Anything else (more events
             # or tickers: ValueError; a bid or ask missing: TypeError; a refused price) takes the
             # general path.
+            try:
+                (event,) = msg.events
+                (tick,) = event.tickers
+                if 0.0 < tick.price < _INF and 0.0 < tick.best_bid <= tick.best_ask < _INF:
+                    seq = msg.sequence_num
+                    _force(tick, "_time_value", msg.timestamp)
+                    _force(tick, "received_ns", received_ns)
+                    _force(tick, "sequence", -1 if seq is None else seq)
+                    return tick
+            except (ValueError, TypeError):
+                pass
+            return _tickers(msg, received_ns)
+        if isinstance(msg, TickerFrame):  # ticker_batch frames (a subclass)
+            return _tickers(msg, received_ns)
+        return _other_channel(msg)
+    except MalformedFrame:
+        raise
+    except Exception as exc:
+        raise MalformedFrame(f"unreadable frame: {_describe(exc)}") from None
+
+
+def read_message(msg: ServerFrame, received_ns: int) -> Ticker | FeedFrame:
+    """``read_frame`` for a frame already decoded as a ``ServerFrame`` in lax mode (the parser's
+    own decode, e.g. as a field of a recording's line, decoded with the line in one pass): the
+    same completion, validation, results and errors as ``read_frame`` of the frame's bytes.
+
+    ``read_frame`` keeps its own copy of these lines rather than calling this: a call per frame
+    on the live feed's hot path."""
+    try:
+        if type(msg) is TickerFrame:
             try:
                 (event,) = msg.events
                 (tick,) = event.tickers

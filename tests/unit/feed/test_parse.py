@@ -10,7 +10,8 @@ import pytest
 
 from streambot.cluster.streams import StreamCodec
 from streambot.domain import Ticker
-from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame, read_frame
+from streambot.feed.messages import ServerFrame
+from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, parse_frame, read_frame, read_message
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coinbase"
 
@@ -384,6 +385,38 @@ def test_read_frame_refuses_what_parse_frame_refuses(data: bytes) -> None:
     with pytest.raises(MalformedFrame) as read:
         read_frame(data, 0)
     assert str(read.value) == str(parsed.value)
+
+
+# --- read_message: a frame decoded elsewhere (a recording's line) reads as read_frame reads it -------
+
+_decode_server_frame = msgspec.json.Decoder(ServerFrame, strict=False).decode
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        fixture("ws_ticker.json"),
+        orjson.dumps({**ticker_frame(), "channel": "ticker_batch"}),
+        fixture("ws_heartbeats.json"),
+        fixture("ws_subscriptions.json"),
+        orjson.dumps({k: v for k, v in ticker_frame().items() if k != "sequence_num"}),
+        orjson.dumps(ticker_frame(price="0")),
+        orjson.dumps(ticker_frame(best_bid="NaN")),
+        orjson.dumps(ticker_frame(best_bid="2", best_ask="1")),
+        _without("best_bid"),
+    ],
+)
+def test_read_message_reads_what_read_frame_reads(data: bytes) -> None:
+    assert read_message(_decode_server_frame(data), 42) == read_frame(data, 42)
+
+
+def test_read_message_refuses_what_read_frame_refuses() -> None:
+    data = b'{"channel":"heartbeats","events":[]}'
+    with pytest.raises(MalformedFrame) as read:
+        read_frame(data, 0)
+    with pytest.raises(MalformedFrame) as message:
+        read_message(_decode_server_frame(data), 0)
+    assert str(message.value) == str(read.value)
 
 
 def test_a_feed_tickers_time_reads_equals_hashes_and_encodes_as_a_float() -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
+import numpy as np
 import zstandard
 
 __all__ = ["CHUNK_BYTES", "Chunk", "LineChunks", "compression_of"]
@@ -46,12 +47,13 @@ class LineChunks:
     only hand them to msgspec). ``truncated`` names the problem, and ``truncated_line`` the line
     it cut, once the iteration has met a compressed stream that ends early or is corrupt."""
 
-    __slots__ = ("_chunk_bytes", "_views", "path", "truncated", "truncated_line")
+    __slots__ = ("_chunk_bytes", "_piece_bytes", "_views", "path", "truncated", "truncated_line")
 
     def __init__(self, path: Path, chunk_bytes: int = CHUNK_BYTES) -> None:
         self.path = path
         self._chunk_bytes = chunk_bytes
         self._views = False
+        self._piece_bytes = 0
         self.truncated = ""
         self.truncated_line = 0
 
@@ -59,8 +61,12 @@ class LineChunks:
         self._views = False
         return cast("Iterator[tuple[int, bytes]]", self._read())
 
-    def views(self) -> Iterator[tuple[int, Chunk]]:
+    def views(self, piece_bytes: int = 0) -> Iterator[tuple[int, Chunk]]:
+        """With ``piece_bytes``, a block's whole lines come as several views of about that size
+        (whole lines each; a longer line is a view of its own): for a reader that decodes a chunk
+        into many objects at once, whose objects then still fit the CPU's caches."""
         self._views = True
+        self._piece_bytes = piece_bytes
         return self._read()
 
     def _read(self) -> Iterator[tuple[int, Chunk]]:
@@ -80,6 +86,7 @@ class LineChunks:
         Each block gives at most two chunks: the line begun in the blocks before it, completed,
         and then the block's own whole lines (a view when ``views`` is set: no copy at all)."""
         views = self._views
+        piece = self._piece_bytes if views else 0
         line = 1
         rest = b""
         try:
@@ -93,9 +100,20 @@ class LineChunks:
                     head = block.find(b"\n") + 1
                     yield line, rest + block[:head]
                     line += 1
-                if head < cut:
+                if piece:
+                    view = memoryview(block)
+                    while head < cut:
+                        stop = cut
+                        if head + piece < cut:
+                            # The piece's last line end; a line longer than a piece, whole.
+                            stop = block.rfind(b"\n", head, head + piece) + 1
+                            stop = stop or block.find(b"\n", head + piece) + 1
+                        yield line, view[head:stop]
+                        line += _newlines(block, head, stop)
+                        head = stop
+                elif head < cut:
                     yield line, memoryview(block)[head:cut] if views else block[head:cut]
-                    line += block.count(b"\n", head, cut)
+                    line += _newlines(block, head, cut)
                 rest = block[cut:]
         except _Truncated as exc:
             # The incomplete last line (if any) is part of what the truncation cost.
@@ -142,6 +160,20 @@ class LineChunks:
                     in_frame = False
                 else:
                     compressed = b""
+
+
+_NEWLINE = ord("\n")
+_VECTOR_COUNT_BYTES = 4096
+
+
+def _newlines(block: bytes, start: int, stop: int) -> int:
+    """The newlines of ``block[start:stop]``. ``bytes.count`` of one byte goes a byte at a time
+    (~0.13 µs per 450-byte line, a tenth of a recorded frame's whole read); numpy's vector
+    compare counts a long range ~3.5× faster, and a short one slower (its fixed cost)."""
+    if stop - start < _VECTOR_COUNT_BYTES:
+        return block.count(b"\n", start, stop)
+    view = np.frombuffer(block, np.uint8, stop - start, start)
+    return int(np.count_nonzero(view == _NEWLINE))
 
 
 class _Decompressor(Protocol):

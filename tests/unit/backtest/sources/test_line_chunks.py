@@ -32,3 +32,21 @@ def test_a_last_line_without_a_newline_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"a\nb")
     assert [(first, bytes(chunk)) for first, chunk in LineChunks(path)] == [(1, b"a\n"), (2, b"b")]
+
+
+@pytest.mark.parametrize("compression", ["plain", "zstd"])
+@pytest.mark.parametrize("piece_bytes", [1, 40, 1000])
+def test_views_in_pieces_hold_whole_lines_numbered_from_one(
+    tmp_path: Path, lines_file: WriteLines, compression: str, piece_bytes: int
+) -> None:
+    # Some lines longer than a piece of 40 bytes: such a line is a piece of its own.
+    lines = [f"line {i} " + "x" * (i % 53) for i in range(2000)]
+    path = lines_file(tmp_path / "f", lines, compression)
+    seen: list[str] = []
+    for first, chunk in LineChunks(path, 4096).views(piece_bytes):
+        assert first == len(seen) + 1
+        text = bytes(chunk).decode()
+        assert text.endswith("\n")
+        assert len(chunk) <= piece_bytes or text.count("\n") == 1
+        seen.extend(text.splitlines())
+    assert seen == lines

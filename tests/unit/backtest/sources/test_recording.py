@@ -116,3 +116,39 @@ def test_a_directory_without_recordings_is_a_clear_error(tmp_path: Path) -> None
         BacktestData.open([tmp_path / "missing.jsonl.zst"])
     with pytest.raises(DataSourceError, match="is after"):
         BacktestData.open([tmp_path], start=2.0, end=1.0)
+
+
+@pytest.mark.parametrize("compression", ["zstd", "plain"])
+def test_a_long_recording_replays_every_tick_and_names_every_bad_line(
+    tmp_path: Path, lines_file: WriteLines, compression: str
+) -> None:
+    # Long enough for many decode batches: the good ones decoded with their frames in one pass,
+    # those holding a line that pass cannot read line by line; both name the right lines.
+    two = json.loads(ticker_frame("BTC-USD", "7", "2026-01-01T00:00:00Z", 9))
+    two["events"].append(json.loads(ticker_frame("ETH-USD", "8", "2026-01-01T00:00:00Z"))["events"][0])
+    special = {
+        500: recorded(T0 + 500, HEARTBEAT),
+        1000: recorded(T0 + 1000, ticker_frame("BTC-USD", "-1", "2026-01-01T00:00:00Z")),
+        1500: recorded(T0 + 1500, '{"channel":"heartbeats","events":[]}'),
+        2000: recorded(T0 + 2000, '{"channel":"level2","events":[]}'),
+        2500: recorded(T0 + 2500, '{"no":"channel"}'),
+        2700: '{"t": 1767228300, "frame": ',
+        2900: recorded(T0 + 2900, json.dumps(two, separators=(",", ":"))),
+    }
+    lines = [
+        special.get(i) or recorded(T0 + i, ticker_frame("BTC-USD", str(100 + i), "2026-01-01T00:00:00Z", i))
+        for i in range(3000)
+    ]
+    path = lines_file(tmp_path / "feed-20260101T00.jsonl.zst", lines, compression)
+    data = BacktestData.open([path])
+    ticks = [(at, tick.product_id, tick.price) for at, tick in data.ticks()]
+    expected = [(T0 + i, "BTC-USD", float(100 + i)) for i in range(3000) if i not in special]
+    expected.append((T0 + 2900, "BTC-USD", 7.0))
+    expected.append((T0 + 2900, "ETH-USD", 8.0))
+    assert ticks == sorted(expected, key=lambda tick: tick[0])
+    assert [(s.line, s.reason.split(":")[0]) for s in data.skipped] == [
+        (1001, "1 ticker(s) refused"),
+        (1501, "heartbeats frame without events"),
+        (2501, "frame has neither a channel nor type=error"),
+        (2701, "not a recorded frame"),
+    ]
