@@ -409,44 +409,43 @@ class FeedClient:
         ``_other_frame``, which reads it with ``read_frame`` (a second decode, for the rare
         frame: malformed, heartbeat, out of sequence, refused price...)."""
         if self._plain:
-            usual = False
             try:
                 msg = _decode(data)
                 if type(msg) is TickerFrame:
                     # The usual frame: one event of one ticker that carries its bid and ask (more
                     # events or tickers: ValueError; a bid or ask missing: TypeError), valid as
-                    # ``parse.valid_quote`` says, written out here to save a call per frame (and
-                    # in an ``if``, where each comparison is the interpreter's float fast path).
+                    # ``parse.valid_quote`` says, numbered one above the last (no number: a
+                    # TypeError). Written out here to save a call per frame, in an ``if``, where
+                    # each comparison is the interpreter's float fast path; a difference, not
+                    # ``last + 1``, which would make an int per frame (1 is a cached one).
                     (event,) = msg.events
                     (tick,) = event.tickers
-                    number = msg.sequence_num
+                    number: int = msg.sequence_num  # type: ignore[assignment]
                     if (
-                        number is not None
-                        and number - self._last_seq == 1  # (no int made: 1 is a cached one)
+                        number - self._last_seq == 1
                         and 0.0 < tick.price < _INF
                         and 0.0 < tick.best_bid <= tick.best_ask < _INF
                     ):
-                        usual = True
+                        # Nothing below raises (short of memory): the frame is taken once.
+                        self._last_seq = number
+                        self._dropped_in_a_row = 0
+                        # Kept for the read's end: only each product's last ticker of a read is
+                        # handed on, and the frames are counted there (messages_received too).
+                        product = tick.product_id
+                        run = self._read_runs.get(product)
+                        if run is not None:
+                            run[0] = msg
+                            run[1] += 1
+                        else:
+                            self._read_runs[product] = [msg, 1]
+                            # One receive stamp per socket read, taken by its first frame: its
+                            # frames arrived together (and one clock read per frame was a tenth
+                            # of what the rest of the hot path costs).
+                            if not self._read_ns:
+                                self._read_ns = _stamp()
+                        return
             except Exception:
                 pass  # read_frame tells what it is
-            if usual:
-                self._last_seq = number  # type: ignore[assignment]  # an int: it was last + 1
-                self._dropped_in_a_row = 0
-                # Kept for the read's end: only each product's last ticker of a read is handed
-                # on, and the frames are counted there (messages_received too), once a read.
-                product = tick.product_id
-                run = self._read_runs.get(product)
-                if run is not None:
-                    run[0] = msg
-                    run[1] += 1
-                else:
-                    self._read_runs[product] = [msg, 1]
-                    # One receive stamp per socket read, taken by its first frame: its frames
-                    # arrived together (and one clock read per frame was a tenth of what the rest
-                    # of the hot path costs).
-                    if not self._read_ns:
-                        self._read_ns = _stamp()
-                return
         self._other_frame(data)
 
     def _on_read_end(self) -> None:
