@@ -13,13 +13,14 @@ a product that trades rarely does not wait for its next ticker.
 
 The frame handler is the hot path. The transport (``feed.transport``: picows) calls it for every
 frame as the bytes arrive, with no future or task per frame; it decodes the frame in place (no
-copy), does no per-frame allocation beyond what ``read_frame`` returns, takes one
-``perf_counter`` reading per socket read (the ticks' receive stamp, for latency), checks the
+copy), does no per-frame allocation beyond what the decode returns, takes one ``perf_counter``
+reading per socket read (the ticks' receive stamp, for latency), checks the prices and the
 sequence of every frame, and keeps each product's last ticker of the read; at the read's end
-(the transport says when) those reach the price board and the bus in one go, which leaves every
-latest-wins mailbox as ticker-by-ticker publishing would (no consumer runs between a read's
-frames). It never logs per tick at INFO, and leaves staleness and the messages/s rate to the
-watchdog, which reads the feed's clock and a frame counter.
+(the transport says when) those are completed into Tickers and reach the price board and the bus
+in one go, which leaves every latest-wins mailbox as ticker-by-ticker publishing would (no
+consumer runs between a read's frames), and the read's frames are counted. It never logs per tick
+at INFO, and leaves staleness and the messages/s rate to the watchdog, which reads the feed's
+clock and the frame counter.
 """
 
 from __future__ import annotations

@@ -143,10 +143,11 @@ def parse_frame(data: bytes | str | memoryview, received_ns: int) -> FeedFrame:
 
 
 def read_frame(data: bytes | str | memoryview, received_ns: int) -> Ticker | FeedFrame:
-    """``parse_frame`` for the feed's hot path: the usual frame (one valid ticker) comes back as
-    its ``Ticker`` alone, with no FeedFrame around it; its ``sequence`` is the frame's
-    ``sequence_num`` (-1 when the frame had none). Anything else comes back as ``parse_frame``
-    returns it. Same validation, same errors."""
+    """``parse_frame`` for the feed client (every frame its hot path does not take itself, see
+    ``decode_server_frame``): the usual frame (one valid ticker) comes back as its ``Ticker``
+    alone, with no FeedFrame around it; its ``sequence`` is the frame's ``sequence_num`` (-1 when
+    the frame had none). Anything else comes back as ``parse_frame`` returns it. Same validation,
+    same errors."""
     try:
         try:
             msg = _decode_server_frame(data)
