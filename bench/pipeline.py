@@ -105,7 +105,7 @@ plain_decode = msgspec.json.Decoder(_PlainTickerFrame, strict=False).decode
 
 @dataclass
 class DecodeFigures:
-    streambot_us: float  # read_frame: what the feed client runs for every frame
+    streambot_us: float  # read_frame: a frame decoded, checked and completed into its Ticker
     plain_us: float
     parse_frame_us: float = 0.0  # parse_frame: the same decode wrapped in a FeedFrame
 
@@ -121,8 +121,9 @@ class DecodeFigures:
 
 
 def measure_decode(frames: list[bytes], rounds: int = 7) -> DecodeFigures:
-    """The feed's decode of a frame (``read_frame``, as its client runs it for every frame:
-    decoded, checked and completed into a Ticker), the plain decode of the same frames and
+    """The feed's decode of a frame (``read_frame``: decoded, checked and completed into a
+    Ticker; the client's hot path does the same inline, completing only the tickers it hands
+    on), the plain decode of the same frames and
     ``parse_frame`` (the same wrapped in a FeedFrame, for every other reader), in alternating
     rounds on warm decoders; the best round of each (the least disturbed by anything else on
     the machine).

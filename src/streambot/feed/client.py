@@ -13,13 +13,14 @@ a product that trades rarely does not wait for its next ticker.
 
 The frame handler is the hot path. The transport (``feed.transport``: picows) calls it for every
 frame as the bytes arrive, with no future or task per frame; it decodes the frame in place (no
-copy), does no per-frame allocation beyond what ``read_frame`` returns, takes one
-``perf_counter`` reading per socket read (the ticks' receive stamp, for latency), checks the
+copy), does no per-frame allocation beyond what the decode returns, takes one ``perf_counter``
+reading per socket read (the ticks' receive stamp, for latency), checks the prices and the
 sequence of every frame, and keeps each product's last ticker of the read; at the read's end
-(the transport says when) those reach the price board and the bus in one go, which leaves every
-latest-wins mailbox as ticker-by-ticker publishing would (no consumer runs between a read's
-frames). It never logs per tick at INFO, and leaves staleness and the messages/s rate to the
-watchdog, which reads the feed's clock and a frame counter.
+(the transport says when) those are completed into Tickers and reach the price board and the bus
+in one go, which leaves every latest-wins mailbox as ticker-by-ticker publishing would (no
+consumer runs between a read's frames), and the read's frames are counted. It never logs per tick
+at INFO, and leaves staleness and the messages/s rate to the watchdog, which reads the feed's
+clock and the frame counter.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
@@ -39,7 +41,15 @@ from streambot.feed.connection import subscribe
 from streambot.feed.fallback import RestFallback
 from streambot.feed.gaps import GapDetector
 from streambot.feed.log_once import OnceLogger
-from streambot.feed.parse import FeedFrame, FrameKind, MalformedFrame, read_frame
+from streambot.feed.messages import TickerFrame
+from streambot.feed.parse import (
+    FeedFrame,
+    FrameKind,
+    MalformedFrame,
+    complete_usual_ticker,
+    decode_server_frame,
+    read_frame,
+)
 from streambot.feed.poller import PriceSource, RestPricePoller
 from streambot.feed.recorder import FeedRecorder
 from streambot.feed.state import FeedStateMachine, FeedStatus
@@ -128,11 +138,12 @@ class FeedClient:
         self._live = False
         self._last_seq = -1
         self._dropped_in_a_row = 0
-        # The current socket read's tickers, handed on at its end (_on_read_end): each product's
-        # last one, and how many each product had.
-        self._read_latest: dict[str, Ticker] = {}
+        # The current socket read's tickers, handed on at its end (_on_read_end): product → [its
+        # last usual frame, how many it had], in the order the products first came. One list per
+        # product and read, so a frame costs one dict lookup (a frame dict and a count dict took
+        # three, a good part of the hot path).
+        self._read_runs: dict[str, list[Any]] = {}
         self._read_ns = 0  # the current read's receive stamp (perf_counter_ns); 0: none yet
-        self._read_counts: dict[str, int] = {}
         self._recording = recorder.record if recorder is not None else None
         self._debug = False
         self._plain = False  # live, neither recording nor logging every tick: see _on_frame
@@ -393,34 +404,50 @@ class FeedClient:
 
         ``data`` is the transport's buffer, valid only during this call: parsed in place, copied
         only for the recorder or a log line. The usual frame (one valid ticker, numbered one
-        above the last, no recorder, no DEBUG log) takes the few lines below; any other goes
-        to ``_other_frame``."""
-        self.messages_received += 1
-        # One receive stamp per socket read: its frames arrived together (and one clock read
-        # per frame was a tenth of what the rest of the hot path costs).
-        received_ns = self._read_ns
-        if not received_ns:
-            received_ns = self._read_ns = _stamp()
-        try:
-            frame = read_frame(data, received_ns)
-        except MalformedFrame as exc:
-            self._malformed(data, exc)
-            return
-        if type(frame) is Ticker and self._plain:
-            number = frame.sequence
-            if number >= 0:
-                last_seq = self._last_seq
-                if number != last_seq + 1 and not self._sequence_break(frame, number, last_seq):
-                    return
-                self._last_seq = number
-                self._dropped_in_a_row = 0
-            # Kept for the read's end: only each product's last ticker of a read is handed on.
-            product = frame.product_id
-            self._read_latest[product] = frame
-            counts = self._read_counts
-            counts[product] = counts.get(product, 0) + 1
-            return
-        self._other_frame(data, frame)
+        above the last, no recorder, no DEBUG log) takes the few lines below: decoded, checked
+        and kept as its product's latest of the read, its Ticker completed only if it is still
+        the latest at the read's end (``_on_read_end``). Any other frame goes to
+        ``_other_frame``, which reads it with ``read_frame`` (a second decode, for the rare
+        frame: malformed, heartbeat, out of sequence, refused price...)."""
+        if self._plain:
+            try:
+                msg = _decode(data)
+                if type(msg) is TickerFrame:
+                    # The usual frame: one event of one ticker that carries its bid and ask (more
+                    # events or tickers: ValueError; a bid or ask missing: TypeError), valid as
+                    # ``parse.valid_quote`` says, numbered one above the last (no number: a
+                    # TypeError). Written out here to save a call per frame, in an ``if``, where
+                    # each comparison is the interpreter's float fast path; a difference, not
+                    # ``last + 1``, which would make an int per frame (1 is a cached one).
+                    (event,) = msg.events
+                    (tick,) = event.tickers
+                    number: int = msg.sequence_num  # type: ignore[assignment]
+                    if (
+                        number - self._last_seq == 1
+                        and 0.0 < tick.price < _INF
+                        and 0.0 < tick.best_bid <= tick.best_ask < _INF
+                    ):
+                        # Nothing below raises (short of memory): the frame is taken once.
+                        self._last_seq = number
+                        self._dropped_in_a_row = 0
+                        # Kept for the read's end: only each product's last ticker of a read is
+                        # handed on, and the frames are counted there (messages_received too).
+                        product = tick.product_id
+                        run = self._read_runs.get(product)
+                        if run is not None:
+                            run[0] = msg
+                            run[1] += 1
+                        else:
+                            self._read_runs[product] = [msg, 1]
+                            # One receive stamp per socket read, taken by its first frame: its
+                            # frames arrived together (and one clock read per frame was a tenth
+                            # of what the rest of the hot path costs).
+                            if not self._read_ns:
+                                self._read_ns = _stamp()
+                        return
+            except Exception:
+                pass  # read_frame tells what it is
+        self._other_frame(data)
 
     def _on_read_end(self) -> None:
         """The socket read's last frame is handled: its tickers go to the board and the bus.
@@ -428,27 +455,34 @@ class FeedClient:
         No consumer can run between the frames of one read, so handing on each product's last
         ticker of the read (and counting the others as superseded, as a mailbox would have)
         leaves every board and mailbox as ticker-by-ticker publishing would; at a hundred
-        thousand ticks a second a read carries hundreds of them, in the quiet times one."""
+        thousand ticks a second a read carries hundreds of them, in the quiet times one. Nothing
+        reads the superseded ones (their prices were checked, their numbers too), so only the
+        handed-on ones are completed into Tickers."""
+        received_ns = self._read_ns
         self._read_ns = 0
-        latest = self._read_latest
-        if not latest:
+        runs = self._read_runs
+        if not runs:
             return
-        counts = self._read_counts
-        if len(latest) == 1:  # in quiet times a read carries one ticker
-            product, tick = latest.popitem()
-            count = counts.pop(product)
+        if len(runs) == 1:  # in quiet times a read carries one ticker
+            product, (msg, count) = runs.popitem()
+            tick = _complete(msg, received_ns)
             if count == 1:
+                self.messages_received += 1
                 self.tickers += 1
                 self._board.record(tick)
                 self._bus.publish_tick(tick)
                 return
-            latest[product] = tick
-            counts[product] = count
-        self.tickers += sum(counts.values())  # counted once a read, not once a frame
+            latest = {product: tick}
+            counts = {product: count}
+        else:
+            latest = {product: _complete(run[0], received_ns) for product, run in runs.items()}
+            counts = {product: run[1] for product, run in runs.items()}
+            runs.clear()
+        count = sum(counts.values())  # counted once a read, not once a frame
+        self.messages_received += count
+        self.tickers += count
         self._board.record_latest(latest, counts)
         self._bus.publish_latest(latest, counts)
-        latest.clear()
-        counts.clear()
 
     def _malformed(self, data: memoryview, exc: MalformedFrame) -> None:
         if not self._live:
@@ -460,8 +494,17 @@ class FeedClient:
         self.malformed += 1
         self._warn.warn("malformed", "", "Malformed feed frame (%s): %.200r", exc, raw)
 
-    def _other_frame(self, data: memoryview, frame: Ticker | FeedFrame) -> None:
+    def _other_frame(self, data: memoryview) -> None:
         """Every frame but the usual one: anything recorded or logged, and every FeedFrame."""
+        self.messages_received += 1
+        received_ns = self._read_ns
+        if not received_ns:
+            received_ns = self._read_ns = _stamp()
+        try:
+            frame = read_frame(data, received_ns)
+        except MalformedFrame as exc:
+            self._malformed(data, exc)
+            return
         if not self._live:
             self._go_live()
         self._on_read_end()  # what came before is handed on first, in order
@@ -604,6 +647,9 @@ class FeedClient:
 _TICKERS: Final = FrameKind.TICKERS
 _HEARTBEAT: Final = FrameKind.HEARTBEAT
 _stamp = time.perf_counter_ns  # the ticks' receive time, for latency figures only
+_decode: Final = decode_server_frame
+_complete: Final = complete_usual_ticker
+_INF: Final = math.inf
 
 _KIND_CHANNELS: Final = {
     FrameKind.TICKERS: "ticker",

@@ -38,6 +38,8 @@ __all__ = [
     "FeedFrame",
     "FrameKind",
     "MalformedFrame",
+    "complete_usual_ticker",
+    "decode_server_frame",
     "invalid_ticker_reason",
     "parse_frame",
     "read_frame",
@@ -91,6 +93,11 @@ class FeedFrame(msgspec.Struct, frozen=True, gc=False):
 
 
 _decode_server_frame = msgspec.json.Decoder(ServerFrame, strict=False).decode
+decode_server_frame = _decode_server_frame
+"""The typed decode alone, for the feed client's hot path: it reads the usual frame (one
+``TickerFrame`` of one event of one valid ticker) itself, keeps each product's last one of a socket
+read and completes only those (``complete_usual_ticker``). Whatever it raises, and any frame it does
+not take, goes to ``read_frame``, which tells a malformed frame from the others."""
 _decode_envelope = msgspec.json.Decoder(Envelope, strict=False).decode
 
 _TICKERS = FrameKind.TICKERS
@@ -137,15 +144,28 @@ def parse_frame(data: bytes | str | memoryview, received_ns: int) -> FeedFrame:
 
 
 def read_frame(data: bytes | str | memoryview, received_ns: int) -> Ticker | FeedFrame:
-    """``parse_frame`` for the feed's hot path: the usual frame (one valid ticker) comes back as
-    its ``Ticker`` alone, with no FeedFrame around it; its ``sequence`` is the frame's
-    ``sequence_num`` (-1 when the frame had none). Anything else comes back as ``parse_frame``
-    returns it. Same validation, same errors."""
+    """``parse_frame`` for the feed client (every frame its hot path does not take itself, see
+    ``decode_server_frame``): the usual frame (one valid ticker) comes back as its ``Ticker``
+    alone, with no FeedFrame around it; its ``sequence`` is the frame's ``sequence_num`` (-1 when
+    the frame had none). Anything else comes back as ``parse_frame`` returns it. Same validation,
+    same errors."""
     try:
         try:
             msg = _decode_server_frame(data)
         except msgspec.DecodeError as exc:  # ValidationError included
             return _parse_other(data, exc)
+    except MalformedFrame:
+        raise
+    except Exception as exc:
+        raise MalformedFrame(f"unreadable frame: {_describe(exc)}") from None
+    return read_message(msg, received_ns)
+
+
+def read_message(msg: ServerFrame, received_ns: int) -> Ticker | FeedFrame:
+    """``read_frame`` for a frame already decoded as a ``ServerFrame`` in lax mode (the parser's
+    own decode, e.g. as a field of a recording's line, decoded with the line in one pass): the
+    same completion, validation, results and errors as ``read_frame`` of the frame's bytes."""
+    try:
         if type(msg) is TickerFrame:
             # The usual frame: one event of one ticker, which carries its bid and ask and is
             # valid. Unpacked (no loop: a list iterator is an allocation), the ticker is the
@@ -173,34 +193,15 @@ def read_frame(data: bytes | str | memoryview, received_ns: int) -> Ticker | Fee
         raise MalformedFrame(f"unreadable frame: {_describe(exc)}") from None
 
 
-def read_message(msg: ServerFrame, received_ns: int) -> Ticker | FeedFrame:
-    """``read_frame`` for a frame already decoded as a ``ServerFrame`` in lax mode (the parser's
-    own decode, e.g. as a field of a recording's line, decoded with the line in one pass): the
-    same completion, validation, results and errors as ``read_frame`` of the frame's bytes.
-
-    ``read_frame`` keeps its own copy of these lines rather than calling this: a call per frame
-    on the live feed's hot path."""
-    try:
-        if type(msg) is TickerFrame:
-            try:
-                (event,) = msg.events
-                (tick,) = event.tickers
-                if 0.0 < tick.price < _INF and 0.0 < tick.best_bid <= tick.best_ask < _INF:
-                    seq = msg.sequence_num
-                    _force(tick, "_time_value", msg.timestamp)
-                    _force(tick, "received_ns", received_ns)
-                    _force(tick, "sequence", -1 if seq is None else seq)
-                    return tick
-            except (ValueError, TypeError):
-                pass
-            return _tickers(msg, received_ns)
-        if isinstance(msg, TickerFrame):  # ticker_batch frames (a subclass)
-            return _tickers(msg, received_ns)
-        return _other_channel(msg)
-    except MalformedFrame:
-        raise
-    except Exception as exc:
-        raise MalformedFrame(f"unreadable frame: {_describe(exc)}") from None
+def complete_usual_ticker(msg: TickerFrame, received_ns: int) -> Ticker:
+    """The ticker of a usual frame (one event of one ticker that carries a valid bid and ask, as
+    the client's hot path checked), completed as ``read_frame`` completes it."""
+    tick = msg.events[0].tickers[0]
+    seq = msg.sequence_num
+    _force(tick, "_time_value", msg.timestamp)
+    _force(tick, "received_ns", received_ns)
+    _force(tick, "sequence", -1 if seq is None else seq)
+    return tick
 
 
 def _describe(exc: BaseException) -> str:

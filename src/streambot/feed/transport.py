@@ -89,6 +89,11 @@ async def connect(url: str) -> FeedTransport:
 class _Listener(WSListener):
     """picows calls this for every frame, inside the loop's data callback."""
 
+    # Slots, not a __dict__: on a subclass of picows' (Cython) listener, an attribute in the
+    # instance dict is read the interpreter's slow, generic way, once per frame here (a slot: its
+    # fast way, about a third of the time).
+    __slots__ = ("close_code", "early", "fragments", "on_frame", "on_read_end")
+
     def __init__(self) -> None:
         super().__init__()
         self.on_frame: FrameHandler | None = None
