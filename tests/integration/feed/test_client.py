@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,13 +17,13 @@ from streambot.clock import SystemClock
 from streambot.events import FeedStateChanged
 from streambot.feed.client import FeedClient
 from streambot.simulator.server import Simulator, SimulatorConfig
+from tests.coinbase_frames import fixture, heartbeat
 from tests.integration.feed.conftest import WAIT, until
 
 pytestmark = pytest.mark.integration
 
 CLOCK = SystemClock()  # real sockets on loopback: real time
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coinbase"
 PRODUCTS = ("BTC-USD", "ETH-USD", "DOGE-USD")
 
 
@@ -137,21 +136,10 @@ async def test_reconnects_to_a_new_simulator_on_the_same_port(session: aiohttp.C
 # --- against a scripted server ---------------------------------------------------------------------
 
 
-def fixture(name: str) -> Any:
-    return orjson.loads((FIXTURES / name).read_bytes())
-
-
 def ticker(seq: int, product: str = "BTC-USD", price: str = "100.5") -> bytes:
     frame = fixture("ws_ticker.json")
     frame["sequence_num"] = seq
     frame["events"][0]["tickers"][0].update(product_id=product, price=price)
-    return orjson.dumps(frame)
-
-
-def heartbeat(seq: int, counter: int) -> bytes:
-    frame = fixture("ws_heartbeats.json")
-    frame.update(sequence_num=seq)
-    frame["events"][0]["heartbeat_counter"] = counter
     return orjson.dumps(frame)
 
 

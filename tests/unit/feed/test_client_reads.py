@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,14 +19,10 @@ from streambot.clock import SystemClock
 from streambot.events import FeedGapDetected
 from streambot.feed.client import FeedClient
 from streambot.feed.transport import FeedTransport, FrameHandler, ReadEndHandler
+from tests.coinbase_frames import fixture, heartbeat
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coinbase"
 PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD")
 CLOCK = SystemClock()
-
-
-def fixture(name: str) -> Any:
-    return orjson.loads((FIXTURES / name).read_bytes())
 
 
 def ticker(seq: int, product: str, price: float, *, bid: float | None = None) -> bytes:
@@ -40,13 +35,6 @@ def ticker(seq: int, product: str, price: float, *, bid: float | None = None) ->
         best_bid=str(price - 0.5 if bid is None else bid),
         best_ask=str(price + 0.5),
     )
-    return orjson.dumps(frame)
-
-
-def heartbeat(seq: int, counter: int) -> bytes:
-    frame = fixture("ws_heartbeats.json")
-    frame.update(sequence_num=seq)
-    frame["events"][0]["heartbeat_counter"] = counter
     return orjson.dumps(frame)
 
 

@@ -106,16 +106,9 @@ def on_increment(value: Decimal, increment: Decimal) -> bool:
 
 
 def parse_new_order(request: NewOrder, products: Mapping[str, Product]) -> ParsedOrder:
-    product = products.get(request.product_id) if isinstance(request.product_id, str) else None
-    if product is None:
-        raise refuse("INVALID_PRODUCT_ID", "Invalid product_id")
-    if product.trading_disabled:
-        raise refuse(
-            "ORDER_ENTRY_DISABLED", "Trading is disabled for this product", "PREVIEW_TRADING_DISABLED"
-        )
+    product = _tradeable(products, request.product_id)
     side = request.side
-    if side not in ("BUY", "SELL"):
-        raise refuse("INVALID_SIDE", "Invalid side")
+    _check_side(side)
     raw = request.order_configuration
     if (type(raw) is not dict and not isinstance(raw, Mapping)) or len(raw) != 1:
         raise refuse(
@@ -131,18 +124,7 @@ def parse_new_order(request: NewOrder, products: Mapping[str, Product]) -> Parse
     base_size = parse_decimal(fields["base_size"], "base_size") if fields.get("base_size") else None
     if kind == MARKET_IOC:
         quote_size = parse_decimal(fields["quote_size"], "quote_size") if fields.get("quote_size") else None
-        if (base_size is None) == (quote_size is None):
-            raise refuse(
-                "INVALID_REQUEST",
-                "market orders need exactly one of quote_size and base_size",
-                "PREVIEW_INVALID_ORDER_CONFIG",
-            )
-        if quote_size is not None and side == "SELL":
-            raise refuse(
-                "UNSUPPORTED_ORDER_CONFIGURATION",
-                "market sells are sized by base_size",
-                "PREVIEW_INVALID_ORDER_CONFIG",
-            )
+        _check_market_sizes(side, base_size, quote_size)
         parsed = ParsedOrder(product, side, "MARKET", configuration, base_size, quote_size, None, False)
     else:
         if base_size is None or not fields.get("limit_price"):
@@ -178,15 +160,7 @@ def parse_new_order(request: NewOrder, products: Mapping[str, Product]) -> Parse
             parsed = ParsedOrder(
                 product, side, "LIMIT", configuration, base_size, None, limit_price, post_only
             )
-    with localcontext() as context:
-        context.prec = PRECISION
-        try:
-            check_sizes(parsed)
-        except InvalidOperation:
-            raise refuse(
-                "INVALID_REQUEST", "order sizes are out of range", "PREVIEW_INVALID_ORDER_CONFIG"
-            ) from None
-    return parsed
+    return _sizes_checked(parsed)
 
 
 def typed_order(
@@ -202,33 +176,15 @@ def typed_order(
     the same checks in the same order with the same refusals, without writing the sizes out
     as strings and parsing them back (``Decimal(str(d))`` is ``d``, digits and exponent alike).
     ``limit_price`` set: a limit GTC order (never post-only), else a market IOC order."""
-    product = products.get(product_id)
-    if product is None:
-        raise refuse("INVALID_PRODUCT_ID", "Invalid product_id")
-    if product.trading_disabled:
-        raise refuse(
-            "ORDER_ENTRY_DISABLED", "Trading is disabled for this product", "PREVIEW_TRADING_DISABLED"
-        )
-    if side not in ("BUY", "SELL"):
-        raise refuse("INVALID_SIDE", "Invalid side")
+    product = _tradeable(products, product_id)
+    _check_side(side)
     configuration = typed_configuration(quote_size, base_size, limit_price)
     if base_size is not None:
         _finite(base_size, "base_size")
     if limit_price is None:
         if quote_size is not None:
             _finite(quote_size, "quote_size")
-        if (base_size is None) == (quote_size is None):
-            raise refuse(
-                "INVALID_REQUEST",
-                "market orders need exactly one of quote_size and base_size",
-                "PREVIEW_INVALID_ORDER_CONFIG",
-            )
-        if quote_size is not None and side == "SELL":
-            raise refuse(
-                "UNSUPPORTED_ORDER_CONFIGURATION",
-                "market sells are sized by base_size",
-                "PREVIEW_INVALID_ORDER_CONFIG",
-            )
+        _check_market_sizes(side, base_size, quote_size)
         parsed = ParsedOrder(product, side, "MARKET", configuration, base_size, quote_size, None, False)
     else:
         if base_size is None:
@@ -239,6 +195,41 @@ def typed_order(
             )
         _finite(limit_price, "limit_price")
         parsed = ParsedOrder(product, side, "LIMIT", configuration, base_size, None, limit_price, False)
+    return _sizes_checked(parsed)
+
+
+def _tradeable(products: Mapping[str, Product], product_id: object) -> Product:
+    product = products.get(product_id) if isinstance(product_id, str) else None
+    if product is None:
+        raise refuse("INVALID_PRODUCT_ID", "Invalid product_id")
+    if product.trading_disabled:
+        raise refuse(
+            "ORDER_ENTRY_DISABLED", "Trading is disabled for this product", "PREVIEW_TRADING_DISABLED"
+        )
+    return product
+
+
+def _check_side(side: object) -> None:
+    if side not in ("BUY", "SELL"):
+        raise refuse("INVALID_SIDE", "Invalid side")
+
+
+def _check_market_sizes(side: str, base_size: Decimal | None, quote_size: Decimal | None) -> None:
+    if (base_size is None) == (quote_size is None):
+        raise refuse(
+            "INVALID_REQUEST",
+            "market orders need exactly one of quote_size and base_size",
+            "PREVIEW_INVALID_ORDER_CONFIG",
+        )
+    if quote_size is not None and side == "SELL":
+        raise refuse(
+            "UNSUPPORTED_ORDER_CONFIGURATION",
+            "market sells are sized by base_size",
+            "PREVIEW_INVALID_ORDER_CONFIG",
+        )
+
+
+def _sizes_checked(parsed: ParsedOrder) -> ParsedOrder:
     with localcontext() as context:
         context.prec = PRECISION
         try:
