@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from streambot.backtest.memory_store import MemoryStore
+from streambot.backtest.memory_store import MemoryStore, Spill
 from streambot.backtest.result import (
     BacktestFill,
     BacktestResult,
@@ -51,10 +51,12 @@ from streambot.domain import (
     FeedState,
     FeeSource,
     FeeTier,
+    OrderRecord,
     Position,
     Product,
     ProductId,
     Ticker,
+    Trade,
 )
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.events import FeedStateChanged, TradeBooked
@@ -94,6 +96,8 @@ class BacktestConfig:
 
 
 Progress = Callable[[int, float], None]  # (ticks replayed, data time reached)
+# An archived order's fill as the result reads it: side, size, price, fee, time, liquidity.
+_FillRow = tuple[str, Decimal, Decimal, Decimal, float, str]
 
 
 @dataclass(slots=True)
@@ -145,6 +149,9 @@ class Backtest:
         self._traded = False
         # What each order's fills realized, as settlement booked it (its trade events summed).
         self._realized: dict[str, Decimal] = {}
+        # The venue's fills of the orders archived (``_archive``) and what those orders realized:
+        # batches of (client_order_id, fill rows, realized or None), read back by ``result``.
+        self._released = Spill()
         bus.subscribe(TradeBooked, self._on_trade)
         self.ticks = 0
         self.first_at = start
@@ -317,6 +324,7 @@ class Backtest:
                 await asyncio.sleep(0)
                 if not settled():
                     await settle()
+                self._archive()
                 if progress is not None and not count & (_PROGRESS_EVERY - 1):
                     progress(count, now)
         self.ticks = count
@@ -357,6 +365,28 @@ class Backtest:
         # watcher judges them live.
         await self.risk.observe_equity(total)
 
+    def _archive(self) -> None:
+        """Move the orders that are done out of memory: the store's records into its spill file,
+        the venue's into ours, as the rows the result reads. Called when the replay is settled,
+        so no settlement is half-way through one of them."""
+        moved = self.store.archive_final()
+        if not moved:
+            return
+        fills = self.exchange.release([o.exchange_order_id for o in moved if o.exchange_order_id])
+        realized = self._realized
+        batch: list[tuple[str, list[_FillRow], Decimal | None]] = []
+        for order in moved:
+            key = order.client_order_id
+            rows = [
+                (f.side, f.size, f.price, f.commission, f.time, f.liquidity_indicator)
+                for f in fills.get(order.exchange_order_id or "", ())
+            ]
+            gained = realized.pop(key, None)
+            if rows or gained is not None:
+                batch.append((key, rows, gained))
+        if batch:
+            self._released.write(batch)
+
     async def finish(self) -> None:
         """Orders still on their way when the data ends never reach the venue: they are
         cancelled (left at ``submitted``), not executed on a market that is not in the data."""
@@ -373,16 +403,38 @@ class Backtest:
         elapsed_s: float,
     ) -> BacktestResult:
         names = {tracked.bot_id: tracked.spec.name for tracked in self._tracked}
-        orders = self.store.orders
+        orders = self.store.all_orders()
+        bot_of = {o.client_order_id: o.bot_id for o in orders}
         by_client: dict[str, list[BacktestFill]] = {}
-        client_of = {o.exchange_order_id: o.client_order_id for o in orders.values() if o.exchange_order_id}
-        all_fills: list[BacktestFill] = []
+        realized: dict[str, Decimal] = {}
+        # The archived orders' fills first: each order's fills are archived together, oldest first.
+        for client_order_id, rows, gained in self._released.read():
+            if gained is not None:
+                realized[client_order_id] = gained
+            bot = names.get(bot_of[client_order_id], "")
+            by_client[client_order_id] = [
+                BacktestFill(
+                    bot=bot,
+                    side=side,
+                    size=size,
+                    price=price,
+                    fee=fee,
+                    quote=size * price,
+                    time=time,
+                    client_order_id=client_order_id,
+                    liquidity=liquidity,
+                )
+                for side, size, price, fee, time, liquidity in rows
+            ]
+        for key, gained in self._realized.items():
+            realized[key] = realized[key] + gained if key in realized else gained
+        client_of = {o.exchange_order_id: o.client_order_id for o in orders if o.exchange_order_id}
         for fill in self.exchange.fills():
             client_order_id = client_of.get(fill.order_id)
             if client_order_id is None:
                 continue  # an order the store never acknowledged (cancelled at the end)
             row = BacktestFill(
-                bot=names.get(orders[client_order_id].bot_id, ""),
+                bot=names.get(bot_of[client_order_id], ""),
                 side=fill.side,
                 size=fill.size,
                 price=fill.price,
@@ -393,7 +445,7 @@ class Backtest:
                 liquidity=fill.liquidity_indicator,
             )
             by_client.setdefault(client_order_id, []).append(row)
-            all_fills.append(row)
+        trades = self.store.all_trades()
 
         result = BacktestResult(
             data=data,
@@ -410,23 +462,29 @@ class Backtest:
             elapsed_s=elapsed_s,
         )
         for tracked in self._tracked:
-            result.bots.append(self._bot_result(tracked, by_client))
-        result.digest = digest(result, list(orders.values()), names)
+            result.bots.append(self._bot_result(tracked, by_client, orders, trades, realized))
+        result.digest = digest(result, orders, names)
         return result
 
-    def _bot_result(self, tracked: _Tracked, by_client: Mapping[str, list[BacktestFill]]) -> BotResult:
+    def _bot_result(
+        self,
+        tracked: _Tracked,
+        by_client: Mapping[str, list[BacktestFill]],
+        all_orders: Sequence[OrderRecord],
+        all_trades: Sequence[Trade],
+        realized: Mapping[str, Decimal],
+    ) -> BotResult:
         spec = tracked.spec
         runtime = tracked.runtime
-        orders = [o for o in self.store.orders.values() if o.bot_id == tracked.bot_id]
+        orders = [o for o in all_orders if o.bot_id == tracked.bot_id]
         trades = sorted(
-            (t for t in self.store.trades.values() if t.bot_id == tracked.bot_id),
+            (t for t in all_trades if t.bot_id == tracked.bot_id),
             key=lambda t: (t.filled_at or t.created_at, t.client_order_id),
         )
         fills = [row for order in orders for row in by_client.get(order.client_order_id, ())]
         fills.sort(key=lambda row: (row.time, row.client_order_id))
         # The bot's position as settlement kept it, fill by fill: what the strategy traded on.
         position = runtime.ctx.position
-        realized = self._realized
         rows: list[BacktestTrade] = []
         fees = Decimal(0)
         for trade in trades:
