@@ -20,9 +20,10 @@ from __future__ import annotations
 import pickle
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from streambot.clock import Clock
@@ -50,6 +51,18 @@ class ArchivedOrder:
     submitted: int | None  # its place in the order orders were submitted (None: never submitted)
     fills: tuple[StoredFill, ...]
     trade: Trade | None
+
+
+def _fields_of(kind: type) -> Callable[[Any], tuple[Any, ...]]:
+    """A record's fields as a tuple, in the order its ``__init__`` takes them."""
+    return attrgetter(*(f.name for f in fields(kind)))
+
+
+_order_fields = _fields_of(OrderRecord)
+_fill_fields = _fields_of(Fill)
+_trade_fields = _fields_of(Trade)
+# An archived order in the spill file: ArchivedOrder's fields, its records as field tuples.
+_ArchivedRow = tuple[int, int, tuple[Any, ...], int | None, tuple[Any, ...], tuple[Any, ...] | None]
 
 
 class Spill:
@@ -278,23 +291,25 @@ class MemoryStore:
         one that is written again is brought back, correctly but slowly."""
         if not self._final:
             return []
-        batch: list[ArchivedOrder] = []
+        batch: list[_ArchivedRow] = []
         moved: list[OrderRecord] = []
         for key in self._final:
             order = self.orders.pop(key)
-            fills = tuple(self.fills.pop(trade_id) for trade_id in self._fills_of.pop(key, ()))
+            fills = [self.fills.pop(trade_id) for trade_id in self._fills_of.pop(key, ())]
             for stored in fills:
                 _add_net(self._net_archived, stored.fill)
             self._submitted_at.pop(key, None)
             self._archived += 1
+            trade = self.trades.pop(key, None)
+            # Records as tuples of their fields: a dataclass pickles field by field in Python.
             batch.append(
-                ArchivedOrder(
+                (
                     self._archived,
                     self._order_index.pop(key),
-                    order,
+                    _order_fields(order),
                     self._submitted.pop(key, None),
-                    fills,
-                    self.trades.pop(key, None),
+                    tuple((f.index, _fill_fields(f.fill), f.bot_id, f.client_order_id) for f in fills),
+                    _trade_fields(trade) if trade is not None else None,
                 )
             )
             moved.append(order)
@@ -304,9 +319,16 @@ class MemoryStore:
 
     def _archived_orders(self) -> Iterator[ArchivedOrder]:
         revived = self._revived
-        for archived in self._archive.read():
-            if archived.number not in revived:
-                yield archived
+        for number, index, order, submitted, fills, trade in self._archive.read():
+            if number not in revived:
+                yield ArchivedOrder(
+                    number,
+                    index,
+                    OrderRecord(*order),
+                    submitted,
+                    tuple(StoredFill(at, Fill(*fill), bot, key) for at, fill, bot, key in fills),
+                    Trade(*trade) if trade is not None else None,
+                )
 
     def _archived_trade_ids(self) -> set[str]:
         return {stored.fill.trade_id for a in self._archived_orders() for stored in a.fills}
