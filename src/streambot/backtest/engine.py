@@ -77,6 +77,7 @@ log = logging.getLogger(__name__)
 _ZERO = Decimal(0)
 _PROGRESS_EVERY = 1 << 16  # ticks between progress reports (a power of two: a mask, not a modulo)
 _GC_YOUNG = 50_000  # allocations between collections of the young generation during a replay
+_EQUITY_KEPT = 1 << 12  # a bot's equity samples kept in memory before they go to the spill file
 _YIELD_EVERY = 1 << 10  # ticks between the loop turns a settled replay gives (a power of two too)
 INSTANCE_ID = "backtest"  # part of every client_order_id: the same in every run, so ids repeat
 
@@ -152,6 +153,7 @@ class Backtest:
         # The venue's fills of the orders archived (``_archive``) and what those orders realized:
         # batches of (client_order_id, fill rows, realized or None), read back by ``result``.
         self._released = Spill()
+        self._equity_spill = Spill()  # batches of (bot_id, equity rows): the samples moved out
         bus.subscribe(TradeBooked, self._on_trade)
         self.ticks = 0
         self.first_at = start
@@ -361,9 +363,29 @@ class Backtest:
                 points[-1] = EquitySample(now, equity, position.base, price)
             else:
                 points.append(EquitySample(now, equity, position.base, price))
+                if len(points) >= _EQUITY_KEPT:
+                    self._spill_equity(tracked)
         # The account's daily-loss and drawdown limits, judged on the same grid as the equity
         # watcher judges them live.
         await self.risk.observe_equity(total)
+
+    def _spill_equity(self, tracked: _Tracked) -> None:
+        """The bot's samples but the last (the next sample may replace it) into the spill file."""
+        points = tracked.equity
+        rows = [(p.time, p.equity, p.position_base, p.price) for p in points[:-1]]
+        self._equity_spill.write([(tracked.bot_id, rows)])
+        del points[:-1]
+
+    def _equity_of(self, tracked: _Tracked) -> list[EquitySample]:
+        """Every sample of the bot's: the spilled ones, then the ones in memory."""
+        points = [
+            EquitySample(*row)
+            for bot_id, rows in self._equity_spill.read()
+            if bot_id == tracked.bot_id
+            for row in rows
+        ]
+        points += tracked.equity
+        return points
 
     def _archive(self) -> None:
         """Move the orders that are done out of memory: the store's records into its spill file,
@@ -521,7 +543,7 @@ class Backtest:
             fills=fills,
             trades=rows,
             decisions=decisions,
-            equity=tracked.equity,
+            equity=self._equity_of(tracked),
             signals=runtime.signals,
             orders=sum(1 for o in orders if o.exchange_order_id),
             rejected=sum(1 for o in orders if o.status.value == "rejected"),
