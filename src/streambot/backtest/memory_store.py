@@ -23,7 +23,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 
 from streambot.clock import Clock
@@ -53,15 +52,35 @@ class ArchivedOrder:
     trade: Trade | None
 
 
-def _fields_of(kind: type) -> Callable[[Any], tuple[Any, ...]]:
-    """A record's fields as a tuple, in the order its ``__init__`` takes them."""
-    return attrgetter(*(f.name for f in fields(kind)))
+class _Codec:
+    """A record as a tuple of its fields and back, its ``Decimal`` fields as their strings:
+    pickled, a Decimal costs five times its string, and a slotted dataclass is pickled field
+    by field in Python. ``Decimal(str(d))`` is ``d`` exactly (digits, exponent and sign)."""
+
+    def __init__(self, kind: type) -> None:
+        names = [f.name for f in fields(kind)]
+        decimals = {f.name for f in fields(kind) if f.type in ("Decimal", "Decimal | None")}
+        # Only a Decimal becomes a string (None or anything else stays as it is), and only a
+        # string in such a field becomes a Decimal again.
+        out = [
+            f"_str(o.{n}) if o.{n}.__class__ is _D else o.{n}" if n in decimals else f"o.{n}" for n in names
+        ]
+        back = [
+            f"_D(t[{i}]) if t[{i}].__class__ is str else t[{i}]" if n in decimals else f"t[{i}]"
+            for i, n in enumerate(names)
+        ]
+        scope: dict[str, Any] = {"_str": str, "_D": Decimal, "_kind": kind}
+        encode = f"def encode(o):\n    return ({', '.join(out)},)"
+        decode = f"def decode(t):\n    return _kind({', '.join(back)})"
+        exec(f"{encode}\n{decode}", scope)  # our own records' field names, nothing from outside
+        self.encode: Callable[[Any], tuple[Any, ...]] = scope["encode"]
+        self.decode: Callable[[tuple[Any, ...]], Any] = scope["decode"]
 
 
-_order_fields = _fields_of(OrderRecord)
-_fill_fields = _fields_of(Fill)
-_trade_fields = _fields_of(Trade)
-# An archived order in the spill file: ArchivedOrder's fields, its records as field tuples.
+_ORDER = _Codec(OrderRecord)
+_FILL = _Codec(Fill)
+_TRADE = _Codec(Trade)
+# An archived order in the spill file: ArchivedOrder's fields, its records encoded.
 _ArchivedRow = tuple[int, int, tuple[Any, ...], int | None, tuple[Any, ...], tuple[Any, ...] | None]
 
 
@@ -306,10 +325,10 @@ class MemoryStore:
                 (
                     self._archived,
                     self._order_index.pop(key),
-                    _order_fields(order),
+                    _ORDER.encode(order),
                     self._submitted.pop(key, None),
-                    tuple((f.index, _fill_fields(f.fill), f.bot_id, f.client_order_id) for f in fills),
-                    _trade_fields(trade) if trade is not None else None,
+                    tuple((f.index, _FILL.encode(f.fill), f.bot_id, f.client_order_id) for f in fills),
+                    _TRADE.encode(trade) if trade is not None else None,
                 )
             )
             moved.append(order)
@@ -324,10 +343,10 @@ class MemoryStore:
                 yield ArchivedOrder(
                     number,
                     index,
-                    OrderRecord(*order),
+                    _ORDER.decode(order),
                     submitted,
-                    tuple(StoredFill(at, Fill(*fill), bot, key) for at, fill, bot, key in fills),
-                    Trade(*trade) if trade is not None else None,
+                    tuple(StoredFill(at, _FILL.decode(fill), bot, key) for at, fill, bot, key in fills),
+                    _TRADE.decode(trade) if trade is not None else None,
                 )
 
     def _archived_trade_ids(self) -> set[str]:
