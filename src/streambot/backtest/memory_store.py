@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
+import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -26,10 +27,21 @@ from decimal import Decimal
 from typing import Any
 
 from streambot.clock import Clock
-from streambot.domain import BotId, BotRecord, BotState, Fill, OrderRecord, ProductHold, Trade, evolve
+from streambot.domain import (
+    BotId,
+    BotRecord,
+    BotState,
+    Fill,
+    OrderRecord,
+    ProductHold,
+    Trade,
+    evolve,
+    slot_init,
+)
 from streambot.risk.state import EquitySnapshot, ScopeState
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class StoredFill:
     """A fill as stored: with its order and bot, and its place in the order fills were stored."""
@@ -93,8 +105,10 @@ class Spill:
 
     def write(self, batch: list[Any]) -> None:
         if self._file is None:
-            # Open as long as the store: closed by ``close``, or removed with the process.
+            # Open as long as its owner: closed with it (or by ``close``); the file has no name,
+            # so the system removes it once closed, or with the process.
             self._file = tempfile.TemporaryFile(prefix="streambot-backtest-")  # noqa: SIM115
+            weakref.finalize(self, self._file.close)
         pickle.dump(batch, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.batches += 1
 
@@ -138,7 +152,6 @@ class MemoryStore:
         self._archive = Spill()
         self._archived = 0  # orders archived (archivings, with revived orders archived again)
         self._revived: set[int] = set()  # the archivings whose order was brought back into memory
-        self._net_archived: dict[str, Decimal] = {}  # net base bought of the archived fills, by product
         self._holds: dict[str, ProductHold] = {}
         self._risk: dict[str, ScopeState] = {}
         self.snapshots: list[EquitySnapshot] = []
@@ -291,8 +304,9 @@ class MemoryStore:
         return stored
 
     async def net_base_by_product(self) -> dict[str, Decimal]:
-        totals: dict[str, Decimal] = dict(self._net_archived)
-        for stored in self.fills.values():
+        totals: dict[str, Decimal] = {}
+        # Summed in the order the fills were stored, archived or not, as without an archive.
+        for stored in self.all_fills() if self._archived else self.fills.values():
             _add_net(totals, stored.fill)
         return totals
 
@@ -315,8 +329,6 @@ class MemoryStore:
         for key in self._final:
             order = self.orders.pop(key)
             fills = [self.fills.pop(trade_id) for trade_id in self._fills_of.pop(key, ())]
-            for stored in fills:
-                _add_net(self._net_archived, stored.fill)
             self._submitted_at.pop(key, None)
             self._archived += 1
             trade = self.trades.pop(key, None)
@@ -370,7 +382,6 @@ class MemoryStore:
         for stored in archived.fills:
             self.fills[stored.fill.trade_id] = stored
             self._fills_of.setdefault(client_order_id, []).append(stored.fill.trade_id)
-            _add_net(self._net_archived, stored.fill, -1)
         if archived.trade is not None:
             self.trades[client_order_id] = archived.trade
         self._keep(order)
@@ -422,6 +433,6 @@ class MemoryStore:
         self._risk[state.key] = state
 
 
-def _add_net(totals: dict[str, Decimal], fill: Fill, sign: int = 1) -> None:
+def _add_net(totals: dict[str, Decimal], fill: Fill) -> None:
     signed = fill.size if fill.side.value == "BUY" else -fill.size
-    totals[fill.product_id] = totals.get(fill.product_id, Decimal(0)) + (signed if sign > 0 else -signed)
+    totals[fill.product_id] = totals.get(fill.product_id, Decimal(0)) + signed
