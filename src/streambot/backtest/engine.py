@@ -15,6 +15,11 @@ give the same orders and fills in any process, any number of times.
 Per tick the replay does: hand the quote to the venue, move the clock (due sleepers wake: orders
 whose latency has passed meet this quote), evaluate the product's bots, and, only when a signal
 came or a coroutine woke, run the loop until it is quiet again.
+
+Memory stays flat however long the data: every 1,024 ticks, settled, the orders that are done
+leave memory (``_archive``): the store's records go to its spill file, the venue forgets them
+(``MatcherExchange.release``) and their fills go to ours as the rows the result needs; a bot's
+equity samples beyond the last 1,024 go to a spill file too. ``result`` reads everything back.
 """
 
 from __future__ import annotations
