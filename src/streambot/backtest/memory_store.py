@@ -101,7 +101,6 @@ class Spill:
 
     def __init__(self) -> None:
         self._file: Any = None
-        self.batches = 0
 
     def write(self, batch: list[Any]) -> None:
         if self._file is None:
@@ -110,7 +109,6 @@ class Spill:
             self._file = tempfile.TemporaryFile(prefix="streambot-backtest-")  # noqa: SIM115
             weakref.finalize(self, self._file.close)
         pickle.dump(batch, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.batches += 1
 
     def read(self) -> Iterator[Any]:
         """Every item written so far; writing may go on afterwards (it appends at the end)."""
