@@ -15,6 +15,11 @@ give the same orders and fills in any process, any number of times.
 Per tick the replay does: hand the quote to the venue, move the clock (due sleepers wake: orders
 whose latency has passed meet this quote), evaluate the product's bots, and, only when a signal
 came or a coroutine woke, run the loop until it is quiet again.
+
+Memory stays flat however long the data: every 1,024 ticks, settled, the orders that are done
+leave memory (``_archive``): the store's records go to its spill file, the venue forgets them
+(``MatcherExchange.release``) and their fills go to ours as the rows the result needs; a bot's
+equity samples beyond the last 1,024 go to a spill file too. ``result`` reads everything back.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from streambot.backtest.memory_store import MemoryStore
+from streambot.backtest.memory_store import MemoryStore, Spill
 from streambot.backtest.result import (
     BacktestFill,
     BacktestResult,
@@ -51,10 +56,12 @@ from streambot.domain import (
     FeedState,
     FeeSource,
     FeeTier,
+    OrderRecord,
     Position,
     Product,
     ProductId,
     Ticker,
+    Trade,
 )
 from streambot.evaluator import BotRuntime, StreamingEvaluator
 from streambot.events import FeedStateChanged, TradeBooked
@@ -75,6 +82,7 @@ log = logging.getLogger(__name__)
 _ZERO = Decimal(0)
 _PROGRESS_EVERY = 1 << 16  # ticks between progress reports (a power of two: a mask, not a modulo)
 _GC_YOUNG = 50_000  # allocations between collections of the young generation during a replay
+_EQUITY_KEPT = 1 << 10  # a bot's equity samples kept in memory before they go to the spill file
 _YIELD_EVERY = 1 << 10  # ticks between the loop turns a settled replay gives (a power of two too)
 INSTANCE_ID = "backtest"  # part of every client_order_id: the same in every run, so ids repeat
 
@@ -94,6 +102,9 @@ class BacktestConfig:
 
 
 Progress = Callable[[int, float], None]  # (ticks replayed, data time reached)
+# An archived order's fill as the result reads it: side, size, price, fee, time, liquidity; the
+# amounts as their strings (exact, and pickled at a fifth of a Decimal's cost).
+_FillRow = tuple[str, str, str, str, float, str]
 
 
 @dataclass(slots=True)
@@ -145,6 +156,10 @@ class Backtest:
         self._traded = False
         # What each order's fills realized, as settlement booked it (its trade events summed).
         self._realized: dict[str, Decimal] = {}
+        # The venue's fills of the orders archived (``_archive``) and what those orders realized:
+        # batches of (client_order_id, fill rows, realized or None), read back by ``result``.
+        self._released = Spill()
+        self._equity_spill = Spill()  # batches of (bot_id, equity rows): the samples moved out
         bus.subscribe(TradeBooked, self._on_trade)
         self.ticks = 0
         self.first_at = start
@@ -317,6 +332,7 @@ class Backtest:
                 await asyncio.sleep(0)
                 if not settled():
                     await settle()
+                self._archive()
                 if progress is not None and not count & (_PROGRESS_EVERY - 1):
                     progress(count, now)
         self.ticks = count
@@ -353,9 +369,51 @@ class Backtest:
                 points[-1] = EquitySample(now, equity, position.base, price)
             else:
                 points.append(EquitySample(now, equity, position.base, price))
+                if len(points) >= _EQUITY_KEPT:
+                    self._spill_equity(tracked)
         # The account's daily-loss and drawdown limits, judged on the same grid as the equity
         # watcher judges them live.
         await self.risk.observe_equity(total)
+
+    def _spill_equity(self, tracked: _Tracked) -> None:
+        """The bot's samples but the last (the next sample may replace it) into the spill file."""
+        points = tracked.equity
+        rows = [(p.time, p.equity, p.position_base, p.price) for p in points[:-1]]
+        self._equity_spill.write([(tracked.bot_id, rows)])
+        del points[:-1]
+
+    def _equity_of(self, tracked: _Tracked) -> list[EquitySample]:
+        """Every sample of the bot's: the spilled ones, then the ones in memory."""
+        points = [
+            EquitySample(*row)
+            for bot_id, rows in self._equity_spill.read()
+            if bot_id == tracked.bot_id
+            for row in rows
+        ]
+        points += tracked.equity
+        return points
+
+    def _archive(self) -> None:
+        """Move the orders that are done out of memory: the store's records into its spill file,
+        the venue's into ours, as the rows the result reads. Called when the replay is settled,
+        so no settlement is half-way through one of them."""
+        moved = self.store.archive_final()
+        if not moved:
+            return
+        fills = self.exchange.release([o.exchange_order_id for o in moved if o.exchange_order_id])
+        realized = self._realized
+        batch: list[tuple[str, list[_FillRow], Decimal | None]] = []
+        for order in moved:
+            key = order.client_order_id
+            rows = [
+                (f.side, str(f.size), str(f.price), str(f.commission), f.time, f.liquidity_indicator)
+                for f in fills.get(order.exchange_order_id or "", ())
+            ]
+            gained = realized.pop(key, None)
+            if rows or gained is not None:
+                batch.append((key, rows, gained))
+        if batch:
+            self._released.write(batch)
 
     async def finish(self) -> None:
         """Orders still on their way when the data ends never reach the venue: they are
@@ -373,16 +431,38 @@ class Backtest:
         elapsed_s: float,
     ) -> BacktestResult:
         names = {tracked.bot_id: tracked.spec.name for tracked in self._tracked}
-        orders = self.store.orders
+        orders = self.store.all_orders()
+        bot_of = {o.client_order_id: o.bot_id for o in orders}
         by_client: dict[str, list[BacktestFill]] = {}
-        client_of = {o.exchange_order_id: o.client_order_id for o in orders.values() if o.exchange_order_id}
-        all_fills: list[BacktestFill] = []
+        realized: dict[str, Decimal] = {}
+        # The archived orders' fills first: each order's fills are archived together, oldest first.
+        for client_order_id, rows, gained in self._released.read():
+            if gained is not None:
+                realized[client_order_id] = gained
+            bot = names.get(bot_of[client_order_id], "")
+            by_client[client_order_id] = [
+                BacktestFill(
+                    bot=bot,
+                    side=side,
+                    size=Decimal(size),
+                    price=Decimal(price),
+                    fee=Decimal(fee),
+                    quote=Decimal(size) * Decimal(price),
+                    time=time,
+                    client_order_id=client_order_id,
+                    liquidity=liquidity,
+                )
+                for side, size, price, fee, time, liquidity in rows
+            ]
+        for key, gained in self._realized.items():
+            realized[key] = realized[key] + gained if key in realized else gained
+        client_of = {o.exchange_order_id: o.client_order_id for o in orders if o.exchange_order_id}
         for fill in self.exchange.fills():
             client_order_id = client_of.get(fill.order_id)
             if client_order_id is None:
                 continue  # an order the store never acknowledged (cancelled at the end)
             row = BacktestFill(
-                bot=names.get(orders[client_order_id].bot_id, ""),
+                bot=names.get(bot_of[client_order_id], ""),
                 side=fill.side,
                 size=fill.size,
                 price=fill.price,
@@ -393,7 +473,7 @@ class Backtest:
                 liquidity=fill.liquidity_indicator,
             )
             by_client.setdefault(client_order_id, []).append(row)
-            all_fills.append(row)
+        trades = self.store.all_trades()
 
         result = BacktestResult(
             data=data,
@@ -410,23 +490,29 @@ class Backtest:
             elapsed_s=elapsed_s,
         )
         for tracked in self._tracked:
-            result.bots.append(self._bot_result(tracked, by_client))
-        result.digest = digest(result, list(orders.values()), names)
+            result.bots.append(self._bot_result(tracked, by_client, orders, trades, realized))
+        result.digest = digest(result, orders, names)
         return result
 
-    def _bot_result(self, tracked: _Tracked, by_client: Mapping[str, list[BacktestFill]]) -> BotResult:
+    def _bot_result(
+        self,
+        tracked: _Tracked,
+        by_client: Mapping[str, list[BacktestFill]],
+        all_orders: Sequence[OrderRecord],
+        all_trades: Sequence[Trade],
+        realized: Mapping[str, Decimal],
+    ) -> BotResult:
         spec = tracked.spec
         runtime = tracked.runtime
-        orders = [o for o in self.store.orders.values() if o.bot_id == tracked.bot_id]
+        orders = [o for o in all_orders if o.bot_id == tracked.bot_id]
         trades = sorted(
-            (t for t in self.store.trades.values() if t.bot_id == tracked.bot_id),
+            (t for t in all_trades if t.bot_id == tracked.bot_id),
             key=lambda t: (t.filled_at or t.created_at, t.client_order_id),
         )
         fills = [row for order in orders for row in by_client.get(order.client_order_id, ())]
         fills.sort(key=lambda row: (row.time, row.client_order_id))
         # The bot's position as settlement kept it, fill by fill: what the strategy traded on.
         position = runtime.ctx.position
-        realized = self._realized
         rows: list[BacktestTrade] = []
         fees = Decimal(0)
         for trade in trades:
@@ -463,7 +549,7 @@ class Backtest:
             fills=fills,
             trades=rows,
             decisions=decisions,
-            equity=tracked.equity,
+            equity=self._equity_of(tracked),
             signals=runtime.signals,
             orders=sum(1 for o in orders if o.exchange_order_id),
             rejected=sum(1 for o in orders if o.status.value == "rejected"),

@@ -5,18 +5,130 @@ It satisfies the same narrow protocols as the SQL store (``trading.protocols``, 
 unchanged. Every method completes without suspending: a replay on a ManualClock relies on the
 engine's coroutines waiting only on the clock, never on a thread or a socket, which is what makes
 a run deterministic. The run's orders, fills and trades are read back from here for the report.
+
+A long replay makes millions of orders, and nothing reads a finished one again: ``archive_final``
+moves each final order, with its fills and trade, out of memory into a spill file (pickled
+batches in a temporary file), so a run's memory stays flat however long it is. Every read still
+sees them: the rare ones that ask for an archived record (a rebuild's ``fills_for_bot``, a
+settlement's second look at an order) scan the spill, and an archived order that is written
+again is brought back into memory first. ``all_orders``, ``all_fills`` and ``all_trades`` read
+everything back in the order it was first stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+import pickle
+import tempfile
+import weakref
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from streambot.clock import Clock
-from streambot.domain import BotId, BotRecord, BotState, Fill, OrderRecord, ProductHold, Trade, evolve
+from streambot.domain import (
+    BotId,
+    BotRecord,
+    BotState,
+    Fill,
+    OrderRecord,
+    ProductHold,
+    Trade,
+    evolve,
+    slot_init,
+)
 from streambot.risk.state import EquitySnapshot, ScopeState
+
+
+@slot_init
+@dataclass(frozen=True, slots=True)
+class StoredFill:
+    """A fill as stored: with its order and bot, and its place in the order fills were stored."""
+
+    index: int
+    fill: Fill
+    bot_id: int
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedOrder:
+    """A final order moved out of memory, with everything stored about it."""
+
+    number: int  # its archiving's, unique: a revived order's older copies are skipped by it
+    index: int  # its place in the order orders were stored
+    order: OrderRecord
+    submitted: int | None  # its place in the order orders were submitted (None: never submitted)
+    fills: tuple[StoredFill, ...]
+    trade: Trade | None
+
+
+class _Codec:
+    """A record as a tuple of its fields and back, its ``Decimal`` fields as their strings:
+    pickled, a Decimal costs five times its string, and a slotted dataclass is pickled field
+    by field in Python. ``Decimal(str(d))`` is ``d`` exactly (digits, exponent and sign)."""
+
+    def __init__(self, kind: type) -> None:
+        names = [f.name for f in fields(kind)]
+        decimals = {f.name for f in fields(kind) if f.type in ("Decimal", "Decimal | None")}
+        # Only a Decimal becomes a string (None or anything else stays as it is), and only a
+        # string in such a field becomes a Decimal again.
+        out = [
+            f"_str(o.{n}) if o.{n}.__class__ is _D else o.{n}" if n in decimals else f"o.{n}" for n in names
+        ]
+        back = [
+            f"_D(t[{i}]) if t[{i}].__class__ is str else t[{i}]" if n in decimals else f"t[{i}]"
+            for i, n in enumerate(names)
+        ]
+        scope: dict[str, Any] = {"_str": str, "_D": Decimal, "_kind": kind}
+        encode = f"def encode(o):\n    return ({', '.join(out)},)"
+        decode = f"def decode(t):\n    return _kind({', '.join(back)})"
+        exec(f"{encode}\n{decode}", scope)  # our own records' field names, nothing from outside
+        self.encode: Callable[[Any], tuple[Any, ...]] = scope["encode"]
+        self.decode: Callable[[tuple[Any, ...]], Any] = scope["decode"]
+
+
+_ORDER = _Codec(OrderRecord)
+_FILL = _Codec(Fill)
+_TRADE = _Codec(Trade)
+# An archived order in the spill file: ArchivedOrder's fields, its records encoded.
+_ArchivedRow = tuple[int, int, tuple[Any, ...], int | None, tuple[Any, ...], tuple[Any, ...] | None]
+
+
+class Spill:
+    """Pickled batches appended to a temporary file, read back in the order they were written."""
+
+    def __init__(self) -> None:
+        self._file: Any = None
+
+    def write(self, batch: list[Any]) -> None:
+        if self._file is None:
+            # Open as long as its owner: closed with it (or by ``close``); the file has no name,
+            # so the system removes it once closed, or with the process.
+            self._file = tempfile.TemporaryFile(prefix="streambot-backtest-")  # noqa: SIM115
+            weakref.finalize(self, self._file.close)
+        pickle.dump(batch, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def read(self) -> Iterator[Any]:
+        """Every item written so far; writing may go on afterwards (it appends at the end)."""
+        if self._file is None:
+            return
+        file = self._file
+        file.flush()
+        end = file.tell()
+        position = 0
+        while position < end:
+            file.seek(position)
+            batch = pickle.load(file)
+            position = file.tell()
+            file.seek(0, 2)
+            yield from batch
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class MemoryStore:
@@ -24,12 +136,20 @@ class MemoryStore:
         self._clock = clock
         self._bots: dict[BotId, BotRecord] = {}
         self._order_seq: dict[BotId, int] = {}
+        # The records in memory (the archived ones are in ``_archive``).
         self.orders: dict[str, OrderRecord] = {}  # by client_order_id, in the order they were stored
+        self._order_index: dict[str, int] = {}  # client_order_id → its place among all orders stored
         self._unresolved: dict[str, OrderRecord] = {}
-        self._submitted: list[tuple[int, datetime]] = []
-        self.fills: dict[str, tuple[Fill, int, str]] = {}  # trade_id → (fill, bot_id, client_order_id)
-        self._fills_by_bot: dict[int, list[Fill]] = {}
+        self._final: dict[str, None] = {}  # orders in memory that are final: the next to archive
+        self._submitted: dict[str, int] = {}  # client_order_id → its place in submission order
+        self._submitted_at: dict[str, tuple[int, datetime]] = {}  # … and (bot_id, submitted_at)
+        self.fills: dict[str, StoredFill] = {}  # by trade_id
+        self._fills_of: dict[str, list[str]] = {}  # client_order_id → its fills' trade_ids
         self.trades: dict[str, Trade] = {}  # by client_order_id
+        self._counts = [0, 0, 0, 0]  # orders, fills, trades stored, orders submitted: the next places
+        self._archive = Spill()
+        self._archived = 0  # orders archived (archivings, with revived orders archived again)
+        self._revived: set[int] = set()  # the archivings whose order was brought back into memory
         self._holds: dict[str, ProductHold] = {}
         self._risk: dict[str, ScopeState] = {}
         self.snapshots: list[EquitySnapshot] = []
@@ -82,7 +202,7 @@ class MemoryStore:
         return self._bots.pop(BotId(bot_id), None) is not None
 
     async def fills_for_bot(self, bot_id: int) -> list[Fill]:
-        return list(self._fills_by_bot.get(bot_id, ()))
+        return [stored.fill for stored in self.all_fills() if stored.bot_id == bot_id]
 
     # --- orders ------------------------------------------------------------------------------
 
@@ -92,20 +212,29 @@ class MemoryStore:
             raise LookupError(f"no bot with id {bot_id}")
         seq = self._order_seq[key] = self._order_seq[key] + 1
         order = make(seq)
-        if order.client_order_id in self.orders:
-            raise ValueError(f"an order with client_order_id {order.client_order_id!r} is already stored")
+        client_order_id = order.client_order_id
+        # The id carries the bot's sequence, which only grows: an archived order's id is never
+        # made again, so the orders in memory are the ones to check.
+        if client_order_id in self.orders:
+            raise ValueError(f"an order with client_order_id {client_order_id!r} is already stored")
+        self._order_index[client_order_id] = self._counts[0]
+        self._counts[0] += 1
         self._keep(order)
         return order
 
     async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord:
         found = self.orders.get(client_order_id)
+        if found is None and self._revive(client_order_id):
+            found = self.orders[client_order_id]
         if found is None:
             raise LookupError(f"no order with client_order_id {client_order_id!r} is stored")
         if not changes:
             return found
         order = evolve(found, **changes)
         if order.submitted_at is not None and found.submitted_at is None:
-            self._submitted.append((order.bot_id, order.submitted_at))
+            self._submitted[client_order_id] = self._counts[3]
+            self._counts[3] += 1
+            self._submitted_at[client_order_id] = (order.bot_id, order.submitted_at)
         self._keep(order)
         return order
 
@@ -114,17 +243,33 @@ class MemoryStore:
         self.orders[key] = order
         if order.status.is_final:
             self._unresolved.pop(key, None)
+            self._final[key] = None
         else:
             self._unresolved[key] = order
+            self._final.pop(key, None)
 
     async def get_orders(self, client_order_ids: Collection[str]) -> dict[str, OrderRecord]:
-        return {key: self.orders[key] for key in client_order_ids if key in self.orders}
+        found = {key: self.orders[key] for key in client_order_ids if key in self.orders}
+        if len(found) < len(client_order_ids) and self._archived:
+            missing = set(client_order_ids) - found.keys()
+            for archived in self._archived_orders():
+                if archived.order.client_order_id in missing:
+                    found[archived.order.client_order_id] = archived.order
+            # In the order asked, as without an archive.
+            found = {key: found[key] for key in client_order_ids if key in found}
+        return found
 
     async def unresolved_orders(self) -> list[OrderRecord]:
         return sorted(self._unresolved.values(), key=lambda o: (o.created_at, o.client_order_id))
 
     async def submitted_since(self, since: datetime) -> list[tuple[int, datetime]]:
-        return [(bot, at) for bot, at in self._submitted if at >= since]
+        rows = [(place, self._submitted_at[key]) for key, place in self._submitted.items()]
+        for archived in self._archived_orders():
+            order = archived.order
+            if archived.submitted is not None and order.submitted_at is not None:
+                rows.append((archived.submitted, (order.bot_id, order.submitted_at)))
+        rows.sort(key=lambda row: row[0])
+        return [(bot, at) for _, (bot, at) in rows if at >= since]
 
     # --- fills and trades ----------------------------------------------------------------------
 
@@ -132,26 +277,138 @@ class MemoryStore:
         if fill.trade_id in self.fills:
             return False
         if client_order_id not in self.orders:
-            raise LookupError(f"no order with client_order_id {client_order_id!r} is stored")
-        self.fills[fill.trade_id] = (fill, bot_id, client_order_id)
-        self._fills_by_bot.setdefault(bot_id, []).append(fill)
+            # An archived order's fills were archived with it: brought back, they are known again.
+            if self._revive(client_order_id):
+                if fill.trade_id in self.fills:
+                    return False
+            elif self._archived and fill.trade_id in self._archived_trade_ids():
+                return False
+            else:
+                raise LookupError(f"no order with client_order_id {client_order_id!r} is stored")
+        self.fills[fill.trade_id] = StoredFill(self._counts[1], fill, bot_id, client_order_id)
+        self._counts[1] += 1
+        self._fills_of.setdefault(client_order_id, []).append(fill.trade_id)
         return True
 
     async def upsert_trade(self, trade: Trade) -> Trade:
-        known = self.trades.get(trade.client_order_id)
-        stored = evolve(trade, id=known.id if known is not None else len(self.trades) + 1)
-        self.trades[trade.client_order_id] = stored
+        key = trade.client_order_id
+        known = self.trades.get(key)
+        if known is None and key not in self.orders and self._revive(key):
+            known = self.trades.get(key)
+        if known is None:
+            self._counts[2] += 1
+        stored = evolve(trade, id=known.id if known is not None else self._counts[2])
+        self.trades[key] = stored
         return stored
 
     async def net_base_by_product(self) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}
-        for fill, _, _ in self.fills.values():
-            signed = fill.size if fill.side.value == "BUY" else -fill.size
-            totals[fill.product_id] = totals.get(fill.product_id, Decimal(0)) + signed
+        # Summed in the order the fills were stored, archived or not, as without an archive.
+        for stored in self.all_fills() if self._archived else self.fills.values():
+            _add_net(totals, stored.fill)
         return totals
 
     async def known_trade_ids(self, trade_ids: Collection[str]) -> set[str]:
-        return {trade_id for trade_id in trade_ids if trade_id in self.fills}
+        known = {trade_id for trade_id in trade_ids if trade_id in self.fills}
+        if len(known) < len(trade_ids) and self._archived:
+            known |= self._archived_trade_ids() & set(trade_ids)
+        return known
+
+    # --- the archive ---------------------------------------------------------------------------
+
+    def archive_final(self) -> list[OrderRecord]:
+        """Move the final orders in memory, with their fills and trades, into the spill file;
+        returns the orders moved. Only for orders nothing writes again (a replay's, once settled):
+        one that is written again is brought back, correctly but slowly."""
+        if not self._final:
+            return []
+        batch: list[_ArchivedRow] = []
+        moved: list[OrderRecord] = []
+        for key in self._final:
+            order = self.orders.pop(key)
+            fills = [self.fills.pop(trade_id) for trade_id in self._fills_of.pop(key, ())]
+            self._submitted_at.pop(key, None)
+            self._archived += 1
+            trade = self.trades.pop(key, None)
+            # Records as tuples of their fields: a dataclass pickles field by field in Python.
+            batch.append(
+                (
+                    self._archived,
+                    self._order_index.pop(key),
+                    _ORDER.encode(order),
+                    self._submitted.pop(key, None),
+                    tuple((f.index, _FILL.encode(f.fill), f.bot_id, f.client_order_id) for f in fills),
+                    _TRADE.encode(trade) if trade is not None else None,
+                )
+            )
+            moved.append(order)
+        self._final = {}
+        self._archive.write(batch)
+        return moved
+
+    def _archived_orders(self) -> Iterator[ArchivedOrder]:
+        revived = self._revived
+        for number, index, order, submitted, fills, trade in self._archive.read():
+            if number not in revived:
+                yield ArchivedOrder(
+                    number,
+                    index,
+                    _ORDER.decode(order),
+                    submitted,
+                    tuple(StoredFill(at, _FILL.decode(fill), bot, key) for at, fill, bot, key in fills),
+                    _TRADE.decode(trade) if trade is not None else None,
+                )
+
+    def _archived_trade_ids(self) -> set[str]:
+        return {stored.fill.trade_id for a in self._archived_orders() for stored in a.fills}
+
+    def _revive(self, client_order_id: str) -> bool:
+        """Bring an archived order back into memory (it is written again); False: not archived."""
+        if not self._archived:
+            return False
+        for archived in self._archived_orders():
+            if archived.order.client_order_id == client_order_id:
+                break
+        else:
+            return False
+        self._revived.add(archived.number)
+        order = archived.order
+        self._order_index[client_order_id] = archived.index
+        if archived.submitted is not None and order.submitted_at is not None:
+            self._submitted[client_order_id] = archived.submitted
+            self._submitted_at[client_order_id] = (order.bot_id, order.submitted_at)
+        for stored in archived.fills:
+            self.fills[stored.fill.trade_id] = stored
+            self._fills_of.setdefault(client_order_id, []).append(stored.fill.trade_id)
+        if archived.trade is not None:
+            self.trades[client_order_id] = archived.trade
+        self._keep(order)
+        return True
+
+    def all_orders(self) -> list[OrderRecord]:
+        """Every order stored, archived or not, in the order they were first stored."""
+        rows = [(self._order_index[key], order) for key, order in self.orders.items()]
+        rows += [(a.index, a.order) for a in self._archived_orders()]
+        rows.sort(key=lambda row: row[0])
+        return [order for _, order in rows]
+
+    def all_fills(self) -> list[StoredFill]:
+        """Every fill stored, archived or not, in the order they were stored."""
+        rows = list(self.fills.values())
+        rows += [stored for a in self._archived_orders() for stored in a.fills]
+        rows.sort(key=lambda stored: stored.index)
+        return rows
+
+    def all_trades(self) -> list[Trade]:
+        """Every trade stored, archived or not, in the order they were first stored."""
+        rows = list(self.trades.values())
+        rows += [a.trade for a in self._archived_orders() if a.trade is not None]
+        rows.sort(key=lambda trade: trade.id or 0)
+        return rows
+
+    def close(self) -> None:
+        """Remove the spill file (the records archived in it are gone with it)."""
+        self._archive.close()
 
     async def insert_equity_snapshots(self, snapshots: Iterable[EquitySnapshot]) -> None:
         self.snapshots.extend(snapshots)
@@ -172,3 +429,8 @@ class MemoryStore:
 
     async def save_risk_state(self, state: ScopeState) -> None:
         self._risk[state.key] = state
+
+
+def _add_net(totals: dict[str, Decimal], fill: Fill) -> None:
+    signed = fill.size if fill.side.value == "BUY" else -fill.size
+    totals[fill.product_id] = totals.get(fill.product_id, Decimal(0)) + signed

@@ -36,7 +36,9 @@ async def save_run(records: MemoryStore, url: str, clock: Clock) -> int:
         raise SaveError(f"cannot open {url}: {exc}") from exc
     try:
         # Checked before anything is written: a refused save leaves the database as it was.
-        existing = await store.get_orders(list(records.orders))
+        # Read back once, archived records included, in the order the run stored them.
+        orders = records.all_orders()
+        existing = await store.get_orders([order.client_order_id for order in orders])
         if existing:
             raise SaveError(f"{url} already holds this run's orders (e.g. {next(iter(existing))})")
         ids: dict[BotId, BotId] = {}
@@ -45,13 +47,15 @@ async def save_run(records: MemoryStore, url: str, clock: Clock) -> int:
                 bot.name, bot.strategy, bot.product_id, dict(bot.params), bot.budget, state=BotState.STOPPED
             )
             ids[bot.id] = saved.id
-        for order in records.orders.values():
+        for order in orders:
             moved = replace(order, bot_id=ids[order.bot_id])
             await store.insert_order_with_seq(moved.bot_id, _as_is(moved))
-        for fill, bot_id, client_order_id in records.fills.values():
-            await store.insert_fill(fill, bot_id=ids[BotId(bot_id)], client_order_id=client_order_id)
-        for trade in records.trades.values():
+        for stored in records.all_fills():
+            await store.insert_fill(
+                stored.fill, bot_id=ids[BotId(stored.bot_id)], client_order_id=stored.client_order_id
+            )
+        for trade in records.all_trades():
             await store.upsert_trade(replace(trade, bot_id=ids[trade.bot_id], id=None))
-        return len(records.orders)
+        return len(orders)
     finally:
         await store.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import pytest
 
+from streambot.backtest import engine as engine_module
 from streambot.backtest.engine import Backtest, BacktestConfig, BotFileError
 from streambot.backtest.result import BacktestResult
 from streambot.backtest.sources.ticks import make_ticker
@@ -145,3 +147,19 @@ async def test_an_order_still_travelling_when_the_data_ends_is_not_executed() ->
 async def test_a_bot_the_platform_refuses_is_named_with_the_reason(bot: BotCreate, message: str) -> None:
     with pytest.raises(BotFileError, match=message.replace("[", r"\[").replace("]", r"\]")):
         await replay(TICKS, [bot])
+
+
+async def test_archiving_done_orders_and_equity_during_the_replay_changes_nothing_in_the_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A price swinging through both thresholds: a buy and a sell every swing, for 4,000 ticks.
+    ticks = [quote(T0 + i, round(102 + 5 * math.sin(i / 15), 2)) for i in range(4000)]
+    bots = [threshold_bot(), threshold_bot("late", buy_below=98.0, sell_above=106.0)]
+    monkeypatch.setattr(engine_module, "_YIELD_EVERY", 64)
+    monkeypatch.setattr(engine_module, "_EQUITY_KEPT", 3)
+    archived = await replay(ticks, bots)
+    monkeypatch.setattr(engine_module, "_EQUITY_KEPT", 1 << 30)
+    monkeypatch.setattr(Backtest, "_archive", lambda self: None)
+    kept = await replay(ticks, bots)
+    assert sum(len(bot.trades) for bot in kept.bots) > 50
+    assert archived == kept

@@ -221,6 +221,32 @@ class MatchingEngine:
         """The order's fills, oldest first."""
         return list(self._fills_by_order.get(order_id, ()))
 
+    def release(self, order_ids: Iterable[str]) -> dict[str, list[SimFill]]:
+        """Forget done orders (``FILLED`` or ``CANCELLED``) and their fills; returns the fills of
+        each order forgotten, oldest first. For an owner that keeps the account's history itself
+        (a replay's): afterwards ``get_order``, ``fills_of`` and the listings no longer know them,
+        nor does a reused ``client_order_id``. Working orders are never forgotten."""
+        released: dict[str, list[SimFill]] = {}
+        for order_id in order_ids:
+            order = self._orders.get(order_id)
+            if order is None or order.status not in (FILLED, CANCELLED) or order_id in self._sliced:
+                continue
+            if order_id in self._resting.get(order.product_id, ()) or order_id in self._stops.get(
+                order.product_id, ()
+            ):
+                continue
+            del self._orders[order_id]
+            if self._by_client_id.get(order.client_order_id) is order:
+                del self._by_client_id[order.client_order_id]
+            self._dirty_orders.pop(order_id, None)
+            released[order_id] = self._fills_by_order.pop(order_id, [])
+        if any(released.values()):
+            gone = {id(fill) for fills in released.values() for fill in fills}
+            self._fills = [fill for fill in self._fills if id(fill) not in gone]
+            if self._new_fills:
+                self._new_fills = [fill for fill in self._new_fills if id(fill) not in gone]
+        return released
+
     def sliced(self) -> list[SimOrder]:
         """Orders executing in pieces, with pieces still to come (oldest first)."""
         return sorted(self._sliced.values(), key=lambda o: o.sequence)

@@ -216,8 +216,13 @@ class MatcherExchange:
     # --- what a backtest reads back -------------------------------------------------------------
 
     def fills(self) -> Iterable[SimFill]:
-        """Every fill, oldest first."""
+        """Every fill not released, oldest first."""
         return reversed(self._engine.list_fills())
+
+    def release(self, order_ids: Iterable[str]) -> dict[str, list[SimFill]]:
+        """Forget done orders and their fills (``MatchingEngine.release``): a replay that keeps
+        its finished orders' history itself need not keep them twice."""
+        return self._engine.release(order_ids)
 
 
 def _exchange_order(order: SimOrder) -> ExchangeOrder:

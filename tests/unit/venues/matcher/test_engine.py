@@ -435,3 +435,28 @@ def test_balances_never_go_negative_and_money_is_conserved(steps: list[tuple[boo
     bought = sum((o.filled_size for o in book.list_orders() if o.side == "BUY"), Decimal(0))
     sold = sum((o.filled_size for o in book.list_orders() if o.side == "SELL"), Decimal(0))
     assert available(book, "BTC") == bought - sold
+
+
+def test_release_forgets_done_orders_and_their_fills_but_never_a_working_one() -> None:
+    book = engine()
+    bought = placed(book.place_order(NewOrder.market("c1", "BTC-USD", Side.BUY, quote_size="100"), T0 + 1))
+    resting = placed(
+        book.place_order(
+            NewOrder.limit("c2", "BTC-USD", Side.BUY, base_size="0.001", limit_price="90000"), T0 + 2
+        )
+    )
+    sold = placed(book.place_order(NewOrder.market("c3", "BTC-USD", Side.SELL, base_size="0.0001"), T0 + 3))
+    fills = {order.order_id: book.fills_of(order.order_id) for order in (bought, sold)}
+
+    released = book.release([bought.order_id, resting.order_id, sold.order_id, "unknown"])
+
+    assert released == fills
+    assert book.get_order(bought.order_id) is None
+    assert book.order_for_client_id("c1") is None
+    assert book.fills_of(sold.order_id) == []
+    assert [o.order_id for o in book.list_orders()] == [resting.order_id]
+    assert book.list_fills() == []
+    # The resting order still fills, and only it is listed.
+    book.update_market("BTC-USD", Decimal("89000.00"), Decimal("89999.00"), T0 + 4)
+    assert resting.status == FILLED
+    assert [f.order_id for f in book.list_fills()] == [resting.order_id]
