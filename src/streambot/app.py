@@ -83,7 +83,7 @@ from streambot.risk.base import RiskLimits
 from streambot.risk.engine import RiskEngine
 from streambot.simulator.process import SimulatorFailed, SimulatorProcess
 from streambot.simulator.server import SimulatorConfig
-from streambot.store.database import Store
+from streambot.store.database import Store, UnknownSchema
 from streambot.strategies.base import LiveBalances
 from streambot.strategies.user import load_user_strategies
 from streambot.strategies.warmup import CandleHistory
@@ -402,7 +402,10 @@ class Platform:
         store = Store(
             settings.resolved_database_url, clock=clock, fencing=fencing if role is Role.WORKER else None
         )
-        await store.open()
+        try:
+            await store.open()
+        except UnknownSchema as exc:
+            raise StartupError(str(exc)) from None
         opened.push_async_callback(store.close)
         lease: DatabaseLease | None = None
         if role in (Role.ALL, Role.WORKER):

@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -33,6 +34,7 @@ from streambot.store.fills import FillRepository
 from streambot.store.leases import LeaseRepository
 from streambot.store.orders import OrderRepository
 from streambot.store.risk_state import RiskStateRepository
+from streambot.store.sql import StoreError
 from streambot.store.trades import TradeRepository
 from streambot.store.writer import SqliteWriter, writer_path
 
@@ -54,6 +56,10 @@ def alembic_config(url: str | None = None) -> Config:
         # ConfigParser interpolation would read a "%" in a password as a placeholder.
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+class UnknownSchema(StoreError):
+    """The database was migrated by something this streambot has no migrations for."""
 
 
 class Store(
@@ -101,6 +107,15 @@ class Store(
         try:
             async with engine.begin() as connection:
                 await connection.run_sync(_upgrade_to_head)
+        except CommandError as exc:
+            await engine.dispose()
+            # Alembic found a version it has no migration for: a newer streambot's database, or
+            # another application's. Nothing is changed in it.
+            raise UnknownSchema(
+                f"the database {self.url} holds a schema streambot does not know ({exc}): it belongs "
+                "to another application or to a newer streambot; point STREAMBOT_DATABASE_URL at "
+                "a database of streambot's own (an empty one is set up on first start)"
+            ) from None
         except BaseException:
             await engine.dispose()
             raise

@@ -35,7 +35,7 @@ from streambot.domain import (
     Side,
     Trade,
 )
-from streambot.store.database import Store
+from streambot.store.database import Store, UnknownSchema
 from streambot.store.models import Base
 from streambot.store.orders import DuplicateOrder, OrderNotFound
 
@@ -192,6 +192,26 @@ async def test_migration_creates_the_schema_and_reopening_is_a_no_op(database_ur
     finally:
         await again.close()
     assert await _scalar(database_url, "SELECT version_num FROM alembic_version") == "0004"
+    assert await _scalar(database_url, "SELECT count(*) FROM alembic_version") == 1
+
+
+async def test_a_database_of_another_application_is_refused_by_name_and_left_as_it_was(
+    database_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "data").mkdir()  # the SQLite case's folder, made by Store.open otherwise
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            await connection.execute(text("INSERT INTO alembic_version VALUES ('v3.2.0.a')"))
+    finally:
+        await engine.dispose()
+
+    with pytest.raises(UnknownSchema) as refused:
+        await Store(database_url, clock=SystemClock()).open()
+    for part in ("a schema streambot does not know", "'v3.2.0.a'", "STREAMBOT_DATABASE_URL"):
+        assert part in str(refused.value)
+    assert await _scalar(database_url, "SELECT version_num FROM alembic_version") == "v3.2.0.a"
     assert await _scalar(database_url, "SELECT count(*) FROM alembic_version") == 1
 
 
