@@ -747,6 +747,20 @@ class Platform:
         settings, role = self.settings, self.role
         cluster_bus = self.cluster_bus
         assert cluster_bus is not None
+        # Subscribed before the bus first reads Redis, which hands on the feed's latest state and
+        # then every event from that moment: subscribed after the loads below, a process that
+        # started just after the feed went live never heard it (entries blocked for good, a false
+        # feed_down alert), nor what other processes booked meanwhile.
+        booked: asyncio.Queue[TradeBooked] = asyncio.Queue()
+        risk_changed = asyncio.Event()
+        if role is not Role.FEED:
+            # The feed's state as the feed process reports it (health, alerts, entries' guard).
+            cluster_bus.subscribe(FeedStateChanged, lambda event: self.feed.mirror(event.state))
+            # Fills another process booked: positions read again from the store.
+            cluster_bus.remote.subscribe(TradeBooked, booked.put_nowait)
+            # The kill switch, HALTED, a hold set in another process: read from the store at once.
+            for kind in _RISK_EVENTS:
+                self.bus.subscribe(kind, lambda event: risk_changed.set())
         self._spawn(cluster_bus.run, "redis-streams")
         if role is Role.FEED:
             if self.recorder is not None:
@@ -760,16 +774,7 @@ class Platform:
                 # As in `streambot run`: bots left running in paper mode do not trade real money
                 # until started on purpose, before this worker leases any of them.
                 await self._first_live_start()
-            # The feed's state as the feed process reports it (health, alerts, entries' guard).
-            cluster_bus.subscribe(FeedStateChanged, lambda event: self.feed.mirror(event.state))
-            # Fills another process booked: positions read again from the store.
-            booked: asyncio.Queue[TradeBooked] = asyncio.Queue()
-            cluster_bus.remote.subscribe(TradeBooked, booked.put_nowait)
             self._spawn(lambda: self._rebook(booked), "rebook")
-            # The kill switch, HALTED, a hold set in another process: read from the store at once.
-            risk_changed = asyncio.Event()
-            for kind in _RISK_EVENTS:
-                self.bus.subscribe(kind, lambda event: risk_changed.set())
             self._spawn(lambda: self._follow_risk(risk_changed), "risk-sync")
         if role is Role.WORKER:
             ownership = self.ownership
