@@ -40,6 +40,8 @@ def test_backtest_a_bot_see_it_finish_and_open_its_report(page: Page, live: Live
     expect(frame.locator("#metrics-table")).to_be_visible()
     charts = report.get_by_test_id("backtest-charts").locator("img")
     expect(charts.first).to_be_visible()
+    # Every chart loads (one that fails keeps naturalWidth 0 and the wait times out); the first
+    # one shown does not mean the others have arrived.
     loaded = "Array.from(document.querySelectorAll('[data-testid=backtest-charts] img'))"
-    assert page.evaluate(f"{loaded}.every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(f"{loaded}.length > 0 && {loaded}.every(i => i.complete && i.naturalWidth > 0)")
     screenshot(page, "backtests-page")
