@@ -95,6 +95,13 @@ async def test_close_sells_the_whole_position_and_delete_asks_what_to_do_with_co
     held = await until(
         api, "/api/v1/bots/status/enhanced", lambda rows: Decimal(mine(rows)["position"]["base_size"]) > 0
     )
+    # The fill is in the position before its order is stored as filled: a close is refused (409)
+    # while the bot's order is under way, so the test waits for that too.
+    await until(
+        api,
+        f"/api/v1/orders?bot_id={bot_id}",
+        lambda page: bool(page["orders"]) and all(o["status"] == "filled" for o in page["orders"]),
+    )
     row = mine(held)
     base = Decimal(row["position"]["base_size"])
     # A quote-sized buy fills on the product's base increment: no 16-place dust.
