@@ -76,6 +76,7 @@ from streambot.trading.holds import ProductHolds
 from streambot.trading.order_path import OrderPath, assemble_order_path
 from streambot.venues.factory import MatcherVenue, open_exchange
 from streambot.venues.matcher.exchange import MatcherExchange
+from streambot.venues.matcher.fills import SimFill
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,9 @@ class BacktestConfig:
 
 
 Progress = Callable[[int, float], None]  # (ticks replayed, data time reached)
-# An archived order's fill as the result reads it: side, size, price, fee, time, liquidity; the
-# amounts as their strings (exact, and pickled at a fifth of a Decimal's cost).
-_FillRow = tuple[str, str, str, str, float, str]
+# An archived order as the result reads it: its client_order_id, the venue's fills of it and what
+# they realized (None: nothing booked as realized).
+_Released = tuple[str, list[SimFill], Decimal | None]
 
 
 @dataclass(slots=True)
@@ -158,8 +159,9 @@ class Backtest:
         self._realized: dict[str, Decimal] = {}
         # The venue's fills of the orders archived (``_archive``) and what those orders realized:
         # batches of (client_order_id, fill rows, realized or None), read back by ``result``.
-        self._released = Spill()
-        self._equity_spill = Spill()  # batches of (bot_id, equity rows): the samples moved out
+        self._released: Spill[_Released] = Spill(_Released)
+        # The samples moved out: (bot_id, samples).
+        self._equity_spill: Spill[tuple[int, list[EquitySample]]] = Spill(tuple[int, list[EquitySample]])
         bus.subscribe(TradeBooked, self._on_trade)
         self.ticks = 0
         self.first_at = start
@@ -378,18 +380,13 @@ class Backtest:
     def _spill_equity(self, tracked: _Tracked) -> None:
         """The bot's samples but the last (the next sample may replace it) into the spill file."""
         points = tracked.equity
-        rows = [(p.time, p.equity, p.position_base, p.price) for p in points[:-1]]
-        self._equity_spill.write([(tracked.bot_id, rows)])
+        self._equity_spill.write([(tracked.bot_id, points[:-1])])
         del points[:-1]
 
     def _equity_of(self, tracked: _Tracked) -> list[EquitySample]:
         """Every sample of the bot's: the spilled ones, then the ones in memory."""
-        points = [
-            EquitySample(*row)
-            for bot_id, rows in self._equity_spill.read()
-            if bot_id == tracked.bot_id
-            for row in rows
-        ]
+        spilled = self._equity_spill.read()
+        points = [sample for bot_id, samples in spilled if bot_id == tracked.bot_id for sample in samples]
         points += tracked.equity
         return points
 
@@ -402,13 +399,10 @@ class Backtest:
             return
         fills = self.exchange.release([o.exchange_order_id for o in moved if o.exchange_order_id])
         realized = self._realized
-        batch: list[tuple[str, list[_FillRow], Decimal | None]] = []
+        batch: list[_Released] = []
         for order in moved:
             key = order.client_order_id
-            rows = [
-                (f.side, str(f.size), str(f.price), str(f.commission), f.time, f.liquidity_indicator)
-                for f in fills.get(order.exchange_order_id or "", ())
-            ]
+            rows = fills.get(order.exchange_order_id or "", [])
             gained = realized.pop(key, None)
             if rows or gained is not None:
                 batch.append((key, rows, gained))
@@ -432,7 +426,7 @@ class Backtest:
     ) -> BacktestResult:
         names = {tracked.bot_id: tracked.spec.name for tracked in self._tracked}
         orders = self.store.all_orders()
-        bot_of = {o.client_order_id: o.bot_id for o in orders}
+        bot_of: dict[str, BotId] = {o.client_order_id: o.bot_id for o in orders}
         by_client: dict[str, list[BacktestFill]] = {}
         realized: dict[str, Decimal] = {}
         # The archived orders' fills first: each order's fills are archived together, oldest first.
@@ -440,39 +434,16 @@ class Backtest:
             if gained is not None:
                 realized[client_order_id] = gained
             bot = names.get(bot_of[client_order_id], "")
-            by_client[client_order_id] = [
-                BacktestFill(
-                    bot=bot,
-                    side=side,
-                    size=Decimal(size),
-                    price=Decimal(price),
-                    fee=Decimal(fee),
-                    quote=Decimal(size) * Decimal(price),
-                    time=time,
-                    client_order_id=client_order_id,
-                    liquidity=liquidity,
-                )
-                for side, size, price, fee, time, liquidity in rows
-            ]
+            by_client[client_order_id] = [_backtest_fill(bot, client_order_id, fill) for fill in rows]
         for key, gained in self._realized.items():
             realized[key] = realized[key] + gained if key in realized else gained
         client_of = {o.exchange_order_id: o.client_order_id for o in orders if o.exchange_order_id}
         for fill in self.exchange.fills():
-            client_order_id = client_of.get(fill.order_id)
-            if client_order_id is None:
+            owner = client_of.get(fill.order_id)
+            if owner is None:
                 continue  # an order the store never acknowledged (cancelled at the end)
-            row = BacktestFill(
-                bot=names.get(bot_of[client_order_id], ""),
-                side=fill.side,
-                size=fill.size,
-                price=fill.price,
-                fee=fill.commission,
-                quote=fill.size * fill.price,
-                time=fill.time,
-                client_order_id=client_order_id,
-                liquidity=fill.liquidity_indicator,
-            )
-            by_client.setdefault(client_order_id, []).append(row)
+            row = _backtest_fill(names.get(bot_of[owner], ""), owner, fill)
+            by_client.setdefault(owner, []).append(row)
         trades = self.store.all_trades()
 
         result = BacktestResult(
@@ -586,6 +557,20 @@ def _collecting_less() -> Iterator[None]:
         gc.set_threshold(*thresholds)
         if freezing:
             gc.unfreeze()
+
+
+def _backtest_fill(bot: str, client_order_id: str, fill: SimFill) -> BacktestFill:
+    return BacktestFill(
+        bot=bot,
+        side=fill.side,
+        size=fill.size,
+        price=fill.price,
+        fee=fill.commission,
+        quote=fill.size * fill.price,
+        time=fill.time,
+        client_order_id=client_order_id,
+        liquidity=fill.liquidity_indicator,
+    )
 
 
 def _equity(budget: Decimal, position: Position, price: Decimal) -> Decimal:

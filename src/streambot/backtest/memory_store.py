@@ -7,7 +7,7 @@ engine's coroutines waiting only on the clock, never on a thread or a socket, wh
 a run deterministic. The run's orders, fills and trades are read back from here for the report.
 
 A long replay makes millions of orders, and nothing reads a finished one again: ``archive_final``
-moves each final order, with its fills and trade, out of memory into a spill file (pickled
+moves each final order, with its fills and trade, out of memory into a spill file (msgpack
 batches in a temporary file), so a run's memory stays flat however long it is. Every read still
 sees them: the rare ones that ask for an archived record (a rebuild's ``fills_for_bot``, a
 settlement's second look at an order) scan the spill, and an archived order that is written
@@ -17,14 +17,16 @@ everything back in the order it was first stored.
 
 from __future__ import annotations
 
-import pickle
+import struct
 import tempfile
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+import msgspec
 
 from streambot.clock import Clock
 from streambot.domain import (
@@ -39,6 +41,9 @@ from streambot.domain import (
     slot_init,
 )
 from streambot.risk.state import EquitySnapshot, ScopeState
+
+T = TypeVar("T")
+_LENGTH = struct.Struct("<I")  # a batch's size in the spill file, before it
 
 
 @slot_init
@@ -64,53 +69,30 @@ class ArchivedOrder:
     trade: Trade | None
 
 
-class _Codec:
-    """A record as a tuple of its fields and back, its ``Decimal`` fields as their strings:
-    pickled, a Decimal costs five times its string, and a slotted dataclass is pickled field
-    by field in Python. ``Decimal(str(d))`` is ``d`` exactly (digits, exponent and sign)."""
+class Spill(Generic[T]):
+    """Batches of ``T`` appended to a temporary file, read back in the order they were written.
 
-    def __init__(self, kind: type) -> None:
-        names = [f.name for f in fields(kind)]
-        decimals = {f.name for f in fields(kind) if f.type in ("Decimal", "Decimal | None")}
-        # Only a Decimal becomes a string (None or anything else stays as it is), and only a
-        # string in such a field becomes a Decimal again.
-        out = [
-            f"_str(o.{n}) if o.{n}.__class__ is _D else o.{n}" if n in decimals else f"o.{n}" for n in names
-        ]
-        back = [
-            f"_D(t[{i}]) if t[{i}].__class__ is str else t[{i}]" if n in decimals else f"t[{i}]"
-            for i, n in enumerate(names)
-        ]
-        scope: dict[str, Any] = {"_str": str, "_D": Decimal, "_kind": kind}
-        encode = f"def encode(o):\n    return ({', '.join(out)},)"
-        decode = f"def decode(t):\n    return _kind({', '.join(back)})"
-        exec(f"{encode}\n{decode}", scope)  # our own records' field names, nothing from outside
-        self.encode: Callable[[Any], tuple[Any, ...]] = scope["encode"]
-        self.decode: Callable[[tuple[Any, ...]], Any] = scope["decode"]
+    Each batch is one msgpack message (msgspec) behind its length: records are encoded field by
+    field in C (their Decimals as their exact strings, their times as msgpack timestamps) and
+    decoded back into the same types, equal to what was written.
+    """
 
-
-_ORDER = _Codec(OrderRecord)
-_FILL = _Codec(Fill)
-_TRADE = _Codec(Trade)
-# An archived order in the spill file: ArchivedOrder's fields, its records encoded.
-_ArchivedRow = tuple[int, int, tuple[Any, ...], int | None, tuple[Any, ...], tuple[Any, ...] | None]
-
-
-class Spill:
-    """Pickled batches appended to a temporary file, read back in the order they were written."""
-
-    def __init__(self) -> None:
+    def __init__(self, kind: Any) -> None:
         self._file: Any = None
+        self._encode = msgspec.msgpack.Encoder().encode
+        self._decode = msgspec.msgpack.Decoder(list[kind]).decode
 
-    def write(self, batch: list[Any]) -> None:
+    def write(self, batch: list[T]) -> None:
         if self._file is None:
             # Open as long as its owner: closed with it (or by ``close``); the file has no name,
             # so the system removes it once closed, or with the process.
             self._file = tempfile.TemporaryFile(prefix="streambot-backtest-")  # noqa: SIM115
             weakref.finalize(self, self._file.close)
-        pickle.dump(batch, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = self._encode(batch)
+        self._file.write(_LENGTH.pack(len(blob)))
+        self._file.write(blob)
 
-    def read(self) -> Iterator[Any]:
+    def read(self) -> Iterator[T]:
         """Every item written so far; writing may go on afterwards (it appends at the end)."""
         if self._file is None:
             return
@@ -120,7 +102,8 @@ class Spill:
         position = 0
         while position < end:
             file.seek(position)
-            batch = pickle.load(file)
+            (size,) = _LENGTH.unpack(file.read(_LENGTH.size))
+            batch = self._decode(file.read(size))
             position = file.tell()
             file.seek(0, 2)
             yield from batch
@@ -147,7 +130,7 @@ class MemoryStore:
         self._fills_of: dict[str, list[str]] = {}  # client_order_id → its fills' trade_ids
         self.trades: dict[str, Trade] = {}  # by client_order_id
         self._counts = [0, 0, 0, 0]  # orders, fills, trades stored, orders submitted: the next places
-        self._archive = Spill()
+        self._archive: Spill[ArchivedOrder] = Spill(ArchivedOrder)
         self._archived = 0  # orders archived (archivings, with revived orders archived again)
         self._revived: set[int] = set()  # the archivings whose order was brought back into memory
         self._holds: dict[str, ProductHold] = {}
@@ -322,23 +305,21 @@ class MemoryStore:
         one that is written again is brought back, correctly but slowly."""
         if not self._final:
             return []
-        batch: list[_ArchivedRow] = []
+        batch: list[ArchivedOrder] = []
         moved: list[OrderRecord] = []
         for key in self._final:
             order = self.orders.pop(key)
-            fills = [self.fills.pop(trade_id) for trade_id in self._fills_of.pop(key, ())]
+            fills = tuple(self.fills.pop(trade_id) for trade_id in self._fills_of.pop(key, ()))
             self._submitted_at.pop(key, None)
             self._archived += 1
-            trade = self.trades.pop(key, None)
-            # Records as tuples of their fields: a dataclass pickles field by field in Python.
             batch.append(
-                (
+                ArchivedOrder(
                     self._archived,
                     self._order_index.pop(key),
-                    _ORDER.encode(order),
+                    order,
                     self._submitted.pop(key, None),
-                    tuple((f.index, _FILL.encode(f.fill), f.bot_id, f.client_order_id) for f in fills),
-                    _TRADE.encode(trade) if trade is not None else None,
+                    fills,
+                    self.trades.pop(key, None),
                 )
             )
             moved.append(order)
@@ -348,16 +329,9 @@ class MemoryStore:
 
     def _archived_orders(self) -> Iterator[ArchivedOrder]:
         revived = self._revived
-        for number, index, order, submitted, fills, trade in self._archive.read():
-            if number not in revived:
-                yield ArchivedOrder(
-                    number,
-                    index,
-                    _ORDER.decode(order),
-                    submitted,
-                    tuple(StoredFill(at, _FILL.decode(fill), bot, key) for at, fill, bot, key in fills),
-                    _TRADE.decode(trade) if trade is not None else None,
-                )
+        for archived in self._archive.read():
+            if archived.number not in revived:
+                yield archived
 
     def _archived_trade_ids(self) -> set[str]:
         return {stored.fill.trade_id for a in self._archived_orders() for stored in a.fills}
