@@ -217,7 +217,6 @@ class OrderPath:
                 side=signal.side,
                 reason=signal.reason,
                 price=tick.price,
-                ts=self._clock.time(),  # stamped on the bus's clock here: the bus then copies nothing
             )
         )
         if log.isEnabledFor(logging.INFO):  # its arguments are read only for a log that shows it

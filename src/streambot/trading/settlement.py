@@ -131,8 +131,7 @@ class Settler:
         )
 
     def publish(self, record: OrderRecord, tick_price: float | None = None) -> None:
-        # Stamped here, on the clock the bus would stamp it with: the bus then copies nothing.
-        self._bus.publish(OrderUpdated(order=record, ts=self._clock.time(), tick_price=tick_price))
+        self._bus.publish(OrderUpdated(order=record, tick_price=tick_price))
 
     async def settle(
         self,
@@ -268,8 +267,7 @@ class Settler:
             )
         )
         self.trades_booked += 1
-        # Stamped here, as ``publish`` stamps an order's events: the bus then copies nothing.
-        self._bus.publish(TradeBooked(trade=trade, realized_pnl=realized, ts=self._clock.time()))
+        self._bus.publish(TradeBooked(trade=trade, realized_pnl=realized))
         if not log.isEnabledFor(logging.INFO):
             return trade  # the line's amounts are worked out only for a log that shows it
         product = self.products.get(trade.product_id)
