@@ -1,6 +1,6 @@
 """Coinbase WebSocket frame → domain values. Pure: no I/O, no clock (the receive time is passed in).
 
-This is the hot path of the whole platform: every market tick crosses ``parse_frame`` once. Hence
+This is the hot path of the whole platform: every market tick is decoded here once. Hence
 one typed msgspec decode (lax mode, C speed) that turns price strings into floats and fills the
 domain's frozen ``Ticker`` Structs directly, no dicts and no second object per ticker. What a
 ticker item does not carry (the frame's time, the receive time, the sequence number; bid and ask
@@ -112,35 +112,12 @@ def parse_frame(data: bytes | str | memoryview, received_ns: int) -> FeedFrame:
     """Decode one server frame. Raises ``MalformedFrame`` for anything that is not a readable frame,
     and nothing else: invalid UTF-8 inside a string (``UnicodeDecodeError``), nesting too deep for
     the decoder (``RecursionError``) and any other failure of the decode are malformed frames too."""
-    try:
-        try:
-            msg = _decode_server_frame(data)
-        except msgspec.DecodeError as exc:  # ValidationError included
-            return _parse_other(data, exc)
-        if type(msg) is TickerFrame:
-            # read_frame's fast path, written out again rather than shared: a shared helper would
-            # cost one of them a call per frame. Unpacked (no loop: a list iterator is an
-            # allocation), the ticker's list becomes the FeedFrame's as it is.
-            try:
-                (event,) = msg.events
-                tickers = event.tickers
-                (tick,) = tickers
-                if 0.0 < tick.price < _INF and 0.0 < tick.best_bid <= tick.best_ask < _INF:
-                    seq = msg.sequence_num
-                    _force(tick, "_time_value", msg.timestamp)
-                    _force(tick, "received_ns", received_ns)
-                    _force(tick, "sequence", -1 if seq is None else seq)
-                    return FeedFrame(_TICKERS, seq, tickers)
-            except (ValueError, TypeError):
-                pass
-            return _tickers(msg, received_ns)
-        if isinstance(msg, TickerFrame):  # ticker_batch frames (a subclass)
-            return _tickers(msg, received_ns)
-        return _other_channel(msg)
-    except MalformedFrame:
-        raise
-    except Exception as exc:
-        raise MalformedFrame(f"unreadable frame: {_describe(exc)}") from None
+    result = read_frame(data, received_ns)
+    if isinstance(result, FeedFrame):
+        return result
+    # The usual frame's ticker, which read_frame returns alone, in its frame (-1: it had no number).
+    sequence = result.sequence
+    return FeedFrame(_TICKERS, None if sequence < 0 else sequence, [result])
 
 
 def read_frame(data: bytes | str | memoryview, received_ns: int) -> Ticker | FeedFrame:
@@ -176,11 +153,7 @@ def read_message(msg: ServerFrame, received_ns: int) -> Ticker | FeedFrame:
                 (event,) = msg.events
                 (tick,) = event.tickers
                 if 0.0 < tick.price < _INF and 0.0 < tick.best_bid <= tick.best_ask < _INF:
-                    seq = msg.sequence_num
-                    _force(tick, "_time_value", msg.timestamp)
-                    _force(tick, "received_ns", received_ns)
-                    _force(tick, "sequence", -1 if seq is None else seq)
-                    return tick
+                    return complete_usual_ticker(msg, received_ns)
             except (ValueError, TypeError):
                 pass
             return _tickers(msg, received_ns)
@@ -270,7 +243,7 @@ def valid_quote(price: float, bid: float, ask: float) -> bool:
     """A price one may trade on: price, bid and ask positive and finite, bid not above ask.
 
     Chained comparisons are false for NaN, which lax decoding accepts, as for ±inf. The one-event
-    fast path of ``parse_frame`` writes this test inline, to save a call per ticker."""
+    fast paths (``read_message``, the feed client's) write this test inline, to save a call per ticker."""
     return 0.0 < price < _INF and 0.0 < bid <= ask < _INF
 
 
