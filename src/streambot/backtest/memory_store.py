@@ -213,6 +213,9 @@ class MemoryStore:
             raise LookupError(f"no order with client_order_id {client_order_id!r} is stored")
         if not changes:
             return found
+        filled = changes.get("filled_size")
+        if filled is not None and filled < found.filled_size:
+            return found  # from an older read of the exchange: the SQL store keeps the order too
         order = evolve(found, **changes)
         if order.submitted_at is not None and found.submitted_at is None:
             self._submitted[client_order_id] = self._counts[3]
@@ -280,6 +283,8 @@ class MemoryStore:
             known = self.trades.get(key)
         if known is None:
             self._counts[2] += 1
+        elif trade.base_size < known.base_size:
+            return known  # from an older read of the exchange: the SQL store keeps the trade too
         stored = evolve(trade, id=known.id if known is not None else self._counts[2])
         self.trades[key] = stored
         return stored

@@ -32,6 +32,7 @@ from streambot.store.bots import BotRepository
 from streambot.store.equity_snapshots import EquitySnapshotRepository
 from streambot.store.fills import FillRepository
 from streambot.store.leases import LeaseRepository
+from streambot.store.models import MONEY_AT_MOST, money_at_most
 from streambot.store.orders import OrderRepository
 from streambot.store.risk_state import RiskStateRepository
 from streambot.store.sql import StoreError
@@ -212,6 +213,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
+        # Settlement's guards compare money in SQL (``SqlRepository._at_most``).
+        dbapi_connection.create_function(MONEY_AT_MOST, 2, money_at_most, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -83,6 +83,19 @@ class Money(TypeDecorator[Decimal]):
         return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+# SQLite compares the text of two amounts as text ("10" < "9"): this function of the store's own
+# SQLite connections compares them as the decimals they are (registered in ``database.py``).
+MONEY_AT_MOST = "money_at_most"
+
+
+def money_at_most(left: str | None, right: str | None) -> int:
+    """SQLite's ``money_at_most(a, b)``: 1 when the amount ``a`` is at most ``b``, exactly; also
+    when either is NULL (nothing stored to compare with)."""
+    if left is None or right is None:
+        return 1
+    return int(Decimal(left) <= Decimal(right))
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC ``datetime`` in and out, on every backend."""
 

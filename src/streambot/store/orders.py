@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from streambot.domain import BotId, ClientOrderId, FencingTokens, OrderRecord, OrderStatus, Side
@@ -207,7 +207,12 @@ class OrderRepository(SqlRepository):
         )
 
     async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord:
-        """Change the order's lifecycle fields; ``OrderNotFound`` if it is not stored."""
+        """Change the order's lifecycle fields; ``OrderNotFound`` if it is not stored.
+
+        An order's filled size never goes down: a change to a smaller ``filled_size`` than the
+        stored one is from an older read of the exchange (two settlements of the order, here or
+        in another process, the older one last) and changes nothing; the stored order is returned.
+        """
         check_changes(changes, _ORDER_CHANGES, "order")
         if "status" in changes:
             changes["status"] = OrderStatus(changes["status"]).value
@@ -216,15 +221,20 @@ class OrderRepository(SqlRepository):
             if found is None:
                 raise OrderNotFound(client_order_id)
             return found
+        statement = update(OrderRow).where(OrderRow.client_order_id == client_order_id)
+        filled = changes.get("filled_size")
+        if filled is not None:
+            # In the UPDATE itself, so no settlement can come in between the check and the write.
+            statement = statement.where(
+                self._at_most(OrderRow.filled_size, literal(filled, OrderRow.filled_size.type))
+            )
         statement = (
-            update(OrderRow)
-            .where(OrderRow.client_order_id == client_order_id)
-            .values(**changes)
-            .returning(OrderRow)
-            .execution_options(synchronize_session=False)
+            statement.values(**changes).returning(OrderRow).execution_options(synchronize_session=False)
         )
         async with self._transaction() as session:
             row = (await session.scalars(statement)).one_or_none()
+            if row is None and filled is not None:
+                row = await session.get(OrderRow, client_order_id)  # ahead of this change: kept
             if row is None:
                 raise OrderNotFound(client_order_id)
             return _order(row)

@@ -12,16 +12,18 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import fields
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Dialect
+from sqlalchemy import ColumnElement, Dialect, Function, SQLColumnExpression, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from streambot.clock import Clock
 from streambot.domain import FencingTokens
+from streambot.store.models import MONEY_AT_MOST
 from streambot.store.writer import SqliteWriter
 
 
@@ -91,6 +93,16 @@ class SqlRepository:
         if self._dialect == "sqlite":
             return sqlite.insert(table)
         raise NotImplementedError(f"the store supports SQLite and PostgreSQL, not {self._dialect}")
+
+    def _at_most(
+        self, left: SQLColumnExpression[Decimal], right: SQLColumnExpression[Decimal]
+    ) -> ColumnElement[bool]:
+        """``left <= right`` for two ``Money`` values: NUMERIC compares on PostgreSQL; on SQLite
+        the amounts are text, compared as decimals by the connection's ``money_at_most``."""
+        if self._dialect == "sqlite":
+            compared: Function[int] = getattr(func, MONEY_AT_MOST)(left, right)
+            return compared == 1
+        return left <= right
 
 
 async def _to_completion(step: Coroutine[Any, Any, None]) -> None:

@@ -48,20 +48,31 @@ def _trade(row: TradeRow) -> Trade:
 
 class TradeRepository(SqlRepository):
     async def upsert_trade(self, trade: Trade) -> Trade:
-        """Insert the trade, or update the one with the same client_order_id; returned with its id."""
+        """Insert the trade, or update the one with the same client_order_id; returned with its id.
+
+        A trade's size never goes down, as its order's filled size never does: an update to a
+        smaller ``base_size`` than the stored one is from an older read of the exchange (two
+        settlements of the order, the older one last) and changes nothing; the stored trade is
+        returned.
+        """
         values = columns(trade)
-        statement = (
-            self._dialect_insert(TradeRow)
-            .values(**values)
-            .on_conflict_do_update(
-                index_elements=[TradeRow.client_order_id],
-                set_={name: values[name] for name in _TRADE_CHANGES},
-            )
-            .returning(TradeRow)
-        )
+        insert = self._dialect_insert(TradeRow).values(**values)
+        statement = insert.on_conflict_do_update(
+            index_elements=[TradeRow.client_order_id],
+            set_={name: values[name] for name in _TRADE_CHANGES},
+            # Evaluated only when the trade is stored already: a first booking pays nothing for it.
+            where=self._at_most(TradeRow.base_size, insert.excluded.base_size),
+        ).returning(TradeRow)
         try:
             async with self._transaction() as session:
-                return _trade((await session.scalars(statement)).one())
+                row = (await session.scalars(statement)).one_or_none()
+                if row is None:  # the stored trade is ahead of this one: kept
+                    row = (
+                        await session.scalars(
+                            select(TradeRow).where(TradeRow.client_order_id == trade.client_order_id)
+                        )
+                    ).one()
+                return _trade(row)
         except IntegrityError as exc:
             raise OrderNotFound(trade.client_order_id) from exc
 

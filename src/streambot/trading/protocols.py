@@ -18,7 +18,11 @@ from streambot.strategies.base import BotContext
 
 
 class OrderStore(Protocol):
-    """Orders: the intent stored before it is sent, then its lifecycle."""
+    """Orders: the intent stored before it is sent, then its lifecycle.
+
+    ``update_order`` never moves an order's ``filled_size`` down: such a change (an older read of
+    the exchange, settled last) is not made and the stored order is returned.
+    """
 
     async def insert_order_with_seq(self, bot_id: int, make: Callable[[int], OrderRecord]) -> OrderRecord: ...
     async def update_order(self, client_order_id: str, **changes: Any) -> OrderRecord: ...
@@ -33,6 +37,9 @@ class FillStore(Protocol):
 
 
 class TradeStore(Protocol):
+    """``upsert_trade`` never moves a trade's ``base_size`` down: such an update is not made and
+    the stored trade is returned."""
+
     async def upsert_trade(self, trade: Trade) -> Trade: ...
 
 

@@ -90,6 +90,17 @@ def _as_listed(order: ExchangeOrder, fills: Sequence[Fill]) -> ExchangeOrder:
     return dataclasses.replace(order, filled_size=size, filled_value=value, total_fees=fees)
 
 
+def _as_stored(order: ExchangeOrder, record: OrderRecord) -> ExchangeOrder:
+    """The order with the figures of its stored record."""
+    return dataclasses.replace(
+        order,
+        filled_size=record.filled_size,
+        average_filled_price=record.average_price,
+        filled_value=record.filled_value,
+        total_fees=record.fees,
+    )
+
+
 class Settler:
     def __init__(
         self,
@@ -112,9 +123,16 @@ class Settler:
         self.trades_booked = 0
 
     async def transition(self, record: OrderRecord, status: OrderStatus, **changes: Any) -> OrderRecord:
-        """Store the new status (and fields), then publish ``orders.<status>``."""
+        """Store the new status (and fields), then publish ``orders.<status>``.
+
+        A ``filled_size`` below the stored one is not stored (``OrderStore.update_order``): the
+        stored order is returned, and nothing is published, since it was when it was stored.
+        """
         changes = {k: v for k, v in changes.items() if v is not None}
         updated = await self._store.update_order(record.client_order_id, status=status, **changes)
+        filled = changes.get("filled_size")
+        if filled is not None and updated.filled_size > filled:
+            return updated
         self.open_orders.follow_status(updated)
         self.publish(updated)
         return updated
@@ -203,6 +221,7 @@ class Settler:
             and order.filled_size == record.filled_size
             and record.exchange_order_id == order.order_id
         )
+        stale = False
         if not unchanged:
             record = await self.transition(
                 record,
@@ -214,6 +233,14 @@ class Settler:
                 fees=order.total_fees,
                 completed_at=self._clock.now() if status.is_final else None,
             )
+            if record.filled_size > order.filled_size:
+                # The store has the order further filled than this read of it: a settlement of a
+                # later read came first (reconciliation and the sweep each read the order, here or
+                # in another process) and the store kept its figures. They are the order as known
+                # now: its open order follows them, and so does a trade booked for fills stored here.
+                stale = True
+                status = record.status
+                order = listed = _as_stored(order, record)
         if status.is_final:
             self.open_orders.remove(record.client_order_id)
         else:
@@ -227,8 +254,11 @@ class Settler:
                     fees=listed.total_fees,
                 )
             )
-        if order.filled_size > 0 and (new or not unchanged):
-            await self._book_trade(record, order, owner.name, realized)
+        moved = not unchanged and not stale  # this settlement changed the stored order
+        if order.filled_size > 0 and (new or moved):
+            # Fills stored here are announced even from an older read (their P&L, and in a cluster
+            # the other processes read the bot's position again); the stored trade stays the newer.
+            await self._book_trade(record, order, owner.name, realized, fresh=new > 0)
         return record
 
     async def _apply(self, bot_id: BotId, ctx: BotContext | None, fill: Fill) -> Decimal:
@@ -243,8 +273,14 @@ class Settler:
         return gained
 
     async def _book_trade(
-        self, record: OrderRecord, order: ExchangeOrder, name: str, realized: Decimal | None
+        self, record: OrderRecord, order: ExchangeOrder, name: str, realized: Decimal | None, *, fresh: bool
     ) -> Trade:
+        """Store the order's trade as ``order`` reports it, then announce and log it.
+
+        ``fresh``: this settlement stored fills of the order. When it did not and the store kept a
+        trade further filled than ``order`` (a settlement of a later read booked it in between),
+        that trade has been announced already and nothing is announced again.
+        """
         quote = order.filled_value or order.filled_size * order.average_filled_price
         fee = order.total_fees
         net = quote + fee if record.side is Side.BUY else quote - fee
@@ -266,6 +302,8 @@ class Settler:
                 filled_at=record.completed_at,
             )
         )
+        if not fresh and trade.base_size > order.filled_size:
+            return trade
         self.trades_booked += 1
         self._bus.publish(TradeBooked(trade=trade, realized_pnl=realized))
         if not log.isEnabledFor(logging.INFO):

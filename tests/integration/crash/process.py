@@ -74,6 +74,8 @@ class Process:
             "STREAMBOT_LOG_LEVEL": "WARNING",
             "STREAMBOT_DATABASE_URL": self.database_url,
         } | ({"STREAMBOT_FAULT_POINT": fault_point} if fault_point else {})
+        if "PYTHONPATH" in os.environ:  # a checkout under test, not the installed streambot
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         self.started_at = datetime.now(UTC)
         with self.log.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(

@@ -446,6 +446,28 @@ async def test_order_lifecycle_updates(store: Store) -> None:
     assert await store.get_order("sb-test-1-1") == done
 
 
+async def test_an_orders_filled_size_never_goes_down(store: Store) -> None:
+    """Two settlements of one order from reads taken at different times: the older one, stored
+    last, changes nothing. Amounts compare as numbers, not as SQLite's text ("9" > "10")."""
+    await store.insert_order(_order(quote_size=Decimal(1000)))
+    ten = await store.update_order(
+        "sb-test-1-1", status=OrderStatus.PARTIALLY_FILLED, filled_size=Decimal(10), fees=Decimal(1)
+    )
+    stale = await store.update_order(
+        "sb-test-1-1", status=OrderStatus.PARTIALLY_FILLED, filled_size=Decimal(9), fees=Decimal("0.9")
+    )
+    assert stale == ten
+    assert await store.get_order("sb-test-1-1") == ten
+    # The same size written otherwise is no step back; nor are changes that leave the size alone.
+    done = await store.update_order("sb-test-1-1", status=OrderStatus.FILLED, filled_size=Decimal("10.000"))
+    assert (done.status, done.filled_size) == (OrderStatus.FILLED, Decimal(10))
+    assert (await store.update_order("sb-test-1-1", error="noted")).error == "noted"
+    more = await store.update_order("sb-test-1-1", filled_size=Decimal("10.0000000000000000001"))
+    assert more.filled_size == Decimal("10.0000000000000000001")
+    with pytest.raises(OrderNotFound):
+        await store.update_order("sb-missing", status=OrderStatus.FILLED, filled_size=Decimal(1))
+
+
 async def test_orders_by_bot_newest_first_and_the_unresolved_oldest_first(store: Store) -> None:
     statuses = [OrderStatus.INTENT, OrderStatus.ACKNOWLEDGED, OrderStatus.FILLED, OrderStatus.CANCELLED]
     for i, status in enumerate(statuses):
@@ -512,6 +534,21 @@ async def test_upsert_trade_inserts_then_updates_by_client_order_id(store: Store
     assert final.id == partial.id
     assert final == replace(_trade(), id=partial.id)
     assert await store.list_trades() == [final]
+
+
+async def test_a_trades_size_never_goes_down(store: Store) -> None:
+    """The trade of an order settled twice, the older read last: the newer trade stays."""
+    await store.insert_order(_order())
+    newer = await store.upsert_trade(_trade(base_size=Decimal("10"), fee=Decimal(1)))
+    stale = await store.upsert_trade(
+        _trade(status=OrderStatus.PARTIALLY_FILLED, base_size=Decimal("9.99999999999999999999"))
+    )
+    assert stale == newer
+    assert await store.list_trades() == [newer]
+    again = await store.upsert_trade(_trade(base_size=Decimal("10.00"), fee=Decimal(2)))
+    assert (again.id, again.fee) == (newer.id, Decimal(2))  # the same size: updated
+    with pytest.raises(OrderNotFound):
+        await store.upsert_trade(_trade("sb-never-stored"))
 
 
 async def test_list_trades_filters_and_pages_newest_first(store: Store) -> None:

@@ -33,6 +33,7 @@ from streambot.domain import (
     ProductId,
     Side,
     Timeframe,
+    Trade,
 )
 from streambot.evaluator import BotRuntime
 from streambot.events import FeedStateChanged
@@ -652,3 +653,117 @@ async def test_fills_another_process_stored_first_are_booked_in_the_owners_posit
     # Settled again, now with the fills booked here: nothing moves.
     await settler.settle(settled, found, OrderOwner(bots.context(bot_id), "quiet"))
     assert bots.position(bot_id).base == found.filled_size
+
+
+# --- two settlements of one order, from reads taken at different times ---------------------------
+
+
+async def _read_twice_while_filling(
+    desk: Desk,
+) -> tuple[OrderRecord, ExchangeOrder, list[Fill], ExchangeOrder]:
+    """An order filling in pieces, read as reconciliation reads it (the order and its fills) while
+    one piece is filled, and as the sweep reads it once all are: the older and the newer read."""
+    desk.simulator.faults.inject("partial_fills", pieces=3, spread_ms=3000, seconds=60)
+    _, crosses = await desk.prices()
+    record = await desk.place(1, price=crosses)
+    while True:
+        older = await desk.exchange.get_order(record.exchange_order_id)
+        if older.filled_size > 0:
+            break
+        await asyncio.sleep(0.02)
+    older_fills = await desk.exchange.list_fills(record.exchange_order_id)
+    assert not older.status.is_final
+    assert sum(f.size for f in older_fills) == older.filled_size, "a second piece came in between"
+    while True:
+        newer = await desk.exchange.get_order(record.exchange_order_id)
+        if newer.status.is_final:
+            break
+        await asyncio.sleep(0.05)
+    assert newer.filled_size > older.filled_size
+    return record, older, older_fills, newer
+
+
+async def _nothing_moved_back(desk: Desk, record: OrderRecord, newer: ExchangeOrder) -> None:
+    stored = await desk.store.get_order(record.client_order_id)
+    assert stored is not None
+    assert (stored.status, stored.filled_size) == (OrderStatus.FILLED, newer.filled_size)
+    (trade,) = await desk.store.list_trades()
+    assert (trade.status, trade.base_size, trade.fee) == (
+        OrderStatus.FILLED,
+        newer.filled_size,
+        newer.total_fees,
+    )
+    assert desk.position.base == newer.filled_size
+    assert record.client_order_id not in desk.open_orders  # no exposure left behind for the bot
+    assert len(await _booked_exactly_once(desk)) == 3
+
+
+async def test_a_settlement_from_an_older_read_never_moves_an_order_or_its_trade_back(desk: Desk) -> None:
+    """Reconciliation and the sweep each read an order and settle it, each from the stored record
+    they read before: the one with the older read of the exchange may settle last. The order and
+    its trade keep the newer figures (in a cluster the two may run in different processes)."""
+    record, older, older_fills, newer = await _read_twice_while_filling(desk)
+    owner = OrderOwner(desk.bots.ctx, "desk")
+
+    assert (await desk.settler.settle(record, newer, owner)).status is OrderStatus.FILLED  # the sweep's
+    booked = desk.settler.trades_booked
+    settled = await desk.settler.settle(record, older, owner, older_fills)  # reconciliation's, last
+
+    assert (settled.status, settled.filled_size) == (OrderStatus.FILLED, newer.filled_size)
+    assert desk.settler.trades_booked == booked  # nothing booked or announced from the older read
+    await _nothing_moved_back(desk, record, newer)
+
+
+async def test_an_older_settlement_overtaken_between_its_order_and_its_trade_leaves_the_newer_trade(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two settlements interleave: the older one stores the order row first, the newer one then
+    stores both, and the older one's trade comes last (as once seen after a restart: the order
+    row right, its trade with the size of an earlier read)."""
+    record, older, older_fills, newer = await _read_twice_while_filling(desk)
+    owner = OrderOwner(desk.bots.ctx, "desk")
+    store = desk.store
+    upsert_trade = store.upsert_trade
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def late_trade(trade: Trade) -> Trade:
+        if not held.is_set():  # the older settlement's trade: stored after the newer one's
+            held.set()
+            await release.wait()
+        return await upsert_trade(trade)
+
+    monkeypatch.setattr(store, "upsert_trade", late_trade)
+    stale = asyncio.create_task(desk.settler.settle(record, older, owner, older_fills))
+    await held.wait()
+    assert (await desk.settler.settle(record, newer, owner)).status is OrderStatus.FILLED
+    release.set()
+    await stale
+    monkeypatch.undo()
+
+    await _nothing_moved_back(desk, record, newer)
+
+
+async def test_fills_first_stored_by_an_older_settlement_are_booked_without_moving_the_order_back(
+    desk: Desk,
+) -> None:
+    """The newer read came while the exchange's fills listing still trailed it (nothing listed),
+    the older one with its fill: that fill moves the position and its trade is announced, with
+    the order's stored (newer) figures; reconciliation then books the rest."""
+    record, older, older_fills, newer = await _read_twice_while_filling(desk)
+    owner = OrderOwner(desk.bots.ctx, "desk")
+    settler = desk.settler
+
+    first = await settler.settle(record, newer, owner, fills=[])  # the sweep's, fills not listed yet
+    assert (first.status, first.filled_size) == (OrderStatus.PARTIALLY_FILLED, newer.filled_size)
+    booked = settler.trades_booked
+    settled = await settler.settle(record, older, owner, older_fills)  # reconciliation's, older
+
+    assert settled == first  # the stored order as it was
+    assert settler.trades_booked == booked + 1  # its fill's trade, announced
+    (trade,) = await desk.store.list_trades()
+    assert (trade.status, trade.base_size) == (OrderStatus.PARTIALLY_FILLED, newer.filled_size)
+    assert desk.position.base == older.filled_size
+    assert record.client_order_id in desk.open_orders  # what is not booked yet still counts
+
+    assert (await desk.reconciler().run_once()).settled == 1
+    await _nothing_moved_back(desk, record, newer)

@@ -172,3 +172,24 @@ async def test_a_fill_of_an_order_never_stored_is_refused_archive_or_not() -> No
     assert not await store.insert_fill(
         _fill(f"t-{order.client_order_id}", other), bot_id=bot, client_order_id="unknown"
     )
+
+
+async def test_an_order_and_its_trade_are_never_moved_back_to_a_smaller_size_archived_or_not() -> None:
+    """As the SQL store: a settlement of an older read of the exchange, stored last, changes
+    nothing (``OrderStore.update_order``, ``TradeStore.upsert_trade``)."""
+    store, bot = await _store()
+    order = await _filled(store, bot)
+    key = order.client_order_id
+    (trade,) = store.trades.values()
+    for archived in (False, True):
+        if archived:
+            store.archive_final()
+        older = await store.update_order(
+            key, status=OrderStatus.PARTIALLY_FILLED, filled_size=Decimal("0.0005")
+        )
+        assert older == order
+        assert await store.upsert_trade(_trade(order, "0.0005")) == trade
+    assert store.all_orders() == [order]
+    assert store.all_trades() == [trade]
+    same = await store.update_order(key, status=OrderStatus.FILLED, filled_size=Decimal("0.0010"), error="x")
+    assert same.error == "x"
