@@ -120,10 +120,13 @@ class CoinbaseRest:
         breaker: CircuitBreaker | None = None,
         rate_limit_budget: float = RATE_LIMIT_BUDGET_S,
     ) -> None:
-        parts = urlsplit(base_url.rstrip("/"))
+        # The API's own address (…/api/v3/brokerage, as Coinbase's docs and the simulator's start
+        # line print it) names the same server: taken as its host, not prefixed twice.
+        root = base_url.rstrip("/").removesuffix(API_PREFIX)
+        parts = urlsplit(root)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"base_url must be http(s)://host[:port], not {base_url!r}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = root
         self._host = parts.netloc
         self._path_prefix = parts.path + API_PREFIX
         if (api_key is None) != (api_secret is None):

@@ -139,3 +139,18 @@ async def test_a_venue_refusing_350_candles_gets_smaller_requests(tmp_path: Path
         await simulator.stop()
     assert counts == {"BTC-USD": (END - START) // 60}
     assert client.requests.get((ENDPOINT, 400)) == 1  # refused once, then pages of 300 and the rest
+
+
+async def test_the_apis_own_address_as_printed_by_the_simulator_works_as_the_rest_url(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """``--url`` given as the simulator's start line prints it (…/api/v3/brokerage, as Coinbase's
+    docs write it too) reaches the same endpoints as the bare host, instead of a 404 blamed on
+    the product."""
+    client = CoinbaseRest(f"{sim.rest_url}/api/v3/brokerage/", clock=SystemClock())
+    try:
+        assert client.base_url == sim.rest_url
+        counts = await download_candles(client, plans(tmp_path), source="sim")
+        assert counts == dict.fromkeys(PRODUCTS, (END - START) // 60)
+    finally:
+        await client.close()
