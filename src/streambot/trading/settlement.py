@@ -216,11 +216,14 @@ class Settler:
                 listed.filled_size,
                 order.filled_size,
             )
-        unchanged = (
-            status is record.status
-            and order.filled_size == record.filled_size
-            and record.exchange_order_id == order.order_id
-        )
+        unchanged = _unchanged(record, status, order)
+        if not unchanged and not new and order.filled_size > 0:
+            # Nothing new was stored, yet the record differs: it may be a stale read (reconciliation
+            # and the sweep each read the order before the other settled it). The store says
+            # whether this settlement has anything left to book, log and announce.
+            current = (await self._store.get_orders([record.client_order_id])).get(record.client_order_id)
+            if current is not None and _unchanged(current, status, order):
+                record, unchanged = current, True
         stale = False
         if not unchanged:
             record = await self.transition(
@@ -322,6 +325,14 @@ class Settler:
             trade.reason,
         )
         return trade
+
+
+def _unchanged(record: OrderRecord, status: OrderStatus, order: ExchangeOrder) -> bool:
+    return (
+        status is record.status
+        and order.filled_size == record.filled_size
+        and record.exchange_order_id == order.order_id
+    )
 
 
 def shown_amount(value: Decimal, increment: Decimal | None) -> str:

@@ -767,3 +767,24 @@ async def test_fills_first_stored_by_an_older_settlement_are_booked_without_movi
 
     assert (await desk.reconciler().run_once()).settled == 1
     await _nothing_moved_back(desk, record, newer)
+
+
+async def test_an_order_settled_twice_from_one_stale_read_is_booked_and_announced_once(
+    trading: Trading,
+) -> None:
+    """Reconciliation and the sweep can both read an order before either settles it (in a cluster,
+    the account worker adopting an order a stopped worker left in flight): the second settlement
+    finds it done in the store and books, logs and announces nothing again."""
+    bot_id, order, found = await _bought_at_the_exchange(trading)
+    bots = trading.p.bots
+    assert bots is not None
+    settler = trading.p.trading.settler
+    booked = settler.trades_booked
+
+    first = await settler.settle(order, found, OrderOwner(bots.context(bot_id), "quiet"))
+    assert first.status is OrderStatus.FILLED
+    again = await settler.settle(order, found, OrderOwner(bots.context(bot_id), "quiet"))  # the stale read
+
+    assert settler.trades_booked == booked + 1
+    assert again == first
+    assert bots.position(bot_id).base == found.filled_size > 0
