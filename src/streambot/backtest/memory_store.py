@@ -248,6 +248,22 @@ class MemoryStore:
     async def unresolved_orders(self) -> list[OrderRecord]:
         return sorted(self._unresolved.values(), key=lambda o: (o.created_at, o.client_order_id))
 
+    async def final_orders_without_their_trade(self) -> list[OrderRecord]:
+        trades = {trade.client_order_id: trade for trade in self.all_trades()}
+        return sorted(
+            (
+                order
+                for order in self.all_orders()
+                if order.status.is_final
+                and order.filled_size > 0
+                and (
+                    (trade := trades.get(order.client_order_id)) is None
+                    or trade.base_size != order.filled_size
+                )
+            ),
+            key=lambda o: (o.created_at, o.client_order_id),
+        )
+
     async def submitted_since(self, since: datetime) -> list[tuple[int, datetime]]:
         rows = [(place, self._submitted_at[key]) for key, place in self._submitted.items()]
         for archived in self._archived_orders():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Collection
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, literal, or_, select, update
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from streambot.domain import BotId, ClientOrderId, FencingTokens, OrderRecord, OrderStatus, Side
 from streambot.store.bot_leases import FencedOut
-from streambot.store.models import BotLeaseRow, BotRow, OrderRow
+from streambot.store.models import BotLeaseRow, BotRow, OrderRow, TradeRow
 from streambot.store.sql import SqlRepository, StoreError, check_changes, check_limit, columns
 
 
@@ -257,6 +258,32 @@ class OrderRepository(SqlRepository):
         statement = (
             select(OrderRow)
             .where(OrderRow.status.not_in(_FINAL_STATUSES))
+            .order_by(OrderRow.created_at, OrderRow.client_order_id)
+        )
+        async with self._transaction() as session:
+            return [_order(row) for row in await session.scalars(statement)]
+
+    async def final_orders_without_their_trade(self) -> list[OrderRecord]:
+        """Final orders with fills whose trade is not stored, or is stored with another size, oldest
+        first: a process stopped between storing an order's last update and its trade (they are
+        two writes) left them so, and reconciliation, which reads only unfinished orders, never
+        looks at them again. ``TradingDesk.recover`` books their trades from the stored orders."""
+        zero = literal(Decimal(0), OrderRow.filled_size.type)
+        statement = (
+            select(OrderRow)
+            .outerjoin(TradeRow, TradeRow.client_order_id == OrderRow.client_order_id)
+            .where(
+                OrderRow.status.in_(_FINAL_STATUSES),
+                ~self._at_most(OrderRow.filled_size, zero),
+                or_(
+                    TradeRow.id.is_(None),
+                    # Compared as amounts: on SQLite "10" and "10.00" are one size.
+                    ~and_(
+                        self._at_most(TradeRow.base_size, OrderRow.filled_size),
+                        self._at_most(OrderRow.filled_size, TradeRow.base_size),
+                    ),
+                ),
+            )
             .order_by(OrderRow.created_at, OrderRow.client_order_id)
         )
         async with self._transaction() as session:

@@ -75,6 +75,8 @@ class TradingDesk:
         for bot_id, at in sorted(await self._store.submitted_since(hour_ago), key=lambda row: row[1]):
             self.open_orders.record_sent(BotId(bot_id), at.timestamp())
         await self.reconciler.run_once()
+        for order in await self._store.final_orders_without_their_trade():
+            await self.settler.book_stored_trade(order)
 
     def background(self) -> list[tuple[Callable[[], Coroutine[Any, Any, None]], str]]:
         """The desk's background work, as makers of a fresh coroutine (a supervisor restarts one

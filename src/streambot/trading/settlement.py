@@ -62,6 +62,14 @@ class OrderOwner:
     name: str
 
 
+# A final order's status as the exchange says it (``our_status`` the other way round).
+_EXCHANGE_STATUS_OF = {
+    OrderStatus.FILLED: ExchangeOrderStatus.FILLED,
+    OrderStatus.CANCELLED: ExchangeOrderStatus.CANCELLED,
+    OrderStatus.FAILED: ExchangeOrderStatus.FAILED,
+}
+
+
 def our_status(order: ExchangeOrder) -> OrderStatus:
     if order.status is ExchangeOrderStatus.FILLED:
         return OrderStatus.FILLED
@@ -263,6 +271,25 @@ class Settler:
             # the other processes read the bot's position again); the stored trade stays the newer.
             await self._book_trade(record, order, owner.name, realized, fresh=new > 0)
         return record
+
+    async def book_stored_trade(self, record: OrderRecord) -> Trade:
+        """Store (and announce) the trade of a final order from its stored figures: for an order
+        whose trade a stopped process did not get to store (``final_orders_without_their_trade``).
+        Its fills, position and P&L were booked with them; only the trade record is made."""
+        order = ExchangeOrder(
+            order_id=record.exchange_order_id,
+            client_order_id=record.client_order_id,
+            product_id=record.product_id,
+            side=record.side,
+            status=_EXCHANGE_STATUS_OF.get(record.status, ExchangeOrderStatus.UNKNOWN),
+            filled_size=record.filled_size,
+            average_filled_price=record.average_price,
+            filled_value=record.filled_value,
+            total_fees=record.fees,
+            created_time=record.created_at,
+        )
+        log.warning("🧾 Order %s was final without its trade stored; booking it", record.client_order_id)
+        return await self._book_trade(record, order, f"bot {record.bot_id}", None, fresh=True)
 
     async def _apply(self, bot_id: BotId, ctx: BotContext | None, fill: Fill) -> Decimal:
         """Book the fill into the bot's position; what it realized (0 for a buy or without a ctx)."""

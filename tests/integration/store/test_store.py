@@ -551,6 +551,22 @@ async def test_a_trades_size_never_goes_down(store: Store) -> None:
         await store.upsert_trade(_trade("sb-never-stored"))
 
 
+async def test_final_orders_with_fills_and_no_trade_of_their_size_are_listed(store: Store) -> None:
+    """What a process stopped between an order's last update and its trade leaves: listed, oldest
+    first, until a trade of the order's size is stored; orders without fills or not final are not."""
+    filled = {"status": OrderStatus.FILLED, "filled_size": Decimal("10"), "exchange_order_id": "ex-1"}
+    await store.insert_order(_order("sb-a", created_at=T0 + timedelta(seconds=2), **filled))
+    await store.insert_order(_order("sb-b", created_at=T0 + timedelta(seconds=1), **filled))
+    await store.insert_order(_order("sb-rejected", status=OrderStatus.REJECTED))
+    await store.insert_order(_order("sb-open", status=OrderStatus.PARTIALLY_FILLED, filled_size=Decimal("4")))
+    await store.upsert_trade(_trade("sb-a", base_size=Decimal("4")))  # an earlier read's trade
+
+    assert [o.client_order_id for o in await store.final_orders_without_their_trade()] == ["sb-b", "sb-a"]
+    await store.upsert_trade(_trade("sb-a", base_size=Decimal("10.00")))  # the same size, written longer
+    await store.upsert_trade(_trade("sb-b", base_size=Decimal("10")))
+    assert await store.final_orders_without_their_trade() == []
+
+
 async def test_list_trades_filters_and_pages_newest_first(store: Store) -> None:
     expected: list[Trade] = []
     for i in range(12):

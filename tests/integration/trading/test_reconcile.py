@@ -788,3 +788,45 @@ async def test_an_order_settled_twice_from_one_stale_read_is_booked_and_announce
     assert settler.trades_booked == booked + 1
     assert again == first
     assert bots.position(bot_id).base == found.filled_size > 0
+
+
+class _Stopped(Exception):
+    """The process stopping at this point of settlement (no later write happens)."""
+
+
+async def test_an_order_left_final_without_its_trade_gets_it_at_the_next_start(
+    trading: Trading, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settlement stores an order's last update and its trade in two writes: a process stopped
+    between them leaves a final order that reconciliation (unfinished orders only) never reads
+    again. The next start books its trade from the stored order, its fills counted once."""
+    bot_id, order, found = await _bought_at_the_exchange(trading)
+    bots = trading.p.bots
+    assert bots is not None
+
+    async def stop_here(trade: Trade) -> Trade:
+        raise _Stopped
+
+    monkeypatch.setattr(trading.p.store, "upsert_trade", stop_here)
+    with pytest.raises(_Stopped):
+        await trading.p.trading.settler.settle(order, found, OrderOwner(bots.context(bot_id), "quiet"))
+    monkeypatch.undo()
+    stored = await trading.p.store.get_order(order.client_order_id)
+    assert stored is not None
+    assert (stored.status, stored.filled_size) == (OrderStatus.FILLED, found.filled_size)
+    assert await trading.p.store.list_trades() == []
+
+    await trading.restart()
+
+    (trade,) = await trading.p.store.list_trades()
+    assert (trade.client_order_id, trade.status, trade.base_size, trade.fee) == (
+        order.client_order_id,
+        OrderStatus.FILLED,
+        found.filled_size,
+        found.total_fees,
+    )
+    assert trade.quote_amount == found.filled_value
+    assert await trading.p.store.final_orders_without_their_trade() == []
+    bots = trading.p.bots
+    assert bots is not None
+    assert bots.position(bot_id).base == found.filled_size  # its fills, booked once

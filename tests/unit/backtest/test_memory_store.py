@@ -193,3 +193,20 @@ async def test_an_order_and_its_trade_are_never_moved_back_to_a_smaller_size_arc
     assert store.all_trades() == [trade]
     same = await store.update_order(key, status=OrderStatus.FILLED, filled_size=Decimal("0.0010"), error="x")
     assert same.error == "x"
+
+
+async def test_final_orders_with_fills_and_no_trade_of_their_size_are_listed_archived_or_not() -> None:
+    """As the SQL store's ``final_orders_without_their_trade``."""
+    store, bot = await _store()
+    booked = await _filled(store, bot)
+    order = await _order(store, bot)
+    left = await store.update_order(
+        order.client_order_id, status=OrderStatus.FILLED, filled_size=Decimal("0.001"), completed_at=T0
+    )
+    await _order(store, bot)  # not final
+    assert await store.final_orders_without_their_trade() == [left]
+    store.archive_final()
+    assert await store.final_orders_without_their_trade() == [left]
+    await store.upsert_trade(_trade(left, "0.0010"))  # its size, written longer
+    assert await store.final_orders_without_their_trade() == []
+    assert booked in store.all_orders()

@@ -137,6 +137,14 @@ class MemoryTradingStore:
     async def submitted_since(self, since: datetime) -> list[tuple[int, datetime]]:
         return []
 
+    async def final_orders_without_their_trade(self) -> list[OrderRecord]:
+        booked = {trade.client_order_id: trade.base_size for trade in self.trades}
+        return [
+            o
+            for o in self.orders.values()
+            if o.status.is_final and o.filled_size > 0 and booked.get(o.client_order_id) != o.filled_size
+        ]
+
     async def insert_fill(self, fill: Fill, *, bot_id: int, client_order_id: str) -> bool:
         if fill.trade_id in self.fills:
             return False
