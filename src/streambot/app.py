@@ -932,6 +932,7 @@ class Platform:
             log.info("🧾 This worker reconciles the account")
             for record in await self.bots.list():  # the figures add up every bot's position
                 await self.bots.rebook(record.id)
+            await self.trading.book_missing_trades()
             try:
                 async with asyncio.TaskGroup() as group:
                     renewing = group.create_task(lease.run(lambda reason: None))

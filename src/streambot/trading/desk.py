@@ -75,6 +75,12 @@ class TradingDesk:
         for bot_id, at in sorted(await self._store.submitted_since(hour_ago), key=lambda row: row[1]):
             self.open_orders.record_sent(BotId(bot_id), at.timestamp())
         await self.reconciler.run_once()
+        await self.book_missing_trades()
+
+    async def book_missing_trades(self) -> None:
+        """Book the trades a stopped process did not get to store for its final orders (see
+        ``OrderStore.final_orders_without_their_trade``): at start-up, or in a cluster when a
+        worker takes over the account's duties."""
         for order in await self._store.final_orders_without_their_trade():
             await self.settler.book_stored_trade(order)
 
