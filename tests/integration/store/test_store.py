@@ -554,7 +554,11 @@ async def test_a_trades_size_never_goes_down(store: Store) -> None:
 async def test_final_orders_with_fills_and_no_trade_of_their_size_are_listed(store: Store) -> None:
     """What a process stopped between an order's last update and its trade leaves: listed, oldest
     first, until a trade of the order's size is stored; orders without fills or not final are not."""
-    filled = {"status": OrderStatus.FILLED, "filled_size": Decimal("10"), "exchange_order_id": "ex-1"}
+    filled: dict[str, Any] = {
+        "status": OrderStatus.FILLED,
+        "filled_size": Decimal("10"),
+        "exchange_order_id": "ex-1",
+    }
     await store.insert_order(_order("sb-a", created_at=T0 + timedelta(seconds=2), **filled))
     await store.insert_order(_order("sb-b", created_at=T0 + timedelta(seconds=1), **filled))
     await store.insert_order(_order("sb-rejected", status=OrderStatus.REJECTED))
