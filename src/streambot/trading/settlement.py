@@ -62,14 +62,6 @@ class OrderOwner:
     name: str
 
 
-# A final order's status as the exchange says it (``our_status`` the other way round).
-_EXCHANGE_STATUS_OF = {
-    OrderStatus.FILLED: ExchangeOrderStatus.FILLED,
-    OrderStatus.CANCELLED: ExchangeOrderStatus.CANCELLED,
-    OrderStatus.FAILED: ExchangeOrderStatus.FAILED,
-}
-
-
 def our_status(order: ExchangeOrder) -> OrderStatus:
     if order.status is ExchangeOrderStatus.FILLED:
         return OrderStatus.FILLED
@@ -96,17 +88,6 @@ def _as_listed(order: ExchangeOrder, fills: Sequence[Fill]) -> ExchangeOrder:
     value = sum((f.size * f.price for f in fills), _ZERO)
     fees = sum((f.commission for f in fills), _ZERO)
     return dataclasses.replace(order, filled_size=size, filled_value=value, total_fees=fees)
-
-
-def _as_stored(order: ExchangeOrder, record: OrderRecord) -> ExchangeOrder:
-    """The order with the figures of its stored record."""
-    return dataclasses.replace(
-        order,
-        filled_size=record.filled_size,
-        average_filled_price=record.average_price,
-        filled_value=record.filled_value,
-        total_fees=record.fees,
-    )
 
 
 class Settler:
@@ -251,7 +232,7 @@ class Settler:
                 # now: its open order follows them, and so does a trade booked for fills stored here.
                 stale = True
                 status = record.status
-                order = listed = _as_stored(order, record)
+                listed = order  # the stored record is what the open order follows
         if status.is_final:
             self.open_orders.remove(record.client_order_id)
         else:
@@ -266,30 +247,20 @@ class Settler:
                 )
             )
         moved = not unchanged and not stale  # this settlement changed the stored order
-        if order.filled_size > 0 and (new or moved):
+        # ``record`` now has the order's figures: this read's, stored (or equal to the stored
+        # ones), or, read stale, the newer ones the store kept.
+        if record.filled_size > 0 and (new or moved):
             # Fills stored here are announced even from an older read (their P&L, and in a cluster
             # the other processes read the bot's position again); the stored trade stays the newer.
-            await self._book_trade(record, order, owner.name, realized, fresh=new > 0)
+            await self._book_trade(record, owner.name, realized, fresh=new > 0)
         return record
 
     async def book_stored_trade(self, record: OrderRecord) -> Trade:
         """Store (and announce) the trade of a final order from its stored figures: for an order
         whose trade a stopped process did not get to store (``final_orders_without_their_trade``).
         Its fills, position and P&L were booked with them; only the trade record is made."""
-        order = ExchangeOrder(
-            order_id=record.exchange_order_id,
-            client_order_id=record.client_order_id,
-            product_id=record.product_id,
-            side=record.side,
-            status=_EXCHANGE_STATUS_OF.get(record.status, ExchangeOrderStatus.UNKNOWN),
-            filled_size=record.filled_size,
-            average_filled_price=record.average_price,
-            filled_value=record.filled_value,
-            total_fees=record.fees,
-            created_time=record.created_at,
-        )
         log.warning("🧾 Order %s was final without its trade stored; booking it", record.client_order_id)
-        return await self._book_trade(record, order, f"bot {record.bot_id}", None, fresh=True)
+        return await self._book_trade(record, f"bot {record.bot_id}", None, fresh=True)
 
     async def _apply(self, bot_id: BotId, ctx: BotContext | None, fill: Fill) -> Decimal:
         """Book the fill into the bot's position; what it realized (0 for a buy or without a ctx)."""
@@ -303,36 +274,37 @@ class Settler:
         return gained
 
     async def _book_trade(
-        self, record: OrderRecord, order: ExchangeOrder, name: str, realized: Decimal | None, *, fresh: bool
+        self, record: OrderRecord, name: str, realized: Decimal | None, *, fresh: bool
     ) -> Trade:
-        """Store the order's trade as ``order`` reports it, then announce and log it.
+        """Store the order's trade with the figures of its stored ``record``, then announce and
+        log it.
 
         ``fresh``: this settlement stored fills of the order. When it did not and the store kept a
-        trade further filled than ``order`` (a settlement of a later read booked it in between),
+        trade further filled than ``record`` (a settlement of a later read booked it in between),
         that trade has been announced already and nothing is announced again.
         """
-        quote = order.filled_value or order.filled_size * order.average_filled_price
-        fee = order.total_fees
+        quote = record.filled_value or record.filled_size * record.average_price
+        fee = record.fees
         net = quote + fee if record.side is Side.BUY else quote - fee
         trade = await self._store.upsert_trade(
             Trade(
                 bot_id=record.bot_id,
                 product_id=record.product_id,
                 side=record.side,
-                base_size=order.filled_size,
-                price=order.average_filled_price,
+                base_size=record.filled_size,
+                price=record.average_price,
                 quote_amount=quote,
                 fee=fee,
                 net_total=net,
                 status=record.status,
                 client_order_id=record.client_order_id,
-                exchange_order_id=record.exchange_order_id or order.order_id,
+                exchange_order_id=record.exchange_order_id,
                 reason=record.reason,
                 created_at=record.created_at,
                 filled_at=record.completed_at,
             )
         )
-        if not fresh and trade.base_size > order.filled_size:
+        if not fresh and trade.base_size > record.filled_size:
             return trade
         self.trades_booked += 1
         self._bus.publish(TradeBooked(trade=trade, realized_pnl=realized))

@@ -208,6 +208,16 @@ def _without(key: str) -> bytes:
     return orjson.dumps(frame)
 
 
+# Ticker frames off the usual path: no number, a refused price, NaN, bid above ask, no bid.
+_UNUSUAL_TICKERS = [
+    orjson.dumps({k: v for k, v in ticker_frame().items() if k != "sequence_num"}),
+    orjson.dumps(ticker_frame(price="0")),
+    orjson.dumps(ticker_frame(best_bid="NaN")),
+    orjson.dumps(ticker_frame(best_bid="2", best_ask="1")),
+    _without("best_bid"),
+]
+
+
 @pytest.mark.parametrize(
     ("data", "says"),
     [
@@ -353,11 +363,7 @@ def test_fields_the_exchange_might_add_to_an_item_do_not_reach_the_ticker() -> N
     "data",
     [
         fixture("ws_ticker.json"),
-        orjson.dumps({k: v for k, v in ticker_frame().items() if k != "sequence_num"}),
-        orjson.dumps(ticker_frame(price="0")),
-        orjson.dumps(ticker_frame(best_bid="NaN")),
-        orjson.dumps(ticker_frame(best_bid="2", best_ask="1")),
-        _without("best_bid"),
+        *_UNUSUAL_TICKERS,
         fixture("ws_heartbeats.json"),
     ],
 )
@@ -399,11 +405,7 @@ _decode_server_frame = msgspec.json.Decoder(ServerFrame, strict=False).decode
         orjson.dumps({**ticker_frame(), "channel": "ticker_batch"}),
         fixture("ws_heartbeats.json"),
         fixture("ws_subscriptions.json"),
-        orjson.dumps({k: v for k, v in ticker_frame().items() if k != "sequence_num"}),
-        orjson.dumps(ticker_frame(price="0")),
-        orjson.dumps(ticker_frame(best_bid="NaN")),
-        orjson.dumps(ticker_frame(best_bid="2", best_ask="1")),
-        _without("best_bid"),
+        *_UNUSUAL_TICKERS,
     ],
 )
 def test_read_message_reads_what_read_frame_reads(data: bytes) -> None:
